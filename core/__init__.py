@@ -1,0 +1,25 @@
+"""Pure computation: the Dixon-Coles estimator, markets, metrics, odds and backtests."""
+
+from core.dixon_coles import DixonColes, Poisson, decay_weights
+from core.errors import (
+    ConvergenceError,
+    FPEError,
+    InvalidInputError,
+    NotFittedError,
+    UnknownTeamError,
+)
+from core.markets import MatchProbabilities, Settlement, score_grid
+
+__all__ = [
+    "ConvergenceError",
+    "DixonColes",
+    "FPEError",
+    "InvalidInputError",
+    "MatchProbabilities",
+    "NotFittedError",
+    "Poisson",
+    "Settlement",
+    "UnknownTeamError",
+    "decay_weights",
+    "score_grid",
+]

@@ -1,0 +1,205 @@
+# cython: language_level=3
+"""Compiled Dixon-Coles likelihood: weighted negative log-likelihood, exact gradient and
+exact Hessian in one pass over the matches, with the GIL released.
+
+The caller chooses the parameter layout: ``attack_pos[t]`` and ``defence_pos[t]`` give the
+positions of team t's parameters in ``params``; ``home_pos`` and ``rho_pos`` those of the
+home advantage and rho.
+
+Rates: log(lambda) = home + attack[h] - defence[a] and log(mu) = attack[a] - defence[h],
+so a larger defence is a better defence.  The factorial terms log(x!) + log(y!) are left
+out (they do not depend on the parameters); the caller adds them once.
+"""
+
+from libc.math cimport exp, log, INFINITY
+
+
+cdef inline void _tau_terms(int x, int y, double lam, double mu, double rho,
+                            double* tau, double* t, double* s) noexcept nogil:
+    """tau(x, y) and its first (t = [d/deta1, d/deta2, d/drho]) and second derivatives
+    (s, row-major 3x3) with respect to eta1 = log(lambda), eta2 = log(mu) and rho."""
+    cdef int k
+    cdef double p
+    for k in range(3):
+        t[k] = 0.0
+    for k in range(9):
+        s[k] = 0.0
+    if x == 0 and y == 0:
+        p = lam * mu
+        tau[0] = 1.0 - rho * p
+        t[0] = -rho * p
+        t[1] = -rho * p
+        t[2] = -p
+        s[0] = -rho * p
+        s[1] = -rho * p
+        s[3] = -rho * p
+        s[4] = -rho * p
+        s[2] = -p
+        s[6] = -p
+        s[5] = -p
+        s[7] = -p
+    elif x == 0 and y == 1:
+        tau[0] = 1.0 + rho * lam
+        t[0] = rho * lam
+        t[2] = lam
+        s[0] = rho * lam
+        s[2] = lam
+        s[6] = lam
+    elif x == 1 and y == 0:
+        tau[0] = 1.0 + rho * mu
+        t[1] = rho * mu
+        t[2] = mu
+        s[4] = rho * mu
+        s[5] = mu
+        s[7] = mu
+    else:
+        tau[0] = 1.0 - rho
+        t[2] = -1.0
+
+
+def objective(
+    const double[::1] params,
+    const Py_ssize_t[::1] attack_pos,
+    const Py_ssize_t[::1] defence_pos,
+    Py_ssize_t home_pos,
+    Py_ssize_t rho_pos,
+    const int[::1] home_idx,
+    const int[::1] away_idx,
+    const int[::1] home_goals,
+    const int[::1] away_goals,
+    const double[::1] weights,
+    bint use_rho,
+    double[::1] grad=None,
+    double[:, ::1] hess=None,
+):
+    """Weighted negative log-likelihood (without factorial terms).
+
+    When ``grad`` (length of params) or ``hess`` (square) are given they are overwritten with the exact gradient and Hessian of the returned value.  Returns
+    +inf when a tau factor is not positive (rho outside the Dixon-Coles validity region).
+    """
+    cdef Py_ssize_t m = home_idx.shape[0]
+    cdef Py_ssize_t k, p, q
+    cdef bint want_grad = grad is not None
+    cdef bint want_hess = hess is not None
+    cdef Py_ssize_t i, j
+    cdef int x, y, n_idx
+    cdef double wk, e1, e2, lam, mu, ll, g1, g2, gr, tau, inv
+    cdef double home = params[home_pos]
+    cdef double rho = params[rho_pos] if use_rho else 0.0
+    cdef Py_ssize_t ai, aj, di, dj
+    cdef double nll = 0.0
+    cdef double t[3]
+    cdef double s[9]
+    cdef double hm[9]
+    cdef Py_ssize_t idx[6]
+    cdef int eta[6]
+    cdef double sign[6]
+    cdef bint invalid = False
+
+    if want_grad:
+        grad[:] = 0.0
+    if want_hess:
+        hess[:, :] = 0.0
+    eta[0] = 0; eta[1] = 0; eta[2] = 0; eta[3] = 1; eta[4] = 1; eta[5] = 2
+    sign[0] = 1.0; sign[1] = -1.0; sign[2] = 1.0; sign[3] = 1.0; sign[4] = -1.0; sign[5] = 1.0
+    n_idx = 6 if use_rho else 5
+
+    with nogil:
+        for k in range(m):
+            wk = weights[k]
+            if wk == 0.0:
+                continue
+            i = home_idx[k]
+            j = away_idx[k]
+            x = home_goals[k]
+            y = away_goals[k]
+            ai = attack_pos[i]
+            aj = attack_pos[j]
+            di = defence_pos[i]
+            dj = defence_pos[j]
+            e1 = home + params[ai] - params[dj]
+            e2 = params[aj] - params[di]
+            lam = exp(e1)
+            mu = exp(e2)
+            ll = x * e1 - lam + y * e2 - mu
+            g1 = x - lam
+            g2 = y - mu
+            gr = 0.0
+            hm[0] = -lam; hm[1] = 0.0; hm[2] = 0.0
+            hm[3] = 0.0; hm[4] = -mu; hm[5] = 0.0
+            hm[6] = 0.0; hm[7] = 0.0; hm[8] = 0.0
+            if use_rho and x <= 1 and y <= 1:
+                _tau_terms(x, y, lam, mu, rho, &tau, t, s)
+                if tau <= 0.0:
+                    invalid = True
+                    break
+                inv = 1.0 / tau
+                ll = ll + log(tau)
+                g1 = g1 + t[0] * inv
+                g2 = g2 + t[1] * inv
+                gr = t[2] * inv
+                if want_hess:
+                    for p in range(3):
+                        for q in range(3):
+                            hm[3 * p + q] += s[3 * p + q] * inv - t[p] * t[q] * inv * inv
+            nll -= wk * ll
+            if want_grad:
+                grad[ai] -= wk * g1
+                grad[dj] += wk * g1
+                grad[home_pos] -= wk * g1
+                grad[aj] -= wk * g2
+                grad[di] += wk * g2
+                if use_rho:
+                    grad[rho_pos] -= wk * gr
+            if want_hess:
+                idx[0] = ai; idx[1] = dj; idx[2] = home_pos
+                idx[3] = aj; idx[4] = di; idx[5] = rho_pos
+                for p in range(n_idx):
+                    for q in range(n_idx):
+                        hess[idx[p], idx[q]] -= (
+                            wk * sign[p] * sign[q] * hm[3 * eta[p] + eta[q]]
+                        )
+    if invalid:
+        return INFINITY
+    return nll
+
+
+def components(const int[::1] home_idx, const int[::1] away_idx,
+               const double[::1] weights, int n_teams):
+    """Connected components of the who-played-whom graph (matches with positive weight),
+    as labels 0..k-1 in order of first appearance; -1 marks a team with no such match."""
+    import numpy as np
+    parent_arr = np.arange(n_teams, dtype=np.intp)
+    label_arr = np.full(n_teams, -1, dtype=np.intp)
+    cdef Py_ssize_t[::1] parent = parent_arr
+    cdef Py_ssize_t[::1] label = label_arr
+    cdef Py_ssize_t k, a, b, r, nxt
+    cdef Py_ssize_t count = 0
+    cdef Py_ssize_t m = home_idx.shape[0]
+    with nogil:
+        for k in range(m):
+            if weights[k] <= 0.0:
+                continue
+            a = home_idx[k]
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            b = away_idx[k]
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            if a != b:
+                parent[b] = a
+            label[home_idx[k]] = -2
+            label[away_idx[k]] = -2
+        for k in range(n_teams):
+            if label[k] == -1:
+                continue
+            r = k
+            while parent[r] != r:
+                r = parent[r]
+            if label[r] < 0:
+                label[r] = count
+                count += 1
+            label[k] = label[r]
+    return label_arr

@@ -1,0 +1,324 @@
+"""Maximum-likelihood solvers for the Dixon-Coles model on integer-coded data.
+
+The estimator in :mod:`core.dixon_coles` validates and codes the data; the walk-forward
+backtest calls :func:`solve` directly so that hundreds of refits share one coding.
+
+Identifiability: the likelihood is unchanged when a constant is added to every attack and
+every defence of a connected group of teams.  Within each group one team's attack is
+eliminated (``attack[last] = -sum(attack[others])``), so the optimiser works on a reduced
+vector with no equality constraint.  With an L2 prior (``l2 > 0``) all teams form one group.
+
+The parameter vector is laid out so that the reduced vector is a prefix of it::
+
+    [free attacks (n - G), defences (n), home, rho, eliminated attacks (G)]
+
+and the reduced Hessian is the leading block plus low-rank corrections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg.lapack import dpotrf, dpotrs
+from scipy.optimize import minimize
+from scipy.special import gammaln
+
+from core._kernel import components, objective
+from core.errors import InvalidInputError
+
+Callback = Callable[[int, float], object]
+
+
+@dataclass
+class Problem:
+    """Integer-coded matches plus the prior; ``n_teams`` teams coded 0..n-1."""
+
+    home_idx: np.ndarray
+    away_idx: np.ndarray
+    home_goals: np.ndarray
+    away_goals: np.ndarray
+    weights: np.ndarray
+    n_teams: int
+    use_rho: bool
+    l2: float = 0.0
+    prior_attack: np.ndarray | None = None
+    prior_defence: np.ndarray | None = None
+    team_names: np.ndarray | None = None
+
+    def factorial_term(self) -> float:
+        """sum of w * (log x! + log y!), the parameter-free part of the log-likelihood."""
+        return float(
+            self.weights @ (gammaln(self.home_goals + 1.0) + gammaln(self.away_goals + 1.0))
+        )
+
+    def groups(self) -> np.ndarray:
+        """Identifiability group of each team (connected components of who played whom)."""
+        if self.l2 > 0:
+            return np.zeros(self.n_teams, dtype=np.intp)
+        labels = components(self.home_idx, self.away_idx, self.weights, self.n_teams)
+        if (labels < 0).any():
+            idle = int(np.flatnonzero(labels < 0)[0])
+            name = self.team_names[idle] if self.team_names is not None else f"#{idle}"
+            raise InvalidInputError(f"team {name!r} has no match with a positive weight")
+        return labels
+
+
+@dataclass
+class Parameters:
+    """A fitted parameter set in natural units (log scale)."""
+
+    attack: np.ndarray
+    defence: np.ndarray
+    home: float
+    rho: float
+
+
+@dataclass
+class Solution:
+    params: Parameters
+    nll: float  # penalised, without factorial terms
+    prior: float  # the prior's part of nll
+    n_iter: int
+    converged: bool
+
+
+class Layout:
+    """Positions of every parameter in the optimiser's vector (see the module docstring)."""
+
+    def __init__(self, group: np.ndarray, use_rho: bool) -> None:
+        n = group.size
+        n_groups = int(group.max()) + 1
+        last = np.full(n_groups, -1, dtype=np.intp)
+        last[group] = np.arange(n)  # the highest-numbered team of each group
+        is_last = np.zeros(n, dtype=bool)
+        is_last[last] = True
+        free = np.flatnonzero(~is_last)
+        n_free = free.size
+        self.n, self.n_groups, self.n_free = n, n_groups, n_free
+        self.size = 2 * n + 2
+        self.attack_pos = np.empty(n, dtype=np.intp)
+        self.attack_pos[free] = np.arange(n_free)
+        self.defence_pos = np.arange(n_free, n_free + n, dtype=np.intp)
+        self.home_pos = n_free + n
+        self.rho_pos = n_free + n + 1
+        self.elim_start = n_free + n + 2
+        self.attack_pos[last] = self.elim_start + np.arange(n_groups)
+        self.n_reduced = n_free + n + 1 + int(use_rho)
+        self.free_group = group[free]  # group of each free attack, in vector order
+
+    def pack(self, p: Parameters) -> np.ndarray:
+        x = np.zeros(self.size)
+        x[self.attack_pos] = p.attack
+        x[self.defence_pos] = p.defence
+        x[self.home_pos] = p.home
+        x[self.rho_pos] = p.rho
+        return x
+
+    def unpack(self, x: np.ndarray) -> Parameters:
+        return Parameters(
+            x[self.attack_pos].copy(), x[self.defence_pos].copy(),
+            float(x[self.home_pos]), float(x[self.rho_pos]),
+        )
+
+    def center(self, p: Parameters) -> Parameters:
+        """Shift each group so that its attacks sum to zero (likelihood unchanged)."""
+        group = np.empty(self.n, dtype=np.intp)
+        group[self.attack_pos < self.n_free] = self.free_group
+        group[self.attack_pos >= self.elim_start] = np.arange(self.n_groups)
+        shift = np.bincount(group, weights=p.attack, minlength=self.n_groups) / np.bincount(
+            group, minlength=self.n_groups
+        )
+        return Parameters(p.attack - shift[group], p.defence - shift[group], p.home, p.rho)
+
+    def reduce_grad(self, g: np.ndarray) -> np.ndarray:
+        gr = g[: self.n_reduced].copy()
+        gr[: self.n_free] -= g[self.elim_start :][self.free_group]
+        return gr
+
+    def reduce_hess(self, h: np.ndarray) -> np.ndarray:
+        """T' H T for the elimination map T, computed block-wise in place."""
+        r, f, e = self.n_reduced, self.n_free, self.elim_start
+        hr = h[:r, :r]
+        hkl = h[:r, e:]
+        if self.n_groups == 1:
+            col = hkl[:, 0].copy()
+            hr[:, :f] -= col[:, None]
+            hr[:f, :] -= col[None, :]
+            hr[:f, :f] += h[e, e]
+        else:
+            g = self.free_group
+            cross = hkl[:, g]
+            hr[:, :f] -= cross
+            hr[:f, :] -= cross.T
+            hr[:f, :f] += h[e:, e:][np.ix_(g, g)]
+        return hr
+
+    def expand_step(self, step: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.size)
+        full[: self.n_reduced] = step
+        full[self.elim_start :] = -np.bincount(
+            self.free_group, weights=step[: self.n_free], minlength=self.n_groups
+        )
+        return full
+
+
+class _Objective:
+    """The compiled likelihood plus the Gaussian prior, with reusable buffers."""
+
+    def __init__(self, problem: Problem, layout: Layout) -> None:
+        self.problem, self.layout = problem, layout
+        self.hess = np.empty((layout.size, layout.size))
+        n = problem.n_teams
+        self.prior_attack = (
+            problem.prior_attack if problem.prior_attack is not None else np.zeros(n)
+        )
+        self.prior_defence = (
+            problem.prior_defence if problem.prior_defence is not None else np.zeros(n)
+        )
+
+    def __call__(self, x: np.ndarray, want_grad: bool, want_hess: bool = False):
+        pr, lay = self.problem, self.layout
+        grad = np.empty(lay.size) if want_grad else None
+        hess = self.hess if want_hess else None
+        value = objective(
+            x, lay.attack_pos, lay.defence_pos, lay.home_pos, lay.rho_pos,
+            pr.home_idx, pr.away_idx, pr.home_goals, pr.away_goals, pr.weights,
+            pr.use_rho, grad, hess,
+        )
+        if pr.l2 > 0:
+            value += self._add_prior(x, grad, hess)
+        return value, grad, hess
+
+    def prior_value(self, x: np.ndarray) -> float:
+        return self._add_prior(x, None, None) if self.problem.l2 > 0 else 0.0
+
+    def _add_prior(self, x, grad, hess) -> float:
+        """0.5 * l2 * (|a - pa|^2 + |d - mean(d) - pd|^2); returns its value."""
+        lay, l2, n = self.layout, self.problem.l2, self.problem.n_teams
+        ra = x[lay.attack_pos] - self.prior_attack
+        d = x[lay.defence_pos]
+        rd = d - d.mean() - self.prior_defence
+        if grad is not None:
+            grad[lay.attack_pos] += l2 * ra
+            grad[lay.defence_pos] += l2 * (rd - rd.mean())
+        if hess is not None:
+            hess[lay.attack_pos, lay.attack_pos] += l2
+            d0, d1 = lay.defence_pos[0], lay.defence_pos[-1] + 1
+            hess[d0:d1, d0:d1] -= l2 / n
+            hess[lay.defence_pos, lay.defence_pos] += l2
+        return 0.5 * l2 * float(ra @ ra + rd @ rd)
+
+
+def _cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve h x = -g for symmetric h, damping h towards positive definiteness if needed."""
+    damping = 0.0
+    scale = max(float(np.abs(np.diag(h)).max()), 1e-12)
+    for _ in range(40):
+        a = h if damping == 0.0 else h + damping * np.eye(h.shape[0])
+        # h is symmetric: its transpose is the same matrix, and Fortran-ordered when h is
+        # C-ordered, so LAPACK needs no transposing copy
+        c, info = dpotrf(a.T, lower=1, clean=0, overwrite_a=0)
+        if info == 0:
+            x, _ = dpotrs(c, -g, lower=1)
+            return x
+        damping = scale * 1e-10 if damping == 0.0 else damping * 10.0
+    raise InvalidInputError("the likelihood has no unique maximum for these data")
+
+
+def initial_parameters(problem: Problem) -> Parameters:
+    n = problem.n_teams
+    w = problem.weights
+    total = max(float(w.sum()), 1e-300)
+    home_mean = max(float(w @ problem.home_goals) / total, 0.05)
+    away_mean = max(float(w @ problem.away_goals) / total, 0.05)
+    attack = np.zeros(n)
+    defence = np.full(n, -0.5 * np.log(home_mean * away_mean))
+    if problem.l2 > 0 and problem.prior_attack is not None:
+        attack = attack + problem.prior_attack
+        defence = defence + problem.prior_defence
+    return Parameters(attack, defence, 0.5 * float(np.log(home_mean / away_mean)), 0.0)
+
+
+def solve(
+    problem: Problem,
+    init: Parameters | None = None,
+    *,
+    solver: str = "newton",
+    max_iter: int = 100,
+    tol: float = 1e-10,
+    callback: Callback | None = None,
+) -> Solution:
+    """Maximise the (penalised) likelihood from ``init`` (default: a neutral start)."""
+    layout = Layout(problem.groups(), problem.use_rho)
+    start = initial_parameters(problem) if init is None else layout.center(init)
+    if not problem.use_rho or not -1.0 < start.rho < 1.0:
+        start.rho = 0.0
+    fun = _Objective(problem, layout)
+    x = layout.pack(start)
+    if solver == "newton":
+        x, value, n_iter, converged = _newton(fun, layout, x, max_iter, tol, callback)
+    elif solver == "lbfgs":
+        x, value, n_iter, converged = _lbfgs(fun, layout, x, max_iter, callback)
+    else:
+        raise InvalidInputError(f"unknown solver {solver!r}; use 'newton' or 'lbfgs'")
+    return Solution(layout.unpack(x), value, fun.prior_value(x), n_iter, converged)
+
+
+def _newton(fun, layout, x, max_iter, tol, callback):
+    value, grad, hess = fun(x, True, True)
+    if not np.isfinite(value):  # a warm start whose rho is invalid for these data
+        x[layout.rho_pos] = 0.0
+        value, grad, hess = fun(x, True, True)
+    iteration = 0
+    while True:
+        gr = layout.reduce_grad(grad)
+        step = _cholesky_solve(layout.reduce_hess(hess), gr)
+        decrement = -float(gr @ step)
+        if decrement <= max(tol * max(1.0, abs(value)), 1e-12):
+            return x, value, iteration, True
+        if iteration >= max_iter:
+            return x, value, iteration, False
+        iteration += 1
+        full_step = layout.expand_step(step)
+        t = 1.0
+        while True:
+            candidate = x + t * full_step
+            c_value, _, _ = fun(candidate, False)
+            if c_value <= value - 1e-4 * t * decrement:
+                break
+            t *= 0.5
+            if t < 1e-10:  # no progress possible at floating-point resolution
+                return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
+        x = candidate
+        value, grad, hess = fun(x, True, True)
+        if callback is not None:
+            callback(iteration, value)
+
+
+def _lbfgs(fun, layout, x, max_iter, callback):
+    """scipy's L-BFGS-B on the same compiled gradient: the reference floor."""
+
+    def value_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, _ = fun(layout.expand_step(z), True)
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(z)
+        return value, layout.reduce_grad(grad)
+
+    iterations = 0
+
+    def on_iteration(z: np.ndarray) -> None:
+        nonlocal iterations
+        iterations += 1
+        if callback is not None:
+            callback(iterations, value_and_grad(z)[0])
+
+    bounds: list[tuple[float | None, float | None]] = [(None, None)] * layout.n_reduced
+    if fun.problem.use_rho:
+        bounds[-1] = (-0.999, 0.999)
+    result = minimize(
+        value_and_grad, x[: layout.n_reduced], jac=True, method="L-BFGS-B", bounds=bounds,
+        callback=on_iteration, options={"maxiter": max_iter * 50, "ftol": 1e-15, "gtol": 1e-9},
+    )
+    return layout.expand_step(result.x), float(result.fun), int(result.nit), bool(result.success)

@@ -1,0 +1,49 @@
+"""The exception tree of the computation core.
+
+::
+
+    FPEError                      base of every error this project raises on purpose
+    ├── InvalidInputError         bad data or arguments (also a ValueError)
+    │   └── UnknownTeamError      a team the model has not seen (also a KeyError)
+    ├── NotFittedError            predict/to_dict before fit (also an AttributeError)
+    └── ConvergenceError          the optimiser could not reach a maximum
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceError",
+    "FPEError",
+    "InvalidInputError",
+    "NotFittedError",
+    "UnknownTeamError",
+]
+
+
+class FPEError(Exception):
+    """Base class of every error the Football Probability Engine raises on purpose."""
+
+
+class InvalidInputError(FPEError, ValueError):
+    """Input data or arguments that cannot be used; the message names the problem."""
+
+
+class UnknownTeamError(InvalidInputError, KeyError):
+    """A team the fitted model has no parameters for."""
+
+    def __init__(self, teams: list[str]) -> None:
+        self.teams = teams
+        shown = ", ".join(repr(t) for t in teams[:5])
+        more = f" and {len(teams) - 5} more" if len(teams) > 5 else ""
+        super().__init__(f"unknown team(s) not in the fitted model: {shown}{more}")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class NotFittedError(FPEError, AttributeError):
+    """The estimator has not been fitted yet."""
+
+
+class ConvergenceError(FPEError, RuntimeError):
+    """The optimiser stopped without reaching a maximum of the likelihood."""

@@ -1,0 +1,192 @@
+"""Score grids and the betting markets derived from them, vectorised over fixtures.
+
+A grid ``grid[k, x, y]`` is the probability that fixture ``k`` ends ``x``-``y`` (home goals
+first), for ``0 <= x, y <= max_goals``.  Grids are renormalised to sum to one, so every market
+below is an exact function of the grid (1X2 equals the grid sums to the last bit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from core.errors import InvalidInputError
+
+__all__ = ["MatchProbabilities", "Settlement", "score_grid"]
+
+
+def score_grid(
+    home_rate: np.ndarray, away_rate: np.ndarray, rho: float = 0.0, max_goals: int = 10
+) -> np.ndarray:
+    """Dixon-Coles score grid for Poisson rates ``home_rate`` and ``away_rate``."""
+    if max_goals < 1:
+        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
+    lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
+    mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
+    k = np.arange(max_goals + 1)
+    log_fact = gammaln(k + 1.0)
+    home = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
+    away = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
+    grid = home[:, :, None] * away[:, None, :]
+    if rho != 0.0:
+        grid[:, 0, 0] *= 1.0 - lam * mu * rho
+        grid[:, 0, 1] *= 1.0 + lam * rho
+        grid[:, 1, 0] *= 1.0 + mu * rho
+        grid[:, 1, 1] *= 1.0 - rho
+    grid /= grid.sum(axis=(1, 2))[:, None, None]
+    return grid
+
+
+@lru_cache(maxsize=16)
+def _projections(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 matrices mapping a flattened grid to total goals and to goal difference."""
+    x, y = np.divmod(np.arange(size * size), size)
+    total = np.zeros((size * size, 2 * size - 1))
+    total[np.arange(size * size), x + y] = 1.0
+    diff = np.zeros((size * size, 2 * size - 1))
+    diff[np.arange(size * size), x - y + size - 1] = 1.0
+    return total, diff
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Stake-weighted outcome probabilities of a handicap or totals bet.
+
+    For a quarter line the stake is split over the two neighbouring lines, so ``win`` and
+    ``lose`` count half wins and half losses at half weight; ``win + push + lose == 1``.
+    """
+
+    win: np.ndarray
+    push: np.ndarray
+    lose: np.ndarray
+
+
+def _settle(values: np.ndarray, dist: np.ndarray, threshold: float) -> Settlement:
+    """Bet wins when the integer outcome ``values`` is above ``threshold``."""
+    quarters = threshold * 4.0
+    if not np.isfinite(quarters) or abs(quarters - round(quarters)) > 1e-9:
+        raise InvalidInputError(f"line {threshold} is not a multiple of 0.25")
+    quarters = round(quarters)
+    if quarters % 2:  # quarter line: half the stake on each neighbour
+        lower = _settle(values, dist, (quarters - 1) / 4.0)
+        upper = _settle(values, dist, (quarters + 1) / 4.0)
+        return Settlement(
+            (lower.win + upper.win) / 2,
+            (lower.push + upper.push) / 2,
+            (lower.lose + upper.lose) / 2,
+        )
+    c = quarters / 4.0
+    win = dist[:, values > c].sum(axis=1)
+    push = dist[:, values == c].sum(axis=1)
+    return Settlement(win, push, 1.0 - win - push)
+
+
+class MatchProbabilities:
+    """Predicted score grids for a batch of fixtures and every market derived from them."""
+
+    def __init__(
+        self,
+        home_team: np.ndarray,
+        away_team: np.ndarray,
+        home_rate: np.ndarray,
+        away_rate: np.ndarray,
+        grid: np.ndarray,
+    ) -> None:
+        self.home_team = home_team
+        self.away_team = away_team
+        self.home_rate = home_rate
+        self.away_rate = away_rate
+        self.grid = grid
+        size = grid.shape[1]
+        self._total_values = np.arange(2 * size - 1)
+        self._diff_values = np.arange(-(size - 1), size)
+        self._flat = grid.reshape(grid.shape[0], -1)
+        self._total = self._diff = None
+
+    def __len__(self) -> int:
+        return self.grid.shape[0]
+
+    # 1X2 -------------------------------------------------------------------------------
+    @property
+    def home_win(self) -> np.ndarray:
+        return np.tril(self.grid, -1).sum(axis=(1, 2))
+
+    @property
+    def draw(self) -> np.ndarray:
+        return np.trace(self.grid, axis1=1, axis2=2)
+
+    @property
+    def away_win(self) -> np.ndarray:
+        return np.triu(self.grid, 1).sum(axis=(1, 2))
+
+    @property
+    def outcomes(self) -> np.ndarray:
+        """(n, 3) array: home win, draw, away win."""
+        return np.column_stack([self.home_win, self.draw, self.away_win])
+
+    # goals -----------------------------------------------------------------------------
+    @property
+    def expected_goals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean home and away goals under the grid (tau-corrected, truncated)."""
+        k = np.arange(self.grid.shape[1])
+        return self.grid.sum(axis=2) @ k, self.grid.sum(axis=1) @ k
+
+    @property
+    def total_goals(self) -> np.ndarray:
+        """(n, 2 * max_goals + 1): probability of each total number of goals."""
+        if self._total is None:
+            total, diff = _projections(self.grid.shape[1])
+            self._total, self._diff = self._flat @ total, self._flat @ diff
+        return self._total
+
+    @property
+    def goal_difference(self) -> np.ndarray:
+        """(n, 2 * max_goals + 1): column j is P(home goals - away goals = j - max_goals)."""
+        self.total_goals  # computes both projections
+        return self._diff
+
+    def totals(self, line: float = 2.5) -> Settlement:
+        """Over/under ``line`` (any multiple of 0.25): ``win`` is the over side."""
+        return _settle(self._total_values, self.total_goals, line)
+
+    def over(self, line: float = 2.5) -> np.ndarray:
+        return self.totals(line).win
+
+    def under(self, line: float = 2.5) -> np.ndarray:
+        return self.totals(line).lose
+
+    def asian_handicap(self, line: float, side: str = "home") -> Settlement:
+        """Asian handicap ``line`` applied to ``side`` ('home' or 'away'), quarter lines
+        included: the home bet at -0.5 wins when the home side wins."""
+        if side == "home":
+            return _settle(self._diff_values, self.goal_difference, -line)
+        if side == "away":
+            return _settle(-self._diff_values, self.goal_difference, -line)
+        raise InvalidInputError(f"side must be 'home' or 'away', got {side!r}")
+
+    @property
+    def btts(self) -> np.ndarray:
+        """Both teams to score: P(home >= 1 and away >= 1)."""
+        return self.grid[:, 1:, 1:].sum(axis=(1, 2))
+
+    def to_frame(self) -> pd.DataFrame:
+        home_xg, away_xg = self.expected_goals
+        over = self.totals(2.5)
+        return pd.DataFrame(
+            {
+                "home_team": self.home_team,
+                "away_team": self.away_team,
+                "home_win": self.home_win,
+                "draw": self.draw,
+                "away_win": self.away_win,
+                "home_goals_expected": home_xg,
+                "away_goals_expected": away_xg,
+                "over_2_5": over.win,
+                "under_2_5": over.lose,
+                "btts": self.btts,
+            }
+        )
