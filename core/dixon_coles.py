@@ -183,10 +183,6 @@ class DixonColes:
             raise InvalidInputError("home_team and away_team must not be missing")
         hg = _goals(cols["home_goals"], "home_goals")
         ag = _goals(cols["away_goals"], "away_goals")
-        same = home == away
-        if same.any():
-            i = int(np.flatnonzero(same)[0])
-            raise InvalidInputError(f"row {i}: {home[i]!r} cannot play itself")
 
         weights = np.ones(hg.size)
         if "weight" in cols:
@@ -209,7 +205,11 @@ class DixonColes:
         order = np.argsort(uniques.astype(str), kind="stable")
         teams = np.asarray(uniques, dtype=object)[order]
         if teams.size < 2:
-            raise InvalidInputError("at least two teams are needed")
+            raise InvalidInputError(f"at least two teams are needed, got {list(teams)}")
+        same = home == away
+        if same.any():
+            i = int(np.flatnonzero(same)[0])
+            raise InvalidInputError(f"row {i}: {home[i]!r} cannot play itself")
         rank = np.empty(order.size, dtype=np.int32)
         rank[order] = np.arange(order.size, dtype=np.int32)
         coded = rank[codes]

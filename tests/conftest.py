@@ -1,0 +1,110 @@
+"""Shared fixtures: paths to the real and synthetic data in ../shared/data, and factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FOOTBALL_DATA = SHARED_DATA / "football-data"
+SYNTHETIC = SHARED_DATA / "synthetic"
+
+_SYNTHETIC_COLUMNS = {
+    "team_home": "home_team",
+    "team_away": "away_team",
+    "goals_home": "home_goals",
+    "goals_away": "away_goals",
+}
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def football_data_dir() -> Path:
+    return _need(FOOTBALL_DATA)
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> Callable[[str], pd.DataFrame]:
+    """Load ``../shared/data/synthetic/<name>.csv`` with the estimator's column names."""
+    cache: dict[str, pd.DataFrame] = {}
+
+    def load(name: str) -> pd.DataFrame:
+        if name not in cache:
+            frame = pd.read_csv(_need(SYNTHETIC / f"{name}.csv"))
+            if "date" in frame:
+                frame["date"] = pd.to_datetime(frame["date"])
+            cache[name] = frame.rename(columns=_SYNTHETIC_COLUMNS)
+        return cache[name].copy()
+
+    return load
+
+
+@pytest.fixture
+def make_matches() -> Callable[..., pd.DataFrame]:
+    """Factory: a simulated league (double round robin per season) from known parameters.
+
+    Returns a frame with date, home_team, away_team, home_goals, away_goals; the true
+    parameters are in ``frame.attrs``.
+    """
+
+    def make(
+        n_teams: int = 10,
+        seasons: int = 2,
+        home: float = 0.25,
+        rho: float = 0.0,
+        seed: int = 0,
+        spread: float = 0.3,
+    ) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        teams = [f"T{i:02d}" for i in range(n_teams)]
+        attack = rng.normal(0, spread, n_teams)
+        attack -= attack.mean()
+        defence = rng.normal(0, spread, n_teams) - 0.2
+        rows = []
+        day = pd.Timestamp("2020-08-01")
+        for _ in range(seasons):
+            for i in range(n_teams):
+                for j in range(n_teams):
+                    if i == j:
+                        continue
+                    lam = np.exp(home + attack[i] - defence[j])
+                    mu = np.exp(attack[j] - defence[i])
+                    x, y = _draw_score(rng, lam, mu, rho)
+                    rows.append((day, teams[i], teams[j], x, y))
+                    day += pd.Timedelta(days=1)
+        frame = pd.DataFrame(
+            rows, columns=["date", "home_team", "away_team", "home_goals", "away_goals"]
+        )
+        frame.attrs.update(
+            teams=teams, attack=attack.tolist(), defence=defence.tolist(), home=home, rho=rho
+        )
+        return frame
+
+    return make
+
+
+def _draw_score(rng: np.random.Generator, lam: float, mu: float, rho: float) -> tuple[int, int]:
+    """Rejection sampling from the Dixon-Coles score distribution."""
+    bound = max(1.0 - lam * mu * rho, 1.0 + lam * rho, 1.0 + mu * rho, 1.0 - rho, 1.0)
+    while True:
+        x, y = int(rng.poisson(lam)), int(rng.poisson(mu))
+        tau = 1.0
+        if x == 0 and y == 0:
+            tau = 1.0 - lam * mu * rho
+        elif x == 0 and y == 1:
+            tau = 1.0 + lam * rho
+        elif x == 1 and y == 0:
+            tau = 1.0 + mu * rho
+        elif x == 1 and y == 1:
+            tau = 1.0 - rho
+        if rng.random() * bound <= tau:
+            return x, y

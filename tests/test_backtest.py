@@ -1,0 +1,81 @@
+"""Walk-forward evaluation: out-of-sample by construction, new teams, real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.backtest import walk_forward
+from core.errors import InvalidInputError
+
+
+@pytest.fixture
+def league(make_matches):
+    return make_matches(n_teams=8, seasons=3, seed=31)
+
+
+def test_every_prediction_comes_from_a_fit_on_earlier_matches_only(league):
+    result = walk_forward(league, refit_days=14, burn_in_days=60)
+    dates = league.loc[result.index, "date"]
+    assert (result["refit_date"] <= dates).all()
+    assert (dates < result["refit_date"] + pd.Timedelta(days=14)).all()
+    for refit, n_train in result.groupby("refit_date")["n_train"].first().items():
+        assert n_train == (league["date"] < refit).sum()
+    np.testing.assert_allclose(result[["p_home", "p_draw", "p_away"]].sum(axis=1), 1.0)
+
+
+def test_changing_a_result_only_changes_later_predictions(league):
+    base = walk_forward(league, refit_days=7, burn_in_days=60)
+    changed = league.copy()
+    row = base.index[len(base) // 2]
+    changed.loc[row, ["home_goals", "away_goals"]] = [7, 0]
+    after = walk_forward(changed, refit_days=7, burn_in_days=60)
+    cutoff = base.loc[row, "refit_date"]
+    earlier = base["refit_date"] <= cutoff
+    pd.testing.assert_frame_equal(base[earlier], after[earlier])
+    assert not np.allclose(base.loc[~earlier, "p_home"], after.loc[~earlier, "p_home"])
+
+
+def test_a_team_never_seen_before_gets_the_promoted_prior(league):
+    strength = np.add(league.attrs["attack"], league.attrs["defence"])
+    best = league.attrs["teams"][int(np.argmax(strength))]
+    late = league[league.date >= league.date.iloc[100]].copy()
+    # the strongest team gets a new name: with no history it must start from the prior
+    late["home_team"] = late["home_team"].replace(best, "Newcomer")
+    late["away_team"] = late["away_team"].replace(best, "Newcomer")
+    frame = pd.concat([league.iloc[:100], late])
+    result = walk_forward(frame, burn_in_days=60)
+    first = frame.index[(frame.home_team == "Newcomer") | (frame.away_team == "Newcomer")][0]
+    assert first in result.index
+    row = result.loc[first]
+    assert np.isfinite(row[["p_home", "p_draw", "p_away"]].astype(float)).all()
+    # predicted as weak: below-average strength means a low win chance for it
+    newcomer_home = frame.loc[first, "home_team"] == "Newcomer"
+    win = row["p_home"] if newcomer_home else row["p_away"]
+    lose = row["p_away"] if newcomer_home else row["p_home"]
+    assert win < lose
+
+
+def test_window_limits_the_training_set(league):
+    result = walk_forward(league, window_days=100, burn_in_days=150)
+    assert result["n_train"].max() <= 100
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"refit_days": 0}, "refit_days"), ({"window_days": 0}, "window_days"),
+     ({"xi": -1.0}, "xi"), ({"start": "not a date"}, "start")],
+)
+def test_bad_arguments(league, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        walk_forward(league, **kwargs)
+
+
+def test_missing_columns_and_empty_input(league):
+    with pytest.raises(InvalidInputError, match="date"):
+        walk_forward(league.drop(columns="date"))
+    with pytest.raises(InvalidInputError, match="no matches"):
+        walk_forward(league.iloc[:0])
+    with pytest.raises(InvalidInputError, match="start date"):
+        walk_forward(league, start="2099-01-01")

@@ -1,0 +1,577 @@
+"""Tests of the football-data.co.uk parser (``server.footballdata``).
+
+The first part reads the 70 real files of the shared data folder (skipped when it is absent);
+the second part feeds the parser a corrupted corpus built in memory or in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InvalidInputError
+from server.footballdata import (
+    ODDS_COLUMNS,
+    FootballDataError,
+    ParsedFile,
+    RowProblem,
+    find_csv_files,
+    parse_bytes,
+    read_file,
+)
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "football-data"
+needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"no real data at {DATA_DIR}")
+
+DIVS: tuple[str, ...] = ("E0", "E1", "SP1", "D1", "I1", "F1", "N1")
+# Matches per file, from the table "Rows per file" in /work/shared/data/README.md.
+EXPECTED_ROWS: dict[str, tuple[int, ...]] = {
+    "1516": (380, 552, 380, 306, 380, 380, 306),
+    "1617": (380, 552, 380, 306, 380, 380, 306),
+    "1718": (380, 552, 380, 306, 380, 380, 306),
+    "1819": (380, 552, 380, 306, 380, 380, 306),
+    "1920": (380, 552, 380, 306, 380, 279, 232),
+    "2021": (380, 552, 380, 306, 380, 380, 306),
+    "2122": (380, 552, 380, 306, 380, 380, 306),
+    "2223": (380, 552, 380, 306, 380, 380, 306),
+    "2324": (380, 552, 380, 306, 380, 306, 306),
+    "2425": (380, 552, 380, 306, 380, 306, 306),
+}
+REAL_FILES: list[tuple[str, str, int]] = [
+    (season, div, count)
+    for season, counts in EXPECTED_ROWS.items()
+    for div, count in zip(DIVS, counts, strict=True)
+]
+FILES_WITH_BLANK_LINE: frozenset[tuple[str, str]] = frozenset({("1516", "I1"), ("1516", "F1")})
+
+CORE_COLUMNS: list[str] = [
+    "league",
+    "season",
+    "date",
+    "time",
+    "home_team",
+    "away_team",
+    "home_goals",
+    "away_goals",
+    "result",
+    "ht_home_goals",
+    "ht_away_goals",
+    "ht_result",
+]
+
+# A small synthetic file in the 1920+ layout; each test mutates a copy of it.
+HEADER = "Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HTHG,HTAG,HTR,PSH,PSD,PSA,PSCH,PSCD,PSCA"
+ROWS: list[str] = [
+    "E0,09/08/2019,20:00,Liverpool,Norwich,4,1,H,4,0,H,1.14,10.0,19.0,1.14,10.5,20.0",
+    "E0,10/08/2019,12:30,West Ham,Man City,0,5,A,0,1,A,12.0,6.5,1.25,12.5,6.6,1.24",
+    "E0,05/01/2020,15:00,Arsenal,Chelsea,1,1,D,1,0,H,2.9,3.5,2.5,2.95,3.4,2.55",
+]
+
+
+def csv_bytes(rows: list[str] | None = None, header: str = HEADER, newline: str = "\n") -> bytes:
+    """Join a header and rows into CSV bytes (UTF-8), each line ended by ``newline``."""
+    lines = [header, *(ROWS if rows is None else rows)]
+    return "".join(line + newline for line in lines).encode("utf-8")
+
+
+def reasons(parsed: ParsedFile) -> dict[int, str]:
+    """Map line number -> reason for the problems of a parsed file."""
+    return {p.line: p.reason for p in parsed.problems}
+
+
+@cache
+def parse_real(season: str, div: str) -> ParsedFile:
+    """Parse one real file once per test session."""
+    return read_file(DATA_DIR / season / f"{div}.csv")
+
+
+# ------------------------------------------------------------------------------------------
+# Real data
+# ------------------------------------------------------------------------------------------
+
+
+@needs_data
+@pytest.mark.parametrize(("season", "div", "count"), REAL_FILES, ids=lambda v: str(v))
+def test_real_file_parses_cleanly(season: str, div: str, count: int) -> None:
+    parsed = parse_real(season, div)
+    assert parsed.problems == []
+    assert len(parsed.matches) == count
+    assert parsed.rows_read == count
+    assert parsed.blank_lines == (1 if (season, div) in FILES_WITH_BLANK_LINE else 0)
+    assert parsed.season == season
+    assert parsed.league == div
+    assert (parsed.matches["league"] == div).all()
+    assert (parsed.matches["season"] == season).all()
+    assert parsed.matches["line"].is_unique
+
+
+@needs_data
+@pytest.mark.parametrize(("season", "div", "count"), REAL_FILES, ids=lambda v: str(v))
+def test_real_file_has_closing_pinnacle_odds(season: str, div: str, count: int) -> None:
+    matches = parse_real(season, div).matches
+    for column in ("pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"):
+        assert matches[column].notna().sum() >= count - 3, column
+        assert (matches[column].dropna() > 1.0).all()
+
+
+@needs_data
+def test_real_data_totals_and_warnings() -> None:
+    parsed = [parse_real(season, div) for season, div, _ in REAL_FILES]
+    assert sum(len(p.matches) for p in parsed) == 26_517
+    # The only dropped values in the real files are a few junk odds cells ('0', '#', ...).
+    warnings = [w for p in parsed for w in p.warnings]
+    assert 0 < len(warnings) < 30
+    assert all(w.reason.startswith("bad odds ") for w in warnings)
+
+
+@needs_data
+@pytest.mark.parametrize("div", DIVS)
+def test_2425_bom_header_is_read(div: str) -> None:
+    assert (DATA_DIR / "2425" / f"{div}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    parsed = parse_real("2425", div)
+    assert parsed.league == div
+    assert (parsed.matches["league"] == div).all()
+
+
+@needs_data
+@pytest.mark.parametrize(
+    ("season", "div", "line", "expected"),
+    [
+        # dd/mm/yy era
+        ("1617", "E0", 9, ("2016-08-14", None, "Arsenal", "Liverpool", 3, 4, "A")),
+        ("1617", "E0", 63, ("2016-10-01", None, "Hull", "Chelsea", 0, 2, "A")),
+        # dd/mm/yyyy era, with a kick-off time
+        ("2425", "E0", 2, ("2024-08-16", "20:00", "Man United", "Fulham", 1, 0, "H")),
+        ("2425", "E0", 62, ("2024-10-05", "12:30", "Crystal Palace", "Liverpool", 0, 1, "A")),
+        # the COVID season ends in July 2020 but stays season 1920
+        ("1920", "E0", 381, ("2020-07-26", "16:00", "West Ham", "Aston Villa", 1, 1, "D")),
+    ],
+)
+def test_real_rows_spot_check(
+    season: str, div: str, line: int, expected: tuple[object, ...]
+) -> None:
+    matches = parse_real(season, div).matches
+    row = matches.loc[matches["line"] == line].iloc[0]
+    day, kick_off, home, away, home_goals, away_goals, result = expected
+    assert row["date"] == pd.Timestamp(str(day))
+    assert row["time"] == kick_off
+    assert (row["home_team"], row["away_team"]) == (home, away)
+    assert (row["home_goals"], row["away_goals"], row["result"]) == (
+        home_goals,
+        away_goals,
+        result,
+    )
+
+
+@needs_data
+def test_real_market_average_from_both_eras() -> None:
+    old = parse_real("1516", "E0").matches  # BbAvH era
+    new = parse_real("2021", "E0").matches  # AvgH / AvgCH era
+    assert old["avg_pre_h"].notna().all()
+    assert old["avg_close_h"].isna().all()
+    assert new["avg_pre_h"].notna().all()
+    assert new["avg_close_h"].notna().all()
+    assert new["b365_close_over25"].notna().sum() > 370
+
+
+@needs_data
+def test_all_real_files_parse_fast() -> None:
+    files = find_csv_files([DATA_DIR])
+    assert len(files) == 70
+    start = time.perf_counter()
+    for path in files:
+        read_file(path)
+    assert time.perf_counter() - start < 10.0  # ~1 s on a 2-core machine; a loose bound
+
+
+# ------------------------------------------------------------------------------------------
+# Frame shape and happy path
+# ------------------------------------------------------------------------------------------
+
+
+def test_frame_columns_and_dtypes() -> None:
+    parsed = parse_bytes(csv_bytes(), source="demo.csv")
+    frame = parsed.matches
+    assert list(frame.columns) == [*CORE_COLUMNS, *ODDS_COLUMNS, "line"]
+    assert frame["date"].dtype == np.dtype("datetime64[ns]")
+    assert frame["home_goals"].dtype == np.int64
+    assert frame["away_goals"].dtype == np.int64
+    assert frame["ht_home_goals"].dtype == pd.Int64Dtype()
+    assert frame["line"].tolist() == [2, 3, 4]
+    assert all(frame[name].dtype == np.float64 for name in ODDS_COLUMNS)
+    assert parsed.source == "demo.csv"
+    assert (parsed.season, parsed.league) == ("1920", "E0")
+    assert (parsed.rows_read, parsed.blank_lines) == (3, 0)
+    assert parsed.problems == [] and parsed.warnings == []
+    first = frame.iloc[0]
+    assert first["pinnacle_pre_h"] == pytest.approx(1.14)
+    assert first["pinnacle_close_a"] == pytest.approx(20.0)
+    assert np.isnan(first["b365_pre_h"])  # column absent from the file
+
+
+def test_header_only_gives_empty_frame() -> None:
+    parsed = parse_bytes(csv_bytes([]))
+    assert parsed.matches.empty
+    assert list(parsed.matches.columns) == [*CORE_COLUMNS, *ODDS_COLUMNS, "line"]
+    assert parsed.matches.dtypes.equals(parse_bytes(csv_bytes()).matches.dtypes)
+    assert (parsed.rows_read, parsed.problems, parsed.season) == (0, [], "")
+
+
+def test_odds_columns_mapping() -> None:
+    assert len(ODDS_COLUMNS) == 40  # 4 books x (pre, close) x (3 outcomes + over + under)
+    assert list(ODDS_COLUMNS)[:3] == ["pinnacle_pre_h", "pinnacle_pre_d", "pinnacle_pre_a"]
+    assert ODDS_COLUMNS["pinnacle_close_a"] == ("PSCA",)
+    assert ODDS_COLUMNS["b365_close_h"] == ("B365CH",)
+    assert ODDS_COLUMNS["avg_pre_d"] == ("AvgD", "BbAvD")
+    assert ODDS_COLUMNS["max_pre_over25"] == ("Max>2.5", "BbMx>2.5")
+    assert ODDS_COLUMNS["pinnacle_close_under25"] == ("PC<2.5",)
+    assert ODDS_COLUMNS["avg_close_under25"] == ("AvgC<2.5",)
+
+
+def test_day_first_dates_with_two_and_four_digit_years() -> None:
+    rows = [
+        "E0,05/01/2020,,A,B,1,0,H",
+        "E0,06/01/20,,C,D,1,0,H",
+        "E0,7/2/2020,,E,F,1,0,H",
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert parsed.problems == []
+    assert parsed.matches["date"].tolist() == [
+        pd.Timestamp("2020-01-05"),
+        pd.Timestamp("2020-01-06"),
+        pd.Timestamp("2020-02-07"),
+    ]
+    assert parsed.season == "1920"  # January belongs to the season that began the July before
+
+
+def test_season_code_from_earliest_date_with_july_start() -> None:
+    covid = ["E0,09/08/2019,,A,B,1,0,H", "E0,26/07/2020,,B,A,1,0,H", "E0,01/08/2020,,C,A,1,0,H"]
+    assert parse_bytes(csv_bytes(covid)).season == "1920"
+    assert parse_bytes(csv_bytes(["E0,01/07/2099,,A,B,1,0,H"])).season == "9900"
+
+
+def test_league_is_most_common_div_and_rows_keep_their_own() -> None:
+    rows = ["E1,09/08/2019,,A,B,1,0,H", "E0,10/08/2019,,C,D,1,0,H", "E0,11/08/2019,,E,F,1,0,H"]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert parsed.league == "E0"
+    assert parsed.matches["league"].tolist() == ["E1", "E0", "E0"]
+
+
+def test_result_is_computed_and_ftr_optional() -> None:
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG"
+    parsed = parse_bytes(csv_bytes(["E0,09/08/2019,A,B,0,2", "E0,09/08/2019,C,D,3,3"], header))
+    assert parsed.matches["result"].tolist() == ["A", "D"]
+    assert parsed.matches["time"].tolist() == [None, None]
+    assert parsed.matches["ht_home_goals"].isna().all()
+
+
+# ------------------------------------------------------------------------------------------
+# Corrupted corpus: whole-file failures
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_wrong_delimiter_is_a_file_error_with_a_hint(delimiter: str) -> None:
+    data = csv_bytes().decode().replace(",", delimiter).encode()
+    with pytest.raises(FootballDataError, match="delimiter looks wrong") as info:
+        parse_bytes(data, source="semi.csv")
+    assert "semi.csv" in str(info.value)
+    assert "HomeTeam" in str(info.value)
+
+
+def test_binary_garbage_is_rejected() -> None:
+    with pytest.raises(FootballDataError, match="not a CSV text file"):
+        parse_bytes(bytes(range(256)) * 40)
+    rng = random.Random(0)
+    no_nul = bytes(rng.randrange(1, 256) for _ in range(5000))
+    with pytest.raises(FootballDataError, match="not a CSV text file"):
+        parse_bytes(no_nul)
+    with pytest.raises(FootballDataError, match="not a CSV text file"):
+        parse_bytes(csv_bytes().decode().encode("utf-16"))
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n", b"\xef\xbb\xbf"])
+def test_empty_file_is_rejected(data: bytes) -> None:
+    with pytest.raises(FootballDataError, match="empty"):
+        parse_bytes(data, source="empty.csv")
+
+
+def test_missing_required_columns_are_all_named() -> None:
+    rows = [",".join(r.split(",")[:6]) for r in ROWS]
+    with pytest.raises(FootballDataError, match="FTAG") as info:
+        parse_bytes(csv_bytes(rows, "Div,Date,Time,HomeTeam,AwayTeam,FTHG"))
+    assert "delimiter" not in str(info.value)
+    with pytest.raises(FootballDataError) as info:
+        parse_bytes(csv_bytes([], "Date,Home,Away,FTHG,FTAG"))
+    for name in ("Div", "HomeTeam", "AwayTeam"):
+        assert name in str(info.value)
+
+
+def test_football_data_error_is_an_invalid_input_error() -> None:
+    assert issubclass(FootballDataError, InvalidInputError)
+    assert issubclass(FootballDataError, ValueError)
+
+
+# ------------------------------------------------------------------------------------------
+# Corrupted corpus: rejected rows
+# ------------------------------------------------------------------------------------------
+
+
+def test_truncated_file_mid_row_is_a_row_problem() -> None:
+    data = csv_bytes()
+    cut = data[: data.index(b"Arsenal,Che") + len(b"Arsenal,Che")]
+    parsed = parse_bytes(cut)
+    assert len(parsed.matches) == 2
+    assert reasons(parsed) == {4: "missing FTHG; missing FTAG"}
+    assert parsed.rows_read == 3
+
+
+def test_truncated_file_after_the_score_keeps_the_row() -> None:
+    data = csv_bytes()
+    cut = data[: data.index(b"Chelsea,1,1,D,1") + len(b"Chelsea,1,1,D,1")]
+    parsed = parse_bytes(cut)
+    assert parsed.problems == []
+    last = parsed.matches.iloc[-1]
+    assert (last["line"], last["home_goals"], last["away_goals"]) == (4, 1, 1)
+    assert last["ht_home_goals"] == 1 and pd.isna(last["ht_away_goals"])
+    assert np.isnan(last["pinnacle_pre_h"])
+
+
+def test_unterminated_quote_at_end_of_file() -> None:
+    parsed = parse_bytes(csv_bytes()[:-1] + b',"unfinished')
+    assert parsed.problems == [] and len(parsed.matches) == 3
+
+
+def test_bad_dates_are_rejected_with_line_numbers() -> None:
+    rows = [
+        "E0,31/02/2020,,A,B,1,0,H",
+        "E0,2020-01-05,,C,D,1,0,H",
+        "E0,,,E,F,1,0,H",
+        "E0,05/01/2020,,G,H,1,0,H",
+        "E0,13/13/2020,,I,J,1,0,H",
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert reasons(parsed) == {
+        2: "bad date '31/02/2020'",
+        3: "bad date '2020-01-05'",
+        4: "missing Date",
+        6: "bad date '13/13/2020'",
+    }
+    assert parsed.matches["line"].tolist() == [5]
+
+
+def test_bad_goals_are_rejected() -> None:
+    rows = [
+        "E0,09/08/2019,,A,B,-1,0,A",
+        "E0,09/08/2019,,C,D,1.5,0,H",
+        "E0,09/08/2019,,E,F,1,two,H",
+        "E0,09/08/2019,,G,H,,0,",
+        "E0,09/08/2019,,I,J,2.0,0,H",
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert reasons(parsed) == {
+        2: "negative goals: FTHG=-1",
+        3: "fractional goals: FTHG=1.5",
+        4: "non-numeric goals: FTAG='two'",
+        5: "missing FTHG",
+    }
+    assert parsed.matches["home_goals"].tolist() == [2]
+
+
+def test_inconsistent_ftr_is_rejected_and_res_is_understood() -> None:
+    rows = ["E0,09/08/2019,,A,B,1,1,H", "E0,09/08/2019,,C,D,2,1,", "E0,09/08/2019,,E,F,0,1,A"]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert reasons(parsed) == {2: "FTR is 'H' but the score is 1-1"}
+    assert parsed.matches["result"].tolist() == ["H", "A"]
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,Res"
+    parsed = parse_bytes(csv_bytes(["E0,09/08/2019,A,B,0,0,A"], header))
+    assert reasons(parsed) == {2: "Res is 'A' but the score is 0-0"}
+
+
+def test_bad_teams_are_rejected() -> None:
+    rows = ["E0,09/08/2019,,Arsenal, Arsenal ,1,1,D", "E0,09/08/2019,,,B,1,1,D"]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert reasons(parsed) == {
+        2: "home and away team are both 'Arsenal'",
+        3: "missing HomeTeam",
+    }
+
+
+def test_duplicate_rows_are_rejected() -> None:
+    rows = [*ROWS, ROWS[0], ROWS[2].replace("1,1,D", "2,2,D")]
+    parsed = parse_bytes(csv_bytes(rows))
+    dup = "duplicate of line {} (same league, date, home and away)"
+    assert reasons(parsed) == {5: dup.format(2), 6: dup.format(4)}
+    assert len(parsed.matches) == 3
+    assert parsed.rows_read == 5
+
+
+def test_several_reasons_are_joined() -> None:
+    parsed = parse_bytes(csv_bytes(["E0,32/01/2020,,A,A,x,-2,H"]))
+    reason = reasons(parsed)[2]
+    for part in ("bad date", "both 'A'", "FTHG='x'", "FTAG=-2"):
+        assert part in reason
+
+
+# ------------------------------------------------------------------------------------------
+# Corrupted corpus: kept rows and layout variations
+# ------------------------------------------------------------------------------------------
+
+
+def test_latin1_and_cp1252_and_bom_bytes_decode() -> None:
+    row = "D1,09/08/2019,,Düsseldorf,Köln,1,0,H"
+    for encoding in ("latin-1", "cp1252", "utf-8", "utf-8-sig"):
+        parsed = parse_bytes(f"{HEADER}\n{row}\n".encode(encoding))
+        assert parsed.matches["home_team"].tolist() == ["Düsseldorf"], encoding
+        assert parsed.league == "D1"
+
+
+def test_crlf_and_lf_give_identical_frames() -> None:
+    rows = [*ROWS, "", ROWS[0], "E0,31/02/2020,,A,B,1,0,H"]
+    lf = parse_bytes(csv_bytes(rows, newline="\n"))
+    crlf = parse_bytes(csv_bytes(rows, newline="\r\n"))
+    pd.testing.assert_frame_equal(lf.matches, crlf.matches)
+    assert lf.problems == crlf.problems and len(lf.problems) == 2
+    assert lf.blank_lines == crlf.blank_lines == 1
+
+
+def test_unknown_columns_and_column_order_are_ignored() -> None:
+    base = parse_bytes(csv_bytes()).matches
+    header = "Future1," + HEADER.replace("PSH,", "PSH,NewBookH,") + ",BFEH,Zzz"
+    after_psh = HEADER.split(",").index("PSH") + 1
+    rows = []
+    for row in ROWS:
+        cells = row.split(",")
+        cells.insert(after_psh, "x")
+        rows.append(",".join(["junk", *cells, "2.0", "??"]))
+    wide = parse_bytes(csv_bytes(rows, header))
+    assert wide.warnings == [] and wide.problems == []
+    pd.testing.assert_frame_equal(wide.matches, base)
+
+    names = HEADER.split(",")
+    order = list(reversed(range(len(names))))
+    shuffled = [",".join(r.split(",")[i] for i in order) for r in ROWS]
+    flipped = parse_bytes(csv_bytes(shuffled, ",".join(names[i] for i in order)))
+    pd.testing.assert_frame_equal(flipped.matches, base)
+
+
+def test_short_rows_are_padded_and_trailing_commas_ignored() -> None:
+    rows = ["E0,09/08/2019,20:00,A,B,1,0", "E0,10/08/2019,,C,D,0,0,D,0,0,D,2,3,4,,,,,,,"]
+    parsed = parse_bytes(csv_bytes(rows, HEADER + ",,,"))
+    assert parsed.problems == [] and parsed.warnings == []
+    frame = parsed.matches
+    assert frame["result"].tolist() == ["H", "D"]
+    assert frame["ht_home_goals"].isna().tolist() == [True, False]
+    assert frame["ht_result"].tolist() == [None, "D"]
+    assert np.isnan(frame["pinnacle_pre_h"].iloc[0])
+    assert frame["pinnacle_pre_a"].iloc[1] == 4.0
+
+
+def test_extra_non_empty_cells_give_a_warning() -> None:
+    parsed = parse_bytes(csv_bytes([ROWS[0] + ",surprise"]))
+    assert len(parsed.matches) == 1
+    assert parsed.warnings == [RowProblem(2, "1 non-empty cell(s) beyond the header ignored")]
+
+
+def test_blank_lines_are_counted_and_line_numbers_stay_physical() -> None:
+    rows = [ROWS[0], "", ",,,,,,,,,,,,,,,,", "  , ,", ROWS[1]]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert parsed.blank_lines == 3
+    assert parsed.rows_read == 2
+    assert parsed.matches["line"].tolist() == [2, 6]
+
+
+def test_bad_odds_cells_become_nan_with_a_warning() -> None:
+    rows = [
+        ROWS[0].replace(",1.14,10.0,19.0,", ",abc,10.0,19.0,"),
+        ROWS[1].replace(",12.0,6.5,1.25,", ",12.0,1.0,,"),
+        ROWS[2].replace(",2.9,3.5,2.5,", ",0,3.5, 2.5 ,"),
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert parsed.problems == []
+    assert [(w.line, w.reason.split(" (")[0]) for w in parsed.warnings] == [
+        (2, "bad odds PSH='abc'"),
+        (3, "bad odds PSD='1.0'"),
+        (4, "bad odds PSH='0'"),
+    ]
+    frame = parsed.matches
+    assert frame["pinnacle_pre_h"].isna().tolist() == [True, False, True]
+    assert frame["pinnacle_pre_d"].isna().tolist() == [False, True, False]
+    assert frame["pinnacle_pre_a"].isna().tolist() == [False, True, False]  # blank: silent
+    assert frame["pinnacle_pre_a"].iloc[2] == 2.5
+
+
+def test_bad_half_time_and_time_cells_give_warnings() -> None:
+    rows = [
+        "E0,09/08/2019,25:00,A,B,1,0,H,-1,0,A",
+        "E0,09/08/2019,9:05,C,D,1,0,H,1,0,D",
+        "E0,09/08/2019,,E,F,1,0,H,,,X",
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert len(parsed.matches) == 3
+    assert [w.line for w in parsed.warnings] == [2, 2, 3, 4]
+    assert "bad time '25:00'" in parsed.warnings[0].reason
+    assert "HTHG=-1" in parsed.warnings[1].reason
+    frame = parsed.matches
+    assert frame["time"].tolist() == [None, "09:05", None]
+    assert frame["ht_home_goals"].isna().tolist() == [True, False, True]
+    assert frame["ht_result"].tolist() == ["A", "H", None]
+
+
+# ------------------------------------------------------------------------------------------
+# Files and folders
+# ------------------------------------------------------------------------------------------
+
+
+def test_read_file_and_its_errors(tmp_path: Path) -> None:
+    path = tmp_path / "E0.csv"
+    path.write_bytes(csv_bytes(newline="\r\n"))
+    parsed = read_file(path)
+    assert parsed.source == str(path)
+    assert len(parsed.matches) == 3
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(FootballDataError, match=r"nope\.csv"):
+        read_file(missing)
+    with pytest.raises(FootballDataError, match="cannot read"):
+        read_file(tmp_path)
+
+
+def test_find_csv_files(tmp_path: Path) -> None:
+    (tmp_path / "b" / "deep").mkdir(parents=True)
+    (tmp_path / "a").mkdir()
+    for name in ("b/deep/X.CSV", "b/one.csv", "a/two.csv", "a/notes.txt", "single.dat"):
+        (tmp_path / name).write_bytes(csv_bytes())
+    found = find_csv_files([tmp_path / "b", str(tmp_path / "a"), tmp_path / "single.dat"])
+    assert found == sorted(
+        [
+            tmp_path / "b" / "deep" / "X.CSV",
+            tmp_path / "b" / "one.csv",
+            tmp_path / "a" / "two.csv",
+            tmp_path / "single.dat",
+        ]
+    )
+    assert find_csv_files([tmp_path / "a", tmp_path / "a" / "two.csv"]) == [
+        tmp_path / "a" / "two.csv"
+    ]
+
+
+def test_find_csv_files_errors(tmp_path: Path) -> None:
+    with pytest.raises(FootballDataError, match="ghost"):
+        find_csv_files([tmp_path, tmp_path / "ghost"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FootballDataError, match="no CSV"):
+        find_csv_files([tmp_path / "empty"])
+    with pytest.raises(FootballDataError, match="no CSV"):
+        find_csv_files([])
+
+
+def test_row_problem_is_frozen() -> None:
+    problem = RowProblem(3, "x")
+    with pytest.raises(AttributeError):
+        problem.line = 4  # type: ignore[misc]

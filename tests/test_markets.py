@@ -1,0 +1,95 @@
+"""Score grids and derived markets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import poisson
+
+from core import DixonColes, InvalidInputError, score_grid
+
+
+@pytest.fixture
+def prediction(make_matches):
+    model = DixonColes().fit(make_matches(n_teams=10, seasons=3, rho=-0.1, seed=21))
+    teams = list(model.teams_)
+    return model.predict(teams, teams[1:] + teams[:1])
+
+
+def test_grid_sums_to_one_and_1x2_equals_grid_sums(prediction):
+    grid = prediction.grid
+    assert grid.shape == (10, 11, 11)
+    np.testing.assert_allclose(grid.sum(axis=(1, 2)), 1.0, atol=1e-15)
+    x, y = np.indices(grid.shape[1:])
+    for k in range(len(prediction)):  # equal up to the order of floating-point summation
+        assert prediction.home_win[k] == pytest.approx(grid[k][x > y].sum(), rel=1e-14)
+        assert prediction.draw[k] == pytest.approx(grid[k][x == y].sum(), rel=1e-14)
+        assert prediction.away_win[k] == pytest.approx(grid[k][x < y].sum(), rel=1e-14)
+    np.testing.assert_allclose(prediction.outcomes.sum(axis=1), 1.0, atol=1e-15)
+
+
+def test_grid_without_rho_is_the_product_of_poissons():
+    grid = score_grid(np.array([1.7]), np.array([0.9]), rho=0.0, max_goals=15)[0]
+    expected = np.outer(poisson.pmf(np.arange(16), 1.7), poisson.pmf(np.arange(16), 0.9))
+    np.testing.assert_allclose(grid, expected / expected.sum(), rtol=1e-12)
+
+
+def test_tau_correction_moves_low_scores():
+    plain = score_grid([1.2], [1.0], 0.0)[0]
+    dc = score_grid([1.2], [1.0], -0.1)[0]
+    assert dc[0, 0] > plain[0, 0] and dc[1, 1] > plain[1, 1]
+    assert dc[1, 0] < plain[1, 0] and dc[0, 1] < plain[0, 1]
+
+
+def test_totals_over_under_and_pushes(prediction):
+    total = prediction.total_goals
+    over = prediction.totals(2.5)
+    np.testing.assert_allclose(over.win, total[:, 3:].sum(axis=1), atol=1e-15)
+    assert (over.push == 0).all()
+    np.testing.assert_allclose(over.win + over.lose, 1.0, atol=1e-15)
+    whole = prediction.totals(3)
+    np.testing.assert_allclose(whole.push, total[:, 3], atol=1e-15)
+    quarter = prediction.totals(2.75)
+    np.testing.assert_allclose(quarter.win, (prediction.over(2.5) + prediction.over(3)) / 2)
+    np.testing.assert_allclose(quarter.push, whole.push / 2)
+    np.testing.assert_allclose(prediction.under(2.5), 1 - over.win)
+
+
+def test_asian_handicap_lines(prediction):
+    minus_half = prediction.asian_handicap(-0.5)
+    np.testing.assert_allclose(minus_half.win, prediction.home_win, atol=1e-15)
+    dnb = prediction.asian_handicap(0.0)
+    np.testing.assert_allclose(dnb.push, prediction.draw, atol=1e-15)
+    np.testing.assert_allclose(dnb.lose, prediction.away_win, atol=1e-15)
+    away_plus_half = prediction.asian_handicap(0.5, side="away")
+    np.testing.assert_allclose(away_plus_half.win, prediction.draw + prediction.away_win)
+    q = prediction.asian_handicap(-0.25)
+    np.testing.assert_allclose(q.win, prediction.home_win)
+    np.testing.assert_allclose(q.push, prediction.draw / 2)
+    np.testing.assert_allclose(q.lose, prediction.away_win + prediction.draw / 2)
+    minus_one = prediction.asian_handicap(-1.0)
+    np.testing.assert_allclose(minus_one.push, prediction.goal_difference[:, 11])
+    for line in (-2.25, -1.75, 0.75, 1.5):
+        s = prediction.asian_handicap(line)
+        np.testing.assert_allclose(s.win + s.push + s.lose, 1.0, atol=1e-14)
+
+
+def test_bad_lines_and_sides_are_errors(prediction):
+    with pytest.raises(InvalidInputError, match="multiple of 0.25"):
+        prediction.totals(2.3)
+    with pytest.raises(InvalidInputError, match="side"):
+        prediction.asian_handicap(-0.5, side="middle")
+    with pytest.raises(InvalidInputError, match="max_goals"):
+        score_grid([1.0], [1.0], max_goals=0)
+
+
+def test_btts_and_expected_goals(prediction):
+    grid = prediction.grid
+    np.testing.assert_allclose(prediction.btts, 1 - grid[:, 0, :].sum(1) - grid[:, :, 0].sum(1)
+                               + grid[:, 0, 0])
+    home_xg, away_xg = prediction.expected_goals
+    np.testing.assert_allclose(home_xg, prediction.home_rate, rtol=0.05)
+    np.testing.assert_allclose(away_xg, prediction.away_rate, rtol=0.05)
+    frame = prediction.to_frame()
+    assert list(frame.columns[:5]) == ["home_team", "away_team", "home_win", "draw", "away_win"]
+    assert len(frame) == len(prediction)
