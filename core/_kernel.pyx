@@ -12,6 +12,7 @@ out (they do not depend on the parameters); the caller adds them once.
 """
 
 from libc.math cimport exp, log, INFINITY
+from libc.stdlib cimport free, malloc
 
 
 cdef inline void _tau_terms(int x, int y, double lam, double mu, double rho,
@@ -83,7 +84,7 @@ def objective(
     cdef bint want_hess = hess is not None
     cdef Py_ssize_t i, j
     cdef int x, y, n_idx
-    cdef double wk, e1, e2, lam, mu, ll, g1, g2, gr, tau, inv
+    cdef double wk, e1, e2, lam, mu, ll, g1, g2, gr, tau, inv, v
     cdef double home = params[home_pos]
     cdef double rho = params[rho_pos] if use_rho else 0.0
     cdef Py_ssize_t ai, aj, di, dj
@@ -104,7 +105,16 @@ def objective(
     sign[0] = 1.0; sign[1] = -1.0; sign[2] = 1.0; sign[3] = 1.0; sign[4] = -1.0; sign[5] = 1.0
     n_idx = 6 if use_rho else 5
 
+    cdef Py_ssize_t size = params.shape[0]
+    # exp of every parameter once, so each match needs products instead of two exp() calls
+    cdef double* ex = <double*> malloc(2 * size * sizeof(double))
+    if ex == NULL:
+        raise MemoryError()
+    cdef double* inv_ex = ex + size
     with nogil:
+        for k in range(size):
+            ex[k] = exp(params[k])
+            inv_ex[k] = 1.0 / ex[k]
         for k in range(m):
             wk = weights[k]
             if wk == 0.0:
@@ -119,8 +129,8 @@ def objective(
             dj = defence_pos[j]
             e1 = home + params[ai] - params[dj]
             e2 = params[aj] - params[di]
-            lam = exp(e1)
-            mu = exp(e2)
+            lam = ex[home_pos] * ex[ai] * inv_ex[dj]
+            mu = ex[aj] * inv_ex[di]
             ll = x * e1 - lam + y * e2 - mu
             g1 = x - lam
             g2 = y - mu
@@ -152,16 +162,48 @@ def objective(
                 if use_rho:
                     grad[rho_pos] -= wk * gr
             if want_hess:
-                idx[0] = ai; idx[1] = dj; idx[2] = home_pos
-                idx[3] = aj; idx[4] = di; idx[5] = rho_pos
-                for p in range(n_idx):
-                    for q in range(n_idx):
-                        hess[idx[p], idx[q]] -= (
-                            wk * sign[p] * sign[q] * hm[3 * eta[p] + eta[q]]
-                        )
+                if hm[1] == 0.0 and hm[2] == 0.0 and hm[5] == 0.0 and hm[8] == 0.0:
+                    # no tau term: eta1 and eta2 decouple, nine entries change
+                    v = wk * hm[0]
+                    hess[ai, ai] -= v
+                    hess[dj, dj] -= v
+                    hess[home_pos, home_pos] -= v
+                    hess[ai, dj] += v
+                    hess[ai, home_pos] -= v
+                    hess[dj, home_pos] += v
+                    v = wk * hm[4]
+                    hess[aj, aj] -= v
+                    hess[di, di] -= v
+                    hess[aj, di] += v
+                else:
+                    idx[0] = ai; idx[1] = dj; idx[2] = home_pos
+                    idx[3] = aj; idx[4] = di; idx[5] = rho_pos
+                    for p in range(n_idx):
+                        for q in range(p, n_idx):
+                            hess[idx[p], idx[q]] -= (
+                                wk * sign[p] * sign[q] * hm[3 * eta[p] + eta[q]]
+                            )
+    free(ex)
     if invalid:
         return INFINITY
+    if want_hess:
+        _symmetrize(hess, attack_pos, defence_pos, home_pos, rho_pos, use_rho)
     return nll
+
+
+cdef void _symmetrize(double[:, ::1] hess, const Py_ssize_t[::1] attack_pos,
+                      const Py_ssize_t[::1] defence_pos, Py_ssize_t home_pos,
+                      Py_ssize_t rho_pos, bint use_rho) noexcept nogil:
+    """Only the pairs (p, q) with p listed before q in a match were accumulated, at
+    hess[idx[p], idx[q]]; fold every entry onto both triangles."""
+    cdef Py_ssize_t size = hess.shape[0]
+    cdef Py_ssize_t r, c
+    cdef double v
+    for r in range(size):
+        for c in range(r + 1, size):
+            v = hess[r, c] + hess[c, r]
+            hess[r, c] = v
+            hess[c, r] = v
 
 
 def components(const int[::1] home_idx, const int[::1] away_idx,

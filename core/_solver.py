@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
@@ -49,9 +51,9 @@ class Problem:
 
     def factorial_term(self) -> float:
         """sum of w * (log x! + log y!), the parameter-free part of the log-likelihood."""
-        return float(
-            self.weights @ (gammaln(self.home_goals + 1.0) + gammaln(self.away_goals + 1.0))
-        )
+        top = max(self.home_goals.max(), self.away_goals.max())
+        table = gammaln(np.arange(1.0, top + 2.0))  # table[k] = log(k!)
+        return float(self.weights @ (table[self.home_goals] + table[self.away_goals]))
 
     def groups(self) -> np.ndarray:
         """Identifiability group of each team (connected components of who played whom)."""
@@ -211,8 +213,28 @@ class _Objective:
         return 0.5 * l2 * float(ra @ ra + rd @ rd)
 
 
+# OpenBLAS runs mid-sized factorisations 1.5-3x slower on two threads than on one
+# (measured: n=300 1.2 ms vs 0.44 ms, n=500 5.5 ms vs 1.7 ms); above ~800 threads pay off.
+_SINGLE_THREAD_RANGE = (150, 800)
+
+
+@lru_cache(maxsize=1)
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
 def _cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Solve h x = -g for symmetric h, damping h towards positive definiteness if needed."""
+    lo, hi = _SINGLE_THREAD_RANGE
+    if lo <= h.shape[0] < hi:
+        with _blas().limit(limits=1):
+            return _damped_cholesky_solve(h, g)
+    return _damped_cholesky_solve(h, g)
+
+
+def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     damping = 0.0
     scale = max(float(np.abs(np.diag(h)).max()), 1e-12)
     for _ in range(40):
@@ -231,8 +253,8 @@ def initial_parameters(problem: Problem) -> Parameters:
     n = problem.n_teams
     w = problem.weights
     total = max(float(w.sum()), 1e-300)
-    home_mean = max(float(w @ problem.home_goals) / total, 0.05)
-    away_mean = max(float(w @ problem.away_goals) / total, 0.05)
+    home_mean = max(float(w @ problem.home_goals.astype(float)) / total, 0.05)
+    away_mean = max(float(w @ problem.away_goals.astype(float)) / total, 0.05)
     attack = np.zeros(n)
     defence = np.full(n, -0.5 * np.log(home_mean * away_mean))
     if problem.l2 > 0 and problem.prior_attack is not None:
@@ -282,17 +304,19 @@ def _newton(fun, layout, x, max_iter, tol, callback):
             return x, value, iteration, False
         iteration += 1
         full_step = layout.expand_step(step)
+        # the full Newton step almost always passes, so evaluate everything there at once
+        candidate = x + full_step
+        c_value, c_grad, c_hess = fun(candidate, True, True)
         t = 1.0
-        while True:
-            candidate = x + t * full_step
-            c_value, _, _ = fun(candidate, False)
-            if c_value <= value - 1e-4 * t * decrement:
-                break
+        while not c_value <= value - 1e-4 * t * decrement:
             t *= 0.5
             if t < 1e-10:  # no progress possible at floating-point resolution
                 return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
-        x = candidate
-        value, grad, hess = fun(x, True, True)
+            candidate = x + t * full_step
+            c_value, _, _ = fun(candidate, False)
+            if c_value <= value - 1e-4 * t * decrement:
+                c_value, c_grad, c_hess = fun(candidate, True, True)
+        x, value, grad, hess = candidate, c_value, c_grad, c_hess
         if callback is not None:
             callback(iteration, value)
 

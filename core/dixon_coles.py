@@ -179,8 +179,6 @@ class DixonColes:
         )
         home = np.asarray(cols["home_team"], dtype=object)
         away = np.asarray(cols["away_team"], dtype=object)
-        if pd.isna(home).any() or pd.isna(away).any():
-            raise InvalidInputError("home_team and away_team must not be missing")
         hg = _goals(cols["home_goals"], "home_goals")
         ag = _goals(cols["away_goals"], "away_goals")
 
@@ -202,6 +200,8 @@ class DixonColes:
             raise InvalidInputError("all match weights are zero")
 
         codes, uniques = pd.factorize(np.concatenate([home, away]))
+        if (codes < 0).any():
+            raise InvalidInputError("home_team and away_team must not be missing")
         order = np.argsort(uniques.astype(str), kind="stable")
         teams = np.asarray(uniques, dtype=object)[order]
         if teams.size < 2:

@@ -1,0 +1,147 @@
+"""Dixon-Coles fit speed: this project's compiled core against penaltyblog, side by side.
+
+    python benchmarks/fit_speed.py [--cap SECONDS] [--json]
+
+Both fit the Dixon-Coles model with time decay xi = 0.00186 per day (weights computed from
+the dates inside the timed call).  penaltyblog (``pip install penaltyblog==1.13.1``) runs
+with its defaults in a child process and is reported as "> cap" when it does not finish in
+time or fails.  Also times every market for 380 fixtures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import (  # noqa: E402
+    fmt_seconds,
+    load_football_data,
+    load_synthetic,
+    median_time,
+    run_capped,
+)
+from core import DixonColes  # noqa: E402
+
+XI = 0.00186
+
+
+def ours(frame):
+    model = DixonColes(xi=XI).fit(frame)
+    return model
+
+
+def penaltyblog_fit(frame, repeats: int):
+    import penaltyblog as pb
+
+    def fit():
+        weights = pb.models.dixon_coles_weights(frame["date"], XI)
+        model = pb.models.DixonColesGoalModel(
+            frame["home_goals"], frame["away_goals"], frame["home_team"], frame["away_team"],
+            weights,
+        )
+        model.fit()
+        return model
+
+    times, model = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model = fit()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), float(model.loglikelihood)
+
+
+def markets(model, home, away) -> None:
+    p = model.predict(home, away)
+    p.outcomes, p.totals(2.5), p.btts, p.asian_handicap(-0.5), p.expected_goals
+
+
+def penaltyblog_markets(frame, home, away, repeats: int):
+    import penaltyblog as pb
+
+    model = pb.models.DixonColesGoalModel(
+        frame["home_goals"], frame["away_goals"], frame["home_team"], frame["away_team"]
+    )
+    model.fit()
+
+    def run():
+        grids = model.predict_many(home, away, max_goals=10)
+        for g in grids:
+            g.home_draw_away, g.total_goals("over", 2.5), g.btts_yes
+            g.asian_handicap("home", -0.5)
+
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cap", type=float, default=120.0, help="seconds per peer run")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    datasets = [
+        ("season1 (380)", load_synthetic("season1"), 200, 5),
+        ("pooled real (26.5k)", load_football_data(), 10, 3),
+        ("multi19k", load_synthetic("multi19k"), 20, 3),
+        ("big100k", load_synthetic("big100k"), 5, 1),
+    ]
+    rows = []
+    for name, frame, repeats, peer_repeats in datasets:
+        model = ours(frame)
+        t_ours = median_time(lambda f=frame: ours(f), repeats)
+        status, value = run_capped(penaltyblog_fit, (frame, peer_repeats), args.cap)
+        t_peer, ll_peer = value if status == "ok" else (None, None)
+        rows.append({
+            "dataset": name, "matches": len(frame), "teams": len(model.teams_),
+            "ours_s": t_ours, "ours_iterations": model.n_iter_, "ours_loglik": model.loglik_,
+            "penaltyblog_s": t_peer, "penaltyblog_status": status if status != "ok" else "ok",
+            "penaltyblog_loglik": ll_peer,
+            "ratio": (t_peer / t_ours) if t_peer else None,
+            "peer_detail": value if status == "error" else None,
+        })
+        print(f"... {name}: done", file=sys.stderr)
+
+    season = load_synthetic("season1")
+    model = ours(season)
+    home, away = season["home_team"].to_numpy(), season["away_team"].to_numpy()
+    t_markets = median_time(lambda: markets(model, home, away), 200)
+    status, value = run_capped(penaltyblog_markets, (season, home, away, 5), args.cap)
+    t_peer_markets = value if status == "ok" else None
+
+    if args.json:
+        print(json.dumps({"fits": rows, "markets_380": {
+            "ours_s": t_markets, "penaltyblog_s": t_peer_markets}}, indent=2))
+        return
+    print(f"Dixon-Coles fit with decay xi={XI}/day, median wall time (cap {args.cap:.0f} s)")
+    print(f"{'dataset':<22}{'matches':>8}{'teams':>6}{'ours':>11}{'iters':>6}"
+          f"{'penaltyblog':>14}{'ratio':>9}{'loglik ours - pb':>18}")
+    for r in rows:
+        peer = fmt_seconds(r["penaltyblog_s"]) if r["penaltyblog_s"] else (
+            f"> {args.cap:.0f} s" if r["penaltyblog_status"] == "timeout" else "failed")
+        ratio = f"{r['ratio']:.0f}x" if r["ratio"] else (
+            f"> {args.cap / r['ours_s']:.0f}x" if r["penaltyblog_status"] == "timeout" else "-")
+        dll = (f"{r['ours_loglik'] - r['penaltyblog_loglik']:+.2e}"
+               if r["penaltyblog_loglik"] is not None else "-")
+        print(f"{r['dataset']:<22}{r['matches']:>8}{r['teams']:>6}{fmt_seconds(r['ours_s']):>11}"
+              f"{r['ours_iterations']:>6}{peer:>14}{ratio:>9}{dll:>18}")
+        if r["peer_detail"]:
+            print(f"    penaltyblog: {r['peer_detail'][:120]}")
+    ratio = f"{t_peer_markets / t_markets:.0f}x" if t_peer_markets else "-"
+    print(f"\nAll markets (1X2, over/under 2.5, BTTS, AH -0.5, xG) for 380 fixtures: "
+          f"ours {fmt_seconds(t_markets)}, penaltyblog {fmt_seconds(t_peer_markets)} ({ratio})")
+
+
+if __name__ == "__main__":
+    main()
