@@ -19,8 +19,12 @@ SYNTHETIC = SHARED / "synthetic"
 def load_synthetic(name: str) -> pd.DataFrame:
     frame = pd.read_csv(SYNTHETIC / f"{name}.csv", parse_dates=["date"])
     return frame.rename(
-        columns={"team_home": "home_team", "team_away": "away_team",
-                 "goals_home": "home_goals", "goals_away": "away_goals"}
+        columns={
+            "team_home": "home_team",
+            "team_away": "away_team",
+            "goals_home": "home_goals",
+            "goals_away": "away_goals",
+        }
     )
 
 

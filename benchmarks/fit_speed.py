@@ -20,14 +20,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     fmt_seconds,
     load_football_data,
     load_synthetic,
     median_time,
     run_capped,
 )
-from core import DixonColes  # noqa: E402
+from core import DixonColes
 
 XI = 0.00186
 
@@ -43,7 +43,10 @@ def penaltyblog_fit(frame, repeats: int):
     def fit():
         weights = pb.models.dixon_coles_weights(frame["date"], XI)
         model = pb.models.DixonColesGoalModel(
-            frame["home_goals"], frame["away_goals"], frame["home_team"], frame["away_team"],
+            frame["home_goals"],
+            frame["away_goals"],
+            frame["home_team"],
+            frame["away_team"],
             weights,
         )
         model.fit()
@@ -103,14 +106,21 @@ def main() -> None:
         t_ours = median_time(lambda f=frame: ours(f), repeats)
         status, value = run_capped(penaltyblog_fit, (frame, peer_repeats), args.cap)
         t_peer, ll_peer = value if status == "ok" else (None, None)
-        rows.append({
-            "dataset": name, "matches": len(frame), "teams": len(model.teams_),
-            "ours_s": t_ours, "ours_iterations": model.n_iter_, "ours_loglik": model.loglik_,
-            "penaltyblog_s": t_peer, "penaltyblog_status": status if status != "ok" else "ok",
-            "penaltyblog_loglik": ll_peer,
-            "ratio": (t_peer / t_ours) if t_peer else None,
-            "peer_detail": value if status == "error" else None,
-        })
+        rows.append(
+            {
+                "dataset": name,
+                "matches": len(frame),
+                "teams": len(model.teams_),
+                "ours_s": t_ours,
+                "ours_iterations": model.n_iter_,
+                "ours_loglik": model.loglik_,
+                "penaltyblog_s": t_peer,
+                "penaltyblog_status": status if status != "ok" else "ok",
+                "penaltyblog_loglik": ll_peer,
+                "ratio": (t_peer / t_ours) if t_peer else None,
+                "peer_detail": value if status == "error" else None,
+            }
+        )
         print(f"... {name}: done", file=sys.stderr)
 
     season = load_synthetic("season1")
@@ -121,26 +131,50 @@ def main() -> None:
     t_peer_markets = value if status == "ok" else None
 
     if args.json:
-        print(json.dumps({"fits": rows, "markets_380": {
-            "ours_s": t_markets, "penaltyblog_s": t_peer_markets}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "fits": rows,
+                    "markets_380": {"ours_s": t_markets, "penaltyblog_s": t_peer_markets},
+                },
+                indent=2,
+            )
+        )
         return
     print(f"Dixon-Coles fit with decay xi={XI}/day, median wall time (cap {args.cap:.0f} s)")
-    print(f"{'dataset':<22}{'matches':>8}{'teams':>6}{'ours':>11}{'iters':>6}"
-          f"{'penaltyblog':>14}{'ratio':>9}{'loglik ours - pb':>18}")
+    print(
+        f"{'dataset':<22}{'matches':>8}{'teams':>6}{'ours':>11}{'iters':>6}"
+        f"{'penaltyblog':>14}{'ratio':>9}{'loglik ours - pb':>18}"
+    )
     for r in rows:
-        peer = fmt_seconds(r["penaltyblog_s"]) if r["penaltyblog_s"] else (
-            f"> {args.cap:.0f} s" if r["penaltyblog_status"] == "timeout" else "failed")
-        ratio = f"{r['ratio']:.0f}x" if r["ratio"] else (
-            f"> {args.cap / r['ours_s']:.0f}x" if r["penaltyblog_status"] == "timeout" else "-")
-        dll = (f"{r['ours_loglik'] - r['penaltyblog_loglik']:+.2e}"
-               if r["penaltyblog_loglik"] is not None else "-")
-        print(f"{r['dataset']:<22}{r['matches']:>8}{r['teams']:>6}{fmt_seconds(r['ours_s']):>11}"
-              f"{r['ours_iterations']:>6}{peer:>14}{ratio:>9}{dll:>18}")
+        peer = (
+            fmt_seconds(r["penaltyblog_s"])
+            if r["penaltyblog_s"]
+            else (f"> {args.cap:.0f} s" if r["penaltyblog_status"] == "timeout" else "failed")
+        )
+        ratio = (
+            f"{r['ratio']:.0f}x"
+            if r["ratio"]
+            else (
+                f"> {args.cap / r['ours_s']:.0f}x" if r["penaltyblog_status"] == "timeout" else "-"
+            )
+        )
+        dll = (
+            f"{r['ours_loglik'] - r['penaltyblog_loglik']:+.2e}"
+            if r["penaltyblog_loglik"] is not None
+            else "-"
+        )
+        print(
+            f"{r['dataset']:<22}{r['matches']:>8}{r['teams']:>6}{fmt_seconds(r['ours_s']):>11}"
+            f"{r['ours_iterations']:>6}{peer:>14}{ratio:>9}{dll:>18}"
+        )
         if r["peer_detail"]:
             print(f"    penaltyblog: {r['peer_detail'][:120]}")
     ratio = f"{t_peer_markets / t_markets:.0f}x" if t_peer_markets else "-"
-    print(f"\nAll markets (1X2, over/under 2.5, BTTS, AH -0.5, xG) for 380 fixtures: "
-          f"ours {fmt_seconds(t_markets)}, penaltyblog {fmt_seconds(t_peer_markets)} ({ratio})")
+    print(
+        f"\nAll markets (1X2, over/under 2.5, BTTS, AH -0.5, xG) for 380 fixtures: "
+        f"ours {fmt_seconds(t_markets)}, penaltyblog {fmt_seconds(t_peer_markets)} ({ratio})"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from core.dixon_coles import DixonColes, Poisson, decay_weights
 from core.errors import (
-    ConvergenceError,
     FPEError,
     InvalidInputError,
     NotFittedError,
@@ -11,7 +10,6 @@ from core.errors import (
 from core.markets import MatchProbabilities, Settlement, score_grid
 
 __all__ = [
-    "ConvergenceError",
     "DixonColes",
     "FPEError",
     "InvalidInputError",

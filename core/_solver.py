@@ -120,8 +120,10 @@ class Layout:
 
     def unpack(self, x: np.ndarray) -> Parameters:
         return Parameters(
-            x[self.attack_pos].copy(), x[self.defence_pos].copy(),
-            float(x[self.home_pos]), float(x[self.rho_pos]),
+            x[self.attack_pos].copy(),
+            x[self.defence_pos].copy(),
+            float(x[self.home_pos]),
+            float(x[self.rho_pos]),
         )
 
     def center(self, p: Parameters) -> Parameters:
@@ -185,9 +187,19 @@ class _Objective:
         grad = np.empty(lay.size) if want_grad else None
         hess = self.hess if want_hess else None
         value = objective(
-            x, lay.attack_pos, lay.defence_pos, lay.home_pos, lay.rho_pos,
-            pr.home_idx, pr.away_idx, pr.home_goals, pr.away_goals, pr.weights,
-            pr.use_rho, grad, hess,
+            x,
+            lay.attack_pos,
+            lay.defence_pos,
+            lay.home_pos,
+            lay.rho_pos,
+            pr.home_idx,
+            pr.away_idx,
+            pr.home_goals,
+            pr.away_goals,
+            pr.weights,
+            pr.use_rho,
+            grad,
+            hess,
         )
         if pr.l2 > 0:
             value += self._add_prior(x, grad, hess)
@@ -342,7 +354,12 @@ def _lbfgs(fun, layout, x, max_iter, callback):
     if fun.problem.use_rho:
         bounds[-1] = (-0.999, 0.999)
     result = minimize(
-        value_and_grad, x[: layout.n_reduced], jac=True, method="L-BFGS-B", bounds=bounds,
-        callback=on_iteration, options={"maxiter": max_iter * 50, "ftol": 1e-15, "gtol": 1e-9},
+        value_and_grad,
+        x[: layout.n_reduced],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        callback=on_iteration,
+        options={"maxiter": max_iter * 50, "ftol": 1e-15, "gtol": 1e-9},
     )
     return layout.expand_step(result.x), float(result.fun), int(result.nit), bool(result.success)

@@ -7,9 +7,9 @@ warm-started from the previous fit; it then predicts every match of the block.  
 ever predicted by a model that saw it.
 
 New and promoted teams.  A team is *new* during its first ``new_team_days`` days in the
-data unless it appears within the data's first 90 days.  Every team has a Gaussian prior of precision
-``l2`` (about ``l2 / 1.4`` matches' worth of data) on its attack and on its defence relative
-to the mean defence; an established team's prior mean is an average team (0), a new team's
+data unless it appears within the data's first 90 days.  Every team has a Gaussian prior of
+precision ``l2`` (about ``l2 / 1.4`` matches' worth of data) on its attack and on its defence
+relative to the mean defence; an established team's prior mean is an average team (0), a new team's
 is the mean of the ``promoted_k`` weakest established teams of its league in the previous
 fit ("promoted teams start as strong as the weakest teams they join").  A team with no past
 match at all is therefore predicted from the prior alone.
@@ -148,8 +148,16 @@ def walk_forward(
         p_home = np.tril(grid, -1).sum(axis=(1, 2))
         rows.append(
             np.column_stack(
-                [np.arange(lo, hi), p_home, diag, 1.0 - p_home - diag, lam, mu,
-                 np.full(hi - lo, t), np.full(hi - lo, lo - train_lo)]
+                [
+                    np.arange(lo, hi),
+                    p_home,
+                    diag,
+                    1.0 - p_home - diag,
+                    lam,
+                    mu,
+                    np.full(hi - lo, t),
+                    np.full(hi - lo, lo - train_lo),
+                ]
             )
         )
         if progress is not None:

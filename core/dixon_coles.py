@@ -38,9 +38,9 @@ def _days(dates: Any) -> np.ndarray:
     if not np.issubdtype(values.dtype, np.datetime64):
         values = pd.to_datetime(pd.Series(values), errors="coerce").to_numpy()
     values = values.astype("datetime64[s]")
-    bad = np.isnat(values)
-    if bad.any():
-        raise InvalidInputError(f"date is missing or not a date at row {int(np.flatnonzero(bad)[0])}")
+    bad = np.flatnonzero(np.isnat(values))
+    if bad.size:
+        raise InvalidInputError(f"date is missing or not a date at row {int(bad[0])}")
     return values.astype(np.int64) / 86400.0
 
 
@@ -49,11 +49,18 @@ def decay_weights(dates: Any, xi: float, reference_date: Any = None) -> np.ndarr
 
     ``xi`` is per **day** (Dixon-Coles' 0.0065 per half-week is 0.00186 per day).
     """
+    days = _days(dates)
+    return _decay(days, xi, _reference_day(days, reference_date))
+
+
+def _reference_day(days: np.ndarray, reference_date: Any) -> float:
+    return days.max() if reference_date is None else _days([pd.Timestamp(reference_date)])[0]
+
+
+def _decay(days: np.ndarray, xi: float, reference: float) -> np.ndarray:
     if xi < 0 or not math.isfinite(xi):
         raise InvalidInputError(f"xi (decay per day) must be a finite number >= 0, got {xi}")
-    days = _days(dates)
-    ref = days.max() if reference_date is None else _days([pd.Timestamp(reference_date)])[0]
-    return np.exp(-xi * (ref - days))
+    return np.exp(-xi * (reference - days))
 
 
 def _goals(values: Any, name: str) -> np.ndarray:
@@ -91,8 +98,11 @@ def _columns(matches: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     missing = [c for c in _COLUMNS if c not in cols]
     if missing:
         raise InvalidInputError(f"missing required column(s): {', '.join(missing)}")
-    lengths = {c: np.shape(np.atleast_1d(v))[0] for c, v in cols.items()
-               if c in (*_COLUMNS, "date", "weight")}
+    lengths = {
+        c: np.shape(np.atleast_1d(v))[0]
+        for c, v in cols.items()
+        if c in (*_COLUMNS, "date", "weight")
+    }
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{c}={n}" for c, n in lengths.items())
         raise InvalidInputError(f"columns have different lengths: {detail}")
@@ -174,8 +184,14 @@ class DixonColes:
             raise InvalidInputError(f"l2 must be a finite number >= 0, got {self.l2}")
         cols = _columns(
             matches,
-            {"home_team": home_team, "away_team": away_team, "home_goals": home_goals,
-             "away_goals": away_goals, "date": date, "weight": weight},
+            {
+                "home_team": home_team,
+                "away_team": away_team,
+                "home_goals": home_goals,
+                "away_goals": away_goals,
+                "date": date,
+                "weight": weight,
+            },
         )
         home = np.asarray(cols["home_team"], dtype=object)
         away = np.asarray(cols["away_team"], dtype=object)
@@ -189,10 +205,8 @@ class DixonColes:
                 raise InvalidInputError("weight must be finite and >= 0")
         if "date" in cols:
             days = _days(cols["date"])
-            ref = days.max() if reference_date is None else _days([pd.Timestamp(reference_date)])[0]
-            if self.xi < 0 or not math.isfinite(self.xi):
-                raise InvalidInputError(f"xi (decay per day) must be a finite number >= 0, got {self.xi}")
-            weights *= np.exp(-self.xi * (ref - days))
+            ref = _reference_day(days, reference_date)
+            weights *= _decay(days, self.xi, ref)
             self.reference_date_ = pd.Timestamp(ref * 86400.0, unit="s")
         else:
             self.reference_date_ = None
@@ -234,7 +248,11 @@ class DixonColes:
                     problem.prior_defence[index[team]] = dfn
         init = self._warm_params(teams, problem) if self.warm_start else None
         solution = solve(
-            problem, init, solver=self.solver, max_iter=self.max_iter, tol=self.tol,
+            problem,
+            init,
+            solver=self.solver,
+            max_iter=self.max_iter,
+            tol=self.tol,
             callback=callback,
         )
         params = solution.params
@@ -336,7 +354,8 @@ class DixonColes:
                 "n_iter": self.n_iter_,
                 "converged": self.converged_,
                 "n_matches": self.n_matches_,
-                "reference_date": None if self.reference_date_ is None
+                "reference_date": None
+                if self.reference_date_ is None
                 else self.reference_date_.isoformat(),
                 "rho_fitted": bool(self.rho),
                 "l2": self.l2,
@@ -349,8 +368,11 @@ class DixonColes:
         ``team_strengths``, ``home_advantage`` and ``rho``)."""
         try:
             fit = data.get("fit", {})
-            model = cls(rho=bool(fit.get("rho_fitted", data.get("rho", 0.0) != 0.0)),
-                        xi=float(data.get("decay_rate") or 0.0), l2=float(fit.get("l2", 0.0)))
+            model = cls(
+                rho=bool(fit.get("rho_fitted", data.get("rho", 0.0) != 0.0)),
+                xi=float(data.get("decay_rate") or 0.0),
+                l2=float(fit.get("l2", 0.0)),
+            )
             params = data.get("parameters")
             if params is not None:
                 teams = np.asarray(params["teams"], dtype=object)
@@ -384,12 +406,6 @@ class DixonColes:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(rho={self.rho}, xi={self.xi}, l2={self.l2})"
-
-
-def _prior_value(problem: Problem, params: np.ndarray) -> float:
-    from core._solver import _penalty
-
-    return prior_penalty(problem, params)[0]
 
 
 class Poisson(DixonColes):

@@ -5,14 +5,12 @@
     FPEError                      base of every error this project raises on purpose
     ├── InvalidInputError         bad data or arguments (also a ValueError)
     │   └── UnknownTeamError      a team the model has not seen (also a KeyError)
-    ├── NotFittedError            predict/to_dict before fit (also an AttributeError)
-    └── ConvergenceError          the optimiser could not reach a maximum
+    └── NotFittedError            predict/to_dict before fit (also an AttributeError)
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "ConvergenceError",
     "FPEError",
     "InvalidInputError",
     "NotFittedError",
@@ -43,7 +41,3 @@ class UnknownTeamError(InvalidInputError, KeyError):
 
 class NotFittedError(FPEError, AttributeError):
     """The estimator has not been fitted yet."""
-
-
-class ConvergenceError(FPEError, RuntimeError):
-    """The optimiser stopped without reaching a maximum of the likelihood."""

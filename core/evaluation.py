@@ -75,13 +75,16 @@ def backtest_report(
     }
     summary["leagues"] = sorted(rows["league"].unique().tolist()) if "league" in rows else []
     summary["settings"] = {
-        "xi_per_day": xi, "l2": l2, "refit_days": refit_days,
-        "window_days": window_days, "margin": margin,
+        "xi_per_day": xi,
+        "l2": l2,
+        "refit_days": refit_days,
+        "window_days": window_days,
+        "margin": margin,
     }
     predictions = pd.DataFrame(
         {
             "date": rows["date"].dt.date,
-            "league": rows["league"] if "league" in rows else "",
+            "league": rows.get("league", ""),
             "home_team": rows["home_team"],
             "away_team": rows["away_team"],
             "result": rows["result"],
@@ -118,8 +121,7 @@ def format_report(s: dict[str, Any]) -> str:
     lines += [
         "",
         f"RPS model - market: {s['rps_diff']:+.5f} (standard error {s['rps_diff_se']:.5f})",
-        "market source: "
-        + ", ".join(f"{k} {v}" for k, v in s["market_sources"].items()),
+        "market source: " + ", ".join(f"{k} {v}" for k, v in s["market_sources"].items()),
     ]
     if s["matches_without_market"]:
         lines.append(f"matches without any odds (not scored): {s['matches_without_market']}")

@@ -135,18 +135,21 @@ class MatchProbabilities:
         k = np.arange(self.grid.shape[1])
         return self.grid.sum(axis=2) @ k, self.grid.sum(axis=1) @ k
 
-    @property
-    def total_goals(self) -> np.ndarray:
-        """(n, 2 * max_goals + 1): probability of each total number of goals."""
+    def _project(self) -> None:
         if self._total is None:
             total, diff = _projections(self.grid.shape[1])
             self._total, self._diff = self._flat @ total, self._flat @ diff
+
+    @property
+    def total_goals(self) -> np.ndarray:
+        """(n, 2 * max_goals + 1): probability of each total number of goals."""
+        self._project()
         return self._total
 
     @property
     def goal_difference(self) -> np.ndarray:
         """(n, 2 * max_goals + 1): column j is P(home goals - away goals = j - max_goals)."""
-        self.total_goals  # computes both projections
+        self._project()
         return self._diff
 
     def totals(self, line: float = 2.5) -> Settlement:

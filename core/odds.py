@@ -21,7 +21,13 @@ import numpy as np
 
 from core.errors import InvalidInputError
 
-__all__ = ["MARKET_SOURCES", "METHODS", "implied_probabilities", "market_probabilities", "overround"]
+__all__ = [
+    "MARKET_SOURCES",
+    "METHODS",
+    "implied_probabilities",
+    "market_probabilities",
+    "overround",
+]
 
 METHODS = ("multiplicative", "power", "shin")
 

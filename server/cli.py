@@ -10,14 +10,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-from core import DixonColes
+from core import DixonColes, evaluation
 from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import FPEError
 from core.odds import METHODS
-from core import evaluation
 from server.footballdata import find_csv_files, read_file
 
 EXIT_USAGE = 2
@@ -102,20 +102,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="walk-forward Dixon-Coles versus the closing market on football-data.co.uk files",
     )
     bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
-    bt.add_argument("--xi", type=_non_negative, default=DEFAULT_XI,
-                    help=f"time decay PER DAY (default {DEFAULT_XI}; Dixon-Coles' 0.0065 per "
-                         "half-week is 0.00186 per day)")
-    bt.add_argument("--l2", type=_non_negative, default=DEFAULT_L2,
-                    help=f"prior precision on team strengths (default {DEFAULT_L2})")
-    bt.add_argument("--refit-days", type=_positive_int, default=7,
-                    help="refit the model every N days (default 7)")
-    bt.add_argument("--window-days", type=_positive_int, default=None,
-                    help="train only on the last N days (default: all history)")
-    bt.add_argument("--margin", choices=METHODS, default="power",
-                    help="how to remove the bookmaker margin (default power)")
-    bt.add_argument("--predictions", metavar="CSV",
-                    help="write per-match model and market probabilities, with the odds "
-                         "source used, to this CSV file")
+    bt.add_argument(
+        "--xi",
+        type=_non_negative,
+        default=DEFAULT_XI,
+        help=f"time decay PER DAY (default {DEFAULT_XI}; Dixon-Coles' 0.0065 per "
+        "half-week is 0.00186 per day)",
+    )
+    bt.add_argument(
+        "--l2",
+        type=_non_negative,
+        default=DEFAULT_L2,
+        help=f"prior precision on team strengths (default {DEFAULT_L2})",
+    )
+    bt.add_argument(
+        "--refit-days",
+        type=_positive_int,
+        default=7,
+        help="refit the model every N days (default 7)",
+    )
+    bt.add_argument(
+        "--window-days",
+        type=_positive_int,
+        default=None,
+        help="train only on the last N days (default: all history)",
+    )
+    bt.add_argument(
+        "--margin",
+        choices=METHODS,
+        default="power",
+        help="how to remove the bookmaker margin (default power)",
+    )
+    bt.add_argument(
+        "--predictions",
+        metavar="CSV",
+        help="write per-match model and market probabilities, with the odds "
+        "source used, to this CSV file",
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(func=_cmd_backtest)
 

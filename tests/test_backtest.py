@@ -64,8 +64,12 @@ def test_window_limits_the_training_set(league):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"refit_days": 0}, "refit_days"), ({"window_days": 0}, "window_days"),
-     ({"xi": -1.0}, "xi"), ({"start": "not a date"}, "start")],
+    [
+        ({"refit_days": 0}, "refit_days"),
+        ({"window_days": 0}, "window_days"),
+        ({"xi": -1.0}, "xi"),
+        ({"start": "not a date"}, "start"),
+    ],
 )
 def test_bad_arguments(league, kwargs, message):
     with pytest.raises(InvalidInputError, match=message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -71,9 +72,7 @@ def test_newton_and_lbfgs_reach_the_same_maximum(synthetic):
 def test_recovers_generating_parameters(synthetic):
     frame = synthetic("multi19k_dc")
     truth = pd.read_csv(SYNTHETIC / "multi19k_dc_truth.csv")
-    truth = truth.set_index("team").loc[
-        sorted(set(frame.home_team) | set(frame.away_team))
-    ]
+    truth = truth.set_index("team").loc[sorted(set(frame.home_team) | set(frame.away_team))]
     model = DixonColes().fit(frame)
     assert list(model.teams_) == list(truth.index)
     att = model.attack_ - model.attack_.mean()
@@ -131,8 +130,10 @@ def test_plain_arrays_and_mappings_are_accepted(make_matches):
     frame = make_matches(seed=5)
     by_frame = DixonColes().fit(frame)
     by_arrays = DixonColes().fit(
-        home_team=frame.home_team.tolist(), away_team=frame.away_team.tolist(),
-        home_goals=frame.home_goals.to_numpy(), away_goals=frame.away_goals.tolist(),
+        home_team=frame.home_team.tolist(),
+        away_team=frame.away_team.tolist(),
+        home_goals=frame.home_goals.to_numpy(),
+        away_goals=frame.away_goals.tolist(),
     )
     by_mapping = DixonColes().fit({c: frame[c].to_numpy() for c in frame.columns if c != "date"})
     assert by_frame.loglik_ == pytest.approx(by_arrays.loglik_) == by_mapping.loglik_
@@ -172,7 +173,7 @@ def test_callback_sees_every_iteration_and_can_stop_the_fit(make_matches):
     seen = []
     DixonColes().fit(frame, callback=lambda i, loss: seen.append((i, loss)))
     assert [i for i, _ in seen] == list(range(1, len(seen) + 1))
-    assert all(b <= a for (_, a), (_, b) in zip(seen, seen[1:], strict=False))
+    assert all(b <= a for (_, a), (_, b) in itertools.pairwise(seen))
 
     class Stop(Exception):
         pass
@@ -194,16 +195,28 @@ def test_rho_stays_inside_the_validity_region(make_matches):
 
 
 BAD_INPUTS = [
-    (dict(home_team=["A", "B"], away_team=["B"], home_goals=[1, 2], away_goals=[0, 1]),
-     "different lengths"),
+    (
+        dict(home_team=["A", "B"], away_team=["B"], home_goals=[1, 2], away_goals=[0, 1]),
+        "different lengths",
+    ),
     (dict(home_team=["A"], away_team=["B"], home_goals=[np.nan], away_goals=[0]), "NaN"),
     (dict(home_team=["A"], away_team=["B"], home_goals=[-1], away_goals=[0]), "negative"),
     (dict(home_team=["A"], away_team=["B"], home_goals=[1.5], away_goals=[0]), "whole number"),
-    (dict(home_team=["A", "B"], away_team=["B", "B"], home_goals=[1, 1], away_goals=[0, 0]),
-     "row 1: 'B' cannot play itself"),
+    (
+        dict(home_team=["A", "B"], away_team=["B", "B"], home_goals=[1, 1], away_goals=[0, 0]),
+        "row 1: 'B' cannot play itself",
+    ),
     (dict(home_team=[], away_team=[], home_goals=[], away_goals=[]), "no matches"),
-    (dict(home_team=["A", "B"], away_team=["B", "A"], home_goals=[1, 0], away_goals=[0, 2],
-          weight=[0.0, 0.0]), "weights are zero"),
+    (
+        dict(
+            home_team=["A", "B"],
+            away_team=["B", "A"],
+            home_goals=[1, 0],
+            away_goals=[0, 2],
+            weight=[0.0, 0.0],
+        ),
+        "weights are zero",
+    ),
     (dict(home_team=["A"], away_team=["B"], home_goals=["two"], away_goals=[0]), "numbers"),
     (dict(home_team=["A"], away_team=["B"], home_goals=[1]), "away_goals"),
 ]
@@ -217,8 +230,9 @@ def test_bad_input_raises_a_clear_error(data, message):
 
 def test_fewer_than_two_teams_is_an_error():
     with pytest.raises(InvalidInputError, match="at least two teams"):
-        DixonColes().fit(dict(home_team=["A", "A"], away_team=["A", "A"], home_goals=[1, 2],
-                              away_goals=[0, 0]))
+        DixonColes().fit(
+            dict(home_team=["A", "A"], away_team=["A", "A"], home_goals=[1, 2], away_goals=[0, 0])
+        )
 
 
 def test_unknown_team_at_predict_is_named(make_matches):
@@ -256,7 +270,8 @@ def test_legacy_dict_without_exact_parameters_still_loads(make_matches):
     del data["parameters"], data["fit"]
     legacy = DixonColes.from_dict(data)
     np.testing.assert_allclose(
-        legacy.predict_proba(["T01"], ["T02"]), model.predict_proba(["T01"], ["T02"]),
+        legacy.predict_proba(["T01"], ["T02"]),
+        model.predict_proba(["T01"], ["T02"]),
         rtol=1e-12,
     )
     with pytest.raises(InvalidInputError, match="not a Dixon-Coles model"):

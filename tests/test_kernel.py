@@ -42,8 +42,19 @@ def _reference_nll(x, layout, home, away, hg, ag, w, use_rho):
 def _call(x, layout, data, use_rho, grad=None, hess=None):
     home, away, hg, ag, w = data
     return objective(
-        x, layout.attack_pos, layout.defence_pos, layout.home_pos, layout.rho_pos,
-        home, away, hg, ag, w, use_rho, grad, hess,
+        x,
+        layout.attack_pos,
+        layout.defence_pos,
+        layout.home_pos,
+        layout.rho_pos,
+        home,
+        away,
+        hg,
+        ag,
+        w,
+        use_rho,
+        grad,
+        hess,
     )
 
 
@@ -70,22 +81,25 @@ def test_gradient_and_hessian_match_finite_differences(use_rho):
     grad = np.empty(layout.size)
     hess = np.empty((layout.size, layout.size))
     _call(x, layout, data, use_rho, grad, hess)
-    active = np.arange(layout.size) if use_rho else np.delete(
-        np.arange(layout.size), layout.rho_pos
+    active = (
+        np.arange(layout.size) if use_rho else np.delete(np.arange(layout.size), layout.rho_pos)
     )
     eps = 1e-6
     for k in active:
         e = np.zeros(layout.size)
         e[k] = eps
-        fd = (_call(x + e, layout, data, use_rho) - _call(x - e, layout, data, use_rho)) / (
-            2 * eps
-        )
+        fd = (_call(x + e, layout, data, use_rho) - _call(x - e, layout, data, use_rho)) / (2 * eps)
         assert grad[k] == pytest.approx(fd, rel=1e-6, abs=1e-6), f"gradient {k}"
         gp, gm = np.empty(layout.size), np.empty(layout.size)
         _call(x + e, layout, data, use_rho, gp)
         _call(x - e, layout, data, use_rho, gm)
-        np.testing.assert_allclose(hess[k, active], ((gp - gm) / (2 * eps))[active],
-                                   rtol=1e-5, atol=1e-5, err_msg=f"Hessian row {k}")
+        np.testing.assert_allclose(
+            hess[k, active],
+            ((gp - gm) / (2 * eps))[active],
+            rtol=1e-5,
+            atol=1e-5,
+            err_msg=f"Hessian row {k}",
+        )
     if not use_rho:
         assert grad[layout.rho_pos] == 0.0
         assert not hess[layout.rho_pos].any()
@@ -102,8 +116,12 @@ def test_weights_scale_the_objective_linearly():
     zero_weight = w.copy()
     zero_weight[::2] = 0.0
     keep = slice(1, None, 2)
-    half = _call(x, layout, (home[keep].copy(), away[keep].copy(), hg[keep].copy(),
-                             ag[keep].copy(), w[keep].copy()), True)
+    half = _call(
+        x,
+        layout,
+        (home[keep].copy(), away[keep].copy(), hg[keep].copy(), ag[keep].copy(), w[keep].copy()),
+        True,
+    )
     assert _call(x, layout, (home, away, hg, ag, zero_weight), True) == pytest.approx(half)
 
 

@@ -75,7 +75,7 @@ def test_asian_handicap_lines(prediction):
 
 
 def test_bad_lines_and_sides_are_errors(prediction):
-    with pytest.raises(InvalidInputError, match="multiple of 0.25"):
+    with pytest.raises(InvalidInputError, match=r"multiple of 0\.25"):
         prediction.totals(2.3)
     with pytest.raises(InvalidInputError, match="side"):
         prediction.asian_handicap(-0.5, side="middle")
@@ -85,8 +85,9 @@ def test_bad_lines_and_sides_are_errors(prediction):
 
 def test_btts_and_expected_goals(prediction):
     grid = prediction.grid
-    np.testing.assert_allclose(prediction.btts, 1 - grid[:, 0, :].sum(1) - grid[:, :, 0].sum(1)
-                               + grid[:, 0, 0])
+    np.testing.assert_allclose(
+        prediction.btts, 1 - grid[:, 0, :].sum(1) - grid[:, :, 0].sum(1) + grid[:, 0, 0]
+    )
     home_xg, away_xg = prediction.expected_goals
     np.testing.assert_allclose(home_xg, prediction.home_rate, rtol=0.05)
     np.testing.assert_allclose(away_xg, prediction.away_rate, rtol=0.05)

@@ -49,11 +49,14 @@ def test_invalid_rows_are_nan_and_unknown_method_is_an_error():
 def test_market_falls_back_source_by_source():
     frame = pd.DataFrame(
         {
-            "pinnacle_close_h": [2.0, np.nan, np.nan], "pinnacle_close_d": [3.4, 3.4, np.nan],
+            "pinnacle_close_h": [2.0, np.nan, np.nan],
+            "pinnacle_close_d": [3.4, 3.4, np.nan],
             "pinnacle_close_a": [4.0, 4.0, np.nan],
-            "avg_close_h": [2.1, 2.1, np.nan], "avg_close_d": [3.3, 3.3, np.nan],
+            "avg_close_h": [2.1, 2.1, np.nan],
+            "avg_close_d": [3.3, 3.3, np.nan],
             "avg_close_a": [3.9, 3.9, np.nan],
-            "b365_pre_h": [2.2, 2.2, 2.2], "b365_pre_d": [3.2, 3.2, 3.2],
+            "b365_pre_h": [2.2, 2.2, 2.2],
+            "b365_pre_d": [3.2, 3.2, 3.2],
             "b365_pre_a": [3.5, 3.5, 3.5],
         }
     )

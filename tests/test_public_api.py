@@ -1,0 +1,53 @@
+"""The public surface of core: __all__ is importable and the exception tree holds."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import core
+from core import errors
+
+MODULES = [
+    "core",
+    "core.metrics",
+    "core.odds",
+    "core.markets",
+    "core.backtest",
+    "core.evaluation",
+    "core.errors",
+    "server.footballdata",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_name_in_all_exists(name):
+    module = importlib.import_module(name)
+    assert len(set(module.__all__)) == len(module.__all__)
+    for attr in module.__all__:
+        assert hasattr(module, attr), f"{name}.{attr}"
+
+
+def test_core_exports():
+    assert set(core.__all__) == {
+        "DixonColes",
+        "FPEError",
+        "InvalidInputError",
+        "MatchProbabilities",
+        "NotFittedError",
+        "Poisson",
+        "Settlement",
+        "UnknownTeamError",
+        "decay_weights",
+        "score_grid",
+    }
+
+
+def test_exception_tree():
+    assert issubclass(errors.InvalidInputError, errors.FPEError)
+    assert issubclass(errors.InvalidInputError, ValueError)
+    assert issubclass(errors.UnknownTeamError, errors.InvalidInputError)
+    assert issubclass(errors.UnknownTeamError, KeyError)
+    assert issubclass(errors.NotFittedError, AttributeError)
+    assert str(errors.UnknownTeamError(["X"])) == "unknown team(s) not in the fitted model: 'X'"
