@@ -1,0 +1,2 @@
+"""Adapters around the core: file parsing and the ``fpe`` command line (later: database,
+workers, GraphQL and REST)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FOOTBALL_DATA = SHARED_DATA / "football-data"
 SYNTHETIC = SHARED_DATA / "synthetic"
+# CI sets this: then missing services or shared data fail the run instead of skipping.
+REQUIRE = bool(os.environ.get("FPE_REQUIRE_SERVICES"))
 
 _SYNTHETIC_COLUMNS = {
     "team_home": "home_team",
@@ -23,6 +26,8 @@ _SYNTHETIC_COLUMNS = {
 
 def _need(path: Path) -> Path:
     if not path.exists():
+        if REQUIRE:
+            pytest.fail(f"shared data not found at {path}")
         pytest.skip(f"shared data not found at {path}")
     return path
 
