@@ -164,7 +164,12 @@ def walk_forward(
             progress(b + 1, len(blocks))
 
     if not rows:
-        raise InvalidInputError("no match falls on or after the start date")
+        first, last, begin = (np.datetime64(int(d), "D") for d in (day[0], day[-1], start_day))
+        raise InvalidInputError(
+            f"no match falls on or after the start date {begin}: the data run from {first} "
+            f"to {last} and the first {burn_in_days} days only train the model; give more "
+            "seasons, an earlier start or a shorter burn-in"
+        )
     out = np.concatenate(rows)
     pos = out[:, 0].astype(np.intp)
     return pd.DataFrame(

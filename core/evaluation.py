@@ -54,11 +54,21 @@ def backtest_report(
     l2: float = DEFAULT_L2,
     refit_days: int = 7,
     window_days: int | None = None,
+    start: Any = None,
+    burn_in_days: int = 365,
     margin: str = "power",
 ) -> BacktestReport:
     """Walk-forward Dixon-Coles on ``frame`` (the football-data parser's columns), scored
     against the margin-free market on every match that has prices."""
-    bt = walk_forward(frame, xi=xi, l2=l2, refit_days=refit_days, window_days=window_days)
+    bt = walk_forward(
+        frame,
+        xi=xi,
+        l2=l2,
+        refit_days=refit_days,
+        window_days=window_days,
+        start=start,
+        burn_in_days=burn_in_days,
+    )
     rows = frame.loc[bt.index]
     market, source = market_probabilities(rows, method=margin)
     priced = source != ""
@@ -79,6 +89,8 @@ def backtest_report(
         "l2": l2,
         "refit_days": refit_days,
         "window_days": window_days,
+        "start": None if start is None else str(start),
+        "burn_in_days": burn_in_days,
         "margin": margin,
     }
     predictions = pd.DataFrame(

@@ -15,6 +15,10 @@ fi
 EXTRAS="${1:-}"
 STAMP=".venv/.installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$STAMP" ] || [ -n "$(find pyproject.toml setup.py core/_kernel.pyx -newer "$STAMP")" ]; then
-    .venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
+    echo "installing the project into .venv (compiles the Cython core) ..." >&2
+    if ! .venv/bin/python -m pip install -e ".${EXTRAS:+[$EXTRAS]}" >.venv/install.log 2>&1; then
+        cat .venv/install.log >&2
+        exit 1
+    fi
     touch "$STAMP"
 fi

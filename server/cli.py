@@ -46,6 +46,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         l2=args.l2,
         refit_days=args.refit_days,
         window_days=args.window_days,
+        start=args.start,
+        burn_in_days=args.burn_in_days,
         margin=args.margin,
     )
     if args.predictions:
@@ -126,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="train only on the last N days (default: all history)",
+    )
+    bt.add_argument(
+        "--start",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="first date to predict (default: the first match plus the burn-in)",
+    )
+    bt.add_argument(
+        "--burn-in-days",
+        type=_positive_int,
+        default=365,
+        help="days of data that only train the model when --start is not given (default 365)",
     )
     bt.add_argument(
         "--margin",

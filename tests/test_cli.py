@@ -104,3 +104,12 @@ def test_console_script_runs():
         [sys.executable, "-m", "server.cli", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "backtest" in proc.stdout
+
+
+def test_one_season_needs_a_shorter_burn_in(e0_files, capsys):
+    assert main(["backtest", e0_files[-1]]) == 1
+    assert "burn-in" in capsys.readouterr().err
+    assert main(["backtest", e0_files[-1], "--burn-in-days", "60", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 250 < out["n"] < 380
+    assert out["settings"]["burn_in_days"] == 60
