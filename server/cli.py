@@ -7,18 +7,28 @@ reserved for bugs.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import DixonColes, evaluation
 from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import FPEError
 from core.odds import METHODS
+from server import migrations
+from server.config import Settings
+from server.db import DatabaseError, create_engine, describe, open_database
+from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
+from server.ingest import FileReport, ingest_paths
+from server.progress import ProgressBar
 
 EXIT_USAGE = 2
 EXIT_DATA = 1
@@ -77,6 +87,88 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         team = str(model.teams_[i])
         print(f"{team:<24}{np.exp(model.attack_[i]):>9.3f}{np.exp(model.defence_[i]):>9.3f}")
     return 0
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            if args.db_command == "upgrade":
+                applied = await migrations.upgrade(engine)
+                for m in applied:
+                    print(f"applied {m.version:04d}_{m.name}")
+            state = await migrations.status(engine)
+        finally:
+            await engine.dispose()
+        pending = ", ".join(f"{m.version:04d}_{m.name}" for m in state.pending) or "none"
+        print(
+            f"{describe(settings.database_url)}: schema version {state.current}, pending: {pending}"
+        )
+        return 0
+
+    return asyncio.run(_database_errors(run(), settings))
+
+
+async def _database_errors(coro: Any, settings: Settings) -> Any:
+    """Turn driver-level failures (server down, refused login) into one clear message."""
+    try:
+        return await coro
+    except (OSError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseError(f"database {describe(settings.database_url)}: {reason}") from exc
+
+
+def _report_files(reports: list[FileReport], as_json: bool) -> int:
+    for report in reports:
+        for problem in report.problems:
+            print(f"{report.source}:{problem.line}: rejected: {problem.reason}", file=sys.stderr)
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2, default=str))
+    else:
+        for report in reports:
+            print(report.summary())
+        ok = [r for r in reports if r.ok]
+        print(
+            f"{len(reports)} files: inserted {sum(r.inserted for r in ok)}, updated "
+            f"{sum(r.updated for r in ok)}, unchanged {sum(r.unchanged for r in ok)}, "
+            f"rejected {sum(r.rejected for r in reports)}, failed files "
+            f"{sum(not r.ok for r in reports)}"
+        )
+    return 0 if all(r.ok for r in reports) else EXIT_DATA
+
+
+async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
+    engine = await open_database(settings)
+    bar = ProgressBar("ingest")
+    try:
+        return await ingest_paths(
+            engine, paths, on_file=lambda r, i, n: bar.update(i / n, f"{i}/{n} {r.source}")
+        )
+    finally:
+        bar.close()
+        await engine.dispose()
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    reports = asyncio.run(_database_errors(_ingest(settings, args.paths), settings))
+    return _report_files(reports, args.json)
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    leagues = [validate_league(x) for x in args.league]
+    seasons = [season_code(x) for x in args.season]
+    base = args.base_url or settings.download_base_url
+    paths = asyncio.run(download(base, settings.data_dir, leagues, seasons))
+    for path in paths:
+        print(f"saved {path}", file=sys.stderr)
+    if args.no_ingest:
+        return 0
+    reports = asyncio.run(_database_errors(_ingest(settings, [str(p) for p in paths]), settings))
+    return _report_files(reports, args.json)
 
 
 def _positive_int(text: str) -> int:
@@ -162,6 +254,43 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-rho", action="store_true", help="independent Poisson (rho = 0)")
     fit.add_argument("--json", action="store_true", help="print the model as JSON")
     fit.set_defaults(func=_cmd_fit)
+
+    db = sub.add_parser("db", help="database schema: upgrade or status")
+    db.add_argument("db_command", choices=["upgrade", "status"])
+    db.set_defaults(func=_cmd_db)
+
+    ingest = sub.add_parser(
+        "ingest", help="load football-data.co.uk files into the database (idempotent)"
+    )
+    ingest.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    ingest.add_argument("--json", action="store_true", help="print the per-file reports as JSON")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    dl = sub.add_parser(
+        "download", help="fetch season files from football-data.co.uk, keep them, ingest them"
+    )
+    dl.add_argument(
+        "--league",
+        action="append",
+        required=True,
+        metavar="CODE",
+        help="division code such as E0 (repeatable)",
+    )
+    dl.add_argument(
+        "--season",
+        action="append",
+        required=True,
+        metavar="CODE",
+        help="season code such as 2324 (repeatable; every league x every season)",
+    )
+    dl.add_argument(
+        "--base-url",
+        default=None,
+        help="file root (default: FPE_DOWNLOAD_BASE_URL or football-data.co.uk)",
+    )
+    dl.add_argument("--no-ingest", action="store_true", help="only download")
+    dl.add_argument("--json", action="store_true", help="print the per-file reports as JSON")
+    dl.set_defaults(func=_cmd_download)
     return parser
 
 

@@ -113,3 +113,80 @@ def _draw_score(rng: np.random.Generator, lam: float, mu: float, rho: float) -> 
             tau = 1.0 - rho
         if rng.random() * bound <= tau:
             return x, y
+
+
+# --- databases -------------------------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get(
+    "FPE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> str | None:
+    """None when the test server accepts connections, else the reason."""
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    try:
+        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=3).close()
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of the PostgreSQL server the tests create their databases on."""
+    reason = _postgres_reachable()
+    if reason is not None:
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {reason}"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+async def database_url(request, tmp_path):
+    """Factory: the URL of a new, empty database of the given dialect (dropped afterwards)."""
+    import uuid
+
+    import asyncpg
+
+    created: list[str] = []
+
+    async def make(dialect: str) -> str:
+        if dialect == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path / f'fpe-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        server = request.getfixturevalue("postgres_url")
+        name = f"fpe_test_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(server.replace("+asyncpg", ""))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        created.append(name)
+        return server.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    if created:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+        try:
+            for name in created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def engine(request, database_url):
+    """A migrated database on each dialect: the same test runs against both."""
+    from server import migrations
+    from server.db import create_engine
+
+    eng = create_engine(await database_url(request.param))
+    await migrations.upgrade(eng)
+    yield eng
+    await eng.dispose()

@@ -1,0 +1,81 @@
+"""Configuration from the environment, read once at start-up.
+
+=========================  ===============================================================
+``FPE_DATABASE_URL``       ``postgresql+asyncpg://user@host/db`` in production; unset: an
+                           embedded SQLite file ``<data dir>/fpe.sqlite3``
+``FPE_DATA_DIR``           where the embedded database and downloaded files live; default
+                           ``$XDG_DATA_HOME/fpe`` or ``~/.local/share/fpe``
+``FPE_REDIS_URL``          Redis for the workers (used by the training issue)
+``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
+                           ``https://www.football-data.co.uk/mmz4281``
+=========================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import FPEError
+
+__all__ = ["ConfigError", "Settings"]
+
+DEFAULT_DOWNLOAD_BASE_URL = "https://www.football-data.co.uk/mmz4281"
+
+
+class ConfigError(FPEError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    if env.get("FPE_DATA_DIR"):
+        return Path(env["FPE_DATA_DIR"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "fpe"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and return the async driver's URL."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
+        return url
+    raise ConfigError(
+        f"FPE_DATABASE_URL={url!r} is not supported: use postgresql+asyncpg://... "
+        "or sqlite+aiosqlite:///path/to/file.sqlite3"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    redis_url: str | None = None
+    download_base_url: str = DEFAULT_DOWNLOAD_BASE_URL
+
+    @property
+    def embedded(self) -> bool:
+        """True for the embedded SQLite default."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = _default_data_dir(env)
+        url = env.get("FPE_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'fpe.sqlite3'}"
+        base = (env.get("FPE_DOWNLOAD_BASE_URL") or DEFAULT_DOWNLOAD_BASE_URL).rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"FPE_DOWNLOAD_BASE_URL={base!r} must be an http(s) URL")
+        return cls(
+            database_url=normalise_database_url(url),
+            data_dir=data_dir,
+            redis_url=env.get("FPE_REDIS_URL") or None,
+            download_base_url=base,
+        )

@@ -1,0 +1,88 @@
+"""Engines and sessions for PostgreSQL (asyncpg) and the embedded SQLite file (aiosqlite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from core.errors import FPEError
+from server import migrations
+from server.config import Settings
+
+__all__ = ["DatabaseError", "create_engine", "describe", "open_database", "session_factory"]
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; for SQLite, the data directory is created and every connection gets
+    foreign keys, WAL and real transactions (``BEGIN IMMEDIATE``, so DDL is transactional
+    and concurrent writers wait instead of failing)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return _create_async_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = _create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy, not sqlite3, starts transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class DatabaseError(FPEError):
+    """The database cannot be used; the message says which and why."""
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def open_database(settings: Settings) -> AsyncEngine:
+    """An engine on an up-to-date schema.
+
+    The embedded SQLite file is created and migrated on first use; a PostgreSQL database
+    must have been upgraded with ``fpe db upgrade`` (a deploy step, not a side effect).
+    """
+    engine = create_engine(settings.database_url)
+    try:
+        if settings.embedded:
+            await migrations.upgrade(engine)
+            return engine
+        state = await migrations.status(engine)
+    except (OSError, SQLAlchemyError) as exc:
+        await engine.dispose()
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseError(
+            f"cannot use the database {describe(settings.database_url)}: {reason}"
+        ) from exc
+    except migrations.MigrationError:
+        await engine.dispose()
+        raise
+    if state.pending:
+        await engine.dispose()
+        raise DatabaseError(
+            f"the database schema is at version {state.current} but this code needs "
+            f"{state.pending[-1].version}: run `fpe db upgrade`"
+        )
+    return engine

@@ -1,0 +1,331 @@
+"""Idempotent ingestion of football-data.co.uk files into leagues, teams, matches and odds.
+
+Each file is one transaction.  A match is identified by (league, date, home, away): a new
+one is inserted, a known one with different values (a corrected file) is updated, an equal
+one is left alone, so ingesting the same files twice changes nothing.  Rows the parser
+rejects are reported with their line numbers and skipped; a file that cannot be read at all,
+or that the database refuses, writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.footballdata import (
+    ODDS_COLUMNS,
+    FootballDataError,
+    ParsedFile,
+    RowProblem,
+    find_csv_files,
+    read_file,
+)
+from server.leagues import league_info
+from server.tables import League, Match, MatchOdds, Team
+
+__all__ = ["FileReport", "ingest_file", "ingest_parsed", "ingest_paths"]
+
+_MATCHES = Match.__table__
+_ODDS = MatchOdds.__table__
+_VALUE_COLUMNS = (
+    "season",
+    "kickoff_time",
+    "home_goals",
+    "away_goals",
+    "result",
+    "ht_home_goals",
+    "ht_away_goals",
+    "ht_result",
+)
+
+
+@dataclass
+class FileReport:
+    """What one file did to the database."""
+
+    source: str
+    league: str = ""
+    season: str = ""
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.source}: FAILED, nothing written: {self.error}"
+        return (
+            f"{self.source}: {self.league} {self.season}: read {self.read}, inserted "
+            f"{self.inserted}, updated {self.updated}, unchanged {self.unchanged}, rejected "
+            f"{self.rejected}"
+        )
+
+
+async def ingest_paths(
+    engine: AsyncEngine,
+    paths: Iterable[str | os.PathLike[str]],
+    on_file: Callable[[FileReport, int, int], object] | None = None,
+) -> list[FileReport]:
+    """Ingest every CSV under ``paths`` (files, or folders searched recursively)."""
+    files = find_csv_files(paths)
+    reports = []
+    for i, path in enumerate(files, start=1):
+        report = await ingest_file(engine, path)
+        reports.append(report)
+        if on_file is not None:
+            on_file(report, i, len(files))
+    return reports
+
+
+async def ingest_file(engine: AsyncEngine, path: str | os.PathLike[str]) -> FileReport:
+    try:
+        parsed = await asyncio.to_thread(read_file, path)  # parsing is CPU work
+    except FootballDataError as exc:
+        return FileReport(source=str(path), error=str(exc))
+    return await ingest_parsed(engine, parsed)
+
+
+async def ingest_parsed(engine: AsyncEngine, parsed: ParsedFile) -> FileReport:
+    """Write one parsed file in one transaction."""
+    report = FileReport(
+        source=parsed.source,
+        league=parsed.league,
+        season=parsed.season,
+        read=parsed.rows_read,
+        rejected=len(parsed.problems),
+        problems=list(parsed.problems),
+    )
+    if parsed.matches.empty:
+        return report
+    rows = _rows(parsed.matches, os.path.basename(parsed.source))
+    try:
+        async with engine.begin() as conn:
+            counts = await _write(conn, rows)
+    except SQLAlchemyError as exc:
+        report.error = f"database error: {getattr(exc, 'orig', None) or exc}"
+        return report
+    report.inserted, report.updated, report.unchanged = counts
+    return report
+
+
+@dataclass
+class _Row:
+    league: str
+    match_date: date
+    home: str
+    away: str
+    values: tuple[Any, ...]  # in _VALUE_COLUMNS order
+    odds: tuple[float | None, ...]  # in ODDS_COLUMNS order
+    source: str
+
+
+def _none_if_missing(values: Sequence[Any]) -> list[Any]:
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+        for v in values
+    ]
+
+
+def _rows(frame: pd.DataFrame, source: str) -> list[_Row]:
+    kickoff = [
+        None if not isinstance(t, str) else time(int(t[:2]), int(t[3:5]))
+        for t in frame["time"].tolist()
+    ]
+    columns = {
+        "season": frame["season"].astype(str).tolist(),
+        "kickoff_time": kickoff,
+        "home_goals": [int(v) for v in frame["home_goals"]],
+        "away_goals": [int(v) for v in frame["away_goals"]],
+        "result": frame["result"].astype(str).tolist(),
+        "ht_home_goals": [None if pd.isna(v) else int(v) for v in frame["ht_home_goals"]],
+        "ht_away_goals": [None if pd.isna(v) else int(v) for v in frame["ht_away_goals"]],
+        "ht_result": _none_if_missing(frame["ht_result"].tolist()),
+    }
+    values = list(zip(*(columns[c] for c in _VALUE_COLUMNS), strict=True))
+    odds = list(zip(*(_none_if_missing(frame[c].tolist()) for c in ODDS_COLUMNS), strict=True))
+    dates = [d.date() for d in frame["date"]]
+    return [
+        _Row(lg, d, h, a, v, o, source)
+        for lg, d, h, a, v, o in zip(
+            frame["league"].astype(str),
+            dates,
+            frame["home_team"].astype(str),
+            frame["away_team"].astype(str),
+            values,
+            odds,
+            strict=True,
+        )
+    ]
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def _league_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, tuple[int, str]]:
+    table = League.__table__
+    infos = [league_info(c) for c in sorted(codes)]
+    await conn.execute(
+        _insert(conn, table).on_conflict_do_nothing(index_elements=["code"]),
+        [{"code": i.code, "name": i.name, "country": i.country} for i in infos],
+    )
+    result = await conn.execute(
+        sa.select(table.c.code, table.c.id, table.c.country).where(table.c.code.in_(codes))
+    )
+    return {code: (id_, country) for code, id_, country in result}
+
+
+async def _team_ids(conn: AsyncConnection, country: str, names: set[str]) -> dict[str, int]:
+    table = Team.__table__
+    await conn.execute(
+        _insert(conn, table).on_conflict_do_nothing(index_elements=["country", "name"]),
+        [{"name": n, "country": country} for n in sorted(names)],
+    )
+    result = await conn.execute(
+        sa.select(table.c.name, table.c.id).where(
+            table.c.country == country, table.c.name.in_(names)
+        )
+    )
+    return dict(result.all())
+
+
+async def _write(conn: AsyncConnection, rows: list[_Row]) -> tuple[int, int, int]:
+    leagues = await _league_ids(conn, {r.league for r in rows})
+    teams: dict[tuple[str, str], int] = {}
+    by_country: dict[str, set[str]] = {}
+    for r in rows:
+        country = leagues[r.league][1]
+        by_country.setdefault(country, set()).update((r.home, r.away))
+    for country, names in by_country.items():
+        for name, id_ in (await _team_ids(conn, country, names)).items():
+            teams[(country, name)] = id_
+
+    keyed = []
+    for r in rows:
+        league_id, country = leagues[r.league]
+        key = (league_id, r.match_date, teams[(country, r.home)], teams[(country, r.away)])
+        keyed.append((key, r))
+    existing = await _existing(conn, [k for k, _ in keyed])
+
+    new, value_updates, odds_new, odds_updates = [], [], [], []
+    unchanged = updated = 0
+    for key, r in keyed:
+        old = existing.get(key)
+        if old is None:
+            new.append((key, r))
+            continue
+        match_id, old_values, old_odds, has_odds_row = old
+        if old_values == r.values and old_odds == r.odds:
+            unchanged += 1
+            continue
+        updated += 1
+        if old_values != r.values:
+            value_updates.append(
+                {
+                    "b_id": match_id,
+                    "source": r.source,
+                    **dict(zip(_VALUE_COLUMNS, r.values, strict=True)),
+                }
+            )
+        if old_odds != r.odds:
+            if has_odds_row:
+                odds_updates.append(_odds_params(match_id, r.odds, key="b_match_id"))
+            else:
+                odds_new.append(_odds_params(match_id, r.odds, key="match_id"))
+
+    if new:
+        result = await conn.execute(
+            sa.insert(_MATCHES).returning(_MATCHES.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "league_id": k[0],
+                    "match_date": k[1],
+                    "home_team_id": k[2],
+                    "away_team_id": k[3],
+                    "source": r.source,
+                    **dict(zip(_VALUE_COLUMNS, r.values, strict=True)),
+                }
+                for k, r in new
+            ],
+        )
+        ids = [row[0] for row in result]
+        odds_new.extend(
+            _odds_params(i, r.odds, key="match_id")
+            for i, (_, r) in zip(ids, new, strict=True)
+            if any(v is not None for v in r.odds)
+        )
+    if value_updates:
+        await conn.execute(
+            sa.update(_MATCHES)
+            .where(_MATCHES.c.id == sa.bindparam("b_id"))
+            .values(
+                {c: sa.bindparam(c) for c in (*_VALUE_COLUMNS, "source")}
+                | {"updated_at": sa.func.now()}
+            ),
+            value_updates,
+        )
+    if odds_updates:
+        await conn.execute(
+            sa.update(_ODDS)
+            .where(_ODDS.c.match_id == sa.bindparam("b_match_id"))
+            .values({c: sa.bindparam(c) for c in ODDS_COLUMNS}),
+            odds_updates,
+        )
+    if odds_new:
+        await conn.execute(sa.insert(_ODDS), odds_new)
+    return len(new), updated, unchanged
+
+
+def _odds_params(match_id: int, odds: tuple[float | None, ...], key: str) -> dict[str, Any]:
+    return {key: match_id, **dict(zip(ODDS_COLUMNS, odds, strict=True))}
+
+
+async def _existing(
+    conn: AsyncConnection, keys: list[tuple[int, date, int, int]]
+) -> dict[tuple[int, date, int, int], tuple[int, tuple[Any, ...], tuple[Any, ...], bool]]:
+    """Matches already stored in the leagues and date range of ``keys``: id, values, odds
+    (all None without an odds row) and whether the odds row exists."""
+    league_ids = {k[0] for k in keys}
+    first, last = min(k[1] for k in keys), max(k[1] for k in keys)
+    m = _MATCHES
+    query = (
+        sa.select(
+            m.c.id,
+            m.c.league_id,
+            m.c.match_date,
+            m.c.home_team_id,
+            m.c.away_team_id,
+            *(m.c[c] for c in _VALUE_COLUMNS),
+            _ODDS.c.match_id,
+            *(_ODDS.c[c] for c in ODDS_COLUMNS),
+        )
+        .select_from(m.outerjoin(_ODDS, _ODDS.c.match_id == m.c.id))
+        .where(m.c.league_id.in_(league_ids), m.c.match_date.between(first, last))
+    )
+    out = {}
+    n_values = len(_VALUE_COLUMNS)
+    for row in await conn.execute(query):
+        key = (row[1], row[2], row[3], row[4])
+        values = tuple(row[5 : 5 + n_values])
+        has_odds = row[5 + n_values] is not None
+        out[key] = (row[0], values, tuple(row[6 + n_values :]), has_odds)
+    return out
