@@ -190,3 +190,30 @@ async def engine(request, database_url):
     await migrations.upgrade(eng)
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def football_data_server(football_data_dir):
+    """A local HTTP server laid out like football-data.co.uk's mmz4281/ folder, serving the
+    shared files; ``/broken/...`` answers 500."""
+    import functools
+    import http.server
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/broken/"):
+                self.send_error(500, "Internal Server Error")
+                return
+            super().do_GET()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Handler, directory=str(football_data_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,83 @@
+"""At most one active model per type: enforced by the database, kept under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import InvalidInputError
+from server.registry import ModelNotFoundError, activate_model, archive_model
+from server.tables import Model, ModelStatus
+
+
+async def add_models(engine, n: int, model_type: str = "poisson", status=ModelStatus.COMPLETED):
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(Model.__table__),
+            [
+                {"version": f"{model_type}-{i}", "model_type": model_type, "status": status}
+                for i in range(n)
+            ],
+        )
+    return [f"{model_type}-{i}" for i in range(n)]
+
+
+async def active(engine, model_type: str = "poisson") -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(Model.version).where(
+                Model.model_type == model_type, Model.status == ModelStatus.ACTIVE
+            )
+        )
+        return [r[0] for r in rows]
+
+
+async def test_the_database_itself_refuses_a_second_active_model(engine):
+    await add_models(engine, 1, status=ModelStatus.ACTIVE)
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(Model.__table__).values(
+                    version="second", model_type="poisson", status=ModelStatus.ACTIVE
+                )
+            )
+    await add_models(engine, 1, model_type="full", status=ModelStatus.ACTIVE)  # other type: fine
+
+
+async def test_activation_archives_the_previous_model(engine):
+    first, second = await add_models(engine, 2)
+    await activate_model(engine, first)
+    await activate_model(engine, second)
+    assert await active(engine) == [second]
+    async with engine.connect() as conn:
+        status = await conn.execute(sa.select(Model.status).where(Model.version == first))
+        assert status.scalar_one() == ModelStatus.ARCHIVED
+    await archive_model(engine, second)
+    assert await active(engine) == []
+
+
+async def test_concurrent_promotions_leave_exactly_one_active_model(engine):
+    versions = await add_models(engine, 10)
+    results = await asyncio.gather(
+        *(activate_model(engine, v) for v in versions), return_exceptions=True
+    )
+    assert [r for r in results if r is not None] == []  # serialised, none lost a race
+    assert len(await active(engine)) == 1
+    async with engine.connect() as conn:
+        archived = (
+            await conn.execute(
+                sa.select(sa.func.count()).where(Model.status == ModelStatus.ARCHIVED)
+            )
+        ).scalar_one()
+    assert archived == 9
+
+
+async def test_unknown_and_unfinished_models_cannot_be_activated(engine):
+    with pytest.raises(ModelNotFoundError, match="nope"):
+        await activate_model(engine, "nope")
+    (training,) = await add_models(engine, 1, model_type="full", status=ModelStatus.TRAINING)
+    with pytest.raises(InvalidInputError, match="is training"):
+        await activate_model(engine, training)
