@@ -1,0 +1,161 @@
+"""Blending the goal model with the betting market.
+
+Features per match (all known before kick-off): the Dixon-Coles out-of-sample 1X2
+probabilities and goal rates, and the margin-free market probabilities with the book's
+overround.  Two blends are fitted strictly in time order:
+
+- a LightGBM multiclass model, early-stopped on the last ``valid_share`` of the training
+  rows;
+- ``blend_alpha``: the weight of the linear pool ``alpha * model + (1 - alpha) * market``,
+  fitted by log loss on all training rows.
+
+The one with the lower log loss on those last rows is used (``method_``).  A match without
+market prices gets the model's probabilities: the blend never needs odds to predict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+
+from core import metrics
+from core.errors import InvalidInputError
+
+__all__ = ["FEATURES", "Blend"]
+
+FEATURES = (
+    "dc_home",
+    "dc_draw",
+    "dc_away",
+    "dc_home_rate",
+    "dc_away_rate",
+    "mk_home",
+    "mk_draw",
+    "mk_away",
+    "mk_overround",
+)
+_DC = ["dc_home", "dc_draw", "dc_away"]
+_MK = ["mk_home", "mk_draw", "mk_away"]
+
+PARAMS: dict[str, Any] = {
+    "objective": "multiclass",
+    "num_class": 3,
+    "learning_rate": 0.03,
+    "num_leaves": 7,
+    "min_data_in_leaf": 80,
+    "lambda_l2": 5.0,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "verbose": -1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "seed": 7,
+}
+
+
+def _pool(dc: np.ndarray, mk: np.ndarray, alpha: float) -> np.ndarray:
+    return alpha * dc + (1.0 - alpha) * mk
+
+
+class Blend:
+    """Fitted attributes: ``booster_`` (LightGBM), ``alpha_``, ``method_`` ('lightgbm' or
+    'pool'), ``holdout_log_loss_`` (per candidate), ``n_train_``."""
+
+    def __init__(self, valid_share: float = 0.2, max_rounds: int = 800) -> None:
+        self.valid_share = valid_share
+        self.max_rounds = max_rounds
+
+    def fit(
+        self,
+        features: pd.DataFrame,
+        outcomes: Any,
+        callback: Any = None,
+    ) -> Blend:
+        """``features`` in time order with the :data:`FEATURES` columns; rows without market
+        prices are left out (the blend is not used for them)."""
+        y_all = metrics.encode_outcomes(outcomes)
+        priced = features[_MK].notna().all(axis=1).to_numpy()
+        x = features.loc[priced, list(FEATURES)].to_numpy(dtype=float)
+        y = y_all[priced]
+        if y.size < 200:
+            raise InvalidInputError(
+                f"the blend needs at least 200 matches with odds to train on, got {y.size}"
+            )
+        cut = round(y.size * (1 - self.valid_share))
+        train = lgb.Dataset(x[:cut], y[:cut], feature_name=list(FEATURES), free_raw_data=False)
+        valid = lgb.Dataset(x[cut:], y[cut:], reference=train)
+        callbacks = [lgb.early_stopping(50, verbose=False)]
+        if callback is not None:
+            callbacks.append(callback)
+        self.booster_ = lgb.train(
+            PARAMS, train, num_boost_round=self.max_rounds, valid_sets=[valid],
+            callbacks=callbacks,
+        )
+        dc, mk = x[:, :3], x[:, 5:8]
+        result = minimize_scalar(
+            lambda a: metrics.log_loss(_pool(dc[:cut], mk[:cut], a), y[:cut]),
+            bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-4},
+        )
+        self.alpha_ = float(result.x)
+        self.holdout_log_loss_ = {
+            "lightgbm": metrics.log_loss(self._booster_predict(x[cut:]), y[cut:]),
+            "pool": metrics.log_loss(_pool(dc[cut:], mk[cut:], self.alpha_), y[cut:]),
+            "market": metrics.log_loss(mk[cut:], y[cut:]),
+            "model": metrics.log_loss(dc[cut:], y[cut:]),
+        }
+        self.method_ = min(("lightgbm", "pool"), key=lambda k: self.holdout_log_loss_[k])
+        self.n_train_ = int(y.size)
+        return self
+
+    def _booster_predict(self, x: np.ndarray) -> np.ndarray:
+        p = self.booster_.predict(x, num_iteration=self.booster_.best_iteration or None)
+        return np.asarray(p).reshape(-1, 3)
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """(n, 3) probabilities; rows without market prices get the model's."""
+        dc = features[_DC].to_numpy(dtype=float)
+        out = dc.copy()
+        priced = features[_MK].notna().all(axis=1).to_numpy()
+        if priced.any():
+            x = features.loc[priced, list(FEATURES)].to_numpy(dtype=float)
+            if self.method_ == "lightgbm":
+                out[priced] = self._booster_predict(x)
+            else:
+                out[priced] = _pool(x[:, :3], x[:, 5:8], self.alpha_)
+        return out
+
+    def message(self) -> str:
+        scores = ", ".join(f"{k} {v:.5f}" for k, v in self.holdout_log_loss_.items())
+        return (
+            f"blend: using {self.method_} (alpha {self.alpha_:.3f}, "
+            f"{self.booster_.best_iteration} trees; holdout log loss {scores})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method_,
+            "blend_alpha": self.alpha_,
+            "features": list(FEATURES),
+            "lightgbm": self.booster_.model_to_string(num_iteration=self.booster_.best_iteration
+                                                      or None),
+            "holdout_log_loss": self.holdout_log_loss_,
+            "n_train": self.n_train_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Blend:
+        if list(data.get("features", [])) != list(FEATURES):
+            raise InvalidInputError("the stored blend was trained on other features")
+        blend = cls()
+        blend.method_ = data["method"]
+        blend.alpha_ = float(data["blend_alpha"])
+        blend.booster_ = lgb.Booster(model_str=data["lightgbm"])
+        blend.holdout_log_loss_ = dict(data.get("holdout_log_loss", {}))
+        blend.n_train_ = int(data.get("n_train", 0))
+        return blend

@@ -1,0 +1,316 @@
+"""Training pipelines: ``poisson``, ``blending``, ``calibration`` and ``full``.
+
+Time is split once.  The last ``validation_share`` of the selected matches (by date) is the
+validation period; nothing fitted here ever trains on it, and every reported metric is
+computed on it:
+
+1. Dixon-Coles walk-forward over the whole selection (refit every ``refit_days`` on the
+   matches strictly before each block, per country so that promoted and relegated clubs
+   stay connected) gives every match after the burn-in an out-of-sample forecast.
+2. The stored Dixon-Coles model is fitted on the matches before the validation period.
+3. ``blending`` trains the blend (:mod:`core.blend`) on the pre-validation forecasts;
+   ``calibration`` fits a calibrator (:mod:`core.calibration`) on them; ``full`` trains the
+   blend on the first 70 % of the pre-validation forecasts and calibrates the blend's
+   out-of-sample output on the remaining 30 %.
+4. The validation matches are forecast by the fitted stages and scored, next to the
+   margin-free closing market on the same matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import metrics
+from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
+from core.blend import Blend
+from core.calibration import (
+    Calibrator,
+    calibrator_from_dict,
+    fit_calibrator,
+    reliability_curves,
+)
+from core.dixon_coles import DixonColes
+from core.errors import InvalidInputError
+from core.evaluation import compare
+from core.odds import implied_probabilities, market_probabilities
+
+__all__ = ["MODEL_TYPES", "TrainedModel", "TrainingConfig", "predict_proba", "train"]
+
+MODEL_TYPES = ("poisson", "blending", "calibration", "full")
+MIN_MATCHES = 300
+Progress = Callable[[str, float, str, dict[str, Any] | None], object]
+
+# share of the overall progress bar spent in each phase
+_PHASES = {"dixon_coles": (0.02, 0.62), "fit": (0.62, 0.66), "blending": (0.66, 0.86),
+           "calibration": (0.86, 0.92), "evaluating": (0.92, 0.97)}
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyperparameters, with their defaults.
+
+    ``xi``: Dixon-Coles time decay **per day**; ``l2``: prior precision on team strengths;
+    ``refit_days``: walk-forward refit interval; ``validation_share``: the last share of the
+    matches (by date) held out for the metrics; ``burn_in_days``: history before the first
+    out-of-sample forecast; ``margin``: margin removal for the market probabilities.
+    """
+
+    model_type: str = "full"
+    xi: float = DEFAULT_XI
+    l2: float = DEFAULT_L2
+    refit_days: int = 7
+    validation_share: float = 0.2
+    burn_in_days: int = 365
+    margin: str = "power"
+
+    def validate(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise InvalidInputError(
+                f"unknown model type {self.model_type!r}; use one of {', '.join(MODEL_TYPES)}"
+            )
+        if not 0.05 <= self.validation_share <= 0.5:
+            raise InvalidInputError("validation_share must be between 0.05 and 0.5")
+        if not 0 <= self.xi <= 0.05:
+            raise InvalidInputError("xi (decay per day) must be between 0 and 0.05")
+        if not 0 <= self.l2 <= 1000:
+            raise InvalidInputError("l2 must be between 0 and 1000")
+        if not 1 <= self.refit_days <= 120:
+            raise InvalidInputError("refit_days must be between 1 and 120")
+        if not 30 <= self.burn_in_days <= 3650:
+            raise InvalidInputError("burn_in_days must be between 30 and 3650")
+
+
+@dataclass
+class TrainedModel:
+    weights: dict[str, Any]
+    metrics: dict[str, Any]
+    logs: list[str] = field(default_factory=list)
+    n_train: int = 0
+    n_validation: int = 0
+
+
+class _Reporter:
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.logs: list[str] = []
+
+    def __call__(self, phase: str, within: float, message: str,
+                 interim: dict[str, Any] | None = None) -> None:
+        lo, hi = _PHASES.get(phase, (0.0, 1.0))
+        if self.progress is not None:
+            self.progress(phase, lo + (hi - lo) * min(max(within, 0.0), 1.0), message, interim)
+
+    def log(self, phase: str, message: str) -> None:
+        self.logs.append(message)
+        self(phase, 1.0, message)
+
+
+def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
+    market, _ = market_probabilities(frame, method=margin)
+    odds_cols = [f"{s}_{o}" for s in ("pinnacle_close",) for o in "hda"]
+    overround = np.full(len(frame), np.nan)
+    if all(c in frame for c in odds_cols):
+        q = 1.0 / frame[odds_cols].to_numpy(dtype=float)
+        overround = q.sum(axis=1) - 1.0
+    return pd.DataFrame(
+        {
+            "dc_home": wf["p_home"].to_numpy(),
+            "dc_draw": wf["p_draw"].to_numpy(),
+            "dc_away": wf["p_away"].to_numpy(),
+            "dc_home_rate": wf["home_rate"].to_numpy(),
+            "dc_away_rate": wf["away_rate"].to_numpy(),
+            "mk_home": market[:, 0],
+            "mk_draw": market[:, 1],
+            "mk_away": market[:, 2],
+            "mk_overround": overround,
+        },
+        index=frame.index,
+    )
+
+
+def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter) -> pd.DataFrame:
+    groups = frame.groupby("country", sort=True) if "country" in frame else [("", frame)]
+    groups = list(groups)
+    sizes = np.array([len(g) for _, g in groups], dtype=float)
+    done = 0.0
+    parts = []
+    for name, group in groups:
+        share = len(group) / sizes.sum()
+
+        def tick(i: int, n: int, done: float = done, share: float = share,
+                 name: str = name) -> None:
+            report("dixon_coles", done + share * i / n,
+                   f"Dixon-Coles walk-forward {name}: refit {i}/{n}".replace("  ", " "))
+
+        parts.append(
+            walk_forward(
+                group, refit_days=config.refit_days, burn_in_days=config.burn_in_days,
+                xi=config.xi, l2=config.l2, progress=tick,
+            )
+        )
+        done += share
+    return pd.concat(parts).reindex(frame.index)
+
+
+def train(
+    matches: pd.DataFrame, config: TrainingConfig, progress: Progress | None = None
+) -> TrainedModel:
+    """Train ``config.model_type`` on ``matches`` (columns date, home_team, away_team,
+    home_goals, away_goals, result, optional league, country and the canonical odds columns).
+
+    ``progress(phase, fraction, message, interim_metrics)`` is called throughout; an
+    exception it raises stops training (cancellation).
+    """
+    config.validate()
+    report = _Reporter(progress)
+    frame = matches.sort_values("date", kind="stable").reset_index(drop=True)
+    if len(frame) < MIN_MATCHES:
+        raise InvalidInputError(
+            f"the selection has {len(frame)} matches; training needs at least {MIN_MATCHES}"
+        )
+    cut = int(len(frame) * (1 - config.validation_share))
+    validation_start = frame["date"].iloc[cut]
+    cut = int(np.searchsorted(frame["date"].to_numpy(), validation_start.to_datetime64()))
+    first_forecast = frame["date"].iloc[0] + pd.Timedelta(days=config.burn_in_days)
+    if validation_start <= first_forecast:
+        raise InvalidInputError(
+            f"the selection is too short: the validation period starts "
+            f"{validation_start.date()} but the first {config.burn_in_days} days (to "
+            f"{first_forecast.date()}) are needed as history; select more seasons or a "
+            "smaller validation share"
+        )
+
+    report("dixon_coles", 0.0, "Dixon-Coles walk-forward")
+    wf = _walk_forward(frame, config, report)
+    is_valid = np.arange(len(frame)) >= cut
+    has_forecast = wf["p_home"].notna().to_numpy()
+    train_rows = has_forecast & ~is_valid
+    y = metrics.encode_outcomes(frame["result"].to_numpy())
+
+    report("fit", 0.0, "fitting the Dixon-Coles model on the pre-validation matches")
+    dc = DixonColes(xi=config.xi, l2=config.l2).fit(
+        frame.iloc[:cut], reference_date=validation_start
+    )
+    weights: dict[str, Any] = {"dixon_coles": dc.to_dict()}
+    report.log("fit", f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
+                      f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}")
+
+    features = _features(frame, wf, config.margin)
+    probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    report("dixon_coles", 1.0, "Dixon-Coles walk-forward done",
+           _interim(probs[is_valid], y[is_valid]))
+
+    blend = calibrator = None
+    if config.model_type in ("blending", "full"):
+        rows = np.flatnonzero(train_rows)
+        if config.model_type == "full":
+            rows = rows[: int(len(rows) * 0.7)]
+        blend = _fit_blend(features.iloc[rows], y[rows], report)
+        weights["blend"] = blend.to_dict()
+        report.log("blending", blend.message())
+        probs = blend.predict(features)
+        report("blending", 1.0, "blend trained", _interim(probs[is_valid], y[is_valid]))
+    if config.model_type in ("calibration", "full"):
+        rows = np.flatnonzero(train_rows)
+        if config.model_type == "full":
+            rows = rows[int(len(rows) * 0.7):]
+        report("calibration", 0.0, "fitting calibrators")
+        calibrator, cal_report = fit_calibrator(probs[rows], y[rows])
+        weights["calibrator"] = calibrator.to_dict()
+        report.log("calibration", cal_report.message())
+        probs = calibrator.predict(probs)
+
+    report("evaluating", 0.0, "scoring the validation period")
+    final = _validation_metrics(frame, wf, features, probs, y, is_valid, config)
+    weights.update(_legacy_fields(dc, blend, probs[is_valid], y[is_valid], config))
+    report.log("evaluating", (
+        f"validation: {final['n']} matches from {validation_start.date()}, RPS "
+        f"{final['rps']:.5f}, market {final['market']['rps']:.5f} on "
+        f"{final['comparison']['n']} priced matches"
+    ) if final.get("market") else f"validation: {final['n']} matches, RPS {final['rps']:.5f}")
+    final["validation_start"] = validation_start.date().isoformat()
+    return TrainedModel(weights, final, report.logs, n_train=cut, n_validation=int(is_valid.sum()))
+
+
+def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blend:
+    def on_iteration(env: Any) -> None:
+        report("blending", env.iteration / max(env.end_iteration, 1),
+               f"LightGBM tree {env.iteration + 1}")
+
+    return Blend().fit(features, y, callback=on_iteration)
+
+
+def _interim(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    ok = ~np.isnan(p).any(axis=1)
+    return {"rps": metrics.rps(p[ok], y[ok]), "log_loss": metrics.log_loss(p[ok], y[ok])}
+
+
+def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict[str, Any]:
+    p = probs[is_valid]
+    yv = y[is_valid]
+    out: dict[str, Any] = metrics.summary(p, yv)
+    lam = wf["home_rate"].to_numpy()[is_valid]
+    mu = wf["away_rate"].to_numpy()[is_valid]
+    goals = np.concatenate([frame["home_goals"].to_numpy()[is_valid],
+                            frame["away_goals"].to_numpy()[is_valid]]).astype(float)
+    out["rmse_goals"] = float(np.sqrt(np.mean((np.concatenate([lam, mu]) - goals) ** 2)))
+    market = features[["mk_home", "mk_draw", "mk_away"]].to_numpy()[is_valid]
+    priced = ~np.isnan(market).any(axis=1)
+    if priced.sum() >= 2:
+        comparison = compare(p[priced], market[priced], yv[priced])
+        out["comparison"] = comparison
+        out["market"] = comparison["market"] | {"n": comparison["n"]}
+    out["margin"] = config.margin
+    return out
+
+
+def _legacy_fields(dc, blend, p_valid, y_valid, config) -> dict[str, Any]:
+    """The keys the legacy registry readers use."""
+    params = dc.to_dict()
+    return {
+        "team_strengths": params["team_strengths"],
+        "home_advantage": params["home_advantage"],
+        "rho": params["rho"],
+        "decay_rate": config.xi,
+        "blend_alpha": None if blend is None else blend.alpha_,
+        "calibration_curves": reliability_curves(p_valid, y_valid),
+        "model_type": config.model_type,
+        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+    }
+
+
+def predict_proba(
+    weights: dict[str, Any],
+    home: list[str],
+    away: list[str],
+    odds: np.ndarray | None = None,
+    margin: str = "power",
+    max_goals: int = 10,
+) -> tuple[np.ndarray, Any]:
+    """1X2 probabilities of a stored model for new fixtures, and the Dixon-Coles
+    :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``odds`` is an
+    optional (n, 3) array of decimal 1X2 odds (NaN rows: no odds, the model alone)."""
+    dc = DixonColes.from_dict(weights["dixon_coles"])
+    grid = dc.predict(home, away, max_goals=max_goals)
+    probs = grid.outcomes
+    if "blend" in weights:
+        market = (np.full((len(home), 3), np.nan) if odds is None
+                  else implied_probabilities(odds, margin))
+        overround = (np.full(len(home), np.nan) if odds is None
+                     else (1.0 / np.asarray(odds, dtype=float)).sum(axis=1) - 1.0)
+        features = pd.DataFrame({
+            "dc_home": probs[:, 0], "dc_draw": probs[:, 1], "dc_away": probs[:, 2],
+            "dc_home_rate": grid.home_rate, "dc_away_rate": grid.away_rate,
+            "mk_home": market[:, 0], "mk_draw": market[:, 1], "mk_away": market[:, 2],
+            "mk_overround": overround,
+        })
+        probs = Blend.from_dict(weights["blend"]).predict(features)
+    if "calibrator" in weights:
+        calibrator: Calibrator = calibrator_from_dict(weights["calibrator"])
+        probs = calibrator.predict(probs)
+    return probs, grid
