@@ -94,13 +94,18 @@ class Blend:
         if callback is not None:
             callbacks.append(callback)
         self.booster_ = lgb.train(
-            PARAMS, train, num_boost_round=self.max_rounds, valid_sets=[valid],
+            PARAMS,
+            train,
+            num_boost_round=self.max_rounds,
+            valid_sets=[valid],
             callbacks=callbacks,
         )
         dc, mk = x[:, :3], x[:, 5:8]
         result = minimize_scalar(
             lambda a: metrics.log_loss(_pool(dc[:cut], mk[:cut], a), y[:cut]),
-            bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-4},
+            bounds=(0.0, 1.0),
+            method="bounded",
+            options={"xatol": 1e-4},
         )
         self.alpha_ = float(result.x)
         self.holdout_log_loss_ = {
@@ -142,8 +147,9 @@ class Blend:
             "method": self.method_,
             "blend_alpha": self.alpha_,
             "features": list(FEATURES),
-            "lightgbm": self.booster_.model_to_string(num_iteration=self.booster_.best_iteration
-                                                      or None),
+            "lightgbm": self.booster_.model_to_string(
+                num_iteration=self.booster_.best_iteration or None
+            ),
             "holdout_log_loss": self.holdout_log_loss_,
             "n_train": self.n_train_,
         }

@@ -64,8 +64,10 @@ class IsotonicCalibrator:
         return _normalise(out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "thresholds": {o: list(t) for o, t in
-                                                  zip(OUTCOMES, self.thresholds_, strict=True)}}
+        return {
+            "kind": self.kind,
+            "thresholds": {o: list(t) for o, t in zip(OUTCOMES, self.thresholds_, strict=True)},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IsotonicCalibrator:
@@ -117,8 +119,12 @@ class LogisticCalibrator:
         return e / e.sum(axis=1, keepdims=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "coef": self.coef_.tolist(),
-                "intercept": self.intercept_.tolist(), "strength": self.strength}
+        return {
+            "kind": self.kind,
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_.tolist(),
+            "strength": self.strength,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LogisticCalibrator:
@@ -170,8 +176,11 @@ class CalibrationReport:
 
     def message(self) -> str:
         scores = ", ".join(f"{k} {v:.5f}" for k, v in self.holdout_log_loss.items())
-        kept = ("identity: neither calibrator beat the raw forecast" if self.chosen == "identity"
-                else self.chosen)
+        kept = (
+            "identity: neither calibrator beat the raw forecast"
+            if self.chosen == "identity"
+            else self.chosen
+        )
         return (
             f"calibration: kept {kept} (holdout log loss {scores}; "
             f"{self.n_fit} matches to fit, {self.n_holdout} to choose)"

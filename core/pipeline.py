@@ -46,8 +46,13 @@ MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 
 # share of the overall progress bar spent in each phase
-_PHASES = {"dixon_coles": (0.02, 0.62), "fit": (0.62, 0.66), "blending": (0.66, 0.86),
-           "calibration": (0.86, 0.92), "evaluating": (0.92, 0.97)}
+_PHASES = {
+    "dixon_coles": (0.02, 0.62),
+    "fit": (0.62, 0.66),
+    "blending": (0.66, 0.86),
+    "calibration": (0.86, 0.92),
+    "evaluating": (0.92, 0.97),
+}
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,9 @@ class _Reporter:
         self.progress = progress
         self.logs: list[str] = []
 
-    def __call__(self, phase: str, within: float, message: str,
-                 interim: dict[str, Any] | None = None) -> None:
+    def __call__(
+        self, phase: str, within: float, message: str, interim: dict[str, Any] | None = None
+    ) -> None:
         lo, hi = _PHASES.get(phase, (0.0, 1.0))
         if self.progress is not None:
             self.progress(phase, lo + (hi - lo) * min(max(within, 0.0), 1.0), message, interim)
@@ -142,15 +148,23 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
     for name, group in groups:
         share = len(group) / sizes.sum()
 
-        def tick(i: int, n: int, done: float = done, share: float = share,
-                 name: str = name) -> None:
-            report("dixon_coles", done + share * i / n,
-                   f"Dixon-Coles walk-forward {name}: refit {i}/{n}".replace("  ", " "))
+        def tick(
+            i: int, n: int, done: float = done, share: float = share, name: str = name
+        ) -> None:
+            report(
+                "dixon_coles",
+                done + share * i / n,
+                f"Dixon-Coles walk-forward {name}: refit {i}/{n}".replace("  ", " "),
+            )
 
         parts.append(
             walk_forward(
-                group, refit_days=config.refit_days, burn_in_days=config.burn_in_days,
-                xi=config.xi, l2=config.l2, progress=tick,
+                group,
+                refit_days=config.refit_days,
+                burn_in_days=config.burn_in_days,
+                xi=config.xi,
+                l2=config.l2,
+                progress=tick,
             )
         )
         done += share
@@ -197,13 +211,17 @@ def train(
         frame.iloc[:cut], reference_date=validation_start
     )
     weights: dict[str, Any] = {"dixon_coles": dc.to_dict()}
-    report.log("fit", f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
-                      f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}")
+    report.log(
+        "fit",
+        f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
+        f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
+    )
 
     features = _features(frame, wf, config.margin)
     probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    report("dixon_coles", 1.0, "Dixon-Coles walk-forward done",
-           _interim(probs[is_valid], y[is_valid]))
+    report(
+        "dixon_coles", 1.0, "Dixon-Coles walk-forward done", _interim(probs[is_valid], y[is_valid])
+    )
 
     blend = calibrator = None
     if config.model_type in ("blending", "full"):
@@ -218,7 +236,7 @@ def train(
     if config.model_type in ("calibration", "full"):
         rows = np.flatnonzero(train_rows)
         if config.model_type == "full":
-            rows = rows[int(len(rows) * 0.7):]
+            rows = rows[int(len(rows) * 0.7) :]
         report("calibration", 0.0, "fitting calibrators")
         calibrator, cal_report = fit_calibrator(probs[rows], y[rows])
         weights["calibrator"] = calibrator.to_dict()
@@ -228,19 +246,27 @@ def train(
     report("evaluating", 0.0, "scoring the validation period")
     final = _validation_metrics(frame, wf, features, probs, y, is_valid, config)
     weights.update(_legacy_fields(dc, blend, probs[is_valid], y[is_valid], config))
-    report.log("evaluating", (
-        f"validation: {final['n']} matches from {validation_start.date()}, RPS "
-        f"{final['rps']:.5f}, market {final['market']['rps']:.5f} on "
-        f"{final['comparison']['n']} priced matches"
-    ) if final.get("market") else f"validation: {final['n']} matches, RPS {final['rps']:.5f}")
+    report.log(
+        "evaluating",
+        (
+            f"validation: {final['n']} matches from {validation_start.date()}, RPS "
+            f"{final['rps']:.5f}, market {final['market']['rps']:.5f} on "
+            f"{final['comparison']['n']} priced matches"
+        )
+        if final.get("market")
+        else f"validation: {final['n']} matches, RPS {final['rps']:.5f}",
+    )
     final["validation_start"] = validation_start.date().isoformat()
     return TrainedModel(weights, final, report.logs, n_train=cut, n_validation=int(is_valid.sum()))
 
 
 def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blend:
     def on_iteration(env: Any) -> None:
-        report("blending", env.iteration / max(env.end_iteration, 1),
-               f"LightGBM tree {env.iteration + 1}")
+        report(
+            "blending",
+            env.iteration / max(env.end_iteration, 1),
+            f"LightGBM tree {env.iteration + 1}",
+        )
 
     return Blend().fit(features, y, callback=on_iteration)
 
@@ -256,8 +282,9 @@ def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict
     out: dict[str, Any] = metrics.summary(p, yv)
     lam = wf["home_rate"].to_numpy()[is_valid]
     mu = wf["away_rate"].to_numpy()[is_valid]
-    goals = np.concatenate([frame["home_goals"].to_numpy()[is_valid],
-                            frame["away_goals"].to_numpy()[is_valid]]).astype(float)
+    goals = np.concatenate(
+        [frame["home_goals"].to_numpy()[is_valid], frame["away_goals"].to_numpy()[is_valid]]
+    ).astype(float)
     out["rmse_goals"] = float(np.sqrt(np.mean((np.concatenate([lam, mu]) - goals) ** 2)))
     market = features[["mk_home", "mk_draw", "mk_away"]].to_numpy()[is_valid]
     priced = ~np.isnan(market).any(axis=1)
@@ -299,16 +326,27 @@ def predict_proba(
     grid = dc.predict(home, away, max_goals=max_goals)
     probs = grid.outcomes
     if "blend" in weights:
-        market = (np.full((len(home), 3), np.nan) if odds is None
-                  else implied_probabilities(odds, margin))
-        overround = (np.full(len(home), np.nan) if odds is None
-                     else (1.0 / np.asarray(odds, dtype=float)).sum(axis=1) - 1.0)
-        features = pd.DataFrame({
-            "dc_home": probs[:, 0], "dc_draw": probs[:, 1], "dc_away": probs[:, 2],
-            "dc_home_rate": grid.home_rate, "dc_away_rate": grid.away_rate,
-            "mk_home": market[:, 0], "mk_draw": market[:, 1], "mk_away": market[:, 2],
-            "mk_overround": overround,
-        })
+        market = (
+            np.full((len(home), 3), np.nan) if odds is None else implied_probabilities(odds, margin)
+        )
+        overround = (
+            np.full(len(home), np.nan)
+            if odds is None
+            else (1.0 / np.asarray(odds, dtype=float)).sum(axis=1) - 1.0
+        )
+        features = pd.DataFrame(
+            {
+                "dc_home": probs[:, 0],
+                "dc_draw": probs[:, 1],
+                "dc_away": probs[:, 2],
+                "dc_home_rate": grid.home_rate,
+                "dc_away_rate": grid.away_rate,
+                "mk_home": market[:, 0],
+                "mk_draw": market[:, 1],
+                "mk_away": market[:, 2],
+                "mk_overround": overround,
+            }
+        )
         probs = Blend.from_dict(weights["blend"]).predict(features)
     if "calibrator" in weights:
         calibrator: Calibrator = calibrator_from_dict(weights["calibrator"])

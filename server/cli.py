@@ -28,7 +28,7 @@ from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
 from server.ingest import FileReport, ingest_paths
-from server.progress import ProgressBar
+from server.terminal import ProgressBar
 
 EXIT_USAGE = 2
 EXIT_DATA = 1

@@ -5,7 +5,11 @@
                            embedded SQLite file ``<data dir>/fpe.sqlite3``
 ``FPE_DATA_DIR``           where the embedded database and downloaded files live; default
                            ``$XDG_DATA_HOME/fpe`` or ``~/.local/share/fpe``
-``FPE_REDIS_URL``          Redis for the workers (used by the training issue)
+``FPE_REDIS_URL``          Redis for arq workers and progress streams; unset: training runs
+                           in-process (the embedded default)
+``FPE_REDIS_PREFIX``       prefix of every Redis key and of the arq queue; default ``fpe``
+``FPE_HEARTBEAT_SECONDS``  how often a running job writes its heartbeat; default 1
+``FPE_STALE_SECONDS``      a run whose heartbeat is older is marked failed; default 30
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
 =========================  ===============================================================
@@ -59,6 +63,9 @@ class Settings:
     data_dir: Path
     redis_url: str | None = None
     download_base_url: str = DEFAULT_DOWNLOAD_BASE_URL
+    redis_prefix: str = "fpe"
+    heartbeat_seconds: float = 1.0
+    stale_seconds: float = 30.0
 
     @property
     def embedded(self) -> bool:
@@ -78,4 +85,20 @@ class Settings:
             data_dir=data_dir,
             redis_url=env.get("FPE_REDIS_URL") or None,
             download_base_url=base,
+            redis_prefix=env.get("FPE_REDIS_PREFIX") or "fpe",
+            heartbeat_seconds=_seconds(env, "FPE_HEARTBEAT_SECONDS", 1.0),
+            stale_seconds=_seconds(env, "FPE_STALE_SECONDS", 30.0),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+    if not 0.05 <= value <= 3600:
+        raise ConfigError(f"{name}={text!r} must be between 0.05 and 3600 seconds")
+    return value

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.errors import FPEError, InvalidInputError
 from server.tables import Model, ModelStatus
 
-__all__ = ["ConflictError", "ModelNotFoundError", "activate_model", "archive_model"]
+__all__ = [
+    "ConflictError",
+    "ModelNotFoundError",
+    "activate_model",
+    "archive_model",
+    "lock_model_type",
+]
 
 _MODELS = Model.__table__
 _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
@@ -30,7 +36,8 @@ class ConflictError(FPEError):
     """The change lost a race with another one; retrying is safe."""
 
 
-async def _lock_type(conn: AsyncConnection, model_type: str) -> None:
+async def lock_model_type(conn: AsyncConnection, model_type: str) -> None:
+    """Serialise changes to the active model of one type until the transaction ends."""
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(f"fpe-model-type:{model_type}".encode())
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
@@ -57,7 +64,7 @@ async def activate_model(engine: AsyncEngine, version: str) -> None:
         async with engine.begin() as conn:
             model = await _find(conn, version)
             model_type = model.model_type
-            await _lock_type(conn, model.model_type)
+            await lock_model_type(conn, model.model_type)
             status = (
                 await conn.execute(sa.select(_MODELS.c.status).where(_MODELS.c.id == model.id))
             ).scalar_one()
@@ -88,7 +95,7 @@ async def archive_model(engine: AsyncEngine, version: str) -> None:
     """Archive ``version`` (an active model leaves its type with no active model)."""
     async with engine.begin() as conn:
         model = await _find(conn, version)
-        await _lock_type(conn, model.model_type)
+        await lock_model_type(conn, model.model_type)
         await conn.execute(
             sa.update(_MODELS).where(_MODELS.c.id == model.id).values(status=ModelStatus.ARCHIVED)
         )
