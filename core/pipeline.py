@@ -37,7 +37,7 @@ from core.calibration import (
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
 from core.evaluation import compare
-from core.odds import implied_probabilities, market_probabilities
+from core.odds import market_probabilities
 
 __all__ = ["MODEL_TYPES", "TrainedModel", "TrainingConfig", "predict_proba", "train"]
 
@@ -315,25 +315,21 @@ def predict_proba(
     weights: dict[str, Any],
     home: list[str],
     away: list[str],
-    odds: np.ndarray | None = None,
-    margin: str = "power",
+    market: np.ndarray | None = None,
+    overround: np.ndarray | None = None,
     max_goals: int = 10,
 ) -> tuple[np.ndarray, Any]:
     """1X2 probabilities of a stored model for new fixtures, and the Dixon-Coles
-    :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``odds`` is an
-    optional (n, 3) array of decimal 1X2 odds (NaN rows: no odds, the model alone)."""
+    :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
+    optional (n, 3) array of margin-free market probabilities (NaN rows: no odds; the blend
+    then falls back to the goal model), ``overround`` the books' margins."""
     dc = DixonColes.from_dict(weights["dixon_coles"])
     grid = dc.predict(home, away, max_goals=max_goals)
     probs = grid.outcomes
+    n = len(probs)
     if "blend" in weights:
-        market = (
-            np.full((len(home), 3), np.nan) if odds is None else implied_probabilities(odds, margin)
-        )
-        overround = (
-            np.full(len(home), np.nan)
-            if odds is None
-            else (1.0 / np.asarray(odds, dtype=float)).sum(axis=1) - 1.0
-        )
+        market = np.full((n, 3), np.nan) if market is None else np.asarray(market, dtype=float)
+        overround = np.full(n, np.nan) if overround is None else np.asarray(overround, float)
         features = pd.DataFrame(
             {
                 "dc_home": probs[:, 0],

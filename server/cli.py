@@ -22,13 +22,16 @@ from core import DixonColes, evaluation
 from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import FPEError
 from core.odds import METHODS
-from server import migrations
+from core.pipeline import MODEL_TYPES
+from server import migrations, predictions, training
 from server.config import Settings
 from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
 from server.ingest import FileReport, ingest_paths
+from server.services import cancel_training, follow_run, open_services, start_training
 from server.terminal import ProgressBar
+from server.training import json_ready
 
 EXIT_USAGE = 2
 EXIT_DATA = 1
@@ -171,6 +174,230 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return _report_files(reports, args.json)
 
 
+async def _with_services(settings: Settings, work: Any) -> Any:
+    services = await open_services(settings)
+    try:
+        return await work(services)
+    finally:
+        await services.close()
+
+
+def _run_async(settings: Settings, work: Any) -> Any:
+    return asyncio.run(_database_errors(_with_services(settings, work), settings))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    hyper = {
+        k: v
+        for k, v in (
+            ("xi", args.xi),
+            ("l2", args.l2),
+            ("refit_days", args.refit_days),
+            ("validation_share", args.validation_share),
+        )
+        if v is not None
+    }
+    request = {
+        "model_type": args.type,
+        "leagues": args.league,
+        "seasons": args.season or [],
+        "date_from": args.date_from,
+        "date_to": args.date_to,
+        "hyperparameters": hyper,
+    }
+
+    async def work(services: Any) -> int:
+        run = await start_training(services, request)
+        task_id = run["task_id"]
+        print(f"run {task_id} queued: {run['match_count']} matches", file=sys.stderr)
+        if not (args.wait or services.in_process):
+            print(task_id)
+            return 0
+        bar = ProgressBar(args.type)
+        final: dict[str, Any] = {}
+        async for _, event in follow_run(services, task_id):
+            if event.get("progress") is not None:
+                bar.update(float(event["progress"]) / 100, event.get("message") or "")
+            final = event
+        bar.close()
+        run = await training.get_run(services.engine, task_id)
+        if args.json:
+            print(json.dumps(json_ready(run), indent=2))
+        else:
+            print(_describe_run(run))
+        return 0 if final.get("status") == "completed" else EXIT_DATA
+
+    return _run_async(settings, work)
+
+
+def _describe_run(run: dict[str, Any]) -> str:
+    lines = [
+        f"run {run['task_id']}: {run['status']} ({run['run_type']}, {run['match_count']} matches)"
+    ]
+    if run["status"] == "completed":
+        m = run["metrics"]
+        lines.append(
+            f"model {run['model_version']} is active; validation from "
+            f"{m.get('validation_start')}: {m['n']} matches"
+        )
+        lines.append(f"{'':<8}{'RPS':>9}{'log loss':>10}{'Brier':>9}{'accuracy':>10}")
+        lines.append(
+            f"{'model':<8}{m['rps']:>9.5f}{m['log_loss']:>10.5f}{m['brier']:>9.5f}"
+            f"{m['accuracy']:>10.4f}"
+        )
+        if m.get("market"):
+            k = m["market"]
+            lines.append(
+                f"{'market':<8}{k['rps']:>9.5f}{k['log_loss']:>10.5f}"
+                f"{k['brier']:>9.5f}{k['accuracy']:>10.4f}   (on {k['n']} priced)"
+            )
+            c = m["comparison"]
+            lines.append(
+                f"RPS model - market on the priced matches: {c['rps_diff']:+.5f} "
+                f"(SE {c['rps_diff_se']:.5f}); goals RMSE {m['rmse_goals']:.3f}"
+            )
+        lines.extend(f"  {line}" for line in run["logs"] or [])
+    elif run["error_message"]:
+        lines.append(f"error: {run['error_message']}")
+    return "\n".join(lines)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    async def work(services: Any) -> int:
+        runs = await training.list_runs(services.engine, args.status, args.limit)
+        if args.json:
+            print(json.dumps(json_ready(runs), indent=2))
+            return 0
+        print(
+            f"{'task id':<34}{'type':<13}{'status':<11}{'matches':>8}{'RPS':>9}  "
+            f"{'created (UTC)':<20}model / error"
+        )
+        for r in runs:
+            rps = "-" if r["rps"] is None else f"{r['rps']:.5f}"
+            tail = r["model_version"] or r["error_message"] or r["message"] or ""
+            print(
+                f"{r['task_id']:<34}{r['run_type']:<13}{r['status']:<11}"
+                f"{r['match_count'] or 0:>8}{rps:>9}  {r['created_at']:%Y-%m-%d %H:%M:%S}   "
+                f"{tail[:60]}"
+            )
+        return 0
+
+    return _run_async(Settings.from_env(), work)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    async def work(services: Any) -> int:
+        models = await training.list_models(services.engine, args.status, args.type, args.limit)
+        if args.json:
+            print(json.dumps(json_ready(models), indent=2))
+            return 0
+        print(
+            f"{'version':<40}{'status':<10}{'matches':>8}{'RPS':>9}{'log loss':>10}"
+            f"{'Brier':>9}  leagues"
+        )
+        for m in models:
+            rps = "-" if m["rps"] is None else f"{m['rps']:.5f}"
+            ll = "-" if m["log_loss"] is None else f"{m['log_loss']:.5f}"
+            br = "-" if m["brier_score"] is None else f"{m['brier_score']:.5f}"
+            print(
+                f"{m['version']:<40}{m['status']:<10}{m['training_matches'] or 0:>8}"
+                f"{rps:>9}{ll:>10}{br:>9}  {','.join(m['training_leagues'] or [])}"
+            )
+        return 0
+
+    return _run_async(Settings.from_env(), work)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    async def work(services: Any) -> int:
+        p = await predictions.predict(
+            services.engine,
+            args.home,
+            args.away,
+            args.league,
+            args.model,
+            tuple(args.odds) if args.odds else None,
+        )
+        if args.json:
+            print(json.dumps(p, indent=2))
+            return 0
+        print(f"{p['home_team']} v {p['away_team']}  (model {p['model_version']})")
+        print(f"home {p['home_win']:.3f}   draw {p['draw']:.3f}   away {p['away_win']:.3f}")
+        xg = p["expected_goals"]
+        print(
+            f"expected goals {xg['home']:.2f} - {xg['away']:.2f}   over 2.5 "
+            f"{p['totals']['2.5']['over']:.3f}   both score {p['btts']['yes']:.3f}"
+        )
+        grid = p["score_grid"]
+        print("score grid (home goals down, away across), %:")
+        print("     " + "".join(f"{j:>6}" for j in range(6)))
+        for i in range(6):
+            print(f"{i:>5}" + "".join(f"{100 * grid[i][j]:>6.1f}" for j in range(6)))
+        return 0
+
+    return _run_async(Settings.from_env(), work)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    selection = {
+        "leagues": args.league,
+        "seasons": args.season or [],
+        "date_from": args.date_from,
+        "date_to": args.date_to,
+    }
+
+    async def work(services: Any) -> int:
+        result = await predictions.evaluate(services.engine, args.model, selection, args.margin)
+        if args.json:
+            print(json.dumps(json_ready(result), indent=2))
+            return 0
+        print(
+            f"model {result['model_version']} on {result['n']} matches "
+            f"({result['period']['from']} to {result['period']['to']})"
+        )
+        for name in ("model", "market"):
+            s = result[name]
+            print(
+                f"{name:<8}RPS {s['rps']:.5f}  log loss {s['log_loss']:.5f}  "
+                f"Brier {s['brier']:.5f}  accuracy {s['accuracy']:.4f}"
+            )
+        print(f"RPS model - market: {result['rps_diff']:+.5f} (SE {result['rps_diff_se']:.5f})")
+        if result["in_sample_matches"]:
+            print(
+                f"warning: {result['in_sample_matches']} of these matches are from the "
+                "model's training period (in-sample)"
+            )
+        if result["skipped_unknown_teams"]:
+            print(
+                f"skipped {result['skipped_unknown_teams']} matches of teams the model "
+                "does not know"
+            )
+        return 0
+
+    return _run_async(Settings.from_env(), work)
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    async def work(services: Any) -> int:
+        run = await cancel_training(services, args.task_id)
+        print(
+            f"run {run['task_id']}: {run['status']}"
+            + (" (stopping)" if run["status"] == "training" else "")
+        )
+        return 0
+
+    return _run_async(Settings.from_env(), work)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from server.worker import create_worker
+
+    worker = create_worker(Settings.from_env(), burst=args.burst)
+    worker.run()
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -291,6 +518,75 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--no-ingest", action="store_true", help="only download")
     dl.add_argument("--json", action="store_true", help="print the per-file reports as JSON")
     dl.set_defaults(func=_cmd_download)
+
+    tr = sub.add_parser(
+        "train",
+        help="start a training run (queued for a worker, or run "
+        "in-process when no Redis is configured)",
+    )
+    tr.add_argument("--type", choices=MODEL_TYPES, default="full")
+    tr.add_argument("--league", action="append", required=True, metavar="CODE")
+    tr.add_argument(
+        "--season",
+        action="append",
+        metavar="CODE",
+        help="season codes such as 2324 (default: every season of the leagues)",
+    )
+    tr.add_argument("--date-from", metavar="YYYY-MM-DD")
+    tr.add_argument("--date-to", metavar="YYYY-MM-DD")
+    tr.add_argument("--xi", type=_non_negative, help="Dixon-Coles decay PER DAY")
+    tr.add_argument("--l2", type=_non_negative, help="prior precision on team strengths")
+    tr.add_argument("--refit-days", type=_positive_int, help="walk-forward refit interval")
+    tr.add_argument("--validation-share", type=float, help="last share held out (0.05-0.5)")
+    tr.add_argument("--wait", action="store_true", help="follow the run to its end")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=_cmd_train)
+
+    runs = sub.add_parser("runs", help="training run history, newest first")
+    runs.add_argument("--status", default=None)
+    runs.add_argument("--limit", type=_positive_int, default=20)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(func=_cmd_runs)
+
+    models = sub.add_parser("models", help="model versions, newest first")
+    models.add_argument("--type", default=None)
+    models.add_argument("--status", default=None)
+    models.add_argument("--limit", type=_positive_int, default=20)
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=_cmd_models)
+
+    pr = sub.add_parser("predict", help="probabilities and markets for one fixture")
+    pr.add_argument("--home", required=True)
+    pr.add_argument("--away", required=True)
+    pr.add_argument("--league", default=None, help="needed when a name exists in two countries")
+    pr.add_argument("--model", default=None, help="a version (default: the active full model)")
+    pr.add_argument(
+        "--odds",
+        type=float,
+        nargs=3,
+        metavar=("HOME", "DRAW", "AWAY"),
+        help="decimal 1X2 odds for the market blend",
+    )
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=_cmd_predict)
+
+    ev = sub.add_parser("evaluate", help="a model against the market on chosen matches")
+    ev.add_argument("--model", default=None, help="a version (default: the active full model)")
+    ev.add_argument("--league", action="append", required=True, metavar="CODE")
+    ev.add_argument("--season", action="append", metavar="CODE")
+    ev.add_argument("--date-from", metavar="YYYY-MM-DD")
+    ev.add_argument("--date-to", metavar="YYYY-MM-DD")
+    ev.add_argument("--margin", choices=METHODS, default="power")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    cancel = sub.add_parser("cancel", help="stop a queued or running training run")
+    cancel.add_argument("task_id")
+    cancel.set_defaults(func=_cmd_cancel)
+
+    worker = sub.add_parser("worker", help="run an arq worker (needs FPE_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=_cmd_worker)
     return parser
 
 

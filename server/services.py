@@ -8,6 +8,7 @@ stream and an in-process runner.  Adapters (GraphQL, REST, CLI) hold one
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server import training
 from server.config import Settings
 from server.db import open_database
-from server.events import EventStream, MemoryEventStream, RedisEventStream
+from server.events import TERMINAL, EventStream, MemoryEventStream, RedisEventStream
 from server.keys import Keys
 from server.queue import ArqQueue, InProcessQueue, JobQueue, QueueUnavailableError
 from server.runner import RunContext
 from server.training import json_ready
 
-__all__ = ["Services", "cancel_training", "open_services", "start_training"]
+__all__ = ["Services", "cancel_training", "follow_run", "open_services", "start_training"]
 
 
 @dataclass
@@ -108,3 +109,37 @@ async def cancel_training(services: Services, task_id: str) -> dict[str, Any]:
             state_change=True,
         )
     return run
+
+
+async def follow_run(
+    services: Services, task_id: str, after: str = "0", poll: float = 1.0
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Every event of a run from ``after`` on, until it ends; then stops.  A run that has
+    already ended (or whose stream expired) yields a final state built from its row."""
+    run = await training.get_run(services.engine, task_id)
+    last = after
+    while True:
+        events = await services.events.read(task_id, last, timeout=poll)
+        for event_id, event in events:
+            last = event_id
+            yield event_id, event
+            if event.get("type") == "state" and event.get("status") in TERMINAL:
+                return
+        if not events:
+            run = await training.get_run(services.engine, task_id)
+            if run["status"] in TERMINAL:  # ended without a final event we could read
+                yield (
+                    last,
+                    json_ready(
+                        {
+                            "type": "state",
+                            "task_id": task_id,
+                            "status": run["status"],
+                            "phase": run["phase"],
+                            "progress": run["progress"],
+                            "message": run["message"],
+                            "error": run["error_message"],
+                        }
+                    ),
+                )
+                return

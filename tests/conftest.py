@@ -217,3 +217,138 @@ def football_data_server(football_data_dir):
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+# --- seeded databases and Redis ----------------------------------------------------------------
+
+SEED_FILES = ("*/E0.csv", "*/E1.csv")
+
+
+@pytest.fixture(scope="session")
+def _seed_templates(tmp_path_factory):
+    """Per dialect, a migrated database with E0 and E1 2015/16-2024/25 ingested once; tests
+    get copies (PostgreSQL ``CREATE DATABASE ... TEMPLATE``, SQLite a file copy)."""
+    return {"dir": tmp_path_factory.mktemp("seed"), "made": {}}
+
+
+async def _make_template(dialect: str, templates: dict, server: str | None) -> str:
+    import uuid
+
+    import asyncpg
+
+    from server import migrations
+    from server.db import create_engine
+    from server.ingest import ingest_paths
+
+    if dialect in templates["made"]:
+        return templates["made"][dialect]
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{templates['dir'] / 'seed.sqlite3'}"
+    else:
+        name = f"fpe_seed_{uuid.uuid4().hex[:10]}"
+        conn = await asyncpg.connect(server.replace("+asyncpg", ""))
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    await migrations.upgrade(engine)
+    files = [p for pattern in SEED_FILES for p in sorted(FOOTBALL_DATA.glob(pattern))]
+    reports = await ingest_paths(engine, files)
+    assert all(r.ok for r in reports)
+    await engine.dispose()
+    templates["made"][dialect] = url
+    return url
+
+
+@pytest.fixture
+async def seeded_url(request, _seed_templates, tmp_path):
+    """Factory: a fresh copy of the seeded database (E0 and E1, ten seasons)."""
+    import shutil
+    import uuid
+
+    import asyncpg
+
+    _need(FOOTBALL_DATA)
+    created: list[str] = []
+
+    async def make(dialect: str) -> str:
+        server = request.getfixturevalue("postgres_url") if dialect == "postgresql" else None
+        template = await _make_template(dialect, _seed_templates, server)
+        if dialect == "sqlite":
+            target = tmp_path / f"fpe-{uuid.uuid4().hex[:8]}.sqlite3"
+            shutil.copy(template.split("///", 1)[1], target)
+            return f"sqlite+aiosqlite:///{target}"
+        name = f"fpe_test_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(server.replace("+asyncpg", ""))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
+        finally:
+            await conn.close()
+        created.append(name)
+        return server.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    if created:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+        try:
+            for name in created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_seed_databases(_seed_templates):
+    yield
+    import asyncio
+
+    import asyncpg
+
+    names = [u.rsplit("/", 1)[1] for d, u in _seed_templates["made"].items() if d != "sqlite"]
+    if not names:
+        return
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(drop())
+
+
+REDIS_URL = os.environ.get("FPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import socket
+
+    from redis.connection import parse_url
+
+    info = parse_url(REDIS_URL)
+    try:
+        socket.create_connection((info.get("host", "127.0.0.1"), info.get("port", 6379)),
+                                 timeout=3).close()
+    except OSError as exc:
+        message = f"Redis not reachable at {REDIS_URL}: {exc}"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url):
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import uuid
+
+    from redis.asyncio import Redis
+
+    prefix = f"fpe-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    keys = [k async for k in client.scan_iter(match=f"*{prefix}*")]  # ours and arq's
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -1,0 +1,183 @@
+"""Predictions and evaluations from stored model versions (the service behind
+``fpe predict``, ``fpe evaluate`` and the APIs)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import InvalidInputError, UnknownTeamError
+from core.evaluation import compare
+from core.odds import implied_probabilities, market_probabilities
+from core.odds import overround as overround_of
+from core.pipeline import predict_proba
+from server.leagues import league_info
+from server.tables import League, Team
+from server.training import RunConfig, get_model, load_matches
+
+__all__ = ["TeamLookupError", "evaluate", "predict"]
+
+TOTAL_LINES = (0.5, 1.5, 2.5, 3.5, 4.5)
+HANDICAP_LINES = (-1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5)
+
+
+class TeamLookupError(InvalidInputError):
+    """A team name that matches no team, or several."""
+
+
+async def _team_id(engine: AsyncEngine, name: str, league: str | None) -> tuple[int, str]:
+    t, lg = Team.__table__, League.__table__
+    query = sa.select(t.c.id, t.c.name, t.c.country).where(
+        sa.func.lower(t.c.name) == name.strip().lower()
+    )
+    if league:
+        async with engine.connect() as conn:
+            known = (await conn.execute(sa.select(lg.c.country).where(lg.c.code == league))).first()
+        if known is None:
+            raise InvalidInputError(f"unknown league {league!r}")
+        query = query.where(t.c.country == known[0])
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    if not rows:
+        where = f" in {league_info(league).country}" if league else ""
+        raise TeamLookupError(f"no team called {name!r}{where}")
+    if len(rows) > 1:
+        countries = ", ".join(sorted(r.country for r in rows))
+        raise TeamLookupError(
+            f"{name!r} is a team in several countries ({countries}): name the league"
+        )
+    return rows[0].id, rows[0].name
+
+
+async def predict(
+    engine: AsyncEngine,
+    home: str,
+    away: str,
+    league: str | None = None,
+    model_version: str | None = None,
+    odds: tuple[float, float, float] | None = None,
+    max_goals: int = 10,
+) -> dict[str, Any]:
+    """1X2 probabilities of the active ``full`` model (or ``model_version``), with the
+    Dixon-Coles score grid, totals, both-teams-to-score and Asian handicaps.  ``odds``
+    (decimal home/draw/away) feed the market blend; without them the blend falls back to
+    the goal model."""
+    if not 1 <= max_goals <= 20:
+        raise InvalidInputError("max_goals must be between 1 and 20")
+    if odds is not None and (len(odds) != 3 or not all(o > 1.0 for o in odds)):
+        raise InvalidInputError("odds must be three decimal prices above 1.0 (home draw away)")
+    model = await get_model(engine, model_version)
+    (home_id, home_name), (away_id, away_name) = (
+        await _team_id(engine, home, league),
+        await _team_id(engine, away, league),
+    )
+    if home_id == away_id:
+        raise InvalidInputError(f"{home_name!r} cannot play itself")
+    weights = model["model_weights"]
+    market = overround = None
+    if odds is not None:
+        prices = np.array([odds], dtype=float)
+        market = implied_probabilities(prices, weights.get("config", {}).get("margin", "power"))
+        overround = overround_of(prices)
+    try:
+        probs, grid = await asyncio.to_thread(
+            predict_proba,
+            weights,
+            [str(home_id)],
+            [str(away_id)],
+            market,
+            overround,
+            max_goals,
+        )
+    except UnknownTeamError as exc:
+        names = {str(home_id): home_name, str(away_id): away_name}
+        missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
+        raise UnknownTeamError([f"{missing} (not in model {model['version']})"]) from None
+    home_xg, away_xg = grid.expected_goals
+    totals = {
+        str(line): {
+            "over": float(grid.totals(line).win[0]),
+            "under": float(grid.totals(line).lose[0]),
+        }
+        for line in TOTAL_LINES
+    }
+    handicaps = {}
+    for line in HANDICAP_LINES:
+        s = grid.asian_handicap(line)
+        handicaps[f"{line:+g}"] = {
+            "win": float(s.win[0]),
+            "push": float(s.push[0]),
+            "lose": float(s.lose[0]),
+        }
+    return {
+        "model_version": model["version"],
+        "model_type": model["model_type"],
+        "home_team": home_name,
+        "away_team": away_name,
+        "home_win": float(probs[0, 0]),
+        "draw": float(probs[0, 1]),
+        "away_win": float(probs[0, 2]),
+        "used_odds": odds is not None and "blend" in weights,
+        "goal_model": {
+            "home_win": float(grid.home_win[0]),
+            "draw": float(grid.draw[0]),
+            "away_win": float(grid.away_win[0]),
+        },
+        "expected_goals": {"home": float(home_xg[0]), "away": float(away_xg[0])},
+        "score_grid": grid.grid[0].tolist(),
+        "totals": totals,
+        "btts": {"yes": float(grid.btts[0]), "no": float(1.0 - grid.btts[0])},
+        "asian_handicap": handicaps,
+    }
+
+
+async def evaluate(
+    engine: AsyncEngine,
+    model_version: str | None,
+    selection: dict[str, Any],
+    margin: str = "power",
+) -> dict[str, Any]:
+    """Score a stored model against the market on chosen matches (with their odds).
+    Matches of teams the model does not know are skipped and counted; matches on or before
+    the model's training data end are flagged as in-sample."""
+    model = await get_model(engine, model_version)
+    config = RunConfig.from_json({"model_type": "poisson", **selection})
+    frame = await load_matches(engine, config)
+    weights = model["model_weights"]
+    known = set(weights["dixon_coles"]["parameters"]["teams"])
+    usable = frame["home_team"].isin(known) & frame["away_team"].isin(known)
+    frame = frame[usable].reset_index(drop=True)
+    if frame.empty:
+        raise InvalidInputError("none of the selected matches is between teams the model knows")
+    odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
+    market, source = market_probabilities(frame, method=margin)
+    probs, _ = await asyncio.to_thread(
+        predict_proba,
+        weights,
+        frame["home_team"].tolist(),
+        frame["away_team"].tolist(),
+        market,
+        overround_of(frame[odds_cols].to_numpy(dtype=float)),
+    )
+    priced = source != ""
+    if priced.sum() < 2:
+        raise InvalidInputError("fewer than two selected matches have market odds")
+    result = compare(probs[priced], market[priced], frame["result"].to_numpy()[priced])
+    reference = weights["dixon_coles"].get("fit", {}).get("reference_date")
+    in_sample = 0
+    if reference:
+        in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
+    result.update(
+        model_version=model["version"],
+        skipped_unknown_teams=int((~usable).sum()),
+        in_sample_matches=in_sample,
+        period={
+            "from": frame["date"].min().date().isoformat(),
+            "to": frame["date"].max().date().isoformat(),
+        },
+    )
+    return result

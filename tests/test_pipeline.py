@@ -1,0 +1,127 @@
+"""Training pipelines on real data: every type, no leakage, stored models that predict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import DixonColes
+from core.errors import InvalidInputError
+from core.pipeline import MODEL_TYPES, TrainingConfig, predict_proba, train
+from server.footballdata import read_file
+
+
+@pytest.fixture(scope="module")
+def e0(request) -> pd.DataFrame:
+    folder = request.getfixturevalue("football_data_dir")
+    frames = [read_file(p).matches for p in sorted(folder.glob("*/E0.csv"))[-6:]]
+    frame = pd.concat(frames, ignore_index=True)
+    frame["country"] = "England"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def trained(e0) -> dict[str, object]:
+    return {t: train(e0, TrainingConfig(model_type=t)) for t in MODEL_TYPES}
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_every_type_reports_validation_metrics_against_the_market(trained, model_type):
+    result = trained[model_type]
+    m = result.metrics
+    # the last 20 % of six seasons (2280 matches), from the first match of that day on
+    assert m["n"] == result.n_validation == 457
+    assert set(m) >= {"rps", "log_loss", "brier", "accuracy", "draw_accuracy", "rmse_goals",
+                      "market", "comparison", "validation_start"}
+    assert 0.17 < m["rps"] < 0.23 and 0.17 < m["market"]["rps"] < 0.23
+    assert m["comparison"]["n"] == 457
+    assert 0.9 < m["rmse_goals"] < 1.5
+    w = result.weights
+    assert set(w) >= {"team_strengths", "calibration_curves", "home_advantage", "decay_rate",
+                      "blend_alpha", "dixon_coles"}
+    assert ("blend" in w) == (model_type in ("blending", "full"))
+    assert ("calibrator" in w) == (model_type in ("calibration", "full"))
+    assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration"))
+    json.dumps(w)  # the registry stores it as JSON
+
+
+def test_blend_is_at_least_as_good_as_the_goal_model(trained):
+    assert trained["blending"].metrics["rps"] <= trained["poisson"].metrics["rps"]
+    assert trained["blending"].metrics["comparison"]["rps_diff"] < 0.002
+
+
+def test_progress_is_reported_and_can_stop_the_run(e0):
+    seen = []
+
+    def progress(phase, fraction, message, interim):
+        seen.append((phase, fraction))
+
+    train(e0, TrainingConfig(model_type="full"), progress)
+    phases = [p for p, _ in seen]
+    assert phases[0] == "dixon_coles" and "blending" in phases and "calibration" in phases
+    fractions = [f for _, f in seen]
+    assert all(0 <= f <= 1 for f in fractions) and fractions[-1] > 0.9
+
+    class Stop(Exception):
+        pass
+
+    def stop(phase, fraction, message, interim):
+        if fraction > 0.2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(e0, TrainingConfig(model_type="full"), stop)
+
+
+def test_shuffled_validation_outcomes_make_the_metrics_worse(e0, trained):
+    base = trained["poisson"].metrics
+    cut = e0["date"] >= pd.Timestamp(base["validation_start"])
+    shuffled = e0.copy()
+    rng = np.random.default_rng(0)
+    idx = shuffled.index[cut]
+    perm = rng.permutation(len(idx))
+    for col in ("home_goals", "away_goals", "result"):
+        shuffled.loc[idx, col] = shuffled.loc[idx, col].to_numpy()[perm]
+    worse = train(shuffled, TrainingConfig(model_type="poisson")).metrics
+    assert worse["rps"] > base["rps"] + 0.01
+    assert worse["log_loss"] > base["log_loss"] + 0.02
+
+
+def test_the_stored_model_never_saw_the_validation_matches(e0, trained):
+    stored = trained["poisson"].weights["dixon_coles"]
+    start = pd.Timestamp(trained["poisson"].metrics["validation_start"])
+    config = TrainingConfig()
+    before = DixonColes(xi=config.xi, l2=config.l2).fit(e0[e0.date < start], reference_date=start)
+    everything = DixonColes(xi=config.xi, l2=config.l2).fit(e0, reference_date=start)
+    np.testing.assert_allclose(stored["parameters"]["attack"], before.attack_, atol=1e-9)
+    assert not np.allclose(
+        everything.attack_[np.isin(everything.teams_, before.teams_)],
+        before.attack_[np.isin(before.teams_, everything.teams_)], atol=1e-3,
+    )
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_stored_weights_predict_new_fixtures(trained, model_type):
+    weights = json.loads(json.dumps(trained[model_type].weights))
+    teams = weights["dixon_coles"]["parameters"]["teams"][:4]
+    probs, grid = predict_proba(weights, teams[:2], teams[2:])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    assert grid.grid.shape == (2, 11, 11)
+    market = np.array([[0.5, 0.3, 0.2], [np.nan, np.nan, np.nan]])
+    with_odds, _ = predict_proba(weights, teams[:2], teams[2:], market, np.array([0.04, np.nan]))
+    np.testing.assert_allclose(with_odds[1], probs[1])  # no odds: the same as without
+    if model_type in ("blending", "full") and weights["blend"]["blend_alpha"] < 0.99:
+        assert not np.allclose(with_odds[0], probs[0])
+
+
+def test_selection_errors(e0):
+    with pytest.raises(InvalidInputError, match="at least 300"):
+        train(e0.iloc[:200], TrainingConfig())
+    one_season = e0[e0.date < "2020-07-01"]
+    with pytest.raises(InvalidInputError, match="too short"):
+        train(one_season.iloc[-380:], TrainingConfig())
+    with pytest.raises(InvalidInputError, match="unknown model type"):
+        train(e0, TrainingConfig(model_type="neural"))
