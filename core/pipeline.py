@@ -103,13 +103,15 @@ class _Reporter:
     def __init__(self, progress: Progress | None) -> None:
         self.progress = progress
         self.logs: list[str] = []
+        self.high = 0.0  # progress never goes backwards
 
     def __call__(
         self, phase: str, within: float, message: str, interim: dict[str, Any] | None = None
     ) -> None:
         lo, hi = _PHASES.get(phase, (0.0, 1.0))
+        self.high = max(self.high, lo + (hi - lo) * min(max(within, 0.0), 1.0))
         if self.progress is not None:
-            self.progress(phase, lo + (hi - lo) * min(max(within, 0.0), 1.0), message, interim)
+            self.progress(phase, self.high, message, interim)
 
     def log(self, phase: str, message: str) -> None:
         self.logs.append(message)
