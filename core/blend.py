@@ -9,8 +9,10 @@ overround.  Two blends are fitted strictly in time order:
 - ``blend_alpha``: the weight of the linear pool ``alpha * model + (1 - alpha) * market``,
   fitted by log loss on all training rows.
 
-The one with the lower log loss on those last rows is used (``method_``).  A match without
-market prices gets the model's probabilities: the blend never needs odds to predict.
+LightGBM is used (``method_``) only when it beats the pool on those last rows by at least
+``margin`` in log loss and there are at least ``min_holdout`` of them; otherwise the pool,
+which cannot overfit, is used.  A match without market prices gets the model's
+probabilities: the blend never needs odds to predict.
 """
 
 from __future__ import annotations
@@ -67,9 +69,12 @@ class Blend:
     """Fitted attributes: ``booster_`` (LightGBM), ``alpha_``, ``method_`` ('lightgbm' or
     'pool'), ``holdout_log_loss_`` (per candidate), ``n_train_``."""
 
-    def __init__(self, valid_share: float = 0.2, max_rounds: int = 800) -> None:
+    def __init__(self, valid_share: float = 0.2, max_rounds: int = 800,
+                 margin: float = 0.001, min_holdout: int = 300) -> None:
         self.valid_share = valid_share
         self.max_rounds = max_rounds
+        self.margin = margin
+        self.min_holdout = min_holdout
 
     def fit(
         self,
@@ -114,7 +119,8 @@ class Blend:
             "market": metrics.log_loss(mk[cut:], y[cut:]),
             "model": metrics.log_loss(dc[cut:], y[cut:]),
         }
-        self.method_ = min(("lightgbm", "pool"), key=lambda k: self.holdout_log_loss_[k])
+        better = self.holdout_log_loss_["lightgbm"] < self.holdout_log_loss_["pool"] - self.margin
+        self.method_ = "lightgbm" if better and y.size - cut >= self.min_holdout else "pool"
         self.n_train_ = int(y.size)
         return self
 

@@ -9,7 +9,10 @@ Two calibrators, both fitted on forecasts the model made out of sample:
   scaling.
 
 :func:`fit_calibrator` fits both on the earlier part of the data and keeps the one with
-the lower log loss on the later part, then refits the winner on everything.
+the lower log loss on the later part, then refits the winner on everything.  Isotonic is a
+candidate only with at least 1,000 matches to fit, and a calibrator must beat the raw
+forecast by 0.0005 in holdout log loss, else the forecast is left as it is (identity):
+choosing on a small holdout is itself a way to overfit.
 """
 
 from __future__ import annotations
@@ -187,6 +190,10 @@ class CalibrationReport:
         )
 
 
+MIN_ISOTONIC = 1000
+MIN_GAIN = 0.0005
+
+
 def fit_calibrator(
     probs: np.ndarray, outcomes: np.ndarray, holdout_share: float = 0.3
 ) -> tuple[Calibrator, CalibrationReport]:
@@ -199,15 +206,17 @@ def fit_calibrator(
         raise InvalidInputError(f"calibration needs at least 60 matches, got {y.size}")
     cut = round(y.size * (1 - holdout_share))
     candidates: dict[str, Calibrator] = {
-        "isotonic": IsotonicCalibrator(),
         "logistic": LogisticCalibrator(),
         "identity": IdentityCalibrator(),
     }
+    if cut >= MIN_ISOTONIC:
+        candidates["isotonic"] = IsotonicCalibrator()
     scores = {}
     for name, calibrator in candidates.items():
         calibrator.fit(p[:cut], y[:cut])
         scores[name] = metrics.log_loss(calibrator.predict(p[cut:]), y[cut:])
-    chosen = min(candidates, key=lambda k: scores[k])
+    best = min((k for k in candidates if k != "identity"), key=lambda k: scores[k])
+    chosen = best if scores[best] < scores["identity"] - MIN_GAIN else "identity"
     final = candidates[chosen].__class__().fit(p, y)
     return final, CalibrationReport(chosen, scores, cut, y.size - cut)
 
