@@ -69,8 +69,13 @@ class Blend:
     """Fitted attributes: ``booster_`` (LightGBM), ``alpha_``, ``method_`` ('lightgbm' or
     'pool'), ``holdout_log_loss_`` (per candidate), ``n_train_``."""
 
-    def __init__(self, valid_share: float = 0.2, max_rounds: int = 800,
-                 margin: float = 0.001, min_holdout: int = 300) -> None:
+    def __init__(
+        self,
+        valid_share: float = 0.2,
+        max_rounds: int = 800,
+        margin: float = 0.001,
+        min_holdout: int = 300,
+    ) -> None:
         self.valid_share = valid_share
         self.max_rounds = max_rounds
         self.margin = margin

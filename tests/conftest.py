@@ -328,8 +328,9 @@ def redis_url() -> str:
 
     info = parse_url(REDIS_URL)
     try:
-        socket.create_connection((info.get("host", "127.0.0.1"), info.get("port", 6379)),
-                                 timeout=3).close()
+        socket.create_connection(
+            (info.get("host", "127.0.0.1"), info.get("port", 6379)), timeout=3
+        ).close()
     except OSError as exc:
         message = f"Redis not reachable at {REDIS_URL}: {exc}"
         if REQUIRE:

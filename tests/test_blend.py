@@ -28,9 +28,14 @@ def _data(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     market = _noisy(truth, rng, 0.15)
     frame = pd.DataFrame(
         {
-            "dc_home": model[:, 0], "dc_draw": model[:, 1], "dc_away": model[:, 2],
-            "dc_home_rate": rng.uniform(0.8, 2.2, n), "dc_away_rate": rng.uniform(0.6, 1.8, n),
-            "mk_home": market[:, 0], "mk_draw": market[:, 1], "mk_away": market[:, 2],
+            "dc_home": model[:, 0],
+            "dc_draw": model[:, 1],
+            "dc_away": model[:, 2],
+            "dc_home_rate": rng.uniform(0.8, 2.2, n),
+            "dc_away_rate": rng.uniform(0.6, 1.8, n),
+            "mk_home": market[:, 0],
+            "mk_draw": market[:, 1],
+            "mk_away": market[:, 2],
             "mk_overround": rng.uniform(0.02, 0.06, n),
         }
     )

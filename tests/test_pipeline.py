@@ -34,14 +34,29 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     m = result.metrics
     # the last 20 % of six seasons (2280 matches), from the first match of that day on
     assert m["n"] == result.n_validation == 457
-    assert set(m) >= {"rps", "log_loss", "brier", "accuracy", "draw_accuracy", "rmse_goals",
-                      "market", "comparison", "validation_start"}
+    assert set(m) >= {
+        "rps",
+        "log_loss",
+        "brier",
+        "accuracy",
+        "draw_accuracy",
+        "rmse_goals",
+        "market",
+        "comparison",
+        "validation_start",
+    }
     assert 0.17 < m["rps"] < 0.23 and 0.17 < m["market"]["rps"] < 0.23
     assert m["comparison"]["n"] == 457
     assert 0.9 < m["rmse_goals"] < 1.5
     w = result.weights
-    assert set(w) >= {"team_strengths", "calibration_curves", "home_advantage", "decay_rate",
-                      "blend_alpha", "dixon_coles"}
+    assert set(w) >= {
+        "team_strengths",
+        "calibration_curves",
+        "home_advantage",
+        "decay_rate",
+        "blend_alpha",
+        "dixon_coles",
+    }
     assert ("blend" in w) == (model_type in ("blending", "full"))
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
     assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration"))
@@ -99,7 +114,8 @@ def test_the_stored_model_never_saw_the_validation_matches(e0, trained):
     np.testing.assert_allclose(stored["parameters"]["attack"], before.attack_, atol=1e-9)
     assert not np.allclose(
         everything.attack_[np.isin(everything.teams_, before.teams_)],
-        before.attack_[np.isin(before.teams_, everything.teams_)], atol=1e-3,
+        before.attack_[np.isin(before.teams_, everything.teams_)],
+        atol=1e-3,
     )
 
 

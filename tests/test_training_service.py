@@ -21,8 +21,12 @@ E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 async def services(request, seeded_url, tmp_path):
-    settings = Settings(database_url=await seeded_url(request.param), data_dir=tmp_path,
-                        heartbeat_seconds=0.2, stale_seconds=2.0)
+    settings = Settings(
+        database_url=await seeded_url(request.param),
+        data_dir=tmp_path,
+        heartbeat_seconds=0.2,
+        stale_seconds=2.0,
+    )
     svc = await open_services(settings)
     assert svc.in_process
     yield svc
@@ -38,19 +42,38 @@ async def count(engine, table) -> int:
     ("request_data", "field", "message"),
     [
         ({"model_type": "poisson", "leagues": ["XX"]}, "leagues", "unknown league"),
-        ({"model_type": "poisson", "leagues": ["E0"], "seasons": ["9900"]}, "seasons",
-         "no matches for season"),
-        ({"model_type": "poisson", "leagues": ["E0"], "date_from": "2024-05-01",
-          "date_to": "2023-05-01"}, "date_from", "after date_to"),
-        ({"model_type": "poisson", "leagues": ["E0"], "seasons": ["2425"]}, "seasons",
-         "too short"),
-        ({"model_type": "poisson", "leagues": ["E0"], "date_from": "2025-01-01"}, "seasons",
-         "at least 300"),
+        (
+            {"model_type": "poisson", "leagues": ["E0"], "seasons": ["9900"]},
+            "seasons",
+            "no matches for season",
+        ),
+        (
+            {
+                "model_type": "poisson",
+                "leagues": ["E0"],
+                "date_from": "2024-05-01",
+                "date_to": "2023-05-01",
+            },
+            "date_from",
+            "after date_to",
+        ),
+        ({"model_type": "poisson", "leagues": ["E0"], "seasons": ["2425"]}, "seasons", "too short"),
+        (
+            {"model_type": "poisson", "leagues": ["E0"], "date_from": "2025-01-01"},
+            "seasons",
+            "at least 300",
+        ),
         ({"model_type": "neural", "leagues": ["E0"]}, "model_type", "unknown model type"),
-        ({"model_type": "full", "leagues": ["E0"], "hyperparameters": {"depth": 3}},
-         "hyperparameters", "unknown hyperparameter"),
-        ({"model_type": "full", "leagues": ["E0"],
-          "hyperparameters": {"validation_share": 0.9}}, "hyperparameters", "validation_share"),
+        (
+            {"model_type": "full", "leagues": ["E0"], "hyperparameters": {"depth": 3}},
+            "hyperparameters",
+            "unknown hyperparameter",
+        ),
+        (
+            {"model_type": "full", "leagues": ["E0"], "hyperparameters": {"validation_share": 0.9}},
+            "hyperparameters",
+            "validation_share",
+        ),
         ({"model_type": "full", "leagues": "E0"}, "leagues", "list"),
         ({"model_type": "full", "leagues": ["E0"], "colour": "red"}, "colour", "unknown field"),
         ({"model_type": "full", "leagues": ["E0"], "date_to": "soon"}, "date_to", "not a date"),
@@ -94,8 +117,9 @@ async def test_a_second_run_archives_the_first_model(services):
     models = await training.list_models(services.engine, model_type="poisson")
     assert [m["status"] for m in models] == ["active", "archived"]
     assert models[0]["version"] != models[1]["version"]
-    assert (await training.get_run(services.engine, run["task_id"]))["model_version"] == \
-        models[0]["version"]
+    assert (await training.get_run(services.engine, run["task_id"]))["model_version"] == models[0][
+        "version"
+    ]
 
 
 async def test_cancelling_a_running_fit_stops_it_within_two_seconds(services):
@@ -126,8 +150,9 @@ async def test_a_run_executes_once_even_when_delivered_twice(services):
     config = training.parse_config({"model_type": "poisson", **E0_RECENT})
     run = await training.create_run(services.engine, config, 1520)
     ctx = RunContext(services.engine, services.events, heartbeat=0.2)
-    outcomes = await asyncio.gather(execute_run(ctx, run["task_id"]),
-                                    execute_run(ctx, run["task_id"]))
+    outcomes = await asyncio.gather(
+        execute_run(ctx, run["task_id"]), execute_run(ctx, run["task_id"])
+    )
     assert sorted(outcomes) == ["completed", "skipped"]
     assert await count(services.engine, Model.__table__) == 1
 
@@ -154,8 +179,11 @@ async def test_a_run_whose_worker_died_is_reaped(services):
         await conn.execute(
             sa.update(TrainingRun.__table__)
             .where(TrainingRun.__table__.c.task_id == run["task_id"])
-            .values(status=ModelStatus.TRAINING, worker="gone:1",
-                    heartbeat_at=datetime.now(UTC) - timedelta(seconds=10))
+            .values(
+                status=ModelStatus.TRAINING,
+                worker="gone:1",
+                heartbeat_at=datetime.now(UTC) - timedelta(seconds=10),
+            )
         )
     ctx = RunContext(services.engine, services.events)
     assert await reap_stale_runs(ctx, stale_after=2.0) == [run["task_id"]]
@@ -171,8 +199,9 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
     assert p["home_team"] == "Arsenal" and p["model_type"] == "full"
     assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-9
     assert len(p["score_grid"]) == 11 and set(p["totals"]) >= {"2.5"}
-    with_odds = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0",
-                                          odds=(1.5, 4.5, 6.5))
+    with_odds = await predictions.predict(
+        services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5)
+    )
     assert with_odds["home_win"] != p["home_win"] or with_odds["used_odds"]
     with pytest.raises(predictions.TeamLookupError, match="Atlantis"):
         await predictions.predict(services.engine, "Atlantis", "Chelsea")
@@ -180,14 +209,16 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
         await predictions.predict(services.engine, "Hull", "Chelsea", "E1")
     with pytest.raises(InvalidInputError, match="odds"):
         await predictions.predict(services.engine, "Arsenal", "Chelsea", odds=(0.5, 2, 3))
-    result = await predictions.evaluate(services.engine, None, {"leagues": ["E0"],
-                                                                "seasons": ["2425"]})
+    result = await predictions.evaluate(
+        services.engine, None, {"leagues": ["E0"], "seasons": ["2425"]}
+    )
     assert result["n"] == 380
     # 2024/25 began before this model's validation period: those matches are flagged
     model = await training.get_model(services.engine)
     start = model["metrics"]["validation_start"]
     frame = await training.load_matches(
-        services.engine, training.parse_config({"model_type": "full", "leagues": ["E0"],
-                                                "seasons": ["2425"]}))
+        services.engine,
+        training.parse_config({"model_type": "full", "leagues": ["E0"], "seasons": ["2425"]}),
+    )
     assert result["in_sample_matches"] == int((frame["date"] < start).sum()) > 0
     assert abs(result["rps_diff"]) < 0.01
