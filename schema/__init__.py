@@ -1,1 +1,37 @@
-"""The Strawberry GraphQL schema (queries, mutations, subscriptions); arrives with the API."""
+"""The Strawberry GraphQL schema: queries, mutations and subscriptions over the service
+layer, with depth, token and alias limits and masking of unexpected errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from schema.errors import should_mask
+from schema.resolvers import Mutation, Query, Subscription
+
+__all__ = ["LIMITS", "build_schema"]
+
+LIMITS = {"max_depth": 10, "max_tokens": 2000, "max_aliases": 20}
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log only bugs: a user's bad input is answered, not logged with a traceback."""
+        super().process_errors([e for e in errors if should_mask(e)], execution_context)
+
+
+def build_schema() -> strawberry.Schema:
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            QueryDepthLimiter(max_depth=LIMITS["max_depth"]),
+            MaxTokensLimiter(max_token_count=LIMITS["max_tokens"]),
+            MaxAliasesLimiter(max_alias_count=LIMITS["max_aliases"]),
+            MaskErrors(should_mask_error=should_mask),
+        ],
+    )

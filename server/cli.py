@@ -398,6 +398,20 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = Settings.from_env()
+    mode = "arq workers via Redis" if settings.redis_url else "in-process training (embedded)"
+    print(f"serving http://{args.host}:{args.port}/graphql and /api on "
+          f"{describe(settings.database_url)}; {mode}", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                lifespan="on", ws="websockets-sansio")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -583,6 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="stop a queued or running training run")
     cancel.add_argument("task_id")
     cancel.set_defaults(func=_cmd_cancel)
+
+    serve = sub.add_parser("serve", help="the GraphQL API, GraphiQL and the REST shim")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_positive_int, default=8000)
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=_cmd_serve)
 
     worker = sub.add_parser("worker", help="run an arq worker (needs FPE_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")

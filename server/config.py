@@ -10,6 +10,10 @@
 ``FPE_REDIS_PREFIX``       prefix of every Redis key and of the arq queue; default ``fpe``
 ``FPE_HEARTBEAT_SECONDS``  how often a running job writes its heartbeat; default 1
 ``FPE_STALE_SECONDS``      a run whose heartbeat is older is marked failed; default 30
+``FPE_API_TOKEN``          when set, mutations, subscriptions and REST writes need
+                           ``Authorization: Bearer <token>``
+``FPE_ALLOWED_ORIGINS``    comma-separated origins allowed to open WebSockets (besides the
+                           server's own host); default none
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
 =========================  ===============================================================
@@ -66,6 +70,8 @@ class Settings:
     redis_prefix: str = "fpe"
     heartbeat_seconds: float = 1.0
     stale_seconds: float = 30.0
+    api_token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -88,6 +94,11 @@ class Settings:
             redis_prefix=env.get("FPE_REDIS_PREFIX") or "fpe",
             heartbeat_seconds=_seconds(env, "FPE_HEARTBEAT_SECONDS", 1.0),
             stale_seconds=_seconds(env, "FPE_STALE_SECONDS", 30.0),
+            api_token=env.get("FPE_API_TOKEN") or None,
+            allowed_origins=tuple(
+                o.strip().rstrip("/") for o in (env.get("FPE_ALLOWED_ORIGINS") or "").split(",")
+                if o.strip()
+            ),
         )
 
 

@@ -62,6 +62,11 @@ class RedisEventStream:
         return await self._read(self.keys.run_events(task_id), after, timeout)
 
     async def read_all(self, after: str = "$", timeout: float = 0.0) -> list[tuple[str, Event]]:
+        if after == "$":  # pin "now" to an id, so nothing falls between two reads
+            last = await self.redis.xrevrange(self.keys.all_events, count=1)
+            after = _text(last[0][0]) if last else "0-0"
+            if timeout <= 0:
+                return []
         return await self._read(self.keys.all_events, after, timeout)
 
     async def _read(self, key: str, after: str, timeout: float) -> list[tuple[str, Event]]:

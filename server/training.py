@@ -339,6 +339,16 @@ async def list_runs(
         return [_run_dict(r) for r in await conn.execute(query)]
 
 
+async def list_runs_by_id(engine: AsyncEngine, ids: list[int]) -> list[dict[str, Any]]:
+    query = (
+        sa.select(_RUNS, _MODELS.c.version.label("model_version"))
+        .select_from(_RUNS.outerjoin(_MODELS, _MODELS.c.id == _RUNS.c.model_id))
+        .where(_RUNS.c.id.in_(ids))
+    )
+    async with engine.connect() as conn:
+        return [_run_dict(r) for r in await conn.execute(query)]
+
+
 def _status(value: str) -> str:
     try:
         return ModelStatus(value).value

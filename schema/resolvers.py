@@ -1,0 +1,232 @@
+"""Queries, mutations and subscriptions: thin calls into the service layer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from schema.errors import UserError, graphql_errors
+from schema.types import (
+    League,
+    ModelVersion,
+    Prediction,
+    ProgressEvent,
+    Team,
+    TrainingInput,
+    TrainingRun,
+)
+from server import catalog, predictions, registry, training
+from server.events import TERMINAL
+from server.services import cancel_training, follow_run, start_training
+
+MAX_LIMIT = 200
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+
+
+class IsAuthenticated(BasePermission):
+    message = "a valid bearer token is required (Authorization header, or connection_init)"
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012 - strawberry's API
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return info.context.authenticated
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise UserError(f"limit must be between 1 and {MAX_LIMIT}",
+                        extensions={"code": "BAD_USER_INPUT", "field": "limit"})
+    if offset < 0:
+        raise UserError("offset must be 0 or more",
+                        extensions={"code": "BAD_USER_INPUT", "field": "offset"})
+
+
+def _engine(info: strawberry.Info) -> Any:
+    return info.context.services.engine
+
+
+async def teams_of_league(info: strawberry.Info, code: str) -> list[Team]:
+    rows = await catalog.list_teams(_engine(info), code)
+    return [Team(**r) for r in rows]
+
+
+async def model_weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
+    return await info.context.loaders.weights_by_model.load(model_id)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    @graphql_errors
+    async def leagues(self, info: strawberry.Info) -> list[League]:
+        return [League(**r) for r in await catalog.list_leagues(_engine(info))]
+
+    @strawberry.field
+    @graphql_errors
+    async def teams(self, info: strawberry.Info, league: str | None = None) -> list[Team]:
+        return [Team(**r) for r in await catalog.list_teams(_engine(info), league)]
+
+    @strawberry.field
+    @graphql_errors
+    async def models(
+        self, info: strawberry.Info, status: str | None = None, model_type: str | None = None,
+        limit: int = 50, offset: int = 0,
+    ) -> list[ModelVersion]:
+        _page(limit, offset)
+        rows = await training.list_models(_engine(info), status, model_type, limit, offset)
+        return [ModelVersion.from_row(r) for r in rows]
+
+    @strawberry.field
+    @graphql_errors
+    async def model(
+        self, info: strawberry.Info, id: int | None = None, version: str | None = None
+    ) -> ModelVersion | None:
+        if (id is None) == (version is None):
+            raise UserError("give exactly one of id and version",
+                            extensions={"code": "BAD_USER_INPUT"})
+        if id is not None:
+            row = await info.context.loaders.model_by_id.load(id)
+            return None if row is None else ModelVersion.from_row(row)
+        try:
+            row = await training.get_model(_engine(info), version, with_weights=False)
+        except registry.ModelNotFoundError:
+            return None
+        return ModelVersion.from_row(row)
+
+    @strawberry.field
+    @graphql_errors
+    async def active_model(self, info: strawberry.Info,
+                           model_type: str = "full") -> ModelVersion | None:
+        try:
+            row = await training.get_model(_engine(info), None, model_type, with_weights=False)
+        except registry.ModelNotFoundError:
+            return None
+        return ModelVersion.from_row(row)
+
+    @strawberry.field
+    @graphql_errors
+    async def training_runs(
+        self, info: strawberry.Info, status: str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> list[TrainingRun]:
+        _page(limit, offset)
+        rows = await training.list_runs(_engine(info), status, limit, offset)
+        return [TrainingRun.from_row(r) for r in rows]
+
+    @strawberry.field
+    @graphql_errors
+    async def training_run(self, info: strawberry.Info, id: int) -> TrainingRun | None:
+        runs = await training.list_runs_by_id(_engine(info), [id])
+        return TrainingRun.from_row(runs[0]) if runs else None
+
+    @strawberry.field
+    @graphql_errors
+    async def task(self, info: strawberry.Info, task_id: str) -> TrainingRun:
+        return TrainingRun.from_row(await training.get_run(_engine(info), task_id))
+
+    @strawberry.field
+    @graphql_errors
+    async def predict(
+        self, info: strawberry.Info, home: str, away: str, league: str | None = None,
+        model_version: str | None = None,
+    ) -> Prediction:
+        p = await predictions.predict(_engine(info), home, away, league, model_version)
+        return Prediction.from_service(p)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @graphql_errors
+    async def start_training(self, info: strawberry.Info, input: TrainingInput) -> TrainingRun:
+        run = await start_training(info.context.services, input.to_request())
+        return TrainingRun.from_row(run)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @graphql_errors
+    async def cancel_training(self, info: strawberry.Info, task_id: str) -> TrainingRun:
+        return TrainingRun.from_row(await cancel_training(info.context.services, task_id))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @graphql_errors
+    async def activate_model(self, info: strawberry.Info, version: str) -> ModelVersion:
+        await registry.activate_model(_engine(info), version)
+        return ModelVersion.from_row(
+            await training.get_model(_engine(info), version, with_weights=False)
+        )
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @graphql_errors
+    async def archive_model(self, info: strawberry.Info, version: str) -> ModelVersion:
+        await registry.archive_model(_engine(info), version)
+        return ModelVersion.from_row(
+            await training.get_model(_engine(info), version, with_weights=False)
+        )
+
+
+class _SubscriptionSlot:
+    """Counts a connection's open subscriptions; released in ``finally``."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def __enter__(self) -> None:
+        if self.context.active_subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+            raise UserError(
+                f"at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection",
+                extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
+            )
+        self.context.active_subscriptions += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.context.active_subscriptions -= 1
+
+
+def _state_event(run: dict[str, Any]) -> ProgressEvent:
+    return ProgressEvent(
+        task_id=run["task_id"], event_id="", type="state", status=run["status"],
+        phase=run["phase"], progress=run["progress"], message=run["message"],
+        metrics=run["metrics"], error=run["error_message"], version=run.get("model_version"),
+    )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    async def training_progress(
+        self, info: strawberry.Info, task_id: str, after: str = "0"
+    ) -> AsyncGenerator[ProgressEvent, None]:
+        """The run's current state first, then every event after ``after`` (by default all
+        of them, so a late subscriber misses nothing), live until the run ends."""
+        services = info.context.services
+        with _SubscriptionSlot(info.context):
+            try:
+                run = await training.get_run(services.engine, task_id)
+            except training.RunNotFoundError as exc:
+                raise UserError(str(exc), extensions={"code": "NOT_FOUND"}) from exc
+            yield _state_event(run)
+            if run["status"] in TERMINAL:
+                return
+            stream = follow_run(services, task_id, after)
+            try:
+                async for event_id, event in stream:
+                    yield ProgressEvent.from_event(event_id, event)
+            finally:
+                await stream.aclose()
+
+    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    async def training_events(self, info: strawberry.Info) -> AsyncGenerator[ProgressEvent, None]:
+        """State changes of every run (queued, training, completed, ...), for dashboards."""
+        services = info.context.services
+        with _SubscriptionSlot(info.context):
+            last = "$"
+            while True:
+                events = await services.events.read_all(last, timeout=5.0)
+                for event_id, event in events:
+                    last = event_id
+                    yield ProgressEvent.from_event(event_id, event)
+                if not events:
+                    await asyncio.sleep(0)  # let cancellation through between empty reads

@@ -1,0 +1,284 @@
+"""GraphQL object types; each is built from a service-layer row (a dict)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from core.pipeline import MODEL_TYPES
+from server.tables import ModelStatus as _ModelStatus
+
+ModelStatus = strawberry.enum(_ModelStatus, name="ModelStatus",
+                              description="Lifecycle state of a model version or a run.")
+
+ModelType = strawberry.enum(
+    enum.Enum("ModelType", {t.upper(): t for t in MODEL_TYPES}),
+    name="ModelType",
+    description="poisson (Dixon-Coles), blending, calibration, full (all three).",
+)
+
+
+@strawberry.type
+class League:
+    id: int
+    code: str
+    name: str
+    country: str
+    match_count: int
+    seasons: list[str]
+
+    @strawberry.field
+    async def teams(self, info: strawberry.Info) -> list[Team]:
+        from schema.resolvers import teams_of_league
+
+        return await teams_of_league(info, self.code)
+
+
+@strawberry.type
+class Team:
+    id: int
+    name: str
+    country: str
+
+
+@strawberry.type
+class TeamStrength:
+    team_id: int
+    attack: float
+    defense: float
+
+    @strawberry.field
+    async def team(self, info: strawberry.Info) -> Team | None:
+        row = await info.context.loaders.team_by_id.load(self.team_id)
+        return None if row is None else Team(id=row["id"], name=row["name"],
+                                             country=row["country"])
+
+
+@strawberry.type
+class CalibrationCurves:
+    home: list[list[float]]
+    draw: list[list[float]]
+    away: list[list[float]]
+
+
+@strawberry.type
+class ModelVersion:
+    id: int
+    version: str
+    model_type: str
+    status: ModelStatus
+    training_started_at: datetime | None
+    training_completed_at: datetime | None
+    training_matches: int | None
+    training_leagues: list[str] | None
+    training_seasons: list[str] | None
+    brier_score: float | None
+    log_loss: float | None
+    draw_accuracy: float | None
+    overall_accuracy: float | None
+    rps: float | None
+    metrics: JSON | None
+    config: JSON | None
+    created_at: datetime
+
+    @staticmethod
+    def from_row(row: dict[str, Any]) -> ModelVersion:
+        return ModelVersion(**{f: row.get(f) for f in _MODEL_FIELDS} |
+                            {"status": _ModelStatus(row["status"])})
+
+    @strawberry.field
+    async def training_runs(self, info: strawberry.Info) -> list[TrainingRun]:
+        rows = await info.context.loaders.runs_by_model.load(self.id)
+        return [TrainingRun.from_row(r) for r in rows]
+
+    @strawberry.field(description="Team attack/defense on the multiplicative scale.")
+    async def team_strengths(self, info: strawberry.Info) -> list[TeamStrength]:
+        weights = await _weights(info, self.id)
+        return [TeamStrength(team_id=int(k), attack=v["attack"], defense=v["defense"])
+                for k, v in (weights.get("team_strengths") or {}).items()]
+
+    @strawberry.field
+    async def calibration_curves(self, info: strawberry.Info) -> CalibrationCurves | None:
+        curves = (await _weights(info, self.id)).get("calibration_curves")
+        return None if not curves else CalibrationCurves(**curves)
+
+    @strawberry.field
+    async def blend_alpha(self, info: strawberry.Info) -> float | None:
+        return (await _weights(info, self.id)).get("blend_alpha")
+
+    @strawberry.field
+    async def home_advantage(self, info: strawberry.Info) -> float | None:
+        return (await _weights(info, self.id)).get("home_advantage")
+
+
+async def _weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
+    from schema.resolvers import model_weights
+
+    return await model_weights(info, model_id)
+
+
+_MODEL_FIELDS = [
+    "id", "version", "model_type", "training_started_at", "training_completed_at",
+    "training_matches", "training_leagues", "training_seasons", "brier_score", "log_loss",
+    "draw_accuracy", "overall_accuracy", "rps", "metrics", "config", "created_at",
+]
+
+
+@strawberry.type
+class TrainingRun:
+    id: int
+    task_id: str
+    run_type: str
+    status: ModelStatus
+    progress: float
+    phase: str | None
+    message: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    match_count: int | None
+    date_from: date | None
+    date_to: date | None
+    brier_score: float | None
+    log_loss: float | None
+    validation_accuracy: float | None
+    rps: float | None
+    error_message: str | None
+    logs: list[str] | None
+    metrics: JSON | None
+    config: JSON | None
+    model_id: strawberry.Private[int | None]
+
+    @staticmethod
+    def from_row(row: dict[str, Any]) -> TrainingRun:
+        return TrainingRun(**{f: row.get(f) for f in _RUN_FIELDS} |
+                           {"status": _ModelStatus(row["status"]),
+                            "logs": [str(x) for x in row.get("logs") or []]})
+
+    @strawberry.field
+    async def model(self, info: strawberry.Info) -> ModelVersion | None:
+        if self.model_id is None:
+            return None
+        row = await info.context.loaders.model_by_id.load(self.model_id)
+        return None if row is None else ModelVersion.from_row(row)
+
+
+_RUN_FIELDS = [
+    "id", "task_id", "run_type", "progress", "phase", "message", "started_at",
+    "completed_at", "created_at", "match_count", "date_from", "date_to", "brier_score",
+    "log_loss", "validation_accuracy", "rps", "error_message", "metrics", "config", "model_id",
+]
+
+
+@strawberry.type
+class ProgressEvent:
+    task_id: str
+    event_id: str
+    type: str
+    status: str | None
+    phase: str | None
+    progress: float | None
+    message: str | None
+    metrics: JSON | None
+    error: str | None
+    version: str | None
+
+    @staticmethod
+    def from_event(event_id: str, event: dict[str, Any]) -> ProgressEvent:
+        return ProgressEvent(
+            task_id=event.get("task_id", ""), event_id=event_id, type=event.get("type", ""),
+            status=event.get("status"), phase=event.get("phase"),
+            progress=event.get("progress"), message=event.get("message"),
+            metrics=event.get("metrics"), error=event.get("error"),
+            version=event.get("version"),
+        )
+
+
+@strawberry.type
+class GoalPair:
+    home: float
+    away: float
+
+
+@strawberry.type
+class TotalLine:
+    line: float
+    over: float
+    under: float
+
+
+@strawberry.type
+class HandicapLine:
+    line: float
+    win: float
+    push: float
+    lose: float
+
+
+@strawberry.type
+class Btts:
+    yes: float
+    no: float
+
+
+@strawberry.type
+class Prediction:
+    model_version: str
+    model_type: str
+    home_team: str
+    away_team: str
+    home_win: float
+    draw: float
+    away_win: float
+    expected_goals: GoalPair
+    score_grid: list[list[float]]
+    totals: list[TotalLine]
+    btts: Btts
+    asian_handicap: list[HandicapLine]
+
+    @staticmethod
+    def from_service(p: dict[str, Any]) -> Prediction:
+        return Prediction(
+            model_version=p["model_version"], model_type=p["model_type"],
+            home_team=p["home_team"], away_team=p["away_team"], home_win=p["home_win"],
+            draw=p["draw"], away_win=p["away_win"],
+            expected_goals=GoalPair(**p["expected_goals"]), score_grid=p["score_grid"],
+            totals=[TotalLine(line=float(k), **v) for k, v in p["totals"].items()],
+            btts=Btts(**p["btts"]),
+            asian_handicap=[HandicapLine(line=float(k), **v)
+                            for k, v in p["asian_handicap"].items()],
+        )
+
+
+@strawberry.input
+class HyperparametersInput:
+    xi: float | None = strawberry.field(default=None,
+                                        description="Dixon-Coles time decay PER DAY.")
+    l2: float | None = None
+    refit_days: int | None = None
+    validation_share: float | None = None
+    burn_in_days: int | None = None
+
+
+@strawberry.input
+class TrainingInput:
+    model_type: ModelType
+    leagues: list[str]
+    seasons: list[str] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    hyperparameters: HyperparametersInput | None = None
+
+    def to_request(self) -> dict[str, Any]:
+        hyper = {}
+        if self.hyperparameters is not None:
+            hyper = {k: v for k, v in vars(self.hyperparameters).items() if v is not None}
+        return {
+            "model_type": self.model_type.value, "leagues": self.leagues,
+            "seasons": self.seasons or [], "date_from": self.date_from,
+            "date_to": self.date_to, "hyperparameters": hyper,
+        }
