@@ -39,10 +39,17 @@ def run(frame, model_type: str) -> dict:
         phases[phase] = phases.get(phase, 0.0) + t1 - t0
     m = result.metrics
     return {
-        "model_type": model_type, "seconds": end - start, "phases": phases, "n": m["n"],
-        "validation_start": m["validation_start"], "rps": m["rps"], "log_loss": m["log_loss"],
-        "market_rps": m["market"]["rps"], "market_log_loss": m["market"]["log_loss"],
-        "rps_diff": m["comparison"]["rps_diff"], "rps_diff_se": m["comparison"]["rps_diff_se"],
+        "model_type": model_type,
+        "seconds": end - start,
+        "phases": phases,
+        "n": m["n"],
+        "validation_start": m["validation_start"],
+        "rps": m["rps"],
+        "log_loss": m["log_loss"],
+        "market_rps": m["market"]["rps"],
+        "market_log_loss": m["market"]["log_loss"],
+        "rps_diff": m["comparison"]["rps_diff"],
+        "rps_diff_se": m["comparison"]["rps_diff_se"],
         "logs": result.logs,
     }
 
@@ -61,13 +68,17 @@ def main() -> None:
         return
     for label, rows in results.items():
         print(f"\n{label}: validation from {rows[0]['validation_start']}, {rows[0]['n']} matches")
-        print(f"{'type':<12}{'total':>8}  {'phases':<58}{'RPS':>9}{'market':>9}"
-              f"{'diff (SE)':>20}{'log loss':>10}{'market':>9}")
+        print(
+            f"{'type':<12}{'total':>8}  {'phases':<58}{'RPS':>9}{'market':>9}"
+            f"{'diff (SE)':>20}{'log loss':>10}{'market':>9}"
+        )
         for r in rows:
             phases = " ".join(f"{k} {v:.1f}" for k, v in r["phases"].items())
-            print(f"{r['model_type']:<12}{r['seconds']:>7.1f}s  {phases:<58}{r['rps']:>9.5f}"
-                  f"{r['market_rps']:>9.5f}{r['rps_diff']:>+11.5f} ({r['rps_diff_se']:.5f})"
-                  f"{r['log_loss']:>10.4f}{r['market_log_loss']:>9.4f}")
+            print(
+                f"{r['model_type']:<12}{r['seconds']:>7.1f}s  {phases:<58}{r['rps']:>9.5f}"
+                f"{r['market_rps']:>9.5f}{r['rps_diff']:>+11.5f} ({r['rps_diff_se']:.5f})"
+                f"{r['log_loss']:>10.4f}{r['market_log_loss']:>9.4f}"
+            )
 
 
 if __name__ == "__main__":

@@ -28,10 +28,10 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[
-            QueryDepthLimiter(max_depth=LIMITS["max_depth"]),
-            MaxTokensLimiter(max_token_count=LIMITS["max_tokens"]),
-            MaxAliasesLimiter(max_alias_count=LIMITS["max_aliases"]),
-            MaskErrors(should_mask_error=should_mask),
+        extensions=[  # factories: a fresh extension for every request
+            lambda: QueryDepthLimiter(max_depth=LIMITS["max_depth"]),
+            lambda: MaxTokensLimiter(max_token_count=LIMITS["max_tokens"]),
+            lambda: MaxAliasesLimiter(max_alias_count=LIMITS["max_aliases"]),
+            lambda: MaskErrors(should_mask_error=should_mask),
         ],
     )

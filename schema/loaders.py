@@ -43,14 +43,14 @@ class Loaders:
         return [found.get(i) for i in ids]
 
     async def _weights(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        rows = await self._fetch(sa.select(Model.id, Model.model_weights)
-                                 .where(Model.id.in_(ids)))
+        rows = await self._fetch(sa.select(Model.id, Model.model_weights).where(Model.id.in_(ids)))
         found = {r.id: r.model_weights or {} for r in rows}
         return [found.get(i, {}) for i in ids]
 
     async def _runs_by_model(self, ids: Sequence[int]) -> list[list[dict[str, Any]]]:
         rows = await self._fetch(
-            sa.select(TrainingRun.__table__).where(TrainingRun.model_id.in_(ids))
+            sa.select(TrainingRun.__table__)
+            .where(TrainingRun.model_id.in_(ids))
             .order_by(TrainingRun.id)
         )
         grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)

@@ -37,11 +37,14 @@ class IsAuthenticated(BasePermission):
 
 def _page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
-        raise UserError(f"limit must be between 1 and {MAX_LIMIT}",
-                        extensions={"code": "BAD_USER_INPUT", "field": "limit"})
+        raise UserError(
+            f"limit must be between 1 and {MAX_LIMIT}",
+            extensions={"code": "BAD_USER_INPUT", "field": "limit"},
+        )
     if offset < 0:
-        raise UserError("offset must be 0 or more",
-                        extensions={"code": "BAD_USER_INPUT", "field": "offset"})
+        raise UserError(
+            "offset must be 0 or more", extensions={"code": "BAD_USER_INPUT", "field": "offset"}
+        )
 
 
 def _engine(info: strawberry.Info) -> Any:
@@ -72,8 +75,12 @@ class Query:
     @strawberry.field
     @graphql_errors
     async def models(
-        self, info: strawberry.Info, status: str | None = None, model_type: str | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        info: strawberry.Info,
+        status: str | None = None,
+        model_type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[ModelVersion]:
         _page(limit, offset)
         rows = await training.list_models(_engine(info), status, model_type, limit, offset)
@@ -85,8 +92,9 @@ class Query:
         self, info: strawberry.Info, id: int | None = None, version: str | None = None
     ) -> ModelVersion | None:
         if (id is None) == (version is None):
-            raise UserError("give exactly one of id and version",
-                            extensions={"code": "BAD_USER_INPUT"})
+            raise UserError(
+                "give exactly one of id and version", extensions={"code": "BAD_USER_INPUT"}
+            )
         if id is not None:
             row = await info.context.loaders.model_by_id.load(id)
             return None if row is None else ModelVersion.from_row(row)
@@ -98,8 +106,9 @@ class Query:
 
     @strawberry.field
     @graphql_errors
-    async def active_model(self, info: strawberry.Info,
-                           model_type: str = "full") -> ModelVersion | None:
+    async def active_model(
+        self, info: strawberry.Info, model_type: str = "full"
+    ) -> ModelVersion | None:
         try:
             row = await training.get_model(_engine(info), None, model_type, with_weights=False)
         except registry.ModelNotFoundError:
@@ -109,7 +118,10 @@ class Query:
     @strawberry.field
     @graphql_errors
     async def training_runs(
-        self, info: strawberry.Info, status: str | None = None, limit: int = 50,
+        self,
+        info: strawberry.Info,
+        status: str | None = None,
+        limit: int = 50,
         offset: int = 0,
     ) -> list[TrainingRun]:
         _page(limit, offset)
@@ -130,7 +142,11 @@ class Query:
     @strawberry.field
     @graphql_errors
     async def predict(
-        self, info: strawberry.Info, home: str, away: str, league: str | None = None,
+        self,
+        info: strawberry.Info,
+        home: str,
+        away: str,
+        league: str | None = None,
         model_version: str | None = None,
     ) -> Prediction:
         p = await predictions.predict(_engine(info), home, away, league, model_version)
@@ -187,9 +203,16 @@ class _SubscriptionSlot:
 
 def _state_event(run: dict[str, Any]) -> ProgressEvent:
     return ProgressEvent(
-        task_id=run["task_id"], event_id="", type="state", status=run["status"],
-        phase=run["phase"], progress=run["progress"], message=run["message"],
-        metrics=run["metrics"], error=run["error_message"], version=run.get("model_version"),
+        task_id=run["task_id"],
+        event_id="",
+        type="state",
+        status=run["status"],
+        phase=run["phase"],
+        progress=run["progress"],
+        message=run["message"],
+        metrics=run["metrics"],
+        error=run["error_message"],
+        version=run.get("model_version"),
     )
 
 

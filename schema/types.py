@@ -12,8 +12,9 @@ from strawberry.scalars import JSON
 from core.pipeline import MODEL_TYPES
 from server.tables import ModelStatus as _ModelStatus
 
-ModelStatus = strawberry.enum(_ModelStatus, name="ModelStatus",
-                              description="Lifecycle state of a model version or a run.")
+ModelStatus = strawberry.enum(
+    _ModelStatus, name="ModelStatus", description="Lifecycle state of a model version or a run."
+)
 
 ModelType = strawberry.enum(
     enum.Enum("ModelType", {t.upper(): t for t in MODEL_TYPES}),
@@ -54,8 +55,7 @@ class TeamStrength:
     @strawberry.field
     async def team(self, info: strawberry.Info) -> Team | None:
         row = await info.context.loaders.team_by_id.load(self.team_id)
-        return None if row is None else Team(id=row["id"], name=row["name"],
-                                             country=row["country"])
+        return None if row is None else Team(id=row["id"], name=row["name"], country=row["country"])
 
 
 @strawberry.type
@@ -87,8 +87,9 @@ class ModelVersion:
 
     @staticmethod
     def from_row(row: dict[str, Any]) -> ModelVersion:
-        return ModelVersion(**{f: row.get(f) for f in _MODEL_FIELDS} |
-                            {"status": _ModelStatus(row["status"])})
+        return ModelVersion(
+            **{f: row.get(f) for f in _MODEL_FIELDS} | {"status": _ModelStatus(row["status"])}
+        )
 
     @strawberry.field
     async def training_runs(self, info: strawberry.Info) -> list[TrainingRun]:
@@ -98,8 +99,10 @@ class ModelVersion:
     @strawberry.field(description="Team attack/defense on the multiplicative scale.")
     async def team_strengths(self, info: strawberry.Info) -> list[TeamStrength]:
         weights = await _weights(info, self.id)
-        return [TeamStrength(team_id=int(k), attack=v["attack"], defense=v["defense"])
-                for k, v in (weights.get("team_strengths") or {}).items()]
+        return [
+            TeamStrength(team_id=int(k), attack=v["attack"], defense=v["defense"])
+            for k, v in (weights.get("team_strengths") or {}).items()
+        ]
 
     @strawberry.field
     async def calibration_curves(self, info: strawberry.Info) -> CalibrationCurves | None:
@@ -122,9 +125,22 @@ async def _weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
 
 
 _MODEL_FIELDS = [
-    "id", "version", "model_type", "training_started_at", "training_completed_at",
-    "training_matches", "training_leagues", "training_seasons", "brier_score", "log_loss",
-    "draw_accuracy", "overall_accuracy", "rps", "metrics", "config", "created_at",
+    "id",
+    "version",
+    "model_type",
+    "training_started_at",
+    "training_completed_at",
+    "training_matches",
+    "training_leagues",
+    "training_seasons",
+    "brier_score",
+    "log_loss",
+    "draw_accuracy",
+    "overall_accuracy",
+    "rps",
+    "metrics",
+    "config",
+    "created_at",
 ]
 
 
@@ -155,9 +171,13 @@ class TrainingRun:
 
     @staticmethod
     def from_row(row: dict[str, Any]) -> TrainingRun:
-        return TrainingRun(**{f: row.get(f) for f in _RUN_FIELDS} |
-                           {"status": _ModelStatus(row["status"]),
-                            "logs": [str(x) for x in row.get("logs") or []]})
+        return TrainingRun(
+            **{f: row.get(f) for f in _RUN_FIELDS}
+            | {
+                "status": _ModelStatus(row["status"]),
+                "logs": [str(x) for x in row.get("logs") or []],
+            }
+        )
 
     @strawberry.field
     async def model(self, info: strawberry.Info) -> ModelVersion | None:
@@ -168,9 +188,26 @@ class TrainingRun:
 
 
 _RUN_FIELDS = [
-    "id", "task_id", "run_type", "progress", "phase", "message", "started_at",
-    "completed_at", "created_at", "match_count", "date_from", "date_to", "brier_score",
-    "log_loss", "validation_accuracy", "rps", "error_message", "metrics", "config", "model_id",
+    "id",
+    "task_id",
+    "run_type",
+    "progress",
+    "phase",
+    "message",
+    "started_at",
+    "completed_at",
+    "created_at",
+    "match_count",
+    "date_from",
+    "date_to",
+    "brier_score",
+    "log_loss",
+    "validation_accuracy",
+    "rps",
+    "error_message",
+    "metrics",
+    "config",
+    "model_id",
 ]
 
 
@@ -190,10 +227,15 @@ class ProgressEvent:
     @staticmethod
     def from_event(event_id: str, event: dict[str, Any]) -> ProgressEvent:
         return ProgressEvent(
-            task_id=event.get("task_id", ""), event_id=event_id, type=event.get("type", ""),
-            status=event.get("status"), phase=event.get("phase"),
-            progress=event.get("progress"), message=event.get("message"),
-            metrics=event.get("metrics"), error=event.get("error"),
+            task_id=event.get("task_id", ""),
+            event_id=event_id,
+            type=event.get("type", ""),
+            status=event.get("status"),
+            phase=event.get("phase"),
+            progress=event.get("progress"),
+            message=event.get("message"),
+            metrics=event.get("metrics"),
+            error=event.get("error"),
             version=event.get("version"),
         )
 
@@ -243,21 +285,26 @@ class Prediction:
     @staticmethod
     def from_service(p: dict[str, Any]) -> Prediction:
         return Prediction(
-            model_version=p["model_version"], model_type=p["model_type"],
-            home_team=p["home_team"], away_team=p["away_team"], home_win=p["home_win"],
-            draw=p["draw"], away_win=p["away_win"],
-            expected_goals=GoalPair(**p["expected_goals"]), score_grid=p["score_grid"],
+            model_version=p["model_version"],
+            model_type=p["model_type"],
+            home_team=p["home_team"],
+            away_team=p["away_team"],
+            home_win=p["home_win"],
+            draw=p["draw"],
+            away_win=p["away_win"],
+            expected_goals=GoalPair(**p["expected_goals"]),
+            score_grid=p["score_grid"],
             totals=[TotalLine(line=float(k), **v) for k, v in p["totals"].items()],
             btts=Btts(**p["btts"]),
-            asian_handicap=[HandicapLine(line=float(k), **v)
-                            for k, v in p["asian_handicap"].items()],
+            asian_handicap=[
+                HandicapLine(line=float(k), **v) for k, v in p["asian_handicap"].items()
+            ],
         )
 
 
 @strawberry.input
 class HyperparametersInput:
-    xi: float | None = strawberry.field(default=None,
-                                        description="Dixon-Coles time decay PER DAY.")
+    xi: float | None = strawberry.field(default=None, description="Dixon-Coles time decay PER DAY.")
     l2: float | None = None
     refit_days: int | None = None
     validation_share: float | None = None
@@ -278,7 +325,10 @@ class TrainingInput:
         if self.hyperparameters is not None:
             hyper = {k: v for k, v in vars(self.hyperparameters).items() if v is not None}
         return {
-            "model_type": self.model_type.value, "leagues": self.leagues,
-            "seasons": self.seasons or [], "date_from": self.date_from,
-            "date_to": self.date_to, "hyperparameters": hyper,
+            "model_type": self.model_type.value,
+            "leagues": self.leagues,
+            "seasons": self.seasons or [],
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "hyperparameters": hyper,
         }

@@ -42,17 +42,21 @@ class GraphQLApp(GraphQL):
         token = header.removeprefix("Bearer ").strip() or None
         # one context per WebSocket connection lives long: no cache across operations
         cache = not isinstance(request, WebSocket)
-        return Context(services=services, token=token,
-                       required_token=services.settings.api_token,
-                       loaders=Loaders(services.engine, cache=cache))
+        return Context(
+            services=services,
+            token=token,
+            required_token=services.settings.api_token,
+            loaders=Loaders(services.engine, cache=cache),
+        )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(offline_graphiql_html())
 
     async def on_ws_connect(self, context: Context) -> Any:
         if context.required_token is not None and not context.authenticated:
-            raise ConnectionRejectionError({"message": "a valid token is required in "
-                                                       "connection_init"})
+            raise ConnectionRejectionError(
+                {"message": "a valid token is required in connection_init"}
+            )
         return await super().on_ws_connect(context)
 
 
@@ -79,21 +83,28 @@ class OriginCheck:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "no such endpoint"}},
-                            status_code=404)
-    return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}},
-                        status_code=404)
+        return JSONResponse(
+            {"error": {"code": "NOT_FOUND", "message": "no such endpoint"}}, status_code=404
+        )
+    return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, status_code=404)
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": {"code": "METHOD_NOT_ALLOWED",
-                                   "message": f"{request.method} is not allowed here"}},
-                        status_code=405)
+    return JSONResponse(
+        {
+            "error": {
+                "code": "METHOD_NOT_ALLOWED",
+                "message": f"{request.method} is not allowed here",
+            }
+        },
+        status_code=405,
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": {"code": "INTERNAL_SERVER_ERROR",
-                                   "message": "unexpected error"}}, status_code=500)
+    return JSONResponse(
+        {"error": {"code": "INTERNAL_SERVER_ERROR", "message": "unexpected error"}}, status_code=500
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

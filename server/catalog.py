@@ -19,15 +19,19 @@ async def list_leagues(engine: AsyncEngine) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         leagues = (await conn.execute(sa.select(lg).order_by(lg.c.country, lg.c.code))).all()
         seasons = await conn.execute(
-            sa.select(m.c.league_id, m.c.season, sa.func.count()).group_by(m.c.league_id,
-                                                                           m.c.season)
+            sa.select(m.c.league_id, m.c.season, sa.func.count()).group_by(
+                m.c.league_id, m.c.season
+            )
         )
         per: dict[int, dict[str, int]] = {}
         for league_id, season, n in seasons:
             per.setdefault(league_id, {})[season] = n
     return [
         {
-            "id": r.id, "code": r.code, "name": r.name, "country": r.country,
+            "id": r.id,
+            "code": r.code,
+            "name": r.name,
+            "country": r.country,
             "match_count": sum(per.get(r.id, {}).values()),
             "seasons": sorted(per.get(r.id, {}), reverse=True),
         }

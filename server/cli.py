@@ -405,10 +405,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     mode = "arq workers via Redis" if settings.redis_url else "in-process training (embedded)"
-    print(f"serving http://{args.host}:{args.port}/graphql and /api on "
-          f"{describe(settings.database_url)}; {mode}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                lifespan="on", ws="websockets-sansio")
+    print(
+        f"serving http://{args.host}:{args.port}/graphql and /api on "
+        f"{describe(settings.database_url)}; {mode}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        ws="websockets-sansio",
+    )
     return 0
 
 
@@ -601,8 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the GraphQL API, GraphiQL and the REST shim")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_positive_int, default=8000)
-    serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve.set_defaults(func=_cmd_serve)
 
     worker = sub.add_parser("worker", help="run an arq worker (needs FPE_REDIS_URL)")

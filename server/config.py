@@ -96,7 +96,8 @@ class Settings:
             stale_seconds=_seconds(env, "FPE_STALE_SECONDS", 30.0),
             api_token=env.get("FPE_API_TOKEN") or None,
             allowed_origins=tuple(
-                o.strip().rstrip("/") for o in (env.get("FPE_ALLOWED_ORIGINS") or "").split(",")
+                o.strip().rstrip("/")
+                for o in (env.get("FPE_ALLOWED_ORIGINS") or "").split(",")
                 if o.strip()
             ),
         )

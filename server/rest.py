@@ -21,16 +21,25 @@ from server.training import ValidationError
 
 __all__ = ["routes"]
 
-_STATUS_HTTP = {"NOT_FOUND": 404, "BAD_USER_INPUT": 422, "CONFLICT": 409,
-                "SERVICE_UNAVAILABLE": 503, "UNAUTHENTICATED": 401}
+_STATUS_HTTP = {
+    "NOT_FOUND": 404,
+    "BAD_USER_INPUT": 422,
+    "CONFLICT": 409,
+    "SERVICE_UNAVAILABLE": 503,
+    "UNAUTHENTICATED": 401,
+}
 _TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo"}
-_TASK_STATUS = {"queued": "queued", "training": "running", "completed": "completed",
-                "failed": "failed", "cancelled": "cancelled"}
+_TASK_STATUS = {
+    "queued": "queued",
+    "training": "running",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}},
-                        status_code=status)
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -66,14 +75,24 @@ def _services(request: Request) -> Any:
 
 def _model_status(model: dict[str, Any] | None) -> dict[str, Any]:
     if model is None:
-        return {"version": None, "status": None, "trainedAt": None, "brierScore": None,
-                "logLoss": None, "accuracy": None, "drawAccuracy": None,
-                "trainingMatches": None}
+        return {
+            "version": None,
+            "status": None,
+            "trainedAt": None,
+            "brierScore": None,
+            "logLoss": None,
+            "accuracy": None,
+            "drawAccuracy": None,
+            "trainingMatches": None,
+        }
     return {
-        "version": model["version"], "status": model["status"],
+        "version": model["version"],
+        "status": model["status"],
         "trainedAt": _iso(model["training_completed_at"]),
-        "brierScore": model["brier_score"], "logLoss": model["log_loss"],
-        "accuracy": model["overall_accuracy"], "drawAccuracy": model["draw_accuracy"],
+        "brierScore": model["brier_score"],
+        "logLoss": model["log_loss"],
+        "accuracy": model["overall_accuracy"],
+        "drawAccuracy": model["draw_accuracy"],
         "trainingMatches": model["training_matches"],
     }
 
@@ -103,29 +122,50 @@ async def train(request: Request) -> JSONResponse:
     unknown = sorted(set(body) - _TRAIN_FIELDS)
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
-    run = await start_training(_services(request), {
-        "model_type": body.get("modelType"), "leagues": body.get("leagues"),
-        "seasons": body.get("seasons") or [], "date_from": body.get("dateFrom"),
-        "date_to": body.get("dateTo"),
-    })
-    return JSONResponse({"taskId": run["task_id"], "status": "queued",
-                         "message": f"training queued: {run['match_count']} matches"},
-                        status_code=202)
+    run = await start_training(
+        _services(request),
+        {
+            "model_type": body.get("modelType"),
+            "leagues": body.get("leagues"),
+            "seasons": body.get("seasons") or [],
+            "date_from": body.get("dateFrom"),
+            "date_to": body.get("dateTo"),
+        },
+    )
+    return JSONResponse(
+        {
+            "taskId": run["task_id"],
+            "status": "queued",
+            "message": f"training queued: {run['match_count']} matches",
+        },
+        status_code=202,
+    )
 
 
 def _task_status(run: dict[str, Any]) -> dict[str, Any]:
     result = None
     if run["status"] == "completed":
         m = run["metrics"] or {}
-        result = {"modelId": run["model_id"], "version": run["model_version"],
-                  "metrics": {"brierScore": run["brier_score"], "logLoss": run["log_loss"],
-                              "drawAccuracy": m.get("draw_accuracy"),
-                              "rmse": m.get("rmse_goals")}}
+        result = {
+            "modelId": run["model_id"],
+            "version": run["model_version"],
+            "metrics": {
+                "brierScore": run["brier_score"],
+                "logLoss": run["log_loss"],
+                "drawAccuracy": m.get("draw_accuracy"),
+                "rmse": m.get("rmse_goals"),
+            },
+        }
     return {
-        "taskId": run["task_id"], "status": _TASK_STATUS[run["status"]],
-        "progress": round(float(run["progress"] or 0.0), 1), "phase": run["phase"],
-        "message": run["message"], "result": result, "error": run["error_message"],
-        "startedAt": _iso(run["started_at"]), "completedAt": _iso(run["completed_at"]),
+        "taskId": run["task_id"],
+        "status": _TASK_STATUS[run["status"]],
+        "progress": round(float(run["progress"] or 0.0), 1),
+        "phase": run["phase"],
+        "message": run["message"],
+        "result": result,
+        "error": run["error_message"],
+        "startedAt": _iso(run["started_at"]),
+        "completedAt": _iso(run["completed_at"]),
     }
 
 
@@ -154,12 +194,20 @@ def _limit(request: Request, default: int = 20) -> int:
 
 async def versions(request: Request) -> JSONResponse:
     models = await training.list_models(_services(request).engine, limit=_limit(request, 50))
-    return JSONResponse([
-        {"id": m["id"], "modelType": m["model_type"], **_model_status(m),
-         "rps": m["rps"], "createdAt": _iso(m["created_at"]),
-         "trainingLeagues": m["training_leagues"], "trainingSeasons": m["training_seasons"]}
-        for m in models
-    ])
+    return JSONResponse(
+        [
+            {
+                "id": m["id"],
+                "modelType": m["model_type"],
+                **_model_status(m),
+                "rps": m["rps"],
+                "createdAt": _iso(m["created_at"]),
+                "trainingLeagues": m["training_leagues"],
+                "trainingSeasons": m["training_seasons"],
+            }
+            for m in models
+        ]
+    )
 
 
 async def history(request: Request) -> JSONResponse:
@@ -169,22 +217,43 @@ async def history(request: Request) -> JSONResponse:
         duration = None
         if r["started_at"] and r["completed_at"]:
             duration = round((r["completed_at"] - r["started_at"]).total_seconds(), 1)
-        out.append({
-            "id": r["id"], "taskId": r["task_id"], "runType": r["run_type"],
-            "status": r["status"], "matchCount": r["match_count"], "duration": duration,
-            "startedAt": _iso(r["started_at"]), "completedAt": _iso(r["completed_at"]),
-            "metrics": {"brierScore": r["brier_score"], "logLoss": r["log_loss"],
-                        "accuracy": r["validation_accuracy"], "rps": r["rps"]},
-            "error": r["error_message"], "modelVersion": r["model_version"],
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "taskId": r["task_id"],
+                "runType": r["run_type"],
+                "status": r["status"],
+                "matchCount": r["match_count"],
+                "duration": duration,
+                "startedAt": _iso(r["started_at"]),
+                "completedAt": _iso(r["completed_at"]),
+                "metrics": {
+                    "brierScore": r["brier_score"],
+                    "logLoss": r["log_loss"],
+                    "accuracy": r["validation_accuracy"],
+                    "rps": r["rps"],
+                },
+                "error": r["error_message"],
+                "modelVersion": r["model_version"],
+            }
+        )
     return JSONResponse(out)
 
 
 async def leagues(request: Request) -> JSONResponse:
     rows = await catalog.list_leagues(_services(request).engine)
-    return JSONResponse([{"code": r["code"], "name": r["name"], "country": r["country"],
-                          "matchCount": r["match_count"], "seasons": r["seasons"]}
-                         for r in rows])
+    return JSONResponse(
+        [
+            {
+                "code": r["code"],
+                "name": r["name"],
+                "country": r["country"],
+                "matchCount": r["match_count"],
+                "seasons": r["seasons"],
+            }
+            for r in rows
+        ]
+    )
 
 
 routes = [

@@ -353,3 +353,43 @@ async def redis_prefix(redis_url):
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+# --- the API in-process ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def make_api(seeded_url, tmp_path):
+    """Factory: (app, httpx client) on a seeded database; embedded (in-process training)."""
+    import contextlib
+
+    import httpx
+
+    from server.app import create_app
+    from server.config import Settings
+
+    stack = contextlib.AsyncExitStack()
+
+    async def make(dialect: str = "sqlite", **settings_kw):
+        settings = Settings(
+            database_url=await seeded_url(dialect),
+            data_dir=tmp_path,
+            heartbeat_seconds=0.2,
+            stale_seconds=5.0,
+            **settings_kw,
+        )
+        app = create_app(settings)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        )
+        return app, client
+
+    yield make
+    await stack.aclose()
+
+
+@pytest.fixture
+async def api(make_api):
+    """An embedded API on SQLite with no token; ``(app, client)``."""
+    return await make_api("sqlite")

@@ -1,0 +1,348 @@
+"""GraphQL and the REST shim in-process: shapes, errors with codes, auth, limits, N+1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schema import LIMITS, build_schema
+from server import training
+
+E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def gql(client, query: str, variables: dict | None = None, token: str | None = None):
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def train_one(app, client, model_type: str = "full", token: str | None = None) -> str:
+    out = await gql(
+        client,
+        """mutation($input: TrainingInput!) {
+        startTraining(input: $input) { taskId status } }""",
+        {"input": {"modelType": model_type.upper(), **E0_RECENT}},
+        token,
+    )
+    task_id = out["data"]["startTraining"]["taskId"]
+    await app.state.services.queue.join()
+    return task_id
+
+
+def test_committed_schema_matches_the_code():
+    committed = (ROOT / "schema.graphql").read_text()
+    assert committed.strip() == str(build_schema()).strip(), (
+        "schema.graphql is stale: run `python -m schema > schema.graphql`"
+    )
+
+
+async def test_queries_over_a_trained_model(api):
+    app, client = api
+    task_id = await train_one(app, client)
+    data = (
+        await gql(
+            client,
+            """{
+        leagues { code name country matchCount seasons teams { name } }
+        activeModel { version status rps blendAlpha homeAdvantage
+                      calibrationCurves { home draw away }
+                      teamStrengths { teamId attack defense team { name } }
+                      trainingRuns { taskId status } }
+        trainingRuns(limit: 5) { taskId status progress runType model { version } }
+        task(taskId: "%s") { status progress phase metrics }
+        models(status: "active") { version modelType }
+        teams(league: "E0") { name }
+    }"""
+            % task_id,
+        )
+    )["data"]
+    assert {lg["code"] for lg in data["leagues"]} == {"E0", "E1"}
+    e0 = next(lg for lg in data["leagues"] if lg["code"] == "E0")
+    assert e0["matchCount"] == 3800 and len(e0["seasons"]) == 10
+    model = data["activeModel"]
+    assert model["status"] == "ACTIVE" and model["version"].startswith("full-")
+    assert len(model["calibrationCurves"]["home"]) == 10
+    assert any(s["team"]["name"] == "Arsenal" for s in model["teamStrengths"])
+    assert model["trainingRuns"][0]["taskId"] == task_id
+    assert data["trainingRuns"][0]["model"]["version"] == model["version"]
+    assert data["task"]["status"] == "COMPLETED" and data["task"]["progress"] == 100.0
+    assert any(t["name"] == "Arsenal" for t in data["teams"])
+
+
+async def test_predict_and_model_lookup(api):
+    app, client = api
+    await train_one(app, client)
+    data = await gql(
+        client,
+        """{ predict(home: "Arsenal", away: "Chelsea", league: "E0") {
+        homeWin draw awayWin expectedGoals { home away } scoreGrid btts { yes no }
+        totals { line over under } asianHandicap { line win push lose } modelVersion } }""",
+    )
+    p = data["data"]["predict"]
+    assert abs(p["homeWin"] + p["draw"] + p["awayWin"] - 1) < 1e-9
+    assert len(p["scoreGrid"]) == 11 and {t["line"] for t in p["totals"]} >= {2.5}
+    by_version = await gql(client, '{ model(version: "%s") { id } }' % p["modelVersion"])
+    model_id = by_version["data"]["model"]["id"]
+    by_id = await gql(client, "{ model(id: %d) { version } }" % model_id)
+    assert by_id["data"]["model"]["version"] == p["modelVersion"]
+    missing = await gql(client, '{ model(version: "nope") { id } }')
+    assert missing["data"]["model"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "fragment"),
+    [
+        ('{ task(taskId: "nope") { status } }', "NOT_FOUND", "no training run"),
+        (
+            '{ predict(home: "Atlantis", away: "Chelsea") { homeWin } }',
+            "NOT_FOUND",
+            "no active 'full' model",
+        ),
+        ("{ models(limit: 0) { id } }", "BAD_USER_INPUT", "limit"),
+        ("{ trainingRuns(offset: -1) { id } }", "BAD_USER_INPUT", "offset"),
+        ('{ teams(league: "ZZ") { id } }', "BAD_USER_INPUT", "unknown league"),
+        ("{ model { id } }", "BAD_USER_INPUT", "exactly one"),
+        (
+            'mutation { startTraining(input: {modelType: POISSON, leagues: ["XX"]}) { taskId } }',
+            "BAD_USER_INPUT",
+            "unknown league",
+        ),
+        (
+            'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
+            'dateFrom: "2024-01-01", dateTo: "2023-01-01"}) { taskId } }',
+            "BAD_USER_INPUT",
+            "after date_to",
+        ),
+        ('mutation { activateModel(version: "nope") { id } }', "NOT_FOUND", "no model"),
+        ('mutation { cancelTraining(taskId: "nope") { id } }', "NOT_FOUND", "no training run"),
+    ],
+)
+async def test_errors_carry_a_code_and_a_readable_message(api, query, code, fragment):
+    _, client = api
+    out = await gql(client, query)
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == code
+    assert fragment in error["message"]
+
+
+async def test_validation_error_names_the_field(api):
+    _, client = api
+    out = await gql(
+        client,
+        'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
+        'seasons: ["9900"]}) { taskId } }',
+    )
+    assert out["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "seasons"}
+
+
+async def test_unexpected_errors_are_masked(api, monkeypatch):
+    _, client = api
+
+    async def boom(engine):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("server.catalog.list_leagues", boom)
+    out = await gql(client, "{ leagues { code } }")
+    assert out["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in str(out)
+
+
+async def test_limits_on_depth_aliases_and_tokens(api):
+    _, client = api
+    deep = (
+        "{ trainingRuns { model { trainingRuns { model { trainingRuns { model { "
+        "trainingRuns { model { trainingRuns { model { trainingRuns { id } } } } } } } } } } } }"
+    )
+    assert "exceeds maximum operation depth" in str((await gql(client, deep))["errors"])
+    aliases = (
+        "{ "
+        + " ".join(f"a{i}: leagues {{ code }}" for i in range(LIMITS["max_aliases"] + 1))
+        + " }"
+    )
+    assert "aliases" in str((await gql(client, aliases))["errors"]).lower()
+    tokens = "{ leagues { " + " ".join(["code"] * LIMITS["max_tokens"]) + " } }"
+    assert "token" in str((await gql(client, tokens))["errors"]).lower()
+
+
+async def test_relations_resolve_without_n_plus_one(api):
+    app, client = api
+    for _ in range(3):
+        await train_one(app, client, "poisson")
+    import schema.loaders as loaders_module
+
+    counts = []
+    original = loaders_module.Loaders.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        counts.append(self)
+
+    loaders_module.Loaders.__init__ = spy
+    try:
+        out = await gql(
+            client,
+            """{ trainingRuns { model { version trainingRuns { taskId }
+                                     teamStrengths { team { name } } } } }""",
+        )
+    finally:
+        loaders_module.Loaders.__init__ = original
+    assert len(out["data"]["trainingRuns"]) == 3
+    # one batched query per relation level, whatever the number of runs and teams
+    assert counts[-1].queries == 4
+
+
+async def test_mutations_need_the_token_when_one_is_set(make_api):
+    app, client = await make_api("sqlite", api_token="s3cret")
+    out = await gql(client, 'mutation { cancelTraining(taskId: "x") { id } }')
+    assert out["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    out = await gql(client, 'mutation { cancelTraining(taskId: "x") { id } }', token="wrong")
+    assert out["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    out = await gql(client, 'mutation { cancelTraining(taskId: "x") { id } }', token="s3cret")
+    assert out["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # past the check
+    assert "errors" not in await gql(client, "{ leagues { code } }")  # queries stay open
+    r = await client.post("/api/model/train", json={"modelType": "poisson", "leagues": ["E0"]})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_graphiql_is_served_offline(api):
+    _, client = api
+    page = await client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "GraphiQL" in page.text
+    assert "unpkg" not in page.text and "https://" not in page.text.split("<body>")[0]
+    import re
+
+    assets = re.findall(r'(?:src|href)="(/static/graphiql/[^"]+)"', page.text)
+    assert len(assets) == 7
+    for path in assets:
+        response = await client.get(path)
+        assert response.status_code == 200 and len(response.content) > 500
+
+
+# --- REST shim -------------------------------------------------------------------------------
+
+MODEL_STATUS = {
+    "version",
+    "status",
+    "trainedAt",
+    "brierScore",
+    "logLoss",
+    "accuracy",
+    "drawAccuracy",
+    "trainingMatches",
+}
+TASK_STATUS = {
+    "taskId",
+    "status",
+    "progress",
+    "phase",
+    "message",
+    "result",
+    "error",
+    "startedAt",
+    "completedAt",
+}
+
+
+async def test_rest_shapes_field_by_field(api):
+    app, client = api
+    empty = (await client.get("/api/model/status")).json()
+    assert set(empty) == MODEL_STATUS and all(v is None for v in empty.values())
+    r = await client.post(
+        "/api/model/train",
+        json={
+            "modelType": "full",
+            "leagues": ["E0"],
+            "seasons": E0_RECENT["seasons"],
+            "dateFrom": None,
+            "dateTo": None,
+        },
+    )
+    assert r.status_code == 202
+    body = r.json()
+    assert set(body) == {"taskId", "status", "message"} and body["status"] == "queued"
+    await app.state.services.queue.join()
+    task = (await client.get(f"/api/tasks/{body['taskId']}")).json()
+    assert set(task) == TASK_STATUS and task["status"] == "completed"
+    assert task["progress"] == 100.0
+    assert set(task["result"]) == {"modelId", "version", "metrics"}
+    assert set(task["result"]["metrics"]) == {"brierScore", "logLoss", "drawAccuracy", "rmse"}
+    assert all(isinstance(v, float) for v in task["result"]["metrics"].values())
+    status = (await client.get("/api/model/status")).json()
+    assert set(status) == MODEL_STATUS and status["version"] == task["result"]["version"]
+    assert status["status"] == "active" and status["trainingMatches"] > 0
+    versions = (await client.get("/api/model/versions")).json()
+    assert versions[0]["version"] == status["version"]
+    assert set(versions[0]) >= MODEL_STATUS | {"id", "modelType"}
+    history = (await client.get("/api/model/training-history?limit=5")).json()
+    assert set(history[0]) >= {"runType", "status", "matchCount", "duration", "metrics", "error"}
+    assert history[0]["duration"] >= 0 and history[0]["runType"] == "full"
+    leagues = (await client.get("/api/model/leagues")).json()
+    assert {lg["code"] for lg in leagues} == {"E0", "E1"}
+    assert set(leagues[0]) == {"code", "name", "country", "matchCount", "seasons"}
+
+
+async def test_rest_cancel_and_status_names(api):
+    app, client = api
+    services = app.state.services
+    config = training.parse_config({"model_type": "poisson", **E0_RECENT})
+    run = await training.create_run(services.engine, config, 1520)  # queued, not started
+    queued = (await client.get(f"/api/tasks/{run['task_id']}")).json()
+    assert queued["status"] == "queued" and queued["result"] is None
+    cancelled = (await client.post(f"/api/tasks/{run['task_id']}/cancel")).json()
+    assert cancelled["status"] == "cancelled" and set(cancelled) == TASK_STATUS
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("post", "/api/model/train", {"content": b"{not json"}, 422, "BAD_USER_INPUT"),
+        ("post", "/api/model/train", {"json": [1, 2]}, 422, "BAD_USER_INPUT"),
+        (
+            "post",
+            "/api/model/train",
+            {"json": {"modelType": "full", "leagues": "E0"}},
+            422,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "post",
+            "/api/model/train",
+            {"json": {"modelType": "full", "leagues": ["E0"], "colour": 1}},
+            422,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "post",
+            "/api/model/train",
+            {"json": {"modelType": 7, "leagues": ["E0"]}},
+            422,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "post",
+            "/api/model/train",
+            {"json": {"modelType": "full", "leagues": ["E0"], "dateFrom": "tomorrow"}},
+            422,
+            "BAD_USER_INPUT",
+        ),
+        ("get", "/api/model/training-history?limit=0", {}, 422, "BAD_USER_INPUT"),
+        ("get", "/api/model/training-history?limit=abc", {}, 422, "BAD_USER_INPUT"),
+        ("get", "/api/model/versions?limit=100000", {}, 422, "BAD_USER_INPUT"),
+        ("get", "/api/tasks/does-not-exist", {}, 404, "NOT_FOUND"),
+        ("post", "/api/tasks/does-not-exist/cancel", {}, 404, "NOT_FOUND"),
+        ("get", "/api/nothing-here", {}, 404, "NOT_FOUND"),
+        ("delete", "/api/model/status", {}, 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+async def test_rest_bad_requests_get_4xx_json(api, method, path, kwargs, status, code):
+    _, client = api
+    response = await getattr(client, method)(path, **kwargs)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert "Traceback" not in response.text
