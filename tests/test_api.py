@@ -48,18 +48,18 @@ async def test_queries_over_a_trained_model(api):
     data = (
         await gql(
             client,
-            """{
+            """query($taskId: String!) {
         leagues { code name country matchCount seasons teams { name } }
         activeModel { version status rps blendAlpha homeAdvantage
                       calibrationCurves { home draw away }
                       teamStrengths { teamId attack defense team { name } }
                       trainingRuns { taskId status } }
         trainingRuns(limit: 5) { taskId status progress runType model { version } }
-        task(taskId: "%s") { status progress phase metrics }
+        task(taskId: $taskId) { status progress phase metrics }
         models(status: "active") { version modelType }
         teams(league: "E0") { name }
-    }"""
-            % task_id,
+    }""",
+            {"taskId": task_id},
         )
     )["data"]
     assert {lg["code"] for lg in data["leagues"]} == {"E0", "E1"}
@@ -87,9 +87,11 @@ async def test_predict_and_model_lookup(api):
     p = data["data"]["predict"]
     assert abs(p["homeWin"] + p["draw"] + p["awayWin"] - 1) < 1e-9
     assert len(p["scoreGrid"]) == 11 and {t["line"] for t in p["totals"]} >= {2.5}
-    by_version = await gql(client, '{ model(version: "%s") { id } }' % p["modelVersion"])
+    by_version = await gql(
+        client, "query($v: String!) { model(version: $v) { id } }", {"v": p["modelVersion"]}
+    )
     model_id = by_version["data"]["model"]["id"]
-    by_id = await gql(client, "{ model(id: %d) { version } }" % model_id)
+    by_id = await gql(client, "query($id: Int!) { model(id: $id) { version } }", {"id": model_id})
     assert by_id["data"]["model"]["version"] == p["modelVersion"]
     missing = await gql(client, '{ model(version: "nope") { id } }')
     assert missing["data"]["model"] is None
@@ -198,7 +200,7 @@ async def test_relations_resolve_without_n_plus_one(api):
 
 
 async def test_mutations_need_the_token_when_one_is_set(make_api):
-    app, client = await make_api("sqlite", api_token="s3cret")
+    _, client = await make_api("sqlite", api_token="s3cret")
     out = await gql(client, 'mutation { cancelTraining(taskId: "x") { id } }')
     assert out["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     out = await gql(client, 'mutation { cancelTraining(taskId: "x") { id } }', token="wrong")
