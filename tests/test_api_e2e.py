@@ -1,0 +1,291 @@
+"""End to end on a live uvicorn, a separate arq worker process, PostgreSQL and Redis:
+GraphQL mutations and subscriptions, the REST shim, late subscribers, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.conftest import POSTGRES_URL, _make_template
+
+TOKEN = "e2e-token"
+E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
+SLOW = {"leagues": ["E0", "E1"], "hyperparameters": {"refitDays": 1}}
+PROGRESS = """subscription($taskId: String!, $after: String!) {
+  trainingProgress(taskId: $taskId, after: $after) {
+    eventId type status phase progress message version error } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+async def live(_seed_templates, postgres_url, redis_url):
+    import asyncpg
+
+    template = await _make_template("postgresql", _seed_templates, postgres_url)
+    name = f"fpe_e2e_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
+    await admin.close()
+    port = _free_port()
+    prefix = f"fpe-test-{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "FPE_DATABASE_URL": postgres_url.rsplit("/", 1)[0] + f"/{name}",
+        "FPE_REDIS_URL": redis_url,
+        "FPE_REDIS_PREFIX": prefix,
+        "FPE_API_TOKEN": TOKEN,
+        "FPE_HEARTBEAT_SECONDS": "0.2",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for _ in range(150):
+                try:
+                    if (await client.get("/api/model/leagues")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"server did not start: {server.stderr.read1().decode()}")
+            yield {"base": base, "ws": f"ws://127.0.0.1:{port}/graphql", "client": client}
+    finally:
+        for proc in (server, worker):
+            proc.terminate()
+        for proc in (server, worker):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        server.stderr.close()
+        admin = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(redis_url)
+        keys = [k async for k in redis.scan_iter(match=f"*{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+async def gql(live, query: str, variables: dict | None = None, token: str | None = TOKEN):
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    r = await live["client"].post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def subscribe(
+    live,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None = TOKEN,
+    origin: str | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """A minimal graphql-transport-ws client: yields each ``next`` payload's data."""
+    params = {"authorization": f"Bearer {token}"} if token else {}
+    async with connect(live["ws"], subprotocols=["graphql-transport-ws"], origin=origin) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": params}))
+        ack = json.loads(await ws.recv())
+        assert ack["type"] == "connection_ack", ack
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
+            )
+        )
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            if message["type"] == "next":
+                assert "errors" not in message["payload"], message
+                yield message["payload"]["data"]
+            elif message["type"] == "complete":
+                return
+            elif message["type"] == "error":
+                raise AssertionError(message)
+
+
+async def start(live, model_type: str, selection: dict) -> str:
+    out = await gql(
+        live,
+        """mutation($input: TrainingInput!) {
+        startTraining(input: $input) { taskId status } }""",
+        {"input": {"modelType": model_type, **selection}},
+    )
+    assert "errors" not in out, out
+    return out["data"]["startTraining"]["taskId"]
+
+
+async def test_mutation_then_subscription_to_completion_then_query_and_predict(live):
+    task_id = await start(live, "FULL", E0_RECENT)
+    events = [
+        e["trainingProgress"]
+        async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"})
+    ]
+    assert events[0]["type"] == "state" and events[0]["status"] in ("queued", "training")
+    assert events[-1]["status"] == "completed" and events[-1]["version"].startswith("full-")
+    assert any(e["type"] == "progress" for e in events)
+    data = (
+        await gql(
+            live,
+            """{ activeModel { version status }
+        predict(home: "Arsenal", away: "Chelsea") { homeWin draw awayWin modelVersion } }""",
+            token=None,
+        )
+    )["data"]
+    assert data["activeModel"]["version"] == events[-1]["version"]
+    assert data["predict"]["modelVersion"] == events[-1]["version"]
+    # a finished run: its final state, then complete
+    again = [
+        e["trainingProgress"]
+        async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"})
+    ]
+    assert len(again) == 1 and again[0]["status"] == "completed"
+
+
+async def test_rest_flow_and_shapes(live):
+    client = live["client"]
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    r = await client.post(
+        "/api/model/train",
+        headers=auth,
+        json={
+            "modelType": "poisson",
+            "leagues": ["E0"],
+            "seasons": E0_RECENT["seasons"],
+            "dateFrom": None,
+            "dateTo": None,
+        },
+    )
+    assert r.status_code == 202
+    task_id = r.json()["taskId"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        task = (await client.get(f"/api/tasks/{task_id}")).json()
+        assert task["status"] in ("queued", "running", "completed"), task
+        if task["status"] == "completed":
+            break
+        await asyncio.sleep(0.2)
+    assert set(task) == {
+        "taskId",
+        "status",
+        "progress",
+        "phase",
+        "message",
+        "result",
+        "error",
+        "startedAt",
+        "completedAt",
+    }
+    assert task["result"]["version"].startswith("poisson-") and task["progress"] == 100.0
+    history = (await client.get("/api/model/training-history?limit=50")).json()
+    assert any(h["taskId"] == task_id and h["status"] == "completed" for h in history)
+
+
+async def test_a_late_subscriber_misses_nothing(live):
+    task_id = await start(live, "FULL", SLOW)
+    early: list[dict] = []
+    late: list[dict] = []
+    midway = asyncio.Event()
+
+    async def first() -> None:
+        async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"}):
+            early.append(e["trainingProgress"])
+            if (e["trainingProgress"]["progress"] or 0) > 10:
+                midway.set()
+
+    async def second() -> None:
+        await midway.wait()
+        async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"}):
+            late.append(e["trainingProgress"])
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 180)
+    early_ids = [e["eventId"] for e in early if e["eventId"]]
+    late_ids = [e["eventId"] for e in late if e["eventId"]]
+    assert early[-1]["status"] == late[-1]["status"] == "completed"
+    assert late_ids == early_ids  # the late one got the replay of everything it missed
+
+
+async def test_cancel_over_graphql_and_over_rest(live):
+    for via in ("graphql", "rest"):
+        task_id = await start(live, "FULL", SLOW)
+        async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"}):
+            if (e["trainingProgress"]["progress"] or 0) > 3:
+                break
+        if via == "graphql":
+            out = await gql(
+                live,
+                "mutation($t: String!) { cancelTraining(taskId: $t) { status } }",
+                {"t": task_id},
+            )
+            assert "errors" not in out
+        else:
+            r = await live["client"].post(
+                f"/api/tasks/{task_id}/cancel", headers={"authorization": f"Bearer {TOKEN}"}
+            )
+            assert r.status_code == 200
+        final = [
+            e["trainingProgress"]
+            async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"})
+        ][-1]
+        assert final["status"] == "cancelled", via
+        task = (await live["client"].get(f"/api/tasks/{task_id}")).json()
+        assert task["status"] == "cancelled" and task["result"] is None
+
+
+async def test_websocket_needs_the_token_and_a_friendly_origin(live):
+    with pytest.raises((ConnectionClosed, AssertionError)):
+        async for _ in subscribe(live, PROGRESS, {"taskId": "x", "after": "0"}, token=None):
+            pass
+    with pytest.raises(InvalidStatus):
+        async for _ in subscribe(
+            live, PROGRESS, {"taskId": "x", "after": "0"}, origin="https://evil.example"
+        ):
+            pass
