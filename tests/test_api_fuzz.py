@@ -8,8 +8,8 @@ from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import HealthCheck, given, settings
 from graphql import StringValueNode
+from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import Mode, mutations, queries
 
 SCHEMA = (Path(__file__).resolve().parents[1] / "schema.graphql").read_text()
