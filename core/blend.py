@@ -135,15 +135,19 @@ class Blend:
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """(n, 3) probabilities; rows without market prices get the model's."""
-        dc = features[_DC].to_numpy(dtype=float)
-        out = dc.copy()
-        priced = features[_MK].notna().all(axis=1).to_numpy()
+        return self.predict_array(features[list(FEATURES)].to_numpy(dtype=float))
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` on an (n, 9) array in :data:`FEATURES` order (no pandas: this is
+        the per-request path of the API)."""
+        out = x[:, :3].copy()
+        priced = ~np.isnan(x[:, 5:8]).any(axis=1)
         if priced.any():
-            x = features.loc[priced, list(FEATURES)].to_numpy(dtype=float)
+            rows = x[priced]
             if self.method_ == "lightgbm":
-                out[priced] = self._booster_predict(x)
+                out[priced] = self._booster_predict(rows)
             else:
-                out[priced] = _pool(x[:, :3], x[:, 5:8], self.alpha_)
+                out[priced] = _pool(rows[:, :3], rows[:, 5:8], self.alpha_)
         return out
 
     def message(self) -> str:

@@ -39,7 +39,14 @@ from core.errors import InvalidInputError
 from core.evaluation import compare
 from core.odds import market_probabilities
 
-__all__ = ["MODEL_TYPES", "TrainedModel", "TrainingConfig", "predict_proba", "train"]
+__all__ = [
+    "MODEL_TYPES",
+    "StoredModel",
+    "TrainedModel",
+    "TrainingConfig",
+    "predict_proba",
+    "train",
+]
 
 MODEL_TYPES = ("poisson", "blending", "calibration", "full")
 MIN_MATCHES = 300
@@ -313,6 +320,41 @@ def _legacy_fields(dc, blend, p_valid, y_valid, config) -> dict[str, Any]:
     }
 
 
+class StoredModel:
+    """A trained model rebuilt from its weights once, ready to predict many times."""
+
+    def __init__(self, weights: dict[str, Any]) -> None:
+        self.dixon_coles = DixonColes.from_dict(weights["dixon_coles"])
+        self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
+        self.calibrator: Calibrator | None = (
+            calibrator_from_dict(weights["calibrator"]) if "calibrator" in weights else None
+        )
+
+    def predict(
+        self,
+        home: list[str],
+        away: list[str],
+        market: np.ndarray | None = None,
+        overround: np.ndarray | None = None,
+        max_goals: int = 10,
+    ) -> tuple[np.ndarray, Any]:
+        """1X2 probabilities for new fixtures, and the Dixon-Coles
+        :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
+        optional (n, 3) array of margin-free market probabilities (NaN rows: no odds; the
+        blend then falls back to the goal model), ``overround`` the books' margins."""
+        grid = self.dixon_coles.predict(home, away, max_goals=max_goals)
+        probs = grid.outcomes
+        n = len(probs)
+        if self.blend is not None:
+            market = np.full((n, 3), np.nan) if market is None else np.asarray(market, float)
+            overround = np.full(n, np.nan) if overround is None else np.asarray(overround, float)
+            x = np.column_stack([probs, grid.home_rate, grid.away_rate, market, overround])
+            probs = self.blend.predict_array(x)  # columns in FEATURES order
+        if self.calibrator is not None:
+            probs = self.calibrator.predict(probs)
+        return probs, grid
+
+
 def predict_proba(
     weights: dict[str, Any],
     home: list[str],
@@ -321,32 +363,5 @@ def predict_proba(
     overround: np.ndarray | None = None,
     max_goals: int = 10,
 ) -> tuple[np.ndarray, Any]:
-    """1X2 probabilities of a stored model for new fixtures, and the Dixon-Coles
-    :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
-    optional (n, 3) array of margin-free market probabilities (NaN rows: no odds; the blend
-    then falls back to the goal model), ``overround`` the books' margins."""
-    dc = DixonColes.from_dict(weights["dixon_coles"])
-    grid = dc.predict(home, away, max_goals=max_goals)
-    probs = grid.outcomes
-    n = len(probs)
-    if "blend" in weights:
-        market = np.full((n, 3), np.nan) if market is None else np.asarray(market, dtype=float)
-        overround = np.full(n, np.nan) if overround is None else np.asarray(overround, float)
-        features = pd.DataFrame(
-            {
-                "dc_home": probs[:, 0],
-                "dc_draw": probs[:, 1],
-                "dc_away": probs[:, 2],
-                "dc_home_rate": grid.home_rate,
-                "dc_away_rate": grid.away_rate,
-                "mk_home": market[:, 0],
-                "mk_draw": market[:, 1],
-                "mk_away": market[:, 2],
-                "mk_overround": overround,
-            }
-        )
-        probs = Blend.from_dict(weights["blend"]).predict(features)
-    if "calibrator" in weights:
-        calibrator: Calibrator = calibrator_from_dict(weights["calibrator"])
-        probs = calibrator.predict(probs)
-    return probs, grid
+    """:meth:`StoredModel.predict` of the model stored as ``weights``."""
+    return StoredModel(weights).predict(home, away, market, overround, max_goals)

@@ -223,6 +223,9 @@ class ProgressEvent:
     metrics: JSON | None
     error: str | None
     version: str | None
+    ts: str | None = strawberry.field(
+        default=None, description="When the event was published (UTC, ISO)."
+    )
 
     @staticmethod
     def from_event(event_id: str, event: dict[str, Any]) -> ProgressEvent:
@@ -237,6 +240,7 @@ class ProgressEvent:
             metrics=event.get("metrics"),
             error=event.get("error"),
             version=event.get("version"),
+            ts=event.get("ts"),
         )
 
 

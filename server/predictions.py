@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from core.errors import InvalidInputError, UnknownTeamError
 from core.evaluation import compare
 from core.odds import implied_probabilities, market_probabilities
 from core.odds import overround as overround_of
-from core.pipeline import predict_proba
+from core.pipeline import StoredModel
+from server import cache
 from server.leagues import league_info
 from server.tables import League, Team
 from server.training import RunConfig, get_model, load_matches
@@ -29,28 +31,82 @@ class TeamLookupError(InvalidInputError):
     """A team name that matches no team, or several."""
 
 
-async def _team_id(engine: AsyncEngine, name: str, league: str | None) -> tuple[int, str]:
+_LOADED: OrderedDict[str, tuple[StoredModel, dict[str, Any]]] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+async def _model_row(engine: AsyncEngine, version: str | None) -> dict[str, Any]:
+    key = ("model", version)
+    row = cache.get(engine, key, cache.ACTIVE_TTL)
+    if row is None:
+        row = await get_model(engine, version, with_weights=False)
+        cache.put(engine, key, row)
+    return row
+
+
+async def _model(
+    engine: AsyncEngine, version: str | None
+) -> tuple[dict[str, Any], StoredModel, dict[str, Any]]:
+    """The model's row, its rebuilt predictor and its weights.  Versions never change, so
+    predictors are cached by version (the LightGBM model is parsed once, not per request)."""
+    row = await _model_row(engine, version)
+    cached = _LOADED.get(row["version"])
+    if cached is None:
+        weights = (await get_model(engine, row["version"]))["model_weights"]
+        cached = (await asyncio.to_thread(StoredModel, weights), weights)
+        _LOADED[row["version"]] = cached
+        while len(_LOADED) > _CACHE_SIZE:
+            _LOADED.popitem(last=False)
+    else:
+        _LOADED.move_to_end(row["version"])
+    return row, cached[0], cached[1]
+
+
+async def _team_ids(
+    engine: AsyncEngine, names: list[str], league: str | None
+) -> list[tuple[int, str]]:
+    key = ("teams", tuple(names), league)
+    found = cache.get(engine, key, cache.TEAM_TTL)
+    if found is None:
+        found = await _lookup_teams(engine, names, league)
+        cache.put(engine, key, found)
+    return found
+
+
+async def _lookup_teams(
+    engine: AsyncEngine, names: list[str], league: str | None
+) -> list[tuple[int, str]]:
+    """Resolve team names (case-insensitive) in one query, within the league's country."""
     t, lg = Team.__table__, League.__table__
-    query = sa.select(t.c.id, t.c.name, t.c.country).where(
-        sa.func.lower(t.c.name) == name.strip().lower()
-    )
+    wanted = [n.strip().lower() for n in names]
+    query = sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
     if league:
-        async with engine.connect() as conn:
-            known = (await conn.execute(sa.select(lg.c.country).where(lg.c.code == league))).first()
-        if known is None:
-            raise InvalidInputError(f"unknown league {league!r}")
-        query = query.where(t.c.country == known[0])
+        query = query.add_columns(
+            sa.select(lg.c.country).where(lg.c.code == league).scalar_subquery().label("lc")
+        )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    if not rows:
-        where = f" in {league_info(league).country}" if league else ""
-        raise TeamLookupError(f"no team called {name!r}{where}")
-    if len(rows) > 1:
-        countries = ", ".join(sorted(r.country for r in rows))
-        raise TeamLookupError(
-            f"{name!r} is a team in several countries ({countries}): name the league"
-        )
-    return rows[0].id, rows[0].name
+        if league and not rows:
+            known = (await conn.execute(sa.select(lg.c.id).where(lg.c.code == league))).first()
+            if known is None:
+                raise InvalidInputError(f"unknown league {league!r}")
+    if league:
+        if rows and rows[0].lc is None:
+            raise InvalidInputError(f"unknown league {league!r}")
+        rows = [r for r in rows if r.country == r.lc]
+    out = []
+    for name, key in zip(names, wanted, strict=True):
+        matches = [r for r in rows if r.name.lower() == key]
+        if not matches:
+            where = f" in {league_info(league).country}" if league else ""
+            raise TeamLookupError(f"no team called {name!r}{where}")
+        if len(matches) > 1:
+            countries = ", ".join(sorted(r.country for r in matches))
+            raise TeamLookupError(
+                f"{name!r} is a team in several countries ({countries}): name the league"
+            )
+        out.append((matches[0].id, matches[0].name))
+    return out
 
 
 async def predict(
@@ -70,29 +126,18 @@ async def predict(
         raise InvalidInputError("max_goals must be between 1 and 20")
     if odds is not None and (len(odds) != 3 or not all(o > 1.0 for o in odds)):
         raise InvalidInputError("odds must be three decimal prices above 1.0 (home draw away)")
-    model = await get_model(engine, model_version)
-    (home_id, home_name), (away_id, away_name) = (
-        await _team_id(engine, home, league),
-        await _team_id(engine, away, league),
-    )
+    model, stored, weights = await _model(engine, model_version)
+    (home_id, home_name), (away_id, away_name) = await _team_ids(engine, [home, away], league)
     if home_id == away_id:
         raise InvalidInputError(f"{home_name!r} cannot play itself")
-    weights = model["model_weights"]
     market = overround = None
     if odds is not None:
         prices = np.array([odds], dtype=float)
         market = implied_probabilities(prices, weights.get("config", {}).get("margin", "power"))
         overround = overround_of(prices)
     try:
-        probs, grid = await asyncio.to_thread(
-            predict_proba,
-            weights,
-            [str(home_id)],
-            [str(away_id)],
-            market,
-            overround,
-            max_goals,
-        )
+        # one fixture: microseconds of numpy, cheaper than a thread hop
+        probs, grid = stored.predict([str(home_id)], [str(away_id)], market, overround, max_goals)
     except UnknownTeamError as exc:
         names = {str(home_id): home_name, str(away_id): away_name}
         missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
@@ -144,10 +189,9 @@ async def evaluate(
     """Score a stored model against the market on chosen matches (with their odds).
     Matches of teams the model does not know are skipped and counted; matches on or before
     the model's training data end are flagged as in-sample."""
-    model = await get_model(engine, model_version)
+    model, stored, weights = await _model(engine, model_version)
     config = RunConfig.from_json({"model_type": "poisson", **selection})
     frame = await load_matches(engine, config)
-    weights = model["model_weights"]
     known = set(weights["dixon_coles"]["parameters"]["teams"])
     usable = frame["home_team"].isin(known) & frame["away_team"].isin(known)
     frame = frame[usable].reset_index(drop=True)
@@ -156,8 +200,7 @@ async def evaluate(
     odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
     market, source = market_probabilities(frame, method=margin)
     probs, _ = await asyncio.to_thread(
-        predict_proba,
-        weights,
+        stored.predict,
         frame["home_team"].tolist(),
         frame["away_team"].tolist(),
         market,

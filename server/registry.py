@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError, InvalidInputError
+from server import cache
 from server.tables import Model, ModelStatus
 
 __all__ = [
@@ -85,7 +86,9 @@ async def activate_model(engine: AsyncEngine, version: str) -> None:
             await conn.execute(
                 sa.update(_MODELS).where(_MODELS.c.id == model.id).values(status=ModelStatus.ACTIVE)
             )
+        cache.invalidate(engine)
     except IntegrityError as exc:
+        cache.invalidate(engine)
         raise ConflictError(
             f"another {model_type!r} model was promoted at the same time; try again"
         ) from exc
@@ -99,3 +102,4 @@ async def archive_model(engine: AsyncEngine, version: str) -> None:
         await conn.execute(
             sa.update(_MODELS).where(_MODELS.c.id == model.id).values(status=ModelStatus.ARCHIVED)
         )
+    cache.invalidate(engine)

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import FPEError
 from core.pipeline import TrainedModel, train
+from server import cache
 from server.events import EventStream
 from server.registry import lock_model_type
 from server.tables import Model, ModelStatus, TrainingRun
@@ -291,6 +292,7 @@ async def _complete(
                 heartbeat_at=now,
             )
         )
+    cache.invalidate(ctx.engine)  # the new active model serves predictions now
     await _publish_state(
         ctx,
         task_id,
