@@ -24,7 +24,7 @@ from core.errors import FPEError
 from core.odds import METHODS
 from core.pipeline import MODEL_TYPES
 from server import migrations, predictions, training
-from server.config import Settings
+from server.config import ConfigError, Settings
 from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
@@ -410,14 +410,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         f"{describe(settings.database_url)}; {mode}",
         file=sys.stderr,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        lifespan="on",
-        ws="websockets-sansio",
-    )
+    if args.workers > 1 and not settings.redis_url:
+        raise ConfigError(
+            "--workers > 1 needs FPE_REDIS_URL: embedded training runs inside the one "
+            "server process"
+        )
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "lifespan": "on",
+        "log_level": args.log_level,
+        "ws": "websockets-sansio",
+    }
+    if args.workers > 1:  # processes share the port; each has its own event hub
+        uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 
@@ -610,6 +618,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the GraphQL API, GraphiQL and the REST shim")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_positive_int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the port (with Redis only)",
+    )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

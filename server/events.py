@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
 from server.keys import Keys
 
-__all__ = ["TERMINAL", "EventStream", "MemoryEventStream", "RedisEventStream"]
+__all__ = ["TERMINAL", "EventHub", "EventStream", "MemoryEventStream", "RedisEventStream"]
 
+log = logging.getLogger("fpe.events")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 Event = dict[str, Any]
 
@@ -131,3 +134,77 @@ class MemoryEventStream:
 
     async def close(self) -> None:
         return None
+
+
+def _order(event_id: str) -> tuple[int, int]:
+    """Stream ids ('<ms>-<seq>' in Redis, '<n>-0' in memory) as sortable pairs."""
+    head, _, tail = event_id.partition("-")
+    return (int(head or 0), int(tail or 0))
+
+
+class EventHub:
+    """One reader per run stream in this process, however many subscribers: each event is
+    read once and handed to every subscriber's queue (a Redis XREAD per subscriber does not
+    scale to hundreds of dashboards).  A subscriber gets the stream's history after its
+    ``after`` id first, then the live events, without gaps or duplicates."""
+
+    def __init__(self, stream: EventStream, poll: float = 1.0, heartbeat: float = 10.0) -> None:
+        self.stream = stream
+        self.poll = poll  # how long one shared read blocks
+        self.heartbeat = heartbeat  # a quiet subscriber gets ("", {}) this often
+        self._queues: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self._readers: dict[str, asyncio.Task] = {}
+
+    async def follow(self, task_id: str, after: str = "0") -> AsyncIterator[tuple[str, Event]]:
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues[task_id].add(queue)
+        if task_id not in self._readers:
+            start = await self._latest(task_id)
+            self._readers[task_id] = asyncio.create_task(self._read(task_id, start))
+        try:
+            last = after if after not in ("", "$") else "0"
+            for event_id, event in await self.stream.read(task_id, last):
+                if _order(event_id) > _order(last):
+                    last = event_id
+                    yield event_id, event
+            while True:
+                try:
+                    event_id, event = await asyncio.wait_for(queue.get(), self.heartbeat)
+                except TimeoutError:
+                    yield "", {}  # a heartbeat: lets the caller look at the run's row
+                    continue
+                if _order(event_id) > _order(last):
+                    last = event_id
+                    yield event_id, event
+        finally:
+            self._queues[task_id].discard(queue)
+            if not self._queues[task_id]:
+                del self._queues[task_id]
+                reader = self._readers.pop(task_id, None)
+                if reader is not None:
+                    reader.cancel()
+
+    async def _latest(self, task_id: str) -> str:
+        events = await self.stream.read(task_id, "0")
+        return events[-1][0] if events else "0"
+
+    async def _read(self, task_id: str, last: str) -> None:
+        while True:
+            try:
+                events = await self.stream.read(task_id, last, timeout=self.poll)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis hiccup: subscribers wait, the reader retries
+                log.warning("reading the events of run %s failed; retrying", task_id, exc_info=True)
+                await asyncio.sleep(self.poll)
+                continue
+            for event_id, event in events:
+                last = event_id
+                for queue in list(self._queues.get(task_id, ())):
+                    queue.put_nowait((event_id, event))
+
+    async def close(self) -> None:
+        for reader in self._readers.values():
+            reader.cancel()
+        await asyncio.gather(*self._readers.values(), return_exceptions=True)
+        self._readers.clear()

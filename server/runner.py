@@ -90,14 +90,13 @@ class _Monitor:
             raise RunCancelled
         progress = round(100.0 * fraction, 1)
         self.state = {"phase": phase, "progress": progress, "message": message}
-        last_phase, last_progress, last_time = self._last_sent
+        last_phase, _, last_time = self._last_sent
         now = time.monotonic()
-        if (
-            interim is not None
-            or phase != last_phase
-            or progress - last_progress >= 1.0
-            or now - last_time >= 0.5
-        ):
+        # Every event goes to every subscriber, so their number is what fan-out costs: at
+        # most one every 0.5 s, or 0.25 s for a new phase or interim metrics (the last
+        # phases can pass within milliseconds; the final state event always follows).
+        gap = now - last_time
+        if gap >= 0.5 or (gap >= 0.25 and (interim is not None or phase != last_phase)):
             self._last_sent = (phase, progress, now)
             event = {"type": "progress", **self.state}
             if interim is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server import training
 from server.config import Settings
 from server.db import open_database
-from server.events import TERMINAL, EventStream, MemoryEventStream, RedisEventStream
+from server.events import TERMINAL, EventHub, EventStream, MemoryEventStream, RedisEventStream
 from server.keys import Keys
 from server.queue import ArqQueue, InProcessQueue, JobQueue, QueueUnavailableError
 from server.runner import RunContext
@@ -34,12 +34,18 @@ class Services:
     events: EventStream
     queue: JobQueue
     keys: Keys
+    hub: EventHub | None = None
+
+    def __post_init__(self) -> None:
+        if self.hub is None:
+            self.hub = EventHub(self.events)
 
     @property
     def in_process(self) -> bool:
         return isinstance(self.queue, InProcessQueue)
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.queue.close()
         await self.events.close()
         await self.engine.dispose()
@@ -112,22 +118,24 @@ async def cancel_training(services: Services, task_id: str) -> dict[str, Any]:
 
 
 async def follow_run(
-    services: Services, task_id: str, after: str = "0", poll: float = 1.0
+    services: Services, task_id: str, after: str = "0"
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """Every event of a run from ``after`` on, until it ends; then stops.  A run that has
-    already ended (or whose stream expired) yields a final state built from its row."""
-    run = await training.get_run(services.engine, task_id)
+    """Every event of a run after ``after`` (default: from the start), until it ends; then
+    stops.  A run that ended without a readable final event (its stream expired) yields a
+    final state built from its row."""
+    await training.get_run(services.engine, task_id)  # an unknown id is an error
+    events = services.hub.follow(task_id, after)
     last = after
-    while True:
-        events = await services.events.read(task_id, last, timeout=poll)
-        for event_id, event in events:
-            last = event_id
-            yield event_id, event
-            if event.get("type") == "state" and event.get("status") in TERMINAL:
-                return
-        if not events:
-            run = await training.get_run(services.engine, task_id)
-            if run["status"] in TERMINAL:  # ended without a final event we could read
+    try:
+        async for event_id, event in events:
+            if event_id:
+                last = event_id
+                yield event_id, event
+                if event.get("type") == "state" and event.get("status") in TERMINAL:
+                    return
+                continue
+            run = await training.get_run(services.engine, task_id)  # quiet: check the row
+            if run["status"] in TERMINAL:
                 yield (
                     last,
                     json_ready(
@@ -143,3 +151,5 @@ async def follow_run(
                     ),
                 )
                 return
+    finally:
+        await events.aclose()
