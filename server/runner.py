@@ -93,10 +93,10 @@ class _Monitor:
         last_phase, _, last_time = self._last_sent
         now = time.monotonic()
         # Every event goes to every subscriber, so their number is what fan-out costs: at
-        # most one every 0.5 s, or 0.25 s for a new phase or interim metrics (the last
-        # phases can pass within milliseconds; the final state event always follows).
+        # most one every 0.5 s, or 0.25 s for a new phase (the last phases can pass within
+        # milliseconds; the final state event always follows); interim metrics always go.
         gap = now - last_time
-        if gap >= 0.5 or (gap >= 0.25 and (interim is not None or phase != last_phase)):
+        if interim is not None or gap >= 0.5 or (gap >= 0.25 and phase != last_phase):
             self._last_sent = (phase, progress, now)
             event = {"type": "progress", **self.state}
             if interim is not None:
