@@ -202,17 +202,20 @@ class _SubscriptionSlot:
 
 
 def _state_event(run: dict[str, Any]) -> ProgressEvent:
-    return ProgressEvent(
-        task_id=run["task_id"],
-        event_id="",
-        type="state",
-        status=run["status"],
-        phase=run["phase"],
-        progress=run["progress"],
-        message=run["message"],
-        metrics=run["metrics"],
-        error=run["error_message"],
-        version=run.get("model_version"),
+    """The run's row as a state event (a subscription's first message)."""
+    return ProgressEvent.from_event(
+        "",
+        {
+            "task_id": run["task_id"],
+            "type": "state",
+            "status": run["status"],
+            "phase": run["phase"],
+            "progress": run["progress"],
+            "message": run["message"],
+            "metrics": run["metrics"],
+            "error": run["error_message"],
+            "version": run.get("model_version"),
+        },
     )
 
 

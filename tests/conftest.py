@@ -148,36 +148,51 @@ def postgres_url() -> str:
     return POSTGRES_URL
 
 
+async def create_database(server: str, template: str | None = None) -> str:
+    """A new PostgreSQL database on ``server`` (a copy of ``template``); its URL."""
+    import uuid
+
+    import asyncpg
+
+    name = f"fpe_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+    conn = await asyncpg.connect(server.replace("+asyncpg", ""))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
+    finally:
+        await conn.close()
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_databases(urls: list[str]) -> None:
+    if not urls:
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        for url in urls:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 async def database_url(request, tmp_path):
     """Factory: the URL of a new, empty database of the given dialect (dropped afterwards)."""
     import uuid
-
-    import asyncpg
 
     created: list[str] = []
 
     async def make(dialect: str) -> str:
         if dialect == "sqlite":
             return f"sqlite+aiosqlite:///{tmp_path / f'fpe-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        server = request.getfixturevalue("postgres_url")
-        name = f"fpe_test_{uuid.uuid4().hex[:12]}"
-        conn = await asyncpg.connect(server.replace("+asyncpg", ""))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        created.append(name)
-        return server.rsplit("/", 1)[0] + f"/{name}"
+        url = await create_database(request.getfixturevalue("postgres_url"))
+        created.append(url)
+        return url
 
     yield make
-    if created:
-        conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
-        try:
-            for name in created:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    await drop_databases(created)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -266,8 +281,6 @@ async def seeded_url(request, _seed_templates, tmp_path):
     import shutil
     import uuid
 
-    import asyncpg
-
     _need(FOOTBALL_DATA)
     created: list[str] = []
 
@@ -278,23 +291,12 @@ async def seeded_url(request, _seed_templates, tmp_path):
             target = tmp_path / f"fpe-{uuid.uuid4().hex[:8]}.sqlite3"
             shutil.copy(template.split("///", 1)[1], target)
             return f"sqlite+aiosqlite:///{target}"
-        name = f"fpe_test_{uuid.uuid4().hex[:12]}"
-        conn = await asyncpg.connect(server.replace("+asyncpg", ""))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
-        finally:
-            await conn.close()
-        created.append(name)
-        return server.rsplit("/", 1)[0] + f"/{name}"
+        url = await create_database(server, template=template)
+        created.append(url)
+        return url
 
     yield make
-    if created:
-        conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
-        try:
-            for name in created:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    await drop_databases(created)
 
 
 @pytest.fixture(scope="session", autouse=True)
