@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -23,9 +25,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
-from server import rest
+from server import observability, rest
 from server.config import Settings
 from server.graphiql import offline_graphiql_html
+from server.observability import RequestMetrics
 from server.services import Services, open_services
 
 __all__ = ["create_app"]
@@ -121,14 +124,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await services.close()
 
+    registry = CollectorRegistry()
     routes = [
+        *observability.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", OriginCheck(graphql, settings.allowed_origins)),
         *rest.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestMetrics, registry=registry)],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
+    app.state.metrics_registry = registry
+    return app

@@ -29,6 +29,7 @@ from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
 from server.ingest import FileReport, ingest_paths
+from server.observability import configure_logging
 from server.services import cancel_training, follow_run, open_services, start_training
 from server.terminal import ProgressBar
 from server.training import json_ready
@@ -393,7 +394,9 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from server.worker import create_worker
 
-    worker = create_worker(Settings.from_env(), burst=args.burst)
+    settings = Settings.from_env()
+    configure_logging("info", settings.log_json)
+    worker = create_worker(settings, burst=args.burst)
     worker.run()
     return 0
 
@@ -404,6 +407,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     settings = Settings.from_env()
+    configure_logging(args.log_level, settings.log_json)
     mode = "arq workers via Redis" if settings.redis_url else "in-process training (embedded)"
     print(
         f"serving http://{args.host}:{args.port}/graphql and /api on "

@@ -14,6 +14,7 @@
                            ``Authorization: Bearer <token>``
 ``FPE_ALLOWED_ORIGINS``    comma-separated origins allowed to open WebSockets (besides the
                            server's own host); default none
+``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
 =========================  ===============================================================
@@ -28,7 +29,24 @@ from pathlib import Path
 
 from core.errors import FPEError
 
-__all__ = ["ConfigError", "Settings"]
+__all__ = ["ENV_VARS", "ConfigError", "Settings"]
+
+# every environment variable the service reads (the compose file is checked against it)
+ENV_VARS = frozenset(
+    {
+        "FPE_DATABASE_URL",
+        "FPE_DATA_DIR",
+        "FPE_REDIS_URL",
+        "FPE_REDIS_PREFIX",
+        "FPE_DOWNLOAD_BASE_URL",
+        "FPE_HEARTBEAT_SECONDS",
+        "FPE_STALE_SECONDS",
+        "FPE_API_TOKEN",
+        "FPE_ALLOWED_ORIGINS",
+        "FPE_LOG_FORMAT",
+        "XDG_DATA_HOME",
+    }
+)
 
 DEFAULT_DOWNLOAD_BASE_URL = "https://www.football-data.co.uk/mmz4281"
 
@@ -72,6 +90,7 @@ class Settings:
     stale_seconds: float = 30.0
     api_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    log_json: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -100,6 +119,7 @@ class Settings:
                 for o in (env.get("FPE_ALLOWED_ORIGINS") or "").split(",")
                 if o.strip()
             ),
+            log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
         )
 
 
