@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -84,6 +84,11 @@ class OriginCheck:
         return origin in self.allowed or origin in (f"http://{host}", f"https://{host}")
 
 
+async def index(request: Request) -> Response:
+    """The live training page (plain ES modules: nothing to build)."""
+    return FileResponse(STATIC / "app" / "index.html")
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse(
@@ -126,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     registry = CollectorRegistry()
     routes = [
+        Route("/", index, methods=["GET"]),
         *observability.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", OriginCheck(graphql, settings.allowed_origins)),

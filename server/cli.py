@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import FPEError
 from core.odds import METHODS
 from core.pipeline import MODEL_TYPES
-from server import migrations, predictions, training
+from server import catalog, migrations, predictions, training
 from server.config import ConfigError, Settings
 from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
@@ -401,6 +402,47 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_SEED_LEAGUES = ("E0", "SP1", "D1", "I1", "F1")
+DEFAULT_SEED_SEASONS = ("2324", "2425")
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    """First-run data: a local folder, or a few recent seasons downloaded; a database that
+    already has matches is left alone (unless --force)."""
+    settings = Settings.from_env()
+    source = args.source or os.environ.get("FPE_SEED_DIR")
+
+    async def run() -> int:
+        engine = await open_database(settings)
+        try:
+            leagues = await catalog.list_leagues(engine)
+        finally:
+            await engine.dispose()
+        present = sum(lg["match_count"] for lg in leagues)
+        if present and not args.force:
+            print(
+                f"the database already has {present} matches: nothing to seed "
+                "(--force to load anyway)",
+                file=sys.stderr,
+            )
+            return 0
+        if source:
+            paths = [source]
+        else:
+            base = settings.download_base_url
+            print(
+                f"downloading {', '.join(args.league)} x {', '.join(args.season)} from {base}",
+                file=sys.stderr,
+            )
+            paths = [
+                str(p) for p in await download(base, settings.data_dir, args.league, args.season)
+            ]
+        reports = await _ingest(settings, paths)
+        return _report_files(reports, as_json=False)
+
+    return asyncio.run(_database_errors(run(), settings))
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -619,6 +661,22 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("task_id")
     cancel.set_defaults(func=_cmd_cancel)
 
+    seed = sub.add_parser(
+        "seed",
+        help="load first-run data into an empty database: a local "
+        "folder, or recent seasons of the big leagues",
+    )
+    seed.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="ingest this folder instead of downloading (or FPE_SEED_DIR)",
+    )
+    seed.add_argument("--league", action="append", default=None, metavar="CODE")
+    seed.add_argument("--season", action="append", default=None, metavar="CODE")
+    seed.add_argument("--force", action="store_true", help="load even if there are matches")
+    seed.set_defaults(func=_cmd_seed)
+
     serve = sub.add_parser("serve", help="the GraphQL API, GraphiQL and the REST shim")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_positive_int, default=8000)
@@ -642,6 +700,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "seed":
+        args.league = args.league or list(DEFAULT_SEED_LEAGUES)
+        args.season = args.season or list(DEFAULT_SEED_SEASONS)
     try:
         return int(args.func(args))
     except FPEError as exc:

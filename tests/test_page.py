@@ -1,0 +1,190 @@
+"""The live training page in real headless Chromium (Debian's chromium, driven by
+Playwright): configure and run, watch progress to the end, history, models, cancel, predict.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REQUIRE
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SEASONS = ["2122", "2223", "2324", "2425"]
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def browser():
+    if CHROMIUM is None:
+        if REQUIRE:
+            pytest.fail("chromium is not installed (scripts/test installs it with apt-get)")
+        pytest.skip("chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        instance = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        await instance.close()
+
+
+async def _serve(seeded_url, tmp_path, **env_extra):
+    port = _free_port()
+    env = {**os.environ, "FPE_DATABASE_URL": await seeded_url("sqlite"),
+           "FPE_DATA_DIR": str(tmp_path), "FPE_HEARTBEAT_SECONDS": "0.2", **env_extra}
+    env.pop("FPE_REDIS_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    return proc, base
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+@pytest.fixture
+async def server(seeded_url, tmp_path):
+    proc, base = await _serve(seeded_url, tmp_path)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+async def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def _configure(page, leagues: list[str], seasons: list[str], model_type: str) -> None:
+    await page.wait_for_selector('input[name="league"]')
+    for code in leagues:
+        await page.check(f'input[name="league"][value="{code}"]')
+    for season in seasons:
+        await page.check(f'input[name="season"][value="{season}"]')
+    await page.check(f'input[name="modelType"][value="{model_type}"]')
+
+
+async def test_train_watch_history_models_cancel_predict(browser, server):
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(server + "/")
+
+    # configure: leagues from the API, seasons follow the leagues, a summary
+    await _configure(page, ["E0"], SEASONS, "FULL")
+    summary = await page.text_content("#summary")
+    assert "full model on E0" in summary and "2425" in summary
+    await page.click("#toggle-config")
+    assert await page.is_hidden("#config")
+    await page.click("#toggle-config")
+
+    # start and watch the live progress reach the end
+    await page.click("#start")
+    await page.wait_for_selector("#run:not([hidden])")
+    await page.wait_for_function(
+        "document.querySelector('#phase').textContent === 'completed'", timeout=90_000)
+    assert await page.get_attribute(".progress", "aria-valuenow") == "100"
+    await page.wait_for_timeout(400)  # let the bar's CSS transition finish
+    metrics = await page.text_content("#final-metrics")
+    assert "model" in metrics and "market" in metrics
+    await _shot(page, "1-run-completed")
+
+    # history: the run with a green badge
+    await page.click('nav button[data-tab="history"]')
+    await page.wait_for_selector("#history tbody tr")
+    assert await page.text_content("#history tbody tr .badge") == "completed"
+    await _shot(page, "2-history")
+
+    # models: the new model is active, with a calibration chart and team strengths
+    await page.click('nav button[data-tab="models"]')
+    await page.wait_for_selector("#models tbody tr .badge.active")
+    await page.wait_for_selector("#calibration path[data-outcome='home']")
+    assert await page.locator("#strengths circle").count() > 10
+    await _shot(page, "3-models")
+
+    # a second, slow run: cancel it while it trains
+    await page.click('nav button[data-tab="train"]')
+    await page.uncheck('input[name="season"][value="2122"]')
+    await page.check('input[name="league"][value="E1"]')
+    await page.click("#clear-seasons")
+    await page.click("#advanced summary")
+    await page.fill('input[name="refitDays"]', "1")
+    await page.click("#start")
+    await page.wait_for_function(
+        "parseFloat(document.querySelector('.progress').getAttribute('aria-valuenow')) > 2 "
+        "&& document.querySelector('#phase').textContent !== 'completed'", timeout=60_000)
+    await page.click("#cancel")
+    await page.wait_for_function(
+        "document.querySelector('#phase').textContent === 'cancelled'", timeout=10_000)
+    await _shot(page, "4-cancelled")
+
+    # predict: league, two teams, 1X2 and the score grid heat map
+    await page.click('nav button[data-tab="predict"]')
+    await page.wait_for_selector("#predict-home option", state="attached")
+    await page.select_option("#predict-league", "E0")
+    await page.wait_for_function("document.querySelector('#predict-home').options.length > 10")
+    await page.select_option("#predict-home", "Arsenal")
+    await page.select_option("#predict-away", "Chelsea")
+    await page.click("#predict-form button")
+    await page.wait_for_selector("#prediction:not([hidden])")
+    shares = [await page.text_content(s) for s in ("#p-home", "#p-draw", "#p-away")]
+    assert abs(sum(float(s.rstrip("%")) for s in shares) - 100) < 0.2
+    assert await page.locator("#grid tr").count() == 8
+    await _shot(page, "5-predict")
+    assert errors == []
+
+
+async def test_validation_errors_are_shown_next_to_the_field(browser, server):
+    page = await browser.new_page()
+    await page.goto(server + "/")
+    await _configure(page, ["E0"], [], "POISSON")
+    await page.fill('input[name="dateFrom"]', "2024-05-01")
+    await page.fill('input[name="dateTo"]', "2023-05-01")
+    await page.click("#start")
+    error = page.locator('[data-error-for="date_from"]')
+    await error.wait_for()
+    assert "after date_to" in await error.text_content()
+    await _shot(page, "6-validation-error")
+
+
+async def test_the_page_asks_for_the_token_once(browser, seeded_url, tmp_path):
+    proc, base = await _serve(seeded_url, tmp_path, FPE_API_TOKEN="page-secret")
+    try:
+        page = await browser.new_page()
+        await page.goto(base + "/")
+        await _configure(page, ["E0"], SEASONS, "POISSON")
+        await page.click("#start")
+        await page.wait_for_selector("#token-dialog[open]")
+        await page.fill("#token-dialog input", "page-secret")
+        await page.click("#token-dialog button")
+        await page.wait_for_function(
+            "document.querySelector('#phase').textContent === 'completed'", timeout=90_000)
+        stored = await page.evaluate("sessionStorage.getItem('fpe-token')")
+        assert stored == "page-secret"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
