@@ -396,8 +396,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from server.worker import create_worker
 
     settings = Settings.from_env()
+    worker = create_worker(settings, burst=args.burst)  # a configuration error stops here
     configure_logging("info", settings.log_json)
-    worker = create_worker(settings, burst=args.burst)
     worker.run()
     return 0
 
@@ -449,18 +449,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     settings = Settings.from_env()
-    configure_logging(args.log_level, settings.log_json)
-    mode = "arq workers via Redis" if settings.redis_url else "in-process training (embedded)"
-    print(
-        f"serving http://{args.host}:{args.port}/graphql and /api on "
-        f"{describe(settings.database_url)}; {mode}",
-        file=sys.stderr,
-    )
     if args.workers > 1 and not settings.redis_url:
         raise ConfigError(
             "--workers > 1 needs FPE_REDIS_URL: embedded training runs inside the one "
             "server process"
         )
+    configure_logging(args.log_level, settings.log_json)
+    mode = "arq workers via Redis" if settings.redis_url else "in-process training (embedded)"
+    print(
+        f"serving http://{args.host}:{args.port}/ (page, /graphql, /api) on "
+        f"{describe(settings.database_url)}; {mode}",
+        file=sys.stderr,
+    )
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,

@@ -102,27 +102,22 @@ async def test_ten_concurrent_runs_end_with_unique_versions_and_one_active_per_t
 
 async def test_cancel_stops_a_run_on_a_live_worker_mid_way(stack):
     settings, services = stack
-    worker = create_worker(settings, poll_delay=0.05, handle_signals=False)
-    task = asyncio.create_task(worker.main())
-    try:
-        run = await start_training(
-            services,
-            {"model_type": "full", "leagues": ["E0", "E1"], "hyperparameters": {"refit_days": 1}},
-        )
-        async for _, event in follow_run(services, run["task_id"]):
-            if event.get("type") == "progress" and event["progress"] > 3:
-                at_cancel = event["progress"]
-                break
-        await cancel_training(services, run["task_id"])
-        final = [e async for _, e in follow_run(services, run["task_id"])][-1]
-        assert final["status"] == "cancelled"
-        stopped = await training.get_run(services.engine, run["task_id"])
-        assert stopped["progress"] - at_cancel < 20  # stopped at the next check
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
-    assert (await training.get_run(services.engine, run["task_id"]))["model_id"] is None
+    run = await start_training(
+        services,
+        {"model_type": "full", "leagues": ["E0", "E1"], "hyperparameters": {"refit_days": 1}},
+    )
+    worker = asyncio.create_task(burst(settings))  # takes the job; exits when it is done
+    async for _, event in follow_run(services, run["task_id"]):
+        if event.get("type") == "progress" and event["progress"] > 3:
+            at_cancel = event["progress"]
+            break
+    await cancel_training(services, run["task_id"])
+    final = [e async for _, e in follow_run(services, run["task_id"])][-1]
+    await worker
+    assert final["status"] == "cancelled"
+    stopped = await training.get_run(services.engine, run["task_id"])
+    assert stopped["progress"] - at_cancel < 20  # stopped at the next check
+    assert stopped["model_id"] is None
 
 
 async def test_a_job_delivered_twice_runs_once(stack):
