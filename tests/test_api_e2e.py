@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import POSTGRES_URL, _make_template
+from tests.test_api import TASK_STATUS
 
 TOKEN = "e2e-token"
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
@@ -213,17 +214,7 @@ async def test_rest_flow_and_shapes(live):
         if task["status"] == "completed":
             break
         await asyncio.sleep(0.2)
-    assert set(task) == {
-        "taskId",
-        "status",
-        "progress",
-        "phase",
-        "message",
-        "result",
-        "error",
-        "startedAt",
-        "completedAt",
-    }
+    assert set(task) == TASK_STATUS
     assert task["result"]["version"].startswith("poisson-") and task["progress"] == 100.0
     history = (await client.get("/api/model/training-history?limit=50")).json()
     assert any(h["taskId"] == task_id and h["status"] == "completed" for h in history)
