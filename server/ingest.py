@@ -253,21 +253,7 @@ async def _write(conn: AsyncConnection, rows: list[_Row]) -> tuple[int, int, int
                 odds_new.append(_odds_params(match_id, r.odds, key="match_id"))
 
     if new:
-        result = await conn.execute(
-            sa.insert(_MATCHES).returning(_MATCHES.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "league_id": k[0],
-                    "match_date": k[1],
-                    "home_team_id": k[2],
-                    "away_team_id": k[3],
-                    "source": r.source,
-                    **dict(zip(_VALUE_COLUMNS, r.values, strict=True)),
-                }
-                for k, r in new
-            ],
-        )
-        ids = [row[0] for row in result]
+        ids = await _insert_matches(conn, new)
         odds_new.extend(
             _odds_params(i, r.odds, key="match_id")
             for i, (_, r) in zip(ids, new, strict=True)
@@ -291,8 +277,54 @@ async def _write(conn: AsyncConnection, rows: list[_Row]) -> tuple[int, int, int
             odds_updates,
         )
     if odds_new:
-        await conn.execute(sa.insert(_ODDS), odds_new)
+        if conn.dialect.name == "postgresql":
+            columns = ["match_id", *ODDS_COLUMNS]
+            await _unnest_insert(conn, _ODDS, columns, [[p[c] for c in columns] for p in odds_new])
+        else:
+            await conn.execute(sa.insert(_ODDS), odds_new)
     return len(new), updated, unchanged
+
+
+_KEY_COLUMNS = ["league_id", "match_date", "home_team_id", "away_team_id"]
+
+
+async def _insert_matches(conn: AsyncConnection, new: list[tuple[tuple, _Row]]) -> list[int]:
+    """Insert new matches; their ids in the order given."""
+    columns = [*_KEY_COLUMNS, "source", *_VALUE_COLUMNS]
+    rows = [[*k, r.source, *r.values] for k, r in new]
+    if conn.dialect.name == "postgresql":
+        returned = await _unnest_insert(
+            conn, _MATCHES, columns, rows, returning=["id", *_KEY_COLUMNS]
+        )
+        by_key = {tuple(row[1:]): row[0] for row in returned}
+        return [by_key[k] for k, _ in new]
+    result = await conn.execute(
+        sa.insert(_MATCHES).returning(_MATCHES.c.id, sort_by_parameter_order=True),
+        [dict(zip(columns, row, strict=True)) for row in rows],
+    )
+    return [row[0] for row in result]
+
+
+async def _unnest_insert(
+    conn: AsyncConnection,
+    table: sa.Table,
+    columns: list[str],
+    rows: list[list[Any]],
+    returning: list[str] | None = None,
+) -> list[Any]:
+    """PostgreSQL: one ``INSERT ... SELECT FROM unnest(array, ...)`` with a typed array per
+    column.  Bulk loading this way skips building a parameter per value (what made the
+    generic multi-row insert slow) and is a single round trip."""
+    casts = ", ".join(
+        f"CAST(:c{i} AS {table.c[c].type.compile(dialect=conn.dialect)}[])"
+        for i, c in enumerate(columns)
+    )
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({casts})"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    params = {f"c{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))}
+    result = await conn.execute(sa.text(sql), params)
+    return result.all() if returning else []
 
 
 def _odds_params(match_id: int, odds: tuple[float | None, ...], key: str) -> dict[str, Any]:
