@@ -4,6 +4,7 @@ read runs and models.  GraphQL, REST, the CLI and the worker all call these func
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -233,6 +234,12 @@ async def load_matches(engine: AsyncEngine, config: RunConfig) -> pd.DataFrame:
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
+    # tens of thousands of rows: building the frame is CPU work, kept off the event loop
+    # (in a worker it would delay the heartbeat)
+    return await asyncio.to_thread(_match_frame, rows)
+
+
+def _match_frame(rows: list[Any]) -> pd.DataFrame:
     columns = [
         "date",
         "league",
