@@ -346,15 +346,86 @@ async def redis_prefix(redis_url):
     """A key prefix of this test's own; its keys are deleted afterwards."""
     import uuid
 
-    from redis.asyncio import Redis
-
     prefix = f"fpe-test-{uuid.uuid4().hex[:10]}"
     yield prefix
+    await delete_redis_keys(redis_url, prefix)
+
+
+async def delete_redis_keys(redis_url: str, prefix: str) -> None:
+    """Every key with ``prefix`` in its name: ours and arq's (``arq:job:<prefix>...``)."""
+    from redis.asyncio import Redis
+
     client = Redis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter(match=f"*{prefix}*")]  # ours and arq's
+    keys = [k async for k in client.scan_iter(match=f"*{prefix}*")]
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+# --- servers in subprocesses ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_server(env: dict[str, str], *extra_args: str):
+    """``fpe serve`` in a subprocess on a free port; returns (process, base URL) once
+    ``/readyz`` answers 200."""
+    import asyncio
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *extra_args,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if proc.poll() is not None:
+                break
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    return proc, base
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"fpe serve did not start: {proc.stderr.read().decode()[-2000:]}")
+
+
+def stop_process(proc) -> None:
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stderr is not None and not proc.stderr.closed:
+        proc.stderr.close()
 
 
 # --- the API in-process ---------------------------------------------------------------------

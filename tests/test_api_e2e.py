@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,14 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.conftest import POSTGRES_URL, _make_template
+from tests.conftest import (
+    _make_template,
+    create_database,
+    delete_redis_keys,
+    drop_databases,
+    start_server,
+    stop_process,
+)
 from tests.test_api import TASK_STATUS
 
 TOKEN = "e2e-token"
@@ -30,85 +36,40 @@ PROGRESS = """subscription($taskId: String!, $after: String!) {
     eventId type status phase progress message version error } }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 async def live(_seed_templates, postgres_url, redis_url):
-    import asyncpg
-
     template = await _make_template("postgresql", _seed_templates, postgres_url)
-    name = f"fpe_e2e_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
-    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
-    await admin.close()
-    port = _free_port()
+    db_url = await create_database(postgres_url, template=template)
     prefix = f"fpe-test-{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
-        "FPE_DATABASE_URL": postgres_url.rsplit("/", 1)[0] + f"/{name}",
+        "FPE_DATABASE_URL": db_url,
         "FPE_REDIS_URL": redis_url,
         "FPE_REDIS_PREFIX": prefix,
         "FPE_API_TOKEN": TOKEN,
         "FPE_HEARTBEAT_SECONDS": "0.2",
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     worker = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
+    server = None
     try:
+        server, base = await start_server(env)
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            for _ in range(150):
-                try:
-                    if (await client.get("/api/model/leagues")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"server did not start: {server.stderr.read1().decode()}")
-            yield {"base": base, "ws": f"ws://127.0.0.1:{port}/graphql", "client": client}
+            yield {
+                "base": base,
+                "ws": base.replace("http://", "ws://") + "/graphql",
+                "client": client,
+            }
     finally:
         for proc in (server, worker):
-            proc.terminate()
-        for proc in (server, worker):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        server.stderr.close()
-        admin = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(redis_url)
-        keys = [k async for k in redis.scan_iter(match=f"*{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+            if proc is not None:
+                stop_process(proc)
+        await drop_databases([db_url])
+        await delete_redis_keys(redis_url, prefix)
 
 
 async def gql(live, query: str, variables: dict | None = None, token: str | None = TOKEN):

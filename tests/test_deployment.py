@@ -45,8 +45,10 @@ def test_services_and_their_wiring(compose):
 
 def test_environment_is_what_settings_accept(compose):
     for name in ("api", "worker"):
-        env = {k: re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", r"\2", str(v))
-               for k, v in compose["services"][name]["environment"].items()}
+        env = {
+            k: re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", r"\2", str(v))
+            for k, v in compose["services"][name]["environment"].items()
+        }
         env = {k: v.replace("${POSTGRES_PASSWORD:-fpe}", "fpe") for k, v in env.items()}
         settings = Settings.from_env(env)
         assert settings.redis_url == "redis://redis:6379/0"

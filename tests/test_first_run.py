@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,15 +25,23 @@ def test_scripts_run_in_a_fresh_clone(tmp_path, football_data_server):
         pytest.skip("not a git checkout")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FPE_", "VIRTUAL_ENV"))}
-    env.update(FPE_DATA_DIR=str(tmp_path / "data"), FPE_DOWNLOAD_BASE_URL=football_data_server,
-               FPE_PORT=str(port), PYTHON=sys.executable)
+    env.update(
+        FPE_DATA_DIR=str(tmp_path / "data"),
+        FPE_DOWNLOAD_BASE_URL=football_data_server,
+        FPE_PORT=str(port),
+        PYTHON=sys.executable,
+    )
     log = (tmp_path / "run.log").open("w")
-    proc = subprocess.Popen(["bash", "scripts/run"], cwd=clone, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "scripts/run"],
+        cwd=clone,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 600  # a fresh virtualenv: pip installs everything

@@ -21,8 +21,11 @@ async def test_readiness_fails_when_the_database_is_gone(api):
 
     app, client = api
     services = app.state.services
-    healthy, services.engine = services.engine, create_engine(
-        "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+    healthy, services.engine = (
+        services.engine,
+        create_engine(
+            "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+        ),
     )
     try:
         ready = await client.get("/readyz")
@@ -41,14 +44,17 @@ async def test_metrics_count_requests_by_route_template(api):
     await client.get("/api/tasks/two")
     await client.post("/graphql", json={"query": "{ leagues { code } }"})
     text = (await client.get("/metrics")).text
-    assert 'fpe_http_requests_total{method="GET",route="/api/tasks/{task_id}",status="404"} 2.0' \
+    assert (
+        'fpe_http_requests_total{method="GET",route="/api/tasks/{task_id}",status="404"} 2.0'
         in text
+    )
     assert 'route="/graphql",status="200"' in text
     assert "fpe_http_request_seconds_bucket" in text
 
 
 def test_json_log_lines():
-    record = logging.makeLogRecord({"name": "fpe.test", "levelname": "INFO", "msg": "hello %s",
-                                    "args": ("x",), "status": 200})
+    record = logging.makeLogRecord(
+        {"name": "fpe.test", "levelname": "INFO", "msg": "hello %s", "args": ("x",), "status": 200}
+    )
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "hello x" and line["status"] == 200 and line["level"] == "info"

@@ -4,31 +4,28 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REQUIRE
+from tests.conftest import REQUIRE, start_server, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SEASONS = ["2122", "2223", "2324", "2425"]
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -46,32 +43,22 @@ async def browser():
 
 
 async def _serve(seeded_url, tmp_path, **env_extra):
-    port = _free_port()
-    env = {**os.environ, "FPE_DATABASE_URL": await seeded_url("sqlite"),
-           "FPE_DATA_DIR": str(tmp_path), "FPE_HEARTBEAT_SECONDS": "0.2", **env_extra}
-    env.pop("FPE_REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
-                             "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return proc, base
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    env = {
+        **os.environ,
+        "FPE_DATABASE_URL": await seeded_url("sqlite"),
+        "FPE_DATA_DIR": str(tmp_path),
+        "FPE_HEARTBEAT_SECONDS": "0.2",
+        **env_extra,
+    }
+    env.pop("FPE_REDIS_URL", None)  # embedded: training runs in the server process
+    return await start_server(env)
 
 
 @pytest.fixture
 async def server(seeded_url, tmp_path):
     proc, base = await _serve(seeded_url, tmp_path)
     yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_process(proc)
 
 
 async def _shot(page, name: str) -> None:
@@ -106,7 +93,8 @@ async def test_train_watch_history_models_cancel_predict(browser, server):
     await page.click("#start")
     await page.wait_for_selector("#run:not([hidden])")
     await page.wait_for_function(
-        "document.querySelector('#phase').textContent === 'completed'", timeout=90_000)
+        "document.querySelector('#phase').textContent === 'completed'", timeout=90_000
+    )
     assert await page.get_attribute(".progress", "aria-valuenow") == "100"
     await page.wait_for_timeout(400)  # let the bar's CSS transition finish
     metrics = await page.text_content("#final-metrics")
@@ -136,10 +124,13 @@ async def test_train_watch_history_models_cancel_predict(browser, server):
     await page.click("#start")
     await page.wait_for_function(
         "parseFloat(document.querySelector('.progress').getAttribute('aria-valuenow')) > 2 "
-        "&& document.querySelector('#phase').textContent !== 'completed'", timeout=60_000)
+        "&& document.querySelector('#phase').textContent !== 'completed'",
+        timeout=60_000,
+    )
     await page.click("#cancel")
     await page.wait_for_function(
-        "document.querySelector('#phase').textContent === 'cancelled'", timeout=10_000)
+        "document.querySelector('#phase').textContent === 'cancelled'", timeout=10_000
+    )
     await _shot(page, "4-cancelled")
 
     # predict: league, two teams, 1X2 and the score grid heat map
@@ -182,9 +173,9 @@ async def test_the_page_asks_for_the_token_once(browser, seeded_url, tmp_path):
         await page.fill("#token-dialog input", "page-secret")
         await page.click("#token-dialog button")
         await page.wait_for_function(
-            "document.querySelector('#phase').textContent === 'completed'", timeout=90_000)
+            "document.querySelector('#phase').textContent === 'completed'", timeout=90_000
+        )
         stored = await page.evaluate("sessionStorage.getItem('fpe-token')")
         assert stored == "page-secret"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
