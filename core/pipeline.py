@@ -127,7 +127,7 @@ class _Reporter:
 
 def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
     market, _ = market_probabilities(frame, method=margin)
-    odds_cols = [f"{s}_{o}" for s in ("pinnacle_close",) for o in "hda"]
+    odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
     overround = np.full(len(frame), np.nan)
     if all(c in frame for c in odds_cols):
         q = 1.0 / frame[odds_cols].to_numpy(dtype=float)
@@ -157,14 +157,12 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
     for name, group in groups:
         share = len(group) / sizes.sum()
 
+        label = f"Dixon-Coles walk-forward {name}".rstrip()
+
         def tick(
-            i: int, n: int, done: float = done, share: float = share, name: str = name
+            i: int, n: int, done: float = done, share: float = share, label: str = label
         ) -> None:
-            report(
-                "dixon_coles",
-                done + share * i / n,
-                f"Dixon-Coles walk-forward {name}: refit {i}/{n}".replace("  ", " "),
-            )
+            report("dixon_coles", done + share * i / n, f"{label}: refit {i}/{n}")
 
         parts.append(
             walk_forward(

@@ -90,11 +90,10 @@ async def index(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/api/"):
-        return JSONResponse(
-            {"error": {"code": "NOT_FOUND", "message": "no such endpoint"}}, status_code=404
-        )
-    return JSONResponse({"error": {"code": "NOT_FOUND", "message": "not found"}}, status_code=404)
+    return JSONResponse(
+        {"error": {"code": "NOT_FOUND", "message": f"no such endpoint: {request.url.path}"}},
+        status_code=404,
+    )
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:

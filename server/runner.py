@@ -81,7 +81,7 @@ class _Monitor:
         self.queue = queue
         self.cancelled = threading.Event()
         self.state: dict[str, Any] = {"phase": "starting", "progress": 0.0, "message": ""}
-        self._last_sent = (None, -1.0, 0.0)
+        self._last_sent: tuple[str | None, float] = (None, 0.0)  # phase, time
 
     def __call__(
         self, phase: str, fraction: float, message: str, interim: dict[str, Any] | None
@@ -90,14 +90,14 @@ class _Monitor:
             raise RunCancelled
         progress = round(100.0 * fraction, 1)
         self.state = {"phase": phase, "progress": progress, "message": message}
-        last_phase, _, last_time = self._last_sent
+        last_phase, last_time = self._last_sent
         now = time.monotonic()
         # Every event goes to every subscriber, so their number is what fan-out costs: at
         # most one every 0.5 s, or 0.25 s for a new phase (the last phases can pass within
         # milliseconds; the final state event always follows); interim metrics always go.
         gap = now - last_time
         if interim is not None or gap >= 0.5 or (gap >= 0.25 and phase != last_phase):
-            self._last_sent = (phase, progress, now)
+            self._last_sent = (phase, now)
             event = {"type": "progress", **self.state}
             if interim is not None:
                 event["metrics"] = interim

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import InvalidInputError
 from core.pipeline import MIN_MATCHES, MODEL_TYPES, TrainingConfig
 from server.footballdata import ODDS_COLUMNS
+from server.registry import ModelNotFoundError
 from server.tables import League, Match, MatchOdds, Model, ModelStatus, Team, TrainingRun
 
 __all__ = [
@@ -408,8 +409,6 @@ async def get_model(
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()
     if row is None:
-        from server.registry import ModelNotFoundError
-
         if version is not None:
             raise ModelNotFoundError(f"no model has version {version!r}")
         raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
