@@ -27,7 +27,15 @@ from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import minimize
 from scipy.special import gammaln
 
-from core._kernel import components, objective
+try:
+    from core._kernel import components, objective
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a fresh clone
+    raise ImportError(
+        "the compiled Dixon-Coles kernel core._kernel is missing: this looks like an "
+        "unbuilt source tree. Build it in place with `pip install -e .` (scripts/run and "
+        "scripts/test do), or install the package (`pip install .`) and run from outside "
+        "the source folder, where the source `core/` would shadow the installed one."
+    ) from exc
 from core.errors import InvalidInputError
 
 Callback = Callable[[int, float], object]

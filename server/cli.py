@@ -24,7 +24,7 @@ from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import FPEError
 from core.odds import METHODS
 from core.pipeline import MODEL_TYPES
-from server import catalog, migrations, predictions, training
+from server import __version__, catalog, migrations, predictions, training
 from server.config import ConfigError, Settings
 from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
@@ -469,7 +469,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "ws": "websockets-sansio",
     }
     if args.workers > 1:  # processes share the port; each has its own event hub
-        uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **common)
+        # uvicorn kills a child that does not answer its ping within this many seconds;
+        # its default (5 s) is shorter than a child's imports on a busy machine
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            workers=args.workers,
+            timeout_worker_healthcheck=60,
+            **common,
+        )
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
@@ -493,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fpe", description="Football Probability Engine: goal models, backtests, registry."
     )
+    parser.add_argument("--version", action="version", version=f"fpe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bt = sub.add_parser(
