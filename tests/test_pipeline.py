@@ -59,7 +59,8 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     }
     assert ("blend" in w) == (model_type in ("blending", "full"))
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
-    assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration"))
+    assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration", "draw"))
+    assert ("draw" in w) == ("independent_poisson" in w) == (model_type == "draw")
     json.dumps(w)  # the registry stores it as JSON
 
 
