@@ -264,7 +264,8 @@ def train(
         )
         report.log("draw", draw.message())
         probs = draw.predict_proba(draw_x)
-        draw_block = (draw_x, market_pre)
+        no_odds = draw.predict_proba(draw_x.assign(market_draw=np.nan))
+        draw_block = (draw_x, market_pre, no_odds)
         report("draw", 1.0, "draw model trained", _interim(probs[is_valid], y[is_valid]))
     if config.model_type in ("calibration", "full"):
         rows = np.flatnonzero(train_rows)
@@ -338,13 +339,15 @@ def _draw_metrics(
     probs: np.ndarray,
     x: pd.DataFrame,
     market: np.ndarray,
+    no_odds: np.ndarray,
     y: np.ndarray,
     is_valid: np.ndarray,
 ) -> dict[str, Any]:
     """Validation metrics of a draw model: draw calibration and accuracy of the model, of
     Dixon-Coles, of the independent Poisson model and of the pre-match market, and the
     comparisons with Dixon-Coles (all validation matches) and with the pre-match market
-    (the matches with pre-match odds), which replaces the closing-market one."""
+    (the matches with pre-match odds), which replaces the closing-market one.  ``no_odds``:
+    the model's forecasts had no match any odds (its fallback weights), scored too."""
     p, yv, xv = probs[is_valid], y[is_valid], x[is_valid]
     dc = xv[["dc_home", "dc_draw", "dc_away"]].to_numpy()
     mk = market[is_valid]
@@ -362,6 +365,8 @@ def _draw_metrics(
         "dixon_coles": block(dc, dc[:, 1], everything),
         "poisson": block(None, xv["poisson_draw"].to_numpy(), everything),
         "vs_dixon_coles": compare(p, dc, yv),
+        "model_without_odds": block(no_odds[is_valid], no_odds[is_valid][:, 1], everything)
+        | {"rps": metrics.rps(no_odds[is_valid], yv)},
         "n_with_pre_match_odds": int(priced.sum()),
     }
     out: dict[str, Any] = {"draw": draw, "market_prices": "pre-match"}

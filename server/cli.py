@@ -270,11 +270,12 @@ def _describe_run(run: dict[str, Any]) -> str:
 def _describe_draws(d: dict[str, Any]) -> list[str]:
     """The draw block of a draw model's metrics: calibration and accuracy per forecast."""
     lines = [
-        f"draws{'':<9}{'predicted':>10}{'observed':>9}{'Brier':>9}{'log loss':>10}"
+        f"draws{'':<10}{'predicted':>10}{'observed':>9}{'Brier':>9}{'log loss':>10}"
         f"{'cal err':>9}{'draw acc':>9}"
     ]
     names = (
         ("model", "model"),
+        ("model_without_odds", "model, no odds"),
         ("dixon_coles", "Dixon-Coles"),
         ("poisson", "Poisson"),
         ("model_priced", "model*"),
@@ -286,7 +287,7 @@ def _describe_draws(d: dict[str, Any]) -> list[str]:
         b = d[key]
         acc = b.get("draw_accuracy")
         lines.append(
-            f"{label:<14}{b['mean_predicted']:>10.4f}{b['observed_rate']:>9.4f}"
+            f"{label:<15}{b['mean_predicted']:>10.4f}{b['observed_rate']:>9.4f}"
             f"{b['brier']:>9.5f}{b['log_loss']:>10.5f}{b['calibration_error']:>9.4f}"
             f"{'-' if acc is None else f'{acc:.4f}':>9}"
         )

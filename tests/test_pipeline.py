@@ -155,7 +155,7 @@ def test_draw_metrics_sit_next_to_dixon_coles_and_the_pre_match_market(e0, train
     m = trained["draw"].metrics
     d = m["draw"]
     assert m["market_prices"] == "pre-match"
-    for key in ("model", "dixon_coles", "poisson", "model_priced", "market"):
+    for key in ("model", "model_without_odds", "dixon_coles", "poisson", "model_priced", "market"):
         block = d[key]
         assert set(block) >= {"observed_rate", "mean_predicted", "brier", "log_loss"}
         assert sum(n for _, _, n in block["reliability"]) == block["n"]
@@ -215,9 +215,7 @@ def test_a_stored_draw_model_keeps_the_goal_models_home_away_ratio(trained):
         assert not np.allclose(with_odds[:, 1], without[:, 1])
 
 
-def test_the_draw_model_learns_from_pre_validation_results_and_pre_match_prices_only(
-    e0, trained
-):
+def test_the_draw_model_learns_from_pre_validation_results_and_pre_match_prices_only(e0, trained):
     base = trained["draw"]
     start = base.metrics["validation_start"]
     changed = e0.copy()
