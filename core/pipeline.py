@@ -346,8 +346,8 @@ def _draw_metrics(
     """Validation metrics of a draw model: draw calibration and accuracy of the model, of
     Dixon-Coles, of the independent Poisson model and of the pre-match market, and the
     comparisons with Dixon-Coles (all validation matches) and with the pre-match market
-    (the matches with pre-match odds), which replaces the closing-market one.  ``no_odds``:
-    the model's forecasts had no match any odds (its fallback weights), scored too."""
+    (the matches with pre-match odds), which replaces the closing-market one.  ``no_odds`` is
+    the model's forecast as if no match had odds (its fallback weights), scored too."""
     p, yv, xv = probs[is_valid], y[is_valid], x[is_valid]
     dc = xv[["dc_home", "dc_draw", "dc_away"]].to_numpy()
     mk = market[is_valid]
