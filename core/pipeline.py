@@ -1,4 +1,4 @@
-"""Training pipelines: ``poisson``, ``blending``, ``calibration`` and ``full``.
+"""Training pipelines: ``poisson``, ``blending``, ``calibration``, ``draw`` and ``full``.
 
 Time is split once.  The last ``validation_share`` of the selected matches (by date) is the
 validation period; nothing fitted here ever trains on it, and every reported metric is
@@ -11,7 +11,10 @@ computed on it:
 3. ``blending`` trains the blend (:mod:`core.blend`) on the pre-validation forecasts;
    ``calibration`` fits a calibrator (:mod:`core.calibration`) on them; ``full`` trains the
    blend on the first 70 % of the pre-validation forecasts and calibrates the blend's
-   out-of-sample output on the remaining 30 %.
+   out-of-sample output on the remaining 30 %.  ``draw`` adds an independent Poisson
+   walk-forward and learns :class:`core.draw.DrawModel` on the pre-validation forecasts
+   with the **pre-match** market (never closing prices); its metrics compare with the
+   pre-match market.
 4. The validation matches are forecast by the fitted stages and scored, next to the
    margin-free closing market on the same matches.
 """
@@ -34,7 +37,8 @@ from core.calibration import (
     fit_calibrator,
     reliability_curves,
 )
-from core.dixon_coles import DixonColes
+from core.dixon_coles import DixonColes, Poisson
+from core.draw import PRE_MATCH_SOURCES, DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import compare
 from core.odds import market_probabilities
@@ -48,7 +52,7 @@ __all__ = [
     "train",
 ]
 
-MODEL_TYPES = ("poisson", "blending", "calibration", "full")
+MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 
@@ -57,6 +61,7 @@ _PHASES = {
     "dixon_coles": (0.02, 0.62),
     "fit": (0.62, 0.66),
     "blending": (0.66, 0.86),
+    "draw": (0.66, 0.92),
     "calibration": (0.86, 0.92),
     "evaluating": (0.92, 0.97),
 }
@@ -148,7 +153,14 @@ def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFram
     )
 
 
-def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter) -> pd.DataFrame:
+def _walk_forward(
+    frame: pd.DataFrame,
+    config: TrainingConfig,
+    report: _Reporter,
+    rho: bool = True,
+    phase: str = "dixon_coles",
+    phase_share: float = 1.0,
+) -> pd.DataFrame:
     groups = frame.groupby("country", sort=True) if "country" in frame else [("", frame)]
     groups = list(groups)
     sizes = np.array([len(g) for _, g in groups], dtype=float)
@@ -157,12 +169,12 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
     for name, group in groups:
         share = len(group) / sizes.sum()
 
-        label = f"Dixon-Coles walk-forward {name}".rstrip()
+        label = f"{'Dixon-Coles' if rho else 'Poisson'} walk-forward {name}".rstrip()
 
         def tick(
             i: int, n: int, done: float = done, share: float = share, label: str = label
         ) -> None:
-            report("dixon_coles", done + share * i / n, f"{label}: refit {i}/{n}")
+            report(phase, phase_share * (done + share * i / n), f"{label}: refit {i}/{n}")
 
         parts.append(
             walk_forward(
@@ -171,6 +183,7 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
                 burn_in_days=config.burn_in_days,
                 xi=config.xi,
                 l2=config.l2,
+                rho=rho,
                 progress=tick,
             )
         )
@@ -240,6 +253,20 @@ def train(
         report.log("blending", blend.message())
         probs = blend.predict(features)
         report("blending", 1.0, "blend trained", _interim(probs[is_valid], y[is_valid]))
+    draw_block = None
+    if config.model_type == "draw":
+        draw, draw_x, market_pre = _fit_draw(frame, wf, train_rows, y, config, report)
+        weights["draw"] = draw.to_dict()
+        weights["independent_poisson"] = (
+            Poisson(xi=config.xi, l2=config.l2)
+            .fit(frame.iloc[:cut], reference_date=validation_start)
+            .to_dict()
+        )
+        report.log("draw", draw.message())
+        probs = draw.predict_proba(draw_x)
+        no_odds = draw.predict_proba(draw_x.assign(market_draw=np.nan))
+        draw_block = (draw_x, market_pre, no_odds)
+        report("draw", 1.0, "draw model trained", _interim(probs[is_valid], y[is_valid]))
     if config.model_type in ("calibration", "full"):
         rows = np.flatnonzero(train_rows)
         if config.model_type == "full":
@@ -252,6 +279,8 @@ def train(
 
     report("evaluating", 0.0, "scoring the validation period")
     final = _validation_metrics(frame, wf, features, probs, y, is_valid, config)
+    if draw_block is not None:
+        final.update(_draw_metrics(probs, *draw_block, y, is_valid))
     weights.update(_legacy_fields(dc, blend, probs[is_valid], y[is_valid], config))
     report.log(
         "evaluating",
@@ -276,6 +305,80 @@ def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blen
         )
 
     return Blend().fit(features, y, callback=on_iteration)
+
+
+def _fit_draw(
+    frame: pd.DataFrame,
+    wf: pd.DataFrame,
+    train_rows: np.ndarray,
+    y: np.ndarray,
+    config: TrainingConfig,
+    report: _Reporter,
+) -> tuple[DrawModel, pd.DataFrame, np.ndarray]:
+    """The draw model on the pre-validation forecasts: Dixon-Coles (``wf``), an independent
+    Poisson walk-forward on the same schedule and the pre-match market.  Returns the model,
+    its features for every match and the pre-match market probabilities."""
+    poisson = _walk_forward(frame, config, report, rho=False, phase="draw", phase_share=0.8)
+    market, _ = market_probabilities(frame, method=config.margin, sources=PRE_MATCH_SOURCES)
+    x = pd.DataFrame(
+        {
+            "dc_home": wf["p_home"].to_numpy(),
+            "dc_draw": wf["p_draw"].to_numpy(),
+            "dc_away": wf["p_away"].to_numpy(),
+            "poisson_draw": poisson["p_draw"].to_numpy(),
+            "market_draw": market[:, 1],
+        },
+        index=frame.index,
+    )
+    report("draw", 0.85, "fitting the draw weights, floor and cap")
+    rows = np.flatnonzero(train_rows)
+    return DrawModel().fit(x.iloc[rows], y[rows]), x, market
+
+
+def _draw_metrics(
+    probs: np.ndarray,
+    x: pd.DataFrame,
+    market: np.ndarray,
+    no_odds: np.ndarray,
+    y: np.ndarray,
+    is_valid: np.ndarray,
+) -> dict[str, Any]:
+    """Validation metrics of a draw model: draw calibration and accuracy of the model, of
+    Dixon-Coles, of the independent Poisson model and of the pre-match market, and the
+    comparisons with Dixon-Coles (all validation matches) and with the pre-match market
+    (the matches with pre-match odds), which replaces the closing-market one.  ``no_odds`` is
+    the model's forecast as if no match had odds (its fallback weights), scored too."""
+    p, yv, xv = probs[is_valid], y[is_valid], x[is_valid]
+    dc = xv[["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    mk = market[is_valid]
+    priced = ~np.isnan(mk).any(axis=1)
+
+    def block(three: np.ndarray | None, d: np.ndarray, rows: np.ndarray) -> dict[str, Any]:
+        out = draw_report(d[rows], yv[rows], bins=10)
+        if three is not None:
+            out["draw_accuracy"] = metrics.draw_accuracy(three[rows], yv[rows])
+        return out
+
+    everything = np.ones(yv.size, dtype=bool)
+    draw: dict[str, Any] = {
+        "model": block(p, p[:, 1], everything),
+        "dixon_coles": block(dc, dc[:, 1], everything),
+        "poisson": block(None, xv["poisson_draw"].to_numpy(), everything),
+        "vs_dixon_coles": compare(p, dc, yv),
+        "model_without_odds": block(no_odds[is_valid], no_odds[is_valid][:, 1], everything)
+        | {"rps": metrics.rps(no_odds[is_valid], yv)},
+        "n_with_pre_match_odds": int(priced.sum()),
+    }
+    out: dict[str, Any] = {"draw": draw, "market_prices": "pre-match"}
+    if priced.sum() >= 2:
+        draw["model_priced"] = block(p, p[:, 1], priced)
+        draw["market"] = block(mk, mk[:, 1], priced)
+        comparison = compare(p[priced], mk[priced], yv[priced])
+        out["comparison"] = comparison
+        out["market"] = comparison["market"] | {"n": comparison["n"]}
+    else:  # no pre-match prices: no market to compare with (never the closing one)
+        out["comparison"] = out["market"] = None
+    return out
 
 
 def _interim(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -324,6 +427,10 @@ class StoredModel:
     def __init__(self, weights: dict[str, Any]) -> None:
         self.dixon_coles = DixonColes.from_dict(weights["dixon_coles"])
         self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
+        self.draw = DrawModel.from_dict(weights["draw"]) if "draw" in weights else None
+        self.independent_poisson = (
+            DixonColes.from_dict(weights["independent_poisson"]) if self.draw is not None else None
+        )
         self.calibrator: Calibrator | None = (
             calibrator_from_dict(weights["calibrator"]) if "calibrator" in weights else None
         )
@@ -339,7 +446,8 @@ class StoredModel:
         """1X2 probabilities for new fixtures, and the Dixon-Coles
         :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
         optional (n, 3) array of margin-free market probabilities (NaN rows: no odds; the
-        blend then falls back to the goal model), ``overround`` the books' margins."""
+        blend then falls back to the goal model, the draw model to its weights without odds),
+        ``overround`` the books' margins.  Market prices should be pre-match ones."""
         grid = self.dixon_coles.predict(home, away, max_goals=max_goals)
         probs = grid.outcomes
         n = len(probs)
@@ -348,6 +456,11 @@ class StoredModel:
             overround = np.full(n, np.nan) if overround is None else np.asarray(overround, float)
             x = np.column_stack([probs, grid.home_rate, grid.away_rate, market, overround])
             probs = self.blend.predict_array(x)  # columns in FEATURES order
+        if self.draw is not None and self.independent_poisson is not None:
+            poisson = self.independent_poisson.predict(home, away, max_goals=max_goals)
+            market_draw = np.full(n, np.nan) if market is None else np.asarray(market, float)[:, 1]
+            x = np.column_stack([probs, poisson.draw, market_draw])  # draw FEATURES order
+            probs = self.draw.predict_proba(x)
         if self.calibrator is not None:
             probs = self.calibrator.predict(probs)
         return probs, grid

@@ -19,7 +19,10 @@ ModelStatus = strawberry.enum(
 ModelType = strawberry.enum(
     enum.Enum("ModelType", {t.upper(): t for t in MODEL_TYPES}),
     name="ModelType",
-    description="poisson (Dixon-Coles), blending, calibration, full (all three).",
+    description=(
+        "poisson (Dixon-Coles), blending, calibration, draw (a learned draw probability from "
+        "Poisson, Dixon-Coles and the pre-match market), full (Dixon-Coles, blend, calibration)."
+    ),
 )
 
 
@@ -63,6 +66,33 @@ class CalibrationCurves:
     home: list[list[float]]
     draw: list[list[float]]
     away: list[list[float]]
+
+
+@strawberry.type(
+    description="A draw model's parameters: the weights of the three draw probabilities (with "
+    "pre-match odds, and without), and the draw floor and cap (null when inactive)."
+)
+class DrawParameters:
+    poisson_weight: float
+    dixon_coles_weight: float
+    market_weight: float
+    fallback_poisson_weight: float
+    fallback_dixon_coles_weight: float
+    floor: float | None
+    cap: float | None
+
+    @staticmethod
+    def from_weights(draw: dict[str, Any]) -> DrawParameters:
+        w, f = draw["weights"], draw["fallback_weights"]
+        return DrawParameters(
+            poisson_weight=w["poisson"],
+            dixon_coles_weight=w["dixon_coles"],
+            market_weight=w["market"],
+            fallback_poisson_weight=f["poisson"],
+            fallback_dixon_coles_weight=f["dixon_coles"],
+            floor=draw.get("floor"),
+            cap=draw.get("cap"),
+        )
 
 
 @strawberry.type
@@ -112,6 +142,11 @@ class ModelVersion:
     @strawberry.field
     async def blend_alpha(self, info: strawberry.Info) -> float | None:
         return (await _weights(info, self.id)).get("blend_alpha")
+
+    @strawberry.field(description="The draw model's parameters (null for other model types).")
+    async def draw_model(self, info: strawberry.Info) -> DrawParameters | None:
+        draw = (await _weights(info, self.id)).get("draw")
+        return None if not draw else DrawParameters.from_weights(draw)
 
     @strawberry.field
     async def home_advantage(self, info: strawberry.Info) -> float | None:

@@ -259,10 +259,44 @@ def _describe_run(run: dict[str, Any]) -> str:
                 f"RPS model - market on the priced matches: {c['rps_diff']:+.5f} "
                 f"(SE {c['rps_diff_se']:.5f}); goals RMSE {m['rmse_goals']:.3f}"
             )
+        if m.get("draw"):
+            lines.extend(_describe_draws(m["draw"]))
         lines.extend(f"  {line}" for line in run["logs"] or [])
     elif run["error_message"]:
         lines.append(f"error: {run['error_message']}")
     return "\n".join(lines)
+
+
+def _describe_draws(d: dict[str, Any]) -> list[str]:
+    """The draw block of a draw model's metrics: calibration and accuracy per forecast."""
+    lines = [
+        f"draws{'':<10}{'predicted':>10}{'observed':>9}{'Brier':>9}{'log loss':>10}"
+        f"{'cal err':>9}{'draw acc':>9}"
+    ]
+    names = (
+        ("model", "model"),
+        ("model_without_odds", "model, no odds"),
+        ("dixon_coles", "Dixon-Coles"),
+        ("poisson", "Poisson"),
+        ("model_priced", "model*"),
+        ("market", "market*"),
+    )
+    for key, label in names:
+        if not d.get(key):
+            continue
+        b = d[key]
+        acc = b.get("draw_accuracy")
+        lines.append(
+            f"{label:<15}{b['mean_predicted']:>10.4f}{b['observed_rate']:>9.4f}"
+            f"{b['brier']:>9.5f}{b['log_loss']:>10.5f}{b['calibration_error']:>9.4f}"
+            f"{'-' if acc is None else f'{acc:.4f}':>9}"
+        )
+    c = d["vs_dixon_coles"]
+    lines.append(
+        f"* on the {d['n_with_pre_match_odds']} matches with pre-match odds; RPS model - "
+        f"Dixon-Coles: {c['rps_diff']:+.5f} (SE {c['rps_diff_se']:.5f})"
+    )
+    return lines
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

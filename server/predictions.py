@@ -11,6 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.draw import PRE_MATCH_SOURCES
 from core.errors import InvalidInputError, UnknownTeamError
 from core.evaluation import compare
 from core.odds import implied_probabilities, market_probabilities
@@ -166,7 +167,7 @@ async def predict(
         "home_win": float(probs[0, 0]),
         "draw": float(probs[0, 1]),
         "away_win": float(probs[0, 2]),
-        "used_odds": odds is not None and "blend" in weights,
+        "used_odds": odds is not None and ("blend" in weights or "draw" in weights),
         "goal_model": {
             "home_win": float(grid.home_win[0]),
             "draw": float(grid.draw[0]),
@@ -199,11 +200,14 @@ async def evaluate(
         raise InvalidInputError("none of the selected matches is between teams the model knows")
     odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
     market, source = market_probabilities(frame, method=margin)
+    inputs = market
+    if "draw" in weights:  # the draw model learned on pre-match prices: feed it those
+        inputs, _ = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
     probs, _ = await asyncio.to_thread(
         stored.predict,
         frame["home_team"].tolist(),
         frame["away_team"].tolist(),
-        market,
+        inputs,
         overround_of(frame[odds_cols].to_numpy(dtype=float)),
     )
     priced = source != ""

@@ -348,3 +348,32 @@ async def test_rest_bad_requests_get_4xx_json(api, method, path, kwargs, status,
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert "Traceback" not in response.text
+
+
+async def test_a_draw_model_over_graphql(api):
+    app, client = api
+    await train_one(app, client, "draw")
+    data = (
+        await gql(
+            client,
+            """{ activeModel(modelType: "draw") { version modelType metrics
+                 drawModel { poissonWeight dixonColesWeight marketWeight
+                             fallbackPoissonWeight fallbackDixonColesWeight floor cap } } }""",
+        )
+    )["data"]
+    model = data["activeModel"]
+    assert model["modelType"] == "draw" and model["version"].startswith("draw-")
+    d = model["drawModel"]
+    assert d["poissonWeight"] + d["dixonColesWeight"] + d["marketWeight"] == pytest.approx(1)
+    assert d["fallbackPoissonWeight"] + d["fallbackDixonColesWeight"] == pytest.approx(1)
+    assert model["metrics"]["draw"]["model"]["n"] == model["metrics"]["n"]
+    out = await gql(
+        client,
+        """query($v: String!) { predict(home: "Arsenal", away: "Chelsea", league: "E0",
+           modelVersion: $v) { homeWin draw awayWin } }""",
+        {"v": model["version"]},
+    )
+    p = out["data"]["predict"]
+    assert p["homeWin"] + p["draw"] + p["awayWin"] == pytest.approx(1.0, abs=1e-9)
+    full = await gql(client, '{ activeModel(modelType: "full") { drawModel { marketWeight } } }')
+    assert full["data"]["activeModel"] is None

@@ -54,3 +54,20 @@ def test_bad_requests_are_one_line_errors(embedded, capsys):
     assert "FPE_REDIS_URL is not set" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--type", "neural", "--league", "E0"])
+
+
+def test_train_and_predict_a_draw_model(embedded, capsys):
+    assert main(["train", "--type", "draw", "--league", "E0", *SEASONS]) == 0
+    out = capsys.readouterr().out
+    assert "completed (draw, 1520 matches)" in out
+    assert "Dixon-Coles" in out and "market*" in out and "draw model: weights" in out
+    assert main(["models", "--type", "draw", "--json"]) == 0
+    (model,) = json.loads(capsys.readouterr().out)
+    version = model["version"]
+    args = ["predict", "--home", "Arsenal", "--away", "Chelsea", "--model", version, "--json"]
+    assert main(args) == 0
+    p = json.loads(capsys.readouterr().out)
+    assert p["model_type"] == "draw"
+    assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-12
+    assert main([*args, "--odds", "2.1", "3.4", "3.6"]) == 0
+    assert json.loads(capsys.readouterr().out)["used_odds"] is True

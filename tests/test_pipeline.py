@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import DixonColes
+from core import DixonColes, Poisson, metrics
+from core.draw import PRE_MATCH_SOURCES, DrawModel
 from core.errors import InvalidInputError
+from core.odds import market_probabilities
 from core.pipeline import MODEL_TYPES, TrainingConfig, predict_proba, train
 from server.footballdata import read_file
 
@@ -59,7 +61,8 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     }
     assert ("blend" in w) == (model_type in ("blending", "full"))
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
-    assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration"))
+    assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration", "draw"))
+    assert ("draw" in w) == ("independent_poisson" in w) == (model_type == "draw")
     json.dumps(w)  # the registry stores it as JSON
 
 
@@ -141,3 +144,95 @@ def test_selection_errors(e0):
         train(one_season.iloc[-380:], TrainingConfig())
     with pytest.raises(InvalidInputError, match="unknown model type"):
         train(e0, TrainingConfig(model_type="neural"))
+
+
+def _validation_rows(e0: pd.DataFrame, start: str) -> pd.DataFrame:
+    frame = e0.sort_values("date", kind="stable").reset_index(drop=True)
+    return frame[frame["date"] >= pd.Timestamp(start)]
+
+
+def test_draw_metrics_sit_next_to_dixon_coles_and_the_pre_match_market(e0, trained):
+    m = trained["draw"].metrics
+    d = m["draw"]
+    assert m["market_prices"] == "pre-match"
+    for key in ("model", "model_without_odds", "dixon_coles", "poisson", "model_priced", "market"):
+        block = d[key]
+        assert set(block) >= {"observed_rate", "mean_predicted", "brier", "log_loss"}
+        assert sum(n for _, _, n in block["reliability"]) == block["n"]
+        assert len(block["reliability"]) == 10 and 0 <= block["calibration_error"] < 0.2
+    assert d["model"]["n"] == d["dixon_coles"]["n"] == m["n"] == 457
+    assert d["model"]["observed_rate"] == d["dixon_coles"]["observed_rate"]
+    assert "draw_accuracy" in d["model"] and "draw_accuracy" in d["market"]
+    assert d["vs_dixon_coles"]["n"] == 457
+    assert d["vs_dixon_coles"]["model"]["rps"] == pytest.approx(m["rps"])
+    # the market beside it is the pre-match one (not the closing price) on the same matches
+    valid = _validation_rows(e0, m["validation_start"])
+    market, _ = market_probabilities(valid, "power", PRE_MATCH_SOURCES)
+    priced = ~np.isnan(market[:, 0])
+    y = valid["result"].to_numpy()
+    assert m["market"]["n"] == d["n_with_pre_match_odds"] == priced.sum()
+    assert m["market"]["rps"] == pytest.approx(metrics.rps(market[priced], y[priced]))
+    closing, _ = market_probabilities(valid, "power")
+    assert m["market"]["rps"] != pytest.approx(metrics.rps(closing[priced], y[priced]))
+    assert d["market"]["mean_predicted"] == pytest.approx(market[priced, 1].mean())
+
+
+def test_draw_weights_and_components_are_stored(e0, trained):
+    result = trained["draw"]
+    w = result.weights
+    draw = w["draw"]
+    assert set(draw["weights"]) == {"poisson", "dixon_coles", "market"}
+    assert sum(draw["weights"].values()) == pytest.approx(1.0)
+    assert sum(draw["fallback_weights"].values()) == pytest.approx(1.0)
+    for bound in ("floor", "cap"):
+        assert draw[bound] is None or 0.0 < draw[bound] < 1.0
+    assert 0.0 < draw["floor_candidate"] < draw["cap_candidate"] < 1.0
+    assert draw["market_sources"] == list(PRE_MATCH_SOURCES)
+    assert any("draw model: weights" in line for line in result.logs)
+    # the independent Poisson component is fitted on the pre-validation matches only
+    start = pd.Timestamp(result.metrics["validation_start"])
+    config = TrainingConfig()
+    before = Poisson(xi=config.xi, l2=config.l2).fit(e0[e0.date < start], reference_date=start)
+    stored = w["independent_poisson"]["parameters"]
+    np.testing.assert_allclose(stored["attack"], before.attack_, atol=1e-9)
+    assert w["independent_poisson"]["rho"] == 0.0
+
+
+def test_a_stored_draw_model_keeps_the_goal_models_home_away_ratio(trained):
+    weights = json.loads(json.dumps(trained["draw"].weights))
+    teams = weights["dixon_coles"]["parameters"]["teams"][:6]
+    for market in (None, np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6], [0.4, 0.35, 0.25]])):
+        probs, grid = predict_proba(weights, teams[:3], teams[3:], market)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(
+            probs[:, 0] / probs[:, 2], grid.home_win / grid.away_win, rtol=1e-9
+        )
+    draw = DrawModel.from_dict(weights["draw"])
+    assert (draw.predict_draw(np.column_stack([grid.outcomes, grid.draw, market[:, 1]])) > 0).all()
+    with_odds, _ = predict_proba(weights, teams[:3], teams[3:], market)
+    without, _ = predict_proba(weights, teams[:3], teams[3:])
+    if draw.weights_[2] > 0.05:
+        assert not np.allclose(with_odds[:, 1], without[:, 1])
+
+
+def test_the_draw_model_learns_from_pre_validation_results_and_pre_match_prices_only(e0, trained):
+    base = trained["draw"]
+    start = base.metrics["validation_start"]
+    changed = e0.copy()
+    idx = changed.index[changed["date"] >= pd.Timestamp(start)]
+    perm = np.random.default_rng(1).permutation(len(idx))
+    for col in ("home_goals", "away_goals", "result"):
+        changed.loc[idx, col] = changed.loc[idx, col].to_numpy()[perm]
+    for col in [c for c in changed.columns if "_close_" in c]:
+        changed[col] = np.nan  # closing prices: never used by the draw model
+    phases = []
+    again = train(
+        changed,
+        TrainingConfig(model_type="draw"),
+        lambda phase, fraction, message, interim: phases.append(phase),
+    )
+    assert "draw" in phases and phases[0] == "dixon_coles"
+    for key in ("weights", "fallback_weights", "floor", "cap", "floor_candidate", "n_train"):
+        assert again.weights["draw"][key] == base.weights["draw"][key]
+    assert again.weights["independent_poisson"] == base.weights["independent_poisson"]
+    assert again.metrics["draw"]["model"]["log_loss"] != base.metrics["draw"]["model"]["log_loss"]

@@ -223,3 +223,42 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
     )
     assert result["in_sample_matches"] == int((frame["date"] < start).sum()) > 0
     assert abs(result["rps_diff"]) < 0.01
+
+
+async def test_train_and_predict_a_draw_model(services):
+    run = await start_training(services, {"model_type": "draw", **E0_RECENT})
+    await services.queue.join()
+    done = await training.get_run(services.engine, run["task_id"])
+    assert done["status"] == "completed", done["error_message"]
+    model = await training.get_model(services.engine, model_type="draw")
+    assert model["version"] == done["model_version"] and model["model_type"] == "draw"
+    weights = model["model_weights"]
+    assert set(weights["draw"]["weights"]) == {"poisson", "dixon_coles", "market"}
+    assert {"floor", "cap", "fallback_weights"} <= set(weights["draw"])
+    assert weights["independent_poisson"]["rho"] == 0.0
+    m = model["metrics"]
+    assert m["market_prices"] == "pre-match" and m["market"]["n"] == m["n"]
+    assert m["draw"]["model"]["n"] == m["n"] == done["metrics"]["n"]
+    assert model["rps"] == pytest.approx(m["rps"])
+    assert model["draw_accuracy"] == m["draw_accuracy"]
+
+    version = model["version"]
+    p = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", version)
+    assert p["model_type"] == "draw" and not p["used_odds"]
+    assert p["home_win"] + p["draw"] + p["away_win"] == pytest.approx(1.0, abs=1e-12)
+    goal = p["goal_model"]
+    assert p["home_win"] / p["away_win"] == pytest.approx(goal["home_win"] / goal["away_win"])
+    # pre-match odds that price a draw far above the goal model move the draw up
+    priced = await predictions.predict(
+        services.engine, "Arsenal", "Chelsea", "E0", version, odds=(3.0, 2.2, 5.0)
+    )
+    assert priced["used_odds"]
+    if weights["draw"]["weights"]["market"] > 0.05:
+        assert priced["draw"] > p["draw"]
+    assert priced["home_win"] / priced["away_win"] == pytest.approx(
+        goal["home_win"] / goal["away_win"]
+    )
+    result = await predictions.evaluate(
+        services.engine, version, {"leagues": ["E0"], "seasons": ["2425"]}
+    )
+    assert result["n"] == 380 and result["model_version"] == version
