@@ -32,7 +32,7 @@ START = """mutation($input: TrainingInput!) {
   startTraining(input: $input) { taskId status } }"""
 PROGRESS = """subscription($taskId: String!) {
   trainingProgress(taskId: $taskId) { type status phase progress message version error } }"""
-ACTIVE = """query { activeModel(modelType: POISSON) { version status } }"""
+ACTIVE = """query { activeModel(modelType: "poisson") { version status } }"""
 
 
 class CheckFailed(Exception):
