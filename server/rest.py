@@ -147,7 +147,7 @@ async def versions(request: Request) -> JSONResponse:
 async def activate(request: Request) -> JSONResponse:
     """``{id}`` is a model id or a version string."""
     engine, key = _services(request).engine, request.path_params["model_id"]
-    if key.isdigit() and len(key) < 19:
+    if key.isascii() and key.isdigit() and len(key) < 19:
         model = await training.get_model_by_id(engine, int(key))
     else:
         model = await training.get_model(engine, key, with_weights=False)
