@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.services = services
         app.state.settings_api_token = settings.api_token
         if isinstance(services.queue, InProcessQueue):
-            await services.queue.start_reaper()  # runs a crash left in training fail soon
+            await services.queue.start_reaper()  # fails what a crash left in training
         try:
             yield
         finally:

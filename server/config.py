@@ -154,15 +154,18 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         if text != "*":
             parts = urlsplit(text)
             try:
-                parts.port  # noqa: B018 - raises on a bad port
+                port = parts.port
             except ValueError:
-                parts = parts._replace(netloc="")
+                port, parts = None, parts._replace(netloc="")
             extra = parts.path or parts.query or parts.fragment or parts.username
             if parts.scheme not in ("http", "https") or not parts.hostname or extra:
                 raise ConfigError(
                     f"{name}: {text!r} is not an origin such as http://localhost:8080 "
                     "(scheme, host and optional port)"
                 )
-            text = f"{parts.scheme}://{parts.netloc.lower()}"
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+                host = f"{host}:{port}"
+            text = f"{parts.scheme}://{host}"
         origins.append(text)
     return tuple(origins)

@@ -255,6 +255,8 @@ def test_cors_origins_setting():
     assert "http://127.0.0.1:8081" in DEFAULT_CORS_ORIGINS
     got = Settings.from_env({"FPE_CORS_ORIGINS": " https://App.example.com/ ,http://h:9"})
     assert got.cors_origins == ("https://app.example.com", "http://h:9")
+    got = Settings.from_env({"FPE_CORS_ORIGINS": "http://h:80,https://[::1]:8443"})
+    assert got.cors_origins == ("http://h", "https://[::1]:8443")
     assert Settings.from_env({"FPE_CORS_ORIGINS": "*"}).cors_origins == ("*",)
     for bad in ("localhost:3000", "http://h/path", "ftp://h", "http://h:99999"):
         with pytest.raises(ConfigError, match="FPE_CORS_ORIGINS"):
