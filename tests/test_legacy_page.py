@@ -98,3 +98,25 @@ async def test_a_page_on_another_origin_trains_and_polls_to_completion(
         assert preflights is not None and float(preflights.group(1)) >= 4  # one per URL
     finally:
         stop_process(proc)
+
+
+async def test_a_page_on_an_origin_not_allowed_gets_nothing(
+    browser,  # noqa: F811
+    seeded_url,
+    tmp_path,
+    page_origin,
+):
+    proc, api = await _serve(seeded_url, tmp_path)  # the default FPE_CORS_ORIGINS
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{page_origin}/index.html?api={api}")
+        await page.wait_for_function(
+            "document.querySelector('#status').textContent === 'Training Failed'",
+            timeout=30_000,
+        )
+        assert "Failed to fetch" in await page.text_content("#error")
+        async with httpx.AsyncClient(base_url=api) as client:
+            runs = (await client.get("/api/model/training-history")).json()
+        assert runs == {"success": True, "data": [], "count": 0}  # the preflight stopped it
+    finally:
+        stop_process(proc)
