@@ -12,11 +12,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -27,8 +27,10 @@ from schema.context import Context
 from schema.loaders import Loaders
 from server import observability, rest
 from server.config import Settings
+from server.envelope import error
 from server.graphiql import offline_graphiql_html
 from server.observability import RequestMetrics
+from server.queue import InProcessQueue
 from server.services import Services, open_services
 
 __all__ = ["create_app"]
@@ -63,66 +65,40 @@ class GraphQLApp(GraphQL):
         return await super().on_ws_connect(context)
 
 
-class OriginCheck:
-    """Refuse browser WebSockets from other sites (cross-site WebSocket hijacking): the
-    Origin must be the server's own host or in ``FPE_ALLOWED_ORIGINS``."""
-
-    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
-        self.app = app
-        self.allowed = set(allowed)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            origin = headers.get("origin")
-            if origin is not None and not self._ok(origin.rstrip("/"), headers.get("host", "")):
-                await send({"type": "websocket.close", "code": 1008})
-                return
-        await self.app(scope, receive, send)
-
-    def _ok(self, origin: str, host: str) -> bool:
-        return origin in self.allowed or origin in (f"http://{host}", f"https://{host}")
-
-
 async def index(request: Request) -> Response:
     """The live training page (plain ES modules: nothing to build)."""
     return FileResponse(STATIC / "app" / "index.html")
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {"error": {"code": "NOT_FOUND", "message": f"no such endpoint: {request.url.path}"}},
-        status_code=404,
-    )
+    return error(404, f"no such endpoint: {request.url.path}", "NOT_FOUND")
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {
-            "error": {
-                "code": "METHOD_NOT_ALLOWED",
-                "message": f"{request.method} is not allowed here",
-            }
-        },
-        status_code=405,
-    )
+    return error(405, f"{request.method} is not allowed here", "METHOD_NOT_ALLOWED")
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {"error": {"code": "INTERNAL_SERVER_ERROR", "message": "unexpected error"}}, status_code=500
-    )
+    return error(500, "unexpected error", "INTERNAL_SERVER_ERROR")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    graphql = GraphQLApp(build_schema(), subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+    # Strawberry checks a WebSocket's Origin itself (cross-site WebSocket hijacking): the
+    # server's own origin and FPE_ALLOWED_ORIGINS pass
+    graphql = GraphQLApp(
+        build_schema(),
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        allowed_origins=settings.allowed_origins,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings)
         app.state.services = services
         app.state.settings_api_token = settings.api_token
+        if isinstance(services.queue, InProcessQueue):
+            await services.queue.start_reaper()  # fails what a crash left in training
         try:
             yield
         finally:
@@ -133,14 +109,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", index, methods=["GET"]),
         *observability.routes,
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", OriginCheck(graphql, settings.allowed_origins)),
+        WebSocketRoute("/graphql", graphql),
         *rest.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestMetrics, registry=registry)],
+        middleware=[
+            Middleware(RequestMetrics, registry=registry),
+            # the legacy page runs on its own origin and sends JSON content types: preflights
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            ),
+        ],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.metrics_registry = registry

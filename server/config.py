@@ -14,6 +14,10 @@
                            ``Authorization: Bearer <token>``
 ``FPE_ALLOWED_ORIGINS``    comma-separated origins allowed to open WebSockets (besides the
                            server's own host); default none
+``FPE_CORS_ORIGINS``       comma-separated origins whose pages may call the API with
+                           ``fetch`` (CORS); default the legacy frontend's dev servers,
+                           ``http://localhost:8080``, ``:3000``, ``:8081`` and their
+                           ``http://127.0.0.1`` forms; ``*`` allows any
 ``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
@@ -26,6 +30,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.errors import FPEError
 
@@ -43,12 +48,17 @@ ENV_VARS = frozenset(
         "FPE_STALE_SECONDS",
         "FPE_API_TOKEN",
         "FPE_ALLOWED_ORIGINS",
+        "FPE_CORS_ORIGINS",
         "FPE_LOG_FORMAT",
         "XDG_DATA_HOME",
     }
 )
 
 DEFAULT_DOWNLOAD_BASE_URL = "https://www.football-data.co.uk/mmz4281"
+# the legacy React frontend's dev servers
+DEFAULT_CORS_ORIGINS = tuple(
+    f"http://{host}:{port}" for host in ("localhost", "127.0.0.1") for port in (8080, 3000, 8081)
+)
 
 
 class ConfigError(FPEError):
@@ -90,6 +100,7 @@ class Settings:
     stale_seconds: float = 30.0
     api_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     log_json: bool = True
 
     @property
@@ -114,11 +125,8 @@ class Settings:
             heartbeat_seconds=_seconds(env, "FPE_HEARTBEAT_SECONDS", 1.0),
             stale_seconds=_seconds(env, "FPE_STALE_SECONDS", 30.0),
             api_token=env.get("FPE_API_TOKEN") or None,
-            allowed_origins=tuple(
-                o.strip().rstrip("/")
-                for o in (env.get("FPE_ALLOWED_ORIGINS") or "").split(",")
-                if o.strip()
-            ),
+            allowed_origins=_origins(env, "FPE_ALLOWED_ORIGINS") or (),
+            cors_origins=_origins(env, "FPE_CORS_ORIGINS") or DEFAULT_CORS_ORIGINS,
             log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
         )
 
@@ -134,3 +142,30 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.05 <= value <= 3600:
         raise ConfigError(f"{name}={text!r} must be between 0.05 and 3600 seconds")
     return value
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated origins (``scheme://host[:port]``, or ``*``), as browsers send them."""
+    origins = []
+    for text in (env.get(name) or "").split(","):
+        text = text.strip().rstrip("/")
+        if not text:
+            continue
+        if text != "*":
+            parts = urlsplit(text)
+            try:
+                port = parts.port
+            except ValueError:
+                port, parts = None, parts._replace(netloc="")
+            extra = parts.path or parts.query or parts.fragment or parts.username
+            if parts.scheme not in ("http", "https") or not parts.hostname or extra:
+                raise ConfigError(
+                    f"{name}: {text!r} is not an origin such as http://localhost:8080 "
+                    "(scheme, host and optional port)"
+                )
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+                host = f"{host}:{port}"
+            text = f"{parts.scheme}://{host}"
+        origins.append(text)
+    return tuple(origins)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["KNOWN_LEAGUES", "LeagueInfo", "league_info"]
+__all__ = ["KNOWN_LEAGUES", "LeagueInfo", "league_info", "league_tier"]
 
 
 class LeagueInfo(NamedTuple):
@@ -46,3 +46,18 @@ def league_info(code: str) -> LeagueInfo:
     """Name and country of a division code; an unknown code is its own league and country
     (so its teams never merge with another country's)."""
     return KNOWN_LEAGUES.get(code, LeagueInfo(code, code, code))
+
+
+# football-data.co.uk numbers divisions from 0 (England, Scotland) or 1 (elsewhere)
+_TIERS = {"EC": 5}
+_FIRST_DIVISION = {"E": 0, "SC": 0}
+
+
+def league_tier(code: str) -> int | None:
+    """1 for a top division, 2 for the second, ...; None for a country we do not know."""
+    if code in _TIERS:
+        return _TIERS[code]
+    prefix, number = code.rstrip("0123456789"), code[len(code.rstrip("0123456789")) :]
+    if not prefix or not number or not any(k.startswith(prefix) for k in KNOWN_LEAGUES):
+        return None
+    return int(number) - _FIRST_DIVISION.get(prefix, 1) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from arq import create_pool
@@ -12,7 +13,7 @@ from arq.connections import ArqRedis, RedisSettings
 
 from core.errors import FPEError
 from server.keys import Keys
-from server.runner import RunContext, execute_run, reap_stale_runs
+from server.runner import RunContext, execute_run, oldest_heartbeat, reap_stale_runs
 
 __all__ = ["ArqQueue", "InProcessQueue", "JobQueue", "QueueUnavailableError", "dumps", "loads"]
 
@@ -90,13 +91,20 @@ class InProcessQueue:
         self.reap_every = reap_every
         self._tasks: set[asyncio.Task] = set()
         self._reaper: asyncio.Task | None = None
+        self._first_reap = asyncio.Event()
 
     async def check(self) -> None:
         return None
 
-    async def enqueue(self, task_id: str) -> None:
+    async def start_reaper(self) -> None:
+        """Reap now (a server restarted after a crash), then keep reaping in the background.
+        ``fpe serve`` calls it at start-up; otherwise the first enqueue starts it."""
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap_forever())
+        await self._first_reap.wait()
+
+    async def enqueue(self, task_id: str) -> None:
+        await self.start_reaper()
         task = asyncio.create_task(execute_run(self.ctx, task_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -106,13 +114,25 @@ class InProcessQueue:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def _reap(self) -> float:
+        """Reap; returns the seconds until the next run in training could go stale (so a
+        run a crash left behind fails within ``stale_after`` of its last heartbeat)."""
+        try:
+            await reap_stale_runs(self.ctx, self.stale_after)
+            oldest = await oldest_heartbeat(self.ctx)
+        except Exception:
+            log.exception("reaper failed")
+            return self.reap_every
+        if oldest is None:
+            return self.reap_every
+        due = (oldest - datetime.now(UTC)).total_seconds() + self.stale_after + 0.05
+        return min(self.reap_every, max(due, 0.05))
+
     async def _reap_forever(self) -> None:
         while True:
-            try:
-                await reap_stale_runs(self.ctx, self.stale_after)
-            except Exception:
-                log.exception("reaper failed")
-            await asyncio.sleep(self.reap_every)
+            wait = await self._reap()
+            self._first_reap.set()
+            await asyncio.sleep(wait)
 
     async def close(self) -> None:
         await self.join()

@@ -1,12 +1,16 @@
-"""The legacy REST shim: the exact paths and camelCase shapes the old frontend calls,
-over the same service functions as GraphQL."""
+"""The legacy REST shim: the exact paths, shapes and units the old frontend's ML Training page
+uses, over the same service functions as GraphQL.  Envelope and errors: :mod:`server.envelope`.
+
+Units that differ from GraphQL: every accuracy is in percent (0-100) and a run's
+``duration`` is in minutes.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,21 +18,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.errors import FPEError
-from schema.errors import code_for
 from server import catalog, registry, training
+from server.envelope import error, error_for, ok, ok_list
+from server.leagues import league_tier
 from server.services import cancel_training, start_training
+from server.tables import ModelStatus
 from server.training import ValidationError
 
 __all__ = ["routes"]
 
-_STATUS_HTTP = {
-    "NOT_FOUND": 404,
-    "BAD_USER_INPUT": 422,
-    "CONFLICT": 409,
-    "SERVICE_UNAVAILABLE": 503,
-    "UNAUTHENTICATED": 401,
-}
-_TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo"}
 _TASK_STATUS = {
     "queued": "queued",
     "training": "running",
@@ -36,14 +34,36 @@ _TASK_STATUS = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+# the page shows the phase under its progress bar
+PHASES = {
+    "queued": "Waiting for a worker",
+    "starting": "Loading matches",
+    "dixon_coles": "Fitting Dixon-Coles",
+    "fit": "Fitting the final goal model",
+    "blending": "Blending with the market",
+    "calibration": "Calibrating probabilities",
+    "draw": "Fitting the draw model",
+    "evaluating": "Scoring the validation period",
+    "done": "Completed",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+_TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo"}
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(100.0 * share, 4)
+
+
+def phase_text(phase: str | None) -> str | None:
+    if phase is None:
+        return None
+    return PHASES.get(phase, phase.replace("_", " ").capitalize())
 
 
 Handler = Callable[[Request], Awaitable[JSONResponse]]
@@ -56,15 +76,12 @@ def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
         required = request.app.state.settings_api_token
         if write and required is not None:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given, required):
-                return _error(401, "UNAUTHENTICATED", "a valid bearer token is required")
+            if not hmac.compare_digest(given.encode(), required.encode()):
+                return error(401, "a valid bearer token is required", "UNAUTHENTICATED")
         try:
             return await fn(request)
-        except ValidationError as exc:
-            return _error(422, "BAD_USER_INPUT", str(exc), field=exc.field)
         except FPEError as exc:
-            code = code_for(exc)
-            return _error(_STATUS_HTTP.get(code, 400), code, str(exc))
+            return error_for(exc)
 
     return wrapper
 
@@ -73,26 +90,18 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
-def _model_status(model: dict[str, Any] | None) -> dict[str, Any]:
-    if model is None:
-        return {
-            "version": None,
-            "status": None,
-            "trainedAt": None,
-            "brierScore": None,
-            "logLoss": None,
-            "accuracy": None,
-            "drawAccuracy": None,
-            "trainingMatches": None,
-        }
+# --- model status and versions ---------------------------------------------------------------
+
+
+def _model_status(model: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": model["version"],
         "status": model["status"],
         "trainedAt": _iso(model["training_completed_at"]),
         "brierScore": model["brier_score"],
         "logLoss": model["log_loss"],
-        "accuracy": model["overall_accuracy"],
-        "drawAccuracy": model["draw_accuracy"],
+        "accuracy": _percent(model["overall_accuracy"]),
+        "drawAccuracy": _percent(model["draw_accuracy"]),
         "trainingMatches": model["training_matches"],
     }
 
@@ -103,13 +112,62 @@ async def model_status(request: Request) -> JSONResponse:
         model = await training.get_model(engine, None, "full", with_weights=False)
     except registry.ModelNotFoundError:
         active = await training.list_models(engine, status="active", limit=1)
-        model = active[0] if active else None
-    return JSONResponse(_model_status(model))
+        if not active:
+            return ok({"status": "no_model", "message": "No active model found"})
+        model = active[0]
+    return ok(_model_status(model))
+
+
+def _version(model: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(model["id"]),
+        "version": model["version"],
+        "modelType": model["model_type"],
+        "status": model["status"],
+        "trainedAt": _iso(model["training_completed_at"]),
+        "brierScore": model["brier_score"],
+        "logLoss": model["log_loss"],
+        "drawAccuracy": _percent(model["draw_accuracy"]),
+        "trainingMatches": model["training_matches"],
+        "trainingLeagues": model["training_leagues"],
+        "trainingSeasons": model["training_seasons"],
+        "isActive": model["status"] == "active",
+    }
+
+
+async def versions(request: Request) -> JSONResponse:
+    engine, page, models = _services(request).engine, 500, []
+    while True:  # every version
+        batch = await training.list_models(engine, limit=page, offset=len(models))
+        models += batch
+        if len(batch) < page:
+            return ok_list([_version(m) for m in models])
+
+
+async def activate(request: Request) -> JSONResponse:
+    """``{id}`` is a model id or a version string."""
+    engine, key = _services(request).engine, request.path_params["model_id"]
+    if key.isascii() and key.isdigit() and len(key) < 19:
+        model = await training.get_model_by_id(engine, int(key))
+    else:
+        model = await training.get_model(engine, key, with_weights=False)
+    await registry.activate_model(engine, model["version"])
+    return ok(
+        {
+            "id": str(model["id"]),
+            "version": model["version"],
+            "isActive": True,
+            "activatedAt": datetime.now(UTC).isoformat(),
+        }
+    )
+
+
+# --- training ----------------------------------------------------------------------------------
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body() or b"null")
+        body = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}", "body") from None
     if not isinstance(body, dict):
@@ -117,28 +175,63 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list" if all(isinstance(x, str) for x in value) else "a list of non-strings"
+    return "an object"
+
+
+def _optional(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """The field's value (None when absent or null); the wrong JSON type is a 422."""
+    value = body.get(name)
+    if value is None:
+        return None
+    right = isinstance(value, kind) and not isinstance(value, bool)
+    if not right or (kind is list and not all(isinstance(x, str) for x in value)):
+        raise ValidationError(f"{name} must be {what}, not {_json_type(value)}", name)
+    return value
+
+
 async def train(request: Request) -> JSONResponse:
+    """Every field is optional: no modelType is ``full``; no (or empty) leagues is every
+    league in the database; no seasons is all of them."""
     body = await _json_body(request)
     unknown = sorted(set(body) - _TRAIN_FIELDS)
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
+    model_type = _optional(body, "modelType", str, 'a string such as "full"')
+    leagues = _optional(body, "leagues", list, 'a list of league codes such as ["E0"]')
+    seasons = _optional(body, "seasons", list, 'a list of season codes such as ["2324"]')
+    date_from = _optional(body, "dateFrom", str, 'a date string "YYYY-MM-DD"')
+    date_to = _optional(body, "dateTo", str, 'a date string "YYYY-MM-DD"')
+    services = _services(request)
+    if not leagues:
+        leagues = [lg["code"] for lg in await catalog.list_leagues(services.engine)]
+        if not leagues:
+            raise ValidationError("the database has no leagues: ingest or download some", "leagues")
     run = await start_training(
-        _services(request),
+        services,
         {
-            "model_type": body.get("modelType"),
-            "leagues": body.get("leagues"),
-            "seasons": body.get("seasons") or [],
-            "date_from": body.get("dateFrom"),
-            "date_to": body.get("dateTo"),
+            "model_type": model_type or "full",
+            "leagues": leagues,
+            "seasons": seasons or [],
+            "date_from": date_from,
+            "date_to": date_to,
         },
     )
-    return JSONResponse(
+    return ok(
         {
             "taskId": run["task_id"],
             "status": "queued",
-            "message": f"training queued: {run['match_count']} matches",
+            "message": f"Training queued: {run['run_type']} model on {run['match_count']} matches",
         },
-        status_code=202,
+        status=202,
     )
 
 
@@ -147,12 +240,12 @@ def _task_status(run: dict[str, Any]) -> dict[str, Any]:
     if run["status"] == "completed":
         m = run["metrics"] or {}
         result = {
-            "modelId": run["model_id"],
+            "modelId": None if run["model_id"] is None else str(run["model_id"]),
             "version": run["model_version"],
             "metrics": {
                 "brierScore": run["brier_score"],
                 "logLoss": run["log_loss"],
-                "drawAccuracy": m.get("draw_accuracy"),
+                "drawAccuracy": _percent(m.get("draw_accuracy")),
                 "rmse": m.get("rmse_goals"),
             },
         }
@@ -160,7 +253,7 @@ def _task_status(run: dict[str, Any]) -> dict[str, Any]:
         "taskId": run["task_id"],
         "status": _TASK_STATUS[run["status"]],
         "progress": round(float(run["progress"] or 0.0), 1),
-        "phase": run["phase"],
+        "phase": phase_text(run["phase"]),
         "message": run["message"],
         "result": result,
         "error": run["error_message"],
@@ -171,15 +264,19 @@ def _task_status(run: dict[str, Any]) -> dict[str, Any]:
 
 async def task(request: Request) -> JSONResponse:
     run = await training.get_run(_services(request).engine, request.path_params["task_id"])
-    return JSONResponse(_task_status(run))
+    return ok(_task_status(run))
 
 
 async def cancel(request: Request) -> JSONResponse:
-    run = await cancel_training(_services(request), request.path_params["task_id"])
-    return JSONResponse(_task_status(run))
+    engine, task_id = _services(request).engine, request.path_params["task_id"]
+    run = await training.get_run(engine, task_id)
+    if run["status"] in ("completed", "failed", "cancelled"):
+        return error(409, f"the task is already {run['status']}: nothing to cancel", "CONFLICT")
+    await cancel_training(_services(request), task_id)
+    return ok(message="Task cancelled")
 
 
-def _limit(request: Request, default: int = 20) -> int:
+def _limit(request: Request, default: int) -> int:
     text = request.query_params.get("limit")
     if text is None:
         return default
@@ -187,69 +284,49 @@ def _limit(request: Request, default: int = 20) -> int:
         value = int(text)
     except ValueError:
         raise ValidationError(f"limit {text!r} is not a whole number", "limit") from None
-    if not 1 <= value <= 200:
-        raise ValidationError("limit must be between 1 and 200", "limit")
+    if not 1 <= value <= 500:
+        raise ValidationError("limit must be between 1 and 500", "limit")
     return value
 
 
-async def versions(request: Request) -> JSONResponse:
-    models = await training.list_models(_services(request).engine, limit=_limit(request, 50))
-    return JSONResponse(
-        [
-            {
-                "id": m["id"],
-                "modelType": m["model_type"],
-                **_model_status(m),
-                "rps": m["rps"],
-                "createdAt": _iso(m["created_at"]),
-                "trainingLeagues": m["training_leagues"],
-                "trainingSeasons": m["training_seasons"],
-            }
-            for m in models
-        ]
-    )
+def _history_row(run: dict[str, Any]) -> dict[str, Any]:
+    duration = None
+    if run["started_at"] and run["completed_at"]:
+        duration = round((run["completed_at"] - run["started_at"]).total_seconds() / 60.0, 4)
+    model_status = run["model_status"]
+    return {
+        "id": str(run["id"]),
+        "modelId": None if run["model_id"] is None else str(run["model_id"]),
+        "runType": run["run_type"],
+        "status": run["status"] if model_status is None else ModelStatus(model_status).value,
+        "trainingStatus": run["status"],
+        "startedAt": _iso(run["started_at"]),
+        "completedAt": _iso(run["completed_at"]),
+        "matchCount": run["match_count"],
+        "dateFrom": _iso(run["date_from"]),
+        "dateTo": _iso(run["date_to"]),
+        "brierScore": run["brier_score"],
+        "logLoss": run["log_loss"],
+        "validationAccuracy": _percent(run["validation_accuracy"]),
+        "errorMessage": run["error_message"],
+        "duration": duration,
+    }
 
 
 async def history(request: Request) -> JSONResponse:
-    runs = await training.list_runs(_services(request).engine, limit=_limit(request))
-    out = []
-    for r in runs:
-        duration = None
-        if r["started_at"] and r["completed_at"]:
-            duration = round((r["completed_at"] - r["started_at"]).total_seconds(), 1)
-        out.append(
-            {
-                "id": r["id"],
-                "taskId": r["task_id"],
-                "runType": r["run_type"],
-                "status": r["status"],
-                "matchCount": r["match_count"],
-                "duration": duration,
-                "startedAt": _iso(r["started_at"]),
-                "completedAt": _iso(r["completed_at"]),
-                "metrics": {
-                    "brierScore": r["brier_score"],
-                    "logLoss": r["log_loss"],
-                    "accuracy": r["validation_accuracy"],
-                    "rps": r["rps"],
-                },
-                "error": r["error_message"],
-                "modelVersion": r["model_version"],
-            }
-        )
-    return JSONResponse(out)
+    runs = await training.list_runs(_services(request).engine, limit=_limit(request, 50))
+    return ok_list([_history_row(r) for r in runs])
 
 
 async def leagues(request: Request) -> JSONResponse:
     rows = await catalog.list_leagues(_services(request).engine)
-    return JSONResponse(
+    return ok_list(
         [
             {
                 "code": r["code"],
                 "name": r["name"],
                 "country": r["country"],
-                "matchCount": r["match_count"],
-                "seasons": r["seasons"],
+                "tier": league_tier(r["code"]),
             }
             for r in rows
         ]
@@ -260,6 +337,9 @@ routes = [
     Route("/api/model/status", _endpoint(model_status), methods=["GET"]),
     Route("/api/model/train", _endpoint(train, write=True), methods=["POST"]),
     Route("/api/model/versions", _endpoint(versions), methods=["GET"]),
+    Route(
+        "/api/model/versions/{model_id}/activate", _endpoint(activate, write=True), methods=["POST"]
+    ),
     Route("/api/model/training-history", _endpoint(history), methods=["GET"]),
     Route("/api/model/leagues", _endpoint(leagues), methods=["GET"]),
     Route("/api/tasks/{task_id}", _endpoint(task), methods=["GET"]),

@@ -45,7 +45,7 @@ from server.training import (
     team_names,
 )
 
-__all__ = ["RunCancelled", "RunContext", "execute_run", "reap_stale_runs"]
+__all__ = ["RunCancelled", "RunContext", "execute_run", "oldest_heartbeat", "reap_stale_runs"]
 
 log = logging.getLogger("fpe.runner")
 _RUNS = TrainingRun.__table__
@@ -371,3 +371,18 @@ async def reap_stale_runs(ctx: RunContext, stale_after: float = 30.0) -> list[st
             error="worker lost",
         )
     return [t for t, _, _ in stale]
+
+
+async def oldest_heartbeat(ctx: RunContext) -> datetime | None:
+    """The oldest heartbeat of the runs in ``training`` (None when none is)."""
+    async with ctx.engine.connect() as conn:
+        beat = (
+            await conn.execute(
+                sa.select(sa.func.min(_RUNS.c.heartbeat_at)).where(
+                    _RUNS.c.status == ModelStatus.TRAINING
+                )
+            )
+        ).scalar_one()
+    if beat is not None and beat.tzinfo is None:  # SQLite keeps naive UTC
+        beat = beat.replace(tzinfo=UTC)
+    return beat

@@ -26,6 +26,7 @@ __all__ = [
     "RunNotFoundError",
     "ValidationError",
     "cancel_run",
+    "get_model_by_id",
     "get_run",
     "list_models",
     "list_runs",
@@ -94,6 +95,10 @@ def _date(value: Any, name: str) -> date | None:
         raise ValidationError(f"{name} {value!r} is not a date (YYYY-MM-DD)", name) from None
 
 
+def _strings(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(x, str) for x in value)
+
+
 def parse_config(data: dict[str, Any]) -> RunConfig:
     """Shape checks only (types, known fields); :func:`validate_config` checks the data."""
     known = {"model_type", "leagues", "seasons", "date_from", "date_to", "hyperparameters"}
@@ -107,12 +112,15 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
             "model_type",
         )
     leagues = data.get("leagues") or []
-    if isinstance(leagues, str) or not all(isinstance(x, str) for x in leagues) or not leagues:
+    if not _strings(leagues) or not leagues:
         raise ValidationError("leagues must be a non-empty list of codes such as E0", "leagues")
     seasons = data.get("seasons") or []
-    if isinstance(seasons, str) or not all(isinstance(x, str) for x in seasons):
+    if not _strings(seasons):
         raise ValidationError("seasons must be a list of codes such as 2324", "seasons")
-    hyper = dict(data.get("hyperparameters") or {})
+    hyper = data.get("hyperparameters") or {}
+    if not isinstance(hyper, dict):
+        raise ValidationError("hyperparameters must be an object", "hyperparameters")
+    hyper = dict(hyper)
     bad = sorted(set(hyper) - set(HYPERPARAMETERS))
     if bad:
         raise ValidationError(
@@ -335,7 +343,11 @@ async def list_runs(
     if not 1 <= limit <= 500 or offset < 0:
         raise InvalidInputError("limit must be 1..500 and offset >= 0")
     query = (
-        sa.select(_RUNS, _MODELS.c.version.label("model_version"))
+        sa.select(
+            _RUNS,
+            _MODELS.c.version.label("model_version"),
+            _MODELS.c.status.label("model_status"),
+        )
         .select_from(_RUNS.outerjoin(_MODELS, _MODELS.c.id == _RUNS.c.model_id))
         .order_by(_RUNS.c.created_at.desc(), _RUNS.c.id.desc())
         .limit(limit)
@@ -412,6 +424,15 @@ async def get_model(
         if version is not None:
             raise ModelNotFoundError(f"no model has version {version!r}")
         raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
+    return _run_dict(row)
+
+
+async def get_model_by_id(engine: AsyncEngine, model_id: int) -> dict[str, Any]:
+    columns = [c for c in _MODELS.c if c.name != "model_weights"]
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(*columns).where(_MODELS.c.id == model_id))).first()
+    if row is None:
+        raise ModelNotFoundError(f"no model has id {model_id}")
     return _run_dict(row)
 
 

@@ -26,9 +26,20 @@ from tests.conftest import (
     start_server,
     stop_process,
 )
-from tests.test_api import TASK_STATUS
 
 TOKEN = "e2e-token"
+FRIEND = "http://legacy.example:8080"  # in FPE_ALLOWED_ORIGINS
+TASK_STATUS = {
+    "taskId",
+    "status",
+    "progress",
+    "phase",
+    "message",
+    "result",
+    "error",
+    "startedAt",
+    "completedAt",
+}
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 SLOW = {"leagues": ["E0", "E1"], "hyperparameters": {"refitDays": 1}}
 PROGRESS = """subscription($taskId: String!, $after: String!) {
@@ -48,6 +59,7 @@ async def live(_seed_templates, postgres_url, redis_url):
         "FPE_REDIS_PREFIX": prefix,
         "FPE_API_TOKEN": TOKEN,
         "FPE_HEARTBEAT_SECONDS": "0.2",
+        "FPE_ALLOWED_ORIGINS": FRIEND,
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "worker"],
@@ -166,19 +178,20 @@ async def test_rest_flow_and_shapes(live):
             "dateTo": None,
         },
     )
-    assert r.status_code == 202
-    task_id = r.json()["taskId"]
+    assert r.status_code == 202 and r.json()["success"] is True
+    task_id = r.json()["data"]["taskId"]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        task = (await client.get(f"/api/tasks/{task_id}")).json()
+        task = (await client.get(f"/api/tasks/{task_id}")).json()["data"]
         assert task["status"] in ("queued", "running", "completed"), task
         if task["status"] == "completed":
             break
         await asyncio.sleep(0.2)
     assert set(task) == TASK_STATUS
     assert task["result"]["version"].startswith("poisson-") and task["progress"] == 100.0
-    history = (await client.get("/api/model/training-history?limit=50")).json()
-    assert any(h["taskId"] == task_id and h["status"] == "completed" for h in history)
+    history = (await client.get("/api/model/training-history?limit=50")).json()["data"]
+    mine = [h for h in history if h["modelId"] == task["result"]["modelId"]]
+    assert mine and mine[0]["trainingStatus"] == "completed" and mine[0]["status"] == "active"
 
 
 async def test_a_late_subscriber_misses_nothing(live):
@@ -228,7 +241,7 @@ async def test_cancel_over_graphql_and_over_rest(live):
             async for e in subscribe(live, PROGRESS, {"taskId": task_id, "after": "0"})
         ][-1]
         assert final["status"] == "cancelled", via
-        task = (await live["client"].get(f"/api/tasks/{task_id}")).json()
+        task = (await live["client"].get(f"/api/tasks/{task_id}")).json()["data"]
         assert task["status"] == "cancelled" and task["result"] is None
 
 
@@ -241,3 +254,15 @@ async def test_websocket_needs_the_token_and_a_friendly_origin(live):
             live, PROGRESS, {"taskId": "x", "after": "0"}, origin="https://evil.example"
         ):
             pass
+
+
+async def test_an_origin_in_fpe_allowed_origins_may_open_a_websocket(live):
+    """Strawberry checks the Origin too: the allowed origin must pass both checks."""
+    async with connect(live["ws"], subprotocols=["graphql-transport-ws"], origin=FRIEND) as ws:
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(live["ws"], subprotocols=["graphql-transport-ws"], origin=FRIEND + "1"):
+            pass
+    assert refused.value.response.status_code == 403

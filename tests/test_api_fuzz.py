@@ -88,7 +88,59 @@ async def test_rest_train_body(client, body):
     response = await client.post("/api/model/train", content=json.dumps(body))
     assert response.status_code < 500 and "Traceback" not in response.text
     if response.status_code >= 400:
-        assert set(response.json()["error"]) >= {"code", "message"}
+        assert set(response.json()) >= {"detail", "code"}
+    else:
+        assert response.json()["success"] is True
+
+
+# every write path, with a JSON value of the wrong type where the legacy contract has a field
+_not_a_string = _json.filter(lambda v: v is not None and not isinstance(v, str))
+_not_a_code_list = _json.filter(
+    lambda v: (
+        v not in (None, []) and not (isinstance(v, list) and all(isinstance(x, str) for x in v))
+    )
+)
+_WRONG = {
+    "modelType": _not_a_string,
+    "leagues": _not_a_code_list,
+    "seasons": _not_a_code_list,
+    "dateFrom": _not_a_string,
+    "dateTo": _not_a_string,
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_client(request, make_api):
+    _, http = await make_api(request.param)
+    return http
+
+
+@FUZZ
+@given(data=st.data(), field=st.sampled_from(sorted(_WRONG)))
+async def test_rest_wrong_json_types_are_422_naming_the_field(any_client, data, field):
+    body = {"modelType": "poisson", "leagues": ["E0"], field: data.draw(_WRONG[field])}
+    response = await any_client.post("/api/model/train", content=json.dumps(body))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field and response.json()["code"] == "BAD_USER_INPUT"
+
+
+@FUZZ
+@given(
+    key=st.text(
+        alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=30
+    ).filter(lambda s: "/" not in s and s not in (".", "..")),
+    body=_json,
+)
+async def test_rest_other_write_paths_never_fail(any_client, key, body):
+    from urllib.parse import quote
+
+    for path in (
+        f"/api/model/versions/{quote(key, safe='')}/activate",
+        f"/api/tasks/{quote(key, safe='')}/cancel",
+    ):
+        response = await any_client.post(path, content=json.dumps(body))
+        assert response.status_code < 500 and "Traceback" not in response.text, response.text
+        assert response.status_code in (404, 422) and "detail" in response.json()
 
 
 @FUZZ

@@ -55,8 +55,10 @@ def test_scripts_run_in_a_fresh_clone(tmp_path, football_data_server):
             time.sleep(1)
         else:
             pytest.fail("scripts/run did not serve within 10 minutes")
-        leagues = httpx.get(f"{base}/api/model/leagues").json()
+        leagues = httpx.get(f"{base}/api/model/leagues").json()["data"]
         assert {lg["code"] for lg in leagues} == {"E0", "SP1", "D1", "I1", "F1"}
+        query = {"query": "{ leagues { code seasons } }"}
+        leagues = httpx.post(f"{base}/graphql", json=query).json()["data"]["leagues"]
         assert all(lg["seasons"] == ["2425", "2324"] for lg in leagues)
         assert "ML Training" in httpx.get(f"{base}/").text
         assert httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).status_code == 200

@@ -1,0 +1,64 @@
+"""The legacy REST envelope and error mapping, in one place.
+
+Success: ``{"success": true, "data": ...}`` (lists add ``"count"``).  Errors: FastAPI's shape,
+``{"detail": message, "code": CODE[, "field": camelCaseName]}`` with the HTTP status of the
+error's code.  The legacy page reads ``success``, then ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from core.errors import FPEError
+from schema.errors import code_for
+from server.training import ValidationError
+
+__all__ = ["HTTP_STATUS", "camel", "error", "error_for", "ok", "ok_list"]
+
+# the stable error code of a service exception -> its HTTP status
+HTTP_STATUS = {
+    "BAD_USER_INPUT": 422,
+    "UNAUTHENTICATED": 401,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "CONFLICT": 409,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+
+def ok(data: Any = None, status: int = 200, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"success": True}
+    if data is not None:
+        body["data"] = data
+    return JSONResponse({**body, **extra}, status_code=status)
+
+
+def ok_list(items: Sequence[Any]) -> JSONResponse:
+    return JSONResponse({"success": True, "data": list(items), "count": len(items)})
+
+
+def error(
+    status: int, detail: str, code: str | None = None, field: str | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail}
+    if code is not None:
+        body["code"] = code
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+def camel(name: str) -> str:
+    """``date_from`` -> ``dateFrom``: fields are named as the request spells them."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def error_for(exc: FPEError) -> JSONResponse:
+    """The answer to a service exception."""
+    code = code_for(exc)
+    field = camel(exc.field) if isinstance(exc, ValidationError) else None
+    return error(HTTP_STATUS.get(code, 400), str(exc), code, field)
