@@ -129,6 +129,8 @@ def _report_files(reports: list[FileReport], as_json: bool) -> int:
     for report in reports:
         for problem in report.problems:
             print(f"{report.source}:{problem.line}: rejected: {problem.reason}", file=sys.stderr)
+        for note in report.notes:
+            print(f"{report.source}: note: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2, default=str))
     else:

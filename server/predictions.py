@@ -78,7 +78,7 @@ async def _lookup_teams(
 ) -> list[tuple[int, str]]:
     """Resolve team names (case-insensitive) in one query, within the league's country."""
     t, lg = Team.__table__, League.__table__
-    wanted = [n.strip().lower() for n in names]
+    wanted = [" ".join(n.split()).lower() for n in names]
     query = sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
     if league:
         query = query.add_columns(
