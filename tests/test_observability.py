@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import signal
 from pathlib import Path
 
 import httpx
@@ -153,6 +154,20 @@ async def test_two_server_processes_log_json_and_add_up_their_metrics(
         assert seen == sorted(seen), seen  # never backwards
         assert seen[-1] == sent  # every process's requests, added up
         assert len(_access_pids(log, "/healthz")) == 2  # both processes served some
+        # a process that dies keeps its counts in the total; uvicorn starts a new one
+        os.kill(_access_pids(log, "/healthz").pop(), signal.SIGKILL)
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(1200):
+                if len(_started_pids(log)) == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert len(_started_pids(log)) == 3
+            for _ in range(10):
+                assert (await client.get("/healthz")).status_code == 200
+                sent += 1
+                seen.append(_counter((await client.get("/metrics")).text, HEALTHZ))
+        assert seen == sorted(seen), seen
+        assert seen[-1] == sent
     finally:
         stop_process(proc)
         await drop_databases([db_url])
@@ -160,12 +175,22 @@ async def test_two_server_processes_log_json_and_add_up_their_metrics(
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line is JSON
     assert all(e["ts"] and e["level"] and e["pid"] for e in entries)
-    started = {e["pid"] for e in entries if "Started server process" in e["message"]}
-    assert len(started) == 2  # uvicorn's own lines, in both processes, are JSON too
+    started = _started_pids(log)
+    assert len(started) == 3  # uvicorn's own lines, in every process, are JSON too
     access = [e for e in entries if e["logger"] == "fpe.access"]
-    assert {e["pid"] for e in access} == started
+    assert {e["pid"] for e in access} <= started
     assert all({"method", "path", "status", "duration_ms"} <= set(e) for e in access)
     assert not any(e["logger"] == "uvicorn.access" for e in entries)  # one access line each
+
+
+def _started_pids(log: Path) -> set[int]:
+    pids = set()
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("message", "").startswith("Started server process"):
+                pids.add(entry["pid"])
+    return pids
 
 
 def _access_pids(log: Path, path: str) -> set[int]:
