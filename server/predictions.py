@@ -100,7 +100,12 @@ async def _lookup_teams(
         if not matches:
             where = f" in {league_info(league).country}" if league else ""
             raise TeamLookupError(f"no team called {name!r}{where}")
+        if len(matches) > 1:  # an exact spelling wins over case variants stored earlier
+            matches = [r for r in matches if r.name == " ".join(name.split())] or matches
         if len(matches) > 1:
+            if len({r.country for r in matches}) == 1:
+                spellings = ", ".join(sorted(repr(r.name) for r in matches))
+                raise TeamLookupError(f"{name!r} matches {spellings}: use the exact spelling")
             countries = ", ".join(sorted(r.country for r in matches))
             raise TeamLookupError(
                 f"{name!r} is a team in several countries ({countries}): name the league"

@@ -210,3 +210,15 @@ async def test_predict_finds_a_team_ingested_in_several_spellings(engine, tmp_pa
     )
     (found,) = await _lookup_teams(engine, ["Arsenal"], "E0")
     assert found[1] == "Arsenal"
+
+
+async def test_predict_finds_a_team_beside_a_variant_stored_before_the_fix(engine, tmp_path):
+    from server.predictions import TeamLookupError, _lookup_teams
+
+    await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
+    async with engine.begin() as conn:  # as an older ingest left it
+        await conn.execute(sa.insert(Team).values(name="arsenal", country="England"))
+    assert (await _lookup_teams(engine, ["Arsenal"], "E0"))[0][1] == "Arsenal"
+    assert (await _lookup_teams(engine, ["arsenal"], None))[0][1] == "arsenal"
+    with pytest.raises(TeamLookupError, match="'ARSENAL' matches 'Arsenal', 'arsenal'"):
+        await _lookup_teams(engine, ["ARSENAL"], "E0")
