@@ -40,7 +40,7 @@ from server.footballdata import (
 from server.leagues import league_info
 from server.tables import League, Match, MatchOdds, Team
 
-__all__ = ["FileReport", "ingest_file", "ingest_parsed", "ingest_paths", "team_key"]
+__all__ = ["FileReport", "ingest_file", "ingest_parsed", "ingest_paths"]
 
 _MATCHES = Match.__table__
 _ODDS = MatchOdds.__table__
@@ -202,7 +202,7 @@ async def _league_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, tuple
     return {code: (id_, country) for code, id_, country in result}
 
 
-def team_key(name: str) -> str:
+def _team_key(name: str) -> str:
     """What makes two team names the same team: case and white space do not count."""
     return " ".join(name.split()).casefold()
 
@@ -210,14 +210,14 @@ def team_key(name: str) -> str:
 async def _team_ids(
     conn: AsyncConnection, country: str, names: Counter[str], notes: list[str]
 ) -> dict[str, int]:
-    """The team id of every name (by :func:`team_key`), creating the teams not yet stored;
+    """The team id of every name (by :func:`_team_key`), creating the teams not yet stored;
     a new team takes the spelling most used in the file.  Every variant is noted."""
     table = Team.__table__
     in_country = sa.select(table.c.name, table.c.id).where(table.c.country == country)
-    stored = {team_key(n): (n, i) for n, i in (await conn.execute(in_country)).all()}
+    stored = {_team_key(n): (n, i) for n, i in (await conn.execute(in_country)).all()}
     spellings: dict[str, list[str]] = {}
     for name, _ in sorted(names.items(), key=lambda item: (-item[1], item[0])):
-        spellings.setdefault(team_key(name), []).append(name)
+        spellings.setdefault(_team_key(name), []).append(name)
     new = [variants[0] for key, variants in spellings.items() if key not in stored]
     if new:
         await conn.execute(
@@ -225,7 +225,7 @@ async def _team_ids(
             [{"name": n, "country": country} for n in new],
         )
         created = await conn.execute(in_country.where(table.c.name.in_(new)))
-        stored |= {team_key(n): (n, i) for n, i in created}
+        stored |= {_team_key(n): (n, i) for n, i in created}
     out = {}
     for key, variants in spellings.items():
         name, id_ = stored[key]
