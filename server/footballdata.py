@@ -13,8 +13,8 @@ Rules in short:
 * the header is matched by name, never by position; unknown columns are ignored;
 * ``Div``, ``Date``, ``HomeTeam``, ``AwayTeam``, ``FTHG`` and ``FTAG`` are required;
 * one physical line is one row: a line whose quotes do not close (a stray ``"``) is
-  rejected on its own, never joined to the lines after it; a header that cannot be split
-  refuses the whole file;
+  rejected on its own, never joined to the lines after it; a header that cannot be split,
+  or more than half of the rows, refuses the whole file;
 * team names are stripped and inner runs of white space become one space;
 * dates are strictly day-first (``dd/mm/yy`` or ``dd/mm/yyyy``);
 * goal counts are whole numbers from 0 to 99;
@@ -654,12 +654,19 @@ def parse_bytes(data: bytes, source: str = "<bytes>") -> ParsedFile:
         raise FootballDataError(f"{source}: line 1 (the header): {reason}")
     layout = _layout(header, source)
     state = _State()
+    unsplit: list[int] = []
     for line, row, reason in records:
         if row is None:
+            unsplit.append(line)
             state.rows_read += 1
             state.problems.append(RowProblem(line, reason))
         else:
             _take_row(state, line, row, layout)
+    if len(unsplit) > state.rows_read / 2:
+        raise FootballDataError(
+            f"{source}: {len(unsplit)} of {state.rows_read} rows cannot be split into cells "
+            f"(unbalanced quotes, first at line {unsplit[0]}): the file is not clean CSV"
+        )
     season = _season_code(min(state.rows.date)) if state.rows.date else ""
     matches = _frame(state, layout, season)
     state.warnings.sort(key=lambda w: w.line)

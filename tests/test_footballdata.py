@@ -370,6 +370,12 @@ def test_quoted_fields_that_close_on_their_line_are_fine() -> None:
     ]
 
 
+def test_a_file_whose_rows_mostly_cannot_be_split_is_refused_whole() -> None:
+    rows = [f'E0,0{d}/09/2019,"H{d},A{d},1,0,H' for d in range(1, 4)]
+    with pytest.raises(FootballDataError, match=r"3 of 4 rows cannot be split.*line 2"):
+        parse_bytes(csv_bytes([*rows, "E0,09/09/2019,,A,B,1,0,H"]))
+
+
 def test_a_header_that_cannot_be_split_refuses_the_file() -> None:
     with pytest.raises(FootballDataError, match=r"line 1 \(the header\).*stray quote"):
         parse_bytes(b'Div,"Date,HomeTeam,AwayTeam,FTHG,FTAG\nE0,09/08/2019,A,B,1,0\n')
