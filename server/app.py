@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await services.close()
+            observability.mark_process_dead()
 
     registry = CollectorRegistry()
     routes = [

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from server.db import DatabaseError, create_engine, describe, open_database
 from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
 from server.ingest import FileReport, ingest_paths
-from server.observability import configure_logging
+from server.observability import configure_logging, logging_config, multiprocess_metrics
 from server.services import cancel_training, follow_run, open_services, start_training
 from server.terminal import ProgressBar
 from server.training import json_ready
@@ -129,6 +130,8 @@ def _report_files(reports: list[FileReport], as_json: bool) -> int:
     for report in reports:
         for problem in report.problems:
             print(f"{report.source}:{problem.line}: rejected: {problem.reason}", file=sys.stderr)
+        for note in report.notes:
+            print(f"{report.source}: note: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2, default=str))
     else:
@@ -490,30 +493,29 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     configure_logging(args.log_level, settings.log_json)
     mode = "arq workers via Redis" if settings.redis_url else "in-process training (embedded)"
-    print(
-        f"serving http://{args.host}:{args.port}/ (page, /graphql, /api) on "
-        f"{describe(settings.database_url)}; {mode}",
-        file=sys.stderr,
+    logging.getLogger("fpe.serve").info(
+        "serving http://%s:%s/ (page, /graphql, /api) on %s; %s",
+        args.host,
+        args.port,
+        describe(settings.database_url),
+        mode,
     )
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "lifespan": "on",
         "log_level": args.log_level,
+        "log_config": logging_config(args.log_level, settings.log_json),  # in every process
+        "access_log": False,  # RequestMetrics writes the access lines
         "ws": "websockets-sansio",
+        # a worker process answers uvicorn's health check only once its imports are done
+        "timeout_worker_healthcheck": 60,
     }
-    if args.workers > 1:  # processes share the port; each has its own event hub
-        # uvicorn kills a child that does not answer its ping within this many seconds;
-        # its default (5 s) is shorter than a child's imports on a busy machine
-        uvicorn.run(
-            "server.app:create_app",
-            factory=True,
-            workers=args.workers,
-            timeout_worker_healthcheck=60,
-            **common,
-        )
-    else:
-        uvicorn.run(create_app(settings), **common)
+    with multiprocess_metrics(args.workers):
+        if args.workers > 1:  # processes share the port; each has its own event hub
+            uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **common)
+        else:
+            uvicorn.run(create_app(settings), **common)
     return 0
 
 

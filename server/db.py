@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from core.errors import FPEError
 from server import migrations
 from server.config import Settings
 
-__all__ = ["DatabaseError", "create_engine", "describe", "open_database", "session_factory"]
+__all__ = [
+    "DatabaseError",
+    "begin_write",
+    "create_engine",
+    "describe",
+    "open_database",
+    "session_factory",
+]
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long an SQLite writer waits for another writer before "database is locked"."""
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; for SQLite, the data directory is created and every connection gets
-    foreign keys, WAL and real transactions (``BEGIN IMMEDIATE``, so DDL is transactional
-    and concurrent writers wait instead of failing)."""
+    foreign keys, WAL, a busy timeout and real transactions: deferred ``BEGIN`` for reads
+    (in WAL mode a reader never waits for a writer) and ``BEGIN IMMEDIATE`` for the
+    transactions opened with :func:`begin_write`."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return _create_async_engine(url, pool_pre_ping=True, **kwargs)
@@ -35,14 +47,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write = connection.get_execution_options().get("fpe_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def begin_write(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A write transaction: ``async with begin_write(engine) as conn``.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``, taking the write lock up front (waiting
+    up to the busy timeout for another writer), so a transaction that reads before it
+    writes cannot fail half-way with "database is locked". Anything else is a deferred
+    read transaction. On PostgreSQL it is ``engine.begin()``.
+    """
+    return engine.execution_options(fpe_write=True).begin()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

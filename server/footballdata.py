@@ -12,7 +12,12 @@ Rules in short:
 * bytes are decoded as UTF-8 (with or without a BOM), else cp1252, else latin-1;
 * the header is matched by name, never by position; unknown columns are ignored;
 * ``Div``, ``Date``, ``HomeTeam``, ``AwayTeam``, ``FTHG`` and ``FTAG`` are required;
+* one physical line is one row: a line whose quotes do not close (a stray ``"``) is
+  rejected on its own, never joined to the lines after it; a header that cannot be split,
+  or more than half of the rows, refuses the whole file;
+* team names are stripped and inner runs of white space become one space;
 * dates are strictly day-first (``dd/mm/yy`` or ``dd/mm/yyyy``);
+* goal counts are whole numbers from 0 to 99;
 * the result is computed from the score, and a contradicting ``FTR`` rejects the row;
 * odds must be greater than 1.0; anything else becomes NaN (with a warning unless blank).
 """
@@ -20,7 +25,6 @@ Rules in short:
 from __future__ import annotations
 
 import csv
-import io
 import os
 import re
 from collections import Counter
@@ -287,6 +291,7 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
 _DATE_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})")
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})")
 _GOALS_RE = re.compile(r"([+-]?)(\d+)(?:\.(\d*))?")
+_MAX_GOALS = 99
 
 
 def _parse_date(text: str) -> date | None:
@@ -319,17 +324,30 @@ def _parse_goals(text: str, column: str) -> tuple[int | None, str | None]:
     if not text:
         return None, f"missing {column}"
     if text.isascii() and text.isdigit():
-        return int(text), None
-    match = _GOALS_RE.fullmatch(text)
-    if match is None:
-        return None, f"non-numeric goals: {column}={text!r}"
-    sign, whole, fraction = match.groups()
+        sign, whole, fraction = "", text, None
+    else:
+        match = _GOALS_RE.fullmatch(text)
+        if match is None:
+            return None, f"non-numeric goals: {column}={_shorten(text)!r}"
+        sign, whole, fraction = match.groups()
     if fraction and fraction.strip("0"):
-        return None, f"fractional goals: {column}={text}"
-    value = int(whole)
-    if sign == "-" and value != 0:
-        return None, f"negative goals: {column}={text}"
-    return value, None
+        return None, f"fractional goals: {column}={_shorten(text)}"
+    whole = whole.lstrip("0") or "0"
+    if sign == "-" and whole != "0":
+        return None, f"negative goals: {column}={_shorten(text)}"
+    if len(whole) > len(str(_MAX_GOALS)) or int(whole) > _MAX_GOALS:
+        return None, f"implausible goals: {column}={_shorten(text)} (more than {_MAX_GOALS})"
+    return int(whole), None
+
+
+def _shorten(text: str, limit: int = 30) -> str:
+    """``text`` cut to ``limit`` characters for a message."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _team_name(text: str) -> str:
+    """A team name with its white space normalised (``' Man  City '`` is ``'Man City'``)."""
+    return " ".join(text.split())
 
 
 def _result(home_goals: int, away_goals: int) -> str:
@@ -367,12 +385,12 @@ def _core_fields(
         reasons.append("missing Date")
     elif match_date is None:
         reasons.append(f"bad date {date_text!r}")
-    home, away = row[layout.home].strip(), row[layout.away].strip()
+    home, away = _team_name(row[layout.home]), _team_name(row[layout.away])
     if not home:
         reasons.append("missing HomeTeam")
     if not away:
         reasons.append("missing AwayTeam")
-    if home and home == away:
+    if home and home.casefold() == away.casefold():
         reasons.append(f"home and away team are both {home!r}")
     home_goals, reason_h = _parse_goals(row[layout.fthg].strip(), "FTHG")
     away_goals, reason_a = _parse_goals(row[layout.ftag].strip(), "FTAG")
@@ -442,16 +460,27 @@ def _kick_off(row: list[str], layout: _Layout) -> tuple[str | None, list[str]]:
     return value, []
 
 
-def _iter_rows(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line number, cells)`` for every CSV record of ``text``."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for row in reader:
-            yield reader.line_num, row
-    except csv.Error as exc:
-        raise FootballDataError(
-            f"{source}: unreadable CSV at line {reader.line_num}: {exc}"
-        ) from exc
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+
+def _iter_rows(text: str) -> Iterator[tuple[int, list[str] | None, str]]:
+    """Yield ``(line number, cells, "")`` for every physical line of ``text``, or
+    ``(line number, None, reason)`` for a line that cannot be split into cells.
+
+    football-data.co.uk never breaks a line inside a field, so each line is parsed on its
+    own: a stray quote spoils its own line only instead of swallowing the rest of the file.
+    """
+    lines = _LINE_BREAK_RE.split(text)
+    if lines and not lines[-1]:
+        lines.pop()  # the line break that ends the last line
+    for number, line in enumerate(lines, start=1):
+        if '"' not in line:
+            yield number, line.split(","), ""
+            continue
+        try:
+            yield number, next(csv.reader([line], strict=True), []), ""
+        except csv.Error as exc:
+            yield number, None, f"cannot split the row into cells, a stray quote? ({exc})"
 
 
 @dataclass
@@ -461,7 +490,7 @@ class _State:
     rows: _Rows = field(default_factory=_Rows)
     problems: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
-    seen: dict[tuple[str, date, str, str], int] = field(default_factory=dict)
+    seen: dict[tuple[str, date, str, str], int] = field(default_factory=dict)  # names casefolded
     divs_seen: Counter[str] = field(default_factory=Counter)
     blank_lines: int = 0
     rows_read: int = 0
@@ -486,7 +515,7 @@ def _take_row(state: _State, line: int, row: list[str], layout: _Layout) -> None
     if match is None:
         state.problems.append(RowProblem(line, "; ".join(reasons)))
         return
-    key = (match.league, match.date, match.home, match.away)
+    key = (match.league, match.date, match.home.casefold(), match.away.casefold())
     if key in state.seen:
         reason = f"duplicate of line {state.seen[key]} (same league, date, home and away)"
         state.problems.append(RowProblem(line, reason))
@@ -619,12 +648,25 @@ def parse_bytes(data: bytes, source: str = "<bytes>") -> ParsedFile:
     text = _decode(data, source)
     if not text.strip():
         raise FootballDataError(f"{source} is empty")
-    records = _iter_rows(text, source)
-    _, header = next(records)
+    records = _iter_rows(text)
+    _, header, reason = next(records)
+    if header is None:
+        raise FootballDataError(f"{source}: line 1 (the header): {reason}")
     layout = _layout(header, source)
     state = _State()
-    for line, row in records:
-        _take_row(state, line, row, layout)
+    unsplit: list[int] = []
+    for line, row, reason in records:
+        if row is None:
+            unsplit.append(line)
+            state.rows_read += 1
+            state.problems.append(RowProblem(line, reason))
+        else:
+            _take_row(state, line, row, layout)
+    if len(unsplit) > state.rows_read / 2:
+        raise FootballDataError(
+            f"{source}: {len(unsplit)} of {state.rows_read} rows cannot be split into cells "
+            f"(unbalanced quotes, first at line {unsplit[0]}): the file is not clean CSV"
+        )
     season = _season_code(min(state.rows.date)) if state.rows.date else ""
     matches = _frame(state, layout, season)
     state.warnings.sort(key=lambda w: w.line)

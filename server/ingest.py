@@ -5,6 +5,10 @@ one is inserted, a known one with different values (a corrected file) is updated
 one is left alone, so ingesting the same files twice changes nothing.  Rows the parser
 rejects are reported with their line numbers and skipped; a file that cannot be read at all,
 or that the database refuses, writes nothing.
+
+A team is identified by its name within a country, ignoring case and white space: the first
+spelling stored is the team's name, and a later variant (``arsenal``, ``ARSENAL``) is the
+same team, reported in :attr:`FileReport.notes`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -23,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.db import begin_write
 from server.footballdata import (
     ODDS_COLUMNS,
     FootballDataError,
@@ -63,6 +69,7 @@ class FileReport:
     unchanged: int = 0
     rejected: int = 0
     problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -117,10 +124,11 @@ async def ingest_parsed(engine: AsyncEngine, parsed: ParsedFile) -> FileReport:
         return report
     rows = _rows(parsed.matches, os.path.basename(parsed.source))
     try:
-        async with engine.begin() as conn:
-            counts = await _write(conn, rows)
+        async with begin_write(engine) as conn:
+            counts = await _write(conn, rows, report.notes)
     except SQLAlchemyError as exc:
         report.error = f"database error: {getattr(exc, 'orig', None) or exc}"
+        report.notes.clear()
         return report
     report.inserted, report.updated, report.unchanged = counts
     return report
@@ -194,29 +202,49 @@ async def _league_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, tuple
     return {code: (id_, country) for code, id_, country in result}
 
 
-async def _team_ids(conn: AsyncConnection, country: str, names: set[str]) -> dict[str, int]:
+def _team_key(name: str) -> str:
+    """What makes two team names the same team: case and white space do not count."""
+    return " ".join(name.split()).casefold()
+
+
+async def _team_ids(
+    conn: AsyncConnection, country: str, names: Counter[str], notes: list[str]
+) -> dict[str, int]:
+    """The team id of every name (by :func:`_team_key`), creating the teams not yet stored;
+    a new team takes the spelling most used in the file.  Every variant is noted."""
     table = Team.__table__
-    await conn.execute(
-        _insert(conn, table).on_conflict_do_nothing(index_elements=["country", "name"]),
-        [{"name": n, "country": country} for n in sorted(names)],
-    )
-    result = await conn.execute(
-        sa.select(table.c.name, table.c.id).where(
-            table.c.country == country, table.c.name.in_(names)
+    in_country = sa.select(table.c.name, table.c.id).where(table.c.country == country)
+    stored = {_team_key(n): (n, i) for n, i in (await conn.execute(in_country)).all()}
+    spellings: dict[str, list[str]] = {}
+    for name, _ in sorted(names.items(), key=lambda item: (-item[1], item[0])):
+        spellings.setdefault(_team_key(name), []).append(name)
+    new = [variants[0] for key, variants in spellings.items() if key not in stored]
+    if new:
+        await conn.execute(
+            _insert(conn, table).on_conflict_do_nothing(index_elements=["country", "name"]),
+            [{"name": n, "country": country} for n in new],
         )
-    )
-    return dict(result.all())
+        created = await conn.execute(in_country.where(table.c.name.in_(new)))
+        stored |= {_team_key(n): (n, i) for n, i in created}
+    out = {}
+    for key, variants in spellings.items():
+        name, id_ = stored[key]
+        for variant in variants:
+            out[variant] = id_
+            if variant != name:
+                notes.append(f"team {variant!r} is taken as {name!r} (case or spaces differ)")
+    return out
 
 
-async def _write(conn: AsyncConnection, rows: list[_Row]) -> tuple[int, int, int]:
+async def _write(conn: AsyncConnection, rows: list[_Row], notes: list[str]) -> tuple[int, int, int]:
     leagues = await _league_ids(conn, {r.league for r in rows})
     teams: dict[tuple[str, str], int] = {}
-    by_country: dict[str, set[str]] = {}
+    by_country: dict[str, Counter[str]] = {}
     for r in rows:
         country = leagues[r.league][1]
-        by_country.setdefault(country, set()).update((r.home, r.away))
+        by_country.setdefault(country, Counter()).update((r.home, r.away))
     for country, names in by_country.items():
-        for name, id_ in (await _team_ids(conn, country, names)).items():
+        for name, id_ in (await _team_ids(conn, country, names, notes)).items():
             teams[(country, name)] = id_
 
     keyed = []

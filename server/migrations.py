@@ -110,15 +110,17 @@ async def _run(conn: AsyncConnection, migration: Migration) -> None:
 
 async def upgrade(engine: AsyncEngine) -> list[Migration]:
     """Apply every pending migration; returns those applied (empty when up to date)."""
+    from server.db import begin_write  # server.db imports this module
+
     dialect = engine.dialect.name
     migrations = load(dialect)
     applied: list[Migration] = []
     try:
-        async with engine.begin() as conn:
+        async with begin_write(engine) as conn:
             await _lock(conn, dialect)
             await _run(conn, _bootstrap(dialect))
         for migration in migrations:
-            async with engine.begin() as conn:
+            async with begin_write(engine) as conn:
                 await _lock(conn, dialect)
                 pending = _check(await _recorded(conn), migrations)
                 if migration not in pending:
@@ -152,4 +154,4 @@ async def status(engine: AsyncEngine) -> SchemaStatus:
 async def _lock(conn: AsyncConnection, dialect: str) -> None:
     if dialect == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    # SQLite: the transaction began with BEGIN IMMEDIATE, which already holds the write lock
+    # SQLite: begin_write began with BEGIN IMMEDIATE, which already holds the write lock

@@ -1,11 +1,22 @@
-"""Health, readiness, Prometheus metrics and structured (JSON) logs."""
+"""Health, readiness, Prometheus metrics and structured (JSON) logs.
+
+Several server processes (``fpe serve --workers N``) log alike, because uvicorn applies
+:func:`logging_config` in each of them, and ``/metrics`` answers the sum over all of them
+with prometheus-client's multiprocess mode (:func:`multiprocess_metrics`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-import sys
+import logging.config
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,27 +27,41 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["JsonFormatter", "RequestMetrics", "configure_logging", "routes"]
+__all__ = [
+    "MULTIPROC_ENV",
+    "JsonFormatter",
+    "RequestMetrics",
+    "configure_logging",
+    "logging_config",
+    "mark_process_dead",
+    "multiprocess_metrics",
+    "routes",
+]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 access_log = logging.getLogger("fpe.access")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, extra fields, exception."""
+    """One JSON object per line: time, level, logger, process id, message, extra fields,
+    exception."""
 
-    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
@@ -45,18 +70,64 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "info", json_lines: bool = True) -> None:
-    """Logs of ``fpe serve`` and ``fpe worker``: JSON lines on stderr (``FPE_LOG_FORMAT=text``
-    for people)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
+def logging_config(level: str = "info", json_lines: bool = True) -> dict[str, Any]:
+    """The ``logging.config.dictConfig`` of every process: one stderr handler on the root
+    logger, JSON lines (``FPE_LOG_FORMAT=text``: timestamped text for people).  uvicorn's
+    loggers propagate to it; its access log is off because :class:`RequestMetrics` writes
+    the access lines."""
+    formatter: dict[str, Any] = (
+        {"()": "server.observability.JsonFormatter"}
         if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    uvicorn = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["default"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": uvicorn,
+            "uvicorn.error": uvicorn,
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure_logging(level: str = "info", json_lines: bool = True) -> None:
+    """Logs of ``fpe serve`` and ``fpe worker``; see :func:`logging_config`."""
+    logging.config.dictConfig(logging_config(level, json_lines))
+
+
+@contextlib.contextmanager
+def multiprocess_metrics(processes: int) -> Iterator[None]:
+    """For several server processes: a fresh ``PROMETHEUS_MULTIPROC_DIR``, inherited by the
+    processes started inside the block and removed afterwards, so that ``/metrics`` adds
+    up every process (also those that exited) and its counters never go backwards.  One
+    process, or a directory already set by the deployment, is left as it is."""
+    if processes < 2 or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="fpe-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def mark_process_dead() -> None:
+    """At a server process's exit: drop its live gauges from the multiprocess totals."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())
 
 
 class RequestMetrics:
@@ -104,13 +175,18 @@ class RequestMetrics:
             elapsed = time.perf_counter() - start
             self.requests.labels(scope["method"], route, str(status)).inc()
             self.latency.labels(scope["method"], route).observe(elapsed)
+            duration_ms = round(1000 * elapsed, 2)
             access_log.info(
-                "request",
+                "%s %s %d %.2f ms",
+                scope["method"],
+                scope["path"],
+                status,
+                duration_ms,
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round(1000 * elapsed, 2),
+                    "duration_ms": duration_ms,
                 },
             )
 
@@ -153,10 +229,16 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+def _exposition(registry: CollectorRegistry) -> bytes:
+    if os.environ.get(MULTIPROC_ENV):  # every process's numbers, from their files
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
 async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST
-    )
+    body = await asyncio.to_thread(_exposition, request.app.state.metrics_registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 routes = [

@@ -79,7 +79,7 @@ async def _lookup_teams(
 ) -> list[tuple[int, str]]:
     """Resolve team names (case-insensitive) in one query, within the league's country."""
     t, lg = Team.__table__, League.__table__
-    wanted = [n.strip().lower() for n in names]
+    wanted = [" ".join(n.split()).lower() for n in names]
     query = sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
     if league:
         query = query.add_columns(
@@ -101,7 +101,12 @@ async def _lookup_teams(
         if not matches:
             where = f" in {league_info(league).country}" if league else ""
             raise TeamLookupError(f"no team called {name!r}{where}")
+        if len(matches) > 1:  # an exact spelling wins over case variants stored earlier
+            matches = [r for r in matches if r.name == " ".join(name.split())] or matches
         if len(matches) > 1:
+            if len({r.country for r in matches}) == 1:
+                spellings = ", ".join(sorted(repr(r.name) for r in matches))
+                raise TeamLookupError(f"{name!r} matches {spellings}: use the exact spelling")
             countries = ", ".join(sorted(r.country for r in matches))
             raise TeamLookupError(
                 f"{name!r} is a team in several countries ({countries}): name the league"

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError, InvalidInputError
 from server import cache
+from server.db import begin_write
 from server.tables import Model, ModelStatus
 
 __all__ = [
@@ -62,7 +63,7 @@ async def activate_model(engine: AsyncEngine, version: str) -> None:
     transaction.  Only a completed, archived or already active model can be activated."""
     model_type = "?"
     try:
-        async with engine.begin() as conn:
+        async with begin_write(engine) as conn:
             model = await _find(conn, version)
             model_type = model.model_type
             await lock_model_type(conn, model.model_type)
@@ -96,7 +97,7 @@ async def activate_model(engine: AsyncEngine, version: str) -> None:
 
 async def archive_model(engine: AsyncEngine, version: str) -> None:
     """Archive ``version`` (an active model leaves its type with no active model)."""
-    async with engine.begin() as conn:
+    async with begin_write(engine) as conn:
         model = await _find(conn, version)
         await lock_model_type(conn, model.model_type)
         await conn.execute(

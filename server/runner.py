@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import FPEError
 from core.pipeline import TrainedModel, train
 from server import cache
+from server.db import begin_write
 from server.events import EventStream
 from server.registry import lock_model_type
 from server.tables import Model, ModelStatus, TrainingRun
@@ -106,7 +107,7 @@ class _Monitor:
 
 async def _claim(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
     now = _now()
-    async with ctx.engine.begin() as conn:
+    async with begin_write(ctx.engine) as conn:
         row = (
             await conn.execute(
                 sa.update(_RUNS)
@@ -194,7 +195,7 @@ async def _heartbeat(ctx: RunContext, task_id: str, monitor: _Monitor) -> None:
         await asyncio.sleep(ctx.heartbeat)
         state = monitor.state
         try:
-            async with ctx.engine.begin() as conn:
+            async with begin_write(ctx.engine) as conn:
                 cancel = (
                     await conn.execute(
                         sa.update(_RUNS)
@@ -229,7 +230,7 @@ async def _complete(
     m = json_ready(result.metrics)
     version = new_version(config.model_type, task_id, now)
     logs = [*result.logs, f"finished in {seconds:.1f} s; model version {version}"]
-    async with ctx.engine.begin() as conn:
+    async with begin_write(ctx.engine) as conn:
         run = (
             await conn.execute(
                 sa.select(_RUNS.c.status, _RUNS.c.started_at)
@@ -310,7 +311,7 @@ async def _finish(
     ctx: RunContext, task_id: str, status: ModelStatus, message: str, detail: str | None
 ) -> str:
     logs = [message] if detail is None else [message, detail]
-    async with ctx.engine.begin() as conn:
+    async with begin_write(ctx.engine) as conn:
         await conn.execute(
             sa.update(_RUNS)
             .where(_RUNS.c.task_id == task_id, _RUNS.c.status == ModelStatus.TRAINING)
@@ -338,7 +339,7 @@ async def reap_stale_runs(ctx: RunContext, stale_after: float = 30.0) -> list[st
     """Mark failed every run in ``training`` whose heartbeat is older than ``stale_after``
     seconds (its worker died); returns their task ids."""
     cutoff = _now() - timedelta(seconds=stale_after)
-    async with ctx.engine.begin() as conn:
+    async with begin_write(ctx.engine) as conn:
         rows = await conn.execute(
             sa.select(_RUNS.c.task_id, _RUNS.c.heartbeat_at, _RUNS.c.worker).where(
                 _RUNS.c.status == ModelStatus.TRAINING, _RUNS.c.heartbeat_at < cutoff

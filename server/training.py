@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
 from core.pipeline import MIN_MATCHES, MODEL_TYPES, TrainingConfig
+from server.db import begin_write
 from server.footballdata import ODDS_COLUMNS
 from server.registry import ModelNotFoundError
 from server.tables import League, Match, MatchOdds, Model, ModelStatus, Team, TrainingRun
@@ -291,7 +292,7 @@ def new_version(model_type: str, task_id: str, now: datetime | None = None) -> s
 
 async def create_run(engine: AsyncEngine, config: RunConfig, match_count: int) -> dict[str, Any]:
     task_id = new_task_id()
-    async with engine.begin() as conn:
+    async with begin_write(engine) as conn:
         await conn.execute(
             sa.insert(_RUNS).values(
                 task_id=task_id,
@@ -311,7 +312,7 @@ async def create_run(engine: AsyncEngine, config: RunConfig, match_count: int) -
 
 async def delete_queued_run(engine: AsyncEngine, task_id: str) -> None:
     """Undo :func:`create_run` when the job could not be queued (no orphan rows)."""
-    async with engine.begin() as conn:
+    async with begin_write(engine) as conn:
         await conn.execute(
             sa.delete(_RUNS).where(_RUNS.c.task_id == task_id, _RUNS.c.status == "queued")
         )
@@ -440,7 +441,7 @@ async def cancel_run(engine: AsyncEngine, task_id: str) -> dict[str, Any]:
     """Ask a run to stop.  A queued run is cancelled at once; a training one stops at its
     next check (within about a second); a finished one is left as it is."""
     await get_run(engine, task_id)  # an unknown id is an error
-    async with engine.begin() as conn:
+    async with begin_write(engine) as conn:
         await conn.execute(
             sa.update(_RUNS)
             .where(_RUNS.c.task_id == task_id, _RUNS.c.status == "queued")

@@ -103,3 +103,42 @@ def test_unreachable_postgres_is_a_clear_error(monkeypatch, capsys):
     assert main(["db", "upgrade"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fpe: error: database postgresql+asyncpg://postgres@127.0.0.1:1/none")
+
+
+def test_a_20_digit_goal_count_is_a_rejected_row_and_later_files_go_in(embedded, tmp_path, capsys):
+    """It raised OverflowError out of ``fpe ingest`` and the later files were lost."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(
+        "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\n"
+        "E0,10/08/2024,A,B,1,0\n"
+        "E0,10/08/2024,C,D,12345678901234567890,0\n"
+    )
+    second.write_text("Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\nE0,17/08/2024,A,C,2,2\n")
+    assert main(["ingest", str(first), str(second)]) == 0
+    captured = capsys.readouterr()
+    assert f"{first}:3: rejected: implausible goals: FTHG=12345678901234567890" in captured.err
+    assert "Traceback" not in captured.err
+    assert "inserted 1, updated 0, unchanged 0, rejected 1" in captured.out
+    assert "2 files: inserted 2" in captured.out
+
+
+def test_a_stray_quote_rejects_its_row_only(embedded, tmp_path, capsys):
+    rows = [f"E0,{d:02d}/09/2024,H{d},A{d},1,0" for d in range(1, 21)]
+    rows.insert(5, 'E0,09/08/2024,"Arsenal,Chelsea,1,0')
+    csv = tmp_path / "E0.csv"
+    csv.write_text("\n".join(["Div,Date,HomeTeam,AwayTeam,FTHG,FTAG", *rows]) + "\n")
+    assert main(["ingest", str(csv)]) == 0
+    captured = capsys.readouterr()
+    assert f"{csv}:7: rejected: cannot split the row into cells, a stray quote?" in captured.err
+    assert "read 21, inserted 20, updated 0, unchanged 0, rejected 1" in captured.out
+
+
+def test_team_spelling_variants_are_reported(embedded, tmp_path, capsys):
+    csv = tmp_path / "E0.csv"
+    csv.write_text(
+        "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\n"
+        "E0,10/08/2024,Arsenal,B,1,0\nE0,17/08/2024,B,arsenal,1,0\nE0,24/08/2024,Arsenal,C,1,0\n"
+    )
+    assert main(["ingest", str(csv)]) == 0
+    err = capsys.readouterr().err
+    assert f"{csv}: note: team 'arsenal' is taken as 'Arsenal' (case or spaces differ)" in err

@@ -342,7 +342,62 @@ def test_truncated_file_after_the_score_keeps_the_row() -> None:
 
 def test_unterminated_quote_at_end_of_file() -> None:
     parsed = parse_bytes(csv_bytes()[:-1] + b',"unfinished')
-    assert parsed.problems == [] and len(parsed.matches) == 3
+    assert [p.line for p in parsed.problems] == [4] and len(parsed.matches) == 2
+    assert "stray quote" in parsed.problems[0].reason
+
+
+def test_a_stray_quote_spoils_only_its_own_row() -> None:
+    """It used to open a quoted field that swallowed every later row as one rejected row."""
+    good = [f"E0,{d:02d}/09/2019,,H{d},A{d},1,0,H" for d in range(1, 29)]
+    rows = [
+        *good[:3],
+        'E0,09/08/2019,,"Arsenal,Chelsea,1,0,H',
+        *good[3:],
+        'E0,10/08/2019,,X,Y,"2,0,H',
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert [p.line for p in parsed.problems] == [5, 31]
+    assert all("stray quote" in p.reason for p in parsed.problems)
+    assert len(parsed.matches) == 28 and parsed.rows_read == 30
+
+
+def test_quoted_fields_that_close_on_their_line_are_fine() -> None:
+    parsed = parse_bytes(csv_bytes(['E0,09/08/2019,,"Brighton, Hove","Man ""United""",1,0,H']))
+    assert parsed.problems == []
+    assert parsed.matches.iloc[-1][["home_team", "away_team"]].tolist() == [
+        "Brighton, Hove",
+        'Man "United"',
+    ]
+
+
+def test_a_file_whose_rows_mostly_cannot_be_split_is_refused_whole() -> None:
+    rows = [f'E0,0{d}/09/2019,"H{d},A{d},1,0,H' for d in range(1, 4)]
+    with pytest.raises(FootballDataError, match=r"3 of 4 rows cannot be split.*line 2"):
+        parse_bytes(csv_bytes([*rows, "E0,09/09/2019,,A,B,1,0,H"]))
+
+
+def test_a_header_that_cannot_be_split_refuses_the_file() -> None:
+    with pytest.raises(FootballDataError, match=r"line 1 \(the header\).*stray quote"):
+        parse_bytes(b'Div,"Date,HomeTeam,AwayTeam,FTHG,FTAG\nE0,09/08/2019,A,B,1,0\n')
+
+
+@pytest.mark.parametrize("goals", ["12345678901234567890", "100", "1" * 5000, "-99999999999"])
+def test_huge_goal_counts_are_rejected_not_a_crash(goals: str) -> None:
+    parsed = parse_bytes(csv_bytes([f"E0,09/08/2019,,A,B,{goals},0,H"]))
+    (problem,) = parsed.problems
+    assert problem.line == 2 and "goals: FTHG=" in problem.reason
+    assert len(problem.reason) < 120
+    assert parsed.matches.empty
+
+
+def test_team_names_are_decided_once_within_a_file() -> None:
+    rows = ["E0,09/08/2019,,  Man   City ,Arsenal,1,0,H", "E0,09/08/2019,,man city,ARSENAL,1,0,H"]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert parsed.matches.iloc[-1]["home_team"] == "Man City"
+    assert [p.line for p in parsed.problems] == [3]
+    assert "duplicate of line 2" in parsed.problems[0].reason
+    same = parse_bytes(csv_bytes(["E0,09/08/2019,,arsenal,Arsenal,1,0,H"]))
+    assert "both" in same.problems[0].reason
 
 
 def test_bad_dates_are_rejected_with_line_numbers() -> None:

@@ -171,3 +171,54 @@ async def test_all_shared_files_ingest_with_the_readme_counts(engine, football_d
     again = await ingest_paths(engine, [football_data_dir])
     assert sum(r.unchanged for r in again) == 26_517
     assert sum(r.inserted + r.updated for r in again) == 0
+
+
+async def test_case_and_space_variants_are_one_team(engine, tmp_path):
+    """``arsenal`` beside ``Arsenal`` made two teams, and predict for Arsenal broke."""
+    await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
+    later = [
+        "E0,17/08/2024,15:00,arsenal,Brighton,1,1,D,,,,,,,,,",
+        "E0,24/08/2024,15:00, ARSENAL ,Everton,2,0,H,,,,,,,,,",
+        "E0,24/08/2024,17:30,New  Team,new team x,0,0,D,,,,,,,,,",
+        "E0,31/08/2024,15:00,new team,Fulham,0,1,A,,,,,,,,,",
+        "E0,31/08/2024,17:30,Wolves,new team,0,1,A,,,,,,,,,",
+    ]
+    report = await ingest_file(engine, write(tmp_path, "E0b.csv", later))
+    assert report.ok and report.inserted == 5 and report.rejected == 0
+    assert sorted(report.notes) == [
+        "team 'ARSENAL' is taken as 'Arsenal' (case or spaces differ)",
+        "team 'New Team' is taken as 'new team' (case or spaces differ)",
+        "team 'arsenal' is taken as 'Arsenal' (case or spaces differ)",
+    ]
+    async with engine.connect() as conn:
+        names = (await conn.execute(sa.select(Team.name))).scalars().all()
+    assert sorted(n for n in names if "arsenal" in n.lower()) == ["Arsenal"]
+    assert sorted(n for n in names if n.lower().startswith("new team")) == [
+        "new team",
+        "new team x",
+    ]
+    again = await ingest_file(engine, write(tmp_path, "E0b.csv", later))
+    assert again.unchanged == 5 and again.inserted == 0
+
+
+async def test_predict_finds_a_team_ingested_in_several_spellings(engine, tmp_path):
+    from server.predictions import _lookup_teams
+
+    await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
+    await ingest_file(
+        engine, write(tmp_path, "E0b.csv", ["E0,17/08/2024,15:00,arsenal,Fulham,1,1,D"])
+    )
+    (found,) = await _lookup_teams(engine, ["Arsenal"], "E0")
+    assert found[1] == "Arsenal"
+
+
+async def test_predict_finds_a_team_beside_a_variant_stored_before_the_fix(engine, tmp_path):
+    from server.predictions import TeamLookupError, _lookup_teams
+
+    await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
+    async with engine.begin() as conn:  # as an older ingest left it
+        await conn.execute(sa.insert(Team).values(name="arsenal", country="England"))
+    assert (await _lookup_teams(engine, ["Arsenal"], "E0"))[0][1] == "Arsenal"
+    assert (await _lookup_teams(engine, ["arsenal"], None))[0][1] == "arsenal"
+    with pytest.raises(TeamLookupError, match="'ARSENAL' matches 'Arsenal', 'arsenal'"):
+        await _lookup_teams(engine, ["ARSENAL"], "E0")

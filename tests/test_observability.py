@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import os
+import re
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
 
 from server.observability import JsonFormatter
 
@@ -58,3 +67,162 @@ def test_json_log_lines():
     )
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "hello x" and line["status"] == 200 and line["level"] == "info"
+
+
+# --- fpe serve with several processes ----------------------------------------------------------
+
+HEALTHZ = 'fpe_http_requests_total{method="GET",route="/healthz",status="200"}'
+
+
+def _counter(text: str, sample: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def _serve(env: dict[str, str], log: Path, *args: str):
+    """``fpe serve`` in a subprocess logging to ``log``; (process, base URL) once ready."""
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port, stop_process
+
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(1200):  # two processes importing on a busy machine can take a while
+            if proc.poll() is not None:
+                break
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    return proc, base
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"fpe serve did not start: {log.read_text()[-2000:]}")
+
+
+@pytest.mark.slow
+async def test_two_server_processes_log_json_and_add_up_their_metrics(
+    postgres_url, redis_url, redis_prefix, tmp_path
+):
+    """The compose setting: counters jumped backwards between scrapes (each process
+    answered with its own numbers), and the processes wrote no JSON and no access lines."""
+    from server import migrations
+    from server.db import create_engine
+    from tests.conftest import create_database, drop_databases, stop_process
+
+    db_url = await create_database(postgres_url)
+    engine = create_engine(db_url)
+    await migrations.upgrade(engine)
+    await engine.dispose()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+        "FPE_DATABASE_URL": db_url,
+        "FPE_REDIS_URL": redis_url,
+        "FPE_REDIS_PREFIX": redis_prefix,
+        "FPE_LOG_FORMAT": "json",
+        "TMPDIR": str(temp),
+    }
+    log = tmp_path / "serve.log"
+    proc, base = await _serve(env, log, "--workers", "2", "--log-level", "info")
+    try:
+        assert len(list(temp.glob("fpe-metrics-*"))) == 1  # made by fpe serve
+        sent, seen = 0, []
+        # a new connection per request, so that both processes get some
+        async with httpx.AsyncClient(
+            base_url=base, limits=httpx.Limits(max_keepalive_connections=0)
+        ) as client:
+            for _ in range(40):
+                statuses = await asyncio.gather(*(client.get("/healthz") for _ in range(10)))
+                assert all(r.status_code == 200 for r in statuses)
+                sent += len(statuses)
+                seen.append(_counter((await client.get("/metrics")).text, HEALTHZ))
+                if sent >= 100 and len(_access_pids(log, "/healthz")) == 2:
+                    break
+        assert seen == sorted(seen), seen  # never backwards
+        assert seen[-1] == sent  # every process's requests, added up
+        assert len(_access_pids(log, "/healthz")) == 2  # both processes served some
+        # a process that dies keeps its counts in the total; uvicorn starts a new one
+        os.kill(_access_pids(log, "/healthz").pop(), signal.SIGKILL)
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(1200):
+                if len(_started_pids(log)) == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert len(_started_pids(log)) == 3
+            for _ in range(10):
+                assert (await client.get("/healthz")).status_code == 200
+                sent += 1
+                seen.append(_counter((await client.get("/metrics")).text, HEALTHZ))
+        assert seen == sorted(seen), seen
+        assert seen[-1] == sent
+    finally:
+        stop_process(proc)
+        await drop_databases([db_url])
+    assert list(temp.glob("fpe-metrics-*")) == []  # removed on exit
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is JSON
+    assert all(e["ts"] and e["level"] and e["pid"] for e in entries)
+    started = _started_pids(log)
+    assert len(started) == 3  # uvicorn's own lines, in every process, are JSON too
+    access = [e for e in entries if e["logger"] == "fpe.access"]
+    assert {e["pid"] for e in access} <= started
+    assert all({"method", "path", "status", "duration_ms"} <= set(e) for e in access)
+    assert not any(e["logger"] == "uvicorn.access" for e in entries)  # one access line each
+
+
+def _started_pids(log: Path) -> set[int]:
+    pids = set()
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("message", "").startswith("Started server process"):
+                pids.add(entry["pid"])
+    return pids
+
+
+def _access_pids(log: Path, path: str) -> set[int]:
+    pids = set()
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("logger") == "fpe.access" and entry.get("path") == path:
+                pids.add(entry["pid"])
+    return pids
+
+
+@pytest.mark.slow
+async def test_text_access_lines_show_method_path_status_and_duration(tmp_path):
+    from tests.conftest import stop_process
+
+    env = {
+        **os.environ,
+        "FPE_DATA_DIR": str(tmp_path / "data"),
+        "FPE_LOG_FORMAT": "text",
+    }
+    env.pop("FPE_DATABASE_URL", None)
+    env.pop("FPE_REDIS_URL", None)
+    log = tmp_path / "serve.log"
+    proc, base = await _serve(env, log, "--log-level", "info")
+    try:
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.get("/api/tasks/nope")).status_code == 404
+    finally:
+        stop_process(proc)
+    text = log.read_text()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    access = rf"^{stamp} INFO fpe\.access: GET /api/tasks/nope 404 \d+\.\d\d ms$"
+    assert re.search(access, text, re.M)
+    assert re.search(rf"^{stamp} INFO uvicorn\.error: Application startup complete", text, re.M)

@@ -1,0 +1,115 @@
+"""Embedded SQLite under a writer: reads never wait, writes queue instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+
+from server.db import begin_write, create_engine
+from server.tables import League, TrainingRun
+
+
+async def _statements(engine) -> list[str]:
+    """Every BEGIN the engine sends, recorded by a cursor event."""
+    seen: list[str] = []
+
+    @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(conn, cursor, statement, *args) -> None:
+        if statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    return seen
+
+
+async def test_reads_begin_deferred_and_writes_begin_immediate(database_url):
+    engine = create_engine(await database_url("sqlite"))
+    seen = await _statements(engine)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        async with begin_write(engine) as conn:
+            await conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+        assert seen == ["BEGIN", "BEGIN IMMEDIATE"]
+        async with engine.connect() as conn:
+            mode = (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar_one()
+            timeout = (await conn.execute(sa.text("PRAGMA busy_timeout"))).scalar_one()
+        assert mode == "wal" and timeout > 0
+    finally:
+        await engine.dispose()
+
+
+async def test_the_api_answers_and_a_run_starts_while_a_writer_holds_the_lock(make_api):
+    """The finding: during an ingest, reads waited for the write lock until they failed,
+    and a run started meanwhile failed with "database is locked"."""
+    app, client = await make_api("sqlite")
+    url = app.state.services.settings.database_url
+    writer = create_engine(url)  # another process's ingest, holding its transaction open
+    try:
+        async with begin_write(writer) as conn:
+            await conn.execute(sa.update(League).values(name=League.name + " (writing)"))
+            # reads answer now, with the last committed state, while the lock is held
+            leagues = await client.get("/api/model/leagues")
+            assert leagues.status_code == 200
+            assert all("(writing)" not in x["name"] for x in leagues.json())
+            query = await client.post("/graphql", json={"query": "{ leagues { code name } }"})
+            assert "errors" not in query.json() and query.json()["data"]["leagues"]
+            assert (await client.get("/api/model/training-history")).status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
+            # a run started now waits for the writer instead of failing
+            start = asyncio.create_task(
+                client.post(
+                    "/api/model/train",
+                    json={"modelType": "poisson", "leagues": ["E0"], "seasons": ["2223", "2324"]},
+                )
+            )
+            await asyncio.sleep(0.5)
+            assert not start.done(), start.result().text  # no row while the lock is held
+        started = await start
+        assert started.status_code == 202, started.text
+        task_id = started.json()["taskId"]
+        for _ in range(600):
+            task = (await client.get(f"/api/tasks/{task_id}")).json()
+            if task["status"] in {"completed", "failed", "cancelled"}:
+                break
+            await asyncio.sleep(0.1)
+        assert task["status"] == "completed", task
+        assert "locked" not in str(task["error"])
+    finally:
+        await writer.dispose()
+
+
+async def test_concurrent_read_then_write_transactions_all_commit(database_url):
+    """Each writer reads before it writes; with deferred transactions the second one would
+    fail at once with "database is locked" (its snapshot went stale), with BEGIN
+    IMMEDIATE it waits its turn."""
+    from server import migrations
+
+    url = await database_url("sqlite")
+    engines = [create_engine(url) for _ in range(4)]
+    await migrations.upgrade(engines[0])
+    runs = TrainingRun.__table__
+
+    async def bump(engine, i: int) -> None:
+        for j in range(5):
+            async with begin_write(engine) as conn:
+                n = (await conn.execute(sa.select(sa.func.count()).select_from(runs))).scalar()
+                await conn.execute(
+                    sa.insert(runs).values(
+                        task_id=f"t{i}-{j}-{n}",
+                        run_type="poisson",
+                        status="queued",
+                        match_count=0,
+                        config={},
+                        logs=[],
+                    )
+                )
+
+    try:
+        await asyncio.gather(*(bump(e, i) for i, e in enumerate(engines)))
+        async with engines[0].connect() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(runs))).scalar()
+        assert total == 20
+    finally:
+        for engine in engines:
+            await engine.dispose()
