@@ -49,7 +49,7 @@ def walk_forward(
     l2: float = DEFAULT_L2,
     new_team_days: int = 365,
     promoted_k: int = 3,
-    max_goals: int = 10,
+    max_goals: int | None = None,
     progress: Callable[[int, int], object] | None = None,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.

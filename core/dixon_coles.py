@@ -307,7 +307,9 @@ class DixonColes:
         mu = np.exp(self.attack_[a] - self.defence_[h])
         return lam, mu
 
-    def predict(self, home_teams: Any, away_teams: Any, max_goals: int = 10) -> MatchProbabilities:
+    def predict(
+        self, home_teams: Any, away_teams: Any, max_goals: int | None = None
+    ) -> MatchProbabilities:
         """Score grids and markets for each (home, away) fixture; a single pair of names
         gives a batch of one."""
         lam, mu = self.rates(home_teams, away_teams)
@@ -318,6 +320,7 @@ class DixonColes:
             lam,
             mu,
             grid,
+            self.rho_,
         )
 
     def predict_proba(self, home_teams: Any, away_teams: Any) -> np.ndarray:

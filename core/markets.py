@@ -1,42 +1,104 @@
 """Score grids and the betting markets derived from them, vectorised over fixtures.
 
 A grid ``grid[k, x, y]`` is the probability that fixture ``k`` ends ``x``-``y`` (home goals
-first), for ``0 <= x, y <= max_goals``.  Grids are renormalised to sum to one, so every market
+first), for ``0 <= x, y <= max_goals``; by default the grid is as large as it takes to leave out
+less than 1e-10 of the probability.  Grids are renormalised to sum to one, so every market
 below is an exact function of the grid (1X2 equals the grid sums to the last bit).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
+from scipy.special import gammaln, pdtrc
 
 from core.errors import InvalidInputError
 
-__all__ = ["MatchProbabilities", "Settlement", "score_grid"]
+__all__ = [
+    "TAIL",
+    "MatchProbabilities",
+    "Settlement",
+    "grid_size",
+    "rho_bounds",
+    "score_grid",
+]
+
+
+TAIL = 1e-10
+"""Largest probability a score grid may leave out (the default truncation)."""
+
+
+def grid_size(home_rate: np.ndarray, away_rate: np.ndarray, tail: float = TAIL) -> int:
+    """Smallest ``max_goals`` whose grid leaves out less than ``tail`` of every fixture.
+
+    The cells left out are those with more than ``max_goals`` home or away goals; tau only
+    touches scores up to 1-1, so their mass is at most ``P(X > n) + P(Y > n)``.
+    """
+    lam = float(np.max(home_rate, initial=0.0))
+    mu = float(np.max(away_rate, initial=0.0))
+    if not (math.isfinite(lam) and math.isfinite(mu)):
+        raise InvalidInputError("goal rates must be finite")
+    n = max(1, int(max(lam, mu)))
+    while pdtrc(n, lam) + pdtrc(n, mu) >= tail:
+        n += 1
+    return n
+
+
+def rho_bounds(home_rate: np.ndarray, away_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The open interval of rho that keeps all four tau factors positive for each fixture:
+    ``1 - lam*mu*rho``, ``1 + lam*rho``, ``1 + mu*rho`` and ``1 - rho``."""
+    lam = np.asarray(home_rate, dtype=float)
+    mu = np.asarray(away_rate, dtype=float)
+    return -1.0 / np.maximum(np.maximum(lam, mu), 1e-300), np.minimum(
+        1.0, 1.0 / np.maximum(lam * mu, 1e-300)
+    )
 
 
 def score_grid(
-    home_rate: np.ndarray, away_rate: np.ndarray, rho: float = 0.0, max_goals: int = 10
+    home_rate: np.ndarray,
+    away_rate: np.ndarray,
+    rho: float | np.ndarray = 0.0,
+    max_goals: int | None = None,
 ) -> np.ndarray:
-    """Dixon-Coles score grid for Poisson rates ``home_rate`` and ``away_rate``."""
-    if max_goals < 1:
-        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
+    """Dixon-Coles score grid for Poisson rates ``home_rate`` and ``away_rate``.
+
+    ``max_goals=None`` (default) sizes the grid so that less than :data:`TAIL` (1e-10) of
+    every fixture's probability lies outside it (:func:`grid_size`); the grid is then
+    renormalised, so its markets are the exact model's to within 1e-10.  ``rho`` is one
+    value or one per fixture; a rho outside a fixture's :func:`rho_bounds` is an error, since
+    it would make a cell negative.
+    """
     lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
     mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
+    if not ((lam > 0).all() and (mu > 0).all()):
+        raise InvalidInputError("goal rates must be positive")
+    if max_goals is None:
+        max_goals = grid_size(lam, mu)
+    elif max_goals < 1:
+        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
     k = np.arange(max_goals + 1)
     log_fact = gammaln(k + 1.0)
     home = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
     away = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
     grid = home[:, :, None] * away[:, None, :]
-    if rho != 0.0:
-        grid[:, 0, 0] *= 1.0 - lam * mu * rho
-        grid[:, 0, 1] *= 1.0 + lam * rho
-        grid[:, 1, 0] *= 1.0 + mu * rho
-        grid[:, 1, 1] *= 1.0 - rho
+    rho_arr = np.asarray(rho, dtype=float)
+    if rho_arr.any():
+        lo, hi = rho_bounds(lam, mu)
+        inside = (rho_arr > lo) & (rho_arr < hi)
+        if not inside.all():
+            bad = int(np.flatnonzero(~inside)[0])
+            raise InvalidInputError(
+                f"rho {float(np.broadcast_to(rho_arr, lam.shape)[bad]):g} makes a score "
+                f"probability negative for rates {lam[bad]:g} and {mu[bad]:g}"
+            )
+        grid[:, 0, 0] *= 1.0 - lam * mu * rho_arr
+        grid[:, 0, 1] *= 1.0 + lam * rho_arr
+        grid[:, 1, 0] *= 1.0 + mu * rho_arr
+        grid[:, 1, 1] *= 1.0 - rho_arr
     grid /= grid.sum(axis=(1, 2))[:, None, None]
     return grid
 
@@ -95,11 +157,13 @@ class MatchProbabilities:
         home_rate: np.ndarray,
         away_rate: np.ndarray,
         grid: np.ndarray,
+        rho: float | np.ndarray = 0.0,
     ) -> None:
         self.home_team = home_team
         self.away_team = away_team
         self.home_rate = home_rate
         self.away_rate = away_rate
+        self.rho = rho  # the grid's dependence parameter (one value or one per fixture)
         self.grid = grid
         size = grid.shape[1]
         self._total_values = np.arange(2 * size - 1)
