@@ -13,10 +13,21 @@ The parameter vector is laid out so that the reduced vector is a prefix of it::
     [free attacks (n - G), defences (n), home, rho, eliminated attacks (G)]
 
 and the reduced Hessian is the leading block plus low-rank corrections.
+
+rho is kept inside the region where every tau factor is positive for *every* pair of
+fitted teams (not only the low scores observed), so no prediction between fitted teams has
+a negative cell: ``-1 / max rate < rho < min(1, 1 / max(lambda * mu))``, the maxima over
+all pairs (:func:`rho_region`).  Newton projects rho into that region; when the likelihood
+wants rho beyond it, rho follows the edge (an active bound) and the other parameters are
+fitted given it.
+
+Data that do not identify the model (a team that never scores or never concedes, no home
+or no away goals at all) and fits that do not converge raise :class:`ConvergenceError`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +39,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from core._kernel import components, objective
-from core.errors import InvalidInputError
+from core.errors import ConvergenceError, InvalidInputError
 
 Callback = Callable[[int, float], object]
 
@@ -55,6 +66,41 @@ class Problem:
         table = gammaln(np.arange(1.0, top + 2.0))  # table[k] = log(k!)
         return float(self.weights @ (table[self.home_goals] + table[self.away_goals]))
 
+    def name(self, team: int) -> str:
+        return str(self.team_names[team]) if self.team_names is not None else f"#{team}"
+
+    def check_identified(self) -> None:
+        """Raise :class:`ConvergenceError` when the maximum likelihood does not exist: a
+        team that never scores or never concedes (unless a prior holds it), or no home or
+        no away goals in the whole data set (the home advantage runs off to infinity)."""
+        w = np.where(self.weights > 0, 1.0, 0.0)
+        if not w @ self.home_goals > 0:
+            raise ConvergenceError("no home team scores in these data: nothing to fit")
+        if not w @ self.away_goals > 0:
+            raise ConvergenceError(
+                "no away team scores in these data: the home advantage is not identified"
+            )
+        if self.l2 > 0:
+            return
+        n = self.n_teams
+        scored = np.bincount(self.home_idx, w * self.home_goals, n) + np.bincount(
+            self.away_idx, w * self.away_goals, n
+        )
+        conceded = np.bincount(self.home_idx, w * self.away_goals, n) + np.bincount(
+            self.away_idx, w * self.home_goals, n
+        )
+        played = np.bincount(self.home_idx, w, n) + np.bincount(self.away_idx, w, n)
+        for what, total in (("scores", scored), ("concedes", conceded)):
+            never = np.flatnonzero((total == 0) & (played > 0))
+            if never.size:
+                names = ", ".join(repr(self.name(t)) for t in never[:3])
+                more = f" (and {never.size - 3} more)" if never.size > 3 else ""
+                raise ConvergenceError(
+                    f"team {names}{more} never {what} in these data: its "
+                    f"{'attack' if what == 'scores' else 'defence'} has no maximum-likelihood "
+                    "estimate (add matches or a prior, l2 > 0)"
+                )
+
     def groups(self) -> np.ndarray:
         """Identifiability group of each team (connected components of who played whom)."""
         if self.l2 > 0:
@@ -62,8 +108,9 @@ class Problem:
         labels = components(self.home_idx, self.away_idx, self.weights, self.n_teams)
         if (labels < 0).any():
             idle = int(np.flatnonzero(labels < 0)[0])
-            name = self.team_names[idle] if self.team_names is not None else f"#{idle}"
-            raise InvalidInputError(f"team {name!r} has no match with a positive weight")
+            raise InvalidInputError(
+                f"team {self.name(idle)!r} has no match with a positive weight"
+            )
         return labels
 
 
@@ -275,6 +322,25 @@ def initial_parameters(problem: Problem) -> Parameters:
     return Parameters(attack, defence, 0.5 * float(np.log(home_mean / away_mean)), 0.0)
 
 
+# a rho at the edge of its region still leaves every tau at least this large
+_RHO_MARGIN = 1e-6
+# |log rate| beyond this (a rate above e^25) means a parameter ran off to infinity
+_DIVERGED = 25.0
+_RELEASES = 20
+
+
+def rho_region(layout: Layout, x: np.ndarray) -> tuple[float, float]:
+    """The rho interval that keeps every tau at least ``_RHO_MARGIN`` for every pair of
+    teams in ``x`` (a team paired with itself included: a slightly smaller region, one
+    vectorised maximum)."""
+    attack, defence = x[layout.attack_pos], x[layout.defence_pos]
+    home = x[layout.home_pos]
+    log_rate = float(attack.max() - defence.min()) + max(home, 0.0)
+    log_product = home + 2.0 * float((attack - defence).max())
+    keep = 1.0 - _RHO_MARGIN
+    return -keep * math.exp(-log_rate), keep * min(1.0, math.exp(-log_product))
+
+
 def solve(
     problem: Problem,
     init: Parameters | None = None,
@@ -284,7 +350,11 @@ def solve(
     tol: float = 1e-10,
     callback: Callback | None = None,
 ) -> Solution:
-    """Maximise the (penalised) likelihood from ``init`` (default: a neutral start)."""
+    """Maximise the (penalised) likelihood from ``init`` (default: a neutral start).
+
+    Raises :class:`ConvergenceError` when the data do not identify the model or the fit
+    does not converge within ``max_iter`` iterations."""
+    problem.check_identified()
     layout = Layout(problem.groups(), problem.use_rho)
     start = initial_parameters(problem) if init is None else layout.center(init)
     if not problem.use_rho or not -1.0 < start.rho < 1.0:
@@ -297,47 +367,115 @@ def solve(
         x, value, n_iter, converged = _lbfgs(fun, layout, x, max_iter, callback)
     else:
         raise InvalidInputError(f"unknown solver {solver!r}; use 'newton' or 'lbfgs'")
-    return Solution(layout.unpack(x), value, fun.prior_value(x), n_iter, converged)
+    params = layout.unpack(x)
+    _check_solution(problem, params, n_iter, converged)
+    return Solution(params, value, fun.prior_value(x), n_iter, converged)
+
+
+def _check_solution(problem: Problem, p: Parameters, n_iter: int, converged: bool) -> None:
+    for name, values in (("attack", p.attack), ("defence", p.defence - np.median(p.defence))):
+        worst = int(np.argmax(np.abs(values)))
+        if not abs(values[worst]) < _DIVERGED:
+            raise ConvergenceError(
+                f"the {name} of team {problem.name(worst)!r} runs off to infinity "
+                f"({values[worst]:+.3g} on the log scale): these data do not identify it"
+            )
+    if not abs(p.home) < _DIVERGED:
+        raise ConvergenceError(
+            f"the home advantage runs off to infinity ({p.home:+.3g} on the log scale): "
+            "these data do not identify it"
+        )
+    if not converged:
+        raise ConvergenceError(
+            f"the fit did not converge after {n_iter} iterations "
+            f"(rho {p.rho:+.4g}, home advantage {p.home:+.4g}); the data may not identify "
+            "the model (too few matches per team?)"
+        )
+
+
+def _project_rho(layout: Layout, x: np.ndarray) -> bool:
+    """Move rho in ``x`` into its region (in place); True when it had to move."""
+    lo, hi = rho_region(layout, x)
+    rho = x[layout.rho_pos]
+    if lo <= rho <= hi:
+        return False
+    x[layout.rho_pos] = min(max(rho, lo), hi)
+    return True
 
 
 def _newton(fun, layout, x, max_iter, tol, callback):
+    use_rho = fun.problem.use_rho
+    if use_rho:
+        _project_rho(layout, x)
     value, grad, hess = fun(x, True, True)
     if not np.isfinite(value):  # a warm start whose rho is invalid for these data
         x[layout.rho_pos] = 0.0
         value, grad, hess = fun(x, True, True)
     iteration = 0
+    # while rho sits at an edge of its region, Newton works on the other parameters; when
+    # they have converged rho is let go again (at most _RELEASES times)
+    held, releases = False, 0
     while True:
         gr = layout.reduce_grad(grad)
-        step = _cholesky_solve(layout.reduce_hess(hess), gr)
+        hr = layout.reduce_hess(hess)
+        if held:
+            step = np.zeros(gr.size)
+            step[:-1] = _cholesky_solve(np.ascontiguousarray(hr[:-1, :-1]), gr[:-1])
+        else:
+            step = _cholesky_solve(hr, gr)
         decrement = -float(gr @ step)
         if decrement <= max(tol * max(1.0, abs(value)), 1e-12):
+            if held and releases < _RELEASES:
+                held, releases = False, releases + 1
+                continue
             return x, value, iteration, True
         if iteration >= max_iter:
             return x, value, iteration, False
         iteration += 1
         full_step = layout.expand_step(step)
         # the full Newton step almost always passes, so evaluate everything there at once
-        candidate = x + full_step
-        c_value, c_grad, c_hess = fun(candidate, True, True)
         t = 1.0
-        while not c_value <= value - 1e-4 * t * decrement:
+        candidate = x + full_step
+        clipped = use_rho and _project_rho(layout, candidate)
+        slope = float(grad @ (candidate - x))
+        if clipped and not held and slope >= 0.0:
+            held = True  # the edge of rho's region undoes the step: fit the others first
+            iteration -= 1
+            continue
+        slope = min(slope, -1e-4 * decrement)
+        c_value, c_grad, c_hess = fun(candidate, True, True)
+        while not c_value <= value + 1e-4 * slope:
             t *= 0.5
             if t < 1e-10:  # no progress possible at floating-point resolution
+                if clipped and held:  # rho on its edge, and the edge blocks every step
+                    return x, value, iteration, True
+                if clipped:
+                    held = True
+                    break
                 return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
             candidate = x + t * full_step
+            clipped = use_rho and _project_rho(layout, candidate)
+            slope = min(float(grad @ (candidate - x)), -1e-4 * t * decrement)
             c_value, _, _ = fun(candidate, False)
-            if c_value <= value - 1e-4 * t * decrement:
+            if c_value <= value + 1e-4 * slope:
                 c_value, c_grad, c_hess = fun(candidate, True, True)
-        x, value, grad, hess = candidate, c_value, c_grad, c_hess
-        if callback is not None:
-            callback(iteration, value)
+        else:
+            held = held or clipped
+            x, value, grad, hess = candidate, c_value, c_grad, c_hess
+            if callback is not None:
+                callback(iteration, value)
 
 
 def _lbfgs(fun, layout, x, max_iter, callback):
     """scipy's L-BFGS-B on the same compiled gradient: the reference floor."""
 
     def value_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad, _ = fun(layout.expand_step(z), True)
+        x = layout.expand_step(z)
+        if fun.problem.use_rho:
+            lo, hi = rho_region(layout, x)
+            if not lo <= x[layout.rho_pos] <= hi:
+                return 1e300, np.zeros_like(z)
+        value, grad, _ = fun(x, True)
         if not np.isfinite(value):
             return 1e300, np.zeros_like(z)
         return value, layout.reduce_grad(grad)
