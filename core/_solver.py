@@ -95,10 +95,15 @@ class Problem:
             if never.size:
                 names = ", ".join(repr(self.name(t)) for t in never[:3])
                 more = f" (and {never.size - 3} more)" if never.size > 3 else ""
+                part = "attack" if what == "scores" else "defence"
+                if never.size == 1:
+                    who, verb, its = f"team {names}", f"never {what}", f"its {part} has"
+                else:
+                    who, verb = f"teams {names}{more}", f"never {what[:-1]}"
+                    its = f"their {part}s have"
                 raise ConvergenceError(
-                    f"team {names}{more} never {what} in these data: its "
-                    f"{'attack' if what == 'scores' else 'defence'} has no maximum-likelihood "
-                    "estimate (add matches or a prior, l2 > 0)"
+                    f"{who} {verb} in these data: {its} no maximum-likelihood estimate "
+                    "(add matches, or a prior with l2 > 0)"
                 )
 
     def groups(self) -> np.ndarray:
@@ -327,6 +332,8 @@ _RHO_MARGIN = 1e-6
 # |log rate| beyond this (a rate above e^25) means a parameter ran off to infinity
 _DIVERGED = 25.0
 _RELEASES = 20
+# L-BFGS-B: the slope of the quadratic pull back into rho's region (per unit of rho^2)
+_PULL = 1e6
 
 
 def rho_region(layout: Layout, x: np.ndarray) -> tuple[float, float]:
@@ -471,14 +478,19 @@ def _lbfgs(fun, layout, x, max_iter, callback):
 
     def value_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
         x = layout.expand_step(z)
-        if fun.problem.use_rho:
-            lo, hi = rho_region(layout, x)
-            if not lo <= x[layout.rho_pos] <= hi:
-                return 1e300, np.zeros_like(z)
+        outside = 0.0
+        if fun.problem.use_rho:  # evaluate at rho's region and pull back from outside
+            rho = x[layout.rho_pos]
+            _project_rho(layout, x)
+            outside = rho - x[layout.rho_pos]
         value, grad, _ = fun(x, True)
         if not np.isfinite(value):
             return 1e300, np.zeros_like(z)
-        return value, layout.reduce_grad(grad)
+        reduced = layout.reduce_grad(grad)
+        if outside:
+            value += 0.5 * _PULL * outside**2
+            reduced[-1] += _PULL * outside
+        return value, reduced
 
     iterations = 0
 
@@ -500,4 +512,7 @@ def _lbfgs(fun, layout, x, max_iter, callback):
         callback=on_iteration,
         options={"maxiter": max_iter * 50, "ftol": 1e-15, "gtol": 1e-9},
     )
-    return layout.expand_step(result.x), float(result.fun), int(result.nit), bool(result.success)
+    x = layout.expand_step(result.x)
+    if fun.problem.use_rho:
+        _project_rho(layout, x)
+    return x, float(fun(x, False)[0]), int(result.nit), bool(result.success)
