@@ -73,7 +73,7 @@ class Problem:
         """Raise :class:`ConvergenceError` when the maximum likelihood does not exist: a
         team that never scores or never concedes (unless a prior holds it), or no home or
         no away goals in the whole data set (the home advantage runs off to infinity)."""
-        w = np.where(self.weights > 0, 1.0, 0.0)
+        w = self.weights  # >= 0: a weighted sum is positive iff a counted match has goals
         if not w @ self.home_goals > 0:
             raise ConvergenceError("no home team scores in these data: nothing to fit")
         if not w @ self.away_goals > 0:
@@ -83,15 +83,14 @@ class Problem:
         if self.l2 > 0:
             return
         n = self.n_teams
-        scored = np.bincount(self.home_idx, w * self.home_goals, n) + np.bincount(
-            self.away_idx, w * self.away_goals, n
-        )
-        conceded = np.bincount(self.home_idx, w * self.away_goals, n) + np.bincount(
-            self.away_idx, w * self.home_goals, n
-        )
-        played = np.bincount(self.home_idx, w, n) + np.bincount(self.away_idx, w, n)
+        hi, ai = self.home_idx, self.away_idx
+        wh, wa = w * self.home_goals, w * self.away_goals
+        scored = np.bincount(hi, wh, n) + np.bincount(ai, wa, n)
+        conceded = np.bincount(hi, wa, n) + np.bincount(ai, wh, n)
+        # teams without a positive-weight match are reported by groups()
+        played = (np.bincount(hi, w, n) + np.bincount(ai, w, n)) > 0
         for what, total in (("scores", scored), ("concedes", conceded)):
-            never = np.flatnonzero((total == 0) & (played > 0))
+            never = np.flatnonzero((total == 0) & played)
             if never.size:
                 names = ", ".join(repr(self.name(t)) for t in never[:3])
                 more = f" (and {never.size - 3} more)" if never.size > 3 else ""
@@ -263,17 +262,19 @@ class _Objective:
     def _add_prior(self, x, grad, hess) -> float:
         """0.5 * l2 * (|a - pa|^2 + |d - mean(d) - pd|^2); returns its value."""
         lay, l2, n = self.layout, self.problem.l2, self.problem.n_teams
+        d0, d1 = lay.defence_pos[0], lay.defence_pos[-1] + 1  # defences are contiguous
         ra = x[lay.attack_pos] - self.prior_attack
-        d = x[lay.defence_pos]
-        rd = d - d.mean() - self.prior_defence
+        d = x[d0:d1]
+        rd = d - (d.sum() / n) - self.prior_defence
         if grad is not None:
             grad[lay.attack_pos] += l2 * ra
-            grad[lay.defence_pos] += l2 * (rd - rd.mean())
+            grad[d0:d1] += l2 * (rd - rd.sum() / n)
         if hess is not None:
-            hess[lay.attack_pos, lay.attack_pos] += l2
-            d0, d1 = lay.defence_pos[0], lay.defence_pos[-1] + 1
+            flat = hess.reshape(-1)  # a view: hess is C-contiguous
+            step = hess.shape[0] + 1
+            flat[lay.attack_pos * step] += l2
             hess[d0:d1, d0:d1] -= l2 / n
-            hess[lay.defence_pos, lay.defence_pos] += l2
+            flat[d0 * step : d1 * step : step] += l2
         return 0.5 * l2 * float(ra @ ra + rd @ rd)
 
 
@@ -299,8 +300,7 @@ def _cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
-    damping = 0.0
-    scale = max(float(np.abs(np.diag(h)).max()), 1e-12)
+    damping = scale = 0.0
     for _ in range(40):
         a = h if damping == 0.0 else h + damping * np.eye(h.shape[0])
         # h is symmetric: its transpose is the same matrix, and Fortran-ordered when h is
@@ -309,7 +309,11 @@ def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
         if info == 0:
             x, _ = dpotrs(c, -g, lower=1)
             return x
-        damping = scale * 1e-10 if damping == 0.0 else damping * 10.0
+        if damping == 0.0:
+            scale = max(float(np.abs(np.diag(h)).max()), 1e-12)
+            damping = scale * 1e-10
+        else:
+            damping *= 10.0
     raise InvalidInputError("the likelihood has no unique maximum for these data")
 
 
@@ -340,7 +344,8 @@ def rho_region(layout: Layout, x: np.ndarray) -> tuple[float, float]:
     """The rho interval that keeps every tau at least ``_RHO_MARGIN`` for every pair of
     teams in ``x`` (a team paired with itself included: a slightly smaller region, one
     vectorised maximum)."""
-    attack, defence = x[layout.attack_pos], x[layout.defence_pos]
+    attack = x[layout.attack_pos]
+    defence = x[layout.defence_pos[0] : layout.defence_pos[-1] + 1]  # contiguous
     home = x[layout.home_pos]
     log_rate = float(attack.max() - defence.min()) + max(home, 0.0)
     log_product = home + 2.0 * float((attack - defence).max())
@@ -380,7 +385,9 @@ def solve(
 
 
 def _check_solution(problem: Problem, p: Parameters, n_iter: int, converged: bool) -> None:
-    for name, values in (("attack", p.attack), ("defence", p.defence - np.median(p.defence))):
+    for name, values in (("attack", p.attack), ("defence", p.defence - p.defence.mean())):
+        if values.min() > -_DIVERGED and values.max() < _DIVERGED:
+            continue
         worst = int(np.argmax(np.abs(values)))
         if not abs(values[worst]) < _DIVERGED:
             raise ConvergenceError(

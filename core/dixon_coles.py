@@ -64,6 +64,11 @@ def _decay(days: np.ndarray, xi: float, reference: float) -> np.ndarray:
 
 
 def _goals(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and values.ndim == 1:
+        if values.size and values.min() < 0:
+            i = int(np.argmax(values < 0))
+            raise InvalidInputError(f"{name} is negative ({values[i]}) at row {i}")
+        return values.astype(np.int32)
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -82,12 +87,27 @@ def _goals(values: Any, name: str) -> np.ndarray:
     return arr.astype(np.int32)
 
 
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """One column as a numpy array.  ``frame[name]`` builds a Series (tens of microseconds
+    in pandas 3, most of a small fit's overhead); the column's own array is read directly
+    when the name is unique."""
+    at = frame.columns.get_loc(name)
+    if isinstance(at, int):  # a unique name
+        try:
+            values = frame._get_column_array(at)
+        except AttributeError:  # a pandas without the accessor
+            return frame[name].to_numpy()
+        return values if isinstance(values, np.ndarray) else np.asarray(values)
+    return frame[name].to_numpy()
+
+
 def _columns(matches: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     if matches is not None:
         if isinstance(matches, pd.DataFrame):
             wanted = (*_COLUMNS, "date", "weight")
-            cols = {c: matches[c].to_numpy() for c in wanted if c in matches.columns}
+            present = set(matches.columns)
+            cols = {c: _column(matches, c) for c in wanted if c in present}
         elif isinstance(matches, Mapping):
             cols = dict(matches)
         else:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln, pdtrc
+from scipy.special import gammaln, pdtri
 
 from core.errors import InvalidInputError
 
@@ -23,6 +23,7 @@ __all__ = [
     "MatchProbabilities",
     "Settlement",
     "grid_size",
+    "outcome_probabilities",
     "rho_bounds",
     "score_grid",
 ]
@@ -32,20 +33,29 @@ TAIL = 1e-10
 """Largest probability a score grid may leave out (the default truncation)."""
 
 
+@lru_cache(maxsize=4)
+def _rate_limits(tail: float) -> np.ndarray:
+    """``limits[n]``: the largest Poisson rate whose tail beyond ``n`` is below ``tail / 2``."""
+    return pdtri(np.arange(_MAX_GRID + 1.0), 1.0 - tail / 2.0 * (1.0 - 1e-6))
+
+
+_MAX_GRID = 400
+
+
 def grid_size(home_rate: np.ndarray, away_rate: np.ndarray, tail: float = TAIL) -> int:
-    """Smallest ``max_goals`` whose grid leaves out less than ``tail`` of every fixture.
+    """Smallest ``max_goals`` (at least 1) that leaves out less than ``tail`` of every fixture.
 
     The cells left out are those with more than ``max_goals`` home or away goals; tau only
-    touches scores up to 1-1, so their mass is at most ``P(X > n) + P(Y > n)``.
+    touches scores up to 1-1, so their mass is at most ``P(X > n) + P(Y > n)``, and each term
+    is kept below ``tail / 2``.
     """
-    lam = float(np.max(home_rate, initial=0.0))
-    mu = float(np.max(away_rate, initial=0.0))
-    if not (math.isfinite(lam) and math.isfinite(mu)):
+    rate = float(max(np.max(home_rate, initial=0.0), np.max(away_rate, initial=0.0)))
+    if not math.isfinite(rate):
         raise InvalidInputError("goal rates must be finite")
-    n = max(1, int(max(lam, mu)))
-    while pdtrc(n, lam) + pdtrc(n, mu) >= tail:
-        n += 1
-    return n
+    n = int(np.searchsorted(_rate_limits(tail), rate))
+    if n > _MAX_GRID:
+        raise InvalidInputError(f"a goal rate of {rate:g} is beyond any football score grid")
+    return max(n, 1)
 
 
 def rho_bounds(home_rate: np.ndarray, away_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +111,46 @@ def score_grid(
         grid[:, 1, 1] *= 1.0 - rho_arr
     grid /= grid.sum(axis=(1, 2))[:, None, None]
     return grid
+
+
+def outcome_probabilities(
+    home_rate: np.ndarray,
+    away_rate: np.ndarray,
+    rho: float | np.ndarray = 0.0,
+    max_goals: int | None = None,
+) -> np.ndarray:
+    """(n, 3) home win, draw, away win of :func:`score_grid` (same truncation, same
+    renormalisation) without building the grid: O(goals) per fixture, not O(goals^2)."""
+    lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
+    mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
+    if not ((lam > 0).all() and (mu > 0).all()):
+        raise InvalidInputError("goal rates must be positive")
+    if max_goals is None:
+        max_goals = grid_size(lam, mu)
+    elif max_goals < 1:
+        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
+    k = np.arange(max_goals + 1)
+    log_fact = gammaln(k + 1.0)
+    px = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
+    py = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
+    below = np.cumsum(py, axis=1)  # below[:, x - 1] = P(Y < x)
+    home = (px[:, 1:] * below[:, :-1]).sum(axis=1)
+    draw = (px * py).sum(axis=1)
+    total = px.sum(axis=1) * below[:, -1]
+    r = np.asarray(rho, dtype=float)
+    if r.any():
+        lo, hi = rho_bounds(lam, mu)
+        if not ((r > lo) & (r < hi)).all():
+            raise InvalidInputError("rho makes a score probability negative for these rates")
+        c00 = -lam * mu * r * px[:, 0] * py[:, 0]
+        c01 = lam * r * px[:, 0] * py[:, 1]
+        c10 = mu * r * px[:, 1] * py[:, 0]
+        c11 = -r * px[:, 1] * py[:, 1]
+        home = home + c10
+        draw = draw + c00 + c11
+        total = total + c00 + c01 + c10 + c11
+    home, draw = home / total, draw / total
+    return np.column_stack([home, draw, 1.0 - home - draw])
 
 
 @lru_cache(maxsize=16)

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import poisson
 
 from core import DixonColes, InvalidInputError, score_grid
-from core.markets import TAIL, grid_size, rho_bounds
+from core.markets import TAIL, MatchProbabilities, grid_size, outcome_probabilities, rho_bounds
 
 
 @pytest.fixture
@@ -125,3 +125,12 @@ def test_rho_outside_a_fixtures_region_is_an_error():
     assert (score_grid([4.0], [2.0], -0.24) >= 0).all()
     with pytest.raises(InvalidInputError, match="negative"):
         score_grid([4.0], [2.0], -0.3)
+
+
+@pytest.mark.parametrize("max_goals", [None, 6])
+def test_outcome_probabilities_equal_the_grid_sums(prediction, max_goals):
+    lam, mu = prediction.home_rate, prediction.away_rate
+    for rho in (0.0, -0.1, 0.05):
+        grid = MatchProbabilities(None, None, lam, mu, score_grid(lam, mu, rho, max_goals))
+        fast = outcome_probabilities(lam, mu, rho, max_goals)
+        np.testing.assert_allclose(fast, grid.outcomes, rtol=0, atol=1e-15)
