@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -59,6 +59,9 @@ class Problem:
     prior_attack: np.ndarray | None = None
     prior_defence: np.ndarray | None = None
     team_names: np.ndarray | None = None
+    _totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def factorial_term(self) -> float:
         """sum of w * (log x! + log y!), the parameter-free part of the log-likelihood."""
@@ -68,6 +71,19 @@ class Problem:
 
     def name(self, team: int) -> str:
         return str(self.team_names[team]) if self.team_names is not None else f"#{team}"
+
+    def team_totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted matches played, goals scored and goals conceded per team."""
+        if self._totals is None:
+            n, w = self.n_teams, self.weights
+            hi, ai = self.home_idx, self.away_idx
+            wh, wa = w * self.home_goals, w * self.away_goals
+            self._totals = (
+                np.bincount(hi, w, n) + np.bincount(ai, w, n),
+                np.bincount(hi, wh, n) + np.bincount(ai, wa, n),
+                np.bincount(hi, wa, n) + np.bincount(ai, wh, n),
+            )
+        return self._totals
 
     def check_identified(self) -> None:
         """Raise :class:`ConvergenceError` when the maximum likelihood does not exist: a
@@ -82,13 +98,8 @@ class Problem:
             )
         if self.l2 > 0:
             return
-        n = self.n_teams
-        hi, ai = self.home_idx, self.away_idx
-        wh, wa = w * self.home_goals, w * self.away_goals
-        scored = np.bincount(hi, wh, n) + np.bincount(ai, wa, n)
-        conceded = np.bincount(hi, wa, n) + np.bincount(ai, wh, n)
-        # teams without a positive-weight match are reported by groups()
-        played = (np.bincount(hi, w, n) + np.bincount(ai, w, n)) > 0
+        played, scored, conceded = self.team_totals()
+        played = played > 0  # teams without a positive-weight match: see groups()
         for what, total in (("scores", scored), ("concedes", conceded)):
             never = np.flatnonzero((total == 0) & played)
             if never.size:
@@ -112,9 +123,7 @@ class Problem:
         labels = components(self.home_idx, self.away_idx, self.weights, self.n_teams)
         if (labels < 0).any():
             idle = int(np.flatnonzero(labels < 0)[0])
-            raise InvalidInputError(
-                f"team {self.name(idle)!r} has no match with a positive weight"
-            )
+            raise InvalidInputError(f"team {self.name(idle)!r} has no match with a positive weight")
         return labels
 
 
@@ -325,6 +334,16 @@ def initial_parameters(problem: Problem) -> Parameters:
     away_mean = max(float(w @ problem.away_goals.astype(float)) / total, 0.05)
     attack = np.zeros(n)
     defence = np.full(n, -0.5 * np.log(home_mean * away_mean))
+    if problem.l2 == 0:
+        # each team's goal ratios (shrunk towards the mean) start Newton about one
+        # iteration closer to the maximum than an average team would
+        played, scored, conceded = problem.team_totals()
+        mean = 0.5 * (home_mean + away_mean)
+        scored = (scored + 2.0 * mean) / (played + 2.0)
+        conceded = (conceded + 2.0 * mean) / (played + 2.0)
+        attack = np.log(scored / mean)
+        attack -= attack.mean()
+        defence = defence - np.log(conceded / mean)
     if problem.l2 > 0 and problem.prior_attack is not None:
         attack = attack + problem.prior_attack
         defence = defence + problem.prior_defence
@@ -368,7 +387,9 @@ def solve(
     does not converge within ``max_iter`` iterations."""
     problem.check_identified()
     layout = Layout(problem.groups(), problem.use_rho)
-    start = initial_parameters(problem) if init is None else layout.center(init)
+    start = initial_parameters(problem) if init is None else init
+    if init is not None or layout.n_groups > 1:
+        start = layout.center(start)
     if not problem.use_rho or not -1.0 < start.rho < 1.0:
         start.rho = 0.0
     fun = _Objective(problem, layout)
@@ -407,14 +428,47 @@ def _check_solution(problem: Problem, p: Parameters, n_iter: int, converged: boo
         )
 
 
-def _project_rho(layout: Layout, x: np.ndarray) -> bool:
-    """Move rho in ``x`` into its region (in place); True when it had to move."""
+def _project_rho(layout: Layout, x: np.ndarray) -> int:
+    """Move rho in ``x`` into its region (in place): the edge it was moved to (-1 lower,
+    +1 upper) or 0 when it was inside."""
     lo, hi = rho_region(layout, x)
     rho = x[layout.rho_pos]
-    if lo <= rho <= hi:
-        return False
-    x[layout.rho_pos] = min(max(rho, lo), hi)
-    return True
+    if rho < lo:
+        x[layout.rho_pos] = lo
+        return -1
+    if rho > hi:
+        x[layout.rho_pos] = hi
+        return 1
+    return 0
+
+
+def _pin_rho(layout: Layout, x: np.ndarray, side: int) -> np.ndarray:
+    """Put rho on edge ``side`` of its region (in place); returns the gradient of that
+    edge with respect to the other parameters (full layout, zero at rho)."""
+    attack = x[layout.attack_pos]
+    d0 = layout.defence_pos[0]
+    defence = x[d0 : layout.defence_pos[-1] + 1]
+    home = x[layout.home_pos]
+    keep = 1.0 - _RHO_MARGIN
+    slope = np.zeros(layout.size)
+    if side < 0:  # -keep * exp(-(max attack - min defence + max(home, 0)))
+        i, j = int(np.argmax(attack)), int(np.argmin(defence))
+        edge = -keep * math.exp(-(attack[i] - defence[j] + max(home, 0.0)))
+        slope[layout.attack_pos[i]] -= edge
+        slope[d0 + j] += edge
+        if home > 0:
+            slope[layout.home_pos] -= edge
+    else:  # keep * min(1, exp(-(home + 2 * max(attack - defence))))
+        strength = attack - defence
+        i = int(np.argmax(strength))
+        log_product = home + 2.0 * strength[i]
+        edge = keep * min(1.0, math.exp(-log_product))
+        if log_product > 0:
+            slope[layout.attack_pos[i]] -= 2.0 * edge
+            slope[d0 + i] += 2.0 * edge
+            slope[layout.home_pos] -= edge
+    x[layout.rho_pos] = edge
+    return slope
 
 
 def _newton(fun, layout, x, max_iter, tol, callback):
@@ -426,58 +480,69 @@ def _newton(fun, layout, x, max_iter, tol, callback):
         x[layout.rho_pos] = 0.0
         value, grad, hess = fun(x, True, True)
     iteration = 0
-    # while rho sits at an edge of its region, Newton works on the other parameters; when
-    # they have converged rho is let go again (at most _RELEASES times)
-    held, releases = False, 0
+    # side != 0 while rho sits on that edge of its region: rho then follows the edge and
+    # Newton works on the other parameters with the edge's slope folded into the gradient
+    side, releases = 0, 0
+    edge_slope = None
     while True:
-        gr = layout.reduce_grad(grad)
         hr = layout.reduce_hess(hess)
-        if held:
+        if side:
+            gr = layout.reduce_grad(grad + grad[layout.rho_pos] * edge_slope)
             step = np.zeros(gr.size)
             step[:-1] = _cholesky_solve(np.ascontiguousarray(hr[:-1, :-1]), gr[:-1])
+            gr[-1] = 0.0
         else:
+            gr = layout.reduce_grad(grad)
             step = _cholesky_solve(hr, gr)
         decrement = -float(gr @ step)
         if decrement <= max(tol * max(1.0, abs(value)), 1e-12):
-            if held and releases < _RELEASES:
-                held, releases = False, releases + 1
+            # on an edge: let rho go when moving it inwards would still gain
+            if side and releases < _RELEASES and side * grad[layout.rho_pos] > 0:
+                side, releases = 0, releases + 1
                 continue
             return x, value, iteration, True
         if iteration >= max_iter:
             return x, value, iteration, False
         iteration += 1
         full_step = layout.expand_step(step)
-        # the full Newton step almost always passes, so evaluate everything there at once
         t = 1.0
-        candidate = x + full_step
-        clipped = use_rho and _project_rho(layout, candidate)
-        slope = float(grad @ (candidate - x))
-        if clipped and not held and slope >= 0.0:
-            held = True  # the edge of rho's region undoes the step: fit the others first
-            iteration -= 1
-            continue
-        slope = min(slope, -1e-4 * decrement)
-        c_value, c_grad, c_hess = fun(candidate, True, True)
-        while not c_value <= value + 1e-4 * slope:
-            t *= 0.5
-            if t < 1e-10:  # no progress possible at floating-point resolution
-                if clipped and held:  # rho on its edge, and the edge blocks every step
-                    return x, value, iteration, True
-                if clipped:
-                    held = True
-                    break
-                return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
+        while True:
             candidate = x + t * full_step
-            clipped = use_rho and _project_rho(layout, candidate)
-            slope = min(float(grad @ (candidate - x)), -1e-4 * t * decrement)
-            c_value, _, _ = fun(candidate, False)
-            if c_value <= value + 1e-4 * slope:
-                c_value, c_grad, c_hess = fun(candidate, True, True)
-        else:
-            held = held or clipped
-            x, value, grad, hess = candidate, c_value, c_grad, c_hess
-            if callback is not None:
-                callback(iteration, value)
+            if side:
+                c_slope = _pin_rho(layout, candidate, side)
+                clipped = side
+            else:
+                clipped = _project_rho(layout, candidate) if use_rho else 0
+            predicted = -t * decrement if not clipped or side else float(grad @ (candidate - x))
+            if clipped and not side and predicted >= 0.0:
+                break  # the edge undoes the step: continue on the edge
+            # the full Newton step almost always passes: evaluate everything there at once
+            full = t == 1.0
+            c_value, c_grad, c_hess = fun(candidate, full, full)
+            if c_value <= value + 1e-4 * min(predicted, -1e-4 * t * decrement):
+                break
+            t *= 0.5
+            if t < 1e-10:
+                break
+        if clipped and not side and (predicted >= 0.0 or t < 1e-10):
+            side = clipped  # hold rho on the edge it ran into, from the current point
+            edge_slope = _pin_rho(layout, x, side)
+            value, grad, hess = fun(x, True, True)
+            continue
+        if t < 1e-10:  # no progress possible at floating-point resolution
+            if side:  # on a corner of rho's region, where two team pairs set the edge
+                return x, value, iteration, True
+            return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
+        if c_grad is None:
+            c_value, c_grad, c_hess = fun(candidate, True, True)
+        if clipped and not side:
+            side = clipped
+            edge_slope = _pin_rho(layout, candidate.copy(), side)
+        elif side:
+            edge_slope = c_slope
+        x, value, grad, hess = candidate, c_value, c_grad, c_hess
+        if callback is not None:
+            callback(iteration, value)
 
 
 def _lbfgs(fun, layout, x, max_iter, callback):

@@ -240,7 +240,7 @@ class DixonColes:
         teams = np.asarray(uniques, dtype=object)[order]
         if teams.size < 2:
             raise InvalidInputError(f"at least two teams are needed, got {list(teams)}")
-        same = home == away
+        same = codes[: hg.size] == codes[hg.size :]
         if same.any():
             i = int(np.flatnonzero(same)[0])
             raise InvalidInputError(f"row {i}: {home[i]!r} cannot play itself")
