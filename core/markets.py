@@ -155,13 +155,15 @@ def outcome_probabilities(
 
 @lru_cache(maxsize=16)
 def _projections(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """0/1 matrices mapping a flattened grid to total goals and to goal difference."""
+    """For a flattened grid: 0/1 columns home win, draw, away win, both score, then home and
+    away goals (6 columns); and the maps to total goals and to goal difference (4k - 2
+    columns).  One matrix product each: BLAS beats any slicing of the grid."""
     x, y = np.divmod(np.arange(size * size), size)
-    total = np.zeros((size * size, 2 * size - 1))
-    total[np.arange(size * size), x + y] = 1.0
-    diff = np.zeros((size * size, 2 * size - 1))
-    diff[np.arange(size * size), x - y + size - 1] = 1.0
-    return total, diff
+    basic = np.stack([x > y, x == y, x < y, (x > 0) & (y > 0), x, y], axis=1).astype(float)
+    sums = np.zeros((size * size, 4 * size - 2))
+    sums[np.arange(size * size), x + y] = 1.0
+    sums[np.arange(size * size), 2 * size - 1 + x - y + size - 1] = 1.0
+    return basic, sums
 
 
 @dataclass(frozen=True)
@@ -219,40 +221,46 @@ class MatchProbabilities:
         self._total_values = np.arange(2 * size - 1)
         self._diff_values = np.arange(-(size - 1), size)
         self._flat = grid.reshape(grid.shape[0], -1)
-        self._total = self._diff = None
+        self._basic = self._total = self._diff = None
 
     def __len__(self) -> int:
         return self.grid.shape[0]
 
+    def _sums(self) -> np.ndarray:
+        if self._basic is None:
+            self._basic = self._flat @ _projections(self.grid.shape[1])[0]
+        return self._basic
+
     # 1X2 -------------------------------------------------------------------------------
     @property
     def home_win(self) -> np.ndarray:
-        return np.tril(self.grid, -1).sum(axis=(1, 2))
+        return self._sums()[:, 0]
 
     @property
     def draw(self) -> np.ndarray:
-        return np.trace(self.grid, axis1=1, axis2=2)
+        return self._sums()[:, 1]
 
     @property
     def away_win(self) -> np.ndarray:
-        return np.triu(self.grid, 1).sum(axis=(1, 2))
+        return self._sums()[:, 2]
 
     @property
     def outcomes(self) -> np.ndarray:
         """(n, 3) array: home win, draw, away win."""
-        return np.column_stack([self.home_win, self.draw, self.away_win])
+        return self._sums()[:, :3].copy()
 
     # goals -----------------------------------------------------------------------------
     @property
     def expected_goals(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean home and away goals under the grid (tau-corrected, truncated)."""
-        k = np.arange(self.grid.shape[1])
-        return self.grid.sum(axis=2) @ k, self.grid.sum(axis=1) @ k
+        sums = self._sums()
+        return sums[:, 4].copy(), sums[:, 5].copy()
 
     def _project(self) -> None:
         if self._total is None:
-            total, diff = _projections(self.grid.shape[1])
-            self._total, self._diff = self._flat @ total, self._flat @ diff
+            size = self.grid.shape[1]
+            both = self._flat @ _projections(size)[1]
+            self._total, self._diff = both[:, : 2 * size - 1], both[:, 2 * size - 1 :]
 
     @property
     def total_goals(self) -> np.ndarray:
@@ -288,7 +296,7 @@ class MatchProbabilities:
     @property
     def btts(self) -> np.ndarray:
         """Both teams to score: P(home >= 1 and away >= 1)."""
-        return self.grid[:, 1:, 1:].sum(axis=(1, 2))
+        return self._sums()[:, 3].copy()
 
     def to_frame(self) -> pd.DataFrame:
         home_xg, away_xg = self.expected_goals
