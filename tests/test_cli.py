@@ -86,7 +86,8 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
     csv.write_text(
         "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR\n"
         "E0,10/08/2024,A,B,1,0,H\nE0,11/08/2024,B,A,x,0,H\nE0,12/08/2024,A,C,2,2,D\n"
-        "E0,13/08/2024,C,B,0,1,A\n"
+        "E0,13/08/2024,C,B,0,1,A\nE0,14/08/2024,B,C,2,1,H\nE0,15/08/2024,C,A,1,1,D\n"
+        "E0,16/08/2024,B,A,0,1,A\n"
     )
     assert main(["fit", str(csv)]) == 0
     err = capsys.readouterr().err
