@@ -25,7 +25,7 @@ import pandas as pd
 
 from core._solver import Parameters, Problem, initial_parameters, solve
 from core.errors import InvalidInputError, NotFittedError, UnknownTeamError
-from core.markets import MatchProbabilities, score_grid
+from core.markets import MatchProbabilities, rho_bounds, score_grid
 
 __all__ = ["DixonColes", "Poisson", "decay_weights"]
 
@@ -331,16 +331,23 @@ class DixonColes:
         self, home_teams: Any, away_teams: Any, max_goals: int | None = None
     ) -> MatchProbabilities:
         """Score grids and markets for each (home, away) fixture; a single pair of names
-        gives a batch of one."""
+        gives a batch of one.  A rho that would make a fixture's cell negative (possible
+        only for a model not fitted here) is moved inside that fixture's region."""
         lam, mu = self.rates(home_teams, away_teams)
-        grid = score_grid(lam, mu, self.rho_, max_goals)
+        rho = self.rho_
+        if rho:  # a fit keeps rho valid for every pair; a model from elsewhere may not
+            lo, hi = rho_bounds(lam, mu)
+            keep = 1.0 - 1e-6
+            if not ((rho > lo * keep) & (rho < hi * keep)).all():
+                rho = np.clip(rho, lo * keep, hi * keep)
+        grid = score_grid(lam, mu, rho, max_goals)
         return MatchProbabilities(
             np.atleast_1d(np.asarray(home_teams, dtype=object)),
             np.atleast_1d(np.asarray(away_teams, dtype=object)),
             lam,
             mu,
             grid,
-            self.rho_,
+            rho,
         )
 
     def predict_proba(self, home_teams: Any, away_teams: Any) -> np.ndarray:

@@ -365,3 +365,14 @@ def test_legacy_dict_without_exact_parameters_still_loads(make_matches):
     )
     with pytest.raises(InvalidInputError, match="not a Dixon-Coles model"):
         DixonColes.from_dict({"team_strengths": {"A": {"attack": "x"}}})
+
+
+def test_a_stored_rho_too_extreme_for_a_fixture_is_kept_inside_its_region(make_matches):
+    model = DixonColes().fit(make_matches(seed=18))
+    data = model.to_dict()
+    data["rho"] = -0.9  # as a model from elsewhere might say: invalid for most fixtures
+    stored = DixonColes.from_dict(data)
+    home, away = _all_pairs(stored)
+    p = stored.predict(home, away)
+    assert p.grid.min() >= 0.0
+    np.testing.assert_allclose(p.grid.sum(axis=(1, 2)), 1.0)
