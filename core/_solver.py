@@ -91,7 +91,9 @@ class Problem:
         no away goals in the whole data set (the home advantage runs off to infinity)."""
         w = self.weights  # >= 0: a weighted sum is positive iff a counted match has goals
         if not w @ self.home_goals > 0:
-            raise ConvergenceError("no home team scores in these data: nothing to fit")
+            raise ConvergenceError(
+                "no home team scores in these data: the home advantage is not identified"
+            )
         if not w @ self.away_goals > 0:
             raise ConvergenceError(
                 "no away team scores in these data: the home advantage is not identified"
