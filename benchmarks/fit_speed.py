@@ -1,11 +1,12 @@
 """Dixon-Coles fit speed: this project's compiled core against penaltyblog, side by side.
 
-    python benchmarks/fit_speed.py [--cap SECONDS] [--json]
+    python benchmarks/fit_speed.py [--cap SECONDS] [--only NAME] [--json]
 
 Both fit the Dixon-Coles model with time decay xi = 0.00186 per day (weights computed from
 the dates inside the timed call).  penaltyblog (``pip install penaltyblog==1.13.1``) runs
 with its defaults in a child process and is reported as "> cap" when it does not finish in
-time or fails.  Also times every market for 380 fixtures.
+time or fails.  Also times a one-season fit from plain arrays (no DataFrame: the fixed
+per-fit overhead without pandas) and every market for 380 fixtures.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ XI = 0.00186
 def ours(frame):
     model = DixonColes(xi=XI).fit(frame)
     return model
+
+
+def ours_arrays(arrays):
+    return DixonColes(xi=XI).fit(**arrays)
 
 
 def penaltyblog_fit(frame, repeats: int):
@@ -74,7 +79,7 @@ def penaltyblog_markets(frame, home, away, repeats: int):
     model.fit()
 
     def run():
-        grids = model.predict_many(home, away, max_goals=10)
+        grids = model.predict_many(home, away, max_goals=10)  # its default grid
         for g in grids:
             g.home_draw_away, g.total_goals("over", 2.5), g.btts_yes
             g.asian_handicap("home", -0.5)
@@ -91,6 +96,7 @@ def penaltyblog_markets(frame, home, away, repeats: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cap", type=float, default=120.0, help="seconds per peer run")
+    parser.add_argument("--only", default=None, help="datasets whose name starts with this")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -100,6 +106,8 @@ def main() -> None:
         ("multi19k", load_synthetic("multi19k"), 20, 3),
         ("big100k", load_synthetic("big100k"), 5, 1),
     ]
+    if args.only:
+        datasets = [d for d in datasets if d[0].startswith(args.only)]
     rows = []
     for name, frame, repeats, peer_repeats in datasets:
         model = ours(frame)
@@ -124,6 +132,9 @@ def main() -> None:
         print(f"... {name}: done", file=sys.stderr)
 
     season = load_synthetic("season1")
+    arrays = {c: season[c].to_numpy() for c in ("home_team", "away_team", "home_goals")}
+    arrays.update(away_goals=season["away_goals"].to_numpy(), date=season["date"].to_numpy())
+    t_arrays = median_time(lambda: ours_arrays(arrays), 500)
     model = ours(season)
     home, away = season["home_team"].to_numpy(), season["away_team"].to_numpy()
     t_markets = median_time(lambda: markets(model, home, away), 200)
@@ -135,6 +146,7 @@ def main() -> None:
             json.dumps(
                 {
                     "fits": rows,
+                    "season1_from_arrays_s": t_arrays,
                     "markets_380": {"ours_s": t_markets, "penaltyblog_s": t_peer_markets},
                 },
                 indent=2,
@@ -170,6 +182,7 @@ def main() -> None:
         )
         if r["peer_detail"]:
             print(f"    penaltyblog: {r['peer_detail'][:120]}")
+    print(f"\nOne-season fit from plain arrays (no DataFrame): {fmt_seconds(t_arrays)}")
     ratio = f"{t_peer_markets / t_markets:.0f}x" if t_peer_markets else "-"
     print(
         f"\nAll markets (1X2, over/under 2.5, BTTS, AH -0.5, xG) for 380 fixtures: "

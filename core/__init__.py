@@ -2,14 +2,17 @@
 
 from core.dixon_coles import DixonColes, Poisson, decay_weights
 from core.errors import (
+    ConvergenceError,
     FPEError,
     InvalidInputError,
     NotFittedError,
     UnknownTeamError,
 )
 from core.markets import MatchProbabilities, Settlement, score_grid
+from core.pricing import fit_grid, price
 
 __all__ = [
+    "ConvergenceError",
     "DixonColes",
     "FPEError",
     "InvalidInputError",
@@ -19,5 +22,7 @@ __all__ = [
     "Settlement",
     "UnknownTeamError",
     "decay_weights",
+    "fit_grid",
+    "price",
     "score_grid",
 ]

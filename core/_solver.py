@@ -13,12 +13,23 @@ The parameter vector is laid out so that the reduced vector is a prefix of it::
     [free attacks (n - G), defences (n), home, rho, eliminated attacks (G)]
 
 and the reduced Hessian is the leading block plus low-rank corrections.
+
+rho is kept inside the region where every tau factor is positive for *every* pair of
+fitted teams (not only the low scores observed), so no prediction between fitted teams has
+a negative cell: ``-1 / max rate < rho < min(1, 1 / max(lambda * mu))``, the maxima over
+all pairs (:func:`rho_region`).  Newton projects rho into that region; when the likelihood
+wants rho beyond it, rho follows the edge (an active bound) and the other parameters are
+fitted given it.
+
+Data that do not identify the model (a team that never scores or never concedes, no home
+or no away goals at all) and fits that do not converge raise :class:`ConvergenceError`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -36,7 +47,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a fresh cl
         "scripts/test do), or install the package (`pip install .`) and run from outside "
         "the source folder, where the source `core/` would shadow the installed one."
     ) from exc
-from core.errors import InvalidInputError
+from core.errors import ConvergenceError, InvalidInputError
 
 Callback = Callable[[int, float], object]
 
@@ -56,12 +67,64 @@ class Problem:
     prior_attack: np.ndarray | None = None
     prior_defence: np.ndarray | None = None
     team_names: np.ndarray | None = None
+    _totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def factorial_term(self) -> float:
         """sum of w * (log x! + log y!), the parameter-free part of the log-likelihood."""
         top = max(self.home_goals.max(), self.away_goals.max())
         table = gammaln(np.arange(1.0, top + 2.0))  # table[k] = log(k!)
         return float(self.weights @ (table[self.home_goals] + table[self.away_goals]))
+
+    def name(self, team: int) -> str:
+        return str(self.team_names[team]) if self.team_names is not None else f"#{team}"
+
+    def team_totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted matches played, goals scored and goals conceded per team."""
+        if self._totals is None:
+            n, w = self.n_teams, self.weights
+            hi, ai = self.home_idx, self.away_idx
+            wh, wa = w * self.home_goals, w * self.away_goals
+            self._totals = (
+                np.bincount(hi, w, n) + np.bincount(ai, w, n),
+                np.bincount(hi, wh, n) + np.bincount(ai, wa, n),
+                np.bincount(hi, wa, n) + np.bincount(ai, wh, n),
+            )
+        return self._totals
+
+    def check_identified(self) -> None:
+        """Raise :class:`ConvergenceError` when the maximum likelihood does not exist: a
+        team that never scores or never concedes (unless a prior holds it), or no home or
+        no away goals in the whole data set (the home advantage runs off to infinity)."""
+        w = self.weights  # >= 0: a weighted sum is positive iff a counted match has goals
+        if not w @ self.home_goals > 0:
+            raise ConvergenceError(
+                "no home team scores in these data: the home advantage is not identified"
+            )
+        if not w @ self.away_goals > 0:
+            raise ConvergenceError(
+                "no away team scores in these data: the home advantage is not identified"
+            )
+        if self.l2 > 0:
+            return
+        played, scored, conceded = self.team_totals()
+        played = played > 0  # teams without a positive-weight match: see groups()
+        for what, total in (("scores", scored), ("concedes", conceded)):
+            never = np.flatnonzero((total == 0) & played)
+            if never.size:
+                names = ", ".join(repr(self.name(t)) for t in never[:3])
+                more = f" (and {never.size - 3} more)" if never.size > 3 else ""
+                part = "attack" if what == "scores" else "defence"
+                if never.size == 1:
+                    who, verb, its = f"team {names}", f"never {what}", f"its {part} has"
+                else:
+                    who, verb = f"teams {names}{more}", f"never {what[:-1]}"
+                    its = f"their {part}s have"
+                raise ConvergenceError(
+                    f"{who} {verb} in these data: {its} no maximum-likelihood estimate "
+                    "(add matches, or a prior with l2 > 0)"
+                )
 
     def groups(self) -> np.ndarray:
         """Identifiability group of each team (connected components of who played whom)."""
@@ -70,8 +133,7 @@ class Problem:
         labels = components(self.home_idx, self.away_idx, self.weights, self.n_teams)
         if (labels < 0).any():
             idle = int(np.flatnonzero(labels < 0)[0])
-            name = self.team_names[idle] if self.team_names is not None else f"#{idle}"
-            raise InvalidInputError(f"team {name!r} has no match with a positive weight")
+            raise InvalidInputError(f"team {self.name(idle)!r} has no match with a positive weight")
         return labels
 
 
@@ -219,17 +281,19 @@ class _Objective:
     def _add_prior(self, x, grad, hess) -> float:
         """0.5 * l2 * (|a - pa|^2 + |d - mean(d) - pd|^2); returns its value."""
         lay, l2, n = self.layout, self.problem.l2, self.problem.n_teams
+        d0, d1 = lay.defence_pos[0], lay.defence_pos[-1] + 1  # defences are contiguous
         ra = x[lay.attack_pos] - self.prior_attack
-        d = x[lay.defence_pos]
-        rd = d - d.mean() - self.prior_defence
+        d = x[d0:d1]
+        rd = d - (d.sum() / n) - self.prior_defence
         if grad is not None:
             grad[lay.attack_pos] += l2 * ra
-            grad[lay.defence_pos] += l2 * (rd - rd.mean())
+            grad[d0:d1] += l2 * (rd - rd.sum() / n)
         if hess is not None:
-            hess[lay.attack_pos, lay.attack_pos] += l2
-            d0, d1 = lay.defence_pos[0], lay.defence_pos[-1] + 1
+            flat = hess.reshape(-1)  # a view: hess is C-contiguous
+            step = hess.shape[0] + 1
+            flat[lay.attack_pos * step] += l2
             hess[d0:d1, d0:d1] -= l2 / n
-            hess[lay.defence_pos, lay.defence_pos] += l2
+            flat[d0 * step : d1 * step : step] += l2
         return 0.5 * l2 * float(ra @ ra + rd @ rd)
 
 
@@ -255,8 +319,7 @@ def _cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
-    damping = 0.0
-    scale = max(float(np.abs(np.diag(h)).max()), 1e-12)
+    damping = scale = 0.0
     for _ in range(40):
         a = h if damping == 0.0 else h + damping * np.eye(h.shape[0])
         # h is symmetric: its transpose is the same matrix, and Fortran-ordered when h is
@@ -265,7 +328,11 @@ def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
         if info == 0:
             x, _ = dpotrs(c, -g, lower=1)
             return x
-        damping = scale * 1e-10 if damping == 0.0 else damping * 10.0
+        if damping == 0.0:
+            scale = max(float(np.abs(np.diag(h)).max()), 1e-12)
+            damping = scale * 1e-10
+        else:
+            damping *= 10.0
     raise InvalidInputError("the likelihood has no unique maximum for these data")
 
 
@@ -277,10 +344,42 @@ def initial_parameters(problem: Problem) -> Parameters:
     away_mean = max(float(w @ problem.away_goals.astype(float)) / total, 0.05)
     attack = np.zeros(n)
     defence = np.full(n, -0.5 * np.log(home_mean * away_mean))
+    if problem.l2 == 0:
+        # each team's goal ratios (shrunk towards the mean) start Newton about one
+        # iteration closer to the maximum than an average team would
+        played, scored, conceded = problem.team_totals()
+        mean = 0.5 * (home_mean + away_mean)
+        scored = (scored + 2.0 * mean) / (played + 2.0)
+        conceded = (conceded + 2.0 * mean) / (played + 2.0)
+        attack = np.log(scored / mean)
+        attack -= attack.mean()
+        defence = defence - np.log(conceded / mean)
     if problem.l2 > 0 and problem.prior_attack is not None:
         attack = attack + problem.prior_attack
         defence = defence + problem.prior_defence
     return Parameters(attack, defence, 0.5 * float(np.log(home_mean / away_mean)), 0.0)
+
+
+# a rho at the edge of its region still leaves every tau at least this large
+_RHO_MARGIN = 1e-6
+# |log rate| beyond this (a rate above e^25) means a parameter ran off to infinity
+_DIVERGED = 25.0
+_RELEASES = 20
+# L-BFGS-B: the slope of the quadratic pull back into rho's region (per unit of rho^2)
+_PULL = 1e6
+
+
+def rho_region(layout: Layout, x: np.ndarray) -> tuple[float, float]:
+    """The rho interval that keeps every tau at least ``_RHO_MARGIN`` for every pair of
+    teams in ``x`` (a team paired with itself included: a slightly smaller region, one
+    vectorised maximum)."""
+    attack = x[layout.attack_pos]
+    defence = x[layout.defence_pos[0] : layout.defence_pos[-1] + 1]  # contiguous
+    home = x[layout.home_pos]
+    log_rate = float(attack.max() - defence.min()) + max(home, 0.0)
+    log_product = home + 2.0 * float((attack - defence).max())
+    keep = 1.0 - _RHO_MARGIN
+    return -keep * math.exp(-log_rate), keep * min(1.0, math.exp(-log_product))
 
 
 def solve(
@@ -292,9 +391,15 @@ def solve(
     tol: float = 1e-10,
     callback: Callback | None = None,
 ) -> Solution:
-    """Maximise the (penalised) likelihood from ``init`` (default: a neutral start)."""
+    """Maximise the (penalised) likelihood from ``init`` (default: a neutral start).
+
+    Raises :class:`ConvergenceError` when the data do not identify the model or the fit
+    does not converge within ``max_iter`` iterations."""
+    problem.check_identified()
     layout = Layout(problem.groups(), problem.use_rho)
-    start = initial_parameters(problem) if init is None else layout.center(init)
+    start = initial_parameters(problem) if init is None else init
+    if init is not None or layout.n_groups > 1:
+        start = layout.center(start)
     if not problem.use_rho or not -1.0 < start.rho < 1.0:
         start.rho = 0.0
     fun = _Objective(problem, layout)
@@ -305,37 +410,146 @@ def solve(
         x, value, n_iter, converged = _lbfgs(fun, layout, x, max_iter, callback)
     else:
         raise InvalidInputError(f"unknown solver {solver!r}; use 'newton' or 'lbfgs'")
-    return Solution(layout.unpack(x), value, fun.prior_value(x), n_iter, converged)
+    params = layout.unpack(x)
+    _check_solution(problem, params, n_iter, converged)
+    return Solution(params, value, fun.prior_value(x), n_iter, converged)
+
+
+def _check_solution(problem: Problem, p: Parameters, n_iter: int, converged: bool) -> None:
+    for name, values in (("attack", p.attack), ("defence", p.defence - p.defence.mean())):
+        if values.min() > -_DIVERGED and values.max() < _DIVERGED:
+            continue
+        worst = int(np.argmax(np.abs(values)))
+        if not abs(values[worst]) < _DIVERGED:
+            raise ConvergenceError(
+                f"the {name} of team {problem.name(worst)!r} runs off to infinity "
+                f"({values[worst]:+.3g} on the log scale): these data do not identify it"
+            )
+    if not abs(p.home) < _DIVERGED:
+        raise ConvergenceError(
+            f"the home advantage runs off to infinity ({p.home:+.3g} on the log scale): "
+            "these data do not identify it"
+        )
+    if not converged:
+        raise ConvergenceError(
+            f"the fit did not converge after {n_iter} iterations "
+            f"(rho {p.rho:+.4g}, home advantage {p.home:+.4g}); the data may not identify "
+            "the model (too few matches per team?)"
+        )
+
+
+def _project_rho(layout: Layout, x: np.ndarray) -> int:
+    """Move rho in ``x`` into its region (in place): the edge it was moved to (-1 lower,
+    +1 upper) or 0 when it was inside."""
+    lo, hi = rho_region(layout, x)
+    rho = x[layout.rho_pos]
+    if rho < lo:
+        x[layout.rho_pos] = lo
+        return -1
+    if rho > hi:
+        x[layout.rho_pos] = hi
+        return 1
+    return 0
+
+
+def _pin_rho(layout: Layout, x: np.ndarray, side: int) -> np.ndarray:
+    """Put rho on edge ``side`` of its region (in place); returns the gradient of that
+    edge with respect to the other parameters (full layout, zero at rho)."""
+    attack = x[layout.attack_pos]
+    d0 = layout.defence_pos[0]
+    defence = x[d0 : layout.defence_pos[-1] + 1]
+    home = x[layout.home_pos]
+    keep = 1.0 - _RHO_MARGIN
+    slope = np.zeros(layout.size)
+    if side < 0:  # -keep * exp(-(max attack - min defence + max(home, 0)))
+        i, j = int(np.argmax(attack)), int(np.argmin(defence))
+        edge = -keep * math.exp(-(attack[i] - defence[j] + max(home, 0.0)))
+        slope[layout.attack_pos[i]] -= edge
+        slope[d0 + j] += edge
+        if home > 0:
+            slope[layout.home_pos] -= edge
+    else:  # keep * min(1, exp(-(home + 2 * max(attack - defence))))
+        strength = attack - defence
+        i = int(np.argmax(strength))
+        log_product = home + 2.0 * strength[i]
+        edge = keep * min(1.0, math.exp(-log_product))
+        if log_product > 0:
+            slope[layout.attack_pos[i]] -= 2.0 * edge
+            slope[d0 + i] += 2.0 * edge
+            slope[layout.home_pos] -= edge
+    x[layout.rho_pos] = edge
+    return slope
 
 
 def _newton(fun, layout, x, max_iter, tol, callback):
+    use_rho = fun.problem.use_rho
+    if use_rho:
+        _project_rho(layout, x)
     value, grad, hess = fun(x, True, True)
     if not np.isfinite(value):  # a warm start whose rho is invalid for these data
         x[layout.rho_pos] = 0.0
         value, grad, hess = fun(x, True, True)
     iteration = 0
+    # side != 0 while rho sits on that edge of its region: rho then follows the edge and
+    # Newton works on the other parameters with the edge's slope folded into the gradient
+    side, releases = 0, 0
+    edge_slope = None
     while True:
-        gr = layout.reduce_grad(grad)
-        step = _cholesky_solve(layout.reduce_hess(hess), gr)
+        hr = layout.reduce_hess(hess)
+        if side:
+            gr = layout.reduce_grad(grad + grad[layout.rho_pos] * edge_slope)
+            step = np.zeros(gr.size)
+            step[:-1] = _cholesky_solve(np.ascontiguousarray(hr[:-1, :-1]), gr[:-1])
+            gr[-1] = 0.0
+        else:
+            gr = layout.reduce_grad(grad)
+            step = _cholesky_solve(hr, gr)
         decrement = -float(gr @ step)
         if decrement <= max(tol * max(1.0, abs(value)), 1e-12):
+            # on an edge: let rho go when moving it inwards would still gain
+            if side and releases < _RELEASES and side * grad[layout.rho_pos] > 0:
+                side, releases = 0, releases + 1
+                continue
             return x, value, iteration, True
         if iteration >= max_iter:
             return x, value, iteration, False
         iteration += 1
         full_step = layout.expand_step(step)
-        # the full Newton step almost always passes, so evaluate everything there at once
-        candidate = x + full_step
-        c_value, c_grad, c_hess = fun(candidate, True, True)
         t = 1.0
-        while not c_value <= value - 1e-4 * t * decrement:
-            t *= 0.5
-            if t < 1e-10:  # no progress possible at floating-point resolution
-                return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
+        while True:
             candidate = x + t * full_step
-            c_value, _, _ = fun(candidate, False)
-            if c_value <= value - 1e-4 * t * decrement:
-                c_value, c_grad, c_hess = fun(candidate, True, True)
+            if side:
+                c_slope = _pin_rho(layout, candidate, side)
+                clipped = side
+            else:
+                clipped = _project_rho(layout, candidate) if use_rho else 0
+            predicted = -t * decrement if not clipped or side else float(grad @ (candidate - x))
+            if clipped and not side and predicted >= 0.0:
+                break  # the edge undoes the step: continue on the edge
+            # the full Newton step almost always passes: evaluate everything there at once
+            full = t == 1.0
+            c_value, c_grad, c_hess = fun(candidate, full, full)
+            if c_value <= value + 1e-4 * min(predicted, -1e-4 * t * decrement):
+                break
+            t *= 0.5
+            if t < 1e-10:
+                break
+        if clipped and not side and (predicted >= 0.0 or t < 1e-10):
+            side = clipped  # hold rho on the edge it ran into, from the current point
+            edge_slope = _pin_rho(layout, x, side)
+            value, grad, hess = fun(x, True, True)
+            continue
+        if t < 1e-10:  # no progress possible at floating-point resolution
+            if side:  # on a corner of rho's region, where two team pairs set the edge
+                return x, value, iteration, True
+            return x, value, iteration, decrement <= 1e-6 * max(1.0, abs(value))
+        if c_grad is None:
+            c_value, c_grad, c_hess = fun(candidate, True, True)
+        if clipped and not side:
+            side = clipped
+            edge_slope = _pin_rho(layout, candidate.copy(), side)
+        elif side:
+            edge_slope = c_slope
         x, value, grad, hess = candidate, c_value, c_grad, c_hess
         if callback is not None:
             callback(iteration, value)
@@ -345,10 +559,20 @@ def _lbfgs(fun, layout, x, max_iter, callback):
     """scipy's L-BFGS-B on the same compiled gradient: the reference floor."""
 
     def value_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad, _ = fun(layout.expand_step(z), True)
+        x = layout.expand_step(z)
+        outside = 0.0
+        if fun.problem.use_rho:  # evaluate at rho's region and pull back from outside
+            rho = x[layout.rho_pos]
+            _project_rho(layout, x)
+            outside = rho - x[layout.rho_pos]
+        value, grad, _ = fun(x, True)
         if not np.isfinite(value):
             return 1e300, np.zeros_like(z)
-        return value, layout.reduce_grad(grad)
+        reduced = layout.reduce_grad(grad)
+        if outside:
+            value += 0.5 * _PULL * outside**2
+            reduced[-1] += _PULL * outside
+        return value, reduced
 
     iterations = 0
 
@@ -370,4 +594,7 @@ def _lbfgs(fun, layout, x, max_iter, callback):
         callback=on_iteration,
         options={"maxiter": max_iter * 50, "ftol": 1e-15, "gtol": 1e-9},
     )
-    return layout.expand_step(result.x), float(result.fun), int(result.nit), bool(result.success)
+    x = layout.expand_step(result.x)
+    if fun.problem.use_rho:
+        _project_rho(layout, x)
+    return x, float(fun(x, False)[0]), int(result.nit), bool(result.success)

@@ -26,7 +26,7 @@ import pandas as pd
 from core._solver import Parameters, Problem, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
-from core.markets import score_grid
+from core.markets import outcome_probabilities
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
 
@@ -49,7 +49,7 @@ def walk_forward(
     l2: float = DEFAULT_L2,
     new_team_days: int = 365,
     promoted_k: int = 3,
-    max_goals: int = 10,
+    max_goals: int | None = None,
     progress: Callable[[int, int], object] | None = None,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
@@ -143,16 +143,12 @@ def walk_forward(
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
         lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
         mu = np.exp(p.attack[ba] - p.defence[bh])
-        grid = score_grid(lam, mu, p.rho, max_goals)
-        diag = np.trace(grid, axis1=1, axis2=2)
-        p_home = np.tril(grid, -1).sum(axis=(1, 2))
+        probs = outcome_probabilities(lam, mu, p.rho, max_goals)
         rows.append(
             np.column_stack(
                 [
                     np.arange(lo, hi),
-                    p_home,
-                    diag,
-                    1.0 - p_home - diag,
+                    probs,
                     lam,
                     mu,
                     np.full(hi - lo, t),

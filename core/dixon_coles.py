@@ -25,7 +25,7 @@ import pandas as pd
 
 from core._solver import Parameters, Problem, initial_parameters, solve
 from core.errors import InvalidInputError, NotFittedError, UnknownTeamError
-from core.markets import MatchProbabilities, score_grid
+from core.markets import MatchProbabilities, rho_bounds, score_grid
 
 __all__ = ["DixonColes", "Poisson", "decay_weights"]
 
@@ -64,6 +64,11 @@ def _decay(days: np.ndarray, xi: float, reference: float) -> np.ndarray:
 
 
 def _goals(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and values.ndim == 1:
+        if values.size and values.min() < 0:
+            i = int(np.argmax(values < 0))
+            raise InvalidInputError(f"{name} is negative ({values[i]}) at row {i}")
+        return values.astype(np.int32)
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -82,12 +87,27 @@ def _goals(values: Any, name: str) -> np.ndarray:
     return arr.astype(np.int32)
 
 
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """One column as a numpy array.  ``frame[name]`` builds a Series (tens of microseconds
+    in pandas 3, most of a small fit's overhead); the column's own array is read directly
+    when the name is unique."""
+    at = frame.columns.get_loc(name)
+    if isinstance(at, int):  # a unique name
+        try:
+            values = frame._get_column_array(at)
+        except AttributeError:  # a pandas without the accessor
+            return frame[name].to_numpy()
+        return values if isinstance(values, np.ndarray) else np.asarray(values)
+    return frame[name].to_numpy()
+
+
 def _columns(matches: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     if matches is not None:
         if isinstance(matches, pd.DataFrame):
             wanted = (*_COLUMNS, "date", "weight")
-            cols = {c: matches[c].to_numpy() for c in wanted if c in matches.columns}
+            present = set(matches.columns)
+            cols = {c: _column(matches, c) for c in wanted if c in present}
         elif isinstance(matches, Mapping):
             cols = dict(matches)
         else:
@@ -220,7 +240,7 @@ class DixonColes:
         teams = np.asarray(uniques, dtype=object)[order]
         if teams.size < 2:
             raise InvalidInputError(f"at least two teams are needed, got {list(teams)}")
-        same = home == away
+        same = codes[: hg.size] == codes[hg.size :]
         if same.any():
             i = int(np.flatnonzero(same)[0])
             raise InvalidInputError(f"row {i}: {home[i]!r} cannot play itself")
@@ -307,17 +327,27 @@ class DixonColes:
         mu = np.exp(self.attack_[a] - self.defence_[h])
         return lam, mu
 
-    def predict(self, home_teams: Any, away_teams: Any, max_goals: int = 10) -> MatchProbabilities:
+    def predict(
+        self, home_teams: Any, away_teams: Any, max_goals: int | None = None
+    ) -> MatchProbabilities:
         """Score grids and markets for each (home, away) fixture; a single pair of names
-        gives a batch of one."""
+        gives a batch of one.  A rho that would make a fixture's cell negative (possible
+        only for a model not fitted here) is moved inside that fixture's region."""
         lam, mu = self.rates(home_teams, away_teams)
-        grid = score_grid(lam, mu, self.rho_, max_goals)
+        rho = self.rho_
+        if rho:  # a fit keeps rho valid for every pair; a model from elsewhere may not
+            lo, hi = rho_bounds(lam, mu)
+            keep = 1.0 - 1e-6
+            if not ((rho > lo * keep) & (rho < hi * keep)).all():
+                rho = np.clip(rho, lo * keep, hi * keep)
+        grid = score_grid(lam, mu, rho, max_goals)
         return MatchProbabilities(
             np.atleast_1d(np.asarray(home_teams, dtype=object)),
             np.atleast_1d(np.asarray(away_teams, dtype=object)),
             lam,
             mu,
             grid,
+            rho,
         )
 
     def predict_proba(self, home_teams: Any, away_teams: Any) -> np.ndarray:

@@ -4,13 +4,16 @@
 
     FPEError                      base of every error this project raises on purpose
     ├── InvalidInputError         bad data or arguments (also a ValueError)
-    │   └── UnknownTeamError      a team the model has not seen (also a KeyError)
+    │   ├── UnknownTeamError      a team the model has not seen (also a KeyError)
+    │   └── ConvergenceError      data that do not identify the model, or a fit that does
+    │                             not converge (the message names the cause)
     └── NotFittedError            predict/to_dict before fit (also an AttributeError)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConvergenceError",
     "FPEError",
     "InvalidInputError",
     "NotFittedError",
@@ -37,6 +40,12 @@ class UnknownTeamError(InvalidInputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])
+
+
+class ConvergenceError(InvalidInputError):
+    """The model cannot be fitted to these data: the maximum likelihood does not exist (for
+    example "team 'X' never concedes") or the optimiser did not converge in its iterations.
+    A training run that meets it fails with this message; nothing is stored."""
 
 
 class NotFittedError(FPEError, AttributeError):

@@ -1,55 +1,169 @@
 """Score grids and the betting markets derived from them, vectorised over fixtures.
 
 A grid ``grid[k, x, y]`` is the probability that fixture ``k`` ends ``x``-``y`` (home goals
-first), for ``0 <= x, y <= max_goals``.  Grids are renormalised to sum to one, so every market
+first), for ``0 <= x, y <= max_goals``; by default the grid is as large as it takes to leave out
+less than 1e-10 of the probability.  Grids are renormalised to sum to one, so every market
 below is an exact function of the grid (1X2 equals the grid sums to the last bit).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
+from scipy.special import gammaln, pdtri
 
 from core.errors import InvalidInputError
 
-__all__ = ["MatchProbabilities", "Settlement", "score_grid"]
+__all__ = [
+    "TAIL",
+    "MatchProbabilities",
+    "Settlement",
+    "grid_size",
+    "outcome_probabilities",
+    "rho_bounds",
+    "score_grid",
+]
+
+
+TAIL = 1e-10
+"""Largest probability a score grid may leave out (the default truncation)."""
+
+
+@lru_cache(maxsize=4)
+def _rate_limits(tail: float) -> np.ndarray:
+    """``limits[n]``: the largest Poisson rate whose tail beyond ``n`` is below ``tail / 2``."""
+    return pdtri(np.arange(_MAX_GRID + 1.0), 1.0 - tail / 2.0 * (1.0 - 1e-6))
+
+
+_MAX_GRID = 400
+
+
+def grid_size(home_rate: np.ndarray, away_rate: np.ndarray, tail: float = TAIL) -> int:
+    """Smallest ``max_goals`` (at least 1) that leaves out less than ``tail`` of every fixture.
+
+    The cells left out are those with more than ``max_goals`` home or away goals; tau only
+    touches scores up to 1-1, so their mass is at most ``P(X > n) + P(Y > n)``, and each term
+    is kept below ``tail / 2``.
+    """
+    rate = float(max(np.max(home_rate, initial=0.0), np.max(away_rate, initial=0.0)))
+    if not math.isfinite(rate):
+        raise InvalidInputError("goal rates must be finite")
+    n = int(np.searchsorted(_rate_limits(tail), rate))
+    if n > _MAX_GRID:
+        raise InvalidInputError(f"a goal rate of {rate:g} is beyond any football score grid")
+    return max(n, 1)
+
+
+def rho_bounds(home_rate: np.ndarray, away_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The open interval of rho that keeps all four tau factors positive for each fixture:
+    ``1 - lam*mu*rho``, ``1 + lam*rho``, ``1 + mu*rho`` and ``1 - rho``."""
+    lam = np.asarray(home_rate, dtype=float)
+    mu = np.asarray(away_rate, dtype=float)
+    return -1.0 / np.maximum(np.maximum(lam, mu), 1e-300), np.minimum(
+        1.0, 1.0 / np.maximum(lam * mu, 1e-300)
+    )
 
 
 def score_grid(
-    home_rate: np.ndarray, away_rate: np.ndarray, rho: float = 0.0, max_goals: int = 10
+    home_rate: np.ndarray,
+    away_rate: np.ndarray,
+    rho: float | np.ndarray = 0.0,
+    max_goals: int | None = None,
 ) -> np.ndarray:
-    """Dixon-Coles score grid for Poisson rates ``home_rate`` and ``away_rate``."""
-    if max_goals < 1:
-        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
+    """Dixon-Coles score grid for Poisson rates ``home_rate`` and ``away_rate``.
+
+    ``max_goals=None`` (default) sizes the grid so that less than :data:`TAIL` (1e-10) of
+    every fixture's probability lies outside it (:func:`grid_size`); the grid is then
+    renormalised, so its markets are the exact model's to within 1e-10.  ``rho`` is one
+    value or one per fixture; a rho outside a fixture's :func:`rho_bounds` is an error, since
+    it would make a cell negative.
+    """
     lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
     mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
+    if not ((lam > 0).all() and (mu > 0).all()):
+        raise InvalidInputError("goal rates must be positive")
+    if max_goals is None:
+        max_goals = grid_size(lam, mu)
+    elif max_goals < 1:
+        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
     k = np.arange(max_goals + 1)
     log_fact = gammaln(k + 1.0)
     home = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
     away = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
     grid = home[:, :, None] * away[:, None, :]
-    if rho != 0.0:
-        grid[:, 0, 0] *= 1.0 - lam * mu * rho
-        grid[:, 0, 1] *= 1.0 + lam * rho
-        grid[:, 1, 0] *= 1.0 + mu * rho
-        grid[:, 1, 1] *= 1.0 - rho
+    rho_arr = np.asarray(rho, dtype=float)
+    if rho_arr.any():
+        lo, hi = rho_bounds(lam, mu)
+        inside = (rho_arr > lo) & (rho_arr < hi)
+        if not inside.all():
+            bad = int(np.flatnonzero(~inside)[0])
+            raise InvalidInputError(
+                f"rho {float(np.broadcast_to(rho_arr, lam.shape)[bad]):g} makes a score "
+                f"probability negative for rates {lam[bad]:g} and {mu[bad]:g}"
+            )
+        grid[:, 0, 0] *= 1.0 - lam * mu * rho_arr
+        grid[:, 0, 1] *= 1.0 + lam * rho_arr
+        grid[:, 1, 0] *= 1.0 + mu * rho_arr
+        grid[:, 1, 1] *= 1.0 - rho_arr
     grid /= grid.sum(axis=(1, 2))[:, None, None]
     return grid
 
 
+def outcome_probabilities(
+    home_rate: np.ndarray,
+    away_rate: np.ndarray,
+    rho: float | np.ndarray = 0.0,
+    max_goals: int | None = None,
+) -> np.ndarray:
+    """(n, 3) home win, draw, away win of :func:`score_grid` (same truncation, same
+    renormalisation) without building the grid: O(goals) per fixture, not O(goals^2)."""
+    lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
+    mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
+    if not ((lam > 0).all() and (mu > 0).all()):
+        raise InvalidInputError("goal rates must be positive")
+    if max_goals is None:
+        max_goals = grid_size(lam, mu)
+    elif max_goals < 1:
+        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
+    k = np.arange(max_goals + 1)
+    log_fact = gammaln(k + 1.0)
+    px = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
+    py = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
+    below = np.cumsum(py, axis=1)  # below[:, x - 1] = P(Y < x)
+    home = (px[:, 1:] * below[:, :-1]).sum(axis=1)
+    draw = (px * py).sum(axis=1)
+    total = px.sum(axis=1) * below[:, -1]
+    r = np.asarray(rho, dtype=float)
+    if r.any():
+        lo, hi = rho_bounds(lam, mu)
+        if not ((r > lo) & (r < hi)).all():
+            raise InvalidInputError("rho makes a score probability negative for these rates")
+        c00 = -lam * mu * r * px[:, 0] * py[:, 0]
+        c01 = lam * r * px[:, 0] * py[:, 1]
+        c10 = mu * r * px[:, 1] * py[:, 0]
+        c11 = -r * px[:, 1] * py[:, 1]
+        home = home + c10
+        draw = draw + c00 + c11
+        total = total + c00 + c01 + c10 + c11
+    home, draw = home / total, draw / total
+    return np.column_stack([home, draw, 1.0 - home - draw])
+
+
 @lru_cache(maxsize=16)
 def _projections(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """0/1 matrices mapping a flattened grid to total goals and to goal difference."""
+    """For a flattened grid: 0/1 columns home win, draw, away win, both score, then home and
+    away goals (6 columns); and the maps to total goals and to goal difference (4k - 2
+    columns).  One matrix product each: BLAS beats any slicing of the grid."""
     x, y = np.divmod(np.arange(size * size), size)
-    total = np.zeros((size * size, 2 * size - 1))
-    total[np.arange(size * size), x + y] = 1.0
-    diff = np.zeros((size * size, 2 * size - 1))
-    diff[np.arange(size * size), x - y + size - 1] = 1.0
-    return total, diff
+    basic = np.stack([x > y, x == y, x < y, (x > 0) & (y > 0), x, y], axis=1).astype(float)
+    sums = np.zeros((size * size, 4 * size - 2))
+    sums[np.arange(size * size), x + y] = 1.0
+    sums[np.arange(size * size), 2 * size - 1 + x - y + size - 1] = 1.0
+    return basic, sums
 
 
 @dataclass(frozen=True)
@@ -95,50 +209,58 @@ class MatchProbabilities:
         home_rate: np.ndarray,
         away_rate: np.ndarray,
         grid: np.ndarray,
+        rho: float | np.ndarray = 0.0,
     ) -> None:
         self.home_team = home_team
         self.away_team = away_team
         self.home_rate = home_rate
         self.away_rate = away_rate
+        self.rho = rho  # the grid's dependence parameter (one value or one per fixture)
         self.grid = grid
         size = grid.shape[1]
         self._total_values = np.arange(2 * size - 1)
         self._diff_values = np.arange(-(size - 1), size)
         self._flat = grid.reshape(grid.shape[0], -1)
-        self._total = self._diff = None
+        self._basic = self._total = self._diff = None
 
     def __len__(self) -> int:
         return self.grid.shape[0]
 
+    def _sums(self) -> np.ndarray:
+        if self._basic is None:
+            self._basic = self._flat @ _projections(self.grid.shape[1])[0]
+        return self._basic
+
     # 1X2 -------------------------------------------------------------------------------
     @property
     def home_win(self) -> np.ndarray:
-        return np.tril(self.grid, -1).sum(axis=(1, 2))
+        return self._sums()[:, 0]
 
     @property
     def draw(self) -> np.ndarray:
-        return np.trace(self.grid, axis1=1, axis2=2)
+        return self._sums()[:, 1]
 
     @property
     def away_win(self) -> np.ndarray:
-        return np.triu(self.grid, 1).sum(axis=(1, 2))
+        return self._sums()[:, 2]
 
     @property
     def outcomes(self) -> np.ndarray:
         """(n, 3) array: home win, draw, away win."""
-        return np.column_stack([self.home_win, self.draw, self.away_win])
+        return self._sums()[:, :3].copy()
 
     # goals -----------------------------------------------------------------------------
     @property
     def expected_goals(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean home and away goals under the grid (tau-corrected, truncated)."""
-        k = np.arange(self.grid.shape[1])
-        return self.grid.sum(axis=2) @ k, self.grid.sum(axis=1) @ k
+        sums = self._sums()
+        return sums[:, 4].copy(), sums[:, 5].copy()
 
     def _project(self) -> None:
         if self._total is None:
-            total, diff = _projections(self.grid.shape[1])
-            self._total, self._diff = self._flat @ total, self._flat @ diff
+            size = self.grid.shape[1]
+            both = self._flat @ _projections(size)[1]
+            self._total, self._diff = both[:, : 2 * size - 1], both[:, 2 * size - 1 :]
 
     @property
     def total_goals(self) -> np.ndarray:
@@ -174,7 +296,7 @@ class MatchProbabilities:
     @property
     def btts(self) -> np.ndarray:
         """Both teams to score: P(home >= 1 and away >= 1)."""
-        return self.grid[:, 1:, 1:].sum(axis=(1, 2))
+        return self._sums()[:, 3].copy()
 
     def to_frame(self) -> pd.DataFrame:
         home_xg, away_xg = self.expected_goals

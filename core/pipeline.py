@@ -441,7 +441,7 @@ class StoredModel:
         away: list[str],
         market: np.ndarray | None = None,
         overround: np.ndarray | None = None,
-        max_goals: int = 10,
+        max_goals: int | None = None,
     ) -> tuple[np.ndarray, Any]:
         """1X2 probabilities for new fixtures, and the Dixon-Coles
         :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
@@ -472,7 +472,7 @@ def predict_proba(
     away: list[str],
     market: np.ndarray | None = None,
     overround: np.ndarray | None = None,
-    max_goals: int = 10,
+    max_goals: int | None = None,
 ) -> tuple[np.ndarray, Any]:
     """:meth:`StoredModel.predict` of the model stored as ``weights``."""
     return StoredModel(weights).predict(home, away, market, overround, max_goals)

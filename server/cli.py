@@ -348,6 +348,22 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return _run_async(Settings.from_env(), work)
 
 
+def _print_markets(p: dict[str, Any]) -> None:
+    print(f"home {p['home_win']:.3f}   draw {p['draw']:.3f}   away {p['away_win']:.3f}")
+    xg = p["expected_goals"]
+    print(
+        f"expected goals {xg['home']:.2f} - {xg['away']:.2f}   over 2.5 "
+        f"{p['totals']['2.5']['over']:.3f}   both score {p['btts']['yes']:.3f}   "
+        f"home -0.5/-1 AH win {p['asian_handicap']['-0.5']['win']:.3f}/"
+        f"{p['asian_handicap']['-1']['win']:.3f}"
+    )
+    grid = p["score_grid"]
+    print("score grid (home goals down, away across), %:")
+    print("     " + "".join(f"{j:>6}" for j in range(6)))
+    for i in range(6):
+        print(f"{i:>5}" + "".join(f"{100 * grid[i][j]:>6.1f}" for j in range(6)))
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     async def work(services: Any) -> int:
         p = await predictions.predict(
@@ -357,25 +373,39 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             args.league,
             args.model,
             tuple(args.odds) if args.odds else None,
+            over_under=tuple(args.over_under) if args.over_under else None,
+            line=args.line,
         )
         if args.json:
             print(json.dumps(p, indent=2))
             return 0
         print(f"{p['home_team']} v {p['away_team']}  (model {p['model_version']})")
-        print(f"home {p['home_win']:.3f}   draw {p['draw']:.3f}   away {p['away_win']:.3f}")
-        xg = p["expected_goals"]
-        print(
-            f"expected goals {xg['home']:.2f} - {xg['away']:.2f}   over 2.5 "
-            f"{p['totals']['2.5']['over']:.3f}   both score {p['btts']['yes']:.3f}"
-        )
-        grid = p["score_grid"]
-        print("score grid (home goals down, away across), %:")
-        print("     " + "".join(f"{j:>6}" for j in range(6)))
-        for i in range(6):
-            print(f"{i:>5}" + "".join(f"{100 * grid[i][j]:>6.1f}" for j in range(6)))
+        _print_markets(p)
         return 0
 
     return _run_async(Settings.from_env(), work)
+
+
+def _cmd_price(args: argparse.Namespace) -> int:
+    p = predictions.price(
+        tuple(args.odds),
+        tuple(args.over_under) if args.over_under else None,
+        line=args.line,
+        margin=args.margin,
+        rho=args.rho,
+    )
+    if args.json:
+        print(json.dumps(p, indent=2))
+        return 0
+    totals = ""
+    if args.over_under:
+        totals = f", over/under {args.line:g} {' '.join(f'{o:g}' for o in args.over_under)}"
+    print(
+        f"fair prices from odds {' '.join(f'{o:g}' for o in args.odds)}{totals}"
+        f" ({args.margin} margin removal, rho {p['rho']:+.4f})"
+    )
+    _print_markets(p)
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -517,6 +547,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         else:
             uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def _add_totals_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--over-under",
+        type=float,
+        nargs=2,
+        metavar=("OVER", "UNDER"),
+        help="decimal over/under odds: the score grid reproduces them too",
+    )
+    parser.add_argument("--line", type=float, default=2.5, help="the totals line (2.5)")
 
 
 def _positive_int(text: str) -> int:
@@ -689,8 +730,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("HOME", "DRAW", "AWAY"),
         help="decimal 1X2 odds for the market blend",
     )
+    _add_totals_options(pr)
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_cmd_predict)
+
+    price = sub.add_parser(
+        "price", help="a fair score grid and every market from 1X2 (+ over/under) odds"
+    )
+    price.add_argument(
+        "--odds",
+        type=float,
+        nargs=3,
+        required=True,
+        metavar=("HOME", "DRAW", "AWAY"),
+        help="decimal 1X2 odds",
+    )
+    _add_totals_options(price)
+    price.add_argument("--margin", choices=list(METHODS), default="power")
+    price.add_argument(
+        "--rho",
+        type=float,
+        default=0.0,
+        help="the grid's low-score dependence without totals odds (default 0)",
+    )
+    price.add_argument("--json", action="store_true")
+    price.set_defaults(func=_cmd_price)
 
     ev = sub.add_parser("evaluate", help="a model against the market on chosen matches")
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")

@@ -14,15 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.draw import PRE_MATCH_SOURCES
 from core.errors import InvalidInputError, UnknownTeamError
 from core.evaluation import compare
+from core.markets import MatchProbabilities
 from core.odds import implied_probabilities, market_probabilities
 from core.odds import overround as overround_of
 from core.pipeline import StoredModel
+from core.pricing import fit_grid
+from core.pricing import price as price_grid
 from server import cache
 from server.leagues import league_info
 from server.tables import League, Team
 from server.training import RunConfig, get_model, load_matches
 
-__all__ = ["TeamLookupError", "evaluate", "predict"]
+__all__ = ["TeamLookupError", "evaluate", "markets", "predict", "price"]
 
 TOTAL_LINES = (0.5, 1.5, 2.5, 3.5, 4.5)
 HANDICAP_LINES = (-1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5)
@@ -115,6 +118,47 @@ async def _lookup_teams(
     return out
 
 
+def _check_prices(odds: Any, over_under: Any) -> None:
+    if odds is not None and (len(odds) != 3 or not all(o > 1.0 for o in odds)):
+        raise InvalidInputError("odds must be three decimal prices above 1.0 (home draw away)")
+    if over_under is not None and (len(over_under) != 2 or not all(o > 1.0 for o in over_under)):
+        raise InvalidInputError("over/under odds must be two decimal prices above 1.0")
+
+
+def _check_line(line: float) -> None:
+    if not (line >= 0 and (line * 2) % 2 == 1):
+        raise InvalidInputError(f"the totals line must be a half-goal line (2.5), got {line}")
+
+
+def markets(grid: MatchProbabilities, i: int = 0) -> dict[str, Any]:
+    """Every market of fixture ``i`` of ``grid``: 1X2, expected goals, the score grid,
+    totals, both teams to score and Asian handicaps, all from the same grid."""
+    home_xg, away_xg = grid.expected_goals
+    totals = {}
+    for line in TOTAL_LINES:
+        s = grid.totals(line)
+        totals[str(line)] = {"over": float(s.win[i]), "under": float(s.lose[i])}
+    handicaps = {}
+    for line in HANDICAP_LINES:
+        s = grid.asian_handicap(line)
+        handicaps[f"{line:+g}"] = {
+            "win": float(s.win[i]),
+            "push": float(s.push[i]),
+            "lose": float(s.lose[i]),
+        }
+    return {
+        "home_win": float(grid.home_win[i]),
+        "draw": float(grid.draw[i]),
+        "away_win": float(grid.away_win[i]),
+        "expected_goals": {"home": float(home_xg[i]), "away": float(away_xg[i])},
+        "rho": float(np.broadcast_to(grid.rho, (len(grid),))[i]),
+        "score_grid": grid.grid[i].tolist(),
+        "totals": totals,
+        "btts": {"yes": float(grid.btts[i]), "no": float(1.0 - grid.btts[i])},
+        "asian_handicap": handicaps,
+    }
+
+
 async def predict(
     engine: AsyncEngine,
     home: str,
@@ -122,68 +166,99 @@ async def predict(
     league: str | None = None,
     model_version: str | None = None,
     odds: tuple[float, float, float] | None = None,
-    max_goals: int = 10,
+    max_goals: int | None = None,
+    over_under: tuple[float, float] | None = None,
+    line: float = 2.5,
 ) -> dict[str, Any]:
     """1X2 probabilities of the active ``full`` model (or ``model_version``), with the
-    Dixon-Coles score grid, totals, both-teams-to-score and Asian handicaps.  ``odds``
-    (decimal home/draw/away) feed the market blend; without them the blend falls back to
-    the goal model."""
-    if not 1 <= max_goals <= 20:
+    score grid, totals, both-teams-to-score and Asian handicaps.  ``odds`` (decimal
+    home/draw/away) feed the market blend; without them the blend falls back to the goal
+    model.  When the final 1X2 is not the goal model's (blend, calibration), the match's
+    goal rates are refitted so that the grid and every market reproduce it; ``over_under``
+    (decimal prices of over/under ``line``) makes the grid reproduce the totals too
+    (rho refitted).  ``max_goals`` cuts the grid (default: exact, < 1e-10 left out)."""
+    if max_goals is not None and not 1 <= max_goals <= 20:
         raise InvalidInputError("max_goals must be between 1 and 20")
-    if odds is not None and (len(odds) != 3 or not all(o > 1.0 for o in odds)):
-        raise InvalidInputError("odds must be three decimal prices above 1.0 (home draw away)")
+    _check_prices(odds, over_under)
+    _check_line(line)
     model, stored, weights = await _model(engine, model_version)
     (home_id, home_name), (away_id, away_name) = await _team_ids(engine, [home, away], league)
     if home_id == away_id:
         raise InvalidInputError(f"{home_name!r} cannot play itself")
+    margin = weights.get("config", {}).get("margin", "power")
     market = overround = None
     if odds is not None:
         prices = np.array([odds], dtype=float)
-        market = implied_probabilities(prices, weights.get("config", {}).get("margin", "power"))
+        market = implied_probabilities(prices, margin)
         overround = overround_of(prices)
     try:
         # one fixture: microseconds of numpy, cheaper than a thread hop
-        probs, grid = stored.predict([str(home_id)], [str(away_id)], market, overround, max_goals)
+        probs, goal_model = stored.predict([str(home_id)], [str(away_id)], market, overround)
     except UnknownTeamError as exc:
         names = {str(home_id): home_name, str(away_id): away_name}
         missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
         raise UnknownTeamError([f"{missing} (not in model {model['version']})"]) from None
-    home_xg, away_xg = grid.expected_goals
-    totals = {
-        str(line): {
-            "over": float(grid.totals(line).win[0]),
-            "under": float(grid.totals(line).lose[0]),
-        }
-        for line in TOTAL_LINES
-    }
-    handicaps = {}
-    for line in HANDICAP_LINES:
-        s = grid.asian_handicap(line)
-        handicaps[f"{line:+g}"] = {
-            "win": float(s.win[0]),
-            "push": float(s.push[0]),
-            "lose": float(s.lose[0]),
-        }
+    grid = goal_model
+    over = None
+    if over_under is not None:
+        over = implied_probabilities(np.array([over_under], dtype=float), margin)[:, 0]
+    if over is not None or np.abs(probs - goal_model.outcomes).max() > 1e-12:
+        grid = fit_grid(
+            probs,
+            home_rate=goal_model.home_rate,
+            away_rate=goal_model.away_rate,
+            rho=goal_model.rho,
+            over=over,
+            line=line,
+        )
+    if max_goals is not None:
+        grid = _cut(grid, max_goals)
     return {
         "model_version": model["version"],
         "model_type": model["model_type"],
         "home_team": home_name,
         "away_team": away_name,
+        **markets(grid),
         "home_win": float(probs[0, 0]),
         "draw": float(probs[0, 1]),
         "away_win": float(probs[0, 2]),
         "used_odds": odds is not None and ("blend" in weights or "draw" in weights),
         "goal_model": {
-            "home_win": float(grid.home_win[0]),
-            "draw": float(grid.draw[0]),
-            "away_win": float(grid.away_win[0]),
+            "home_win": float(goal_model.home_win[0]),
+            "draw": float(goal_model.draw[0]),
+            "away_win": float(goal_model.away_win[0]),
+            "expected_goals": {
+                "home": float(goal_model.expected_goals[0][0]),
+                "away": float(goal_model.expected_goals[1][0]),
+            },
         },
-        "expected_goals": {"home": float(home_xg[0]), "away": float(away_xg[0])},
-        "score_grid": grid.grid[0].tolist(),
-        "totals": totals,
-        "btts": {"yes": float(grid.btts[0]), "no": float(1.0 - grid.btts[0])},
-        "asian_handicap": handicaps,
     }
+
+
+def _cut(grid: MatchProbabilities, max_goals: int) -> MatchProbabilities:
+    """The grid cut at ``max_goals`` goals a side and renormalised (an explicit request)."""
+    cut = grid.grid[:, : max_goals + 1, : max_goals + 1].copy()
+    cut /= cut.sum(axis=(1, 2))[:, None, None]
+    return MatchProbabilities(
+        grid.home_team, grid.away_team, grid.home_rate, grid.away_rate, cut, grid.rho
+    )
+
+
+def price(
+    odds: tuple[float, float, float],
+    over_under: tuple[float, float] | None = None,
+    line: float = 2.5,
+    margin: str = "power",
+    rho: float = 0.0,
+) -> dict[str, Any]:
+    """The fair score grid and every derived market from 1X2 (+ over/under) odds alone,
+    no fitted model: the service behind ``fpe price``."""
+    _check_prices(odds, over_under)
+    _check_line(line)
+    grid = price_grid(
+        [odds], None if over_under is None else [over_under], line=line, margin=margin, rho=rho
+    )
+    return {"odds": list(odds), "over_under": over_under and list(over_under), **markets(grid)}
 
 
 async def evaluate(

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from server.cli import main
@@ -85,7 +86,8 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
     csv.write_text(
         "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR\n"
         "E0,10/08/2024,A,B,1,0,H\nE0,11/08/2024,B,A,x,0,H\nE0,12/08/2024,A,C,2,2,D\n"
-        "E0,13/08/2024,C,B,0,1,A\n"
+        "E0,13/08/2024,C,B,0,1,A\nE0,14/08/2024,B,C,2,1,H\nE0,15/08/2024,C,A,1,1,D\n"
+        "E0,16/08/2024,B,A,0,1,A\n"
     )
     assert main(["fit", str(csv)]) == 0
     err = capsys.readouterr().err
@@ -113,3 +115,39 @@ def test_one_season_needs_a_shorter_burn_in(e0_files, capsys):
     out = json.loads(capsys.readouterr().out)
     assert 250 < out["n"] < 380
     assert out["settings"]["burn_in_days"] == 60
+
+
+def test_price_from_odds_alone_json_and_table(capsys):
+    assert (
+        main(["price", "--odds", "2.1", "3.5", "3.6", "--over-under", "1.9", "1.95", "--json"]) == 0
+    )
+    p = json.loads(capsys.readouterr().out)
+    grid = np.array(p["score_grid"])
+    x, y = np.indices(grid.shape)
+    assert abs(grid[x > y].sum() - p["home_win"]) < 1e-9
+    assert abs(grid[x == y].sum() - p["draw"]) < 1e-9
+    assert abs(grid[x + y > 2.5].sum() - p["totals"]["2.5"]["over"]) < 1e-9
+    assert p["home_win"] > p["away_win"] and -0.3 < p["rho"] < 0.3
+    assert set(p["asian_handicap"]) >= {"-0.5", "+0", "-1"}
+    assert main(["price", "--odds", "2.1", "3.5", "3.6"]) == 0
+    out = capsys.readouterr().out
+    assert "score grid" in out and "rho +0.0000" in out
+
+
+def test_price_with_bad_or_impossible_odds_is_a_one_line_error(capsys):
+    assert main(["price", "--odds", "2.1", "0.9", "3.6"]) == 1
+    assert "above 1.0" in capsys.readouterr().err
+    assert main(["price", "--odds", "1.2", "9", "15", "--over-under", "1.01", "12"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fpe: error: no Dixon-Coles score grid") and "Traceback" not in err
+
+
+def test_fit_on_data_that_do_not_identify_the_model_names_the_team(tmp_path, capsys):
+    path = tmp_path / "E0.csv"
+    rows = ["Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR"]
+    games = [("A", "B", 1, 0), ("B", "C", 2, 1), ("C", "A", 0, 1), ("B", "A", 0, 2)]
+    for day, (h, a, x, y) in enumerate(games, start=1):
+        rows.append(f"E0,{day:02d}/08/2024,{h},{a},{x},{y},{'HDA'[(x < y) + (x <= y)]}")
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["fit", str(path)]) == 1
+    assert "team 'A' never concedes" in capsys.readouterr().err

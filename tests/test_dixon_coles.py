@@ -11,8 +11,16 @@ import pytest
 from scipy.optimize import minimize
 from scipy.stats import poisson
 
-from core import DixonColes, InvalidInputError, NotFittedError, Poisson, UnknownTeamError
+from core import (
+    ConvergenceError,
+    DixonColes,
+    InvalidInputError,
+    NotFittedError,
+    Poisson,
+    UnknownTeamError,
+)
 from core.dixon_coles import decay_weights
+from server.footballdata import parse_bytes
 from tests.conftest import SYNTHETIC
 
 
@@ -185,13 +193,94 @@ def test_callback_sees_every_iteration_and_can_stop_the_fit(make_matches):
         DixonColes().fit(frame, callback=stop)
 
 
-def test_rho_stays_inside_the_validity_region(make_matches):
-    frame = make_matches(n_teams=6, seasons=2, rho=0.0, seed=9)
-    # many 1-1 draws push rho towards 1 - they must never make a tau negative
-    frame.loc[frame.index[:40], ["home_goals", "away_goals"]] = 0
+def _all_pairs(model):
+    home, away = np.meshgrid(model.teams_, model.teams_)
+    keep = home != away
+    return home[keep], away[keep]
+
+
+def _extreme(make_matches, seed, share):
+    """A high-scoring league where a share of the results is replaced by 0-0 and 1-1 draws:
+    the likelihood then pushes rho far below what the highest-scoring pairs allow."""
+    frame = make_matches(n_teams=12, seasons=2, home=0.6, spread=0.8, seed=seed)
+    rng = np.random.default_rng(seed)
+    pick = rng.random(len(frame)) < share
+    goals = rng.integers(0, 2, pick.sum())
+    frame.loc[pick, "home_goals"] = goals
+    frame.loc[pick, "away_goals"] = goals
+    return frame
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+@pytest.mark.parametrize(("seed", "share"), [(9, 0.0), (9, 0.4), (13, 0.6), (14, 0.3)])
+def test_no_grid_cell_is_negative_for_any_pair_of_fitted_teams(make_matches, solver, seed, share):
+    frame = _extreme(make_matches, seed, share)
+    try:
+        model = DixonColes(solver=solver).fit(frame)
+    except ConvergenceError:
+        assert solver == "lbfgs"  # the reference solver may give up; Newton must not
+        return
+    home, away = _all_pairs(model)
+    grid = model.predict(home, away).grid
+    assert grid.min() >= 0.0
+    lam, mu = model.rates(home, away)
+    taus = np.stack([1 - lam * mu * model.rho_, 1 + lam * model.rho_, 1 + mu * model.rho_])
+    assert taus.min() > 0 and model.rho_ < 1
+
+
+def test_rho_held_at_the_edge_of_its_region_on_extreme_data(make_matches):
+    frame = _extreme(make_matches, 13, 0.6)
     model = DixonColes().fit(frame)
-    lam, mu = model.rates(frame.home_team, frame.away_team)
-    assert (1 - lam * mu * model.rho_ > 0).all() and model.rho_ < 1
+    lam, mu = model.rates(*_all_pairs(model))
+    edge = -1.0 / max(lam.max(), mu.max())
+    # the likelihood wants rho below the region: it ends on the edge, not beyond
+    assert model.rho_ == pytest.approx(edge, rel=1e-3)
+    assert model.rho_ > edge
+
+
+DEGENERATE = [
+    # (rows as home, away, home goals, away goals; message)
+    ([("A", "B", 1, 0), ("B", "C", 2, 1), ("C", "A", 0, 1)], "team 'A' never concedes"),
+    ([("A", "B", 0, 1), ("B", "C", 2, 1), ("C", "A", 1, 0)], "team 'A' never scores"),
+    ([("A", "B", 1, 0), ("B", "C", 1, 0), ("C", "A", 1, 0), ("B", "A", 1, 0)], "no away team"),
+    ([("A", "B", 0, 1), ("B", "C", 0, 2), ("C", "A", 0, 1)], "no home team scores"),
+]
+
+
+@pytest.mark.parametrize(("rows", "message"), DEGENERATE)
+def test_data_that_do_not_identify_the_model_raise_a_clear_error(rows, message):
+    frame = pd.DataFrame(rows, columns=["home_team", "away_team", "home_goals", "away_goals"])
+    with pytest.raises(ConvergenceError, match=message):
+        DixonColes().fit(frame)
+
+
+def test_every_match_ending_1_0_is_an_error_not_a_huge_rho(make_matches):
+    frame = make_matches(seed=15)
+    frame["home_goals"], frame["away_goals"] = 1, 0
+    with pytest.raises(ConvergenceError, match="home advantage is not identified"):
+        DixonColes().fit(frame)
+
+
+def test_a_prior_identifies_a_team_that_never_scores(make_matches):
+    frame = make_matches(seed=16)
+    frame.loc[frame.home_team == "T00", "home_goals"] = 0
+    frame.loc[frame.away_team == "T00", "away_goals"] = 0
+    with pytest.raises(ConvergenceError, match="team 'T00' never scores"):
+        DixonColes().fit(frame)
+    model = DixonColes(l2=2.0).fit(frame)
+    assert np.isfinite(model.attack_).all() and model.converged_
+
+
+def test_too_few_iterations_is_an_error_naming_them(make_matches):
+    with pytest.raises(ConvergenceError, match="did not converge after 1 iterations"):
+        DixonColes(max_iter=1).fit(make_matches(seed=17))
+
+
+def test_a_short_real_season_start_is_refused_with_the_team_named(football_data_dir):
+    path = football_data_dir / "2425" / "E0.csv"
+    frame = parse_bytes(path.read_bytes(), path.name).matches.iloc[:17]
+    with pytest.raises(ConvergenceError, match="never score"):
+        DixonColes(xi=0.00186).fit(frame)
 
 
 BAD_INPUTS = [
@@ -276,3 +365,14 @@ def test_legacy_dict_without_exact_parameters_still_loads(make_matches):
     )
     with pytest.raises(InvalidInputError, match="not a Dixon-Coles model"):
         DixonColes.from_dict({"team_strengths": {"A": {"attack": "x"}}})
+
+
+def test_a_stored_rho_too_extreme_for_a_fixture_is_kept_inside_its_region(make_matches):
+    model = DixonColes().fit(make_matches(seed=18))
+    data = model.to_dict()
+    data["rho"] = -0.9  # as a model from elsewhere might say: invalid for most fixtures
+    stored = DixonColes.from_dict(data)
+    home, away = _all_pairs(stored)
+    p = stored.predict(home, away)
+    assert p.grid.min() >= 0.0
+    np.testing.assert_allclose(p.grid.sum(axis=(1, 2)), 1.0)

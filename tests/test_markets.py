@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import poisson
 
 from core import DixonColes, InvalidInputError, score_grid
+from core.markets import TAIL, MatchProbabilities, grid_size, outcome_probabilities, rho_bounds
 
 
 @pytest.fixture
@@ -18,7 +19,8 @@ def prediction(make_matches):
 
 def test_grid_sums_to_one_and_1x2_equals_grid_sums(prediction):
     grid = prediction.grid
-    assert grid.shape == (10, 11, 11)
+    size = grid_size(prediction.home_rate, prediction.away_rate) + 1
+    assert grid.shape == (10, size, size)
     np.testing.assert_allclose(grid.sum(axis=(1, 2)), 1.0, atol=1e-15)
     x, y = np.indices(grid.shape[1:])
     for k in range(len(prediction)):  # equal up to the order of floating-point summation
@@ -68,7 +70,8 @@ def test_asian_handicap_lines(prediction):
     np.testing.assert_allclose(q.push, prediction.draw / 2)
     np.testing.assert_allclose(q.lose, prediction.away_win + prediction.draw / 2)
     minus_one = prediction.asian_handicap(-1.0)
-    np.testing.assert_allclose(minus_one.push, prediction.goal_difference[:, 11])
+    one_up = prediction.grid.shape[1]  # column max_goals + 1: home wins by exactly one
+    np.testing.assert_allclose(minus_one.push, prediction.goal_difference[:, one_up])
     for line in (-2.25, -1.75, 0.75, 1.5):
         s = prediction.asian_handicap(line)
         np.testing.assert_allclose(s.win + s.push + s.lose, 1.0, atol=1e-14)
@@ -94,3 +97,40 @@ def test_btts_and_expected_goals(prediction):
     frame = prediction.to_frame()
     assert list(frame.columns[:5]) == ["home_team", "away_team", "home_win", "draw", "away_win"]
     assert len(frame) == len(prediction)
+
+
+@pytest.mark.parametrize(("lam", "mu"), [(0.3, 0.2), (1.5, 1.1), (3.2, 0.4), (6.0, 5.0)])
+def test_default_grid_leaves_out_less_than_the_tail(lam, mu):
+    n = grid_size([lam], [mu])
+    left_out = 1.0 - poisson.cdf(n, lam) * poisson.cdf(n, mu)
+    assert left_out < TAIL
+    assert 1.0 - poisson.cdf(n - 1, lam) * poisson.cdf(n - 1, mu) >= TAIL / 2  # not oversized
+    exact = score_grid([lam], [mu], -0.05, max_goals=80)[0]
+    grid = score_grid([lam], [mu], -0.05)[0]
+    x, y = np.indices(grid.shape)
+    xe, ye = np.indices(exact.shape)
+    for cut, ref in ((x > y, xe > ye), (x == y, xe == ye), (x < y, xe < ye)):
+        assert abs(grid[cut].sum() - exact[ref].sum()) < 1e-10
+
+
+def test_a_fixed_ten_goal_grid_is_measurably_off_for_high_rates():
+    exact = score_grid([4.0], [1.0], max_goals=80)[0]
+    ten = score_grid([4.0], [1.0], max_goals=10)[0]
+    assert abs(np.tril(ten, -1).sum() - np.tril(exact, -1).sum()) > 1e-4
+
+
+def test_rho_outside_a_fixtures_region_is_an_error():
+    lo, hi = rho_bounds(np.array([4.0]), np.array([2.0]))
+    assert lo[0] == pytest.approx(-0.25) and hi[0] == pytest.approx(0.125)
+    assert (score_grid([4.0], [2.0], -0.24) >= 0).all()
+    with pytest.raises(InvalidInputError, match="negative"):
+        score_grid([4.0], [2.0], -0.3)
+
+
+@pytest.mark.parametrize("max_goals", [None, 6])
+def test_outcome_probabilities_equal_the_grid_sums(prediction, max_goals):
+    lam, mu = prediction.home_rate, prediction.away_rate
+    for rho in (0.0, -0.1, 0.05):
+        grid = MatchProbabilities(None, None, lam, mu, score_grid(lam, mu, rho, max_goals))
+        fast = outcome_probabilities(lam, mu, rho, max_goals)
+        np.testing.assert_allclose(fast, grid.outcomes, rtol=0, atol=1e-15)

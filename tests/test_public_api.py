@@ -14,6 +14,7 @@ MODULES = [
     "core.metrics",
     "core.odds",
     "core.markets",
+    "core.pricing",
     "core.backtest",
     "core.evaluation",
     "core.errors",
@@ -31,6 +32,7 @@ def test_every_name_in_all_exists(name):
 
 def test_core_exports():
     assert set(core.__all__) == {
+        "ConvergenceError",
         "DixonColes",
         "FPEError",
         "InvalidInputError",
@@ -40,6 +42,8 @@ def test_core_exports():
         "Settlement",
         "UnknownTeamError",
         "decay_weights",
+        "fit_grid",
+        "price",
         "score_grid",
     }
 
@@ -50,4 +54,5 @@ def test_exception_tree():
     assert issubclass(errors.UnknownTeamError, errors.InvalidInputError)
     assert issubclass(errors.UnknownTeamError, KeyError)
     assert issubclass(errors.NotFittedError, AttributeError)
+    assert issubclass(errors.ConvergenceError, errors.InvalidInputError)
     assert str(errors.UnknownTeamError(["X"])) == "unknown team(s) not in the fitted model: 'X'"

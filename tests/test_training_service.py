@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from core.errors import InvalidInputError, UnknownTeamError
+from core.odds import implied_probabilities
 from server import predictions, runner, training
 from server.config import Settings
 from server.runner import RunContext, execute_run, reap_stale_runs
@@ -193,17 +195,43 @@ async def test_a_run_whose_worker_died_is_reaped(services):
     assert await reap_stale_runs(ctx, stale_after=2.0) == []
 
 
+def _grid_agrees_with_the_1x2(p: dict) -> None:
+    grid = np.array(p["score_grid"])
+    x, y = np.indices(grid.shape)
+    assert abs(grid.sum() - 1) < 1e-12 and grid.min() >= 0
+    for cells, key in ((x > y, "home_win"), (x == y, "draw"), (x < y, "away_win")):
+        assert abs(grid[cells].sum() - p[key]) < 1e-9
+    assert abs(grid.sum(axis=1) @ np.arange(len(grid)) - p["expected_goals"]["home"]) < 1e-9
+    assert abs(grid[1:, 1:].sum() - p["btts"]["yes"]) < 1e-12
+
+
 async def test_predict_and_evaluate_from_the_active_full_model(services):
     await start_training(services, {"model_type": "full", **E0_RECENT})
     await services.queue.join()
     p = await predictions.predict(services.engine, "arsenal", "Chelsea", "E0")
     assert p["home_team"] == "Arsenal" and p["model_type"] == "full"
     assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-9
-    assert len(p["score_grid"]) == 11 and set(p["totals"]) >= {"2.5"}
+    assert set(p["totals"]) >= {"2.5"}
+    _grid_agrees_with_the_1x2(p)
     with_odds = await predictions.predict(
         services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5)
     )
     assert with_odds["home_win"] != p["home_win"] or with_odds["used_odds"]
+    # the blend moved the 1X2: the grid and every market moved with it
+    _grid_agrees_with_the_1x2(with_odds)
+    if abs(with_odds["home_win"] - with_odds["goal_model"]["home_win"]) > 1e-6:
+        assert with_odds["score_grid"] != p["score_grid"]
+        assert with_odds["expected_goals"] != with_odds["goal_model"]["expected_goals"]
+    totals = await predictions.predict(
+        services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5), over_under=(1.8, 2.05)
+    )
+    _grid_agrees_with_the_1x2(totals)
+    over = implied_probabilities(np.array([[1.8, 2.05]]), "power")[0, 0]
+    assert abs(totals["totals"]["2.5"]["over"] - over) < 1e-9
+    cut = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", max_goals=10)
+    assert len(cut["score_grid"]) == 11
+    with pytest.raises(InvalidInputError, match="over/under"):
+        await predictions.predict(services.engine, "Arsenal", "Chelsea", over_under=(1.8, 0.9))
     with pytest.raises(predictions.TeamLookupError, match="Atlantis"):
         await predictions.predict(services.engine, "Atlantis", "Chelsea")
     with pytest.raises(UnknownTeamError, match="Hull"):  # a club the model never saw
