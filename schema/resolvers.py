@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -157,8 +156,15 @@ class Query:
 class Mutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
-    async def start_training(self, info: strawberry.Info, input: TrainingInput) -> TrainingRun:
-        run = await start_training(info.context.services, input.to_request())
+    async def start_training(
+        self,
+        info: strawberry.Info,
+        input: TrainingInput,
+        idempotency_key: str | None = None,
+    ) -> TrainingRun:
+        """Queue a run.  A retry with the same ``idempotencyKey`` returns the run the first
+        call created instead of starting another."""
+        run = await start_training(info.context.services, input.to_request(), idempotency_key)
         return TrainingRun.from_row(run)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -248,11 +254,10 @@ class Subscription:
         """State changes of every run (queued, training, completed, ...), for dashboards."""
         services = info.context.services
         with _SubscriptionSlot(info.context):
-            last = "$"
-            while True:
-                events = await services.events.read_all(last, timeout=5.0)
-                for event_id, event in events:
-                    last = event_id
-                    yield ProgressEvent.from_event(event_id, event)
-                if not events:
-                    await asyncio.sleep(0)  # let cancellation through between empty reads
+            stream = services.hub.follow_all()  # one shared Redis reader per process
+            try:
+                async for event_id, event in stream:
+                    if event_id:
+                        yield ProgressEvent.from_event(event_id, event)
+            finally:
+                await stream.aclose()

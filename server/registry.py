@@ -7,21 +7,29 @@ same type (a PostgreSQL advisory lock per type; SQLite transactions already seri
 
 from __future__ import annotations
 
+import math
 import zlib
+from collections.abc import Iterator
+from itertools import permutations
+from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError, InvalidInputError
+from core.pipeline import StoredModel
 from server import cache
 from server.tables import Model, ModelStatus
 
 __all__ = [
     "ConflictError",
     "ModelNotFoundError",
+    "UnusableModelError",
     "activate_model",
     "archive_model",
+    "check_usable",
     "lock_model_type",
 ]
 
@@ -35,6 +43,83 @@ class ModelNotFoundError(InvalidInputError):
 
 class ConflictError(FPEError):
     """The change lost a race with another one; retrying is safe."""
+
+
+class UnusableModelError(FPEError):
+    """A trained model whose parameters, metrics or probabilities are not finite and valid
+    (a diverged fit); it is never stored as usable.  The message names the cause."""
+
+
+# metric -> its valid range (inclusive); None values (no draw in the period) are allowed
+_METRIC_RANGES = {
+    "rps": (0.0, 1.0),
+    "log_loss": (0.0, math.inf),
+    "brier": (0.0, 2.0),
+    "accuracy": (0.0, 1.0),
+    "draw_accuracy": (0.0, 1.0),
+    "rmse_goals": (0.0, math.inf),
+}
+_PROBE_TEAMS = 30  # the probabilities are checked on every pair of up to this many teams
+
+
+def _numbers(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{i}]")
+    elif isinstance(value, float | np.floating):
+        yield path, value
+
+
+def check_usable(weights: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Raise :class:`UnusableModelError` unless the goal model's parameters are finite, its
+    log-likelihood is one (not positive), the metrics are finite and in range, and the model
+    predicts probabilities (finite, in [0, 1], summing to 1) for its own teams.  CPU work:
+    call it off the event loop."""
+    dc = weights.get("dixon_coles", {})
+    legacy = {k: weights.get(k) for k in ("team_strengths", "home_advantage", "rho")}
+    for path, value in [*_numbers(dc, "dixon_coles"), *_numbers(legacy, "weights")]:
+        if not math.isfinite(value):
+            raise UnusableModelError(f"the fit diverged: parameter {path} is {value}")
+    loglik = dc.get("fit", {}).get("loglik")
+    if loglik is not None and loglik > 0:
+        raise UnusableModelError(
+            f"the fit diverged: its log-likelihood {loglik:.6g} is positive, so some "
+            f"probabilities are negative (rho = {dc.get('rho')!r})"
+        )
+    for name, (low, high) in _METRIC_RANGES.items():
+        value = metrics.get(name)
+        if value is None and name == "draw_accuracy":
+            continue
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            raise UnusableModelError(
+                f"the validation metric {name} is {value!r}, outside [{low}, {high}]: "
+                "the fit diverged"
+            )
+    teams = list(dc.get("parameters", {}).get("teams", []))[:_PROBE_TEAMS]
+    if len(teams) < 2:
+        raise UnusableModelError("the model knows fewer than two teams")
+    home, away = zip(*permutations(teams, 2), strict=True)
+    try:
+        probs, grid = StoredModel(weights).predict(list(home), list(away))
+    except (ArithmeticError, ValueError, FPEError) as exc:
+        raise UnusableModelError(f"the model cannot predict: {exc}") from exc
+    for what, p in (("1X2 probability", probs), ("score probability", grid.grid)):
+        bad = ~np.isfinite(p) | (p < -1e-9) | (p > 1 + 1e-9)
+        if bad.any():
+            raise UnusableModelError(
+                f"the model predicts a {what} of {p[bad].flat[0]:.6g} "
+                f"(e.g. {home[int(np.argwhere(bad)[0][0])]} v {away[int(np.argwhere(bad)[0][0])]})"
+            )
+    sums = probs.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-6):
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise UnusableModelError(
+            f"the model's 1X2 probabilities sum to {sums[worst]:.6g}, not 1 "
+            f"({home[worst]} v {away[worst]})"
+        )
 
 
 async def lock_model_type(conn: AsyncConnection, model_type: str) -> None:

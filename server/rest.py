@@ -131,6 +131,7 @@ async def train(request: Request) -> JSONResponse:
             "date_from": body.get("dateFrom"),
             "date_to": body.get("dateTo"),
         },
+        idempotency_key=request.headers.get("idempotency-key"),
     )
     return JSONResponse(
         {

@@ -10,32 +10,35 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
-from core.pipeline import MIN_MATCHES, MODEL_TYPES, TrainingConfig
+from core.pipeline import MODEL_TYPES, TrainingConfig, check_selection
 from server.footballdata import ODDS_COLUMNS
 from server.registry import ModelNotFoundError
+from server.serialize import json_ready  # noqa: F401 - older import path
 from server.tables import League, Match, MatchOdds, Model, ModelStatus, Team, TrainingRun
 
 __all__ = [
+    "IdempotencyConflictError",
     "RunConfig",
     "RunNotFoundError",
     "ValidationError",
-    "cancel_run",
     "get_run",
     "list_models",
     "list_runs",
     "load_matches",
     "parse_config",
+    "run_for_key",
     "validate_config",
 ]
 
 _RUNS = TrainingRun.__table__
 _MODELS = Model.__table__
+WAITING = "waiting for a worker"  # a queued run's message
+MAX_IDEMPOTENCY_KEY = 255
 HYPERPARAMETERS = ("xi", "l2", "refit_days", "validation_share", "burn_in_days", "margin")
 
 
@@ -49,6 +52,13 @@ class ValidationError(InvalidInputError):
 
 class RunNotFoundError(InvalidInputError):
     """No training run has that task id."""
+
+
+class IdempotencyConflictError(ValidationError):
+    """An idempotency key reused for a different training configuration."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "idempotency_key")
 
 
 @dataclass(frozen=True)
@@ -191,26 +201,11 @@ async def validate_config(engine: AsyncEngine, config: RunConfig) -> int:
                 .order_by(m.c.match_date)
             )
         ]
-    check_selection(dates, config.training_config())
+    try:
+        check_selection(dates, config.training_config())
+    except InvalidInputError as exc:
+        raise ValidationError(str(exc), "seasons") from None
     return len(dates)
-
-
-def check_selection(dates: list[date], config: TrainingConfig) -> None:
-    """Enough matches, and enough history before the validation period."""
-    if len(dates) < MIN_MATCHES:
-        raise ValidationError(
-            f"the selection has {len(dates)} matches; training needs at least {MIN_MATCHES}",
-            "seasons",
-        )
-    validation_start = dates[int(len(dates) * (1 - config.validation_share))]
-    first_forecast = dates[0] + pd.Timedelta(days=config.burn_in_days).to_pytimedelta()
-    if validation_start <= first_forecast:
-        raise ValidationError(
-            f"the selection is too short: its validation period starts {validation_start}, "
-            f"but the first {config.burn_in_days} days (to {first_forecast}) are needed as "
-            "history; select more seasons",
-            "seasons",
-        )
 
 
 async def load_matches(engine: AsyncEngine, config: RunConfig) -> pd.DataFrame:
@@ -281,7 +276,14 @@ def new_version(model_type: str, task_id: str, now: datetime | None = None) -> s
     return f"{model_type}-{stamp}-{task_id[:6]}"
 
 
-async def create_run(engine: AsyncEngine, config: RunConfig, match_count: int) -> dict[str, Any]:
+async def create_run(
+    engine: AsyncEngine,
+    config: RunConfig,
+    match_count: int,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Create a queued run.  An ``idempotency_key`` that another run holds already is an
+    :class:`IntegrityError` (see :func:`run_for_key`)."""
     task_id = new_task_id()
     async with engine.begin() as conn:
         await conn.execute(
@@ -294,11 +296,29 @@ async def create_run(engine: AsyncEngine, config: RunConfig, match_count: int) -
                 match_count=match_count,
                 config=config.to_json(),
                 phase="queued",
-                message="waiting for a worker",
+                message=WAITING,
                 logs=[],
+                idempotency_key=idempotency_key,
             )
         )
     return await get_run(engine, task_id)
+
+
+async def run_for_key(engine: AsyncEngine, key: str, config: RunConfig) -> dict[str, Any] | None:
+    """The run created with idempotency ``key``, if any; the same key with another
+    configuration is an :class:`IdempotencyConflictError`."""
+    async with engine.connect() as conn:
+        task_id = (
+            await conn.execute(sa.select(_RUNS.c.task_id).where(_RUNS.c.idempotency_key == key))
+        ).scalar()
+    if task_id is None:
+        return None
+    run = await get_run(engine, task_id)
+    if run["config"] != config.to_json():
+        raise IdempotencyConflictError(
+            f"idempotency key {key!r} was used for run {task_id} with another configuration",
+        )
+    return run
 
 
 async def delete_queued_run(engine: AsyncEngine, task_id: str) -> None:
@@ -413,42 +433,3 @@ async def get_model(
             raise ModelNotFoundError(f"no model has version {version!r}")
         raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
     return _run_dict(row)
-
-
-async def cancel_run(engine: AsyncEngine, task_id: str) -> dict[str, Any]:
-    """Ask a run to stop.  A queued run is cancelled at once; a training one stops at its
-    next check (within about a second); a finished one is left as it is."""
-    await get_run(engine, task_id)  # an unknown id is an error
-    async with engine.begin() as conn:
-        await conn.execute(
-            sa.update(_RUNS)
-            .where(_RUNS.c.task_id == task_id, _RUNS.c.status == "queued")
-            .values(
-                status=ModelStatus.CANCELLED,
-                completed_at=datetime.now(UTC),
-                phase="cancelled",
-                message="cancelled before it started",
-                cancel_requested=True,
-            )
-        )
-        await conn.execute(
-            sa.update(_RUNS)
-            .where(_RUNS.c.task_id == task_id, _RUNS.c.status == "training")
-            .values(cancel_requested=True)
-        )
-    return await get_run(engine, task_id)
-
-
-def json_ready(value: Any) -> Any:
-    """numpy and datetime values to JSON-native ones, recursively."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
