@@ -187,8 +187,8 @@ async def _publish_progress(ctx: RunContext, task_id: str, queue: asyncio.Queue)
             await ctx.events.publish(
                 task_id, json_ready({"task_id": task_id, "ts": _now().isoformat(), **event})
             )
-        except Exception:  # a lost progress event must not fail the run
-            log.exception("could not publish a progress event of run %s", task_id)
+        except Exception as exc:  # a lost progress event must not fail the run
+            log.warning("could not publish a progress event of run %s: %s", task_id, exc)
         finally:
             queue.task_done()
 

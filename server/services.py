@@ -64,8 +64,8 @@ async def open_services(settings: Settings) -> Services:
             queue: JobQueue = await ArqQueue.connect(settings.redis_url, keys)
             # a bounded pool: subscribers share one reader per stream (EventHub), and
             # however many arrive at once, they never open more connections than this
-            redis = Redis(
-                connection_pool=BlockingConnectionPool.from_url(
+            redis = Redis.from_pool(
+                BlockingConnectionPool.from_url(
                     settings.redis_url, max_connections=EVENT_CONNECTIONS, timeout=20
                 )
             )

@@ -36,10 +36,10 @@ _REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
 
 class Worker(arq_worker.Worker):
     """arq's worker, riding out Redis outages instead of exiting: a poll that fails is
-    logged and retried with exponential backoff (0.5 s doubling to 10 s); jobs already
+    logged and retried with exponential backoff (0.5 s doubling to 2 s); jobs already
     running go on, and the worker resumes polling once Redis answers."""
 
-    max_backoff = 10.0
+    max_backoff = 2.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,11 +59,20 @@ class Worker(arq_worker.Worker):
         try:
             await super()._poll_iteration()
         except _REDIS_DOWN as exc:
-            await self._wait_for_redis(exc)
-            return
+            if await self._redis_answers():  # a job that ended in the outage raised it
+                log.warning("a job's end could not be recorded in Redis: %s", exc)
+            else:
+                await self._wait_for_redis(exc)
+                return
         if self.backoff:
             log.warning("Redis is reachable again: resuming (outage %d)", self.outages)
             self.backoff = 0.0
+
+    async def _redis_answers(self) -> bool:
+        try:
+            return bool(await self.pool.ping())
+        except _REDIS_DOWN:
+            return False
 
     async def _wait_for_redis(self, exc: BaseException) -> None:
         if not self.backoff:
