@@ -59,6 +59,7 @@ _METRIC_RANGES = {
     "draw_accuracy": (0.0, 1.0),
     "rmse_goals": (0.0, math.inf),
 }
+_OPTIONAL_METRICS = {"draw_accuracy", "rmse_goals"}  # None: no draw in the period, no rates
 _PROBE_TEAMS = 30  # the probabilities are checked on every pair of up to this many teams
 
 
@@ -91,7 +92,7 @@ def check_usable(weights: dict[str, Any], metrics: dict[str, Any]) -> None:
         )
     for name, (low, high) in _METRIC_RANGES.items():
         value = metrics.get(name)
-        if value is None and name == "draw_accuracy":
+        if value is None and name in _OPTIONAL_METRICS:
             continue
         if value is None or not math.isfinite(value) or not low <= value <= high:
             raise UnusableModelError(

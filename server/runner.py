@@ -357,7 +357,7 @@ async def _finish(
                 only_from=(ModelStatus.TRAINING,),
                 logs=logs,
             ),
-            f"run {task_id}: recording it {status.value}",
+            f"run {task_id}: recording its end ({status.value})",
             budget=ctx.write_budget,
         )
     except Exception as exc:
