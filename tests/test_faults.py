@@ -452,6 +452,41 @@ async def test_subscribers_share_one_reader_per_stream_and_leave_no_blocked_read
     await admin.aclose()
 
 
+async def test_at_maxclients_start_training_answers_what_it_did_and_retries_return_the_run(
+    make_api, own_redis
+):
+    """Redis refusing new connections once made startTraining answer "Unexpected error."
+    for a run it had created, so clients retried into duplicates."""
+    from tests.test_api import gql
+
+    app, client = await make_api("sqlite", redis_url=own_redis.url, redis_prefix="fpe-maxc")
+    admin = Redis.from_url(own_redis.url)
+    await admin.ping()
+    await admin.config_set("maxclients", len(await admin.client_list()))
+    try:
+        mutation = """mutation($input: TrainingInput!, $key: String) {
+            startTraining(input: $input, idempotencyKey: $key) { taskId status } }"""
+        variables = {"input": {"modelType": "POISSON", **E0_RECENT}, "key": "client-retry-1"}
+        first = await gql(client, mutation, variables)
+        assert "errors" not in first, first
+        again = await gql(client, mutation, variables)
+        assert again["data"]["startTraining"] == first["data"]["startTraining"]
+        body = {"modelType": "poisson", **E0_RECENT}
+        headers = {"Idempotency-Key": "client-retry-2"}
+        rest = [await client.post("/api/model/train", json=body, headers=headers) for _ in "ab"]
+        assert [r.status_code for r in rest] == [202, 202], rest[0].text
+        assert rest[0].json()["taskId"] == rest[1].json()["taskId"]
+    finally:
+        await admin.config_set("maxclients", 10000)
+        await admin.aclose()
+    services = app.state.services
+    runs = await training.list_runs(services.engine)
+    assert sorted(r["task_id"] for r in runs) == sorted(
+        [first["data"]["startTraining"]["taskId"], rest[0].json()["taskId"]]
+    )
+    assert all(r["status"] == "queued" for r in runs)  # no worker here: what was answered
+
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
