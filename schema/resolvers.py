@@ -82,7 +82,7 @@ class Query:
         offset: int = 0,
     ) -> list[ModelVersion]:
         _page(limit, offset)
-        rows = await training.list_models(_engine(info), status, model_type, limit, offset)
+        rows = await registry.list_models(_engine(info), status, model_type, limit, offset)
         return [ModelVersion.from_row(r) for r in rows]
 
     @strawberry.field
@@ -98,7 +98,7 @@ class Query:
             row = await info.context.loaders.model_by_id.load(id)
             return None if row is None else ModelVersion.from_row(row)
         try:
-            row = await training.get_model(_engine(info), version, with_weights=False)
+            row = await registry.get_model(_engine(info), version, with_weights=False)
         except registry.ModelNotFoundError:
             return None
         return ModelVersion.from_row(row)
@@ -109,7 +109,7 @@ class Query:
         self, info: strawberry.Info, model_type: str = "full"
     ) -> ModelVersion | None:
         try:
-            row = await training.get_model(_engine(info), None, model_type, with_weights=False)
+            row = await registry.get_model(_engine(info), None, model_type, with_weights=False)
         except registry.ModelNotFoundError:
             return None
         return ModelVersion.from_row(row)
@@ -177,7 +177,7 @@ class Mutation:
     async def activate_model(self, info: strawberry.Info, version: str) -> ModelVersion:
         await registry.activate_model(_engine(info), version)
         return ModelVersion.from_row(
-            await training.get_model(_engine(info), version, with_weights=False)
+            await registry.get_model(_engine(info), version, with_weights=False)
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -185,7 +185,7 @@ class Mutation:
     async def archive_model(self, info: strawberry.Info, version: str) -> ModelVersion:
         await registry.archive_model(_engine(info), version)
         return ModelVersion.from_row(
-            await training.get_model(_engine(info), version, with_weights=False)
+            await registry.get_model(_engine(info), version, with_weights=False)
         )
 
 

@@ -106,12 +106,16 @@ async def requeue_lost_runs(
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
     async with ctx.engine.connect() as conn:
         queued = (
-            await conn.execute(
-                sa.select(runs.c.task_id).where(
-                    runs.c.status == ModelStatus.QUEUED, runs.c.created_at < cutoff
+            (
+                await conn.execute(
+                    sa.select(runs.c.task_id).where(
+                        runs.c.status == ModelStatus.QUEUED, runs.c.created_at < cutoff
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     requeued = []
     for task_id in queued:
         job_id = keys.job_id(task_id)

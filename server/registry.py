@@ -1,4 +1,5 @@
-"""The model registry's state changes: which model version of a type is active.
+"""The model registry: reading model versions, and its state changes (which version of a
+type is active; only usable models are stored).
 
 At most one model per ``model_type`` is active.  The database enforces it with a partial
 unique index; this module keeps it true under concurrency by serialising promotions of the
@@ -30,7 +31,10 @@ __all__ = [
     "activate_model",
     "archive_model",
     "check_usable",
+    "get_model",
+    "list_models",
     "lock_model_type",
+    "parse_status",
 ]
 
 _MODELS = Model.__table__
@@ -189,3 +193,68 @@ async def archive_model(engine: AsyncEngine, version: str) -> None:
             sa.update(_MODELS).where(_MODELS.c.id == model.id).values(status=ModelStatus.ARCHIVED)
         )
     cache.invalidate(engine)
+
+
+def _model_dict(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["status"] = ModelStatus(data["status"]).value
+    return data
+
+
+def parse_status(value: str) -> ModelStatus:
+    """A status name as the enum; an unknown one is an :class:`InvalidInputError`."""
+    try:
+        return ModelStatus(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"unknown status {value!r}; use one of {', '.join(s.value for s in ModelStatus)}"
+        ) from None
+
+
+async def list_models(
+    engine: AsyncEngine,
+    status: str | None = None,
+    model_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    with_weights: bool = False,
+) -> list[dict[str, Any]]:
+    if not 1 <= limit <= 500 or offset < 0:
+        raise InvalidInputError("limit must be 1..500 and offset >= 0")
+    columns = [c for c in _MODELS.c if with_weights or c.name != "model_weights"]
+    query = (
+        sa.select(*columns)
+        .order_by(_MODELS.c.created_at.desc(), _MODELS.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(_MODELS.c.status == parse_status(status))
+    if model_type is not None:
+        query = query.where(_MODELS.c.model_type == model_type)
+    async with engine.connect() as conn:
+        return [_model_dict(r) for r in await conn.execute(query)]
+
+
+async def get_model(
+    engine: AsyncEngine,
+    version: str | None = None,
+    model_type: str = "full",
+    with_weights: bool = True,
+) -> dict[str, Any]:
+    """A named version, or the active model of ``model_type``."""
+    columns = [c for c in _MODELS.c if with_weights or c.name != "model_weights"]
+    query = sa.select(*columns)
+    if version is not None:
+        query = query.where(_MODELS.c.version == version)
+    else:
+        query = query.where(
+            _MODELS.c.model_type == model_type, _MODELS.c.status == ModelStatus.ACTIVE
+        )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        if version is not None:
+            raise ModelNotFoundError(f"no model has version {version!r}")
+        raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
+    return _model_dict(row)

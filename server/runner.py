@@ -41,14 +41,11 @@ from core.pipeline import TrainedModel, train
 from server import cache, runstate
 from server.events import EventStream
 from server.registry import check_usable, lock_model_type
+from server.runconfig import RunConfig
+from server.selection import load_matches, team_names
+from server.serialize import json_ready
 from server.tables import Model, ModelStatus, TrainingRun
-from server.training import (
-    RunConfig,
-    json_ready,
-    load_matches,
-    new_version,
-    team_names,
-)
+from server.training import new_version
 
 __all__ = [
     "ResultNotStoredError",

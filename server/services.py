@@ -17,7 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server import runstate, training
+from server import runconfig, runstate, training
 from server.config import Settings
 from server.db import open_database
 from server.events import TERMINAL, EventHub, EventStream, MemoryEventStream, RedisEventStream
@@ -91,8 +91,8 @@ async def start_training(
     rows.  A retry with the same ``idempotency_key`` returns the run the first call made
     instead of starting another."""
     _check_key(idempotency_key)
-    config = training.parse_config(data)
-    match_count = await training.validate_config(services.engine, config)
+    config = runconfig.parse_config(data)
+    match_count = await runconfig.validate_config(services.engine, config)
     await services.queue.check()
     if idempotency_key is not None:
         earlier = await training.run_for_key(services.engine, idempotency_key, config)
@@ -125,7 +125,7 @@ def _check_key(key: str | None) -> None:
     if key is None:
         return
     if not 1 <= len(key) <= training.MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise training.ValidationError(
+        raise runconfig.ValidationError(
             f"an idempotency key is 1 to {training.MAX_IDEMPOTENCY_KEY} printable characters",
             "idempotency_key",
         )
