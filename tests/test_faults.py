@@ -452,6 +452,68 @@ async def test_subscribers_share_one_reader_per_stream_and_leave_no_blocked_read
     await admin.aclose()
 
 
+async def test_websocket_subscribers_leave_no_blocked_redis_reads(stack, own_redis):
+    """Over real WebSockets on ``fpe serve --workers 2``: 40 trainingProgress and 40
+    trainingEvents subscribers hold at most one blocked read per stream per process, and
+    none is left once they have gone, however abruptly."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from tests.conftest import start_server, stop_process
+
+    settings, services = stack
+    run = await start_training(services, {"model_type": "poisson", **E0_RECENT})  # no worker
+    env = {
+        **os.environ,
+        "FPE_DATABASE_URL": settings.database_url,
+        "FPE_REDIS_URL": own_redis.url,
+        "FPE_REDIS_PREFIX": settings.redis_prefix,
+    }
+    server, base = await start_server(env, "--workers", "2")
+    admin = Redis.from_url(own_redis.url)
+
+    async def blocked_reads() -> int:
+        clients = await admin.client_list()
+        return sum(1 for c in clients if "b" in c.get("flags", "") and c.get("cmd") == "xread")
+
+    progress = 'subscription($t: String!) { trainingProgress(taskId: $t) { status } }'
+    events = "subscription { trainingEvents { status } }"
+
+    async def subscriber(query: str, opened: asyncio.Event) -> None:
+        async with connect(
+            base.replace("http://", "ws://") + "/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            payload = {"query": query, "variables": {"t": run["task_id"]}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            opened.set()
+            await asyncio.Event().wait()  # until cancelled: the socket just goes away
+
+    try:
+        flags = [asyncio.Event() for _ in range(80)]
+        tasks = [
+            asyncio.create_task(subscriber(progress if i % 2 else events, flag))
+            for i, flag in enumerate(flags)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(f.wait() for f in flags)), 60)
+        await asyncio.sleep(2)
+        assert await blocked_reads() <= 4  # 2 streams x 2 server processes
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+        async def none_blocked() -> bool:
+            return await blocked_reads() == 0
+
+        await wait_for(none_blocked, 20, "every blocked read to end after the subscribers left")
+        assert server.poll() is None
+    finally:
+        await admin.aclose()
+        stop_process(server)
+
+
 async def test_at_maxclients_start_training_answers_what_it_did_and_retries_return_the_run(
     make_api, own_redis
 ):
