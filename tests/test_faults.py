@@ -453,9 +453,9 @@ async def test_subscribers_share_one_reader_per_stream_and_leave_no_blocked_read
 
 
 async def test_websocket_subscribers_leave_no_blocked_redis_reads(stack, own_redis):
-    """Over real WebSockets on ``fpe serve --workers 2``: 40 trainingProgress and 40
-    trainingEvents subscribers hold at most one blocked read per stream per process, and
-    none is left once they have gone, however abruptly."""
+    """Over real WebSockets on ``fpe serve``: 40 trainingProgress and 40 trainingEvents
+    subscribers hold at most one blocked read per stream, and none is left once they have
+    gone, however abruptly."""
     import json
 
     from websockets.asyncio.client import connect
@@ -470,7 +470,7 @@ async def test_websocket_subscribers_leave_no_blocked_redis_reads(stack, own_red
         "FPE_REDIS_URL": own_redis.url,
         "FPE_REDIS_PREFIX": settings.redis_prefix,
     }
-    server, base = await start_server(env, "--workers", "2")
+    server, base = await start_server(env)
     admin = Redis.from_url(own_redis.url)
 
     async def blocked_reads() -> int:
@@ -499,7 +499,7 @@ async def test_websocket_subscribers_leave_no_blocked_redis_reads(stack, own_red
         ]
         await asyncio.wait_for(asyncio.gather(*(f.wait() for f in flags)), 60)
         await asyncio.sleep(2)
-        assert await blocked_reads() <= 4  # 2 streams x 2 server processes
+        assert await blocked_reads() <= 2  # one per stream
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
