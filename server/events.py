@@ -201,9 +201,9 @@ class EventHub:
         try:
             await self._readers[task_id][1].wait()  # its position is fixed: no gap below
             last = after if after not in ("", "$") else "0"
-            for event_id, event in await self.stream.read(task_id, last):
-                if _order(event_id) > _order(last):
-                    last = event_id
+            while batch := await self.stream.read(task_id, last):  # the history, page by page
+                for event_id, event in batch:
+                    last = max(last, event_id, key=_order)
                     yield event_id, event
             async for event_id, event in self._live(queue):
                 if not event_id:

@@ -423,13 +423,15 @@ async def _alive(ctx: RunContext, task_id: str) -> bool:
 
 async def _announced_end(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
     """The run's last state event when it announces a failure or cancellation."""
+    last_state: dict[str, Any] | None = None
+    after = "0"
     try:
-        events = await ctx.events.read(task_id, "0")
+        while batch := await ctx.events.read(task_id, after):
+            after = batch[-1][0]
+            states = [e for _, e in batch if e.get("type") == "state"]
+            last_state = states[-1] if states else last_state
     except Exception:
         return None
-    for _id, event in reversed(events):
-        if event.get("type") == "state":
-            if event.get("status") in ("failed", "cancelled"):
-                return event
-            return None
+    if last_state is not None and last_state.get("status") in ("failed", "cancelled"):
+        return last_state
     return None
