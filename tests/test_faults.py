@@ -599,6 +599,7 @@ async def test_postgres_down_as_a_run_finishes(own_postgres, own_redis, workers,
             else:
                 await asyncio.sleep(3)  # a few more failed attempts
             own_postgres.start()
+            back = time.monotonic()
             await services.engine.dispose()  # connections from before the restart are dead
 
             async def ended(task_id: str = run["task_id"]) -> dict[str, Any] | None:
@@ -609,6 +610,7 @@ async def test_postgres_down_as_a_run_finishes(own_postgres, own_redis, workers,
                 return current if current["status"] not in ("queued", "training") else None
 
             done = await wait_for(ended, 120, f"the run to end ({expected})")
+            print(f"\nrun {expected} {time.monotonic() - back:.1f} s after PostgreSQL came back")
             assert done["status"] == expected, done
             async with services.engine.connect() as conn:
                 models = (
