@@ -42,22 +42,22 @@ log = logging.getLogger("fpe.runs")
 _RUNS = TrainingRun.__table__
 T = TypeVar("T")
 
-S = ModelStatus
+_S = ModelStatus
 #: the states each state may be entered from
 FROM: dict[ModelStatus, tuple[ModelStatus, ...]] = {
-    S.QUEUED: (S.QUEUED,),  # re-queued after its job was lost
-    S.TRAINING: (S.QUEUED,),
-    S.COMPLETED: (S.TRAINING,),
-    S.FAILED: (S.QUEUED, S.TRAINING),
-    S.CANCELLED: (S.QUEUED, S.TRAINING),
+    _S.QUEUED: (_S.QUEUED,),  # re-queued after its job was lost
+    _S.TRAINING: (_S.QUEUED,),
+    _S.COMPLETED: (_S.TRAINING,),
+    _S.FAILED: (_S.QUEUED, _S.TRAINING),
+    _S.CANCELLED: (_S.QUEUED, _S.TRAINING),
 }
 #: the phase a run shows on entering each state
 PHASE: dict[ModelStatus, str] = {
-    S.QUEUED: "queued",
-    S.TRAINING: "starting",
-    S.COMPLETED: "done",
-    S.FAILED: "failed",
-    S.CANCELLED: "cancelled",
+    _S.QUEUED: "queued",
+    _S.TRAINING: "starting",
+    _S.COMPLETED: "done",
+    _S.FAILED: "failed",
+    _S.CANCELLED: "cancelled",
 }
 
 
@@ -113,11 +113,11 @@ async def write(
     written then)."""
     now = _now()
     row: dict[str, Any] = {"status": status, "phase": PHASE[status], "message": message}
-    if status == S.TRAINING:
+    if status == _S.TRAINING:
         row |= {"started_at": now, "heartbeat_at": now, "progress": 0.0}
-    elif status in (S.COMPLETED, S.FAILED, S.CANCELLED):
+    elif status in (_S.COMPLETED, _S.FAILED, _S.CANCELLED):
         row |= {"completed_at": now, "error_message": error}
-    if status == S.COMPLETED:
+    if status == _S.COMPLETED:
         row["progress"] = 100.0
     changed = await conn.execute(
         sa.update(_RUNS)
@@ -162,7 +162,9 @@ async def move(
         )
     if changed:
         extra = dict(event or {})
-        progress = extra.pop("progress", 100.0 if status == S.COMPLETED else values.get("progress"))
+        progress = extra.pop(
+            "progress", 100.0 if status == _S.COMPLETED else values.get("progress")
+        )
         await announce(
             events, state_event(task_id, status, message, error=error, progress=progress, **extra)
         )
