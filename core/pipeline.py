@@ -48,6 +48,7 @@ __all__ = [
     "StoredModel",
     "TrainedModel",
     "TrainingConfig",
+    "check_selection",
     "predict_proba",
     "train",
 ]
@@ -191,6 +192,27 @@ def _walk_forward(
     return pd.concat(parts).reindex(frame.index)
 
 
+def check_selection(dates: pd.Series | list[Any], config: TrainingConfig) -> pd.Timestamp:
+    """The one rule for a usable selection: at least ``MIN_MATCHES`` matches, and
+    ``burn_in_days`` of history before the validation period.  ``dates`` in date order;
+    returns the first date of the validation period."""
+    dates = pd.to_datetime(pd.Series(dates))
+    if len(dates) < MIN_MATCHES:
+        raise InvalidInputError(
+            f"the selection has {len(dates)} matches; training needs at least {MIN_MATCHES}"
+        )
+    validation_start = dates.iloc[int(len(dates) * (1 - config.validation_share))]
+    first_forecast = dates.iloc[0] + pd.Timedelta(days=config.burn_in_days)
+    if validation_start <= first_forecast:
+        raise InvalidInputError(
+            f"the selection is too short: the validation period starts "
+            f"{validation_start.date()} but the first {config.burn_in_days} days (to "
+            f"{first_forecast.date()}) are needed as history; select more seasons or a "
+            "smaller validation share"
+        )
+    return validation_start
+
+
 def train(
     matches: pd.DataFrame, config: TrainingConfig, progress: Progress | None = None
 ) -> TrainedModel:
@@ -203,21 +225,8 @@ def train(
     config.validate()
     report = _Reporter(progress)
     frame = matches.sort_values("date", kind="stable").reset_index(drop=True)
-    if len(frame) < MIN_MATCHES:
-        raise InvalidInputError(
-            f"the selection has {len(frame)} matches; training needs at least {MIN_MATCHES}"
-        )
-    cut = int(len(frame) * (1 - config.validation_share))
-    validation_start = frame["date"].iloc[cut]
+    validation_start = check_selection(frame["date"], config)
     cut = int(np.searchsorted(frame["date"].to_numpy(), validation_start.to_datetime64()))
-    first_forecast = frame["date"].iloc[0] + pd.Timedelta(days=config.burn_in_days)
-    if validation_start <= first_forecast:
-        raise InvalidInputError(
-            f"the selection is too short: the validation period starts "
-            f"{validation_start.date()} but the first {config.burn_in_days} days (to "
-            f"{first_forecast.date()}) are needed as history; select more seasons or a "
-            "smaller validation share"
-        )
 
     report("dixon_coles", 0.0, "Dixon-Coles walk-forward")
     wf = _walk_forward(frame, config, report)

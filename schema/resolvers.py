@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -83,7 +82,7 @@ class Query:
         offset: int = 0,
     ) -> list[ModelVersion]:
         _page(limit, offset)
-        rows = await training.list_models(_engine(info), status, model_type, limit, offset)
+        rows = await registry.list_models(_engine(info), status, model_type, limit, offset)
         return [ModelVersion.from_row(r) for r in rows]
 
     @strawberry.field
@@ -99,7 +98,7 @@ class Query:
             row = await info.context.loaders.model_by_id.load(id)
             return None if row is None else ModelVersion.from_row(row)
         try:
-            row = await training.get_model(_engine(info), version, with_weights=False)
+            row = await registry.get_model(_engine(info), version, with_weights=False)
         except registry.ModelNotFoundError:
             return None
         return ModelVersion.from_row(row)
@@ -110,7 +109,7 @@ class Query:
         self, info: strawberry.Info, model_type: str = "full"
     ) -> ModelVersion | None:
         try:
-            row = await training.get_model(_engine(info), None, model_type, with_weights=False)
+            row = await registry.get_model(_engine(info), None, model_type, with_weights=False)
         except registry.ModelNotFoundError:
             return None
         return ModelVersion.from_row(row)
@@ -157,8 +156,15 @@ class Query:
 class Mutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
-    async def start_training(self, info: strawberry.Info, input: TrainingInput) -> TrainingRun:
-        run = await start_training(info.context.services, input.to_request())
+    async def start_training(
+        self,
+        info: strawberry.Info,
+        input: TrainingInput,
+        idempotency_key: str | None = None,
+    ) -> TrainingRun:
+        """Queue a run.  A retry with the same ``idempotencyKey`` returns the run the first
+        call created instead of starting another."""
+        run = await start_training(info.context.services, input.to_request(), idempotency_key)
         return TrainingRun.from_row(run)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -171,7 +177,7 @@ class Mutation:
     async def activate_model(self, info: strawberry.Info, version: str) -> ModelVersion:
         await registry.activate_model(_engine(info), version)
         return ModelVersion.from_row(
-            await training.get_model(_engine(info), version, with_weights=False)
+            await registry.get_model(_engine(info), version, with_weights=False)
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -179,7 +185,7 @@ class Mutation:
     async def archive_model(self, info: strawberry.Info, version: str) -> ModelVersion:
         await registry.archive_model(_engine(info), version)
         return ModelVersion.from_row(
-            await training.get_model(_engine(info), version, with_weights=False)
+            await registry.get_model(_engine(info), version, with_weights=False)
         )
 
 
@@ -248,11 +254,10 @@ class Subscription:
         """State changes of every run (queued, training, completed, ...), for dashboards."""
         services = info.context.services
         with _SubscriptionSlot(info.context):
-            last = "$"
-            while True:
-                events = await services.events.read_all(last, timeout=5.0)
-                for event_id, event in events:
-                    last = event_id
-                    yield ProgressEvent.from_event(event_id, event)
-                if not events:
-                    await asyncio.sleep(0)  # let cancellation through between empty reads
+            stream = services.hub.follow_all()  # one shared Redis reader per process
+            try:
+                async for event_id, event in stream:
+                    if event_id:
+                        yield ProgressEvent.from_event(event_id, event)
+            finally:
+                await stream.aclose()

@@ -32,9 +32,9 @@ from server.download import download, season_code, validate_league
 from server.footballdata import find_csv_files, read_file
 from server.ingest import FileReport, ingest_paths
 from server.observability import configure_logging, logging_config, multiprocess_metrics
+from server.serialize import json_ready
 from server.services import cancel_training, follow_run, open_services, start_training
 from server.terminal import ProgressBar
-from server.training import json_ready
 
 EXIT_USAGE = 2
 EXIT_DATA = 1

@@ -10,6 +10,8 @@
 ``FPE_REDIS_PREFIX``       prefix of every Redis key and of the arq queue; default ``fpe``
 ``FPE_HEARTBEAT_SECONDS``  how often a running job writes its heartbeat; default 1
 ``FPE_STALE_SECONDS``      a run whose heartbeat is older is marked failed; default 30
+``FPE_WRITE_RETRY_SECONDS`` how long a finished run's result is retried through a database
+                           outage before the run fails with the database's error; default 60
 ``FPE_API_TOKEN``          when set, mutations, subscriptions and REST writes need
                            ``Authorization: Bearer <token>``
 ``FPE_ALLOWED_ORIGINS``    comma-separated origins allowed to open WebSockets (besides the
@@ -98,6 +100,7 @@ class Settings:
     redis_prefix: str = "fpe"
     heartbeat_seconds: float = 1.0
     stale_seconds: float = 30.0
+    write_retry_seconds: float = 60.0
     api_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
@@ -124,6 +127,7 @@ class Settings:
             redis_prefix=env.get("FPE_REDIS_PREFIX") or "fpe",
             heartbeat_seconds=_seconds(env, "FPE_HEARTBEAT_SECONDS", 1.0),
             stale_seconds=_seconds(env, "FPE_STALE_SECONDS", 30.0),
+            write_retry_seconds=_seconds(env, "FPE_WRITE_RETRY_SECONDS", 60.0),
             api_token=env.get("FPE_API_TOKEN") or None,
             allowed_origins=_origins(env, "FPE_ALLOWED_ORIGINS") or (),
             cors_origins=_origins(env, "FPE_CORS_ORIGINS") or DEFAULT_CORS_ORIGINS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -38,6 +39,16 @@ class EventStream(Protocol):
 
     async def read_all(self, after: str = "$", timeout: float = 0.0) -> list[tuple[str, Event]]:
         """State changes of every run after ``after`` (``"$"``: only new ones)."""
+
+    async def position(self, task_id: str | None) -> str:
+        """The id of the run's latest event (``None``: of the latest state change of any
+        run); ``"0"`` when there is none."""
+
+    async def mark_alive(self, task_id: str, seconds: float) -> None:
+        """Say that a worker executes the run, for ``seconds``."""
+
+    async def is_alive(self, task_id: str) -> bool:
+        """Whether a worker said so within its last ``seconds``."""
 
     async def close(self) -> None: ...
 
@@ -82,6 +93,17 @@ class RedisEventStream:
                 out.append((_text(entry_id), json.loads(raw)))
         return out
 
+    async def position(self, task_id: str | None) -> str:
+        key = self.keys.all_events if task_id is None else self.keys.run_events(task_id)
+        last = await self.redis.xrevrange(key, count=1)
+        return _text(last[0][0]) if last else "0-0"
+
+    async def mark_alive(self, task_id: str, seconds: float) -> None:
+        await self.redis.set(self.keys.run_alive(task_id), b"1", px=max(int(seconds * 1000), 1))
+
+    async def is_alive(self, task_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.run_alive(task_id)))
+
     async def close(self) -> None:
         await self.redis.aclose()
 
@@ -98,6 +120,7 @@ class MemoryEventStream:
     def __init__(self) -> None:
         self._events: dict[str, list[tuple[str, Event]]] = defaultdict(list)
         self._changed = asyncio.Condition()
+        self._alive: dict[str, float] = {}
 
     async def publish(self, task_id: str, event: Event, *, state_change: bool = False) -> str:
         async with self._changed:
@@ -132,6 +155,15 @@ class MemoryEventStream:
                     return []
             return list(self._events[key][start:])
 
+    async def position(self, task_id: str | None) -> str:
+        return f"{len(self._events[self.ALL if task_id is None else task_id])}-0"
+
+    async def mark_alive(self, task_id: str, seconds: float) -> None:
+        self._alive[task_id] = time.monotonic() + seconds
+
+    async def is_alive(self, task_id: str) -> bool:
+        return self._alive.get(task_id, 0.0) > time.monotonic()
+
     async def close(self) -> None:
         return None
 
@@ -143,68 +175,106 @@ def _order(event_id: str) -> tuple[int, int]:
 
 
 class EventHub:
-    """One reader per run stream in this process, however many subscribers: each event is
-    read once and handed to every subscriber's queue (a Redis XREAD per subscriber does not
-    scale to hundreds of dashboards).  A subscriber gets the stream's history after its
-    ``after`` id first, then the live events, without gaps or duplicates."""
+    """One reader per stream in this process, however many subscribers: each event is read
+    once and handed to every subscriber's queue (a Redis XREAD per subscriber does not scale
+    to hundreds of dashboards).  A reader starts with the first subscriber of its stream
+    and is cancelled when the last one leaves, so no blocked read outlives its readers.
+
+    :meth:`follow` gives a run's history after its ``after`` id first, then the live
+    events, without gaps or duplicates; :meth:`follow_all` the state changes of every run
+    from now on.  A quiet subscriber gets ``("", {})`` every ``heartbeat`` seconds."""
 
     def __init__(self, stream: EventStream, poll: float = 1.0, heartbeat: float = 10.0) -> None:
         self.stream = stream
         self.poll = poll  # how long one shared read blocks
-        self.heartbeat = heartbeat  # a quiet subscriber gets ("", {}) this often
-        self._queues: dict[str, set[asyncio.Queue]] = defaultdict(set)
-        self._readers: dict[str, asyncio.Task] = {}
+        self.heartbeat = heartbeat
+        self._queues: dict[str | None, set[asyncio.Queue]] = {}
+        self._readers: dict[str | None, tuple[asyncio.Task, asyncio.Event]] = {}
+
+    @property
+    def readers(self) -> int:
+        """How many shared readers run now (one per followed stream)."""
+        return len(self._readers)
 
     async def follow(self, task_id: str, after: str = "0") -> AsyncIterator[tuple[str, Event]]:
-        queue: asyncio.Queue = asyncio.Queue()
-        self._queues[task_id].add(queue)
-        if task_id not in self._readers:
-            start = await self._latest(task_id)
-            self._readers[task_id] = asyncio.create_task(self._read(task_id, start))
+        queue = self._join(task_id)
         try:
+            await self._readers[task_id][1].wait()  # its position is fixed: no gap below
             last = after if after not in ("", "$") else "0"
-            for event_id, event in await self.stream.read(task_id, last):
-                if _order(event_id) > _order(last):
-                    last = event_id
+            while batch := await self.stream.read(task_id, last):  # the history, page by page
+                for event_id, event in batch:
+                    last = max(last, event_id, key=_order)
                     yield event_id, event
-            while True:
-                try:
-                    event_id, event = await asyncio.wait_for(queue.get(), self.heartbeat)
-                except TimeoutError:
-                    yield "", {}  # a heartbeat: lets the caller look at the run's row
-                    continue
-                if _order(event_id) > _order(last):
+            async for event_id, event in self._live(queue):
+                if not event_id:
+                    yield event_id, event
+                elif _order(event_id) > _order(last):
                     last = event_id
                     yield event_id, event
         finally:
-            self._queues[task_id].discard(queue)
-            if not self._queues[task_id]:
-                del self._queues[task_id]
-                reader = self._readers.pop(task_id, None)
-                if reader is not None:
-                    reader.cancel()
+            self._leave(task_id, queue)
 
-    async def _latest(self, task_id: str) -> str:
-        events = await self.stream.read(task_id, "0")
-        return events[-1][0] if events else "0"
+    async def follow_all(self) -> AsyncIterator[tuple[str, Event]]:
+        queue = self._join(None)
+        try:
+            await self._readers[None][1].wait()
+            async for item in self._live(queue):
+                yield item
+        finally:
+            self._leave(None, queue)
 
-    async def _read(self, task_id: str, last: str) -> None:
+    async def _live(self, queue: asyncio.Queue) -> AsyncIterator[tuple[str, Event]]:
         while True:
             try:
-                events = await self.stream.read(task_id, last, timeout=self.poll)
+                yield await asyncio.wait_for(queue.get(), self.heartbeat)
+            except TimeoutError:
+                yield "", {}  # a heartbeat: lets the caller look at the run's row
+
+    def _join(self, key: str | None) -> asyncio.Queue:
+        """Synchronous, like :meth:`_leave`: a cancellation cannot fall between them."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues.setdefault(key, set()).add(queue)
+        if key not in self._readers:
+            ready = asyncio.Event()
+            self._readers[key] = (asyncio.create_task(self._read(key, ready)), ready)
+        return queue
+
+    def _leave(self, key: str | None, queue: asyncio.Queue) -> None:
+        queues = self._queues.get(key, set())
+        queues.discard(queue)
+        if not queues:
+            self._queues.pop(key, None)
+            reader = self._readers.pop(key, None)
+            if reader is not None:
+                reader[0].cancel()
+
+    async def _read(self, key: str | None, ready: asyncio.Event) -> None:
+        last: str | None = None
+        while True:
+            try:
+                if last is None:
+                    last = await self.stream.position(key)
+                    ready.set()
+                    continue
+                if key is None:
+                    events = await self.stream.read_all(last, timeout=self.poll)
+                else:
+                    events = await self.stream.read(key, last, timeout=self.poll)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis hiccup: subscribers wait, the reader retries
-                log.warning("reading the events of run %s failed; retrying", task_id, exc_info=True)
+            except Exception as exc:  # Redis hiccup: subscribers wait, the reader retries
+                log.warning("reading events of %s failed (%s); retrying", key or "all runs", exc)
                 await asyncio.sleep(self.poll)
                 continue
             for event_id, event in events:
                 last = event_id
-                for queue in list(self._queues.get(task_id, ())):
+                for queue in list(self._queues.get(key, ())):
                     queue.put_nowait((event_id, event))
 
     async def close(self) -> None:
-        for reader in self._readers.values():
-            reader.cancel()
-        await asyncio.gather(*self._readers.values(), return_exceptions=True)
+        tasks = [task for task, _ in self._readers.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._readers.clear()
+        self._queues.clear()

@@ -29,6 +29,11 @@ class Keys:
         """Stream of one run's progress events, replayable from the start."""
         return f"{self.prefix}:run:{task_id}:events"
 
+    def run_alive(self, task_id: str) -> str:
+        """Set (with a time to live) while a worker executes the run, even when it cannot
+        reach the database: the reaper leaves such a run alone."""
+        return f"{self.prefix}:run:{task_id}:alive"
+
     def job_id(self, task_id: str) -> str:
         """arq job id of a run: enqueuing the same run twice is a no-op."""
         return f"{self.prefix}:train:{task_id}"

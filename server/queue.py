@@ -5,17 +5,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import Job, JobStatus
 
 from core.errors import FPEError
+from server import runstate
 from server.keys import Keys
 from server.runner import RunContext, execute_run, oldest_heartbeat, reap_stale_runs
+from server.tables import ModelStatus, TrainingRun
 
-__all__ = ["ArqQueue", "InProcessQueue", "JobQueue", "QueueUnavailableError", "dumps", "loads"]
+__all__ = [
+    "ArqQueue",
+    "InProcessQueue",
+    "JobQueue",
+    "QueueUnavailableError",
+    "dumps",
+    "loads",
+    "requeue_lost_runs",
+]
 
 log = logging.getLogger("fpe.queue")
 
@@ -79,6 +92,51 @@ class ArqQueue:
 
     async def close(self) -> None:
         await self.pool.aclose()
+
+
+async def requeue_lost_runs(
+    ctx: RunContext, pool: ArqRedis, keys: Keys, older_than: float = 30.0
+) -> list[str]:
+    """Queue again every run that has been ``queued`` for over ``older_than`` seconds
+    while arq has no live job for it: the job vanished (Redis restarted empty) or ended
+    without claiming the run.  Such a run never started, so running it is safe; arq's job
+    id is the run's, and the claim is a conditional update, so it still runs once.
+    Returns their task ids."""
+    runs = TrainingRun.__table__
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    async with ctx.engine.connect() as conn:
+        queued = (
+            (
+                await conn.execute(
+                    sa.select(runs.c.task_id).where(
+                        runs.c.status == ModelStatus.QUEUED, runs.c.created_at < cutoff
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    requeued = []
+    for task_id in queued:
+        job_id = keys.job_id(task_id)
+        status = await Job(job_id, pool, _queue_name=keys.queue, _deserializer=loads).status()
+        if status not in (JobStatus.not_found, JobStatus.complete):
+            continue
+        await pool.delete(job_key_prefix + job_id, result_key_prefix + job_id)
+        job = await pool.enqueue_job("train", task_id, _job_id=job_id, _queue_name=keys.queue)
+        if job is None:  # queued by someone else meanwhile
+            continue
+        log.warning("run %s was queued but its job was lost: queued again", task_id)
+        await runstate.move(
+            ctx.engine,
+            ctx.events,
+            task_id,
+            ModelStatus.QUEUED,
+            runstate.REQUEUED,
+            event={"progress": 0.0},
+        )
+        requeued.append(task_id)
+    return requeued
 
 
 class InProcessQueue:

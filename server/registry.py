@@ -1,4 +1,5 @@
-"""The model registry's state changes: which model version of a type is active.
+"""The model registry: reading model versions, and its state changes (which version of a
+type is active; only usable models are stored).
 
 At most one model per ``model_type`` is active.  The database enforces it with a partial
 unique index; this module keeps it true under concurrency by serialising promotions of the
@@ -7,13 +8,19 @@ same type (a PostgreSQL advisory lock per type; SQLite transactions already seri
 
 from __future__ import annotations
 
+import math
 import zlib
+from collections.abc import Iterator
+from itertools import permutations
+from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError, InvalidInputError
+from core.pipeline import StoredModel
 from server import cache
 from server.db import begin_write
 from server.tables import Model, ModelStatus
@@ -21,9 +28,15 @@ from server.tables import Model, ModelStatus
 __all__ = [
     "ConflictError",
     "ModelNotFoundError",
+    "UnusableModelError",
     "activate_model",
     "archive_model",
+    "check_usable",
+    "get_model",
+    "get_model_by_id",
+    "list_models",
     "lock_model_type",
+    "parse_status",
 ]
 
 _MODELS = Model.__table__
@@ -36,6 +49,84 @@ class ModelNotFoundError(InvalidInputError):
 
 class ConflictError(FPEError):
     """The change lost a race with another one; retrying is safe."""
+
+
+class UnusableModelError(FPEError):
+    """A trained model whose parameters, metrics or probabilities are not finite and valid
+    (a diverged fit); it is never stored as usable.  The message names the cause."""
+
+
+# metric -> its valid range (inclusive); None values (no draw in the period) are allowed
+_METRIC_RANGES = {
+    "rps": (0.0, 1.0),
+    "log_loss": (0.0, math.inf),
+    "brier": (0.0, 2.0),
+    "accuracy": (0.0, 1.0),
+    "draw_accuracy": (0.0, 1.0),
+    "rmse_goals": (0.0, math.inf),
+}
+_OPTIONAL_METRICS = {"draw_accuracy", "rmse_goals"}  # None: no draw in the period, no rates
+_PROBE_TEAMS = 30  # the probabilities are checked on every pair of up to this many teams
+
+
+def _numbers(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{i}]")
+    elif isinstance(value, float | np.floating):
+        yield path, value
+
+
+def check_usable(weights: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Raise :class:`UnusableModelError` unless the goal model's parameters are finite, its
+    log-likelihood is one (not positive), the metrics are finite and in range, and the model
+    predicts probabilities (finite, in [0, 1], summing to 1) for its own teams.  CPU work:
+    call it off the event loop."""
+    dc = weights.get("dixon_coles", {})
+    legacy = {k: weights.get(k) for k in ("team_strengths", "home_advantage", "rho")}
+    for path, value in [*_numbers(dc, "dixon_coles"), *_numbers(legacy, "weights")]:
+        if not math.isfinite(value):
+            raise UnusableModelError(f"the fit diverged: parameter {path} is {value}")
+    loglik = dc.get("fit", {}).get("loglik")
+    if loglik is not None and loglik > 0:
+        raise UnusableModelError(
+            f"the fit diverged: its log-likelihood {loglik:.6g} is positive, so some "
+            f"probabilities are negative (rho = {dc.get('rho')!r})"
+        )
+    for name, (low, high) in _METRIC_RANGES.items():
+        value = metrics.get(name)
+        if value is None and name in _OPTIONAL_METRICS:
+            continue
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            raise UnusableModelError(
+                f"the validation metric {name} is {value!r}, outside [{low}, {high}]: "
+                "the fit diverged"
+            )
+    teams = list(dc.get("parameters", {}).get("teams", []))[:_PROBE_TEAMS]
+    if len(teams) < 2:
+        raise UnusableModelError("the model knows fewer than two teams")
+    home, away = zip(*permutations(teams, 2), strict=True)
+    try:
+        probs, grid = StoredModel(weights).predict(list(home), list(away))
+    except (ArithmeticError, ValueError, FPEError) as exc:
+        raise UnusableModelError(f"the model cannot predict: {exc}") from exc
+    for what, p in (("1X2 probability", probs), ("score probability", grid.grid)):
+        bad = ~np.isfinite(p) | (p < -1e-9) | (p > 1 + 1e-9)
+        if bad.any():
+            raise UnusableModelError(
+                f"the model predicts a {what} of {p[bad].flat[0]:.6g} "
+                f"(e.g. {home[int(np.argwhere(bad)[0][0])]} v {away[int(np.argwhere(bad)[0][0])]})"
+            )
+    sums = probs.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-6):
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise UnusableModelError(
+            f"the model's 1X2 probabilities sum to {sums[worst]:.6g}, not 1 "
+            f"({home[worst]} v {away[worst]})"
+        )
 
 
 async def lock_model_type(conn: AsyncConnection, model_type: str) -> None:
@@ -104,3 +195,78 @@ async def archive_model(engine: AsyncEngine, version: str) -> None:
             sa.update(_MODELS).where(_MODELS.c.id == model.id).values(status=ModelStatus.ARCHIVED)
         )
     cache.invalidate(engine)
+
+
+def _model_dict(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["status"] = ModelStatus(data["status"]).value
+    return data
+
+
+def parse_status(value: str) -> ModelStatus:
+    """A status name as the enum; an unknown one is an :class:`InvalidInputError`."""
+    try:
+        return ModelStatus(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"unknown status {value!r}; use one of {', '.join(s.value for s in ModelStatus)}"
+        ) from None
+
+
+async def list_models(
+    engine: AsyncEngine,
+    status: str | None = None,
+    model_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    with_weights: bool = False,
+) -> list[dict[str, Any]]:
+    if not 1 <= limit <= 500 or offset < 0:
+        raise InvalidInputError("limit must be 1..500 and offset >= 0")
+    columns = [c for c in _MODELS.c if with_weights or c.name != "model_weights"]
+    query = (
+        sa.select(*columns)
+        .order_by(_MODELS.c.created_at.desc(), _MODELS.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(_MODELS.c.status == parse_status(status))
+    if model_type is not None:
+        query = query.where(_MODELS.c.model_type == model_type)
+    async with engine.connect() as conn:
+        return [_model_dict(r) for r in await conn.execute(query)]
+
+
+async def get_model_by_id(engine: AsyncEngine, model_id: int) -> dict[str, Any]:
+    """A model by its numeric id (the legacy REST shim's ids), without its weights."""
+    columns = [c for c in _MODELS.c if c.name != "model_weights"]
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(*columns).where(_MODELS.c.id == model_id))).first()
+    if row is None:
+        raise ModelNotFoundError(f"no model has id {model_id}")
+    return _model_dict(row)
+
+
+async def get_model(
+    engine: AsyncEngine,
+    version: str | None = None,
+    model_type: str = "full",
+    with_weights: bool = True,
+) -> dict[str, Any]:
+    """A named version, or the active model of ``model_type``."""
+    columns = [c for c in _MODELS.c if with_weights or c.name != "model_weights"]
+    query = sa.select(*columns)
+    if version is not None:
+        query = query.where(_MODELS.c.version == version)
+    else:
+        query = query.where(
+            _MODELS.c.model_type == model_type, _MODELS.c.status == ModelStatus.ACTIVE
+        )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        if version is not None:
+            raise ModelNotFoundError(f"no model has version {version!r}")
+        raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
+    return _model_dict(row)

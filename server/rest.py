@@ -224,6 +224,7 @@ async def train(request: Request) -> JSONResponse:
             "date_from": date_from,
             "date_to": date_to,
         },
+        idempotency_key=request.headers.get("idempotency-key"),
     )
     return ok(
         {

@@ -7,12 +7,18 @@
   progress and writing a heartbeat every ``heartbeat`` seconds.
 - **Cancellation.**  Each heartbeat reads ``cancel_requested``; the pipeline's progress
   callback, called between optimiser iterations, refits and trees, raises once it is set.
-- **Faults.**  A run whose heartbeat is older than ``stale_after`` seconds is marked failed
-  by :func:`reap_stale_runs` (workers run it every 10 s, the embedded runner too), so a
+- **Faults.**  A run whose heartbeat is older than ``stale_after`` seconds, and whose
+  worker has not marked it alive in Redis meanwhile, is marked failed by
+  :func:`reap_stale_runs` (workers run it every 10 s, the embedded runner too), so a
   worker killed with SIGKILL leaves no run in ``training``.  The run is not retried: a run
   that killed its worker may well kill the next one; start it again explicitly.
 - **All or nothing.**  The model version, the archiving of the previous active model and
   the run's completion are one transaction, and only if the run is still ``training``.
+  It is retried through a database outage (``write_budget`` seconds); after that the run
+  fails with the database's error, not as "worker lost".
+- **Only usable models.**  A model whose parameters, metrics or probabilities are not
+  finite and valid (a diverged fit) is never stored: the run fails naming the cause.
+- Every state change goes through :mod:`server.runstate`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import os
 import socket
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,20 +38,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import FPEError
 from core.pipeline import TrainedModel, train
-from server import cache
+from server import cache, runstate
 from server.db import begin_write
 from server.events import EventStream
-from server.registry import lock_model_type
+from server.registry import check_usable, lock_model_type
+from server.runconfig import RunConfig
+from server.selection import load_matches, team_names
+from server.serialize import json_ready
 from server.tables import Model, ModelStatus, TrainingRun
-from server.training import (
-    RunConfig,
-    json_ready,
-    load_matches,
-    new_version,
-    team_names,
-)
+from server.training import new_version
 
-__all__ = ["RunCancelled", "RunContext", "execute_run", "oldest_heartbeat", "reap_stale_runs"]
+__all__ = [
+    "ResultNotStoredError",
+    "RunCancelled",
+    "RunContext",
+    "execute_run",
+    "oldest_heartbeat",
+    "reap_stale_runs",
+]
 
 log = logging.getLogger("fpe.runner")
 _RUNS = TrainingRun.__table__
@@ -57,21 +66,32 @@ class RunCancelled(Exception):
     """Raised inside the pipeline when the run was asked to stop."""
 
 
+class ResultNotStoredError(FPEError):
+    """The run trained, but the database stayed unreachable while storing its result."""
+
+
 @dataclass
 class RunContext:
     engine: AsyncEngine
     events: EventStream
     heartbeat: float = 1.0
     worker: str = f"{socket.gethostname()}:{os.getpid()}"
+    stale_after: float = 30.0  # how long "alive" lasts without a heartbeat
+    write_budget: float = 60.0  # how long the final write is retried through an outage
+
+    @classmethod
+    def from_settings(cls, engine: AsyncEngine, events: EventStream, settings: Any) -> RunContext:
+        return cls(
+            engine,
+            events,
+            heartbeat=settings.heartbeat_seconds,
+            stale_after=settings.stale_seconds,
+            write_budget=settings.write_retry_seconds,
+        )
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _publish_state(ctx: RunContext, task_id: str, **fields: Any) -> None:
-    event = {"type": "state", "task_id": task_id, "ts": _now().isoformat(), **fields}
-    await ctx.events.publish(task_id, json_ready(event), state_change=True)
 
 
 class _Monitor:
@@ -105,43 +125,21 @@ class _Monitor:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
 
-async def _claim(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
-    now = _now()
-    async with begin_write(ctx.engine) as conn:
-        row = (
-            await conn.execute(
-                sa.update(_RUNS)
-                .where(_RUNS.c.task_id == task_id, _RUNS.c.status == ModelStatus.QUEUED)
-                .values(
-                    status=ModelStatus.TRAINING,
-                    started_at=now,
-                    heartbeat_at=now,
-                    worker=ctx.worker,
-                    phase="starting",
-                    message="claimed by a worker",
-                    progress=0.0,
-                )
-                .returning(_RUNS.c.id, _RUNS.c.config)
-            )
-        ).first()
-    return None if row is None else {"id": row[0], "config": row[1]}
-
-
 async def execute_run(ctx: RunContext, task_id: str) -> str:
     """Run ``task_id`` to a terminal state; returns that state ('skipped' when another
     execution already claimed it)."""
-    claimed = await _claim(ctx, task_id)
-    if claimed is None:
+    claimed = await runstate.move(
+        ctx.engine,
+        ctx.events,
+        task_id,
+        ModelStatus.TRAINING,
+        runstate.CLAIMED,
+        worker=ctx.worker,
+        event={"progress": 0.0},
+    )
+    if not claimed:
         log.info("run %s is not queued any more: skipped (duplicate delivery)", task_id)
         return "skipped"
-    await _publish_state(
-        ctx,
-        task_id,
-        status="training",
-        phase="starting",
-        progress=0.0,
-        message="claimed by a worker",
-    )
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     monitor = _Monitor(loop, queue)
@@ -149,25 +147,29 @@ async def execute_run(ctx: RunContext, task_id: str) -> str:
     ticker = asyncio.create_task(_heartbeat(ctx, task_id, monitor))
     started = time.monotonic()
     try:
-        config = RunConfig.from_json(claimed["config"])
+        async with ctx.engine.connect() as conn:
+            stored = (
+                await conn.execute(sa.select(_RUNS.c.config).where(_RUNS.c.task_id == task_id))
+            ).scalar_one()
+        config = RunConfig.from_json(stored)
         frame = await load_matches(ctx.engine, config)
         result = await asyncio.to_thread(train, frame, config.training_config(), monitor)
         if monitor.cancelled.is_set():
             raise RunCancelled
+        await asyncio.to_thread(check_usable, result.weights, result.metrics)
         await queue.join()
         outcome = await _complete(ctx, task_id, config, result, frame, time.monotonic() - started)
     except RunCancelled:
-        outcome = await _finish(ctx, task_id, ModelStatus.CANCELLED, "cancelled on request", None)
+        outcome = await _finish(ctx, task_id, ModelStatus.CANCELLED, runstate.CANCELLED, None)
+    except ResultNotStoredError as exc:
+        log.error("run %s: %s", task_id, exc)
+        outcome = await _finish(ctx, task_id, ModelStatus.FAILED, str(exc), None)
     except FPEError as exc:
         outcome = await _finish(ctx, task_id, ModelStatus.FAILED, str(exc), None)
-    except Exception as exc:  # a bug: keep the traceback in the run's logs
+    except Exception as exc:  # a bug: the traceback goes to the server log, not to users
         log.exception("run %s failed", task_id)
         outcome = await _finish(
-            ctx,
-            task_id,
-            ModelStatus.FAILED,
-            f"internal error: {type(exc).__name__}: {exc}",
-            traceback.format_exc(),
+            ctx, task_id, ModelStatus.FAILED, f"internal error: {type(exc).__name__}", None
         )
     finally:
         ticker.cancel()
@@ -184,8 +186,8 @@ async def _publish_progress(ctx: RunContext, task_id: str, queue: asyncio.Queue)
             await ctx.events.publish(
                 task_id, json_ready({"task_id": task_id, "ts": _now().isoformat(), **event})
             )
-        except Exception:  # a lost progress event must not fail the run
-            log.exception("could not publish a progress event of run %s", task_id)
+        except Exception as exc:  # a lost progress event must not fail the run
+            log.warning("could not publish a progress event of run %s: %s", task_id, exc)
         finally:
             queue.task_done()
 
@@ -194,6 +196,10 @@ async def _heartbeat(ctx: RunContext, task_id: str, monitor: _Monitor) -> None:
     while True:
         await asyncio.sleep(ctx.heartbeat)
         state = monitor.state
+        try:  # in Redis too, so that a database outage does not look like a dead worker
+            await ctx.events.mark_alive(task_id, ctx.stale_after)
+        except Exception as exc:
+            log.warning("run %s: could not mark it alive: %s", task_id, exc)
         try:
             async with begin_write(ctx.engine) as conn:
                 cancel = (
@@ -209,8 +215,8 @@ async def _heartbeat(ctx: RunContext, task_id: str, monitor: _Monitor) -> None:
                         .returning(_RUNS.c.cancel_requested)
                     )
                 ).first()
-        except Exception:
-            log.exception("heartbeat of run %s failed", task_id)
+        except Exception as exc:
+            log.warning("heartbeat of run %s failed: %s", task_id, runstate.describe_error(exc))
             continue
         if cancel is None or cancel[0]:  # cancelled, or reaped by someone else
             monitor.cancelled.set()
@@ -224,60 +230,70 @@ async def _complete(
     frame: Any,
     seconds: float,
 ) -> str:
-    now = _now()
-    names = await team_names(ctx.engine, sorted(set(frame["home_team"]) | set(frame["away_team"])))
+    """Store the model version, archive the previous active one and complete the run, in
+    one transaction; retried through a database outage of up to ``ctx.write_budget``
+    seconds, then :class:`ResultNotStoredError`."""
+    names = await _retry(
+        ctx,
+        lambda: team_names(ctx.engine, sorted(set(frame["home_team"]) | set(frame["away_team"]))),
+        f"run {task_id}: reading team names",
+    )
     weights = json_ready({**result.weights, "teams": names})
     m = json_ready(result.metrics)
-    version = new_version(config.model_type, task_id, now)
-    logs = [*result.logs, f"finished in {seconds:.1f} s; model version {version}"]
-    async with begin_write(ctx.engine) as conn:
-        run = (
-            await conn.execute(
-                sa.select(_RUNS.c.status, _RUNS.c.started_at)
-                .where(_RUNS.c.task_id == task_id)
-                .with_for_update()
-            )
-        ).one()
-        if run.status != ModelStatus.TRAINING:
-            return ModelStatus(run.status).value  # reaped or cancelled meanwhile: keep that
-        await lock_model_type(conn, config.model_type)
-        await conn.execute(
-            sa.update(_MODELS)
-            .where(
-                _MODELS.c.model_type == config.model_type, _MODELS.c.status == ModelStatus.ACTIVE
-            )
-            .values(status=ModelStatus.ARCHIVED)
-        )
-        model_id = (
-            await conn.execute(
-                sa.insert(_MODELS)
-                .values(
-                    version=version,
-                    model_type=config.model_type,
-                    status=ModelStatus.ACTIVE,
-                    training_started_at=run.started_at,
-                    training_completed_at=now,
-                    training_matches=result.n_train,
-                    training_leagues=list(config.leagues),
-                    training_seasons=list(config.seasons),
-                    brier_score=m["brier"],
-                    log_loss=m["log_loss"],
-                    draw_accuracy=m["draw_accuracy"],
-                    overall_accuracy=m["accuracy"],
-                    model_weights=weights,
-                    rps=m["rps"],
-                    metrics=m,
-                    config=config.to_json(),
+
+    async def store() -> tuple[str, str, int | None]:
+        now = _now()
+        version = new_version(config.model_type, task_id, now)
+        message = f"model {version} is active"
+        logs = [*result.logs, f"finished in {seconds:.1f} s; model version {version}"]
+        async with begin_write(ctx.engine) as conn:
+            run = (
+                await conn.execute(
+                    sa.select(_RUNS.c.status, _RUNS.c.started_at)
+                    .where(_RUNS.c.task_id == task_id)
+                    .with_for_update()
                 )
-                .returning(_MODELS.c.id)
+            ).one()
+            if run.status != ModelStatus.TRAINING:
+                return ModelStatus(run.status).value, "", None  # reaped or cancelled meanwhile
+            await lock_model_type(conn, config.model_type)
+            await conn.execute(
+                sa.update(_MODELS)
+                .where(
+                    _MODELS.c.model_type == config.model_type,
+                    _MODELS.c.status == ModelStatus.ACTIVE,
+                )
+                .values(status=ModelStatus.ARCHIVED)
             )
-        ).scalar_one()
-        await conn.execute(
-            sa.update(_RUNS)
-            .where(_RUNS.c.task_id == task_id)
-            .values(
-                status=ModelStatus.COMPLETED,
-                completed_at=now,
+            model_id = (
+                await conn.execute(
+                    sa.insert(_MODELS)
+                    .values(
+                        version=version,
+                        model_type=config.model_type,
+                        status=ModelStatus.ACTIVE,
+                        training_started_at=run.started_at,
+                        training_completed_at=now,
+                        training_matches=result.n_train,
+                        training_leagues=list(config.leagues),
+                        training_seasons=list(config.seasons),
+                        brier_score=m["brier"],
+                        log_loss=m["log_loss"],
+                        draw_accuracy=m["draw_accuracy"],
+                        overall_accuracy=m["accuracy"],
+                        model_weights=weights,
+                        rps=m["rps"],
+                        metrics=m,
+                        config=config.to_json(),
+                    )
+                    .returning(_MODELS.c.id)
+                )
+            ).scalar_one()
+            await runstate.write(
+                conn,
+                task_id,
+                ModelStatus.COMPLETED,
+                message,
                 model_id=model_id,
                 match_count=len(frame),
                 brier_score=m["brier"],
@@ -286,92 +302,141 @@ async def _complete(
                 rps=m["rps"],
                 metrics=m,
                 logs=logs,
-                progress=100.0,
-                phase="done",
-                message=f"model {version} is active",
                 heartbeat_at=now,
             )
-        )
+        return "completed", version, model_id
+
+    outcome, version, model_id = await _retry(ctx, store, f"run {task_id}: storing the model")
+    if outcome != "completed":
+        return outcome
     cache.invalidate(ctx.engine)  # the new active model serves predictions now
-    await _publish_state(
-        ctx,
-        task_id,
-        status="completed",
-        phase="done",
-        progress=100.0,
-        message=f"model {version} is active",
-        metrics=m,
-        version=version,
-        model_id=model_id,
+    await runstate.announce(
+        ctx.events,
+        runstate.state_event(
+            task_id,
+            ModelStatus.COMPLETED,
+            f"model {version} is active",
+            progress=100.0,
+            metrics=m,
+            version=version,
+            model_id=model_id,
+        ),
     )
     return "completed"
+
+
+async def _retry(ctx: RunContext, operation: Any, what: str) -> Any:
+    try:
+        return await runstate.retrying(operation, what, budget=ctx.write_budget)
+    except Exception as exc:
+        if not runstate.is_transient(exc):
+            raise
+        raise ResultNotStoredError(
+            f"the trained model could not be stored: the database was unreachable for "
+            f"{ctx.write_budget:.0f} s ({runstate.describe_error(exc)})"
+        ) from exc
 
 
 async def _finish(
     ctx: RunContext, task_id: str, status: ModelStatus, message: str, detail: str | None
 ) -> str:
+    """End the run as ``status``; when even that cannot be written (the database is down),
+    the event still tells subscribers and the reaper the real cause."""
+    error = None if status == ModelStatus.CANCELLED else message
     logs = [message] if detail is None else [message, detail]
-    async with begin_write(ctx.engine) as conn:
-        await conn.execute(
-            sa.update(_RUNS)
-            .where(_RUNS.c.task_id == task_id, _RUNS.c.status == ModelStatus.TRAINING)
-            .values(
-                status=status,
-                completed_at=_now(),
-                phase=status.value,
-                message=message,
-                error_message=None if status == ModelStatus.CANCELLED else message,
+    try:
+        await runstate.retrying(
+            lambda: runstate.move(
+                ctx.engine,
+                ctx.events,
+                task_id,
+                status,
+                message,
+                error=error,
+                only_from=(ModelStatus.TRAINING,),
                 logs=logs,
-            )
+            ),
+            f"run {task_id}: recording its end ({status.value})",
+            budget=ctx.write_budget,
         )
-    await _publish_state(
-        ctx,
-        task_id,
-        status=status.value,
-        phase=status.value,
-        message=message,
-        error=None if status == ModelStatus.CANCELLED else message,
-    )
+    except Exception as exc:
+        if not runstate.is_transient(exc):
+            raise
+        log.error(
+            "run %s: could not record it %s (%s); announcing it only",
+            task_id,
+            status.value,
+            runstate.describe_error(exc),
+        )
+        await runstate.announce(
+            ctx.events, runstate.state_event(task_id, status, message, error=error)
+        )
     return status.value
 
 
 async def reap_stale_runs(ctx: RunContext, stale_after: float = 30.0) -> list[str]:
     """Mark failed every run in ``training`` whose heartbeat is older than ``stale_after``
-    seconds (its worker died); returns their task ids."""
+    seconds and whose worker is not alive (it died); returns their task ids.  A run whose
+    worker announced its end but could not write it (the database was down) gets that end
+    and its real cause instead of "worker lost"."""
     cutoff = _now() - timedelta(seconds=stale_after)
-    async with begin_write(ctx.engine) as conn:
-        rows = await conn.execute(
-            sa.select(_RUNS.c.task_id, _RUNS.c.heartbeat_at, _RUNS.c.worker).where(
-                _RUNS.c.status == ModelStatus.TRAINING, _RUNS.c.heartbeat_at < cutoff
+    async with ctx.engine.connect() as conn:
+        stale = (
+            await conn.execute(
+                sa.select(_RUNS.c.task_id, _RUNS.c.heartbeat_at, _RUNS.c.worker).where(
+                    _RUNS.c.status == ModelStatus.TRAINING, _RUNS.c.heartbeat_at < cutoff
+                )
             )
-        )
-        stale = rows.all()
-        for task_id, beat, worker in stale:
-            message = (
+        ).all()
+    reaped = []
+    for task_id, beat, worker in stale:
+        if await _alive(ctx, task_id):
+            continue
+        announced = await _announced_end(ctx, task_id)
+        if announced is not None:
+            status = ModelStatus(announced["status"])
+            message = announced.get("message") or status.value
+            error = announced.get("error")
+        else:
+            status = ModelStatus.FAILED
+            message = error = (
                 f"worker {worker} lost: no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC;"
                 " start the run again"
             )
-            await conn.execute(
-                sa.update(_RUNS)
-                .where(_RUNS.c.task_id == task_id, _RUNS.c.status == ModelStatus.TRAINING)
-                .values(
-                    status=ModelStatus.FAILED,
-                    completed_at=_now(),
-                    error_message=message,
-                    phase="failed",
-                    message=message,
-                )
-            )
-    for task_id, _beat, _worker in stale:
-        await _publish_state(
-            ctx,
+        if await runstate.move(
+            ctx.engine,
+            ctx.events,
             task_id,
-            status="failed",
-            phase="failed",
-            message="worker lost",
-            error="worker lost",
-        )
-    return [t for t, _, _ in stale]
+            status,
+            message,
+            error=error,
+            only_from=(ModelStatus.TRAINING,),
+        ):
+            reaped.append(task_id)
+    return reaped
+
+
+async def _alive(ctx: RunContext, task_id: str) -> bool:
+    try:
+        return await ctx.events.is_alive(task_id)
+    except Exception:  # cannot tell: the heartbeat's age decides
+        return False
+
+
+async def _announced_end(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
+    """The run's last state event when it announces a failure or cancellation."""
+    last_state: dict[str, Any] | None = None
+    after = "0"
+    try:
+        while batch := await ctx.events.read(task_id, after):
+            after = batch[-1][0]
+            states = [e for _, e in batch if e.get("type") == "state"]
+            last_state = states[-1] if states else last_state
+    except Exception:
+        return None
+    if last_state is not None and last_state.get("status") in ("failed", "cancelled"):
+        return last_state
+    return None
 
 
 async def oldest_heartbeat(ctx: RunContext) -> datetime | None:

@@ -12,17 +12,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+import sqlalchemy as sa
+from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server import training
+from server import runconfig, runstate, training
 from server.config import Settings
-from server.db import open_database
+from server.db import begin_write, open_database
 from server.events import TERMINAL, EventHub, EventStream, MemoryEventStream, RedisEventStream
 from server.keys import Keys
 from server.queue import ArqQueue, InProcessQueue, JobQueue, QueueUnavailableError
 from server.runner import RunContext
-from server.training import json_ready
+from server.serialize import json_ready
+from server.tables import ModelStatus, TrainingRun
+
+EVENT_CONNECTIONS = 16  # per process, for progress streams
 
 __all__ = ["Services", "cancel_training", "follow_run", "open_services", "start_training"]
 
@@ -57,11 +62,18 @@ async def open_services(settings: Settings) -> Services:
     try:
         if settings.redis_url:
             queue: JobQueue = await ArqQueue.connect(settings.redis_url, keys)
-            events: EventStream = RedisEventStream(Redis.from_url(settings.redis_url), keys)
+            # a bounded pool: subscribers share one reader per stream (EventHub), and
+            # however many arrive at once, they never open more connections than this
+            redis = Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    settings.redis_url, max_connections=EVENT_CONNECTIONS, timeout=20
+                )
+            )
+            events: EventStream = RedisEventStream(redis, keys)
         else:
             events = MemoryEventStream()
             queue = InProcessQueue(
-                RunContext(engine, events, heartbeat=settings.heartbeat_seconds),
+                RunContext.from_settings(engine, events, settings),
                 stale_after=settings.stale_seconds,
             )
     except BaseException:
@@ -70,51 +82,80 @@ async def open_services(settings: Settings) -> Services:
     return Services(settings, engine, events, queue, keys)
 
 
-async def start_training(services: Services, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate, create the run (queued) and queue it.  When the queue is unreachable the
-    run is not created (or is removed again): no orphan rows."""
-    config = training.parse_config(data)
-    match_count = await training.validate_config(services.engine, config)
+async def start_training(
+    services: Services, data: dict[str, Any], idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Validate, create the run (queued) and queue it; the answer is the run as it is.
+
+    When the queue is unreachable the run is not created (or is removed again): no orphan
+    rows.  A retry with the same ``idempotency_key`` returns the run the first call made
+    instead of starting another."""
+    _check_key(idempotency_key)
+    config = runconfig.parse_config(data)
+    match_count = await runconfig.validate_config(services.engine, config)
     await services.queue.check()
-    run = await training.create_run(services.engine, config, match_count)
+    if idempotency_key is not None:
+        earlier = await training.run_for_key(services.engine, idempotency_key, config)
+        if earlier is not None:
+            return earlier
+    try:
+        run = await training.create_run(services.engine, config, match_count, idempotency_key)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        earlier = await training.run_for_key(services.engine, idempotency_key, config)
+        if earlier is None:
+            raise
+        return earlier  # a concurrent twin created it
     try:
         await services.queue.enqueue(run["task_id"])
     except QueueUnavailableError:
         await training.delete_queued_run(services.engine, run["task_id"])
         raise
-    await services.events.publish(
-        run["task_id"],
-        json_ready(
-            {
-                "type": "state",
-                "task_id": run["task_id"],
-                "status": "queued",
-                "phase": "queued",
-                "progress": 0.0,
-                "message": "waiting for a worker",
-            }
+    await runstate.announce(
+        services.events,
+        runstate.state_event(
+            run["task_id"], ModelStatus.QUEUED, training.WAITING, progress=0.0
         ),
-        state_change=True,
     )
     return run
 
 
-async def cancel_training(services: Services, task_id: str) -> dict[str, Any]:
-    run = await training.cancel_run(services.engine, task_id)
-    if run["status"] == "cancelled" and run["started_at"] is None:
-        await services.events.publish(
-            task_id,
-            {
-                "type": "state",
-                "task_id": task_id,
-                "status": "cancelled",
-                "phase": "cancelled",
-                "progress": 0.0,
-                "message": "cancelled before it started",
-            },
-            state_change=True,
+def _check_key(key: str | None) -> None:
+    if key is None:
+        return
+    if not 1 <= len(key) <= training.MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise runconfig.ValidationError(
+            f"an idempotency key is 1 to {training.MAX_IDEMPOTENCY_KEY} printable characters",
+            "idempotency_key",
         )
-    return run
+
+
+async def cancel_training(services: Services, task_id: str) -> dict[str, Any]:
+    """Ask a run to stop.  A queued run is cancelled at once; a training one stops at its
+    next check (within about a second); a finished one is left as it is."""
+    await training.get_run(services.engine, task_id)  # an unknown id is an error
+    cancelled = await runstate.move(
+        services.engine,
+        services.events,
+        task_id,
+        ModelStatus.CANCELLED,
+        runstate.CANCELLED_BEFORE_START,
+        only_from=(ModelStatus.QUEUED,),
+        cancel_requested=True,
+        event={"progress": 0.0},
+    )
+    if not cancelled:
+        async with begin_write(services.engine) as conn:
+            await conn.execute(
+                sa.update(TrainingRun.__table__)
+                .where(
+                    TrainingRun.__table__.c.task_id == task_id,
+                    TrainingRun.__table__.c.status == ModelStatus.TRAINING,
+                )
+                .values(cancel_requested=True)
+            )
+    return await training.get_run(services.engine, task_id)
 
 
 async def follow_run(

@@ -223,6 +223,7 @@ class TrainingRun(Base):
         sa.Index("ix_training_runs_status", "status"),
         sa.Index("ix_training_runs_created_at", "created_at"),
         sa.Index("ix_training_runs_model_id", "model_id"),
+        sa.Index("uq_training_runs_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -253,5 +254,6 @@ class TrainingRun(Base):
     heartbeat_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
 
     model: Mapped[Model | None] = relationship(lazy="raise")

@@ -1,27 +1,90 @@
 """The arq worker: ``fpe worker`` (or ``arq server.worker.WorkerSettings``).
 
 Start as many as you like, on as many machines as share the database and Redis: each takes
-runs from the queue.  Jobs are JSON, never pickle.  Each worker also reaps runs whose
-worker died (no heartbeat for ``FPE_STALE_SECONDS``) every 10 seconds.
+runs from the queue.  Jobs are JSON, never pickle.  Every 10 seconds each worker also reaps
+runs whose worker died (no heartbeat for ``FPE_STALE_SECONDS``) and queues again the runs
+whose queued job was lost (Redis restarted empty).  A worker rides out a Redis outage: it
+logs it, retries with backoff and resumes; running jobs go on meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from typing import Any
 
 from arq import cron
+from arq import worker as arq_worker
 from arq.connections import RedisSettings
-from arq.worker import Worker, func
+from arq.worker import func
+from redis.exceptions import RedisError
 
+from server import runstate
 from server.config import ConfigError, Settings
 from server.db import open_database
 from server.events import RedisEventStream
 from server.keys import Keys
-from server.queue import dumps, loads
+from server.queue import dumps, loads, requeue_lost_runs
 from server.runner import RunContext, execute_run, reap_stale_runs
 
-__all__ = ["WorkerSettings", "create_worker"]
+__all__ = ["Worker", "WorkerSettings", "create_worker"]
+
+log = logging.getLogger("fpe.worker")
+_REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class Worker(arq_worker.Worker):
+    """arq's worker, riding out Redis outages instead of exiting: a poll that fails is
+    logged and retried with exponential backoff (0.5 s doubling to 2 s); jobs already
+    running go on, and the worker resumes polling once Redis answers."""
+
+    max_backoff = 2.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.backoff = 0.0
+        self.outages = 0
+
+    async def main(self) -> None:
+        while True:
+            try:
+                return await super().main()
+            except _REDIS_DOWN as exc:
+                if "run" in self.ctx:  # started: a failure past start-up is not ours
+                    raise
+                await self._wait_for_redis(exc)
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except _REDIS_DOWN as exc:
+            if await self._redis_answers():  # a job that ended in the outage raised it
+                log.warning("a job's end could not be recorded in Redis: %s", exc)
+            else:
+                await self._wait_for_redis(exc)
+                return
+        if self.backoff:
+            log.warning("Redis is reachable again: resuming (outage %d)", self.outages)
+            self.backoff = 0.0
+
+    async def _redis_answers(self) -> bool:
+        try:
+            return bool(await self.pool.ping())
+        except _REDIS_DOWN:
+            return False
+
+    async def _wait_for_redis(self, exc: BaseException) -> None:
+        if not self.backoff:
+            self.outages += 1
+        self.backoff = min(max(self.backoff * 2, 0.5), self.max_backoff)
+        log.warning(
+            "Redis is unavailable (%s: %s); retrying in %.1f s",
+            type(exc).__name__,
+            exc,
+            self.backoff,
+        )
+        await asyncio.sleep(self.backoff)
 
 
 async def train_job(ctx: dict[str, Any], task_id: str) -> str:
@@ -29,7 +92,20 @@ async def train_job(ctx: dict[str, Any], task_id: str) -> str:
 
 
 async def reap_job(ctx: dict[str, Any]) -> list[str]:
-    return await reap_stale_runs(ctx["run"], ctx["settings"].stale_seconds)
+    """Reap dead workers' runs and queue lost jobs again; an outage (of the database or
+    Redis) is logged in one line and retried at the next tick."""
+    settings: Settings = ctx["settings"]
+    try:
+        reaped = await reap_stale_runs(ctx["run"], settings.stale_seconds)
+        requeued = await requeue_lost_runs(
+            ctx["run"], ctx["redis"], Keys(settings.redis_prefix), settings.stale_seconds
+        )
+    except Exception as exc:
+        if not runstate.is_transient(exc) and not isinstance(exc, _REDIS_DOWN):
+            raise
+        log.warning("reaping skipped: %s", runstate.describe_error(exc))
+        return []
+    return reaped + requeued
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -37,7 +113,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = settings
     engine = await open_database(settings)
     events = RedisEventStream(ctx["redis"], Keys(settings.redis_prefix))
-    ctx["run"] = RunContext(engine, events, heartbeat=settings.heartbeat_seconds)
+    ctx["run"] = RunContext.from_settings(engine, events, settings)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -19,6 +19,17 @@ MODULES = [
     "core.evaluation",
     "core.errors",
     "server.footballdata",
+    "server.events",
+    "server.queue",
+    "server.registry",
+    "server.runconfig",
+    "server.runner",
+    "server.runstate",
+    "server.selection",
+    "server.serialize",
+    "server.services",
+    "server.training",
+    "server.worker",
 ]
 
 

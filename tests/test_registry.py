@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import InvalidInputError
-from server.registry import ModelNotFoundError, activate_model, archive_model
+from server.registry import (
+    ModelNotFoundError,
+    UnusableModelError,
+    activate_model,
+    archive_model,
+    check_usable,
+)
 from server.tables import Model, ModelStatus
 
 
@@ -81,3 +88,42 @@ async def test_unknown_and_unfinished_models_cannot_be_activated(engine):
     (training,) = await add_models(engine, 1, model_type="full", status=ModelStatus.TRAINING)
     with pytest.raises(InvalidInputError, match="is training"):
         await activate_model(engine, training)
+
+
+# --- only usable models are stored ------------------------------------------------------------
+
+
+@pytest.fixture
+def usable(make_matches):
+    """Weights and metrics of a sound fit, in the registry's shape."""
+    from core import DixonColes
+
+    weights = {"dixon_coles": DixonColes().fit(make_matches(n_teams=8)).to_dict()}
+    metrics = {"rps": 0.2, "log_loss": 1.0, "brier": 0.6, "accuracy": 0.5, "draw_accuracy": None}
+    return weights, metrics
+
+
+def test_a_sound_model_is_usable(usable):
+    check_usable(*usable)
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        (lambda w, m: w["dixon_coles"].update(rho=float("nan")), "dixon_coles.rho is nan"),
+        (
+            lambda w, m: w["dixon_coles"]["parameters"]["attack"].__setitem__(0, float("inf")),
+            "attack[0] is inf",
+        ),
+        (lambda w, m: w["dixon_coles"]["fit"].update(loglik=12.5), "log-likelihood 12.5"),
+        (lambda w, m: m.update(rps=2.8e86), "rps is 2.8e+86"),
+        (lambda w, m: m.update(log_loss=float("nan")), "log_loss is nan"),
+        # the diverged fit of a league where every match ends 1-0 at home
+        (lambda w, m: w["dixon_coles"].update(rho=1.2e30), "probability"),
+    ],
+)
+def test_a_diverged_model_is_refused_naming_the_cause(usable, change, cause):
+    weights, metrics = usable
+    change(weights, metrics)
+    with pytest.raises(UnusableModelError, match=re.escape(cause)):
+        check_usable(weights, metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -290,3 +291,81 @@ async def test_train_and_predict_a_draw_model(services):
         services.engine, version, {"leagues": ["E0"], "seasons": ["2425"]}
     )
     assert result["n"] == 380 and result["model_version"] == version
+
+
+def _one_nil_league(folder) -> list:
+    """Three seasons of a 12-team league in which every match ends 1-0 to the home side:
+    a goal model's likelihood has no maximum there."""
+    teams = [f"Club {chr(65 + i)}" for i in range(12)]
+    files = []
+    for year in (2021, 2022, 2023):
+        day = datetime(year, 8, 1)
+        rows = ["Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PSCH,PSCD,PSCA"]
+        for i, home in enumerate(teams):
+            for j, away in enumerate(teams):
+                if i != j:
+                    rows.append(f"E0,{day:%d/%m/%Y},{home},{away},1,0,H,1.5,4.0,7.0")
+                    day += timedelta(days=2)
+        path = folder / f"{year % 100}{year % 100 + 1}" / "E0.csv"
+        path.parent.mkdir()
+        path.write_text("\n".join(rows) + "\n")
+        files.append(path)
+    return files
+
+
+@pytest.mark.parametrize("model_type", ["poisson", "calibration"])
+async def test_a_diverged_fit_is_never_activated(database_url, tmp_path, model_type):
+    """A league where every match ends 1-0 at home once gave rho = 1.2e30 and an active
+    model serving a draw probability of -3.2e43: now the run fails naming the cause, and
+    no model is stored."""
+    from server.ingest import ingest_paths
+
+    settings = Settings(database_url=await database_url("sqlite"), data_dir=tmp_path)
+    svc = await open_services(settings)
+    try:
+        reports = await ingest_paths(svc.engine, _one_nil_league(tmp_path))
+        assert all(r.ok for r in reports)
+        run = await start_training(
+            svc, {"model_type": model_type, "leagues": ["E0"], "hyperparameters": {"l2": 0.0}}
+        )
+        await svc.queue.join()
+        done = await training.get_run(svc.engine, run["task_id"])
+        assert done["status"] == "failed", done
+        # the guard names the cause (the fit itself may refuse such data first)
+        assert re.search(
+            r"diverge|likelihood|degenerate|never (concede|score)|finite", done["error_message"]
+        ), done["error_message"]
+        assert await count(svc.engine, Model) == 0
+        events = [e async for _, e in follow_run(svc, run["task_id"])]
+        assert events[-1]["status"] == "failed"
+        assert events[-1]["error"] == done["error_message"]
+    finally:
+        await svc.close()
+
+
+async def test_a_retried_start_with_the_same_idempotency_key_returns_the_same_run(services):
+    data = {"model_type": "poisson", **E0_RECENT}
+    first = await start_training(services, data, idempotency_key="retry-1")
+    again = await start_training(services, data, idempotency_key="retry-1")
+    assert again["task_id"] == first["task_id"]
+    other = await start_training(services, data, idempotency_key="retry-2")
+    assert other["task_id"] != first["task_id"]
+    with pytest.raises(ValidationError, match="another configuration") as caught:
+        await start_training(
+            services, {**data, "model_type": "full"}, idempotency_key="retry-1"
+        )
+    assert caught.value.field == "idempotency_key"
+    with pytest.raises(ValidationError, match="idempotency key"):
+        await start_training(services, data, idempotency_key="x" * 256)
+    await services.queue.join()
+    assert await count(services.engine, TrainingRun) == 2
+
+
+async def test_concurrent_starts_with_one_idempotency_key_create_one_run(services):
+    data = {"model_type": "poisson", **E0_RECENT}
+    runs = await asyncio.gather(
+        *(start_training(services, data, idempotency_key="burst") for _ in range(5))
+    )
+    assert len({r["task_id"] for r in runs}) == 1
+    await services.queue.join()
+    assert await count(services.engine, TrainingRun) == 1
