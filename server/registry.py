@@ -32,9 +32,15 @@ _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
 class ModelNotFoundError(InvalidInputError):
     """No model has that version."""
 
+    code = "NOT_FOUND"
+    http_status = 404
+
 
 class ConflictError(FPEError):
     """The change lost a race with another one; retrying is safe."""
+
+    code = "CONFLICT"
+    http_status = 409
 
 
 async def lock_model_type(conn: AsyncConnection, model_type: str) -> None:

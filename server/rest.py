@@ -13,21 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.errors import FPEError
-from schema.errors import code_for
+from core.errors import FPEError, error_code
 from server import catalog, registry, training
 from server.services import cancel_training, start_training
 from server.training import ValidationError
 
 __all__ = ["routes"]
 
-_STATUS_HTTP = {
-    "NOT_FOUND": 404,
-    "BAD_USER_INPUT": 422,
-    "CONFLICT": 409,
-    "SERVICE_UNAVAILABLE": 503,
-    "UNAUTHENTICATED": 401,
-}
 _TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo"}
 _TASK_STATUS = {
     "queued": "queued",
@@ -63,8 +55,8 @@ def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
         except ValidationError as exc:
             return _error(422, "BAD_USER_INPUT", str(exc), field=exc.field)
         except FPEError as exc:
-            code = code_for(exc)
-            return _error(_STATUS_HTTP.get(code, 400), code, str(exc))
+            code, status = error_code(exc)
+            return _error(status, code, str(exc))
 
     return wrapper
 

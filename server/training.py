@@ -26,11 +26,20 @@ __all__ = [
     "RunNotFoundError",
     "ValidationError",
     "cancel_run",
+    "check_selection",
+    "create_run",
+    "delete_queued_run",
+    "get_model",
     "get_run",
+    "json_ready",
     "list_models",
     "list_runs",
+    "list_runs_by_id",
     "load_matches",
+    "new_task_id",
+    "new_version",
     "parse_config",
+    "team_names",
     "validate_config",
 ]
 
@@ -49,6 +58,9 @@ class ValidationError(InvalidInputError):
 
 class RunNotFoundError(InvalidInputError):
     """No training run has that task id."""
+
+    code = "NOT_FOUND"
+    http_status = 404
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,14 @@ from server.keys import Keys
 from server.queue import dumps, loads
 from server.runner import RunContext, execute_run, reap_stale_runs
 
-__all__ = ["WorkerSettings", "create_worker"]
+__all__ = [
+    "WorkerSettings",
+    "create_worker",
+    "reap_job",
+    "shutdown",
+    "startup",
+    "train_job",
+]
 
 
 async def train_job(ctx: dict[str, Any], task_id: str) -> str:
