@@ -14,6 +14,9 @@
                            ``Authorization: Bearer <token>``
 ``FPE_ALLOWED_ORIGINS``    comma-separated origins allowed to open WebSockets (besides the
                            server's own host); default none
+``FPE_ALLOWED_HOSTS``      comma-separated Host names the server answers (DNS-rebinding
+                           guard; ``*.example.com`` wildcards, ``*`` for any); default
+                           ``localhost,127.0.0.1,[::1]``
 ``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from core.errors import FPEError
 
-__all__ = ["ENV_VARS", "ConfigError", "Settings"]
+__all__ = ["ENV_VARS", "ConfigError", "Settings", "normalise_database_url"]
 
 # every environment variable the service reads (the compose file is checked against it)
 ENV_VARS = frozenset(
@@ -43,12 +46,14 @@ ENV_VARS = frozenset(
         "FPE_STALE_SECONDS",
         "FPE_API_TOKEN",
         "FPE_ALLOWED_ORIGINS",
+        "FPE_ALLOWED_HOSTS",
         "FPE_LOG_FORMAT",
         "XDG_DATA_HOME",
     }
 )
 
 DEFAULT_DOWNLOAD_BASE_URL = "https://www.football-data.co.uk/mmz4281"
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class ConfigError(FPEError):
@@ -90,6 +95,7 @@ class Settings:
     stale_seconds: float = 30.0
     api_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
     log_json: bool = True
 
     @property
@@ -119,6 +125,7 @@ class Settings:
                 for o in (env.get("FPE_ALLOWED_ORIGINS") or "").split(",")
                 if o.strip()
             ),
+            allowed_hosts=_hosts(env.get("FPE_ALLOWED_HOSTS")),
             log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
         )
 
@@ -134,3 +141,14 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.05 <= value <= 3600:
         raise ConfigError(f"{name}={text!r} must be between 0.05 and 3600 seconds")
     return value
+
+
+def _hosts(text: str | None) -> tuple[str, ...]:
+    if not text or not text.strip():
+        return DEFAULT_ALLOWED_HOSTS
+    hosts = tuple(h.strip().lower() for h in text.split(",") if h.strip())
+    for host in hosts:
+        wildcard = host.startswith("*") and not host.startswith("*.")
+        if host != "*" and ("*" in host[1:] or wildcard):
+            raise ConfigError(f"FPE_ALLOWED_HOSTS: {host!r} is not a host name or *.domain")
+    return hosts

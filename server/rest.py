@@ -3,7 +3,6 @@ over the same service functions as GraphQL."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -15,7 +14,9 @@ from starlette.routing import Route
 
 from core.errors import FPEError, error_code
 from server import catalog, registry, training
+from server.auth import bearer_token, token_matches
 from server.services import cancel_training, start_training
+from server.text import NUL_MESSAGE, has_nul
 from server.training import ValidationError
 
 __all__ = ["routes"]
@@ -47,10 +48,13 @@ def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
     async def wrapper(request: Request) -> JSONResponse:
         required = request.app.state.settings_api_token
         if write and required is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given, required):
+            given = bearer_token(request.headers.get("authorization"))
+            if not token_matches(given, required):
                 return _error(401, "UNAUTHENTICATED", "a valid bearer token is required")
         try:
+            for name, value in [*request.path_params.items(), *request.query_params.items()]:
+                if has_nul(name) or has_nul(value):
+                    raise ValidationError(f"{name} {NUL_MESSAGE}", name)
             return await fn(request)
         except ValidationError as exc:
             return _error(422, "BAD_USER_INPUT", str(exc), field=exc.field)
@@ -104,8 +108,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}", "body") from None
+    except RecursionError:
+        raise ValidationError("the body's JSON is nested too deeply", "body") from None
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object", "body")
+    for key, value in body.items():
+        if has_nul(key) or has_nul(value):
+            raise ValidationError(f"{key} {NUL_MESSAGE}", key)
     return body
 
 
