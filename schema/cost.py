@@ -8,10 +8,9 @@ argument (what the resolver would serve: at most ``MAX_LIMIT``) or the field's k
 { team { name } } }`` costs 200 models x 300 strengths x 3 values. A ``JSON`` value counts as
 :data:`JSON_COST`. Introspection fields count 1 each (the depth limit bounds them).
 
-The budget, 20,000 values, is ten times the largest query the training page sends (the
-active model's 300 team strengths with their names and its calibration curves, about
-1,600) and far below the fan-out attack (20 aliases of ``models(limit: 200)`` with strengths
-and runs: about 6 million).
+The budget, 20,000 values, is seven times the largest query the training page sends (its
+model list: 100 versions with their metrics, 2,800) and far below the fan-out attack (20
+aliases of ``models(limit: 200)`` with strengths and runs: about 5.4 million).
 """
 
 from __future__ import annotations

@@ -81,3 +81,16 @@ def test_dockerfile_builds_the_cython_core_and_ships_the_schema():
     for folder in ("core", "schema", "server", "sql"):
         assert f"COPY {folder} ./{folder}" in text
     assert "EXPOSE 8000" in text and '"fpe", "serve"' in text
+
+
+def test_the_api_answers_its_health_check_and_service_name(compose):
+    """The Host check (FPE_ALLOWED_HOSTS) lets through the health check's host, the
+    published port on the machine (localhost) and the compose service name."""
+    env = {
+        k: re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", r"\2", str(v))
+        for k, v in compose["services"]["api"]["environment"].items()
+    }
+    hosts = Settings.from_env(env).allowed_hosts
+    test = " ".join(compose["services"]["api"]["healthcheck"]["test"])
+    health_host = re.search(r"http://([^:/]+)", test)[1]
+    assert {health_host, "localhost", "api"} <= set(hosts) and "*" not in hosts
