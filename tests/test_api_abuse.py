@@ -403,3 +403,25 @@ async def test_nul_over_a_live_postgresql_server(live):
         assert response.status_code == 422 and "NUL" in response.text
         body = await gql(client, 'query { task(taskId: "\\u0000") { id } }')
         assert _code(body) == "BAD_USER_INPUT"
+
+
+async def test_after_abc_over_the_websocket_is_a_clear_error(live):
+    uri = f"ws://127.0.0.1:{live['port']}/graphql"
+    async with connect(uri, subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"authorization": f"Bearer {TOKEN}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for i, (task_id, after) in enumerate((("x", "abc"), ("a\x00", "0"))):
+            query = (
+                "subscription($t: String!, $a: String!) "
+                "{ trainingProgress(taskId: $t, after: $a) { type } }"
+            )
+            payload = {"query": query, "variables": {"t": task_id, "a": after}}
+            await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+            message = json.loads(await ws.recv())
+            payload = message["payload"]
+            errors = payload if message["type"] == "error" else payload["errors"]
+            assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", message
+            assert "Unexpected" not in json.dumps(message)
+            if message["type"] == "next":
+                assert json.loads(await ws.recv()) == {"id": str(i), "type": "complete"}
