@@ -1,13 +1,34 @@
-"""The exception tree of the computation core.
+"""Every error the Football Probability Engine raises on purpose, and its API code.
 
-::
+Each class carries ``code`` (GraphQL ``extensions.code``, the REST ``error.code``) and
+``http_status`` (the REST shim's status). :func:`error_code` finds them by walking the
+exception's class hierarchy (its MRO), as Starlette's exception handlers do, so a subclass
+inherits its parent's code unless it declares its own, whatever order anyone checks in.
 
-    FPEError                      base of every error this project raises on purpose
-    ├── InvalidInputError         bad data or arguments (also a ValueError)
-    │   ├── UnknownTeamError      a team the model has not seen (also a KeyError)
-    │   └── ConvergenceError      data that do not identify the model, or a fit that does
-    │                             not converge (the message names the cause)
-    └── NotFittedError            predict/to_dict before fit (also an AttributeError)
+The whole tree (classes outside ``core`` live beside the code that raises them)::
+
+    class                                  code                   HTTP  meaning
+    FPEError                               INTERNAL_SERVER_ERROR  500   base of them all
+    ├── InvalidInputError                  BAD_USER_INPUT         422   bad data (a ValueError)
+    │   ├── UnknownTeamError               BAD_USER_INPUT         422   team not in the model
+    │   ├── ConvergenceError               BAD_USER_INPUT         422   data do not identify the
+    │   │                                                               model, or no convergence
+    │   ├── runconfig.ValidationError      BAD_USER_INPUT         422   run config (``field``)
+    │   │   └── training.IdempotencyConflictError                       a key reused, other config
+    │   ├── training.RunNotFoundError      NOT_FOUND              404   no run has that task id
+    │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
+    │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
+    │   └── footballdata.FootballDataError BAD_USER_INPUT         422   an unreadable data file
+    ├── NotFittedError                     INTERNAL_SERVER_ERROR  500   predict before fit
+    ├── registry.ConflictError             CONFLICT               409   lost a race; retry
+    ├── registry.UnusableModelError        INTERNAL_SERVER_ERROR  500   a fit not fit to store
+    ├── queue.QueueUnavailableError        SERVICE_UNAVAILABLE    503   Redis is unreachable
+    ├── db.DatabaseError                   SERVICE_UNAVAILABLE    503   database unusable
+    ├── migrations.MigrationError          SERVICE_UNAVAILABLE    503   schema not up to date
+    ├── download.DownloadError             BAD_GATEWAY            502   a file was not fetched
+    └── config.ConfigError                 INTERNAL_SERVER_ERROR  500   a bad setting
+
+(``training.X`` is ``server.training.X``, and so on.)
 """
 
 from __future__ import annotations
@@ -18,15 +39,22 @@ __all__ = [
     "InvalidInputError",
     "NotFittedError",
     "UnknownTeamError",
+    "error_code",
 ]
 
 
 class FPEError(Exception):
     """Base class of every error the Football Probability Engine raises on purpose."""
 
+    code: str = "INTERNAL_SERVER_ERROR"
+    http_status: int = 500
+
 
 class InvalidInputError(FPEError, ValueError):
     """Input data or arguments that cannot be used; the message names the problem."""
+
+    code = "BAD_USER_INPUT"
+    http_status = 422
 
 
 class UnknownTeamError(InvalidInputError, KeyError):
@@ -50,3 +78,12 @@ class ConvergenceError(InvalidInputError):
 
 class NotFittedError(FPEError, AttributeError):
     """The estimator has not been fitted yet."""
+
+
+def error_code(exc: BaseException) -> tuple[str, int]:
+    """``(code, http_status)`` of an exception: the first class in its MRO that declares a
+    code; anything that is not an :class:`FPEError` is ``INTERNAL_SERVER_ERROR``, 500."""
+    for cls in type(exc).__mro__:
+        if issubclass(cls, FPEError) and "code" in vars(cls):
+            return cls.code, cls.http_status
+    return "INTERNAL_SERVER_ERROR", 500

@@ -1,5 +1,5 @@
 """The Strawberry GraphQL schema: queries, mutations and subscriptions over the service
-layer, with depth, token and alias limits and masking of unexpected errors."""
+layer, with depth, token, alias and cost limits and masking of unexpected errors."""
 
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from schema.cost import MAX_COST, QueryCost
 from schema.errors import should_mask
 from schema.resolvers import Mutation, Query, Subscription
+from schema.text import NoNulCharacters
 
-__all__ = ["LIMITS", "build_schema"]
+__all__ = ["LIMITS", "Limits", "Schema", "build_schema"]
 
-LIMITS = {"max_depth": 10, "max_tokens": 2000, "max_aliases": 20}
+LIMITS = {"max_depth": 10, "max_tokens": 2000, "max_aliases": 20, "max_cost": MAX_COST}
 
 
 # The depth and alias rules are made once: a rule class made per request would defeat the
@@ -39,6 +45,25 @@ class Limits(AddValidationRules):
 
 
 class Schema(strawberry.Schema):
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
+        """Queries and mutations; a subscription (which only a WebSocket can carry) sent
+        here, over HTTP, is answered with a clear error."""
+        allowed = set(kwargs.get("allowed_operation_types") or DEFAULT_ALLOWED_OPERATION_TYPES)
+        kwargs["allowed_operation_types"] = allowed - {OperationType.SUBSCRIPTION}
+        try:
+            return await super().execute(query, *args, **kwargs)
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is not OperationType.SUBSCRIPTION:
+                raise
+            message = (
+                "subscriptions are served over the WebSocket at /graphql "
+                "(graphql-transport-ws protocol), not over HTTP"
+            )
+            return ExecutionResult(
+                data=None,
+                errors=[GraphQLError(message, extensions={"code": "WEBSOCKET_REQUIRED"})],
+            )
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Log only bugs: a user's bad input is answered, not logged with a traceback."""
         super().process_errors([e for e in errors if should_mask(e)], execution_context)
@@ -55,5 +80,8 @@ def build_schema() -> strawberry.Schema:
             lambda: MaskErrors(should_mask_error=should_mask),
             lambda: ParserCache(maxsize=512),  # repeated queries skip parsing and validation
             lambda: ValidationCache(maxsize=512),
+            # after the validation cache (which sets the validation errors), before execution
+            QueryCost,
+            NoNulCharacters,
         ],
     )

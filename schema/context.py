@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schema.loaders import Loaders
+from server.auth import bearer_token, token_matches
 from server.services import Services
 
 __all__ = ["Context"]
@@ -21,19 +22,14 @@ class Context:
     active_subscriptions: int = 0
 
     def presented_token(self) -> str | None:
+        """The HTTP header's bearer token, else ``connection_init``'s ``authorization``."""
         if self.token:
             return self.token
-        params = self.connection_params or {}
-        value = params.get("authorization") or params.get("Authorization") or params.get("token")
-        if isinstance(value, str):
-            return value.removeprefix("Bearer ").strip()
-        return None
+        params = self.connection_params if isinstance(self.connection_params, dict) else {}
+        return bearer_token(params.get("authorization") or params.get("Authorization"))
 
     @property
     def authenticated(self) -> bool:
         if self.required_token is None:
             return True
-        import hmac
-
-        presented = self.presented_token()
-        return presented is not None and hmac.compare_digest(presented, self.required_token)
+        return token_matches(self.presented_token(), self.required_token)

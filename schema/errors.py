@@ -12,12 +12,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from graphql import GraphQLError
 
-from core.errors import FPEError, InvalidInputError, UnknownTeamError
-from server.queue import QueueUnavailableError
-from server.registry import ConflictError, ModelNotFoundError
-from server.training import RunNotFoundError, ValidationError
+from core.errors import FPEError, error_code
 
-__all__ = ["UserError", "code_for", "graphql_errors", "should_mask"]
+__all__ = ["UserError", "graphql_errors", "should_mask", "to_user_error"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -27,23 +24,12 @@ class UserError(GraphQLError):
     """An error meant for the person who sent the request."""
 
 
-def code_for(exc: Exception) -> str:
-    """The stable error code of a service exception (shared with the REST shim)."""
-    if isinstance(exc, RunNotFoundError | ModelNotFoundError):
-        return "NOT_FOUND"
-    if isinstance(exc, UnknownTeamError | ValidationError | InvalidInputError):
-        return "BAD_USER_INPUT"
-    if isinstance(exc, ConflictError):
-        return "CONFLICT"
-    if isinstance(exc, QueueUnavailableError):
-        return "SERVICE_UNAVAILABLE"
-    return "INTERNAL_SERVER_ERROR"
-
-
 def to_user_error(exc: FPEError) -> UserError:
-    extensions: dict[str, Any] = {"code": code_for(exc)}
-    if isinstance(exc, ValidationError):
-        extensions["field"] = exc.field
+    """The exception's message with its class's code (and ``field`` when it names one)."""
+    extensions: dict[str, Any] = {"code": error_code(exc)[0]}
+    field = getattr(exc, "field", None)
+    if field is not None:
+        extensions["field"] = field
     return UserError(str(exc), extensions=extensions)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -22,7 +23,19 @@ from server import catalog, predictions, registry, training
 from server.events import TERMINAL
 from server.services import cancel_training, follow_run, start_training
 
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+    "IsAuthenticated",
+    "Mutation",
+    "Query",
+    "Subscription",
+    "model_weights",
+    "teams_of_league",
+]
+
 MAX_LIMIT = 200
+_STREAM_ID = re.compile(r"(\d{1,20})(?:-(\d{1,20}))?")
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 
@@ -43,6 +56,16 @@ def _page(limit: int, offset: int) -> None:
     if offset < 0:
         raise UserError(
             "offset must be 0 or more", extensions={"code": "BAD_USER_INPUT", "field": "offset"}
+        )
+
+
+def _check_event_id(after: str) -> None:
+    """``after`` must be an event id (``1732990000000-0``, or ``0`` for the start)."""
+    m = _STREAM_ID.fullmatch(after)
+    if m is None or any(int(part or 0) >= 2**64 for part in m.groups()):
+        raise UserError(
+            f"after {after[:40]!r} is not an event id such as 1732990000000-0 (0: the start)",
+            extensions={"code": "BAD_USER_INPUT", "field": "after"},
         )
 
 
@@ -234,6 +257,7 @@ class Subscription:
         """The run's current state first, then every event after ``after`` (by default all
         of them, so a late subscriber misses nothing), live until the run ends."""
         services = info.context.services
+        _check_event_id(after)
         with _SubscriptionSlot(info.context):
             try:
                 run = await training.get_run(services.engine, task_id)

@@ -12,6 +12,25 @@ from strawberry.scalars import JSON
 from core.pipeline import MODEL_TYPES
 from server.tables import ModelStatus as _ModelStatus
 
+__all__ = [
+    "Btts",
+    "CalibrationCurves",
+    "GoalPair",
+    "HandicapLine",
+    "HyperparametersInput",
+    "League",
+    "ModelStatus",
+    "ModelType",
+    "ModelVersion",
+    "Prediction",
+    "ProgressEvent",
+    "Team",
+    "TeamStrength",
+    "TotalLine",
+    "TrainingInput",
+    "TrainingRun",
+]
+
 ModelStatus = strawberry.enum(
     _ModelStatus, name="ModelStatus", description="Lifecycle state of a model version or a run."
 )

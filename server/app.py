@@ -5,27 +5,35 @@ also runs training in-process, so one command gives a working service."""
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+from cross_web import HTTPException
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
 from server import observability, rest
+from server.auth import bearer_token
 from server.config import Settings
 from server.envelope import error
 from server.graphiql import offline_graphiql_html
@@ -33,18 +41,96 @@ from server.observability import RequestMetrics
 from server.queue import InProcessQueue
 from server.services import Services, open_services
 
-__all__ = ["create_app"]
+__all__ = [
+    "GraphQLApp",
+    "create_app",
+    "index",
+    "method_not_allowed",
+    "not_found",
+    "server_error",
+]
 
 STATIC = Path(__file__).parent / "static"
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024  # a GraphQL answer over this is refused
+_INLINE_ITEMS = 100  # answers with fewer list items near the top are encoded on the loop
+
+logger = logging.getLogger(__name__)
+
+
+class _Encoded(dict):  # type: ignore[type-arg]
+    """A GraphQL answer already encoded (in a thread) by :meth:`GraphQLApp.process_result`."""
+
+    raw: bytes
+
+
+def _list_items(value: object, depth: int = 3) -> int:
+    """List items in the first ``depth`` levels of an answer: a cheap size probe."""
+    if depth == 0:
+        return 0
+    if isinstance(value, list):
+        return len(value) + sum(_list_items(v, depth - 1) for v in value[:_INLINE_ITEMS])
+    if isinstance(value, dict):
+        return sum(_list_items(v, depth - 1) for v in value.values())
+    return 0
+
+
+def _too_large(size: int) -> bytes:
+    message = (
+        f"the answer is {size:,} bytes, more than the limit of {MAX_RESPONSE_BYTES:,}: ask for "
+        "fewer items (a smaller limit) or fewer fields"
+    )
+    error = {"message": message, "extensions": {"code": "RESPONSE_TOO_LARGE"}}
+    return json.dumps({"data": None, "errors": [error]}).encode()
 
 
 class GraphQLApp(GraphQL):
-    """Strawberry's ASGI view with our context, offline GraphiQL and WebSocket auth."""
+    """Strawberry's ASGI view with our context, offline GraphiQL, WebSocket auth, JSON
+    errors for bad requests, big answers encoded in a thread and capped in size.
+    Subscriptions are served over the WebSocket only (no HTTP streaming transports)."""
+
+    stream_transport_classes_by_protocol = {}  # noqa: RUF012 - strawberry's API
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if isinstance(request, WebSocket):
+                raise
+            error = {"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}
+            return JSONResponse({"data": None, "errors": [error]}, status_code=exc.status_code)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "the body is not UTF-8 text") from None
+        except RecursionError:
+            raise HTTPException(400, "the body's JSON is nested too deeply") from None
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, f"the body is not valid JSON: {exc}") from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        data = await super().process_result(request, result)
+        if _list_items(data.get("data")) < _INLINE_ITEMS:
+            raw = self.encode_json(data)
+        else:  # a big answer: encode it without holding the event loop
+            raw = await anyio.to_thread.run_sync(self.encode_json, data)
+        raw = raw.encode() if isinstance(raw, str) else raw
+        if len(raw) > MAX_RESPONSE_BYTES:
+            logger.warning("GraphQL answer of %d bytes refused", len(raw))
+            raw = _too_large(len(raw))
+        encoded = _Encoded(data)
+        encoded.raw = raw
+        return encoded
+
+    def encode_json(self, data: object) -> str | bytes:
+        if isinstance(data, _Encoded):
+            return data.raw
+        return json.dumps(data, separators=(",", ":"))
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         services: Services = request.app.state.services
-        header = request.headers.get("authorization", "")
-        token = header.removeprefix("Bearer ").strip() or None
+        token = bearer_token(request.headers.get("authorization"))
         # one context per WebSocket connection lives long: no cache across operations
         cache = not isinstance(request, WebSocket)
         return Context(
@@ -119,6 +205,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(RequestMetrics, registry=registry),
+            # DNS rebinding: answer only the configured host names, on HTTP and WebSockets
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
             # the legacy page runs on its own origin and sends JSON content types: preflights
             Middleware(
                 CORSMiddleware,

@@ -40,6 +40,9 @@ EXIT_USAGE = 2
 EXIT_DATA = 1
 
 
+__all__ = ["build_parser", "main"]
+
+
 def _load(paths: Sequence[str]) -> pd.DataFrame:
     """Parse every CSV under ``paths``; rejected rows are reported on stderr."""
     frames = []

@@ -20,6 +20,9 @@
                            ``fetch`` (CORS); default the legacy frontend's dev servers,
                            ``http://localhost:8080``, ``:3000``, ``:8081`` and their
                            ``http://127.0.0.1`` forms; ``*`` allows any
+``FPE_ALLOWED_HOSTS``      comma-separated Host names the server answers (DNS-rebinding
+                           guard; ``*.example.com`` wildcards, ``*`` for any); default
+                           ``localhost,127.0.0.1,[::1]``
 ``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
@@ -36,7 +39,7 @@ from urllib.parse import urlsplit
 
 from core.errors import FPEError
 
-__all__ = ["ENV_VARS", "ConfigError", "Settings"]
+__all__ = ["ENV_VARS", "ConfigError", "Settings", "normalise_database_url"]
 
 # every environment variable the service reads (the compose file is checked against it)
 ENV_VARS = frozenset(
@@ -51,6 +54,7 @@ ENV_VARS = frozenset(
         "FPE_API_TOKEN",
         "FPE_ALLOWED_ORIGINS",
         "FPE_CORS_ORIGINS",
+        "FPE_ALLOWED_HOSTS",
         "FPE_LOG_FORMAT",
         "XDG_DATA_HOME",
     }
@@ -61,6 +65,8 @@ DEFAULT_DOWNLOAD_BASE_URL = "https://www.football-data.co.uk/mmz4281"
 DEFAULT_CORS_ORIGINS = tuple(
     f"http://{host}:{port}" for host in ("localhost", "127.0.0.1") for port in (8080, 3000, 8081)
 )
+
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class ConfigError(FPEError):
@@ -104,6 +110,7 @@ class Settings:
     api_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
     log_json: bool = True
 
     @property
@@ -131,6 +138,7 @@ class Settings:
             api_token=env.get("FPE_API_TOKEN") or None,
             allowed_origins=_origins(env, "FPE_ALLOWED_ORIGINS") or (),
             cors_origins=_origins(env, "FPE_CORS_ORIGINS") or DEFAULT_CORS_ORIGINS,
+            allowed_hosts=_hosts(env.get("FPE_ALLOWED_HOSTS")),
             log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
         )
 
@@ -173,3 +181,14 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             text = f"{parts.scheme}://{host}"
         origins.append(text)
     return tuple(origins)
+
+
+def _hosts(text: str | None) -> tuple[str, ...]:
+    if not text or not text.strip():
+        return DEFAULT_ALLOWED_HOSTS
+    hosts = tuple(h.strip().lower() for h in text.split(",") if h.strip())
+    for host in hosts:
+        wildcard = host.startswith("*") and not host.startswith("*.")
+        if host != "*" and ("*" in host[1:] or wildcard):
+            raise ConfigError(f"FPE_ALLOWED_HOSTS: {host!r} is not a host name or *.domain")
+    return hosts

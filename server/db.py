@@ -76,6 +76,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 class DatabaseError(FPEError):
     """The database cannot be used; the message says which and why."""
 
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+
 
 def describe(url: str) -> str:
     """The URL without its password, for messages."""

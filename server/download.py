@@ -25,6 +25,9 @@ _LEAGUE = re.compile(r"^[A-Z]{1,3}[0-9]?$")
 class DownloadError(FPEError):
     """A file could not be fetched; the message names the URL and the reason."""
 
+    code = "BAD_GATEWAY"
+    http_status = 502
+
 
 def season_code(text: str) -> str:
     """Validate a season code such as ``2324`` (2023/24); ``2023`` and ``2023/24`` are

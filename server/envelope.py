@@ -1,8 +1,9 @@
 """The legacy REST envelope and error mapping, in one place.
 
 Success: ``{"success": true, "data": ...}`` (lists add ``"count"``).  Errors: FastAPI's shape,
-``{"detail": message, "code": CODE[, "field": camelCaseName]}`` with the HTTP status of the
-error's code.  The legacy page reads ``success``, then ``detail``.
+``{"detail": message, "code": CODE[, "field": camelCaseName]}`` with the HTTP status that
+the exception's class carries (``core.errors``).  The legacy page reads ``success``, then
+``detail``.
 """
 
 from __future__ import annotations
@@ -12,21 +13,10 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from core.errors import FPEError
-from schema.errors import code_for
-from server.training import ValidationError
+from core.errors import FPEError, error_code
+from server.runconfig import ValidationError
 
-__all__ = ["HTTP_STATUS", "camel", "error", "error_for", "ok", "ok_list"]
-
-# the stable error code of a service exception -> its HTTP status
-HTTP_STATUS = {
-    "BAD_USER_INPUT": 422,
-    "UNAUTHENTICATED": 401,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "CONFLICT": 409,
-    "SERVICE_UNAVAILABLE": 503,
-}
+__all__ = ["camel", "error", "error_for", "ok", "ok_list"]
 
 
 def ok(data: Any = None, status: int = 200, **extra: Any) -> JSONResponse:
@@ -58,7 +48,8 @@ def camel(name: str) -> str:
 
 
 def error_for(exc: FPEError) -> JSONResponse:
-    """The answer to a service exception."""
-    code = code_for(exc)
+    """The answer to a service exception: the code and HTTP status its class carries
+    (:func:`core.errors.error_code`)."""
+    code, status = error_code(exc)
     field = camel(exc.field) if isinstance(exc, ValidationError) else None
-    return error(HTTP_STATUS.get(code, 400), str(exc), code, field)
+    return error(status, str(exc), code, field)

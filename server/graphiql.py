@@ -7,7 +7,7 @@ from functools import cache
 
 from strawberry.http.ides import get_graphql_ide_html
 
-__all__ = ["ASSETS", "offline_graphiql_html"]
+__all__ = ["ASSETS", "MissingAssetError", "offline_graphiql_html"]
 
 STATIC_PREFIX = "/static/graphiql/"
 

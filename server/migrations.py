@@ -29,6 +29,9 @@ _LOCK_KEY = 0x46504501  # "FPE" + 1: the advisory lock of schema upgrades
 class MigrationError(FPEError):
     """The database schema cannot be brought up to date; the message says why."""
 
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+
 
 @dataclass(frozen=True)
 class Migration:

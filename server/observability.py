@@ -39,15 +39,19 @@ __all__ = [
     "JsonFormatter",
     "RequestMetrics",
     "configure_logging",
+    "healthz",
     "logging_config",
     "mark_process_dead",
+    "metrics",
     "multiprocess_metrics",
+    "readyz",
     "routes",
 ]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 access_log = logging.getLogger("fpe.access")
+log = logging.getLogger(__name__)
 
 
 class JsonFormatter(logging.Formatter):
@@ -213,14 +217,16 @@ async def readyz(request: Request) -> JSONResponse:
         async with services.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}: {exc}"[:300]
+    except Exception as exc:  # the detail (hosts, ports) goes to the log, not to readers
+        log.warning("readiness: database unavailable: %s: %s", type(exc).__name__, exc)
+        checks["database"] = f"error: {type(exc).__name__}"
     if services.settings.redis_url:
         try:
             await services.queue.check()
             checks["redis"] = "ok"
         except Exception as exc:
-            checks["redis"] = f"error: {exc}"[:300]
+            log.warning("readiness: redis unavailable: %s: %s", type(exc).__name__, exc)
+            checks["redis"] = f"error: {type(exc).__name__}"
     else:
         checks["redis"] = "not configured (in-process training)"
     ready = all(v == "ok" or v.startswith("not configured") for v in checks.values())

@@ -36,6 +36,9 @@ log = logging.getLogger("fpe.queue")
 class QueueUnavailableError(FPEError):
     """The job queue (Redis) cannot be reached; nothing was started."""
 
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+
 
 def dumps(value: Any) -> bytes:
     """arq job serialiser: JSON, never pickle."""
@@ -79,8 +82,9 @@ class ArqQueue:
     async def check(self) -> None:
         try:
             await self.pool.ping()
-        except Exception as exc:
-            raise QueueUnavailableError(f"Redis is unavailable: {exc}") from exc
+        except Exception as exc:  # the detail (host, port) is for the log, not for users
+            log.warning("Redis is unavailable: %s: %s", type(exc).__name__, exc)
+            raise QueueUnavailableError("Redis is unavailable") from exc
 
     async def enqueue(self, task_id: str) -> None:
         try:
@@ -88,7 +92,10 @@ class ArqQueue:
                 "train", task_id, _job_id=self.keys.job_id(task_id), _queue_name=self.keys.queue
             )
         except Exception as exc:
-            raise QueueUnavailableError(f"could not queue the run: {exc}") from exc
+            log.warning("could not queue a run: %s: %s", type(exc).__name__, exc)
+            raise QueueUnavailableError(
+                "could not queue the run: Redis is unavailable; try again later"
+            ) from exc
 
     async def close(self) -> None:
         await self.pool.aclose()

@@ -46,9 +46,15 @@ _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
 class ModelNotFoundError(InvalidInputError):
     """No model has that version."""
 
+    code = "NOT_FOUND"
+    http_status = 404
+
 
 class ConflictError(FPEError):
     """The change lost a race with another one; retrying is safe."""
+
+    code = "CONFLICT"
+    http_status = 409
 
 
 class UnusableModelError(FPEError):

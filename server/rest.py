@@ -7,7 +7,6 @@ Units that differ from GraphQL: every accuracy is in percent (0-100) and a run's
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,10 +18,12 @@ from starlette.routing import Route
 
 from core.errors import FPEError
 from server import catalog, registry, training
+from server.auth import bearer_token, token_matches
 from server.envelope import error, error_for, ok, ok_list
 from server.leagues import league_tier
 from server.services import cancel_training, start_training
 from server.tables import ModelStatus
+from server.text import NUL_MESSAGE, has_nul
 from server.training import ValidationError
 
 __all__ = ["routes"]
@@ -75,10 +76,13 @@ def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
     async def wrapper(request: Request) -> JSONResponse:
         required = request.app.state.settings_api_token
         if write and required is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), required.encode()):
+            given = bearer_token(request.headers.get("authorization"))
+            if not token_matches(given, required):
                 return error(401, "a valid bearer token is required", "UNAUTHENTICATED")
         try:
+            for name, value in [*request.path_params.items(), *request.query_params.items()]:
+                if has_nul(name) or has_nul(value):
+                    raise ValidationError(f"{name} {NUL_MESSAGE}", name)
             return await fn(request)
         except FPEError as exc:
             return error_for(exc)
@@ -170,8 +174,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(f"the body is not valid JSON: {exc}", "body") from None
+    except RecursionError:
+        raise ValidationError("the body's JSON is nested too deeply", "body") from None
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object", "body")
+    for key, value in body.items():
+        if has_nul(key) or has_nul(value):
+            raise ValidationError(f"{key} {NUL_MESSAGE}", key)
     return body
 
 

@@ -29,6 +29,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,11 +167,11 @@ async def execute_run(ctx: RunContext, task_id: str) -> str:
         outcome = await _finish(ctx, task_id, ModelStatus.FAILED, str(exc), None)
     except FPEError as exc:
         outcome = await _finish(ctx, task_id, ModelStatus.FAILED, str(exc), None)
-    except Exception as exc:  # a bug: the traceback goes to the server log, not to users
-        log.exception("run %s failed", task_id)
-        outcome = await _finish(
-            ctx, task_id, ModelStatus.FAILED, f"internal error: {type(exc).__name__}", None
-        )
+    except Exception:  # a bug: the traceback goes to the server log, never to the run
+        reference = uuid.uuid4().hex[:12]
+        log.exception("run %s failed (reference %s)", task_id, reference)
+        message = f"internal error (reference {reference}): the details are in the server log"
+        outcome = await _finish(ctx, task_id, ModelStatus.FAILED, message, None)
     finally:
         ticker.cancel()
         await queue.join()

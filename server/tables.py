@@ -28,6 +28,7 @@ __all__ = [
     "SchemaMigration",
     "Team",
     "TrainingRun",
+    "UTCDateTime",
 ]
 
 

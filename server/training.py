@@ -28,21 +28,29 @@ from server.runconfig import (  # noqa: F401 - older import path of the configur
     parse_config,
     validate_config,
 )
-from server.selection import load_matches, team_names  # noqa: F401 - older import path
-from server.serialize import json_ready  # noqa: F401 - older import path
+from server.selection import load_matches, team_names
+from server.serialize import json_ready
 from server.tables import Model, ModelStatus, TrainingRun
 
 __all__ = [
     "IdempotencyConflictError",
     "RunNotFoundError",
+    "ValidationError",
     "create_run",
     "delete_queued_run",
+    "get_model",
     "get_run",
+    "json_ready",
+    "list_models",
     "list_runs",
     "list_runs_by_id",
+    "load_matches",
     "new_task_id",
     "new_version",
+    "parse_config",
     "run_for_key",
+    "team_names",
+    "validate_config",
 ]
 
 _RUNS = TrainingRun.__table__
@@ -53,6 +61,9 @@ MAX_IDEMPOTENCY_KEY = 255
 
 class RunNotFoundError(InvalidInputError):
     """No training run has that task id."""
+
+    code = "NOT_FOUND"
+    http_status = 404
 
 
 class IdempotencyConflictError(ValidationError):

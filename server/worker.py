@@ -28,7 +28,15 @@ from server.keys import Keys
 from server.queue import dumps, loads, requeue_lost_runs
 from server.runner import RunContext, execute_run, reap_stale_runs
 
-__all__ = ["Worker", "WorkerSettings", "create_worker"]
+__all__ = [
+    "Worker",
+    "WorkerSettings",
+    "create_worker",
+    "reap_job",
+    "shutdown",
+    "startup",
+    "train_job",
+]
 
 log = logging.getLogger("fpe.worker")
 _REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)

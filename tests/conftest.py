@@ -454,7 +454,7 @@ async def make_api(seeded_url, tmp_path):
         app = create_app(settings)
         await stack.enter_async_context(app.router.lifespan_context(app))
         client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
         )
         return app, client
 

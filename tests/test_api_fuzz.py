@@ -1,5 +1,5 @@
-"""Property-based fuzzing of the GraphQL API and the REST shim: whatever arrives, no 5xx
-and no traceback in any response."""
+"""Property-based fuzzing of the GraphQL API and the REST shim, on PostgreSQL and SQLite:
+whatever arrives, no 5xx and no traceback in any response."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture
-async def client(make_api):
-    _, http = await make_api("sqlite")
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def client(request, make_api):
+    _, http = await make_api(request.param)
     return http
 
 

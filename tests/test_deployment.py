@@ -97,3 +97,16 @@ def test_dockerignore_sends_only_what_the_builder_copies():
     copied = re.findall(r"^COPY (?!--)(.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M)
     for path in " ".join(copied).split():
         assert f"!{path}" in patterns or f"!{path}/" in patterns, path
+
+
+def test_the_api_answers_its_health_check_and_service_name(compose):
+    """The Host check (FPE_ALLOWED_HOSTS) lets through the health check's host, the
+    published port on the machine (localhost) and the compose service name."""
+    env = {
+        k: re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", r"\2", str(v))
+        for k, v in compose["services"]["api"]["environment"].items()
+    }
+    hosts = Settings.from_env(env).allowed_hosts
+    test = " ".join(compose["services"]["api"]["healthcheck"]["test"])
+    health_host = re.search(r"http://([^:/]+)", test)[1]
+    assert {health_host, "localhost", "api"} <= set(hosts) and "*" not in hosts

@@ -1,0 +1,172 @@
+"""Query cost, estimated before execution: a query whose answer could hold more than
+:data:`MAX_COST` values is refused with ``extensions.code`` ``QUERY_TOO_COMPLEX``.
+
+The cost of a field is the number of values it can put in the answer: one per parent
+object, times the size of its list when it returns one. A list's size is its ``limit``
+argument (what the resolver would serve: at most ``MAX_LIMIT``) or the field's known bound in
+:data:`LIST_BOUNDS`; sizes multiply through nesting, so ``models(limit: 200) { teamStrengths
+{ team { name } } }`` costs 200 models x 300 strengths x 3 values. A ``JSON`` value counts as
+:data:`JSON_COST`. Introspection fields count 1 each (the depth limit bounds them).
+
+The budget, 20,000 values, is seven times the largest query the training page sends (its
+model list: 100 versions with their metrics, 2,800) and far below the fan-out attack (20
+aliases of ``models(limit: 200)`` with strengths and runs: about 5.4 million).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    value_from_ast,
+)
+from strawberry.extensions import SchemaExtension
+
+__all__ = ["JSON_COST", "LIST_BOUNDS", "MAX_COST", "QueryCost", "query_cost"]
+
+MAX_COST = 20_000
+JSON_COST = 20
+MAX_LIMIT = 200  # the resolvers refuse a larger ``limit``
+
+# The most items each list field can hold (fields with a ``limit`` argument are bounded by
+# it). A test checks that every list field of the schema is here or takes a ``limit``.
+LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("Query", "leagues"): (30,),  # football-data.co.uk has 22 divisions
+    ("Query", "teams"): (600,),
+    ("League", "teams"): (60,),  # clubs seen in one division over ten seasons: about 50
+    ("League", "seasons"): (40,),
+    ("ModelVersion", "trainingLeagues"): (30,),
+    ("ModelVersion", "trainingSeasons"): (40,),
+    ("ModelVersion", "trainingRuns"): (2,),  # the run that made it
+    ("ModelVersion", "teamStrengths"): (300,),  # all seven leagues pooled: 210 teams
+    ("CalibrationCurves", "home"): (20, 2),  # reliability points [predicted, observed]
+    ("CalibrationCurves", "draw"): (20, 2),
+    ("CalibrationCurves", "away"): (20, 2),
+    ("Prediction", "scoreGrid"): (11, 11),
+    ("Prediction", "totals"): (5,),
+    ("Prediction", "asianHandicap"): (9,),
+    ("TrainingRun", "logs"): (200,),
+}
+
+
+def _unwrap(type_: Any) -> Any:
+    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+
+
+class _Estimator:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def fields(self, selection_set: SelectionSetNode, seen: frozenset[str]) -> Iterator[FieldNode]:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                yield from self.fields(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    yield from self.fields(fragment.selection_set, seen | {name})
+
+    def limit(self, node: FieldNode, field: Any) -> int | None:
+        arg = field.args.get("limit")
+        if arg is None:
+            return None
+        value = arg.default_value
+        for given in node.arguments or ():
+            if given.name.value == "limit":
+                value = value_from_ast(given.value, arg.type, self.variables)
+        if not isinstance(value, int):
+            return MAX_LIMIT
+        return max(0, min(value, MAX_LIMIT))
+
+    def cost(self, selection_set: SelectionSetNode, parent: GraphQLObjectType, n: int) -> int:
+        """Values that ``selection_set`` adds for ``n`` objects of type ``parent``."""
+        total = 0
+        for node in self.fields(selection_set, frozenset()):
+            name = node.name.value
+            field = parent.fields.get(name)
+            if name.startswith("__") or field is None:
+                total += n
+                continue
+            bounds = list(LIST_BOUNDS.get((parent.name, name), ()))
+            limit = self.limit(node, field)
+            if limit is not None:
+                bounds = [limit]
+            items, type_ = n, _unwrap(field.type)
+            while isinstance(type_, GraphQLList):
+                items *= bounds.pop(0) if bounds else MAX_LIMIT
+                type_ = _unwrap(type_.of_type)
+            if isinstance(type_, GraphQLScalarType) and type_.name == "JSON":
+                total += items * JSON_COST
+            elif isinstance(type_, GraphQLObjectType) and node.selection_set is not None:
+                total += items + self.cost(node.selection_set, type_, items)
+            else:
+                total += items
+        return total
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: Any,
+    variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> int:
+    """The estimated number of values in the answer to ``document``'s operation."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    estimator = _Estimator(schema, fragments, variables or {})
+    total = 0
+    for operation in operations:
+        root = schema.get_root_type(operation.operation)
+        if root is not None:
+            total += estimator.cost(operation.selection_set, root, 1)
+    return total
+
+
+class QueryCost(SchemaExtension):
+    """Refuse, before execution, an operation whose estimated cost is over :data:`MAX_COST`
+    (queries, mutations and subscriptions alike; after the validation cache, whose errors
+    it keeps)."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            schema = context.schema._schema
+            cost = query_cost(
+                schema, context.graphql_document, context.variables, context.operation_name
+            )
+            if cost > MAX_COST:
+                error = GraphQLError(
+                    f"this query could return about {cost:,} values, more than the budget "
+                    f"of {MAX_COST:,}: ask for fewer items (a smaller limit), fewer aliases "
+                    "or fewer nested lists",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": MAX_COST},
+                )
+                context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield

@@ -1,0 +1,427 @@
+"""The findings of the attack on a copy of the service (issue 11), each reproduced: the
+fan-out query, bad input that got a 500 or "Unexpected error." on PostgreSQL, and what
+leaked to anonymous readers (tracebacks in run logs, hosts in /readyz, DNS rebinding,
+the bearer scheme)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from schema.cost import MAX_COST
+from tests.conftest import (
+    _make_template,
+    create_database,
+    drop_databases,
+    start_server,
+    stop_process,
+)
+
+TOKEN = "abuse-token"
+# the attack: 20 aliases of a model list with every nested list it has
+FAN_OUT = (
+    "{ "
+    + " ".join(
+        f"a{i}: models(limit: 200) {{ teamStrengths {{ team {{ name }} }} "
+        "trainingRuns { logs config } }"
+        for i in range(20)
+    )
+    + " }"
+)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def api(request, make_api):
+    """The API in-process on each dialect, with a token."""
+    return await make_api(request.param, api_token=TOKEN)
+
+
+def _clean(response: httpx.Response) -> dict:
+    assert response.status_code < 500, response.text
+    assert "Traceback" not in response.text and "Unexpected error" not in response.text
+    return response.json()
+
+
+def _code(body: dict) -> str:
+    return body["errors"][0]["extensions"]["code"]
+
+
+async def gql(client, query: str, variables: dict | None = None, **headers: str) -> dict:
+    response = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"authorization": f"Bearer {TOKEN}", **headers},
+    )
+    return _clean(response)
+
+
+# --- finding 1: the fan-out query ------------------------------------------------------------
+
+
+async def test_the_fan_out_attack_is_refused_before_execution(api, monkeypatch):
+    import schema.resolvers
+
+    _, client = api
+    calls = []
+    monkeypatch.setattr(schema.resolvers.training, "list_models", lambda *a: calls.append(a))
+    body = await gql(client, FAN_OUT)
+    assert body["data"] is None and _code(body) == "QUERY_TOO_COMPLEX"
+    assert body["errors"][0]["extensions"]["cost"] > 100 * MAX_COST
+    assert "budget" in body["errors"][0]["message"]
+    assert calls == []  # refused before any resolver ran
+
+
+async def test_the_cost_follows_limit_variables(api):
+    _, client = api
+    query = "query($n: Int!) { models(limit: $n) { teamStrengths { team { name } } } }"
+    assert _code(await gql(client, query, {"n": 200})) == "QUERY_TOO_COMPLEX"
+    assert (await gql(client, query, {"n": 2}))["data"] == {"models": []}
+
+
+async def test_an_answer_over_the_size_cap_is_refused(api, monkeypatch):
+    import server.app
+
+    _, client = api
+    monkeypatch.setattr(server.app, "MAX_RESPONSE_BYTES", 2000)
+    body = await gql(client, "{ teams { id name country } }")
+    assert body["data"] is None and _code(body) == "RESPONSE_TOO_LARGE"
+    assert "limit of 2,000" in body["errors"][0]["message"]
+    assert "data" in await gql(client, "{ leagues { code } }")  # a small answer passes
+
+
+async def test_big_answers_are_encoded_off_the_event_loop(api, monkeypatch):
+    import server.app
+
+    _, client = api
+    threads = []
+    encode = server.app.GraphQLApp.encode_json
+
+    def spy(self, data):
+        threads.append(threading.current_thread())
+        return encode(self, data)
+
+    monkeypatch.setattr(server.app.GraphQLApp, "encode_json", spy)
+    monkeypatch.setattr(server.app, "_INLINE_ITEMS", 10)
+    body = await gql(client, "{ teams { name } }")
+    assert len(body["data"]["teams"]) > 10
+    assert threads and threads[0] is not threading.main_thread()
+    threads.clear()
+    await gql(client, '{ leagues { code } }')  # small: encoded in place
+    assert threads == [threading.main_thread()] * len(threads) and threads
+
+
+# --- finding 7: bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ('{ task(taskId: "a\\u0000b") { status } }', {}),
+        ("query($t: String!) { task(taskId: $t) { status } }", {"t": "a\x00b"}),
+        ('{ predict(home: "Arsenal\\u0000", away: "Chelsea") { homeWin } }', {}),
+        ('{ teams(league: "E\\u00000") { name } }', {}),
+        ('{ models(status: "\\u0000") { id } }', {}),
+        (
+            "mutation($i: TrainingInput!) { startTraining(input: $i) { taskId } }",
+            {"i": {"modelType": "FULL", "leagues": ["E0\x00"]}},
+        ),
+        ('mutation { activateModel(version: "v\\u0000") { id } }', {}),
+        ('mutation { cancelTraining(taskId: "\\u0000") { id } }', {}),
+    ],
+)
+async def test_nul_characters_in_graphql_arguments(api, query, variables):
+    _, client = api
+    body = await gql(client, query, variables)
+    assert _code(body) == "BAD_USER_INPUT" and "NUL" in body["errors"][0]["message"]
+
+
+async def test_nul_characters_over_rest(api):
+    _, client = api
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    for response in (
+        await client.get("/api/tasks/%00"),
+        await client.post("/api/tasks/a%00/cancel", headers=auth),
+        await client.get("/api/model/training-history", params={"limit": "1\x00"}),
+        await client.post(
+            "/api/model/train",
+            json={"modelType": "full", "leagues": ["E0\x00"], "seasons": ["2425"]},
+            headers=auth,
+        ),
+    ):
+        body = _clean(response)
+        assert response.status_code == 422, body
+        assert "NUL" in json.dumps(body)
+
+
+async def test_a_non_ascii_bearer_token_is_a_wrong_token(api):
+    _, client = api
+    bad = {"authorization": "Bearer t\u00f6ken".encode()}
+    response = await client.post("/api/model/train", json={}, headers=bad)
+    assert response.status_code == 401 and "UNAUTHENTICATED" in response.text
+    response = await client.post(
+        "/graphql",
+        json={"query": 'mutation { cancelTraining(taskId: "x") { id } }'},
+        headers=bad,
+    )
+    assert _code(_clean(response)) == "UNAUTHENTICATED"
+
+
+async def test_deeply_nested_json_and_non_utf8_bodies(api):
+    _, client = api
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/graphql", "/api/model/train"):
+        headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+        for body in (
+            deep,
+            b'{"query": "{ leagues { code } }", "x": ' + deep + b"}",
+            b'{"query": "\xff\xfe{ leagues }"}',
+        ):
+            response = await client.post(path, content=body, headers=headers)
+            data = _clean(response)
+            assert 400 <= response.status_code < 500, data
+            assert "errors" in data or "error" in data
+    params = {"query": "{ leagues { code } }", "variables": "[" * 20_000}
+    response = await client.get("/graphql", params=params)
+    assert response.status_code == 400 and _code(_clean(response)) == "BAD_REQUEST"
+
+
+async def test_after_must_be_an_event_id(api):
+    _, client = api
+    for after in ("abc", "1-2-3", "99999999999999999999999-0", ""):
+        body = await gql(
+            client,
+            "subscription($a: String!) { trainingProgress(taskId: \"x\", after: $a) { type } }",
+            {"a": after},
+        )
+        # over HTTP a subscription is refused outright; the argument check is below
+        assert _code(body) == "WEBSOCKET_REQUIRED"
+    from schema.errors import UserError
+    from schema.resolvers import _check_event_id
+
+    for after in ("abc", "1-2-3", "99999999999999999999999-0", "", "$", "-1"):
+        with pytest.raises(UserError) as info:
+            _check_event_id(after)
+        assert info.value.extensions == {"code": "BAD_USER_INPUT", "field": "after"}
+    for after in ("0", "0-0", "1732990000000-5", "17"):
+        _check_event_id(after)
+
+
+async def test_a_subscription_over_http_post_is_a_clear_error(api):
+    _, client = api
+    body = await gql(client, 'subscription { trainingProgress(taskId: "x") { type } }')
+    assert body["data"] is None and _code(body) == "WEBSOCKET_REQUIRED"
+    assert "WebSocket" in body["errors"][0]["message"]
+    streamed = await client.post(  # the multipart transport is not offered either
+        "/graphql",
+        json={"query": "subscription { trainingEvents { taskId } }"},
+        headers={"accept": "multipart/mixed;subscriptionSpec=1.0", "authorization": "Bearer x"},
+    )
+    assert streamed.status_code < 500 and "Traceback" not in streamed.text
+    assert "WEBSOCKET_REQUIRED" in streamed.text or "UNAUTHENTICATED" in streamed.text
+
+
+async def test_bad_requests_are_json_errors_with_a_code(api):
+    _, client = api
+    for response in (
+        await client.post("/graphql", content=b"{", headers={"content-type": "application/json"}),
+        await client.post("/graphql", json={"variables": {}}),
+        await client.post("/graphql", content=b"x", headers={"content-type": "text/plain"}),
+    ):
+        assert response.status_code == 400
+        assert _code(_clean(response)) == "BAD_REQUEST"
+
+
+# --- finding 10: leaks ----------------------------------------------------------------------
+
+
+async def test_run_logs_carry_no_traceback(api, monkeypatch, caplog):
+    import server.runner
+    from tests.test_api import E0_RECENT
+
+    app, client = api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail: /srv/fpe/core/pipeline.py, SELECT * FROM matches")
+
+    monkeypatch.setattr(server.runner, "train", broken)
+    with caplog.at_level(logging.ERROR):
+        out = await gql(
+            client,
+            "mutation($i: TrainingInput!) { startTraining(input: $i) { taskId } }",
+            {"i": {"modelType": "POISSON", **E0_RECENT}},
+        )
+        task_id = out["data"]["startTraining"]["taskId"]
+        await app.state.services.queue.join()
+    run = (
+        await gql(
+            client,
+            "query($t: String!) { task(taskId: $t) { status errorMessage message logs } }",
+            {"t": task_id},
+        )
+    )["data"]["task"]
+    assert run["status"] == "FAILED"
+    shown = json.dumps(run)
+    assert "Traceback" not in shown and "secret detail" not in shown and "SELECT" not in shown
+    assert "internal error (reference " in run["errorMessage"]
+    reference = run["errorMessage"].split("reference ")[1].split(")")[0]
+    logged = [r for r in caplog.records if reference in r.getMessage()]
+    assert logged and logged[0].exc_info and "secret detail" in str(logged[0].exc_info[1])
+    rest = _clean(await client.get(f"/api/tasks/{task_id}"))
+    assert "secret detail" not in json.dumps(rest)
+
+
+async def test_readyz_does_not_show_hosts(api, monkeypatch):
+    import dataclasses
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from server.db import create_engine
+
+    app, client = api
+    services = app.state.services
+
+    async def unreachable() -> None:
+        raise RedisConnectionError("Error 111 connecting to 10.1.2.3:6380. Connection refused.")
+
+    settings = dataclasses.replace(services.settings, redis_url="redis://10.1.2.3:6380")
+    monkeypatch.setattr(services, "settings", settings)
+    monkeypatch.setattr(services.queue, "check", unreachable)
+    healthy = services.engine
+    services.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        ready = await client.get("/readyz")
+    finally:
+        await services.engine.dispose()
+        services.engine = healthy
+    assert ready.status_code == 503
+    assert ready.json()["redis"].startswith("error")
+    assert ready.json()["database"].startswith("error")
+    for secret in ("10.1.2.3", "6380", "127.0.0.1", "nobody"):
+        assert secret not in ready.text
+
+
+async def test_dns_rebinding_is_refused_in_process(api):
+    _, client = api
+    assert (await client.get("/healthz")).status_code == 200  # localhost
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example"):
+        response = await client.get("/healthz", headers={"host": host})
+        assert response.status_code == 400
+        response = await client.post(
+            "/graphql", json={"query": "{ leagues { code } }"}, headers={"host": host}
+        )
+        assert response.status_code == 400 and "leagues" not in response.text
+
+
+async def test_the_bearer_scheme_is_case_insensitive_and_required(api):
+    _, client = api
+    mutation = 'mutation { cancelTraining(taskId: "none") { id } }'
+    for header, code in (
+        (f"Bearer {TOKEN}", "NOT_FOUND"),
+        (f"bearer {TOKEN}", "NOT_FOUND"),
+        (f"BEARER  {TOKEN} ", "NOT_FOUND"),
+        (TOKEN, "UNAUTHENTICATED"),  # a raw token without the scheme
+        (f"Basic {TOKEN}", "UNAUTHENTICATED"),
+        (f"Bearer{TOKEN}", "UNAUTHENTICATED"),
+    ):
+        response = await client.post(
+            "/graphql", json={"query": mutation}, headers={"authorization": header}
+        )
+        assert _code(_clean(response)) == code, header
+        rest = await client.post("/api/tasks/none/cancel", headers={"authorization": header})
+        assert rest.status_code == (404 if code == "NOT_FOUND" else 401), header
+
+
+# --- the same on a live server: WebSockets ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def live(_seed_templates, postgres_url):
+    """``fpe serve`` on a copy of the seeded PostgreSQL database, with a token, no Redis."""
+    template = await _make_template("postgresql", _seed_templates, postgres_url)
+    db_url = await create_database(postgres_url, template=template)
+    env = {**os.environ, "FPE_DATABASE_URL": db_url, "FPE_API_TOKEN": TOKEN}
+    env.pop("FPE_REDIS_URL", None)
+    env.pop("FPE_ALLOWED_HOSTS", None)
+    server = None
+    try:
+        server, base = await start_server(env)
+        yield {"base": base, "port": int(base.rsplit(":", 1)[1])}
+    finally:
+        if server is not None:
+            stop_process(server)
+        await drop_databases([db_url])
+
+
+async def _ws_init(uri: str, payload: dict, **kwargs) -> dict:
+    async with connect(uri, subprotocols=["graphql-transport-ws"], **kwargs) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        return json.loads(await ws.recv())
+
+
+async def test_websocket_with_a_non_ascii_token_is_closed_cleanly(live):
+    uri = f"ws://127.0.0.1:{live['port']}/graphql"
+    with pytest.raises(ConnectionClosed) as closed:
+        await _ws_init(uri, {"authorization": "Bearer t\u00f6ken \x00"})
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    with pytest.raises(ConnectionClosed) as closed:
+        await _ws_init(uri, {"authorization": TOKEN})  # no scheme
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert (await _ws_init(uri, {"authorization": f"bearer {TOKEN}"}))["type"] == "connection_ack"
+
+
+async def test_dns_rebinding_is_refused_on_http_and_websocket(live):
+    port = live["port"]
+    async with httpx.AsyncClient() as client:
+        ok = await client.get(f"http://localhost:{port}/healthz")
+        assert ok.status_code == 200
+        evil = await client.get(f"{live['base']}/healthz", headers={"host": f"evil.example:{port}"})
+        assert evil.status_code == 400
+    # evil.example resolves to this machine: the browser sends its own name as Host and Origin
+    with pytest.raises(InvalidStatus) as refused:
+        await _ws_init(
+            f"ws://evil.example:{port}/graphql",
+            {"authorization": f"Bearer {TOKEN}"},
+            host="127.0.0.1",
+            port=port,
+            origin=f"http://evil.example:{port}",
+        )
+    assert refused.value.response.status_code == 400
+    ack = await _ws_init(f"ws://localhost:{port}/graphql", {"authorization": f"Bearer {TOKEN}"})
+    assert ack["type"] == "connection_ack"
+
+
+async def test_nul_over_a_live_postgresql_server(live):
+    async with httpx.AsyncClient(base_url=live["base"]) as client:
+        response = await client.get("/api/tasks/%00")
+        assert response.status_code == 422 and "NUL" in response.text
+        body = await gql(client, 'query { task(taskId: "\\u0000") { id } }')
+        assert _code(body) == "BAD_USER_INPUT"
+
+
+async def test_after_abc_over_the_websocket_is_a_clear_error(live):
+    uri = f"ws://127.0.0.1:{live['port']}/graphql"
+    async with connect(uri, subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"authorization": f"Bearer {TOKEN}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for i, (task_id, after) in enumerate((("x", "abc"), ("a\x00", "0"))):
+            query = (
+                "subscription($t: String!, $a: String!) "
+                "{ trainingProgress(taskId: $t, after: $a) { type } }"
+            )
+            payload = {"query": query, "variables": {"t": task_id, "a": after}}
+            await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+            message = json.loads(await ws.recv())
+            payload = message["payload"]
+            errors = payload if message["type"] == "error" else payload["errors"]
+            assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", message
+            assert "Unexpected" not in json.dumps(message)
+            if message["type"] == "next":
+                assert json.loads(await ws.recv()) == {"id": str(i), "type": "complete"}

@@ -1,0 +1,93 @@
+"""The query cost estimate: list sizes from ``limit`` and known bounds, multiplied through
+nesting; every list field of the schema has a bound; the page's own queries fit."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, parse
+
+from schema import build_schema
+from schema.cost import JSON_COST, LIST_BOUNDS, MAX_COST, MAX_LIMIT, query_cost
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = build_schema()._schema
+
+
+def cost(query: str, variables: dict | None = None, operation: str | None = None) -> int:
+    return query_cost(SCHEMA, parse(query), variables, operation)
+
+
+def test_scalars_count_one_each_and_lists_multiply():
+    assert cost("{ leagues { code name } }") == 30 * (1 + 2)
+    assert cost("{ models(limit: 10) { id version } }") == 10 * 3
+    assert cost("{ models(limit: 10) { teamStrengths { attack team { name } } } }") == 10 * (
+        1 + 300 * (1 + 1 + 1 + 1)
+    )
+    assert cost("{ models(limit: 1) { metrics config } }") == 1 + 2 * JSON_COST
+    assert cost("{ predict(home: \"a\", away: \"b\") { scoreGrid } }") == 1 + 11 * 11
+
+
+def test_limits_come_from_literals_variables_and_defaults():
+    assert cost("{ trainingRuns { id } }") == 50 * 2  # the schema's default limit
+    assert cost("query($n: Int!) { trainingRuns(limit: $n) { id } }", {"n": 7}) == 7 * 2
+    assert cost("{ trainingRuns(limit: 100000) { id } }") == MAX_LIMIT * 2  # refused anyway
+    assert cost("{ trainingRuns(limit: -5) { id } }") == 0
+
+
+def test_aliases_fragments_and_operations():
+    one = cost("{ models(limit: 200) { teamStrengths { team { name } } } }")
+    aliased = cost(
+        "{ a: models(limit: 200) { teamStrengths { team { name } } } "
+        "b: models(limit: 200) { teamStrengths { team { name } } } }"
+    )
+    assert aliased == 2 * one > MAX_COST
+    fragment = cost(
+        "query { models(limit: 200) { ...F } } "
+        "fragment F on ModelVersion { teamStrengths { ... on TeamStrength { team { name } } } }"
+    )
+    assert fragment == one
+    looped = "query { models(limit: 1) { ...F } } fragment F on ModelVersion { id ...F }"
+    assert cost(looped) == 2  # a fragment cycle (refused by validation) cannot hang it
+    two = "query A { leagues { code } } query B { models(limit: 3) { id } }"
+    assert cost(two, operation="B") == 6
+
+
+def test_every_list_field_has_a_bound():
+    unbounded = []
+    for type_ in SCHEMA.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            bounded = "limit" in field.args or (type_.name, name) in LIST_BOUNDS
+            if isinstance(inner, GraphQLList) and not bounded:
+                unbounded.append(f"{type_.name}.{name}")
+    assert unbounded == []
+    for (type_name, field_name) in LIST_BOUNDS:
+        assert field_name in SCHEMA.type_map[type_name].fields, (type_name, field_name)
+
+
+def _page_queries() -> list[str]:
+    text = (ROOT / "server" / "static" / "app" / "app.js").read_text()
+    found = re.findall(r"gql\(\s*`([^`]*)`", text) + re.findall(r'gql\(\s*"([^"]*)"', text)
+    return [q for q in found if "${" not in q]
+
+
+def test_the_page_queries_fit_the_budget_five_times():
+    queries = _page_queries()
+    assert len(queries) >= 6
+    for query in queries:
+        assert cost(query) * 5 <= MAX_COST, query
+
+
+@pytest.mark.parametrize("aliases", [1, 20])
+def test_the_fan_out_attack_is_over_budget(aliases):
+    query = "{ " + " ".join(
+        f"a{i}: models(limit: 200) {{ teamStrengths {{ team {{ name }} }} "
+        "trainingRuns { logs config } }"
+        for i in range(aliases)
+    ) + " }"
+    assert cost(query) > MAX_COST * aliases * 10
