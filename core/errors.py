@@ -14,7 +14,7 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   ├── ConvergenceError               BAD_USER_INPUT         422   data do not identify the
     │   │                                                               model, or no convergence
     │   ├── runconfig.ValidationError      BAD_USER_INPUT         422   run config (``field``)
-    │   │   └── training.IdempotencyConflictError                       a key reused, other config
+    │   │   └── training.IdempotencyConflictError  BAD_USER_INPUT  422  a key reused, new config
     │   ├── training.RunNotFoundError      NOT_FOUND              404   no run has that task id
     │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
     │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
@@ -22,6 +22,7 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     ├── NotFittedError                     INTERNAL_SERVER_ERROR  500   predict before fit
     ├── registry.ConflictError             CONFLICT               409   lost a race; retry
     ├── registry.UnusableModelError        INTERNAL_SERVER_ERROR  500   a fit not fit to store
+    ├── runner.ResultNotStoredError        SERVICE_UNAVAILABLE    503   result not stored
     ├── queue.QueueUnavailableError        SERVICE_UNAVAILABLE    503   Redis is unreachable
     ├── db.DatabaseError                   SERVICE_UNAVAILABLE    503   database unusable
     ├── migrations.MigrationError          SERVICE_UNAVAILABLE    503   schema not up to date

@@ -15,6 +15,7 @@ from server.tables import ModelStatus as _ModelStatus
 __all__ = [
     "Btts",
     "CalibrationCurves",
+    "DrawParameters",
     "GoalPair",
     "HandicapLine",
     "HyperparametersInput",

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError, InvalidInputError
+from core.markets import rho_bounds
 from core.pipeline import StoredModel
 from server import cache
 from server.db import begin_write
@@ -114,6 +115,7 @@ def check_usable(weights: dict[str, Any], metrics: dict[str, Any]) -> None:
     teams = list(dc.get("parameters", {}).get("teams", []))[:_PROBE_TEAMS]
     if len(teams) < 2:
         raise UnusableModelError("the model knows fewer than two teams")
+    _check_rho(dc)
     home, away = zip(*permutations(teams, 2), strict=True)
     try:
         probs, grid = StoredModel(weights).predict(list(home), list(away))
@@ -132,6 +134,27 @@ def check_usable(weights: dict[str, Any], metrics: dict[str, Any]) -> None:
         raise UnusableModelError(
             f"the model's 1X2 probabilities sum to {sums[worst]:.6g}, not 1 "
             f"({home[worst]} v {away[worst]})"
+        )
+
+
+def _check_rho(dc: dict[str, Any]) -> None:
+    """The stored rho keeps every tau factor positive for every pair of the model's teams
+    (predictions move an invalid rho inside each fixture's region, which would hide a
+    diverged fit)."""
+    rho, params = dc.get("rho"), dc.get("parameters", {})
+    if not rho or not params.get("attack"):
+        return
+    attack = np.asarray(params["attack"], dtype=float)
+    defence = np.asarray(params["defence"], dtype=float)
+    lam = np.exp(params.get("home_advantage", 0.0) + attack[:, None] - defence[None, :])
+    mu = np.exp(attack[None, :] - defence[:, None])
+    off = ~np.eye(len(attack), dtype=bool)
+    low, high = rho_bounds(lam[off], mu[off])
+    if not (low.max() < rho < high.min()):
+        raise UnusableModelError(
+            f"the fit diverged: rho = {rho:.6g} gives a negative score probability "
+            f"(every tau factor stays positive only for {low.max():.4g} < rho < "
+            f"{high.min():.4g})"
         )
 
 

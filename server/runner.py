@@ -70,6 +70,9 @@ class RunCancelled(Exception):
 class ResultNotStoredError(FPEError):
     """The run trained, but the database stayed unreachable while storing its result."""
 
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+
 
 @dataclass
 class RunContext:

@@ -51,7 +51,7 @@ async def test_the_api_answers_and_a_run_starts_while_a_writer_holds_the_lock(ma
             # reads answer now, with the last committed state, while the lock is held
             leagues = await client.get("/api/model/leagues")
             assert leagues.status_code == 200
-            assert all("(writing)" not in x["name"] for x in leagues.json())
+            assert all("(writing)" not in x["name"] for x in leagues.json()["data"])
             query = await client.post("/graphql", json={"query": "{ leagues { code name } }"})
             assert "errors" not in query.json() and query.json()["data"]["leagues"]
             assert (await client.get("/api/model/training-history")).status_code == 200
@@ -67,9 +67,9 @@ async def test_the_api_answers_and_a_run_starts_while_a_writer_holds_the_lock(ma
             assert not start.done(), start.result().text  # no row while the lock is held
         started = await start
         assert started.status_code == 202, started.text
-        task_id = started.json()["taskId"]
+        task_id = started.json()["data"]["taskId"]
         for _ in range(600):
-            task = (await client.get(f"/api/tasks/{task_id}")).json()
+            task = (await client.get(f"/api/tasks/{task_id}")).json()["data"]
             if task["status"] in {"completed", "failed", "cancelled"}:
                 break
             await asyncio.sleep(0.1)

@@ -62,7 +62,7 @@ async def test_a_crashed_run_fails_at_start_up_and_soon_after(seeded_url, tmp_pa
         assert (await training.get_run(engine, just_died))["status"] == "failed"
         # the polling page sees it fail
         client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
         )
         task = (await client.get(f"/api/tasks/{just_died}")).json()["data"]
         assert task["status"] == "failed" and "lost" in task["error"]

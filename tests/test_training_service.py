@@ -333,7 +333,8 @@ async def test_a_diverged_fit_is_never_activated(database_url, tmp_path, model_t
         assert done["status"] == "failed", done
         # the guard names the cause (the fit itself may refuse such data first)
         assert re.search(
-            r"diverge|likelihood|degenerate|never (concede|score)|finite", done["error_message"]
+            r"diverge|likelihood|degenerate|never (concede|score)|no away team scores|finite",
+            done["error_message"],
         ), done["error_message"]
         assert await count(svc.engine, Model) == 0
         events = [e async for _, e in follow_run(svc, run["task_id"])]
