@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_ast, parse
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -55,12 +56,37 @@ class GraphQLApp(GraphQL):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(offline_graphiql_html())
 
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """A subscription sent as a plain HTTP request is answered with an error that
+        says where subscriptions live (strawberry would run it as a query and fail)."""
+        data = kwargs["request_data"]
+        if data.protocol == "http" and _is_subscription(data.query, data.operation_name):
+            return ExecutionResult(data=None, errors=[SUBSCRIPTION_OVER_HTTP])
+        return await super().execute_single(*args, **kwargs)
+
     async def on_ws_connect(self, context: Context) -> Any:
         if context.required_token is not None and not context.authenticated:
             raise ConnectionRejectionError(
                 {"message": "a valid token is required in connection_init"}
             )
         return await super().on_ws_connect(context)
+
+
+SUBSCRIPTION_OVER_HTTP = GraphQLError(
+    "subscriptions run over the graphql-transport-ws WebSocket at /graphql, not over HTTP",
+    extensions={"code": "BAD_REQUEST"},
+)
+
+
+def _is_subscription(query: str | None, operation_name: str | None) -> bool:
+    if not query or "subscription" not in query:
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False  # strawberry reports the syntax error
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 class OriginCheck:

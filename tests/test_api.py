@@ -220,10 +220,22 @@ async def test_graphiql_is_served_offline(api):
     import re
 
     assets = re.findall(r'(?:src|href)="(/static/graphiql/[^"]+)"', page.text)
-    assert len(assets) == 7
+    assert len(assets) == 6
     for path in assets:
         response = await client.get(path)
         assert response.status_code == 200 and len(response.content) > 500
+    assert "subscriptionUrl" in page.text  # subscriptions go over the WebSocket
+
+
+async def test_a_subscription_over_plain_http_says_where_subscriptions_live(api):
+    _, client = api
+    document = "query Q { leagues { code } } subscription Live { trainingEvents { taskId } }"
+    response = await client.post("/graphql", json={"query": document, "operationName": "Live"})
+    assert response.status_code == 200
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST" and "WebSocket" in error["message"]
+    response = await client.post("/graphql", json={"query": document, "operationName": "Q"})
+    assert "errors" not in response.json()  # the query of the same document still runs
 
 
 # --- REST shim -------------------------------------------------------------------------------

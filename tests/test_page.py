@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -179,3 +180,36 @@ async def test_the_page_asks_for_the_token_once(browser, seeded_url, tmp_path):
         assert stored == "page-secret"
     finally:
         stop_process(proc)
+
+
+async def test_graphiql_runs_a_subscription_over_the_websocket(browser, server):
+    """GraphiQL's fetcher sends subscriptions over graphql-transport-ws: a training run
+    started elsewhere shows up live in the response pane."""
+    import httpx
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    query = "subscription Live { trainingEvents { taskId status } }"
+    await page.goto(server + "/graphql?q=" + quote(query))
+    await page.click(".graphiql-execute-button")
+    await page.wait_for_function("document.querySelector('.graphiql-execute-button svg') !== null")
+    await page.wait_for_timeout(500)  # the socket is open and subscribed
+    async with httpx.AsyncClient(base_url=server) as client:
+        started = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: TrainingInput!) { startTraining(input: $i) { taskId } }",
+                "variables": {"i": {"modelType": "POISSON", "leagues": ["E0"]}},
+            },
+        )
+    task_id = started.json()["data"]["startTraining"]["taskId"]
+    await page.wait_for_function(
+        f"document.querySelector('.graphiql-response').textContent.includes('{task_id}')",
+        timeout=30_000,
+    )
+    assert sockets and sockets[0].startswith("ws://") and sockets[0].endswith("/graphql")
+    await _shot(page, "graphiql-subscription")
+    assert errors == []
