@@ -51,15 +51,6 @@ def _engine(info: strawberry.Info) -> Any:
     return info.context.services.engine
 
 
-async def teams_of_league(info: strawberry.Info, code: str) -> list[Team]:
-    rows = await catalog.list_teams(_engine(info), code)
-    return [Team(**r) for r in rows]
-
-
-async def model_weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
-    return await info.context.loaders.weights_by_model.load(model_id)
-
-
 @strawberry.type
 class Query:
     @strawberry.field

@@ -34,9 +34,7 @@ class League:
 
     @strawberry.field
     async def teams(self, info: strawberry.Info) -> list[Team]:
-        from schema.resolvers import teams_of_league
-
-        return await teams_of_league(info, self.code)
+        return [Team(**r) for r in await info.context.loaders.teams_by_league.load(self.id)]
 
 
 @strawberry.type
@@ -119,9 +117,7 @@ class ModelVersion:
 
 
 async def _weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
-    from schema.resolvers import model_weights
-
-    return await model_weights(info, model_id)
+    return await info.context.loaders.weights_by_model.load(model_id)
 
 
 _MODEL_FIELDS = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -172,31 +174,53 @@ async def test_limits_on_depth_aliases_and_tokens(api):
     assert "token" in str((await gql(client, tokens))["errors"]).lower()
 
 
+@contextlib.contextmanager
+def count_statements(app) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the block runs (SQLite's
+    ``BEGIN IMMEDIATE`` aside: transaction control, not a query)."""
+    from sqlalchemy import event
+
+    engine = app.state.services.engine.sync_engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 async def test_relations_resolve_without_n_plus_one(api):
     app, client = api
     for _ in range(3):
         await train_one(app, client, "poisson")
-    import schema.loaders as loaders_module
-
-    counts = []
-    original = loaders_module.Loaders.__init__
-
-    def spy(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        counts.append(self)
-
-    loaders_module.Loaders.__init__ = spy
-    try:
+    with count_statements(app) as statements:
         out = await gql(
             client,
             """{ trainingRuns { model { version trainingRuns { taskId }
                                      teamStrengths { team { name } } } } }""",
         )
-    finally:
-        loaders_module.Loaders.__init__ = original
     assert len(out["data"]["trainingRuns"]) == 3
-    # one batched query per relation level, whatever the number of runs and teams
-    assert counts[-1].queries == 4
+    # runs, then one batched query per relation level (models, runs, weights, teams)
+    assert len(statements) == 5, statements
+
+
+async def test_league_teams_resolve_in_one_statement(api):
+    app, client = api
+    with count_statements(app) as without_teams:
+        await gql(client, "{ leagues { code } }")
+    with count_statements(app) as statements:
+        out = await gql(client, "{ leagues { code teams { name } } }")
+    leagues = out["data"]["leagues"]
+    assert len(leagues) >= 2 and all(len(league["teams"]) >= 20 for league in leagues)
+    assert len(statements) == len(without_teams) + 1, statements
+    direct = await gql(client, '{ teams(league: "E0") { name } }')
+    e0 = next(league for league in leagues if league["code"] == "E0")
+    assert e0["teams"] == direct["data"]["teams"]
 
 
 async def test_mutations_need_the_token_when_one_is_set(make_api):
