@@ -1,46 +1,51 @@
 """The ``fpe`` command line: a thin adapter over the service functions.
 
-Every command reports bad input as one line on stderr and exits non-zero; tracebacks are
-reserved for bugs.
+Bad command lines (unknown options, malformed values, a date range backwards) exit 2 with
+argparse's usage message; failures while running (unreadable files, unknown teams, an
+unreachable database) print one line and exit 1.  Tracebacks are reserved for bugs.
+
+Start-up is kept fast: numpy, pandas, LightGBM, SQLAlchemy and Strawberry are imported by
+the commands that use them, so ``fpe --help`` and ``fpe --version`` import none of them
+(``benchmarks/cli_startup.py``).  The choices below mirror the core's and a test keeps
+them equal.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
+import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-from sqlalchemy.exc import SQLAlchemyError
+if TYPE_CHECKING:
+    import pandas as pd
 
-from core import DixonColes, evaluation
-from core.backtest import DEFAULT_L2, DEFAULT_XI
-from core.errors import FPEError
-from core.odds import METHODS
-from core.pipeline import MODEL_TYPES
-from server import catalog, migrations, predictions, training
-from server.config import ConfigError, Settings
-from server.db import DatabaseError, create_engine, describe, open_database
-from server.download import download, season_code, validate_league
-from server.footballdata import find_csv_files, read_file
-from server.ingest import FileReport, ingest_paths
-from server.observability import configure_logging
-from server.services import cancel_training, follow_run, open_services, start_training
-from server.terminal import ProgressBar
-from server.training import json_ready
+    from server.config import Settings
+    from server.ingest import FileReport
 
 EXIT_USAGE = 2
 EXIT_DATA = 1
 
+# mirrors of core.pipeline.MODEL_TYPES, core.odds.METHODS, core.backtest.DEFAULT_XI /
+# DEFAULT_L2 and server.tables.ModelStatus (tests/test_cli.py checks they agree)
+MODEL_TYPES = ("poisson", "blending", "calibration", "full")
+MARGIN_METHODS = ("multiplicative", "power", "shin")
+DEFAULT_XI = 0.0025
+DEFAULT_L2 = 4.0
+STATUSES = ("active", "archived", "failed", "training", "queued", "completed", "cancelled")
+
 
 def _load(paths: Sequence[str]) -> pd.DataFrame:
     """Parse every CSV under ``paths``; rejected rows are reported on stderr."""
+    import pandas as pd
+
+    from core.errors import FPEError
+    from server.footballdata import find_csv_files, read_file
+
     frames = []
     for path in find_csv_files(paths):
         parsed = read_file(path)
@@ -54,7 +59,11 @@ def _load(paths: Sequence[str]) -> pd.DataFrame:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
+    from core import evaluation
+    from server.terminal import ProgressBar
+
     frame = _load(args.paths)
+    bar = ProgressBar("backtest")
     report = evaluation.backtest_report(
         frame,
         xi=args.xi,
@@ -64,7 +73,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         start=args.start,
         burn_in_days=args.burn_in_days,
         margin=args.margin,
+        progress=lambda done, total: bar.update(done / total, f"refit {done}/{total}"),
     )
+    bar.close()
     if args.predictions:
         report.predictions.to_csv(args.predictions, index=False)
     if args.json:
@@ -75,6 +86,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core import DixonColes
+
     frame = _load(args.paths)
     model = DixonColes(rho=not args.no_rho, xi=args.xi).fit(frame)
     data = model.to_dict()
@@ -95,6 +110,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
+    from server import migrations
+    from server.config import Settings
+    from server.db import create_engine, describe
+
     settings = Settings.from_env()
 
     async def run() -> int:
@@ -113,19 +132,27 @@ def _cmd_db(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return asyncio.run(_database_errors(run(), settings))
+    return _run(_database_errors(run(), settings))
 
 
 async def _database_errors(coro: Any, settings: Settings) -> Any:
     """Turn driver-level failures (server down, refused login) into one clear message."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.db import DatabaseError, describe
+
     try:
         return await coro
+    except BrokenPipeError:
+        raise  # stdout closed by the reader, not the database
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise DatabaseError(f"database {describe(settings.database_url)}: {reason}") from exc
 
 
 def _report_files(reports: list[FileReport], as_json: bool) -> int:
+    import dataclasses
+
     for report in reports:
         for problem in report.problems:
             print(f"{report.source}:{problem.line}: rejected: {problem.reason}", file=sys.stderr)
@@ -145,6 +172,10 @@ def _report_files(reports: list[FileReport], as_json: bool) -> int:
 
 
 async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
+    from server.db import open_database
+    from server.ingest import ingest_paths
+    from server.terminal import ProgressBar
+
     engine = await open_database(settings)
     bar = ProgressBar("ingest")
     try:
@@ -157,26 +188,32 @@ async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
+    from server.config import Settings
+
     settings = Settings.from_env()
-    reports = asyncio.run(_database_errors(_ingest(settings, args.paths), settings))
+    reports = _run(_database_errors(_ingest(settings, args.paths), settings))
     return _report_files(reports, args.json)
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.download import download
+
     settings = Settings.from_env()
-    leagues = [validate_league(x) for x in args.league]
-    seasons = [season_code(x) for x in args.season]
+    leagues, seasons = args.league, args.season
     base = args.base_url or settings.download_base_url
-    paths = asyncio.run(download(base, settings.data_dir, leagues, seasons))
+    paths = _run(download(base, settings.data_dir, leagues, seasons))
     for path in paths:
         print(f"saved {path}", file=sys.stderr)
     if args.no_ingest:
         return 0
-    reports = asyncio.run(_database_errors(_ingest(settings, [str(p) for p in paths]), settings))
+    reports = _run(_database_errors(_ingest(settings, [str(p) for p in paths]), settings))
     return _report_files(reports, args.json)
 
 
 async def _with_services(settings: Settings, work: Any) -> Any:
+    from server.services import open_services
+
     services = await open_services(settings)
     try:
         return await work(services)
@@ -185,10 +222,16 @@ async def _with_services(settings: Settings, work: Any) -> Any:
 
 
 def _run_async(settings: Settings, work: Any) -> Any:
-    return asyncio.run(_database_errors(_with_services(settings, work), settings))
+    return _run(_database_errors(_with_services(settings, work), settings))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from server import training
+    from server.config import Settings
+    from server.services import follow_run, start_training
+    from server.terminal import ProgressBar
+    from server.training import json_ready
+
     settings = Settings.from_env()
     hyper = {
         k: v
@@ -266,6 +309,10 @@ def _describe_run(run: dict[str, Any]) -> str:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    from server import training
+    from server.config import Settings
+    from server.training import json_ready
+
     async def work(services: Any) -> int:
         runs = await training.list_runs(services.engine, args.status, args.limit)
         if args.json:
@@ -289,6 +336,10 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from server import training
+    from server.config import Settings
+    from server.training import json_ready
+
     async def work(services: Any) -> int:
         models = await training.list_models(services.engine, args.status, args.type, args.limit)
         if args.json:
@@ -312,6 +363,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from server import predictions
+    from server.config import Settings
+
     async def work(services: Any) -> int:
         p = await predictions.predict(
             services.engine,
@@ -342,6 +396,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from server import predictions
+    from server.config import Settings
+    from server.training import json_ready
+
     selection = {
         "leagues": args.league,
         "seasons": args.season or [],
@@ -381,6 +439,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.services import cancel_training
+
     async def work(services: Any) -> int:
         run = await cancel_training(services, args.task_id)
         print(
@@ -393,6 +454,8 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.observability import configure_logging
     from server.worker import create_worker
 
     settings = Settings.from_env()
@@ -409,6 +472,11 @@ DEFAULT_SEED_SEASONS = ("2324", "2425")
 def _cmd_seed(args: argparse.Namespace) -> int:
     """First-run data: a local folder, or a few recent seasons downloaded; a database that
     already has matches is left alone (unless --force)."""
+    from server import catalog
+    from server.config import Settings
+    from server.db import open_database
+    from server.download import DownloadError, download
+
     settings = Settings.from_env()
     source = args.source or os.environ.get("FPE_SEED_DIR")
 
@@ -434,19 +502,27 @@ def _cmd_seed(args: argparse.Namespace) -> int:
                 f"downloading {', '.join(args.league)} x {', '.join(args.season)} from {base}",
                 file=sys.stderr,
             )
-            paths = [
-                str(p) for p in await download(base, settings.data_dir, args.league, args.season)
-            ]
+            try:
+                got = await download(base, settings.data_dir, args.league, args.season)
+            except DownloadError as exc:
+                raise DownloadError(
+                    f"{exc}\nno internet? seed from local football-data.co.uk files instead: "
+                    "scripts/run --from DIR (fpe seed --from DIR), or set FPE_SEED_DIR=DIR"
+                ) from exc
+            paths = [str(p) for p in got]
         reports = await _ingest(settings, paths)
         return _report_files(reports, as_json=False)
 
-    return asyncio.run(_database_errors(run(), settings))
+    return _run(_database_errors(run(), settings))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.config import ConfigError, Settings
+    from server.db import describe
+    from server.observability import configure_logging
 
     settings = Settings.from_env()
     if args.workers > 1 and not settings.redis_url:
@@ -475,15 +551,76 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _season(text: str) -> str:
+    from core.errors import InvalidInputError
+    from server.download import season_code
+
+    try:
+        return season_code(text)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _league(text: str) -> str:
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{1,3}\d?", code):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a football-data.co.uk code such as E0 or SP1"
+        )
+    return code
+
+
+# service field names -> the flags that set them, for error messages
+FLAGS = {
+    "model_type": "--type",
+    "leagues": "--league",
+    "seasons": "--season",
+    "date_from": "--date-from",
+    "date_to": "--date-to",
+    "refit_days": "--refit-days",
+    "validation_share": "--validation-share",
+    "xi": "--xi",
+    "l2": "--l2",
+    "model_version": "--model",
+}
+
+
+# a training configuration rejected on these fields is a bad command line (exit 2); on
+# leagues and seasons it is about what the database holds (exit 1)
+USAGE_FIELDS = {"model_type", "date_from", "date_to", "hyperparameters"}
+
+
+def _flag_names(message: str) -> str:
+    """Say ``--date-from`` where the service said ``date_from``."""
+    return re.sub(
+        r"\b(model_type|date_from|date_to|refit_days|validation_share|model_version)\b",
+        lambda m: FLAGS[m[1]],
+        message,
+    )
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
     return value
 
 
 def _non_negative(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
@@ -493,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fpe", description="Football Probability Engine: goal models, backtests, registry."
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bt = sub.add_parser(
@@ -539,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument(
         "--margin",
-        choices=METHODS,
+        choices=MARGIN_METHODS,
         default="power",
         help="how to remove the bookmaker margin (default power)",
     )
@@ -577,6 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--league",
         action="append",
         required=True,
+        type=_league,
         metavar="CODE",
         help="division code such as E0 (repeatable)",
     )
@@ -584,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--season",
         action="append",
         required=True,
+        type=_season,
         metavar="CODE",
         help="season code such as 2324 (repeatable; every league x every season)",
     )
@@ -602,32 +742,33 @@ def build_parser() -> argparse.ArgumentParser:
         "in-process when no Redis is configured)",
     )
     tr.add_argument("--type", choices=MODEL_TYPES, default="full")
-    tr.add_argument("--league", action="append", required=True, metavar="CODE")
+    tr.add_argument("--league", action="append", required=True, type=_league, metavar="CODE")
     tr.add_argument(
         "--season",
         action="append",
+        type=_season,
         metavar="CODE",
         help="season codes such as 2324 (default: every season of the leagues)",
     )
-    tr.add_argument("--date-from", metavar="YYYY-MM-DD")
-    tr.add_argument("--date-to", metavar="YYYY-MM-DD")
+    tr.add_argument("--date-from", type=_date, metavar="YYYY-MM-DD")
+    tr.add_argument("--date-to", type=_date, metavar="YYYY-MM-DD")
     tr.add_argument("--xi", type=_non_negative, help="Dixon-Coles decay PER DAY")
     tr.add_argument("--l2", type=_non_negative, help="prior precision on team strengths")
     tr.add_argument("--refit-days", type=_positive_int, help="walk-forward refit interval")
-    tr.add_argument("--validation-share", type=float, help="last share held out (0.05-0.5)")
+    tr.add_argument("--validation-share", type=_non_negative, help="last share held out (0.05-0.5)")
     tr.add_argument("--wait", action="store_true", help="follow the run to its end")
     tr.add_argument("--json", action="store_true")
     tr.set_defaults(func=_cmd_train)
 
     runs = sub.add_parser("runs", help="training run history, newest first")
-    runs.add_argument("--status", default=None)
+    runs.add_argument("--status", choices=STATUSES, default=None)
     runs.add_argument("--limit", type=_positive_int, default=20)
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(func=_cmd_runs)
 
     models = sub.add_parser("models", help="model versions, newest first")
-    models.add_argument("--type", default=None)
-    models.add_argument("--status", default=None)
+    models.add_argument("--type", choices=MODEL_TYPES, default=None)
+    models.add_argument("--status", choices=STATUSES, default=None)
     models.add_argument("--limit", type=_positive_int, default=20)
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=_cmd_models)
@@ -649,11 +790,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="a model against the market on chosen matches")
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")
-    ev.add_argument("--league", action="append", required=True, metavar="CODE")
-    ev.add_argument("--season", action="append", metavar="CODE")
-    ev.add_argument("--date-from", metavar="YYYY-MM-DD")
-    ev.add_argument("--date-to", metavar="YYYY-MM-DD")
-    ev.add_argument("--margin", choices=METHODS, default="power")
+    ev.add_argument("--league", action="append", required=True, type=_league, metavar="CODE")
+    ev.add_argument("--season", action="append", type=_season, metavar="CODE")
+    ev.add_argument("--date-from", type=_date, metavar="YYYY-MM-DD")
+    ev.add_argument("--date-to", type=_date, metavar="YYYY-MM-DD")
+    ev.add_argument("--margin", choices=MARGIN_METHODS, default="power")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -672,8 +813,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="ingest this folder instead of downloading (or FPE_SEED_DIR)",
     )
-    seed.add_argument("--league", action="append", default=None, metavar="CODE")
-    seed.add_argument("--season", action="append", default=None, metavar="CODE")
+    seed.add_argument("--league", action="append", default=None, type=_league, metavar="CODE")
+    seed.add_argument("--season", action="append", default=None, type=_season, metavar="CODE")
     seed.add_argument("--force", action="store_true", help="load even if there are matches")
     seed.set_defaults(func=_cmd_seed)
 
@@ -697,16 +838,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version (no heavy imports)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("football-probability-engine")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            number = "unknown (not installed)"
+        print(f"fpe {number}")
+        parser.exit()
+
+
+def _check_ranges(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
+    if date_from and date_to and date_from > date_to:
+        parser.exit(
+            EXIT_USAGE, f"fpe {args.command}: error: --date-from {date_from} is after "
+            f"--date-to {date_to}\n"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_ranges(parser, args)
     if args.command == "seed":
         args.league = args.league or list(DEFAULT_SEED_LEAGUES)
         args.season = args.season or list(DEFAULT_SEED_SEASONS)
+    from core.errors import FPEError
+
     try:
         return int(args.func(args))
     except FPEError as exc:
-        print(f"fpe: error: {exc}", file=sys.stderr)
+        message = _flag_names(str(exc))
+        if getattr(exc, "field", None) in USAGE_FIELDS:  # a value no database would accept
+            parser.exit(EXIT_USAGE, f"fpe {args.command}: error: {message}\n")
+        print(f"fpe: error: {message}", file=sys.stderr)
+        return EXIT_DATA
+    except BrokenPipeError:
+        # the reader went away (``fpe runs | head``): end quietly, as Python's docs advise
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_DATA
     except KeyboardInterrupt:
         print("fpe: interrupted", file=sys.stderr)
