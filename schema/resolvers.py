@@ -11,6 +11,7 @@ from strawberry.permission import BasePermission
 
 from schema.errors import UserError, graphql_errors
 from schema.types import (
+    FixtureInput,
     League,
     ModelVersion,
     Prediction,
@@ -142,6 +143,33 @@ class Query:
     ) -> Prediction:
         p = await predictions.predict(_engine(info), home, away, league, model_version)
         return Prediction.from_service(p)
+
+    @strawberry.field(
+        description=f"Many fixtures with one model load and one vectorised pass (at most "
+        f"{predictions.MAX_FIXTURES}); with odds, the margin-free market and the edges."
+    )
+    @graphql_errors
+    async def predictions(
+        self,
+        info: strawberry.Info,
+        fixtures: list[FixtureInput],
+        model_version: str | None = None,
+    ) -> list[Prediction]:
+        results = await predictions.predict_fixtures(
+            _engine(info), [f.to_service() for f in fixtures], model_version
+        )
+        bad = [
+            {"index": i, "message": f"fixture {i + 1} ({r['fixture']['home']} v "
+             f"{r['fixture']['away']}): {r['error']}"}
+            for i, r in enumerate(results)
+            if "error" in r
+        ]
+        if bad:
+            raise UserError(
+                "; ".join(b["message"] for b in bad),
+                extensions={"code": "BAD_USER_INPUT", "field": "fixtures", "fixtures": bad},
+            )
+        return [Prediction.from_service(r) for r in results]
 
 
 @strawberry.type

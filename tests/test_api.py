@@ -99,6 +99,112 @@ async def test_predict_and_model_lookup(api):
     assert missing["data"]["model"] is None
 
 
+PREDICTIONS = """query($f: [FixtureInput!]!, $v: String) {
+  predictions(fixtures: $f, modelVersion: $v) {
+    homeTeam awayTeam homeWin draw awayWin expectedGoals { home away }
+    odds { home draw away } market { home draw away } edge { home draw away }
+    marketOver25 edgeOver25 { over under } modelVersion } }"""
+
+
+async def test_predictions_for_many_fixtures_with_odds(api):
+    app, client = api
+    await train_one(app, client)
+    odds = {"home": 2.1, "draw": 3.5, "away": 3.6, "over25": 1.8, "under25": 2.05}
+    fixtures = [
+        {"home": "Arsenal", "away": "Chelsea", "league": "E0", "odds": odds},
+        {"home": "liverpool", "away": "Everton", "date": "2025-05-25"},
+    ]
+    out = await gql(client, PREDICTIONS, {"f": fixtures})
+    first, second = out["data"]["predictions"]
+    assert (first["homeTeam"], second["homeTeam"]) == ("Arsenal", "Liverpool")
+    # margin-free market probabilities sum to one; edge = model probability x odds - 1
+    assert abs(sum(first["market"].values()) - 1) < 1e-9
+    for k in ("home", "draw", "away"):
+        assert first["edge"][k] == pytest.approx(
+            {"home": first["homeWin"], "draw": first["draw"], "away": first["awayWin"]}[k]
+            * odds[k]
+            - 1
+        )
+    assert 0 < first["marketOver25"] < 1 and first["edgeOver25"]["over"] > -1
+    assert second["odds"] is None and second["market"] is None and second["edge"] is None
+    # the batch gives what one-at-a-time predict gives (without odds)
+    single = await gql(client, '{ predict(home: "Liverpool", away: "Everton") { homeWin } }')
+    assert second["homeWin"] == pytest.approx(single["data"]["predict"]["homeWin"])
+
+
+async def test_predictions_batch_is_one_model_load_and_bounded(api, monkeypatch):
+    from server import predictions
+
+    app, client = api
+    await train_one(app, client)
+    calls = []
+    original = predictions._predict_rows
+
+    def spy(stored, weights, fixtures, *args):
+        calls.append(len(fixtures))
+        return original(stored, weights, fixtures, *args)
+
+    monkeypatch.setattr(predictions, "_predict_rows", spy)
+    teams = ["Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"]
+    fixtures = [{"home": h, "away": a} for h in teams for a in teams if h != a]
+    with count_statements(app) as statements:
+        out = await gql(client, PREDICTIONS, {"f": fixtures})
+    assert len(out["data"]["predictions"]) == 30 and calls == [30]
+    assert len(statements) <= 5, statements  # model row + weights + teams + leagues
+    too_many = [{"home": "Arsenal", "away": "Chelsea"}] * (predictions.MAX_FIXTURES + 1)
+    out = await gql(client, PREDICTIONS, {"f": too_many})
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "at most 500" in error["message"]
+
+
+async def test_predictions_name_every_bad_fixture(api):
+    app, client = api
+    await train_one(app, client)
+    fixtures = [
+        {"home": "Arsenal", "away": "Chelsea"},
+        {"home": "Atlantis", "away": "Chelsea"},
+        {"home": "Arsenal", "away": "Chelsea", "league": "XX"},
+    ]
+    out = await gql(client, PREDICTIONS, {"f": fixtures})
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [f["index"] for f in error["extensions"]["fixtures"]] == [1, 2]
+    assert "fixture 2 (Atlantis v Chelsea): no team called 'Atlantis'" in error["message"]
+    assert "unknown league 'XX'" in error["message"]
+    bad_odds = [{"home": "Arsenal", "away": "Chelsea", "odds": {"home": 0.5, "draw": 3, "away": 3}}]
+    out = await gql(client, PREDICTIONS, {"f": bad_odds})
+    assert "above 1.0" in out["errors"][0]["message"]
+
+
+async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(api):
+    app, client = api
+    await train_one(app, client)
+    body = {
+        "fixtures": [
+            {"home": "Arsenal", "away": "Chelsea", "odds": {"home": 2.1, "draw": 3.5, "away": 3.6}},
+            {"home": "Atlantis", "away": "Chelsea"},
+        ]
+    }
+    r = await client.post("/api/predictions", json=body)
+    assert r.status_code == 200
+    out = r.json()
+    assert out["success"] is True and out["count"] == 2
+    ok, bad = out["data"]
+    assert ok["error"] is None and ok["homeTeam"] == "Arsenal"
+    assert ok["edge"]["home"] == pytest.approx(ok["homeWin"] * 2.1 - 1)
+    assert {"homeWin", "draw", "awayWin", "expectedGoals", "over25", "btts", "market"} <= set(ok)
+    assert bad["error"] == "no team called 'Atlantis'" and bad["fixture"]["home"] == "Atlantis"
+    for body, fragment in [
+        ({"fixtures": []}, "non-empty list"),
+        ({"fixtures": [{"home": "Arsenal"}]}, "fixtures[0].away"),
+        ({"fixtures": [{"home": "A", "away": "B", "odds": {"home": 2}}]}, "fixtures[0].odds"),
+        ({"fixtures": [{"home": "A", "away": "B"}], "extra": 1}, "unknown field"),
+    ]:
+        r = await client.post("/api/predictions", json=body)
+        assert r.status_code == 422, body
+        assert fragment in r.text
+
+
 @pytest.mark.parametrize(
     ("query", "code", "fragment"),
     [

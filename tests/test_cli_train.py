@@ -54,3 +54,67 @@ def test_bad_requests_are_one_line_errors(embedded, capsys):
     assert "FPE_REDIS_URL is not set" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--type", "neural", "--league", "E0"])
+
+
+def _fixtures_file(tmp_path, football_data_dir):
+    """The last round of E0 2024/25 as a fixtures.csv (results and closing prices removed),
+    plus a row with an unknown team and one with an unknown division."""
+    import csv
+    import re
+
+    with (football_data_dir / "2425" / "E0.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    pre_match = re.compile(
+        r"(Div|Date|Time|HomeTeam|AwayTeam|(B365|BW|BF|PS|WH|1XB|Max|Avg|BFE)"
+        r"[HDA]|(B365|P|Max|Avg|BFE)[<>]2\.5)"
+    )
+    keep = [i for i, c in enumerate(header) if pre_match.fullmatch(c)]
+    path = tmp_path / "fixtures.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([header[i] for i in keep])
+        for row in rows[-10:]:
+            writer.writerow([row[i] for i in keep])
+        writer.writerow(["E0", "25/05/2025", "16:00", "Atlantis", "Chelsea"])
+        writer.writerow(["X9", "25/05/2025", "16:00", "Arsenal", "Chelsea"])
+    return path
+
+
+def test_predict_a_fixtures_file(embedded, football_data_dir, tmp_path, capsys):
+    assert main(["train", "--type", "full", "--league", "E0", *SEASONS]) == 0
+    capsys.readouterr()
+    path = _fixtures_file(tmp_path, football_data_dir)
+
+    assert main(["predict", "--fixtures", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "Fulham v Man City" in captured.out and "edge H" in captured.out
+    assert f"{path}:12: Atlantis v Chelsea: no team called 'Atlantis'" in captured.err
+    assert f"{path}:13: Arsenal v Chelsea: unknown league 'X9'" in captured.err
+
+    assert main(["predict", "--fixtures", str(path), "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["line"] for r in records] == list(range(2, 14))
+    ok = [r for r in records if not r["error"]]
+    assert len(ok) == 10
+    for r in ok:
+        assert abs(r["p_home"] + r["p_draw"] + r["p_away"] - 1) < 1e-9
+        assert r["best_home"] >= 1.0 and r["edge_home"] == pytest.approx(
+            r["p_home"] * r["best_home"] - 1
+        )
+        assert 0 < r["over25"] < 1 and 0 < r["btts"] < 1 and r["xg_home"] > 0
+    # the best price is the highest of the file's pre-match prices (MaxH here)
+    fulham = next(r for r in ok if r["home"] == "Fulham")
+    assert fulham["best_home"] == 5.6
+
+    assert main(["predict", "--fixtures", str(path), "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("line,date,league,home,away,p_home") and len(lines) == 13
+
+
+def test_predict_fixtures_usage_errors(capsys):
+    for argv in (["predict"], ["predict", "--fixtures", "f.csv", "--home", "Arsenal"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    assert "--fixtures" in capsys.readouterr().err
