@@ -16,6 +16,7 @@ from starlette.routing import Route
 from core.errors import FPEError
 from schema.errors import code_for
 from server import catalog, predictions, registry, training
+from server.fixtures import parse_fixtures
 from server.services import cancel_training, start_training
 from server.training import ValidationError
 
@@ -283,7 +284,9 @@ def _fixture(i: int, item: Any) -> dict[str, Any]:
 
 
 def _prediction(p: dict[str, Any]) -> dict[str, Any]:
-    fixture = p["fixture"]
+    fixture = dict(p["fixture"])
+    if fixture.get("date") is not None:
+        fixture["date"] = str(fixture["date"])
     if "error" in p:
         return {"fixture": fixture, "error": p["error"]}
     return {
@@ -302,13 +305,42 @@ def _prediction(p: dict[str, Any]) -> dict[str, Any]:
         "edge": p["edge"],
         "marketOver25": p.get("market_over25"),
         "edgeOver25": p.get("edge_over25"),
+        "bestOdds": p.get("edge_odds"),
         "error": None,
     }
 
 
+async def _fixtures_file(request: Request) -> JSONResponse:
+    """A football-data.co.uk fixtures file as the body (``text/csv``): parsed by the same
+    reader as ``fpe predict --fixtures``; each result carries the file's ``line``."""
+    body = await request.body()
+    if len(body) > 2_000_000:
+        raise ValidationError("the fixtures file is larger than 2 MB", "body")
+    rows = parse_fixtures(body, "fixtures file")
+    if not rows:
+        raise ValidationError("the fixtures file has no rows", "body")
+    usable = [r for r in rows if r.problem is None]
+    version = request.query_params.get("modelVersion")
+    results = iter(
+        await predictions.predict_fixtures(
+            _services(request).engine, [r.fixture for r in usable], version
+        )
+        if usable
+        else []
+    )
+    data = []
+    for r in rows:
+        p = {"fixture": r.fixture, "error": r.problem} if r.problem else next(results)
+        data.append({"line": r.line, **_prediction(p)})
+    return JSONResponse({"success": True, "data": data, "count": len(data)})
+
+
 async def predictions_batch(request: Request) -> JSONResponse:
     """Many fixtures in one pass; a fixture with an unknown team or league carries its
-    ``error`` and the others are still predicted."""
+    ``error`` and the others are still predicted.  The body is JSON ``{fixtures,
+    modelVersion}``, or a fixtures CSV file (``content-type: text/csv``)."""
+    if request.headers.get("content-type", "").startswith("text/csv"):
+        return await _fixtures_file(request)
     body = await _json_body(request)
     unknown = sorted(set(body) - {"fixtures", "modelVersion"})
     if unknown:

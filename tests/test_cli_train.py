@@ -56,35 +56,10 @@ def test_bad_requests_are_one_line_errors(embedded, capsys):
         main(["train", "--type", "neural", "--league", "E0"])
 
 
-def _fixtures_file(tmp_path, football_data_dir):
-    """The last round of E0 2024/25 as a fixtures.csv (results and closing prices removed),
-    plus a row with an unknown team and one with an unknown division."""
-    import csv
-    import re
-
-    with (football_data_dir / "2425" / "E0.csv").open(encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    header = rows[0]
-    pre_match = re.compile(
-        r"(Div|Date|Time|HomeTeam|AwayTeam|(B365|BW|BF|PS|WH|1XB|Max|Avg|BFE)"
-        r"[HDA]|(B365|P|Max|Avg|BFE)[<>]2\.5)"
-    )
-    keep = [i for i, c in enumerate(header) if pre_match.fullmatch(c)]
-    path = tmp_path / "fixtures.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([header[i] for i in keep])
-        for row in rows[-10:]:
-            writer.writerow([row[i] for i in keep])
-        writer.writerow(["E0", "25/05/2025", "16:00", "Atlantis", "Chelsea"])
-        writer.writerow(["X9", "25/05/2025", "16:00", "Arsenal", "Chelsea"])
-    return path
-
-
-def test_predict_a_fixtures_file(embedded, football_data_dir, tmp_path, capsys):
+def test_predict_a_fixtures_file(embedded, fixtures_csv, capsys):
     assert main(["train", "--type", "full", "--league", "E0", *SEASONS]) == 0
     capsys.readouterr()
-    path = _fixtures_file(tmp_path, football_data_dir)
+    path = fixtures_csv()
 
     assert main(["predict", "--fixtures", str(path)]) == 0
     captured = capsys.readouterr()
