@@ -176,6 +176,29 @@ async def test_predictions_name_every_bad_fixture(api):
     assert "above 1.0" in out["errors"][0]["message"]
 
 
+async def test_rest_predictions_of_a_fixtures_file(api, fixtures_csv):
+    app, client = api
+    await train_one(app, client)
+    r = await client.post(
+        "/api/predictions",
+        content=fixtures_csv().read_bytes(),
+        headers={"content-type": "text/csv"},
+    )
+    assert r.status_code == 200
+    out = r.json()
+    assert out["count"] == 12 and [row["line"] for row in out["data"]] == list(range(2, 14))
+    fulham = out["data"][1]
+    assert (fulham["homeTeam"], fulham["awayTeam"]) == ("Fulham", "Man City")
+    assert fulham["bestOdds"]["home"] == 5.6
+    assert fulham["edge"]["home"] == pytest.approx(fulham["homeWin"] * 5.6 - 1)
+    assert out["data"][10]["error"] == "no team called 'Atlantis' in England"
+    assert out["data"][11]["error"] == "unknown league 'X9'"
+    r = await client.post(
+        "/api/predictions", content=b"a;b\n1;2\n", headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 422 and "HomeTeam" in r.text
+
+
 async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(api):
     app, client = api
     await train_one(app, client)
