@@ -273,27 +273,37 @@ $("#models").onclick = async (event) => {
 };
 
 // ---- predict ------------------------------------------------------------------------------
-// The models that can predict (active or archived), each with its leagues and teams.
-let predictors = null;
+// The models that can predict (active or archived) with their leagues; a model's teams
+// (those it has strengths for, per league) are fetched when it is chosen, then kept.
+let predictors = [];
+let rosters = null;
+const teamsOf = new Map();
 
 async function loadPredictors() {
   const { models } = await gql(`{ models(limit: 100) { version modelType status
-    trainingLeagues teamStrengths { team { name } } } }`);
-  const usable = models.filter((m) => ["ACTIVE", "ARCHIVED"].includes(m.status));
-  usable.sort((a, b) => (b.status === "ACTIVE") - (a.status === "ACTIVE")
+    trainingLeagues } }`);
+  predictors = models.filter((m) => ["ACTIVE", "ARCHIVED"].includes(m.status));
+  predictors.sort((a, b) => (b.status === "ACTIVE") - (a.status === "ACTIVE")
     || (b.modelType === "full") - (a.modelType === "full"));
   if (!leagues.length) await loadLeagues();
-  const { leagues: rosters } = await gql("{ leagues { code teams { name } } }");
-  predictors = usable.map((m) => {
-    const known = new Set(m.teamStrengths.map((t) => t.team?.name));
+  rosters = (await gql("{ leagues { code teams { name } } }")).leagues;
+  return predictors;
+}
+
+async function modelTeams(model) {
+  if (!model) return {};
+  if (!teamsOf.has(model.version)) {
+    const { model: m } = await gql(`query($v: String!) { model(version: $v) {
+      teamStrengths { team { name } } } }`, { v: model.version });
+    const known = new Set((m?.teamStrengths || []).map((t) => t.team?.name));
     const teams = {};
-    for (const code of m.trainingLeagues || []) {
+    for (const code of model.trainingLeagues || []) {
       teams[code] = (rosters.find((r) => r.code === code)?.teams || [])
         .map((t) => t.name).filter((n) => known.has(n));
     }
-    return { ...m, teams };
-  });
-  return predictors;
+    teamsOf.set(model.version, teams);
+  }
+  return teamsOf.get(model.version);
 }
 
 function modelOptions(select) {
@@ -305,7 +315,7 @@ function modelOptions(select) {
 
 function leagueOptions(select, model) {
   const current = select.value;
-  const codes = Object.keys(model?.teams || {});
+  const codes = model?.trainingLeagues || [];
   select.innerHTML = codes.map((code) => {
     const league = leagues.find((l) => l.code === code);
     return `<option value="${escape(code)}">${escape(code)} · ${escape(league?.name ?? code)}</option>`;
@@ -315,8 +325,9 @@ function leagueOptions(select, model) {
 
 const chosen = (select) => predictors.find((m) => m.version === select.value);
 
-function loadTeams() {
-  const teams = chosen($("#predict-model"))?.teams[$("#predict-league").value] || [];
+async function loadTeams() {
+  const teams = (await modelTeams(chosen($("#predict-model"))))[$("#predict-league").value]
+    || [];
   const options = teams.map((t) => `<option>${escape(t)}</option>`).join("");
   $("#predict-home").innerHTML = options;
   $("#predict-away").innerHTML = options;
@@ -331,11 +342,11 @@ async function loadPredictForm() {
   }
   modelOptions($("#predict-model"));
   leagueOptions($("#predict-league"), chosen($("#predict-model")));
-  loadTeams();
+  await loadTeams();
 }
-$("#predict-model").onchange = () => {
+$("#predict-model").onchange = async () => {
   leagueOptions($("#predict-league"), chosen($("#predict-model")));
-  loadTeams();
+  await loadTeams();
 };
 $("#predict-league").onchange = loadTeams;
 
