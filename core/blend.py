@@ -7,7 +7,8 @@ overround.  Two blends are fitted strictly in time order:
 - a LightGBM multiclass model, early-stopped on the last ``valid_share`` of the training
   rows;
 - ``blend_alpha``: the weight of the linear pool ``alpha * model + (1 - alpha) * market``,
-  fitted by log loss on all training rows.
+  fitted by log loss on the same rows LightGBM trains on (the last ``valid_share`` held
+  out).
 
 LightGBM is used (``method_``) only when it beats the pool on those last rows by at least
 ``margin`` in log loss and there are at least ``min_holdout`` of them; otherwise the pool,
@@ -67,7 +68,8 @@ def _pool(dc: np.ndarray, mk: np.ndarray, alpha: float) -> np.ndarray:
 
 class Blend:
     """Fitted attributes: ``booster_`` (LightGBM), ``alpha_``, ``method_`` ('lightgbm' or
-    'pool'), ``holdout_log_loss_`` (per candidate), ``n_train_``."""
+    'pool'), ``holdout_log_loss_`` (LightGBM, the pool, the market and the model alone on
+    the held-out rows), ``n_train_`` (matches with prices, held-out rows included)."""
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +58,11 @@ def backtest_report(
     start: Any = None,
     burn_in_days: int = 365,
     margin: str = "power",
+    progress: Callable[[int, int], object] | None = None,
 ) -> BacktestReport:
     """Walk-forward Dixon-Coles on ``frame`` (the football-data parser's columns), scored
-    against the margin-free market on every match that has prices."""
+    against the margin-free market on every match that has prices.  ``progress(done,
+    total)`` is passed to :func:`~core.backtest.walk_forward`."""
     bt = walk_forward(
         frame,
         xi=xi,
@@ -68,6 +71,7 @@ def backtest_report(
         window_days=window_days,
         start=start,
         burn_in_days=burn_in_days,
+        progress=progress,
     )
     rows = frame.loc[bt.index]
     market, source = market_probabilities(rows, method=margin)

@@ -1,7 +1,8 @@
 """Turning service errors into GraphQL errors with a stable ``extensions.code``.
 
 User errors (bad input, not found, conflicts, an unreachable queue) keep their message;
-anything else is masked as "Unexpected error." by :data:`MASK_UNEXPECTED`.
+anything else is masked as "Unexpected error." (the schema's ``MaskErrors`` extension
+with :func:`should_mask`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from strawberry.permission import BasePermission
 
 from schema.errors import UserError, graphql_errors
 from schema.types import (
+    FixtureInput,
     League,
     ModelVersion,
     Prediction,
@@ -30,8 +31,6 @@ __all__ = [
     "Mutation",
     "Query",
     "Subscription",
-    "model_weights",
-    "teams_of_league",
 ]
 
 MAX_LIMIT = 200
@@ -71,15 +70,6 @@ def _check_event_id(after: str) -> None:
 
 def _engine(info: strawberry.Info) -> Any:
     return info.context.services.engine
-
-
-async def teams_of_league(info: strawberry.Info, code: str) -> list[Team]:
-    rows = await catalog.list_teams(_engine(info), code)
-    return [Team(**r) for r in rows]
-
-
-async def model_weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
-    return await info.context.loaders.weights_by_model.load(model_id)
 
 
 @strawberry.type
@@ -173,6 +163,33 @@ class Query:
     ) -> Prediction:
         p = await predictions.predict(_engine(info), home, away, league, model_version)
         return Prediction.from_service(p)
+
+    @strawberry.field(
+        description=f"Many fixtures with one model load and one vectorised pass (at most "
+        f"{predictions.MAX_FIXTURES}); with odds, the margin-free market and the edges."
+    )
+    @graphql_errors
+    async def predictions(
+        self,
+        info: strawberry.Info,
+        fixtures: list[FixtureInput],
+        model_version: str | None = None,
+    ) -> list[Prediction]:
+        results = await predictions.predict_fixtures(
+            _engine(info), [f.to_service() for f in fixtures], model_version
+        )
+        bad = [
+            {"index": i, "message": f"fixture {i + 1} ({r['fixture']['home']} v "
+             f"{r['fixture']['away']}): {r['error']}"}
+            for i, r in enumerate(results)
+            if "error" in r
+        ]
+        if bad:
+            raise UserError(
+                "; ".join(b["message"] for b in bad),
+                extensions={"code": "BAD_USER_INPUT", "field": "fixtures", "fixtures": bad},
+            )
+        return [Prediction.from_service(r) for r in results]
 
 
 @strawberry.type

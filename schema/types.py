@@ -57,9 +57,7 @@ class League:
 
     @strawberry.field
     async def teams(self, info: strawberry.Info) -> list[Team]:
-        from schema.resolvers import teams_of_league
-
-        return await teams_of_league(info, self.code)
+        return [Team(**r) for r in await info.context.loaders.teams_by_league.load(self.id)]
 
 
 @strawberry.type
@@ -174,9 +172,7 @@ class ModelVersion:
 
 
 async def _weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
-    from schema.resolvers import model_weights
-
-    return await model_weights(info, model_id)
+    return await info.context.loaders.weights_by_model.load(model_id)
 
 
 _MODEL_FIELDS = [
@@ -326,6 +322,19 @@ class Btts:
     no: float
 
 
+@strawberry.type(description="Home, draw and away values (probabilities or edges).")
+class Outcomes:
+    home: float
+    draw: float
+    away: float
+
+
+@strawberry.type
+class OverUnder:
+    over: float
+    under: float
+
+
 @strawberry.type
 class Prediction:
     model_version: str
@@ -340,6 +349,21 @@ class Prediction:
     totals: list[TotalLine]
     btts: Btts
     asian_handicap: list[HandicapLine]
+    odds: Outcomes | None = strawberry.field(
+        default=None, description="The decimal 1X2 prices given with the fixture."
+    )
+    market: Outcomes | None = strawberry.field(
+        default=None, description="Margin-free market probabilities of the given odds."
+    )
+    edge: Outcomes | None = strawberry.field(
+        default=None, description="Per outcome: model probability x odds - 1."
+    )
+    market_over25: float | None = strawberry.field(
+        default=None, description="Margin-free market probability of over 2.5 goals."
+    )
+    edge_over25: OverUnder | None = strawberry.field(
+        default=None, description="Goal-model probability x over/under 2.5 odds - 1."
+    )
 
     @staticmethod
     def from_service(p: dict[str, Any]) -> Prediction:
@@ -358,7 +382,39 @@ class Prediction:
             asian_handicap=[
                 HandicapLine(line=float(k), **v) for k, v in p["asian_handicap"].items()
             ],
+            odds=Outcomes(**p["odds"]) if p.get("odds") else None,
+            market=Outcomes(**p["market"]) if p.get("market") else None,
+            edge=Outcomes(**p["edge"]) if p.get("edge") else None,
+            market_over25=p.get("market_over25"),
+            edge_over25=OverUnder(**p["edge_over25"]) if p.get("edge_over25") else None,
         )
+
+
+@strawberry.input(description="Decimal odds on offer for one fixture.")
+class OddsInput:
+    home: float
+    draw: float
+    away: float
+    over25: float | None = None
+    under25: float | None = None
+
+
+@strawberry.input
+class FixtureInput:
+    home: str
+    away: str
+    league: str | None = None
+    date: date | None = None
+    odds: OddsInput | None = None
+
+    def to_service(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "away": self.away,
+            "league": self.league,
+            "date": self.date,
+            "odds": None if self.odds is None else vars(self.odds),
+        }
 
 
 @strawberry.input

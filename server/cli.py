@@ -1,43 +1,43 @@
 """The ``fpe`` command line: a thin adapter over the service functions.
 
-Every command reports bad input as one line on stderr and exits non-zero; tracebacks are
-reserved for bugs.
+Bad command lines (unknown options, malformed values, a date range backwards) exit 2 with
+argparse's usage message; failures while running (unreadable files, unknown teams, an
+unreachable database) print one line and exit 1.  Tracebacks are reserved for bugs.
+
+Start-up is kept fast: numpy, pandas, LightGBM, SQLAlchemy and Strawberry are imported by
+the commands that use them, so ``fpe --help`` and ``fpe --version`` import none of them
+(``benchmarks/cli_startup.py``).  The choices below mirror the core's and a test keeps
+them equal.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
+import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-from sqlalchemy.exc import SQLAlchemyError
+if TYPE_CHECKING:
+    import pandas as pd
 
-from core import DixonColes, evaluation
-from core.backtest import DEFAULT_L2, DEFAULT_XI
-from core.errors import FPEError
-from core.odds import METHODS
-from core.pipeline import MODEL_TYPES
-from server import __version__, catalog, migrations, predictions, training
-from server.config import ConfigError, Settings
-from server.db import DatabaseError, create_engine, describe, open_database
-from server.download import download, season_code, validate_league
-from server.footballdata import find_csv_files, read_file
-from server.ingest import FileReport, ingest_paths
-from server.observability import configure_logging, logging_config, multiprocess_metrics
-from server.serialize import json_ready
-from server.services import cancel_training, follow_run, open_services, start_training
-from server.terminal import ProgressBar
+    from server.config import Settings
+    from server.ingest import FileReport
 
 EXIT_USAGE = 2
 EXIT_DATA = 1
+
+# mirrors of core.pipeline.MODEL_TYPES, core.odds.METHODS, core.backtest.DEFAULT_XI /
+# DEFAULT_L2 and server.tables.ModelStatus (tests/test_cli.py checks they agree)
+MODEL_TYPES = ("poisson", "blending", "calibration", "full")
+MARGIN_METHODS = ("multiplicative", "power", "shin")
+DEFAULT_XI = 0.0025
+DEFAULT_L2 = 4.0
+STATUSES = ("active", "archived", "failed", "training", "queued", "completed", "cancelled")
 
 
 __all__ = ["build_parser", "main"]
@@ -45,6 +45,11 @@ __all__ = ["build_parser", "main"]
 
 def _load(paths: Sequence[str]) -> pd.DataFrame:
     """Parse every CSV under ``paths``; rejected rows are reported on stderr."""
+    import pandas as pd
+
+    from core.errors import FPEError
+    from server.footballdata import find_csv_files, read_file
+
     frames = []
     for path in find_csv_files(paths):
         parsed = read_file(path)
@@ -58,7 +63,11 @@ def _load(paths: Sequence[str]) -> pd.DataFrame:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
+    from core import evaluation
+    from server.terminal import ProgressBar
+
     frame = _load(args.paths)
+    bar = ProgressBar("backtest")
     report = evaluation.backtest_report(
         frame,
         xi=args.xi,
@@ -68,7 +77,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         start=args.start,
         burn_in_days=args.burn_in_days,
         margin=args.margin,
+        progress=lambda done, total: bar.update(done / total, f"refit {done}/{total}"),
     )
+    bar.close()
     if args.predictions:
         report.predictions.to_csv(args.predictions, index=False)
     if args.json:
@@ -79,6 +90,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core import DixonColes
+
     frame = _load(args.paths)
     model = DixonColes(rho=not args.no_rho, xi=args.xi).fit(frame)
     data = model.to_dict()
@@ -99,6 +114,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
+    from server import migrations
+    from server.config import Settings
+    from server.db import create_engine, describe
+
     settings = Settings.from_env()
 
     async def run() -> int:
@@ -117,19 +136,27 @@ def _cmd_db(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return asyncio.run(_database_errors(run(), settings))
+    return _run(_database_errors(run(), settings))
 
 
 async def _database_errors(coro: Any, settings: Settings) -> Any:
     """Turn driver-level failures (server down, refused login) into one clear message."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.db import DatabaseError, describe
+
     try:
         return await coro
+    except BrokenPipeError:
+        raise  # stdout closed by the reader, not the database
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise DatabaseError(f"database {describe(settings.database_url)}: {reason}") from exc
 
 
 def _report_files(reports: list[FileReport], as_json: bool) -> int:
+    import dataclasses
+
     for report in reports:
         for problem in report.problems:
             print(f"{report.source}:{problem.line}: rejected: {problem.reason}", file=sys.stderr)
@@ -151,6 +178,10 @@ def _report_files(reports: list[FileReport], as_json: bool) -> int:
 
 
 async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
+    from server.db import open_database
+    from server.ingest import ingest_paths
+    from server.terminal import ProgressBar
+
     engine = await open_database(settings)
     bar = ProgressBar("ingest")
     try:
@@ -163,26 +194,32 @@ async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
+    from server.config import Settings
+
     settings = Settings.from_env()
-    reports = asyncio.run(_database_errors(_ingest(settings, args.paths), settings))
+    reports = _run(_database_errors(_ingest(settings, args.paths), settings))
     return _report_files(reports, args.json)
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.download import download
+
     settings = Settings.from_env()
-    leagues = [validate_league(x) for x in args.league]
-    seasons = [season_code(x) for x in args.season]
+    leagues, seasons = args.league, args.season
     base = args.base_url or settings.download_base_url
-    paths = asyncio.run(download(base, settings.data_dir, leagues, seasons))
+    paths = _run(download(base, settings.data_dir, leagues, seasons))
     for path in paths:
         print(f"saved {path}", file=sys.stderr)
     if args.no_ingest:
         return 0
-    reports = asyncio.run(_database_errors(_ingest(settings, [str(p) for p in paths]), settings))
+    reports = _run(_database_errors(_ingest(settings, [str(p) for p in paths]), settings))
     return _report_files(reports, args.json)
 
 
 async def _with_services(settings: Settings, work: Any) -> Any:
+    from server.services import open_services
+
     services = await open_services(settings)
     try:
         return await work(services)
@@ -191,10 +228,16 @@ async def _with_services(settings: Settings, work: Any) -> Any:
 
 
 def _run_async(settings: Settings, work: Any) -> Any:
-    return asyncio.run(_database_errors(_with_services(settings, work), settings))
+    return _run(_database_errors(_with_services(settings, work), settings))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from server import training
+    from server.config import Settings
+    from server.services import follow_run, start_training
+    from server.terminal import ProgressBar
+    from server.training import json_ready
+
     settings = Settings.from_env()
     hyper = {
         k: v
@@ -306,6 +349,10 @@ def _describe_draws(d: dict[str, Any]) -> list[str]:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    from server import training
+    from server.config import Settings
+    from server.training import json_ready
+
     async def work(services: Any) -> int:
         runs = await training.list_runs(services.engine, args.status, args.limit)
         if args.json:
@@ -329,6 +376,10 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from server import training
+    from server.config import Settings
+    from server.training import json_ready
+
     async def work(services: Any) -> int:
         models = await training.list_models(services.engine, args.status, args.type, args.limit)
         if args.json:
@@ -368,6 +419,11 @@ def _print_markets(p: dict[str, Any]) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from server import predictions
+    from server.config import Settings
+
+    if args.fixtures:
+        return _predict_fixtures(args)
     async def work(services: Any) -> int:
         p = await predictions.predict(
             services.engine,
@@ -390,6 +446,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
+    from server import predictions
+
     p = predictions.price(
         tuple(args.odds),
         tuple(args.over_under) if args.over_under else None,
@@ -411,7 +469,128 @@ def _cmd_price(args: argparse.Namespace) -> int:
     return 0
 
 
+FIXTURE_COLUMNS = (
+    "line", "date", "league", "home", "away", "p_home", "p_draw", "p_away", "xg_home",
+    "xg_away", "over25", "btts", "best_home", "best_draw", "best_away", "edge_home",
+    "edge_draw", "edge_away", "edge_over25", "edge_under25", "model", "error",
+)  # fmt: skip
+
+
+def _fixture_record(line: int, p: dict[str, Any]) -> dict[str, Any]:
+    f = p["fixture"]
+    date = f["date"].isoformat() if f.get("date") else None
+    record: dict[str, Any] = dict.fromkeys(FIXTURE_COLUMNS)
+    record.update(line=line, date=date, league=f.get("league"), home=f["home"], away=f["away"])
+    if "error" in p:
+        record["error"] = p["error"]
+        return record
+    record.update(
+        model=p["model_version"],
+        home=p["home_team"],
+        away=p["away_team"],
+        p_home=p["home_win"],
+        p_draw=p["draw"],
+        p_away=p["away_win"],
+        xg_home=p["expected_goals"]["home"],
+        xg_away=p["expected_goals"]["away"],
+        over25=p["totals"]["2.5"]["over"],
+        btts=p["btts"]["yes"],
+    )
+    best = p.get("edge_odds") or {}
+    edge = p.get("edge") or {}
+    for k in ("home", "draw", "away"):
+        record[f"best_{k}"], record[f"edge_{k}"] = best.get(k), edge.get(k)
+    if p.get("edge_over25"):
+        record["edge_over25"] = p["edge_over25"]["over"]
+        record["edge_under25"] = p["edge_over25"]["under"]
+    return record
+
+
+def _fixture_table(records: list[dict[str, Any]], model: str) -> str:
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}"
+
+    def signed(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:+.1f}"
+
+    lines = [
+        f"{len(records)} fixtures, model {model}; probabilities and edges (model x best "
+        "pre-match price - 1) in %",
+        f"{'line':>4}  {'date':<10}  {'fixture':<34}{'home':>6}{'draw':>6}{'away':>6}"
+        f"{'xG':>10}{'o2.5':>6}{'btts':>6}   {'edge H':>6}{'D':>6}{'A':>6}{'o2.5':>6}",
+    ]
+    for r in records:
+        name = f"{r['home']} v {r['away']}"[:33]
+        if r["error"]:
+            lines.append(f"{r['line']:>4}  {r['date'] or '':<10}  {name:<34}error: {r['error']}")
+            continue
+        xg = f"{r['xg_home']:.2f}-{r['xg_away']:.2f}"
+        lines.append(
+            f"{r['line']:>4}  {r['date'] or '':<10}  {name:<34}{pct(r['p_home']):>6}"
+            f"{pct(r['p_draw']):>6}{pct(r['p_away']):>6}{xg:>10}{pct(r['over25']):>6}"
+            f"{pct(r['btts']):>6}   {signed(r['edge_home']):>6}{signed(r['edge_draw']):>6}"
+            f"{signed(r['edge_away']):>6}{signed(r['edge_over25']):>6}"
+        )
+    return "\n".join(lines)
+
+
+def _predict_fixtures(args: argparse.Namespace) -> int:
+    """``fpe predict --fixtures FILE``: every row predicted in one pass; a row with an
+    unknown team or league is reported with its line and the others still printed."""
+    import csv
+
+    from server import predictions
+    from server.config import Settings
+    from server.fixtures import read_fixtures
+
+    rows = read_fixtures(args.fixtures)
+    if not rows:
+        print(f"fpe: error: {args.fixtures}: no fixtures in the file", file=sys.stderr)
+        return EXIT_DATA
+    if len(rows) > predictions.MAX_FIXTURES:
+        from core.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"{args.fixtures}: {len(rows)} fixtures; at most {predictions.MAX_FIXTURES} "
+            "per run: split the file"
+        )
+    usable = [r for r in rows if r.problem is None]
+
+    async def work(services: Any) -> list[dict[str, Any]]:
+        fixtures = [r.fixture for r in usable]
+        if args.league:
+            fixtures = [f | {"league": f["league"] or args.league} for f in fixtures]
+        return await predictions.predict_fixtures(services.engine, fixtures, args.model)
+
+    results = iter(_run_async(Settings.from_env(), work) if usable else [])
+    records = []
+    for r in rows:
+        p = {"fixture": r.fixture, "error": r.problem} if r.problem else next(results)
+        record = _fixture_record(r.line, p)
+        if record["error"]:
+            print(
+                f"{args.fixtures}:{r.line}: {record['home']} v {record['away']}: "
+                f"{record['error']}",
+                file=sys.stderr,
+            )
+        records.append(record)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=FIXTURE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+    else:
+        model = next((r["model"] for r in records if r["model"]), args.model or "-")
+        print(_fixture_table(records, model))
+    return 0 if any(not r["error"] for r in records) else EXIT_DATA
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from server import predictions
+    from server.config import Settings
+    from server.training import json_ready
+
     selection = {
         "leagues": args.league,
         "seasons": args.season or [],
@@ -451,6 +630,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.services import cancel_training
+
     async def work(services: Any) -> int:
         run = await cancel_training(services, args.task_id)
         print(
@@ -463,6 +645,8 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.observability import configure_logging
     from server.worker import create_worker
 
     settings = Settings.from_env()
@@ -479,6 +663,11 @@ DEFAULT_SEED_SEASONS = ("2324", "2425")
 def _cmd_seed(args: argparse.Namespace) -> int:
     """First-run data: a local folder, or a few recent seasons downloaded; a database that
     already has matches is left alone (unless --force)."""
+    from server import catalog
+    from server.config import Settings
+    from server.db import open_database
+    from server.download import DownloadError, download
+
     settings = Settings.from_env()
     source = args.source or os.environ.get("FPE_SEED_DIR")
 
@@ -504,19 +693,27 @@ def _cmd_seed(args: argparse.Namespace) -> int:
                 f"downloading {', '.join(args.league)} x {', '.join(args.season)} from {base}",
                 file=sys.stderr,
             )
-            paths = [
-                str(p) for p in await download(base, settings.data_dir, args.league, args.season)
-            ]
+            try:
+                got = await download(base, settings.data_dir, args.league, args.season)
+            except DownloadError as exc:
+                raise DownloadError(
+                    f"{exc}\nno internet? seed from local football-data.co.uk files instead: "
+                    "scripts/run --from DIR (fpe seed --from DIR), or set FPE_SEED_DIR=DIR"
+                ) from exc
+            paths = [str(p) for p in got]
         reports = await _ingest(settings, paths)
         return _report_files(reports, as_json=False)
 
-    return asyncio.run(_database_errors(run(), settings))
+    return _run(_database_errors(run(), settings))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.config import ConfigError, Settings
+    from server.db import describe
+    from server.observability import configure_logging, logging_config, multiprocess_metrics
 
     settings = Settings.from_env()
     if args.workers > 1 and not settings.redis_url:
@@ -563,15 +760,76 @@ def _add_totals_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--line", type=float, default=2.5, help="the totals line (2.5)")
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _season(text: str) -> str:
+    from core.errors import InvalidInputError
+    from server.download import season_code
+
+    try:
+        return season_code(text)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _league(text: str) -> str:
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{1,3}\d?", code):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a football-data.co.uk code such as E0 or SP1"
+        )
+    return code
+
+
+# service field names -> the flags that set them, for error messages
+FLAGS = {
+    "model_type": "--type",
+    "leagues": "--league",
+    "seasons": "--season",
+    "date_from": "--date-from",
+    "date_to": "--date-to",
+    "refit_days": "--refit-days",
+    "validation_share": "--validation-share",
+    "xi": "--xi",
+    "l2": "--l2",
+    "model_version": "--model",
+}
+
+
+# a training configuration rejected on these fields is a bad command line (exit 2); on
+# leagues and seasons it is about what the database holds (exit 1)
+USAGE_FIELDS = {"model_type", "date_from", "date_to", "hyperparameters"}
+
+
+def _flag_names(message: str) -> str:
+    """Say ``--date-from`` where the service said ``date_from``."""
+    return re.sub(
+        r"\b(model_type|date_from|date_to|refit_days|validation_share|model_version)\b",
+        lambda m: FLAGS[m[1]],
+        message,
+    )
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
     return value
 
 
 def _non_negative(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
@@ -581,7 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fpe", description="Football Probability Engine: goal models, backtests, registry."
     )
-    parser.add_argument("--version", action="version", version=f"fpe {__version__}")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bt = sub.add_parser(
@@ -628,7 +886,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument(
         "--margin",
-        choices=METHODS,
+        choices=MARGIN_METHODS,
         default="power",
         help="how to remove the bookmaker margin (default power)",
     )
@@ -666,6 +924,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--league",
         action="append",
         required=True,
+        type=_league,
         metavar="CODE",
         help="division code such as E0 (repeatable)",
     )
@@ -673,6 +932,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--season",
         action="append",
         required=True,
+        type=_season,
         metavar="CODE",
         help="season code such as 2324 (repeatable; every league x every season)",
     )
@@ -691,39 +951,49 @@ def build_parser() -> argparse.ArgumentParser:
         "in-process when no Redis is configured)",
     )
     tr.add_argument("--type", choices=MODEL_TYPES, default="full")
-    tr.add_argument("--league", action="append", required=True, metavar="CODE")
+    tr.add_argument("--league", action="append", required=True, type=_league, metavar="CODE")
     tr.add_argument(
         "--season",
         action="append",
+        type=_season,
         metavar="CODE",
         help="season codes such as 2324 (default: every season of the leagues)",
     )
-    tr.add_argument("--date-from", metavar="YYYY-MM-DD")
-    tr.add_argument("--date-to", metavar="YYYY-MM-DD")
+    tr.add_argument("--date-from", type=_date, metavar="YYYY-MM-DD")
+    tr.add_argument("--date-to", type=_date, metavar="YYYY-MM-DD")
     tr.add_argument("--xi", type=_non_negative, help="Dixon-Coles decay PER DAY")
     tr.add_argument("--l2", type=_non_negative, help="prior precision on team strengths")
     tr.add_argument("--refit-days", type=_positive_int, help="walk-forward refit interval")
-    tr.add_argument("--validation-share", type=float, help="last share held out (0.05-0.5)")
+    tr.add_argument("--validation-share", type=_non_negative, help="last share held out (0.05-0.5)")
     tr.add_argument("--wait", action="store_true", help="follow the run to its end")
     tr.add_argument("--json", action="store_true")
     tr.set_defaults(func=_cmd_train)
 
     runs = sub.add_parser("runs", help="training run history, newest first")
-    runs.add_argument("--status", default=None)
+    runs.add_argument("--status", choices=STATUSES, default=None)
     runs.add_argument("--limit", type=_positive_int, default=20)
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(func=_cmd_runs)
 
     models = sub.add_parser("models", help="model versions, newest first")
-    models.add_argument("--type", default=None)
-    models.add_argument("--status", default=None)
+    models.add_argument("--type", choices=MODEL_TYPES, default=None)
+    models.add_argument("--status", choices=STATUSES, default=None)
     models.add_argument("--limit", type=_positive_int, default=20)
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=_cmd_models)
 
-    pr = sub.add_parser("predict", help="probabilities and markets for one fixture")
-    pr.add_argument("--home", required=True)
-    pr.add_argument("--away", required=True)
+    pr = sub.add_parser(
+        "predict",
+        help="probabilities and markets for one fixture, or every row of a fixtures file",
+    )
+    pr.add_argument("--home")
+    pr.add_argument("--away")
+    pr.add_argument(
+        "--fixtures",
+        metavar="FILE",
+        help="a football-data.co.uk fixtures.csv: one row per fixture with edges against "
+        "its best pre-match prices",
+    )
     pr.add_argument("--league", default=None, help="needed when a name exists in two countries")
     pr.add_argument("--model", default=None, help="a version (default: the active full model)")
     pr.add_argument(
@@ -734,7 +1004,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="decimal 1X2 odds for the market blend",
     )
     _add_totals_options(pr)
-    pr.add_argument("--json", action="store_true")
+    pr_format = pr.add_mutually_exclusive_group()
+    pr_format.add_argument("--json", action="store_true")
+    pr_format.add_argument("--csv", action="store_true", help="with --fixtures: CSV rows")
     pr.set_defaults(func=_cmd_predict)
 
     price = sub.add_parser(
@@ -749,7 +1021,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decimal 1X2 odds",
     )
     _add_totals_options(price)
-    price.add_argument("--margin", choices=list(METHODS), default="power")
+    price.add_argument("--margin", choices=MARGIN_METHODS, default="power")
     price.add_argument(
         "--rho",
         type=float,
@@ -761,11 +1033,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="a model against the market on chosen matches")
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")
-    ev.add_argument("--league", action="append", required=True, metavar="CODE")
-    ev.add_argument("--season", action="append", metavar="CODE")
-    ev.add_argument("--date-from", metavar="YYYY-MM-DD")
-    ev.add_argument("--date-to", metavar="YYYY-MM-DD")
-    ev.add_argument("--margin", choices=METHODS, default="power")
+    ev.add_argument("--league", action="append", required=True, type=_league, metavar="CODE")
+    ev.add_argument("--season", action="append", type=_season, metavar="CODE")
+    ev.add_argument("--date-from", type=_date, metavar="YYYY-MM-DD")
+    ev.add_argument("--date-to", type=_date, metavar="YYYY-MM-DD")
+    ev.add_argument("--margin", choices=MARGIN_METHODS, default="power")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -784,8 +1056,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="ingest this folder instead of downloading (or FPE_SEED_DIR)",
     )
-    seed.add_argument("--league", action="append", default=None, metavar="CODE")
-    seed.add_argument("--season", action="append", default=None, metavar="CODE")
+    seed.add_argument("--league", action="append", default=None, type=_league, metavar="CODE")
+    seed.add_argument("--season", action="append", default=None, type=_season, metavar="CODE")
     seed.add_argument("--force", action="store_true", help="load even if there are matches")
     seed.set_defaults(func=_cmd_seed)
 
@@ -809,16 +1081,74 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version (no heavy imports)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("football-probability-engine")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            number = "unknown (not installed)"
+        print(f"fpe {number}")
+        parser.exit()
+
+
+def _check_ranges(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
+    if date_from and date_to and date_from > date_to:
+        parser.exit(
+            EXIT_USAGE, f"fpe {args.command}: error: --date-from {date_from} is after "
+            f"--date-to {date_to}\n"
+        )
+
+
+def _check_predict(args: argparse.Namespace) -> None:
+    def usage(message: str) -> None:
+        sys.stderr.write(f"fpe predict: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+    if args.fixtures and (args.home or args.away or args.odds):
+        usage("--fixtures reads teams and odds from the file: drop --home, --away, --odds")
+    if not args.fixtures and not (args.home and args.away):
+        usage("give --home and --away, or --fixtures FILE")
+    if args.csv and not args.fixtures:
+        usage("--csv needs --fixtures")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_ranges(parser, args)
+    if args.command == "predict":
+        _check_predict(args)
     if args.command == "seed":
         args.league = args.league or list(DEFAULT_SEED_LEAGUES)
         args.season = args.season or list(DEFAULT_SEED_SEASONS)
+    from core.errors import FPEError
+
     try:
         return int(args.func(args))
     except FPEError as exc:
-        print(f"fpe: error: {exc}", file=sys.stderr)
+        message = _flag_names(str(exc))
+        if getattr(exc, "field", None) in USAGE_FIELDS:  # a value no database would accept
+            parser.exit(EXIT_USAGE, f"fpe {args.command}: error: {message}\n")
+        print(f"fpe: error: {message}", file=sys.stderr)
+        return EXIT_DATA
+    except BrokenPipeError:
+        # the reader went away (``fpe runs | head``): end quietly, as Python's docs advise
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_DATA
     except KeyboardInterrupt:
         print("fpe: interrupted", file=sys.stderr)

@@ -25,7 +25,15 @@ from server.leagues import league_info
 from server.tables import League, Team
 from server.training import RunConfig, get_model, load_matches
 
-__all__ = ["TeamLookupError", "evaluate", "markets", "predict", "price"]
+__all__ = [
+    "MAX_FIXTURES",
+    "TeamLookupError",
+    "evaluate",
+    "markets",
+    "predict",
+    "predict_fixtures",
+    "price",
+]
 
 TOTAL_LINES = (0.5, 1.5, 2.5, 3.5, 4.5)
 HANDICAP_LINES = (-1.5, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5)
@@ -308,3 +316,230 @@ async def evaluate(
         },
     )
     return result
+
+
+# --- many fixtures at once --------------------------------------------------------------
+
+MAX_FIXTURES = 500
+OUTCOMES = ("home", "draw", "away")
+
+
+async def _resolve_fixture_teams(
+    engine: AsyncEngine, fixtures: list[dict[str, Any]]
+) -> list[tuple[int, str, int, str] | str]:
+    """Per fixture ``(home id, home name, away id, away name)`` or the reason it cannot be
+    resolved; two queries for the whole batch (teams by name, leagues by code)."""
+    t, lg = Team.__table__, League.__table__
+    names = {n.strip().lower() for f in fixtures for n in (f["home"], f["away"])}
+    codes = {f["league"] for f in fixtures if f.get("league")}
+    async with engine.connect() as conn:
+        teams = (
+            await conn.execute(
+                sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(names))
+            )
+        ).all()
+        leagues = await conn.execute(
+            sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes))
+        )
+        countries = {code: country for code, country in leagues}
+    by_name: dict[str, list[Any]] = {}
+    for row in teams:
+        by_name.setdefault(row.name.lower(), []).append(row)
+    out: list[tuple[int, str, int, str] | str] = []
+    for f in fixtures:
+        league = f.get("league")
+        if league and league not in countries:
+            out.append(f"unknown league {league!r}")
+            continue
+        found = []
+        for name in (f["home"], f["away"]):
+            rows = by_name.get(name.strip().lower(), [])
+            if league:
+                rows = [r for r in rows if r.country == countries[league]]
+            if not rows:
+                where = f" in {countries[league]}" if league else ""
+                found.append(f"no team called {name!r}{where}")
+            elif len(rows) > 1:
+                found.append(f"{name!r} is a team in several countries: name the league")
+            else:
+                found.append(rows[0])
+        problems = [x for x in found if isinstance(x, str)]
+        if problems:
+            out.append("; ".join(problems))
+        elif found[0].id == found[1].id:
+            out.append(f"{found[0].name!r} cannot play itself")
+        else:
+            out.append((found[0].id, found[0].name, found[1].id, found[1].name))
+    return out
+
+
+def _prices(odds: dict[str, Any] | None, keys: tuple[str, ...]) -> list[float] | None:
+    if not odds or any(odds.get(k) is None for k in keys):
+        return None
+    values = [float(odds[k]) for k in keys]
+    if not all(np.isfinite(v) and v > 1.0 for v in values):
+        raise InvalidInputError(f"odds must be decimal prices above 1.0, got {values}")
+    return values
+
+
+async def predict_fixtures(
+    engine: AsyncEngine,
+    fixtures: list[dict[str, Any]],
+    model_version: str | None = None,
+    max_goals: int = 10,
+) -> list[dict[str, Any]]:
+    """Predict many fixtures with one model load and one vectorised pass.
+
+    Each fixture is ``{home, away[, league][, date][, odds][, edge_odds]}`` with ``odds``
+    ``{home, draw, away[, over25, under25]}`` (decimal): they feed the market blend and give
+    the margin-free market probabilities; ``edge`` per outcome is model probability x
+    price - 1, against ``edge_odds`` (same keys; say, the best prices) when given, else
+    against ``odds``.  The
+    result is in input order: the same fields as :func:`predict` plus ``market`` and
+    ``edge`` (None without odds), or ``{"error": reason}`` for a fixture whose teams or
+    league are unknown (the others are still predicted)."""
+    if not fixtures:
+        return []
+    if len(fixtures) > MAX_FIXTURES:
+        raise InvalidInputError(
+            f"{len(fixtures)} fixtures in one request; at most {MAX_FIXTURES}: split the list"
+        )
+    for i, f in enumerate(fixtures):
+        for side in ("home", "away"):
+            if not isinstance(f.get(side), str) or not f[side].strip():
+                raise InvalidInputError(f"fixture {i + 1}: {side} must be a team name")
+        try:
+            _prices(f.get("odds"), OUTCOMES)
+            _prices(f.get("odds"), ("over25", "under25"))
+            _prices(f.get("edge_odds"), OUTCOMES)
+            _prices(f.get("edge_odds"), ("over25", "under25"))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"fixture {i + 1}: {exc}") from None
+    model, stored, weights = await _model(engine, model_version)
+    known = set(weights["dixon_coles"]["parameters"]["teams"])
+    resolved = await _resolve_fixture_teams(engine, fixtures)
+    results: list[dict[str, Any]] = [{} for _ in fixtures]
+    rows: list[int] = []
+    for i, r in enumerate(resolved):
+        if isinstance(r, str):
+            results[i] = {"error": r}
+            continue
+        missing = [name for tid, name in ((r[0], r[1]), (r[2], r[3])) if str(tid) not in known]
+        if missing:
+            listed = ", ".join(repr(n) for n in missing)
+            results[i] = {"error": f"{listed} not in model {model['version']}"}
+        else:
+            rows.append(i)
+    if rows:
+        computed = await asyncio.to_thread(
+            _predict_rows,
+            stored,
+            weights,
+            [fixtures[i] for i in rows],
+            [resolved[i] for i in rows],
+            max_goals,  # type: ignore[misc]
+        )
+        for i, result in zip(rows, computed, strict=True):
+            results[i] = result | {
+                "model_version": model["version"],
+                "model_type": model["model_type"],
+            }
+    for f, result in zip(fixtures, results, strict=True):
+        result.update(
+            fixture={
+                "home": f["home"],
+                "away": f["away"],
+                "league": f.get("league"),
+                "date": f.get("date"),
+            }
+        )
+    return results
+
+
+def _predict_rows(
+    stored: StoredModel,
+    weights: dict[str, Any],
+    fixtures: list[dict[str, Any]],
+    teams: list[tuple[int, str, int, str]],
+    max_goals: int,
+) -> list[dict[str, Any]]:
+    """The vectorised pass (in a thread: hundreds of score grids are CPU work)."""
+    n = len(fixtures)
+    margin = weights.get("config", {}).get("margin", "power")
+    prices = np.full((n, 3), np.nan)
+    for i, f in enumerate(fixtures):
+        p = _prices(f.get("odds"), OUTCOMES)
+        if p is not None:
+            prices[i] = p
+    priced = ~np.isnan(prices).any(axis=1)
+    market = overround = None
+    if priced.any():
+        market = np.full((n, 3), np.nan)
+        market[priced] = implied_probabilities(prices[priced], margin)
+        overround = np.full(n, np.nan)
+        overround[priced] = overround_of(prices[priced])
+    probs, grid = stored.predict(
+        [str(t[0]) for t in teams], [str(t[2]) for t in teams], market, overround, max_goals
+    )
+    home_xg, away_xg = grid.expected_goals
+    totals = {line: grid.totals(line) for line in TOTAL_LINES}
+    handicaps = {line: grid.asian_handicap(line) for line in HANDICAP_LINES}
+    btts = grid.btts
+    out = []
+    for i, (f, t) in enumerate(zip(fixtures, teams, strict=True)):
+        model_p = dict(zip(OUTCOMES, map(float, probs[i]), strict=True))
+        over = float(totals[2.5].win[i])
+        result: dict[str, Any] = {
+            "home_team": t[1],
+            "away_team": t[3],
+            "home_win": model_p["home"],
+            "draw": model_p["draw"],
+            "away_win": model_p["away"],
+            "used_odds": bool(priced[i]) and "blend" in weights,
+            "goal_model": {
+                "home_win": float(grid.home_win[i]),
+                "draw": float(grid.draw[i]),
+                "away_win": float(grid.away_win[i]),
+            },
+            "expected_goals": {"home": float(home_xg[i]), "away": float(away_xg[i])},
+            "score_grid": grid.grid[i].tolist(),
+            "totals": {
+                str(line): {"over": float(s.win[i]), "under": float(s.lose[i])}
+                for line, s in totals.items()
+            },
+            "btts": {"yes": float(btts[i]), "no": float(1.0 - btts[i])},
+            "asian_handicap": {
+                f"{line:+g}": {
+                    "win": float(s.win[i]),
+                    "push": float(s.push[i]),
+                    "lose": float(s.lose[i]),
+                }
+                for line, s in handicaps.items()
+            },
+            "odds": None,
+            "market": None,
+            "edge": None,
+        }
+        edge_prices = _prices(f.get("edge_odds"), OUTCOMES) or (
+            prices[i].tolist() if priced[i] else None
+        )
+        if priced[i]:
+            result["odds"] = dict(zip(OUTCOMES, prices[i].tolist(), strict=True))
+            result["market"] = dict(zip(OUTCOMES, map(float, market[i]), strict=True))  # type: ignore[index]
+        if edge_prices is not None:
+            result["edge"] = {
+                k: model_p[k] * price - 1.0 for k, price in zip(OUTCOMES, edge_prices, strict=True)
+            }
+            result["edge_odds"] = dict(zip(OUTCOMES, edge_prices, strict=True))
+        ou = _prices(f.get("odds"), ("over25", "under25"))
+        if ou is not None:
+            fair = implied_probabilities(np.array([ou]), margin)[0]
+            result["market_over25"] = float(fair[0])
+        edge_ou = _prices(f.get("edge_odds"), ("over25", "under25")) or ou
+        if edge_ou is not None:
+            result["edge_over25"] = {
+                "over": over * edge_ou[0] - 1.0,
+                "under": (1 - over) * edge_ou[1] - 1.0,
+            }
+        out.append(result)
+    return out

@@ -17,9 +17,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.errors import FPEError
-from server import catalog, registry, training
+from server import catalog, predictions, registry, training
 from server.auth import bearer_token, token_matches
 from server.envelope import error, error_for, ok, ok_list
+from server.fixtures import parse_fixtures
 from server.leagues import league_tier
 from server.services import cancel_training, start_training
 from server.tables import ModelStatus
@@ -343,7 +344,108 @@ async def leagues(request: Request) -> JSONResponse:
     )
 
 
+def _fixture(i: int, item: Any) -> dict[str, Any]:
+    """One fixture of a ``POST /api/predictions`` body, checked for shape."""
+    where = f"fixtures[{i}]"
+    if not isinstance(item, dict):
+        raise ValidationError(f"{where} must be an object with home and away", "fixtures")
+    unknown = sorted(set(item) - {"home", "away", "league", "date", "odds"})
+    if unknown:
+        raise ValidationError(f"{where}: unknown field(s) {', '.join(unknown)}", "fixtures")
+    odds = item.get("odds")
+    if odds is not None:
+        keys = {"home", "draw", "away", "over25", "under25"}
+        if not isinstance(odds, dict) or not {"home", "draw", "away"} <= set(odds) <= keys:
+            raise ValidationError(
+                f"{where}.odds must be {{home, draw, away[, over25, under25]}}", "fixtures"
+            )
+        if not all(isinstance(v, int | float) or v is None for v in odds.values()):
+            raise ValidationError(f"{where}.odds must be decimal numbers", "fixtures")
+    for key in ("home", "away"):
+        if not isinstance(item.get(key), str):
+            raise ValidationError(f"{where}.{key} must be a team name", "fixtures")
+    for key in ("league", "date"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ValidationError(f"{where}.{key} must be a string", "fixtures")
+    return {k: item.get(k) for k in ("home", "away", "league", "date", "odds")}
+
+
+def _prediction(p: dict[str, Any]) -> dict[str, Any]:
+    fixture = dict(p["fixture"])
+    if fixture.get("date") is not None:
+        fixture["date"] = str(fixture["date"])
+    if "error" in p:
+        return {"fixture": fixture, "error": p["error"]}
+    return {
+        "fixture": fixture,
+        "modelVersion": p["model_version"],
+        "homeTeam": p["home_team"],
+        "awayTeam": p["away_team"],
+        "homeWin": p["home_win"],
+        "draw": p["draw"],
+        "awayWin": p["away_win"],
+        "expectedGoals": p["expected_goals"],
+        "over25": p["totals"]["2.5"]["over"],
+        "btts": p["btts"]["yes"],
+        "odds": p["odds"],
+        "market": p["market"],
+        "edge": p["edge"],
+        "marketOver25": p.get("market_over25"),
+        "edgeOver25": p.get("edge_over25"),
+        "bestOdds": p.get("edge_odds"),
+        "error": None,
+    }
+
+
+async def _fixtures_file(request: Request) -> JSONResponse:
+    """A football-data.co.uk fixtures file as the body (``text/csv``): parsed by the same
+    reader as ``fpe predict --fixtures``; each result carries the file's ``line``."""
+    body = await request.body()
+    if len(body) > 2_000_000:
+        raise ValidationError("the fixtures file is larger than 2 MB", "body")
+    rows = parse_fixtures(body, "fixtures file")
+    if not rows:
+        raise ValidationError("the fixtures file has no rows", "body")
+    usable = [r for r in rows if r.problem is None]
+    version = request.query_params.get("modelVersion")
+    results = iter(
+        await predictions.predict_fixtures(
+            _services(request).engine, [r.fixture for r in usable], version
+        )
+        if usable
+        else []
+    )
+    data = []
+    for r in rows:
+        p = {"fixture": r.fixture, "error": r.problem} if r.problem else next(results)
+        data.append({"line": r.line, **_prediction(p)})
+    return JSONResponse({"success": True, "data": data, "count": len(data)})
+
+
+async def predictions_batch(request: Request) -> JSONResponse:
+    """Many fixtures in one pass; a fixture with an unknown team or league carries its
+    ``error`` and the others are still predicted.  The body is JSON ``{fixtures,
+    modelVersion}``, or a fixtures CSV file (``content-type: text/csv``)."""
+    if request.headers.get("content-type", "").startswith("text/csv"):
+        return await _fixtures_file(request)
+    body = await _json_body(request)
+    unknown = sorted(set(body) - {"fixtures", "modelVersion"})
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
+    items = body.get("fixtures")
+    if not isinstance(items, list) or not items:
+        raise ValidationError("fixtures must be a non-empty list", "fixtures")
+    version = body.get("modelVersion")
+    if version is not None and not isinstance(version, str):
+        raise ValidationError("modelVersion must be a string", "modelVersion")
+    fixtures = [_fixture(i, item) for i, item in enumerate(items)]
+    results = await predictions.predict_fixtures(_services(request).engine, fixtures, version)
+    data = [_prediction(p) for p in results]
+    return JSONResponse({"success": True, "data": data, "count": len(data)})
+
+
 routes = [
+    Route("/api/predictions", _endpoint(predictions_batch), methods=["POST"]),
     Route("/api/model/status", _endpoint(model_status), methods=["GET"]),
     Route("/api/model/train", _endpoint(train, write=True), methods=["POST"]),
     Route("/api/model/versions", _endpoint(versions), methods=["GET"]),

@@ -37,6 +37,35 @@ def football_data_dir() -> Path:
     return _need(FOOTBALL_DATA)
 
 
+@pytest.fixture
+def fixtures_csv(football_data_dir, tmp_path) -> Callable[[], Path]:
+    """Factory: the last round of E0 2024/25 as a football-data.co.uk fixtures.csv (results
+    and closing prices removed), plus a row with an unknown team (line 12) and one with an
+    unknown division (line 13)."""
+    import csv
+    import re
+
+    pre_match = re.compile(
+        r"(Div|Date|Time|HomeTeam|AwayTeam|(B365|BW|BF|PS|WH|1XB|Max|Avg|BFE)[HDA]"
+        r"|(B365|P|Max|Avg|BFE)[<>]2\.5)"
+    )
+
+    def make() -> Path:
+        with (football_data_dir / "2425" / "E0.csv").open(encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+        keep = [i for i, c in enumerate(rows[0]) if pre_match.fullmatch(c)]
+        path = tmp_path / "fixtures.csv"
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            for row in [rows[0], *rows[-10:]]:
+                writer.writerow([row[i] for i in keep])
+            writer.writerow(["E0", "25/05/2025", "16:00", "Atlantis", "Chelsea"])
+            writer.writerow(["X9", "25/05/2025", "16:00", "Arsenal", "Chelsea"])
+        return path
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def synthetic() -> Callable[[str], pd.DataFrame]:
     """Load ``../shared/data/synthetic/<name>.csv`` with the estimator's column names."""

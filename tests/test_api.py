@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,135 @@ async def test_predict_and_model_lookup(api):
     assert missing["data"]["model"] is None
 
 
+PREDICTIONS = """query($f: [FixtureInput!]!, $v: String) {
+  predictions(fixtures: $f, modelVersion: $v) {
+    homeTeam awayTeam homeWin draw awayWin expectedGoals { home away }
+    odds { home draw away } market { home draw away } edge { home draw away }
+    marketOver25 edgeOver25 { over under } modelVersion } }"""
+
+
+async def test_predictions_for_many_fixtures_with_odds(api):
+    app, client = api
+    await train_one(app, client)
+    odds = {"home": 2.1, "draw": 3.5, "away": 3.6, "over25": 1.8, "under25": 2.05}
+    fixtures = [
+        {"home": "Arsenal", "away": "Chelsea", "league": "E0", "odds": odds},
+        {"home": "liverpool", "away": "Everton", "date": "2025-05-25"},
+    ]
+    out = await gql(client, PREDICTIONS, {"f": fixtures})
+    first, second = out["data"]["predictions"]
+    assert (first["homeTeam"], second["homeTeam"]) == ("Arsenal", "Liverpool")
+    # margin-free market probabilities sum to one; edge = model probability x odds - 1
+    assert abs(sum(first["market"].values()) - 1) < 1e-9
+    for k in ("home", "draw", "away"):
+        assert first["edge"][k] == pytest.approx(
+            {"home": first["homeWin"], "draw": first["draw"], "away": first["awayWin"]}[k]
+            * odds[k]
+            - 1
+        )
+    assert 0 < first["marketOver25"] < 1 and first["edgeOver25"]["over"] > -1
+    assert second["odds"] is None and second["market"] is None and second["edge"] is None
+    # the batch gives what one-at-a-time predict gives (without odds)
+    single = await gql(client, '{ predict(home: "Liverpool", away: "Everton") { homeWin } }')
+    assert second["homeWin"] == pytest.approx(single["data"]["predict"]["homeWin"])
+
+
+async def test_predictions_batch_is_one_model_load_and_bounded(api, monkeypatch):
+    from server import predictions
+
+    app, client = api
+    await train_one(app, client)
+    calls = []
+    original = predictions._predict_rows
+
+    def spy(stored, weights, fixtures, *args):
+        calls.append(len(fixtures))
+        return original(stored, weights, fixtures, *args)
+
+    monkeypatch.setattr(predictions, "_predict_rows", spy)
+    teams = ["Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"]
+    fixtures = [{"home": h, "away": a} for h in teams for a in teams if h != a]
+    with count_statements(app) as statements:
+        out = await gql(client, PREDICTIONS, {"f": fixtures})
+    assert len(out["data"]["predictions"]) == 30 and calls == [30]
+    assert len(statements) <= 5, statements  # model row + weights + teams + leagues
+    too_many = [{"home": "Arsenal", "away": "Chelsea"}] * (predictions.MAX_FIXTURES + 1)
+    out = await gql(client, PREDICTIONS, {"f": too_many})
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "at most 500" in error["message"]
+
+
+async def test_predictions_name_every_bad_fixture(api):
+    app, client = api
+    await train_one(app, client)
+    fixtures = [
+        {"home": "Arsenal", "away": "Chelsea"},
+        {"home": "Atlantis", "away": "Chelsea"},
+        {"home": "Arsenal", "away": "Chelsea", "league": "XX"},
+    ]
+    out = await gql(client, PREDICTIONS, {"f": fixtures})
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [f["index"] for f in error["extensions"]["fixtures"]] == [1, 2]
+    assert "fixture 2 (Atlantis v Chelsea): no team called 'Atlantis'" in error["message"]
+    assert "unknown league 'XX'" in error["message"]
+    bad_odds = [{"home": "Arsenal", "away": "Chelsea", "odds": {"home": 0.5, "draw": 3, "away": 3}}]
+    out = await gql(client, PREDICTIONS, {"f": bad_odds})
+    assert "above 1.0" in out["errors"][0]["message"]
+
+
+async def test_rest_predictions_of_a_fixtures_file(api, fixtures_csv):
+    app, client = api
+    await train_one(app, client)
+    r = await client.post(
+        "/api/predictions",
+        content=fixtures_csv().read_bytes(),
+        headers={"content-type": "text/csv"},
+    )
+    assert r.status_code == 200
+    out = r.json()
+    assert out["count"] == 12 and [row["line"] for row in out["data"]] == list(range(2, 14))
+    fulham = out["data"][1]
+    assert (fulham["homeTeam"], fulham["awayTeam"]) == ("Fulham", "Man City")
+    assert fulham["bestOdds"]["home"] == 5.6
+    assert fulham["edge"]["home"] == pytest.approx(fulham["homeWin"] * 5.6 - 1)
+    assert out["data"][10]["error"] == "no team called 'Atlantis' in England"
+    assert out["data"][11]["error"] == "unknown league 'X9'"
+    r = await client.post(
+        "/api/predictions", content=b"a;b\n1;2\n", headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 422 and "HomeTeam" in r.text
+
+
+async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(api):
+    app, client = api
+    await train_one(app, client)
+    body = {
+        "fixtures": [
+            {"home": "Arsenal", "away": "Chelsea", "odds": {"home": 2.1, "draw": 3.5, "away": 3.6}},
+            {"home": "Atlantis", "away": "Chelsea"},
+        ]
+    }
+    r = await client.post("/api/predictions", json=body)
+    assert r.status_code == 200
+    out = r.json()
+    assert out["success"] is True and out["count"] == 2
+    ok, bad = out["data"]
+    assert ok["error"] is None and ok["homeTeam"] == "Arsenal"
+    assert ok["edge"]["home"] == pytest.approx(ok["homeWin"] * 2.1 - 1)
+    assert {"homeWin", "draw", "awayWin", "expectedGoals", "over25", "btts", "market"} <= set(ok)
+    assert bad["error"] == "no team called 'Atlantis'" and bad["fixture"]["home"] == "Atlantis"
+    for body, fragment in [
+        ({"fixtures": []}, "non-empty list"),
+        ({"fixtures": [{"home": "Arsenal"}]}, "fixtures[0].away"),
+        ({"fixtures": [{"home": "A", "away": "B", "odds": {"home": 2}}]}, "fixtures[0].odds"),
+        ({"fixtures": [{"home": "A", "away": "B"}], "extra": 1}, "unknown field"),
+    ]:
+        r = await client.post("/api/predictions", json=body)
+        assert r.status_code == 422, body
+        assert fragment in r.text
+
+
 @pytest.mark.parametrize(
     ("query", "code", "fragment"),
     [
@@ -175,31 +306,53 @@ async def test_limits_on_depth_aliases_and_tokens(api):
     assert "token" in str((await gql(client, tokens))["errors"]).lower()
 
 
+@contextlib.contextmanager
+def count_statements(app) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the block runs (SQLite's
+    ``BEGIN IMMEDIATE`` aside: transaction control, not a query)."""
+    from sqlalchemy import event
+
+    engine = app.state.services.engine.sync_engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 async def test_relations_resolve_without_n_plus_one(api):
     app, client = api
     for _ in range(3):
         await train_one(app, client, "poisson")
-    import schema.loaders as loaders_module
-
-    counts = []
-    original = loaders_module.Loaders.__init__
-
-    def spy(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        counts.append(self)
-
-    loaders_module.Loaders.__init__ = spy
-    try:
+    with count_statements(app) as statements:
         out = await gql(
             client,
             """{ trainingRuns(limit: 3) { model { version trainingRuns { taskId }
                                      teamStrengths { team { name } } } } }""",
         )
-    finally:
-        loaders_module.Loaders.__init__ = original
     assert len(out["data"]["trainingRuns"]) == 3
-    # one batched query per relation level, whatever the number of runs and teams
-    assert counts[-1].queries == 4
+    # runs, then one batched query per relation level (models, runs, weights, teams)
+    assert len(statements) == 5, statements
+
+
+async def test_league_teams_resolve_in_one_statement(api):
+    app, client = api
+    with count_statements(app) as without_teams:
+        await gql(client, "{ leagues { code } }")
+    with count_statements(app) as statements:
+        out = await gql(client, "{ leagues { code teams { name } } }")
+    leagues = out["data"]["leagues"]
+    assert len(leagues) >= 2 and all(len(league["teams"]) >= 20 for league in leagues)
+    assert len(statements) == len(without_teams) + 1, statements
+    direct = await gql(client, '{ teams(league: "E0") { name } }')
+    e0 = next(league for league in leagues if league["code"] == "E0")
+    assert e0["teams"] == direct["data"]["teams"]
 
 
 async def test_mutations_need_the_token_when_one_is_set(make_api):
@@ -223,10 +376,22 @@ async def test_graphiql_is_served_offline(api):
     import re
 
     assets = re.findall(r'(?:src|href)="(/static/graphiql/[^"]+)"', page.text)
-    assert len(assets) == 7
+    assert len(assets) == 6
     for path in assets:
         response = await client.get(path)
         assert response.status_code == 200 and len(response.content) > 500
+    assert "subscriptionUrl" in page.text  # subscriptions go over the WebSocket
+
+
+async def test_a_subscription_over_plain_http_says_where_subscriptions_live(api):
+    _, client = api
+    document = "query Q { leagues { code } } subscription Live { trainingEvents { taskId } }"
+    response = await client.post("/graphql", json={"query": document, "operationName": "Live"})
+    assert response.status_code == 200
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "WEBSOCKET_REQUIRED" and "WebSocket" in error["message"]
+    response = await client.post("/graphql", json={"query": document, "operationName": "Q"})
+    assert "errors" not in response.json()  # the query of the same document still runs
 
 
 async def test_a_draw_model_over_graphql(api):

@@ -101,6 +101,97 @@ def test_bad_option_values_exit_with_usage_error(capsys):
     assert "refit-days" in capsys.readouterr().err
 
 
+def test_usage_errors_exit_2_and_name_the_flags(capsys):
+    for argv, expected in [
+        (["models", "--type", "bogus"], "invalid choice: 'bogus'"),
+        (["runs", "--status", "done"], "invalid choice: 'done'"),
+        (["train", "--league", "E0", "--date-from", "2024-13-01"], "--date-from"),
+        (["train", "--league", "E0", "--date-from", "2024-05-01", "--date-to", "2023-05-01"],
+         "--date-from 2024-05-01 is after --date-to 2023-05-01"),
+        (["evaluate", "--league", "E0!"], "not a football-data.co.uk code"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2, argv
+        assert expected in err and "date_from" not in err and "Traceback" not in err
+
+
+def test_service_messages_name_the_flags():
+    from server.cli import _flag_names
+
+    assert _flag_names("date_from 2024-01-01 is after date_to 2023-01-01") == (
+        "--date-from 2024-01-01 is after --date-to 2023-01-01"
+    )
+    assert _flag_names("bad hyperparameter: validation_share must be") == (
+        "bad hyperparameter: --validation-share must be"
+    )
+
+
+def test_parser_choices_mirror_the_core():
+    """The parser keeps its own copies so that ``fpe --help`` imports nothing heavy."""
+    from core.backtest import DEFAULT_L2, DEFAULT_XI
+    from core.odds import METHODS
+    from core.pipeline import MODEL_TYPES
+    from server import cli
+    from server.tables import ModelStatus
+
+    assert tuple(MODEL_TYPES) == cli.MODEL_TYPES
+    assert set(cli.MARGIN_METHODS) == set(METHODS)
+    assert (cli.DEFAULT_XI, cli.DEFAULT_L2) == (DEFAULT_XI, DEFAULT_L2)
+    assert set(cli.STATUSES) == {s.value for s in ModelStatus}
+
+
+def test_help_and_version_import_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from server.cli import main\n"
+        "for argv in (['--help'], ['--version'], ['models', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'numpy', 'pandas', 'lightgbm', 'strawberry', 'sqlalchemy'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().endswith("[]"), proc.stdout
+
+
+def test_version_is_the_package_version():
+    from importlib.metadata import version
+
+    command = [sys.executable, "-m", "server.cli", "--version"]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"fpe {version('football-probability-engine')}"
+
+
+def test_a_closed_pipe_ends_quietly(e0_files):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "fit", "--json", e0_files[-1]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # like `| head` that has read enough
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err
+
+
+def test_backtest_shows_progress_on_a_terminal(e0_files, monkeypatch, capsys):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    fake = Terminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    assert main(["backtest", e0_files[-1], "--burn-in-days", "60"]) == 0
+    assert "backtest [" in fake.getvalue() and "100.0%" in fake.getvalue()
+
+
 def test_console_script_runs():
     proc = subprocess.run(
         [sys.executable, "-m", "server.cli", "--help"], capture_output=True, text=True, check=False

@@ -91,8 +91,9 @@ def test_download_errors_are_messages(embedded, football_data_server, monkeypatc
     monkeypatch.setenv("FPE_DOWNLOAD_BASE_URL", football_data_server)
     assert main(["download", "--league", "E0", "--season", "0102"]) == 1
     assert "404" in capsys.readouterr().err
-    assert main(["download", "--league", "E0", "--season", "twenty"]) == 1
-    assert "not a season code" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # a malformed option: a usage error
+        main(["download", "--league", "E0", "--season", "twenty"])
+    assert info.value.code == 2 and "not a season code" in capsys.readouterr().err
 
 
 def test_bad_database_url_is_a_clear_error(monkeypatch, capsys):
@@ -145,3 +146,12 @@ def test_team_spelling_variants_are_reported(embedded, tmp_path, capsys):
     assert main(["ingest", str(csv)]) == 0
     err = capsys.readouterr().err
     assert f"{csv}: note: team 'arsenal' is taken as 'Arsenal' (case or spaces differ)" in err
+
+
+def test_seed_without_internet_says_how_to_seed_offline(embedded, monkeypatch, capsys):
+    monkeypatch.setenv("FPE_DOWNLOAD_BASE_URL", "http://127.0.0.1:1/mmz4281")
+    monkeypatch.delenv("FPE_SEED_DIR", raising=False)
+    assert main(["seed", "--league", "E0", "--season", "2425"]) == 1
+    err = capsys.readouterr().err
+    assert "fpe: error: cannot fetch" in err and "Traceback" not in err
+    assert "--from DIR" in err and "FPE_SEED_DIR" in err

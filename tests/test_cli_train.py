@@ -71,3 +71,42 @@ def test_train_and_predict_a_draw_model(embedded, capsys):
     assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-12
     assert main([*args, "--odds", "2.1", "3.4", "3.6"]) == 0
     assert json.loads(capsys.readouterr().out)["used_odds"] is True
+
+
+def test_predict_a_fixtures_file(embedded, fixtures_csv, capsys):
+    assert main(["train", "--type", "full", "--league", "E0", *SEASONS]) == 0
+    capsys.readouterr()
+    path = fixtures_csv()
+
+    assert main(["predict", "--fixtures", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "Fulham v Man City" in captured.out and "edge H" in captured.out
+    assert f"{path}:12: Atlantis v Chelsea: no team called 'Atlantis'" in captured.err
+    assert f"{path}:13: Arsenal v Chelsea: unknown league 'X9'" in captured.err
+
+    assert main(["predict", "--fixtures", str(path), "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["line"] for r in records] == list(range(2, 14))
+    ok = [r for r in records if not r["error"]]
+    assert len(ok) == 10
+    for r in ok:
+        assert abs(r["p_home"] + r["p_draw"] + r["p_away"] - 1) < 1e-9
+        assert r["best_home"] >= 1.0 and r["edge_home"] == pytest.approx(
+            r["p_home"] * r["best_home"] - 1
+        )
+        assert 0 < r["over25"] < 1 and 0 < r["btts"] < 1 and r["xg_home"] > 0
+    # the best price is the highest of the file's pre-match prices (MaxH here)
+    fulham = next(r for r in ok if r["home"] == "Fulham")
+    assert fulham["best_home"] == 5.6
+
+    assert main(["predict", "--fixtures", str(path), "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("line,date,league,home,away,p_home") and len(lines) == 13
+
+
+def test_predict_fixtures_usage_errors(capsys):
+    for argv in (["predict"], ["predict", "--fixtures", "f.csv", "--home", "Arsenal"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    assert "--fixtures" in capsys.readouterr().err

@@ -1,12 +1,15 @@
 """The live training page in real headless Chromium (Debian's chromium, driven by
-Playwright): configure and run, watch progress to the end, history, models, cancel, predict.
-Screenshots go to test-artifacts/."""
+Playwright): configure and run, watch progress to the end, history, models, cancel, predict,
+fixtures, GraphiQL subscriptions; every view at desktop and phone widths (no sideways
+overflow at 390 px).  Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -64,6 +67,40 @@ async def server(seeded_url, tmp_path):
 async def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+VIEWS = ("train", "history", "models", "predict", "fixtures")
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+async def _no_overflow(page, width: int) -> None:
+    scroll = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"the page is {scroll} px wide at {width} px"
+
+
+async def _train_via_api(base: str, leagues: list[str]) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        started = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: TrainingInput!) { startTraining(input: $i) { taskId } }",
+                "variables": {"i": {"modelType": "FULL", "leagues": leagues, "seasons": SEASONS}},
+            },
+        )
+        task = started.json()["data"]["startTraining"]["taskId"]
+        for _ in range(600):
+            r = await client.post(
+                "/graphql",
+                json={"query": "query($t: String!) { task(taskId: $t) { status } }",
+                      "variables": {"t": task}},
+            )
+            if r.json()["data"]["task"]["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+                assert r.json()["data"]["task"]["status"] == "COMPLETED"
+                return
+            await asyncio.sleep(0.2)
+    pytest.fail("training did not finish")
 
 
 async def _configure(page, leagues: list[str], seasons: list[str], model_type: str) -> None:
@@ -146,6 +183,29 @@ async def test_train_watch_history_models_cancel_predict(browser, server):
     assert abs(sum(float(s.rstrip("%")) for s in shares) - 100) < 0.2
     assert await page.locator("#grid tr").count() == 8
     await _shot(page, "5-predict")
+    # the model's leagues only (E0), and odds give the market and the edges
+    options = "os => os.map(o => o.value)"
+    leagues = await page.eval_on_selector_all("#predict-league option", options)
+    assert leagues == ["E0"]
+    for name, price in (("oddsHome", "2.1"), ("oddsDraw", "3.5"), ("oddsAway", "3.6")):
+        await page.fill(f'input[name="{name}"]', price)
+    await page.click("#predict-form button")
+    await page.wait_for_function("document.querySelector('#edges').textContent.includes('edge')")
+    # charts: tick values on both axes, team labels that do not overlap
+    await page.click('nav button[data-tab="models"]')
+    await page.wait_for_selector("#strengths .tick-x")
+    assert await page.locator("#calibration .tick-y").count() >= 5
+    boxes = await page.eval_on_selector_all(
+        "#strengths text.label",
+        "ts => ts.map(t => { const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; })",
+    )
+    assert len(boxes) > 5
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or (
+                b[1] + b[3] <= a[1]
+            )
+            assert apart, (a, b)
     assert errors == []
 
 
@@ -179,3 +239,100 @@ async def test_the_page_asks_for_the_token_once(browser, seeded_url, tmp_path):
         assert stored == "page-secret"
     finally:
         stop_process(proc)
+
+
+async def test_graphiql_runs_a_subscription_over_the_websocket(browser, server):
+    """GraphiQL's fetcher sends subscriptions over graphql-transport-ws: a training run
+    started elsewhere shows up live in the response pane."""
+    import httpx
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    query = "subscription Live { trainingEvents { taskId status } }"
+    await page.goto(server + "/graphql?q=" + quote(query))
+    await page.click(".graphiql-execute-button")
+    await page.wait_for_function("document.querySelector('.graphiql-execute-button svg') !== null")
+    await page.wait_for_timeout(500)  # the socket is open and subscribed
+    async with httpx.AsyncClient(base_url=server) as client:
+        started = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: TrainingInput!) { startTraining(input: $i) { taskId } }",
+                "variables": {"i": {"modelType": "POISSON", "leagues": ["E0"]}},
+            },
+        )
+    task_id = started.json()["data"]["startTraining"]["taskId"]
+    await page.wait_for_function(
+        f"document.querySelector('.graphiql-response').textContent.includes('{task_id}')",
+        timeout=30_000,
+    )
+    assert sockets and sockets[0].startswith("ws://") and sockets[0].endswith("/graphql")
+    await _shot(page, "graphiql-subscription")
+    assert errors == []
+
+
+async def test_every_view_at_desktop_and_phone_width_with_fixtures(browser, server, fixtures_csv):
+    """Each view screenshotted at both widths without sideways overflow; the Fixtures view
+    predicts a pasted fixtures.csv (unknown team and league reported per row) and exports
+    CSV; the header, tables and charts fit a 390 px phone."""
+    await _train_via_api(server, ["E0", "E1"])
+    text = fixtures_csv().read_text()
+    errors: list[str] = []
+    for label, (width, height) in WIDTHS.items():
+        page = await browser.new_page(viewport={"width": width, "height": height})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(server + "/")
+        assert await page.title() == "Football Probability Engine"
+        await page.wait_for_selector('input[name="league"]')
+        for view in VIEWS:
+            await page.click(f'nav button[data-tab="{view}"]')
+            if view == "history":
+                await page.wait_for_selector("#history tbody tr")
+            if view == "models":
+                await page.wait_for_selector("#strengths .team")
+                # more than 40 teams: no labels, the name on keyboard focus
+                assert await page.locator("#strengths text.label").count() == 0
+                await page.focus("#strengths .team")
+                tip = page.locator("#strengths .tip")
+                assert await tip.get_attribute("visibility") == "visible"
+                assert await tip.text_content()
+            if view == "predict":
+                await page.wait_for_function(
+                    "document.querySelector('#predict-home').options.length > 10"
+                )
+                await page.click("#predict-form button")
+                await page.wait_for_selector("#prediction:not([hidden])")
+            if view == "fixtures":
+                await page.wait_for_selector("#fixtures-league option", state="attached")
+                await page.fill("#fixtures-text", text)
+                await page.click("#fixtures-run")
+                await page.wait_for_selector("#fixtures-table:not([hidden]) tbody tr")
+                rows = page.locator("#fixtures-table tbody tr")
+                assert await rows.count() == 12
+                bad = page.locator("#fixtures-table tbody tr.bad")
+                assert await bad.count() == 2
+                assert "no team called 'Atlantis'" in await bad.nth(0).text_content()
+                first = await rows.nth(0).text_content()
+                assert "Bournemouth v Leicester" in first and "%" in first
+                async with page.expect_download() as download:
+                    await page.click("#fixtures-export")
+                exported = Path(await (await download.value).path()).read_text()
+                assert exported.startswith("line,home,away,p_home") and len(
+                    exported.splitlines()
+                ) == 13
+            await page.wait_for_timeout(300)
+            await _no_overflow(page, width)
+            await _shot(page, f"view-{view}-{label}")
+        # typed fixtures for a chosen league, one with odds
+        await page.fill("#fixtures-text", "Arsenal v Chelsea 2.10 3.50 3.60\nLiverpool v Everton")
+        await page.click("#fixtures-run")
+        await page.wait_for_function(
+            "document.querySelectorAll('#fixtures-table tbody tr').length === 2"
+        )
+        edges = await page.locator("#fixtures-table tbody tr").nth(0).text_content()
+        assert edges.count("%") == 8  # 1X2, over 2.5, BTTS and three edges
+        assert errors == []
+        await page.close()

@@ -1,4 +1,5 @@
-// The ML Training page: configure and follow runs live, history, models, predictions.
+// The ML Training page: configure and follow runs live, history, models, predictions and
+// fixtures.
 
 import { ApiError, gql, onTokenNeeded, subscribe } from "./api.js";
 import { reliability, strengths } from "./charts.js";
@@ -31,6 +32,7 @@ function showTab(name) {
   if (name === "history") loadHistory();
   if (name === "models") loadModels();
   if (name === "predict") loadPredictForm();
+  if (name === "fixtures") loadFixturesForm();
 }
 for (const button of $$("nav button")) button.onclick = () => showTab(button.dataset.tab);
 
@@ -184,8 +186,8 @@ async function finished(taskId, event) {
     metrics model { version } } }`, { t: taskId });
   const m = task.metrics || {}, market = m.market || {}, c = m.comparison || {};
   $("#result").innerHTML = `
-    <p>Model <strong>${escape(task.model?.version)}</strong> is active. Validation:
-      ${m.n} matches from ${escape(m.validation_start)}.</p>
+    <p>Validation of <strong>${escape(task.model?.version)}</strong>: ${m.n} matches from
+      ${escape(m.validation_start)}.</p>
     <table class="metrics" id="final-metrics">
       <thead><tr><th></th><th class="num">RPS</th><th class="num">Log loss</th>
         <th class="num">Brier</th><th class="num">Accuracy</th></tr></thead>
@@ -230,13 +232,17 @@ $("#refresh-history").onclick = loadHistory;
 // ---- models --------------------------------------------------------------------------------
 async function loadModels() {
   const { models } = await gql(`{ models(limit: 100) { version modelType status
-    trainingMatches rps logLoss brierScore metrics } }`);
+    trainingMatches rps logLoss brierScore metrics trainingRuns { matchCount } } }`);
   $("#models tbody").innerHTML = models.map((m) => {
     const status = m.status.toLowerCase();
     const action = status === "active" ? "archive" : "activate";
+    // the run's selection, as in the history tab (the model was fitted on the part
+    // before the validation period)
+    const matches = m.trainingRuns[0]?.matchCount ?? m.trainingMatches;
     return `<tr data-version="${escape(m.version)}">
       <td>${escape(m.version)}</td><td><span class="badge ${status}">${status}</span></td>
-      <td class="num">${m.trainingMatches ?? "–"}</td><td class="num">${fmt(m.rps, 5)}</td>
+      <td class="num" title="fitted on ${m.trainingMatches ?? "–"}">${matches ?? "–"}</td>
+      <td class="num">${m.metrics?.n ?? "–"}</td><td class="num">${fmt(m.rps, 5)}</td>
       <td class="num">${fmt(m.metrics?.market?.rps, 5)}</td><td class="num">${fmt(m.logLoss)}</td>
       <td class="num">${fmt(m.brierScore)}</td>
       <td><button type="button" data-action="${action}">${action}</button></td></tr>`;
@@ -266,35 +272,111 @@ $("#models").onclick = async (event) => {
   loadModels();
 };
 
-// ---- predict -------------------------------------------------------------------------------
+// ---- predict ------------------------------------------------------------------------------
+// The models that can predict (active or archived) with their leagues; a model's teams
+// (those it has strengths for, per league) are fetched when it is chosen, then kept.
+let predictors = [];
+let rosters = null;
+const teamsOf = new Map();
+
+async function loadPredictors() {
+  const { models } = await gql(`{ models(limit: 100) { version modelType status
+    trainingLeagues } }`);
+  predictors = models.filter((m) => ["ACTIVE", "ARCHIVED"].includes(m.status));
+  predictors.sort((a, b) => (b.status === "ACTIVE") - (a.status === "ACTIVE")
+    || (b.modelType === "full") - (a.modelType === "full"));
+  if (!leagues.length) await loadLeagues();
+  rosters = (await gql("{ leagues { code teams { name } } }")).leagues;
+  return predictors;
+}
+
+async function modelTeams(model) {
+  if (!model) return {};
+  if (!teamsOf.has(model.version)) {
+    const { model: m } = await gql(`query($v: String!) { model(version: $v) {
+      teamStrengths { team { name } } } }`, { v: model.version });
+    const known = new Set((m?.teamStrengths || []).map((t) => t.team?.name));
+    const teams = {};
+    for (const code of model.trainingLeagues || []) {
+      teams[code] = (rosters.find((r) => r.code === code)?.teams || [])
+        .map((t) => t.name).filter((n) => known.has(n));
+    }
+    teamsOf.set(model.version, teams);
+  }
+  return teamsOf.get(model.version);
+}
+
+function modelOptions(select) {
+  const current = select.value;
+  select.innerHTML = predictors.map((m) => `<option value="${escape(m.version)}">
+    ${escape(m.version)}${m.status === "ACTIVE" ? " (active)" : ""}</option>`).join("");
+  if (current && predictors.some((m) => m.version === current)) select.value = current;
+}
+
+function leagueOptions(select, model) {
+  const current = select.value;
+  const codes = model?.trainingLeagues || [];
+  select.innerHTML = codes.map((code) => {
+    const league = leagues.find((l) => l.code === code);
+    return `<option value="${escape(code)}">${escape(code)} · ${escape(league?.name ?? code)}</option>`;
+  }).join("");
+  if (codes.includes(current)) select.value = current;
+}
+
+const chosen = (select) => predictors.find((m) => m.version === select.value);
+
 async function loadTeams() {
-  const league = $("#predict-league").value;
-  const { teams } = await gql("query($l: String) { teams(league: $l) { name } }", { l: league });
-  const options = teams.map((t) => `<option>${escape(t.name)}</option>`).join("");
+  const teams = (await modelTeams(chosen($("#predict-model"))))[$("#predict-league").value]
+    || [];
+  const options = teams.map((t) => `<option>${escape(t)}</option>`).join("");
   $("#predict-home").innerHTML = options;
   $("#predict-away").innerHTML = options;
   if (teams.length > 1) $("#predict-away").selectedIndex = 1;
 }
 
 async function loadPredictForm() {
-  if (!leagues.length) await loadLeagues();
-  const current = $("#predict-league").value;
-  $("#predict-league").innerHTML = leagues.map((l) =>
-    `<option value="${escape(l.code)}">${escape(l.code)} · ${escape(l.name)}</option>`).join("");
-  if (current) $("#predict-league").value = current;
-  if (leagues.length) await loadTeams();
+  await loadPredictors();
+  if (!predictors.length) {
+    $("#predict-error").textContent = "No trained model yet: start a training run.";
+    return;
+  }
+  modelOptions($("#predict-model"));
+  leagueOptions($("#predict-league"), chosen($("#predict-model")));
+  await loadTeams();
 }
+$("#predict-model").onchange = async () => {
+  leagueOptions($("#predict-league"), chosen($("#predict-model")));
+  await loadTeams();
+};
 $("#predict-league").onchange = loadTeams;
+
+const PREDICTIONS = `query($f: [FixtureInput!]!, $v: String) {
+  predictions(fixtures: $f, modelVersion: $v) { homeTeam awayTeam homeWin draw awayWin
+    modelVersion expectedGoals { home away } scoreGrid btts { yes }
+    totals { line over under } asianHandicap { line win push lose }
+    market { home draw away } edge { home draw away } } }`;
+
+const signed = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}%`;
 
 $("#predict-form").onsubmit = async (event) => {
   event.preventDefault();
   $("#predict-error").textContent = "";
+  const form = event.target;
+  const prices = ["oddsHome", "oddsDraw", "oddsAway"].map((n) => form[n].value);
+  const given = prices.filter((v) => v !== "").length;
+  if (given && given < 3) {
+    $("#predict-error").textContent = "Give all three odds (1, X, 2) or none.";
+    return;
+  }
+  const fixture = { home: $("#predict-home").value, away: $("#predict-away").value,
+    league: $("#predict-league").value };
+  if (given) {
+    const [home, draw, away] = prices.map(Number);
+    fixture.odds = { home, draw, away };
+  }
   try {
-    const { predict: p } = await gql(`query($h: String!, $a: String!, $l: String) {
-      predict(home: $h, away: $a, league: $l) { homeWin draw awayWin modelVersion
-        expectedGoals { home away } scoreGrid btts { yes }
-        totals { line over under } asianHandicap { line win push lose } } }`,
-    { h: $("#predict-home").value, a: $("#predict-away").value, l: $("#predict-league").value });
+    const { predictions: [p] } = await gql(PREDICTIONS,
+      { f: [fixture], v: $("#predict-model").value || null });
     $("#p-home").textContent = pct(p.homeWin);
     $("#p-draw").textContent = pct(p.draw);
     $("#p-away").textContent = pct(p.awayWin);
@@ -303,6 +385,11 @@ $("#predict-form").onsubmit = async (event) => {
     $("#markets").textContent = `Expected goals ${p.expectedGoals.home.toFixed(2)} – ` +
       `${p.expectedGoals.away.toFixed(2)} · over 2.5 ${pct(over.over)} · both teams score ` +
       `${pct(p.btts.yes)} · home −0.5 ${pct(ah.win)} · model ${p.modelVersion}`;
+    $("#edges").textContent = p.edge
+      ? `Market (margin removed) ${pct(p.market.home)} / ${pct(p.market.draw)} / ` +
+        `${pct(p.market.away)} · edge ${signed(p.edge.home)} / ${signed(p.edge.draw)} / ` +
+        `${signed(p.edge.away)} (model probability × odds − 1)`
+      : "";
     const size = 7;
     const top = Math.max(...p.scoreGrid.slice(0, size).flatMap((r) => r.slice(0, size)));
     let html = `<tr><th>home \\ away</th>${[...Array(size).keys()].map((j) => `<th>${j}</th>`).join("")}</tr>`;
@@ -318,6 +405,115 @@ $("#predict-form").onsubmit = async (event) => {
     $("#predict-error").textContent = error.message;
     $("#prediction").hidden = true;
   }
+};
+
+// ---- fixtures ------------------------------------------------------------------------------
+// A pasted or uploaded fixtures.csv goes to POST /api/predictions as text/csv (the server's
+// one parser); typed lines "Home v Away [1 X 2]" go as JSON fixtures of the chosen league.
+let fixtureRows = [];
+
+async function loadFixturesForm() {
+  await loadPredictors();
+  if (!predictors.length) {
+    $("#fixtures-error").textContent = "No trained model yet: start a training run.";
+    return;
+  }
+  modelOptions($("#fixtures-model"));
+  leagueOptions($("#fixtures-league"), chosen($("#fixtures-model")));
+}
+$("#fixtures-model").onchange = () =>
+  leagueOptions($("#fixtures-league"), chosen($("#fixtures-model")));
+
+$("#fixtures-file").onchange = async (event) => {
+  const file = event.target.files[0];
+  if (file) $("#fixtures-text").value = await file.text();
+};
+
+function typedFixtures(text, league) {
+  const fixtures = [];
+  for (const [n, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    const m = line.match(/^(.+?)\s+(?:v|vs\.?|-)\s+(.+?)(?:\s+(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?))?$/i);
+    if (!m) throw new Error(`line ${n + 1}: write "Home v Away", optionally with three odds`);
+    const fixture = { home: m[1], away: m[2], league };
+    if (m[3]) fixture.odds = { home: Number(m[3]), draw: Number(m[4]), away: Number(m[5]) };
+    fixtures.push({ line: n + 1, fixture });
+  }
+  if (!fixtures.length) throw new Error("type at least one fixture, or paste a fixtures file");
+  return fixtures;
+}
+
+async function postPredictions(body, contentType, version) {
+  const query = version ? `?modelVersion=${encodeURIComponent(version)}` : "";
+  const response = await fetch(`/api/predictions${query}`, {
+    method: "POST", headers: { "content-type": contentType }, body,
+  });
+  const out = await response.json();
+  if (!response.ok) {
+    const e = out.error || out;
+    throw new Error(e.message || e.detail || `HTTP ${response.status}`);
+  }
+  return out.data;
+}
+
+function renderFixtures(rows) {
+  const cell = (v) => `<td class="num">${v === null || v === undefined ? "–" : pct(v)}</td>`;
+  const edge = (v) => (v === null || v === undefined ? `<td class="num">–</td>`
+    : `<td class="num ${v > 0 ? "pos" : "neg"}">${signed(v)}</td>`);
+  $("#fixtures-table tbody").innerHTML = rows.map((r) => {
+    const name = `${escape(r.homeTeam ?? r.fixture.home)} v ${escape(r.awayTeam ?? r.fixture.away)}`;
+    if (r.error) {
+      return `<tr class="bad"><td class="num">${r.line}</td><td>${name}</td>
+        <td colspan="9" class="error">${escape(r.error)}</td></tr>`;
+    }
+    const xg = `${r.expectedGoals.home.toFixed(2)}–${r.expectedGoals.away.toFixed(2)}`;
+    return `<tr><td class="num">${r.line}</td><td>${name}</td>${cell(r.homeWin)}${cell(r.draw)}
+      ${cell(r.awayWin)}<td class="num">${xg}</td>${cell(r.over25)}${cell(r.btts)}
+      ${edge(r.edge?.home)}${edge(r.edge?.draw)}${edge(r.edge?.away)}</tr>`;
+  }).join("");
+  $("#fixtures-table").hidden = false;
+  $("#fixtures-export").disabled = !rows.length;
+}
+
+$("#fixtures-run").onclick = async () => {
+  $("#fixtures-error").textContent = "";
+  const text = $("#fixtures-text").value;
+  const version = $("#fixtures-model").value || null;
+  $("#fixtures-run").disabled = true;
+  try {
+    if (/^\s*\S*HomeTeam/m.test(text.split(/\r?\n/)[0] || "")) {
+      fixtureRows = await postPredictions(text, "text/csv", version);
+    } else {
+      const typed = typedFixtures(text, $("#fixtures-league").value || null);
+      const data = await postPredictions(JSON.stringify({
+        fixtures: typed.map((t) => t.fixture), modelVersion: version,
+      }), "application/json");
+      fixtureRows = data.map((r, i) => ({ line: typed[i].line, ...r }));
+    }
+    renderFixtures(fixtureRows);
+  } catch (error) {
+    $("#fixtures-error").textContent = error.message;
+  } finally {
+    $("#fixtures-run").disabled = false;
+  }
+};
+
+$("#fixtures-export").onclick = () => {
+  const header = ["line", "home", "away", "p_home", "p_draw", "p_away", "xg_home", "xg_away",
+    "over25", "btts", "edge_home", "edge_draw", "edge_away", "error"];
+  const quote = (v) => (v === null || v === undefined ? "" : /[",\n]/.test(String(v))
+    ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  const lines = fixtureRows.map((r) => [r.line, r.homeTeam ?? r.fixture.home,
+    r.awayTeam ?? r.fixture.away, r.homeWin, r.draw, r.awayWin, r.expectedGoals?.home,
+    r.expectedGoals?.away, r.over25, r.btts, r.edge?.home, r.edge?.draw, r.edge?.away,
+    r.error].map(quote).join(","));
+  const blob = new Blob([[header.join(","), ...lines].join("\n") + "\n"], { type: "text/csv" });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = "predictions.csv";
+  link.click();
+  URL.revokeObjectURL(link.href);
 };
 
 // ---- start ---------------------------------------------------------------------------------
