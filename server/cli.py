@@ -33,7 +33,7 @@ EXIT_DATA = 1
 
 # mirrors of core.pipeline.MODEL_TYPES, core.odds.METHODS, core.backtest.DEFAULT_XI /
 # DEFAULT_L2 and server.tables.ModelStatus (tests/test_cli.py checks they agree)
-MODEL_TYPES = ("poisson", "blending", "calibration", "full")
+MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 MARGIN_METHODS = ("multiplicative", "power", "shin")
 DEFAULT_XI = 0.0025
 DEFAULT_L2 = 4.0

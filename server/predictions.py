@@ -138,33 +138,102 @@ def _check_line(line: float) -> None:
         raise InvalidInputError(f"the totals line must be a half-goal line (2.5), got {line}")
 
 
-def markets(grid: MatchProbabilities, i: int = 0) -> dict[str, Any]:
-    """Every market of fixture ``i`` of ``grid``: 1X2, expected goals, the score grid,
-    totals, both teams to score and Asian handicaps, all from the same grid."""
+def market_rows(grid: MatchProbabilities) -> list[dict[str, Any]]:
+    """Every market of every fixture of ``grid``: 1X2, expected goals, the score grid,
+    totals, both teams to score and Asian handicaps, all from the same grid (each market
+    computed once for all fixtures)."""
     home_xg, away_xg = grid.expected_goals
-    totals = {}
-    for line in TOTAL_LINES:
-        s = grid.totals(line)
-        totals[str(line)] = {"over": float(s.win[i]), "under": float(s.lose[i])}
-    handicaps = {}
-    for line in HANDICAP_LINES:
-        s = grid.asian_handicap(line)
-        handicaps[f"{line:+g}"] = {
-            "win": float(s.win[i]),
-            "push": float(s.push[i]),
-            "lose": float(s.lose[i]),
+    totals = {line: grid.totals(line) for line in TOTAL_LINES}
+    handicaps = {line: grid.asian_handicap(line) for line in HANDICAP_LINES}
+    rho = np.broadcast_to(grid.rho, (len(grid),))
+    btts = grid.btts
+    return [
+        {
+            "home_win": float(grid.home_win[i]),
+            "draw": float(grid.draw[i]),
+            "away_win": float(grid.away_win[i]),
+            "expected_goals": {"home": float(home_xg[i]), "away": float(away_xg[i])},
+            "rho": float(rho[i]),
+            "score_grid": grid.grid[i].tolist(),
+            "totals": {
+                str(line): {"over": float(t.win[i]), "under": float(t.lose[i])}
+                for line, t in totals.items()
+            },
+            "btts": {"yes": float(btts[i]), "no": float(1.0 - btts[i])},
+            "asian_handicap": {
+                f"{line:+g}": {
+                    "win": float(h.win[i]),
+                    "push": float(h.push[i]),
+                    "lose": float(h.lose[i]),
+                }
+                for line, h in handicaps.items()
+            },
         }
-    return {
-        "home_win": float(grid.home_win[i]),
-        "draw": float(grid.draw[i]),
-        "away_win": float(grid.away_win[i]),
-        "expected_goals": {"home": float(home_xg[i]), "away": float(away_xg[i])},
-        "rho": float(np.broadcast_to(grid.rho, (len(grid),))[i]),
-        "score_grid": grid.grid[i].tolist(),
-        "totals": totals,
-        "btts": {"yes": float(grid.btts[i]), "no": float(1.0 - grid.btts[i])},
-        "asian_handicap": handicaps,
-    }
+        for i in range(len(grid))
+    ]
+
+
+def markets(grid: MatchProbabilities, i: int = 0) -> dict[str, Any]:
+    """Every market of fixture ``i`` of ``grid`` (see :func:`market_rows`)."""
+    return market_rows(_rows(grid, np.array([i])))[0]
+
+
+def _rows(grid: MatchProbabilities, idx: np.ndarray) -> MatchProbabilities:
+    """The fixtures ``idx`` of ``grid``."""
+    rho = np.broadcast_to(grid.rho, (len(grid),))[idx]
+    return MatchProbabilities(
+        [grid.home_team[i] for i in idx],
+        [grid.away_team[i] for i in idx],
+        np.asarray(grid.home_rate)[idx],
+        np.asarray(grid.away_rate)[idx],
+        grid.grid[idx],
+        rho,
+    )
+
+
+def consistent_markets(
+    probs: np.ndarray, goal: MatchProbabilities, over: np.ndarray, line: float = 2.5
+) -> list[dict[str, Any]]:
+    """The markets of each fixture from a grid that reproduces its final 1X2 ``probs``
+    (and its over ``line`` probability where ``over`` is not NaN): the goal model's grid
+    where it already does, else the fixture's rates (and rho) refitted.  A fixture whose
+    prices no Dixon-Coles grid can reproduce with its totals keeps the 1X2 fit alone."""
+    rows = market_rows(goal)
+    has_over = ~np.isnan(over)
+    refit = (np.abs(probs - goal.outcomes).max(axis=1) > 1e-12) | has_over
+    rho = np.broadcast_to(goal.rho, (len(goal),))
+    rates = np.asarray(goal.home_rate), np.asarray(goal.away_rate)
+
+    def fit(idx: np.ndarray, with_over: bool) -> MatchProbabilities:
+        return fit_grid(
+            probs[idx],
+            home_rate=rates[0][idx],
+            away_rate=rates[1][idx],
+            rho=rho[idx],
+            over=over[idx] if with_over else None,
+            line=line,
+        )
+
+    for with_over in (True, False):
+        idx = np.flatnonzero(refit & (has_over if with_over else ~has_over))
+        if idx.size == 0:
+            continue
+        try:
+            fitted = [(idx, fit(idx, with_over))]
+        except InvalidInputError:  # one fixture's prices: fit them one by one
+            fitted = []
+            for i in idx:
+                one = np.array([i])
+                try:
+                    fitted.append((one, fit(one, with_over)))
+                except InvalidInputError:
+                    if not with_over:
+                        raise
+                    fitted.append((one, fit(one, False)))
+        for where, grid in fitted:
+            for i, row in zip(where, market_rows(grid), strict=True):
+                rows[i] = row
+    return rows
 
 
 async def predict(
@@ -386,7 +455,7 @@ async def predict_fixtures(
     engine: AsyncEngine,
     fixtures: list[dict[str, Any]],
     model_version: str | None = None,
-    max_goals: int = 10,
+    max_goals: int | None = None,
 ) -> list[dict[str, Any]]:
     """Predict many fixtures with one model load and one vectorised pass.
 
@@ -461,7 +530,7 @@ def _predict_rows(
     weights: dict[str, Any],
     fixtures: list[dict[str, Any]],
     teams: list[tuple[int, str, int, str]],
-    max_goals: int,
+    max_goals: int | None,
 ) -> list[dict[str, Any]]:
     """The vectorised pass (in a thread: hundreds of score grids are CPU work)."""
     n = len(fixtures)
@@ -478,43 +547,35 @@ def _predict_rows(
         market[priced] = implied_probabilities(prices[priced], margin)
         overround = np.full(n, np.nan)
         overround[priced] = overround_of(prices[priced])
-    probs, grid = stored.predict(
-        [str(t[0]) for t in teams], [str(t[2]) for t in teams], market, overround, max_goals
+    probs, goal = stored.predict(
+        [str(t[0]) for t in teams], [str(t[2]) for t in teams], market, overround
     )
-    home_xg, away_xg = grid.expected_goals
-    totals = {line: grid.totals(line) for line in TOTAL_LINES}
-    handicaps = {line: grid.asian_handicap(line) for line in HANDICAP_LINES}
-    btts = grid.btts
+    over = np.full(n, np.nan)
+    for i, f in enumerate(fixtures):
+        ou = _prices(f.get("odds"), ("over25", "under25"))
+        if ou is not None:
+            over[i] = implied_probabilities(np.array([ou]), margin)[0, 0]
+    if max_goals is not None:
+        goal = _cut(goal, max_goals)
+    rows = consistent_markets(probs, goal, over)
+    goal_xg = goal.expected_goals
     out = []
     for i, (f, t) in enumerate(zip(fixtures, teams, strict=True)):
         model_p = dict(zip(OUTCOMES, map(float, probs[i]), strict=True))
-        over = float(totals[2.5].win[i])
+        over25 = rows[i]["totals"]["2.5"]["over"]
         result: dict[str, Any] = {
             "home_team": t[1],
             "away_team": t[3],
+            **rows[i],
             "home_win": model_p["home"],
             "draw": model_p["draw"],
             "away_win": model_p["away"],
-            "used_odds": bool(priced[i]) and "blend" in weights,
+            "used_odds": bool(priced[i]) and ("blend" in weights or "draw" in weights),
             "goal_model": {
-                "home_win": float(grid.home_win[i]),
-                "draw": float(grid.draw[i]),
-                "away_win": float(grid.away_win[i]),
-            },
-            "expected_goals": {"home": float(home_xg[i]), "away": float(away_xg[i])},
-            "score_grid": grid.grid[i].tolist(),
-            "totals": {
-                str(line): {"over": float(s.win[i]), "under": float(s.lose[i])}
-                for line, s in totals.items()
-            },
-            "btts": {"yes": float(btts[i]), "no": float(1.0 - btts[i])},
-            "asian_handicap": {
-                f"{line:+g}": {
-                    "win": float(s.win[i]),
-                    "push": float(s.push[i]),
-                    "lose": float(s.lose[i]),
-                }
-                for line, s in handicaps.items()
+                "home_win": float(goal.home_win[i]),
+                "draw": float(goal.draw[i]),
+                "away_win": float(goal.away_win[i]),
+                "expected_goals": {"home": float(goal_xg[0][i]), "away": float(goal_xg[1][i])},
             },
             "odds": None,
             "market": None,
@@ -538,8 +599,8 @@ def _predict_rows(
         edge_ou = _prices(f.get("edge_odds"), ("over25", "under25")) or ou
         if edge_ou is not None:
             result["edge_over25"] = {
-                "over": over * edge_ou[0] - 1.0,
-                "under": (1 - over) * edge_ou[1] - 1.0,
+                "over": over25 * edge_ou[0] - 1.0,
+                "under": (1 - over25) * edge_ou[1] - 1.0,
             }
         out.append(result)
     return out
