@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core._solver import Parameters, Problem, initial_parameters, solve
+from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
+from core.market_model import split_targets
 from core.markets import score_grid
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
@@ -51,6 +52,8 @@ def walk_forward(
     promoted_k: int = 3,
     max_goals: int = 10,
     progress: Callable[[int, int], object] | None = None,
+    targets: tuple[Any, Any] | None = None,
+    dependence: float = 0.0,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -58,6 +61,13 @@ def walk_forward(
     have ``league`` (used for the promoted-team prior).  ``start`` defaults to the first
     date plus ``burn_in_days``.  ``xi`` is the decay **per day**.  ``progress(done, total)``
     is called after each block; an exception it raises stops the run.
+
+    ``targets``: fractional home and away goal targets per row of ``matches`` (for example
+    the rates implied by each match's prices, :func:`core.market_model.market_rates`, or
+    goals mixed with shots on target) fitted instead of the goals by Poisson
+    pseudo-likelihood (``rho`` is then not fitted; ``dependence`` is the fixed rho of the
+    predicted grids).  A row whose target is NaN is predicted but never trained on.  A
+    forecast never uses its own row's target: only rows before the block train.
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
     columns p_home, p_draw, p_away, home_rate, away_rate, refit_date and n_train.
@@ -90,6 +100,21 @@ def walk_forward(
     away = codes[m:].astype(np.int32)
     if (home == away).any():
         raise InvalidInputError("a team cannot play itself")
+    if targets is None:
+        row_of, goals_h, goals_a = np.arange(m), hg, ag
+        split_w = np.ones(m)
+        fit_rho, grid_rho = rho, None
+    else:
+        tx = np.asarray(targets[0], dtype=float)
+        ty = np.asarray(targets[1], dtype=float)
+        if tx.shape != (len(matches),) or ty.shape != (len(matches),):
+            raise InvalidInputError("targets need one home and one away value per match")
+        tx, ty = tx[order], ty[order]
+        ok = np.isfinite(tx) & np.isfinite(ty) & (tx >= 0) & (ty >= 0)
+        r, goals_h, goals_a, split_w = split_targets(np.where(ok, tx, 0.0), np.where(ok, ty, 0.0))
+        keep = (split_w > 0) & ok[r]
+        row_of, goals_h, goals_a, split_w = r[keep], goals_h[keep], goals_a[keep], split_w[keep]
+        fit_rho, grid_rho = False, float(dependence)
     if "league" in frame.columns:
         league, _ = pd.factorize(frame["league"].to_numpy())
     else:
@@ -104,64 +129,68 @@ def walk_forward(
     state = _State(n_all)
     rows: list[np.ndarray] = []
     blocks = _blocks(day, start_day, refit_days)
-    for b, (t, lo, hi) in enumerate(blocks):
-        train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
-        sl = slice(train_lo, lo)
-        if lo > state.seen:
-            state.last_league[home[state.seen : lo]] = league[state.seen : lo]
-            state.last_league[away[state.seen : lo]] = league[state.seen : lo]
-            state.seen = lo
-        block_teams = np.concatenate([home[lo:hi], away[lo:hi]])
-        local_teams = np.unique(np.concatenate([home[sl], away[sl], block_teams]))
-        state.last_league[home[lo:hi]] = np.where(
-            first_day[home[lo:hi]] >= t, league[lo:hi], state.last_league[home[lo:hi]]
-        )
-        state.last_league[away[lo:hi]] = np.where(
-            first_day[away[lo:hi]] >= t, league[lo:hi], state.last_league[away[lo:hi]]
-        )
-        is_new = ~established[local_teams] & (first_day[local_teams] > t - new_team_days)
-        local = np.full(n_all, -1, dtype=np.int32)
-        local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
-
-        problem = Problem(
-            home_idx=local[home[sl]],
-            away_idx=local[away[sl]],
-            home_goals=hg[sl],
-            away_goals=ag[sl],
-            weights=np.exp(-xi * (t - day[sl]).astype(float)),
-            n_teams=local_teams.size,
-            use_rho=rho,
-            l2=l2,
-        )
-        problem.prior_attack, problem.prior_defence = state.prior(
-            local_teams, is_new, established, promoted_k
-        )
-        solution = solve(problem, state.warm_start(problem, local_teams))
-        state.update(local_teams, solution.params)
-
-        p = solution.params
-        bh, ba = local[home[lo:hi]], local[away[lo:hi]]
-        lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
-        mu = np.exp(p.attack[ba] - p.defence[bh])
-        grid = score_grid(lam, mu, p.rho, max_goals)
-        diag = np.trace(grid, axis1=1, axis2=2)
-        p_home = np.tril(grid, -1).sum(axis=(1, 2))
-        rows.append(
-            np.column_stack(
-                [
-                    np.arange(lo, hi),
-                    p_home,
-                    diag,
-                    1.0 - p_home - diag,
-                    lam,
-                    mu,
-                    np.full(hi - lo, t),
-                    np.full(hi - lo, lo - train_lo),
-                ]
+    # hundreds of small problems: OpenBLAS's second thread only costs time on them
+    with _blas().limit(limits=1):
+        for b, (t, lo, hi) in enumerate(blocks):
+            train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
+            sl = slice(train_lo, lo)
+            if lo > state.seen:
+                state.last_league[home[state.seen : lo]] = league[state.seen : lo]
+                state.last_league[away[state.seen : lo]] = league[state.seen : lo]
+                state.seen = lo
+            block_teams = np.concatenate([home[lo:hi], away[lo:hi]])
+            local_teams = np.unique(np.concatenate([home[sl], away[sl], block_teams]))
+            state.last_league[home[lo:hi]] = np.where(
+                first_day[home[lo:hi]] >= t, league[lo:hi], state.last_league[home[lo:hi]]
             )
-        )
-        if progress is not None:
-            progress(b + 1, len(blocks))
+            state.last_league[away[lo:hi]] = np.where(
+                first_day[away[lo:hi]] >= t, league[lo:hi], state.last_league[away[lo:hi]]
+            )
+            is_new = ~established[local_teams] & (first_day[local_teams] > t - new_team_days)
+            local = np.full(n_all, -1, dtype=np.int32)
+            local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
+
+            ex = slice(*np.searchsorted(row_of, (train_lo, lo)))
+            rows_ex = row_of[ex]
+            problem = Problem(
+                home_idx=local[home[rows_ex]],
+                away_idx=local[away[rows_ex]],
+                home_goals=goals_h[ex],
+                away_goals=goals_a[ex],
+                weights=split_w[ex] * np.exp(-xi * (t - day[rows_ex]).astype(float)),
+                n_teams=local_teams.size,
+                use_rho=fit_rho,
+                l2=l2,
+            )
+            problem.prior_attack, problem.prior_defence = state.prior(
+                local_teams, is_new, established, promoted_k
+            )
+            solution = solve(problem, state.warm_start(problem, local_teams))
+            state.update(local_teams, solution.params)
+
+            p = solution.params
+            bh, ba = local[home[lo:hi]], local[away[lo:hi]]
+            lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
+            mu = np.exp(p.attack[ba] - p.defence[bh])
+            grid = score_grid(lam, mu, p.rho if grid_rho is None else grid_rho, max_goals)
+            diag = np.trace(grid, axis1=1, axis2=2)
+            p_home = np.tril(grid, -1).sum(axis=(1, 2))
+            rows.append(
+                np.column_stack(
+                    [
+                        np.arange(lo, hi),
+                        p_home,
+                        diag,
+                        1.0 - p_home - diag,
+                        lam,
+                        mu,
+                        np.full(hi - lo, t),
+                        np.full(hi - lo, lo - train_lo),
+                    ]
+                )
+            )
+            if progress is not None:
+                progress(b + 1, len(blocks))
 
     if not rows:
         first, last, begin = (np.datetime64(int(d), "D") for d in (day[0], day[-1], start_day))
