@@ -4,16 +4,24 @@ Time is split once.  The last ``validation_share`` of the selected matches (by d
 validation period; nothing fitted here ever trains on it, and every reported metric is
 computed on it:
 
-1. Dixon-Coles walk-forward over the whole selection (refit every ``refit_days`` on the
-   matches strictly before each block, per country so that promoted and relegated clubs
-   stay connected) gives every match after the burn-in an out-of-sample forecast.
-2. The stored Dixon-Coles model is fitted on the matches before the validation period.
+1. The engine's own forecast walks forward over the whole selection
+   (:func:`core.forecast.engine_forecast`: Dixon-Coles on results and the market-implied
+   ratings on past prices, refitted every ``refit_days`` on the matches strictly before
+   each block, per country so that promoted and relegated clubs stay connected, and their
+   log-linear pool with weights fitted on earlier matches only).  It gives every match
+   after the burn-in an out-of-sample forecast; ``poisson`` is this forecast.
+2. The stored models (Dixon-Coles, market-implied ratings, pool weights) are fitted on the
+   matches before the validation period.
 3. ``blending`` trains the blend (:mod:`core.blend`) on the pre-validation forecasts;
    ``calibration`` fits a calibrator (:mod:`core.calibration`) on them; ``full`` trains the
    blend on the first 70 % of the pre-validation forecasts and calibrates the blend's
    out-of-sample output on the remaining 30 %.
-4. The validation matches are forecast by the fitted stages and scored, next to the
-   margin-free closing market on the same matches.
+4. The validation matches are forecast by the fitted stages and scored against one
+   pre-match price source (:func:`core.evaluation.benchmark_market`), with the closing
+   market as the ceiling.
+
+Blends train on pre-match prices only (:data:`PRE_MATCH_SOURCES`): a forecast issued before
+kick-off cannot know the closing price.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from core import metrics
-from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
+from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.blend import Blend
 from core.calibration import (
     Calibrator,
@@ -36,11 +44,17 @@ from core.calibration import (
 )
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
-from core.evaluation import compare
+from core.evaluation import benchmark_market, compare
+from core.forecast import engine_forecast, pooled_rates
+from core.market_model import MarketImplied
+from core.markets import MatchProbabilities, score_grid
 from core.odds import market_probabilities
+from core.odds import overround as overround_of
+from core.pool import LogLinearPool
 
 __all__ = [
     "MODEL_TYPES",
+    "PRE_MATCH_SOURCES",
     "StoredModel",
     "TrainedModel",
     "TrainingConfig",
@@ -49,6 +63,8 @@ __all__ = [
 ]
 
 MODEL_TYPES = ("poisson", "blending", "calibration", "full")
+# Prices a forecast issued a day or two before kick-off can have: what blends train on.
+PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
 MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 
@@ -126,12 +142,14 @@ class _Reporter:
 
 
 def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
-    market, _ = market_probabilities(frame, method=margin)
-    odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
+    """Blend features: the engine's forecast and goal rates, and the pre-match market."""
+    market, used = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
     overround = np.full(len(frame), np.nan)
-    if all(c in frame for c in odds_cols):
-        q = 1.0 / frame[odds_cols].to_numpy(dtype=float)
-        overround = q.sum(axis=1) - 1.0
+    for source in PRE_MATCH_SOURCES:
+        rows = used == source
+        if rows.any():
+            cols = [f"{source}_{o}" for o in "hda"]
+            overround[rows] = overround_of(frame.loc[rows, cols].to_numpy(dtype=float))
     return pd.DataFrame(
         {
             "dc_home": wf["p_home"].to_numpy(),
@@ -149,33 +167,19 @@ def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFram
 
 
 def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter) -> pd.DataFrame:
-    groups = frame.groupby("country", sort=True) if "country" in frame else [("", frame)]
-    groups = list(groups)
-    sizes = np.array([len(g) for _, g in groups], dtype=float)
-    done = 0.0
-    parts = []
-    for name, group in groups:
-        share = len(group) / sizes.sum()
+    def tick(fraction: float, message: str) -> None:
+        report("dixon_coles", fraction, message)
 
-        label = f"Dixon-Coles walk-forward {name}".rstrip()
-
-        def tick(
-            i: int, n: int, done: float = done, share: float = share, label: str = label
-        ) -> None:
-            report("dixon_coles", done + share * i / n, f"{label}: refit {i}/{n}")
-
-        parts.append(
-            walk_forward(
-                group,
-                refit_days=config.refit_days,
-                burn_in_days=config.burn_in_days,
-                xi=config.xi,
-                l2=config.l2,
-                progress=tick,
-            )
-        )
-        done += share
-    return pd.concat(parts).reindex(frame.index)
+    return engine_forecast(
+        frame,
+        xi=config.xi,
+        l2=config.l2,
+        refit_days=config.refit_days,
+        burn_in_days=config.burn_in_days,
+        margin=config.margin,
+        group_by="country" if "country" in frame else None,
+        progress=tick,
+    )
 
 
 def train(
@@ -206,7 +210,7 @@ def train(
             "smaller validation share"
         )
 
-    report("dixon_coles", 0.0, "Dixon-Coles walk-forward")
+    report("dixon_coles", 0.0, "walk-forward: Dixon-Coles and market-implied ratings")
     wf = _walk_forward(frame, config, report)
     is_valid = np.arange(len(frame)) >= cut
     has_forecast = wf["p_home"].notna().to_numpy()
@@ -223,12 +227,27 @@ def train(
         f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
         f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
     )
+    mi = MarketImplied(xi=config.xi, l2=config.l2, margin=config.margin).fit(
+        frame.iloc[:cut], reference_date=validation_start
+    )
+    weights["market_implied"] = mi.to_dict()
+    components = [
+        wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
+        wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
+    ]
+    rows = np.flatnonzero(train_rows)
+    pool = LogLinearPool().fit([c[rows] for c in components], y[rows])
+    weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
+    report.log(
+        "fit",
+        f"market-implied ratings: {mi.n_priced_} priced matches, {len(mi.teams_)} teams; "
+        f"pool weights dixon-coles {pool.weights_[0]:.3f}, market-implied "
+        f"{pool.weights_[1]:.3f} ({pool.n_train_} out-of-sample forecasts)",
+    )
 
     features = _features(frame, wf, config.margin)
     probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    report(
-        "dixon_coles", 1.0, "Dixon-Coles walk-forward done", _interim(probs[is_valid], y[is_valid])
-    )
+    report("dixon_coles", 1.0, "walk-forward done", _interim(probs[is_valid], y[is_valid]))
 
     blend = calibrator = None
     if config.model_type in ("blending", "full"):
@@ -293,12 +312,34 @@ def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict
         [frame["home_goals"].to_numpy()[is_valid], frame["away_goals"].to_numpy()[is_valid]]
     ).astype(float)
     out["rmse_goals"] = float(np.sqrt(np.mean((np.concatenate([lam, mu]) - goals) ** 2)))
-    market = features[["mk_home", "mk_draw", "mk_away"]].to_numpy()[is_valid]
-    priced = ~np.isnan(market).any(axis=1)
+    rows = frame[is_valid]
+    bench = benchmark_market(rows, "pre", config.margin)
+    priced = bench.priced
     if priced.sum() >= 2:
-        comparison = compare(p[priced], market[priced], yv[priced])
+        comparison = compare(p[priced], bench.probs[priced], yv[priced])
         out["comparison"] = comparison
         out["market"] = comparison["market"] | {"n": comparison["n"]}
+        out["market_kind"] = "pre"
+        out["market_source"] = bench.source
+        out["matches_without_market"] = bench.missing
+        components = {}
+        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi")):
+            q = wf[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[is_valid]
+            c = compare(q[priced], bench.probs[priced], yv[priced])
+            components[name] = c["model"] | {k: c[k] for k in ("rps_diff", "rps_diff_se")}
+        out["components"] = components
+    ceiling = benchmark_market(rows, "close", config.margin)
+    both = priced & ceiling.priced
+    if both.sum() >= 2:
+        c = compare(p[both], ceiling.probs[both], yv[both])
+        out["ceiling"] = {
+            "market_kind": "close",
+            "market_source": ceiling.source,
+            "n": c["n"],
+            "market": c["market"],
+            "rps_diff": c["rps_diff"],
+            "rps_diff_se": c["rps_diff_se"],
+        }
     out["margin"] = config.margin
     return out
 
@@ -323,6 +364,13 @@ class StoredModel:
 
     def __init__(self, weights: dict[str, Any]) -> None:
         self.dixon_coles = DixonColes.from_dict(weights["dixon_coles"])
+        # models trained before the market-implied ratings existed have neither
+        self.market_implied = (
+            MarketImplied.from_dict(weights["market_implied"])
+            if "market_implied" in weights
+            else None
+        )
+        self.pool = LogLinearPool.from_dict(weights["pool"]) if "pool" in weights else None
         self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
         self.calibrator: Calibrator | None = (
             calibrator_from_dict(weights["calibrator"]) if "calibrator" in weights else None
@@ -336,12 +384,17 @@ class StoredModel:
         overround: np.ndarray | None = None,
         max_goals: int = 10,
     ) -> tuple[np.ndarray, Any]:
-        """1X2 probabilities for new fixtures, and the Dixon-Coles
-        :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
-        optional (n, 3) array of margin-free market probabilities (NaN rows: no odds; the
-        blend then falls back to the goal model), ``overround`` the books' margins."""
+        """1X2 probabilities for new fixtures, and the goal model's
+        :class:`~core.markets.MatchProbabilities` (score grid and markets).  The engine's own
+        forecast is the pool of Dixon-Coles and the market-implied ratings (it needs no odds);
+        its grid uses the pool's goal rates (the weighted geometric mean of the two).
+        ``market`` is an optional (n, 3) array of margin-free market probabilities (NaN rows:
+        no odds; the blend then falls back to the engine's forecast), ``overround`` the
+        books' margins."""
         grid = self.dixon_coles.predict(home, away, max_goals=max_goals)
         probs = grid.outcomes
+        if self.market_implied is not None and self.pool is not None:
+            probs, grid = self._pooled(grid, max_goals)
         n = len(probs)
         if self.blend is not None:
             market = np.full((n, 3), np.nan) if market is None else np.asarray(market, float)
@@ -351,6 +404,30 @@ class StoredModel:
         if self.calibrator is not None:
             probs = self.calibrator.predict(probs)
         return probs, grid
+
+
+    def _pooled(self, grid: MatchProbabilities, max_goals: int) -> tuple[np.ndarray, Any]:
+        """The pool where the market-implied ratings know both teams (a team without a
+        priced match in the training data has none); Dixon-Coles alone elsewhere."""
+        mi_model = self.market_implied
+        assert mi_model is not None and self.pool is not None
+        index = mi_model._index
+        pairs = zip(grid.home_team, grid.away_team, strict=True)
+        known = np.array([h in index and a in index for h, a in pairs], dtype=bool)
+        probs = grid.outcomes.copy()
+        if not known.any():
+            return probs, grid
+        mi = mi_model.predict(grid.home_team[known], grid.away_team[known], max_goals=max_goals)
+        probs[known] = self.pool.predict([probs[known], mi.outcomes])
+        lam, mu = grid.home_rate.copy(), grid.away_rate.copy()
+        lam[known], mu[known] = pooled_rates(
+            [(lam[known], mu[known]), (mi.home_rate, mi.away_rate)], self.pool.weights_
+        )
+        pooled = MatchProbabilities(
+            grid.home_team, grid.away_team, lam, mu,
+            score_grid(lam, mu, self.dixon_coles.rho_, max_goals),
+        )  # fmt: skip
+        return probs, pooled
 
 
 def predict_proba(

@@ -133,8 +133,9 @@ def pool_walk_forward(
     For every distinct ``refit_day`` the weights are fitted on the matches with
     ``match_day`` strictly before it (those results are known then) and used for the
     matches of that refit; to save time they are refitted only once the history has grown
-    by the factor ``regrow`` since the last fit (1: every refit).  Days are anything orderable (datetime64 or numbers).  Returns
-    ``(probs (n, 3), weights (n, K))``; rows with a missing forecast give NaN.
+    by the factor ``regrow`` since the last fit (1: every refit).  Days are anything
+    orderable (datetime64 or numbers).  Returns ``(probs (n, 3), weights (n, K))``; rows
+    with a missing forecast give NaN.
     """
     logs = _logs(forecasts)
     y = metrics.encode_outcomes(outcomes)

@@ -64,6 +64,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         start=args.start,
         burn_in_days=args.burn_in_days,
         margin=args.margin,
+        market=args.market,
+        shots=args.shots,
     )
     if args.predictions:
         report.predictions.to_csv(args.predictions, index=False)
@@ -482,6 +484,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if not value >= 0 or value == float("inf"):
@@ -497,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bt = sub.add_parser(
         "backtest",
-        help="walk-forward Dixon-Coles versus the closing market on football-data.co.uk files",
+        help="the engine's walk-forward forecast versus the pre-match market on "
+        "football-data.co.uk files",
     )
     bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     bt.add_argument(
@@ -542,6 +555,21 @@ def build_parser() -> argparse.ArgumentParser:
         choices=METHODS,
         default="power",
         help="how to remove the bookmaker margin (default power)",
+    )
+    bt.add_argument(
+        "--market",
+        choices=("pre", "close"),
+        default="pre",
+        help="the market to compare with: pre-match (default; what a forecast issued before "
+        "the match competes with) or closing (the ceiling)",
+    )
+    bt.add_argument(
+        "--shots",
+        type=_share,
+        default=None,
+        metavar="GOALS_SHARE",
+        help="fit Dixon-Coles to goals mixed with shots on target, this share on goals "
+        "(for example 0.7; default: goals only)",
     )
     bt.add_argument(
         "--predictions",
@@ -654,6 +682,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--date-from", metavar="YYYY-MM-DD")
     ev.add_argument("--date-to", metavar="YYYY-MM-DD")
     ev.add_argument("--margin", choices=METHODS, default="power")
+    ev.add_argument(
+        "--market",
+        choices=("pre", "close"),
+        default="pre",
+        help="compare with the pre-match (default) or the closing market",
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_evaluate)
 
