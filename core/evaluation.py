@@ -11,7 +11,7 @@ import pandas as pd
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import InvalidInputError
-from core.forecast import engine_forecast
+from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.odds import market_probabilities
 
 __all__ = [
@@ -116,6 +116,8 @@ def backtest_report(
     margin: str = "power",
     market: str = "pre",
     shots: float | None = None,
+    market_xi: float | None = None,
+    market_l2: float | None = None,
 ) -> BacktestReport:
     """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
     ``frame`` (the football-data parser's columns), scored against one market source
@@ -133,6 +135,8 @@ def backtest_report(
         burn_in_days=burn_in_days,
         margin=margin,
         shots=shots,
+        market_xi=market_xi,
+        market_l2=market_l2,
     )
     fc = fc[fc["p_home"].notna()]
     if fc.empty:
@@ -192,6 +196,8 @@ def backtest_report(
         "margin": margin,
         "market": market,
         "shots": shots,
+        "market_xi": MARKET_XI if market_xi is None else market_xi,
+        "market_l2": MARKET_L2 if market_l2 is None else market_l2,
     }
     predictions = pd.DataFrame(
         {
@@ -230,7 +236,8 @@ def format_report(s: dict[str, Any]) -> str:
         f"{s['market_source']} ({', '.join(s['leagues'])}; {s['period']['from']} to "
         f"{s['period']['to']})",
         f"refit every {cfg['refit_days']} days, decay xi = {cfg['xi_per_day']} per day, "
-        f"prior l2 = {cfg['l2']}, margin removal: {cfg['margin']}",
+        f"prior l2 = {cfg['l2']} (market-implied ratings: {cfg['market_xi']}, "
+        f"{cfg['market_l2']}), margin removal: {cfg['margin']}",
         "",
         f"{'':<16}{'RPS':>9}{'log loss':>10}{'Brier':>9}{'accuracy':>10}{'draw acc':>10}"
         f"{'RPS - market (SE)':>22}",

@@ -23,9 +23,21 @@ from core.errors import InvalidInputError
 from core.market_model import market_rates
 from core.pool import DEFAULT_WEIGHTS, pool_walk_forward
 
-__all__ = ["COMPONENTS", "engine_forecast", "pooled_rates", "shots_targets"]
+__all__ = [
+    "COMPONENTS",
+    "MARKET_L2",
+    "MARKET_XI",
+    "engine_forecast",
+    "pooled_rates",
+    "shots_targets",
+]
 
 COMPONENTS = ("dixon_coles", "market_implied")
+# Decay and prior of the market-implied ratings, chosen on the 2016/17-2018/19 seasons of the
+# shared data only (README, "Model quality"): prices move with news, so recent ones say more
+# than results do, and a rate inverted from prices is far less noisy than a score.
+MARKET_XI = 0.0025
+MARKET_L2 = 4.0
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
@@ -87,6 +99,8 @@ def engine_forecast(
     start: Any = None,
     window_days: int | None = None,
     margin: str = "power",
+    market_xi: float | None = None,
+    market_l2: float | None = None,
     shots: float | None = None,
     group_by: str | None = None,
     min_pool_matches: int = 300,
@@ -96,8 +110,10 @@ def engine_forecast(
     """Walk-forward forecasts of both goal models and their pool for every match after the
     burn-in (rows indexed like ``frame``, NaN before the first forecast).
 
-    ``shots``: fit Dixon-Coles to goals mixed with shots on target, with this share on the
-    goals (0.7 in the issue that introduced it; ``None``: goals only).  ``group_by``: a
+    ``market_xi`` and ``market_l2``: decay and prior of the market-implied ratings (default:
+    :data:`MARKET_XI`, :data:`MARKET_L2`).  ``shots``: fit Dixon-Coles to goals mixed with
+    shots on target, with this share on the goals (0.7 in the issue that introduced it;
+    ``None``: goals only).  ``group_by``: a
     column (``country``) whose groups are walked forward separately; the pool is fitted
     across all of them in date order.  ``progress(fraction, message)`` runs after every
     refit; an exception it raises stops the run.  Columns: ``{dc,mi}_{home,draw,away,home_rate,
@@ -140,7 +156,11 @@ def engine_forecast(
                 if progress is not None:
                     progress(done + share * i / n, f"{label}: refit {i}/{n}")
 
-            part = walk_forward(g, targets=targets, progress=tick, **kw)
+            extra = {}
+            if kind == "market_implied":
+                extra = {"xi": MARKET_XI if market_xi is None else market_xi,
+                         "l2": MARKET_L2 if market_l2 is None else market_l2}  # fmt: skip
+            part = walk_forward(g, targets=targets, progress=tick, **(kw | extra))
             (parts_dc if kind == "dixon_coles" else parts_mi).append(part)
             done += share
     dc = pd.concat(parts_dc).reindex(frame.index)

@@ -45,7 +45,7 @@ from core.calibration import (
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare
-from core.forecast import engine_forecast, pooled_rates
+from core.forecast import MARKET_L2, MARKET_XI, engine_forecast, pooled_rates
 from core.market_model import MarketImplied
 from core.markets import MatchProbabilities, score_grid
 from core.odds import market_probabilities
@@ -58,6 +58,7 @@ __all__ = [
     "StoredModel",
     "TrainedModel",
     "TrainingConfig",
+    "pre_match_market",
     "predict_proba",
     "train",
 ]
@@ -85,7 +86,9 @@ class TrainingConfig:
     ``xi``: Dixon-Coles time decay **per day**; ``l2``: prior precision on team strengths;
     ``refit_days``: walk-forward refit interval; ``validation_share``: the last share of the
     matches (by date) held out for the metrics; ``burn_in_days``: history before the first
-    out-of-sample forecast; ``margin``: margin removal for the market probabilities.
+    out-of-sample forecast; ``margin``: margin removal for the market probabilities;
+    ``market_xi``, ``market_l2``: decay and prior of the market-implied ratings (``None``:
+    :data:`core.forecast.MARKET_XI`, :data:`core.forecast.MARKET_L2`).
     """
 
     model_type: str = "full"
@@ -95,6 +98,8 @@ class TrainingConfig:
     validation_share: float = 0.2
     burn_in_days: int = 365
     margin: str = "power"
+    market_xi: float | None = None
+    market_l2: float | None = None
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -111,6 +116,16 @@ class TrainingConfig:
             raise InvalidInputError("refit_days must be between 1 and 120")
         if not 30 <= self.burn_in_days <= 3650:
             raise InvalidInputError("burn_in_days must be between 30 and 3650")
+        if self.market_xi is not None and not 0 <= self.market_xi <= 0.05:
+            raise InvalidInputError("market_xi (decay per day) must be between 0 and 0.05")
+        if self.market_l2 is not None and not 0 <= self.market_l2 <= 1000:
+            raise InvalidInputError("market_l2 must be between 0 and 1000")
+
+    @property
+    def market_settings(self) -> tuple[float, float]:
+        """(decay, prior) of the market-implied ratings."""
+        xi = MARKET_XI if self.market_xi is None else self.market_xi
+        return xi, MARKET_L2 if self.market_l2 is None else self.market_l2
 
 
 @dataclass
@@ -141,8 +156,9 @@ class _Reporter:
         self(phase, 1.0, message)
 
 
-def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
-    """Blend features: the engine's forecast and goal rates, and the pre-match market."""
+def pre_match_market(frame: pd.DataFrame, margin: str) -> tuple[np.ndarray, np.ndarray]:
+    """Margin-free pre-match 1X2 per match from the first of :data:`PRE_MATCH_SOURCES` with
+    prices (NaN rows: none), and that source's overround: what a blend may use."""
     market, used = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
     overround = np.full(len(frame), np.nan)
     for source in PRE_MATCH_SOURCES:
@@ -150,6 +166,12 @@ def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFram
         if rows.any():
             cols = [f"{source}_{o}" for o in "hda"]
             overround[rows] = overround_of(frame.loc[rows, cols].to_numpy(dtype=float))
+    return market, overround
+
+
+def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
+    """Blend features: the engine's forecast and goal rates, and the pre-match market."""
+    market, overround = pre_match_market(frame, margin)
     return pd.DataFrame(
         {
             "dc_home": wf["p_home"].to_numpy(),
@@ -177,6 +199,8 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
         refit_days=config.refit_days,
         burn_in_days=config.burn_in_days,
         margin=config.margin,
+        market_xi=config.market_settings[0],
+        market_l2=config.market_settings[1],
         group_by="country" if "country" in frame else None,
         progress=tick,
     )
@@ -227,7 +251,8 @@ def train(
         f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
         f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
     )
-    mi = MarketImplied(xi=config.xi, l2=config.l2, margin=config.margin).fit(
+    market_xi, market_l2 = config.market_settings
+    mi = MarketImplied(xi=market_xi, l2=market_l2, margin=config.margin).fit(
         frame.iloc[:cut], reference_date=validation_start
     )
     weights["market_implied"] = mi.to_dict()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import DixonColes, evaluation
 from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import FPEError
+from core.forecast import MARKET_L2, MARKET_XI
 from core.odds import METHODS
 from core.pipeline import MODEL_TYPES
 from server import catalog, migrations, predictions, training
@@ -66,6 +67,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         margin=args.margin,
         market=args.market,
         shots=args.shots,
+        market_xi=args.market_xi,
+        market_l2=args.market_l2,
     )
     if args.predictions:
         report.predictions.to_csv(args.predictions, index=False)
@@ -352,7 +355,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     }
 
     async def work(services: Any) -> int:
-        result = await predictions.evaluate(services.engine, args.model, selection, args.margin)
+        result = await predictions.evaluate(
+            services.engine, args.model, selection, args.margin, args.market
+        )
         if args.json:
             print(json.dumps(json_ready(result), indent=2))
             return 0
@@ -360,6 +365,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"model {result['model_version']} on {result['n']} matches "
             f"({result['period']['from']} to {result['period']['to']})"
         )
+        kind = "pre-match" if result["market_kind"] == "pre" else "closing"
+        print(f"market: {kind} prices from {result['market_source']}")
         for name in ("model", "market"):
             s = result[name]
             print(
@@ -367,6 +374,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 f"Brier {s['brier']:.5f}  accuracy {s['accuracy']:.4f}"
             )
         print(f"RPS model - market: {result['rps_diff']:+.5f} (SE {result['rps_diff_se']:.5f})")
+        if "ceiling" in result:
+            c = result["ceiling"]
+            print(
+                f"ceiling, closing market ({c['market_source']}): RPS {c['market']['rps']:.5f}; "
+                f"model - closing {c['rps_diff']:+.5f} (SE {c['rps_diff_se']:.5f})"
+            )
+        if result["matches_without_market"]:
+            print(
+                f"{result['matches_without_market']} matches without "
+                f"{result['market_source']} prices (not scored)"
+            )
         if result["in_sample_matches"]:
             print(
                 f"warning: {result['in_sample_matches']} of these matches are from the "
@@ -562,6 +580,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="pre",
         help="the market to compare with: pre-match (default; what a forecast issued before "
         "the match competes with) or closing (the ceiling)",
+    )
+    bt.add_argument(
+        "--market-xi",
+        type=_non_negative,
+        default=None,
+        help=f"time decay PER DAY of the market-implied ratings (default {MARKET_XI})",
+    )
+    bt.add_argument(
+        "--market-l2",
+        type=_non_negative,
+        default=None,
+        help=f"prior precision of the market-implied ratings (default {MARKET_L2})",
     )
     bt.add_argument(
         "--shots",
