@@ -53,8 +53,8 @@ def shots_targets(frame: pd.DataFrame, goals_share: float = 0.7) -> tuple[np.nda
     ag = frame["away_goals"].to_numpy(dtype=float)
     if not all(c in frame.columns for c in SHOTS_COLUMNS):
         return hg, ag
-    hs = frame[SHOTS_COLUMNS[0]].to_numpy(dtype=float)
-    as_ = frame[SHOTS_COLUMNS[1]].to_numpy(dtype=float)
+    hs = frame[SHOTS_COLUMNS[0]].to_numpy(dtype=float, na_value=np.nan)
+    as_ = frame[SHOTS_COLUMNS[1]].to_numpy(dtype=float, na_value=np.nan)
     has = np.isfinite(hs) & np.isfinite(as_)
     order = np.argsort(pd.to_datetime(frame["date"]).to_numpy(), kind="stable")
     league = frame["league"].to_numpy() if "league" in frame else np.zeros(len(frame))

@@ -71,7 +71,7 @@ def test_walk_forward_skips_missing_forecasts_and_checks_shapes():
     a, b, y = _forecasts(500)
     a[:10] = np.nan
     day = np.arange(500)
-    probs, weights = pool_walk_forward([a, b], y, day, day - day % 7)
+    probs, _ = pool_walk_forward([a, b], y, day, day - day % 7)
     assert np.isnan(probs[:10]).all() and np.isfinite(probs[10:]).all()
     with pytest.raises(InvalidInputError, match="same matches"):
         pool([a, b[:5]], [1, 1])
