@@ -158,8 +158,11 @@ def engine_forecast(
 
             extra = {}
             if kind == "market_implied":
-                extra = {"xi": MARKET_XI if market_xi is None else market_xi,
-                         "l2": MARKET_L2 if market_l2 is None else market_l2}  # fmt: skip
+                m_xi = MARKET_XI if market_xi is None else market_xi
+                extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2}
+                if window_days is None and m_xi > 0:
+                    # matches whose weight has decayed below 1e-4 are left out: same fit
+                    extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))
             part = walk_forward(g, targets=targets, progress=tick, **(kw | extra))
             (parts_dc if kind == "dixon_coles" else parts_mi).append(part)
             done += share

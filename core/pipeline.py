@@ -86,9 +86,9 @@ class TrainingConfig:
     ``xi``: Dixon-Coles time decay **per day**; ``l2``: prior precision on team strengths;
     ``refit_days``: walk-forward refit interval; ``validation_share``: the last share of the
     matches (by date) held out for the metrics; ``burn_in_days``: history before the first
-    out-of-sample forecast; ``margin``: margin removal for the market probabilities;
-    ``market_xi``, ``market_l2``: decay and prior of the market-implied ratings (``None``:
-    :data:`core.forecast.MARKET_XI`, :data:`core.forecast.MARKET_L2`).
+    out-of-sample forecast; ``margin``: margin removal for the market probabilities.  The
+    market-implied ratings use their own decay and prior, :data:`core.forecast.MARKET_XI`
+    and :data:`core.forecast.MARKET_L2`.
     """
 
     model_type: str = "full"
@@ -98,8 +98,6 @@ class TrainingConfig:
     validation_share: float = 0.2
     burn_in_days: int = 365
     margin: str = "power"
-    market_xi: float | None = None
-    market_l2: float | None = None
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -116,16 +114,7 @@ class TrainingConfig:
             raise InvalidInputError("refit_days must be between 1 and 120")
         if not 30 <= self.burn_in_days <= 3650:
             raise InvalidInputError("burn_in_days must be between 30 and 3650")
-        if self.market_xi is not None and not 0 <= self.market_xi <= 0.05:
-            raise InvalidInputError("market_xi (decay per day) must be between 0 and 0.05")
-        if self.market_l2 is not None and not 0 <= self.market_l2 <= 1000:
-            raise InvalidInputError("market_l2 must be between 0 and 1000")
 
-    @property
-    def market_settings(self) -> tuple[float, float]:
-        """(decay, prior) of the market-implied ratings."""
-        xi = MARKET_XI if self.market_xi is None else self.market_xi
-        return xi, MARKET_L2 if self.market_l2 is None else self.market_l2
 
 
 @dataclass
@@ -199,8 +188,6 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
         refit_days=config.refit_days,
         burn_in_days=config.burn_in_days,
         margin=config.margin,
-        market_xi=config.market_settings[0],
-        market_l2=config.market_settings[1],
         group_by="country" if "country" in frame else None,
         progress=tick,
     )
@@ -251,8 +238,7 @@ def train(
         f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
         f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
     )
-    market_xi, market_l2 = config.market_settings
-    mi = MarketImplied(xi=market_xi, l2=market_l2, margin=config.margin).fit(
+    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin).fit(
         frame.iloc[:cut], reference_date=validation_start
     )
     weights["market_implied"] = mi.to_dict()
