@@ -36,8 +36,8 @@ COMPONENTS = ("dixon_coles", "market_implied")
 # Decay and prior of the market-implied ratings, chosen on the 2016/17-2018/19 seasons of the
 # shared data only (README, "Model quality"): prices move with news, so recent ones say more
 # than results do, and a rate inverted from prices is far less noisy than a score.
-MARKET_XI = 0.0025
-MARKET_L2 = 4.0
+MARKET_XI = 0.02  # per day: a half-life of 35 days
+MARKET_L2 = 0.1
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
