@@ -21,12 +21,13 @@ from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
 from core.market_model import market_rates
-from core.pool import DEFAULT_WEIGHTS, pool_walk_forward
+from core.pool import pool_walk_forward
 
 __all__ = [
     "COMPONENTS",
     "MARKET_L2",
     "MARKET_XI",
+    "POOL_DEFAULT",
     "engine_forecast",
     "pooled_rates",
     "shots_targets",
@@ -38,6 +39,9 @@ COMPONENTS = ("dixon_coles", "market_implied")
 # than results do, and a rate inverted from prices is far less noisy than a score.
 MARKET_XI = 0.02  # per day: a half-life of 35 days
 MARKET_L2 = 0.1
+# Pool weights (Dixon-Coles, market-implied) until 300 earlier forecasts exist: the weights
+# fitted on 2016/17-2018/19 were about (0.0, 1.05).
+POOL_DEFAULT = (0.0, 1.0)
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
@@ -104,18 +108,19 @@ def engine_forecast(
     shots: float | None = None,
     group_by: str | None = None,
     min_pool_matches: int = 300,
-    pool_default: tuple[float, float] = DEFAULT_WEIGHTS,
+    pool_default: tuple[float, float] | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Walk-forward forecasts of both goal models and their pool for every match after the
     burn-in (rows indexed like ``frame``, NaN before the first forecast).
 
-    ``market_xi`` and ``market_l2``: decay and prior of the market-implied ratings (default:
-    :data:`MARKET_XI`, :data:`MARKET_L2`).  ``shots``: fit Dixon-Coles to goals mixed with
-    shots on target, with this share on the goals (0.7 in the issue that introduced it;
-    ``None``: goals only).  ``group_by``: a
-    column (``country``) whose groups are walked forward separately; the pool is fitted
-    across all of them in date order.  ``progress(fraction, message)`` runs after every
+    ``pool_default``: the pool's weights until ``min_pool_matches`` earlier forecasts exist
+    (default :data:`POOL_DEFAULT`).  ``market_xi`` and ``market_l2``: decay and prior of the
+    market-implied ratings (default: :data:`MARKET_XI`, :data:`MARKET_L2`).  ``shots``: fit
+    Dixon-Coles to goals mixed with shots on target, with this share on the goals (0.7 in
+    the issue that introduced it; ``None``: goals only).  ``group_by``: a column
+    (``country``) whose groups are walked forward separately; the pool is fitted across all
+    of them in date order.  ``progress(fraction, message)`` runs after every
     refit; an exception it raises stops the run.  Columns: ``{dc,mi}_{home,draw,away,home_rate,
     away_rate}``, ``p_home``, ``p_draw``, ``p_away``, ``home_rate``, ``away_rate``,
     ``w_dixon_coles``, ``w_market_implied``, ``refit_date``.
@@ -188,7 +193,7 @@ def engine_forecast(
             pd.to_datetime(frame.loc[has, "date"]).to_numpy(),
             sub["refit_date"].to_numpy(),
             min_matches=min_pool_matches,
-            default=pool_default,
+            default=POOL_DEFAULT if pool_default is None else pool_default,
         )  # fmt: skip
     out["p_home"], out["p_draw"], out["p_away"] = probs.T
     out["w_dixon_coles"], out["w_market_implied"] = weights.T

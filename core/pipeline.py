@@ -45,7 +45,7 @@ from core.calibration import (
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare
-from core.forecast import MARKET_L2, MARKET_XI, engine_forecast, pooled_rates
+from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
 from core.market_model import MarketImplied
 from core.markets import MatchProbabilities, score_grid
 from core.odds import market_probabilities
@@ -247,7 +247,7 @@ def train(
         wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
     ]
     rows = np.flatnonzero(train_rows)
-    pool = LogLinearPool().fit([c[rows] for c in components], y[rows])
+    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
     weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
     report.log(
         "fit",
