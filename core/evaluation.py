@@ -253,7 +253,7 @@ def format_report(s: dict[str, Any]) -> str:
         gap = "" if diff is None else f"{diff:+.5f} ({se:.5f})"
         lines.append(
             f"{name:<16}{m['rps']:>9.5f}{m['log_loss']:>10.5f}{m['brier']:>9.5f}"
-            f"{m['accuracy']:>10.4f}{draw:>10}{gap:>22}"
+            f"{m['accuracy']:>10.4f}{draw:>10}{gap:>22}".rstrip()
         )
     weights = s["pool_weights"]
     lines += [
