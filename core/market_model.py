@@ -55,24 +55,41 @@ _RATE_BOUNDS = (math.log(0.05), math.log(8.0))
 def _outcome_probs(
     u: np.ndarray, v: np.ndarray, rho: float, size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(home win), P(away win), P(over 2.5) of the Dixon-Coles grid, in O(n * size)."""
+    """P(home win), P(away win), P(over 2.5) of the Dixon-Coles grid (n, 3) and their
+    derivatives in ``u = log lambda`` and ``v = log mu`` (each (n, 3)), in O(n * size)."""
     lam, mu = np.exp(u), np.exp(v)
     k = np.arange(size)
     log_fact = gammaln(k + 1.0)
     f = np.exp(k * u[:, None] - lam[:, None] - log_fact)
     g = np.exp(k * v[:, None] - mu[:, None] - log_fact)
+    df = f * (k - lam[:, None])  # d f_k / d u
+    dg = g * (k - mu[:, None])
     fc, gc = np.cumsum(f, axis=1), np.cumsum(g, axis=1)
-    p_home = (f[:, 1:] * gc[:, :-1]).sum(axis=1) + f[:, 1] * g[:, 0] * mu * rho
-    p_away = (g[:, 1:] * fc[:, :-1]).sum(axis=1) + f[:, 0] * g[:, 1] * lam * rho
-    under = (
-        f[:, 0] * g[:, 0] * (1.0 - lam * mu * rho)
-        + f[:, 1] * g[:, 0] * (1.0 + mu * rho)
-        + f[:, 0] * g[:, 1] * (1.0 + lam * rho)
-        + f[:, 1] * g[:, 1] * (1.0 - rho)
-        + f[:, 2] * g[:, 0]
-        + f[:, 0] * g[:, 2]
+    dfc, dgc = np.cumsum(df, axis=1), np.cumsum(dg, axis=1)
+    lr, mr = lam * rho, mu * rho
+    f0, f1, f2, g0, g1, g2 = f[:, 0], f[:, 1], f[:, 2], g[:, 0], g[:, 1], g[:, 2]
+    df0, df1, df2, dg0, dg1, dg2 = df[:, 0], df[:, 1], df[:, 2], dg[:, 0], dg[:, 1], dg[:, 2]
+    p_home = (f[:, 1:] * gc[:, :-1]).sum(axis=1) + f1 * g0 * mr
+    p_away = (g[:, 1:] * fc[:, :-1]).sum(axis=1) + f0 * g1 * lr
+    t00 = 1.0 - lam * mu * rho
+    under = f0 * g0 * t00 + f1 * g0 * (1 + mr) + f0 * g1 * (1 + lr) + f1 * g1 * (1 - rho)
+    under += f2 * g0 + f0 * g2
+    home_u = (df[:, 1:] * gc[:, :-1]).sum(axis=1) + df1 * g0 * mr
+    home_v = (f[:, 1:] * dgc[:, :-1]).sum(axis=1) + f1 * (dg0 + g0) * mr
+    away_u = (g[:, 1:] * dfc[:, :-1]).sum(axis=1) + (df0 + f0) * g1 * lr
+    away_v = (dg[:, 1:] * fc[:, :-1]).sum(axis=1) + f0 * dg1 * lr
+    under_u = (
+        df0 * g0 * t00 - f0 * g0 * lam * mu * rho + df1 * g0 * (1 + mr)
+        + (df0 * (1 + lr) + f0 * lr) * g1 + df1 * g1 * (1 - rho) + df2 * g0 + df0 * g2
+    )  # fmt: skip
+    under_v = (
+        f0 * dg0 * t00 - f0 * g0 * lam * mu * rho + f1 * (dg0 * (1 + mr) + g0 * mr)
+        + f0 * dg1 * (1 + lr) + f1 * dg1 * (1 - rho) + f2 * dg0 + f0 * dg2
+    )  # fmt: skip
+    probs = np.column_stack([p_home, p_away, 1.0 - under])
+    return probs, np.column_stack([home_u, away_u, -under_u]), np.column_stack(
+        [home_v, away_v, -under_v]
     )
-    return p_home, p_away, 1.0 - under
 
 
 def implied_rates(
@@ -113,14 +130,13 @@ def implied_rates(
     u = np.full(rows.size, math.log(1.3)) + 0.9 * (target[:, 0] - target[:, 1])
     v = np.full(rows.size, math.log(1.3)) - 0.9 * (target[:, 0] - target[:, 1])
     size = max_goals + 1
-    h = 1e-6
     todo = np.arange(rows.size)
     for _ in range(max_iter):
         uu, vv = u[todo], v[todo]
-        r = (np.column_stack(_outcome_probs(uu, vv, rho, size)) - target[todo]) * mask[todo]
-        ju = (np.column_stack(_outcome_probs(uu + h, vv, rho, size)) - target[todo]) * mask[todo]
-        jv = (np.column_stack(_outcome_probs(uu, vv + h, rho, size)) - target[todo]) * mask[todo]
-        ju, jv = (ju - r) / h, (jv - r) / h
+        probs, ju, jv = _outcome_probs(uu, vv, rho, size)
+        m = mask[todo]
+        r = (probs - target[todo]) * m
+        ju, jv = ju * m, jv * m
         # Gauss-Newton: solve (J'J) d = -J'r, 2x2 in closed form
         a, b, c = (ju * ju).sum(1), (ju * jv).sum(1), (jv * jv).sum(1)
         gu, gv = (ju * r).sum(1), (jv * r).sum(1)
