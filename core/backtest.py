@@ -17,6 +17,7 @@ match at all is therefore predicted from the prior alone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,18 @@ _FOUNDING_DAYS = 90  # teams seen this early in the data are never "new"
 _REQUIRED = ("date", "home_team", "away_team", "home_goals", "away_goals")
 
 
+def _one_blas_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Hundreds of small problems: OpenBLAS's second thread only costs time on them."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _blas().limit(limits=1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_blas_thread
 def walk_forward(
     matches: pd.DataFrame,
     *,
@@ -129,68 +142,66 @@ def walk_forward(
     state = _State(n_all)
     rows: list[np.ndarray] = []
     blocks = _blocks(day, start_day, refit_days)
-    # hundreds of small problems: OpenBLAS's second thread only costs time on them
-    with _blas().limit(limits=1):
-        for b, (t, lo, hi) in enumerate(blocks):
-            train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
-            sl = slice(train_lo, lo)
-            if lo > state.seen:
-                state.last_league[home[state.seen : lo]] = league[state.seen : lo]
-                state.last_league[away[state.seen : lo]] = league[state.seen : lo]
-                state.seen = lo
-            block_teams = np.concatenate([home[lo:hi], away[lo:hi]])
-            local_teams = np.unique(np.concatenate([home[sl], away[sl], block_teams]))
-            state.last_league[home[lo:hi]] = np.where(
-                first_day[home[lo:hi]] >= t, league[lo:hi], state.last_league[home[lo:hi]]
-            )
-            state.last_league[away[lo:hi]] = np.where(
-                first_day[away[lo:hi]] >= t, league[lo:hi], state.last_league[away[lo:hi]]
-            )
-            is_new = ~established[local_teams] & (first_day[local_teams] > t - new_team_days)
-            local = np.full(n_all, -1, dtype=np.int32)
-            local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
+    for b, (t, lo, hi) in enumerate(blocks):
+        train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
+        sl = slice(train_lo, lo)
+        if lo > state.seen:
+            state.last_league[home[state.seen : lo]] = league[state.seen : lo]
+            state.last_league[away[state.seen : lo]] = league[state.seen : lo]
+            state.seen = lo
+        block_teams = np.concatenate([home[lo:hi], away[lo:hi]])
+        local_teams = np.unique(np.concatenate([home[sl], away[sl], block_teams]))
+        state.last_league[home[lo:hi]] = np.where(
+            first_day[home[lo:hi]] >= t, league[lo:hi], state.last_league[home[lo:hi]]
+        )
+        state.last_league[away[lo:hi]] = np.where(
+            first_day[away[lo:hi]] >= t, league[lo:hi], state.last_league[away[lo:hi]]
+        )
+        is_new = ~established[local_teams] & (first_day[local_teams] > t - new_team_days)
+        local = np.full(n_all, -1, dtype=np.int32)
+        local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
-            ex = slice(*np.searchsorted(row_of, (train_lo, lo)))
-            rows_ex = row_of[ex]
-            problem = Problem(
-                home_idx=local[home[rows_ex]],
-                away_idx=local[away[rows_ex]],
-                home_goals=goals_h[ex],
-                away_goals=goals_a[ex],
-                weights=split_w[ex] * np.exp(-xi * (t - day[rows_ex]).astype(float)),
-                n_teams=local_teams.size,
-                use_rho=fit_rho,
-                l2=l2,
-            )
-            problem.prior_attack, problem.prior_defence = state.prior(
-                local_teams, is_new, established, promoted_k
-            )
-            solution = solve(problem, state.warm_start(problem, local_teams))
-            state.update(local_teams, solution.params)
+        ex = slice(*np.searchsorted(row_of, (train_lo, lo))) if targets is not None else sl
+        rows_ex = row_of[ex] if targets is not None else sl
+        problem = Problem(
+            home_idx=local[home[rows_ex]],
+            away_idx=local[away[rows_ex]],
+            home_goals=goals_h[ex],
+            away_goals=goals_a[ex],
+            weights=split_w[ex] * np.exp(-xi * (t - day[rows_ex]).astype(float)),
+            n_teams=local_teams.size,
+            use_rho=fit_rho,
+            l2=l2,
+        )
+        problem.prior_attack, problem.prior_defence = state.prior(
+            local_teams, is_new, established, promoted_k
+        )
+        solution = solve(problem, state.warm_start(problem, local_teams))
+        state.update(local_teams, solution.params)
 
-            p = solution.params
-            bh, ba = local[home[lo:hi]], local[away[lo:hi]]
-            lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
-            mu = np.exp(p.attack[ba] - p.defence[bh])
-            grid = score_grid(lam, mu, p.rho if grid_rho is None else grid_rho, max_goals)
-            diag = np.trace(grid, axis1=1, axis2=2)
-            p_home = np.tril(grid, -1).sum(axis=(1, 2))
-            rows.append(
-                np.column_stack(
-                    [
-                        np.arange(lo, hi),
-                        p_home,
-                        diag,
-                        1.0 - p_home - diag,
-                        lam,
-                        mu,
-                        np.full(hi - lo, t),
-                        np.full(hi - lo, lo - train_lo),
-                    ]
-                )
+        p = solution.params
+        bh, ba = local[home[lo:hi]], local[away[lo:hi]]
+        lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
+        mu = np.exp(p.attack[ba] - p.defence[bh])
+        grid = score_grid(lam, mu, p.rho if grid_rho is None else grid_rho, max_goals)
+        diag = np.trace(grid, axis1=1, axis2=2)
+        p_home = np.tril(grid, -1).sum(axis=(1, 2))
+        rows.append(
+            np.column_stack(
+                [
+                    np.arange(lo, hi),
+                    p_home,
+                    diag,
+                    1.0 - p_home - diag,
+                    lam,
+                    mu,
+                    np.full(hi - lo, t),
+                    np.full(hi - lo, lo - train_lo),
+                ]
             )
-            if progress is not None:
-                progress(b + 1, len(blocks))
+        )
+        if progress is not None:
+            progress(b + 1, len(blocks))
 
     if not rows:
         first, last, begin = (np.datetime64(int(d), "D") for d in (day[0], day[-1], start_day))

@@ -10,7 +10,8 @@ import pytest
 
 from core import DixonColes
 from core.errors import InvalidInputError
-from core.pipeline import MODEL_TYPES, TrainingConfig, predict_proba, train
+from core.odds import implied_probabilities
+from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, predict_proba, train
 from server.footballdata import read_file
 
 
@@ -59,8 +60,34 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     }
     assert ("blend" in w) == (model_type in ("blending", "full"))
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
+    # the engine's forecast: both goal models and the pool, for every type
+    assert w["market_implied"]["model_type"] == "market_implied"
+    assert len(w["pool"]["weights"]) == 2
+    # against the pre-match market (one source), with the closing market as the ceiling
+    assert m["market_kind"] == "pre" and m["market_source"] == "pinnacle_pre"
+    assert m["comparison"]["n"] + m["matches_without_market"] == 457
+    assert m["ceiling"]["market_source"] == "pinnacle_close"
+    assert set(m["components"]) == {"dixon_coles", "market_implied"}
     assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration"))
     json.dumps(w)  # the registry stores it as JSON
+
+
+def test_the_engines_forecast_beats_dixon_coles_alone(trained):
+    m = trained["poisson"].metrics
+    assert m["rps"] < m["components"]["dixon_coles"]["rps"]
+
+
+def test_blends_see_pre_match_prices_only(e0):
+    market, overround = pre_match_market(e0, "power")
+    doctored = e0.copy()
+    closing = [c for c in e0.columns if "_close_" in c]
+    doctored[closing] = 1.01  # absurd closing prices must change nothing
+    again, again_over = pre_match_market(doctored, "power")
+    np.testing.assert_array_equal(market, again)
+    np.testing.assert_array_equal(overround, again_over)
+    pinnacle = e0[["pinnacle_pre_h", "pinnacle_pre_d", "pinnacle_pre_a"]].to_numpy()
+    expected = implied_probabilities(pinnacle, "power")
+    np.testing.assert_allclose(market, expected)
 
 
 def test_blend_is_at_least_as_good_as_the_goal_model(trained):
@@ -141,3 +168,24 @@ def test_selection_errors(e0):
         train(one_season.iloc[-380:], TrainingConfig())
     with pytest.raises(InvalidInputError, match="unknown model type"):
         train(e0, TrainingConfig(model_type="neural"))
+
+
+def test_stored_poisson_model_pools_and_falls_back_to_dixon_coles(trained):
+    weights = json.loads(json.dumps(trained["poisson"].weights))
+    teams = weights["dixon_coles"]["parameters"]["teams"][:4]
+    pooled, grid = predict_proba(weights, teams[:2], teams[2:])
+    dc = DixonColes.from_dict(weights["dixon_coles"]).predict_proba(teams[:2], teams[2:])
+    assert not np.allclose(pooled, dc)
+    # the grid is the pool's goal rates, consistent with its own markets
+    np.testing.assert_allclose(grid.grid.sum(axis=(1, 2)), 1.0)
+    # a model stored before the market-implied ratings: Dixon-Coles alone
+    legacy = {k: v for k, v in weights.items() if k not in ("market_implied", "pool")}
+    np.testing.assert_allclose(predict_proba(legacy, teams[:2], teams[2:])[0], dc)
+    # a team the ratings do not know (no priced match): Dixon-Coles alone for its fixture
+    mi = weights["market_implied"]["parameters"]
+    drop = mi["teams"].index(teams[0])
+    for key in ("teams", "attack", "defence"):
+        mi[key].pop(drop)
+    mixed, _ = predict_proba(weights, teams[:2], teams[2:])
+    np.testing.assert_allclose(mixed[0], dc[0])
+    np.testing.assert_allclose(mixed[1], pooled[1])
