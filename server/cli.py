@@ -255,15 +255,23 @@ def _describe_run(run: dict[str, Any]) -> str:
         )
         if m.get("market"):
             k = m["market"]
+            source = f", pre-match {m['market_source']}" if m.get("market_source") else ""
             lines.append(
                 f"{'market':<8}{k['rps']:>9.5f}{k['log_loss']:>10.5f}"
-                f"{k['brier']:>9.5f}{k['accuracy']:>10.4f}   (on {k['n']} priced)"
+                f"{k['brier']:>9.5f}{k['accuracy']:>10.4f}   (on {k['n']} priced{source})"
             )
             c = m["comparison"]
             lines.append(
                 f"RPS model - market on the priced matches: {c['rps_diff']:+.5f} "
                 f"(SE {c['rps_diff_se']:.5f}); goals RMSE {m['rmse_goals']:.3f}"
             )
+            if m.get("ceiling"):
+                ceiling = m["ceiling"]
+                lines.append(
+                    f"ceiling, closing market ({ceiling['market_source']}): RPS "
+                    f"{ceiling['market']['rps']:.5f}; model - closing "
+                    f"{ceiling['rps_diff']:+.5f} (SE {ceiling['rps_diff_se']:.5f})"
+                )
         lines.extend(f"  {line}" for line in run["logs"] or [])
     elif run["error_message"]:
         lines.append(f"error: {run['error_message']}")
