@@ -83,9 +83,11 @@ def shots_targets(frame: pd.DataFrame, goals_share: float = 0.7) -> tuple[np.nda
 
 
 def pooled_rates(rates: list[tuple[Any, Any]], weights: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Goal rates of the pool: the weighted geometric mean of the components' rates."""
-    w = np.asarray(weights, dtype=float)
-    w = w / w.sum(axis=-1, keepdims=True)
+    """Goal rates of the pool: the weighted geometric mean of the components' rates (weights
+    clipped at zero and normalised; equal weights if none is positive)."""
+    w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
+    total = w.sum(axis=-1, keepdims=True)
+    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / w.shape[-1])
     if w.ndim == 1:
         w = np.broadcast_to(w, (np.size(rates[0][0]), w.size))
     log_h = sum(w[:, i] * np.log(np.asarray(h, float)) for i, (h, _) in enumerate(rates))

@@ -92,3 +92,5 @@ def test_shots_option_changes_only_the_results_model(e0, forecast):
 def test_pooled_rates_are_the_weighted_geometric_mean():
     lam, mu = pooled_rates([([1.0], [2.0]), ([4.0], [0.5])], [1.0, 1.0])
     assert lam[0] == pytest.approx(2.0) and mu[0] == pytest.approx(1.0)
+    lam, _ = pooled_rates([([1.0], [2.0]), ([4.0], [0.5])], [-0.1, 1.0])  # clipped
+    assert lam[0] == pytest.approx(4.0)
