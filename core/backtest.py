@@ -79,8 +79,9 @@ def walk_forward(
     the rates implied by each match's prices, :func:`core.market_model.market_rates`, or
     goals mixed with shots on target) fitted instead of the goals by Poisson
     pseudo-likelihood (``rho`` is then not fitted; ``dependence`` is the fixed rho of the
-    predicted grids).  A row whose target is NaN is predicted but never trained on.  A
-    forecast never uses its own row's target: only rows before the block train.
+    predicted grids).  A row whose target is NaN is predicted but never trained on; a block
+    with no earlier target is not predicted.  A forecast never uses its own row's target:
+    only rows before the block train.
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
     columns p_home, p_draw, p_away, home_rate, away_rate, refit_date and n_train.
@@ -163,6 +164,10 @@ def walk_forward(
 
         ex = slice(*np.searchsorted(row_of, (train_lo, lo))) if targets is not None else sl
         rows_ex = row_of[ex] if targets is not None else sl
+        if ex.stop <= ex.start:  # no earlier row has a target yet: no forecast
+            if progress is not None:
+                progress(b + 1, len(blocks))
+            continue
         problem = Problem(
             home_idx=local[home[rows_ex]],
             away_idx=local[away[rows_ex]],
@@ -203,14 +208,14 @@ def walk_forward(
         if progress is not None:
             progress(b + 1, len(blocks))
 
-    if not rows:
+    if not blocks:
         first, last, begin = (np.datetime64(int(d), "D") for d in (day[0], day[-1], start_day))
         raise InvalidInputError(
             f"no match falls on or after the start date {begin}: the data run from {first} "
             f"to {last} and the first {burn_in_days} days only train the model; give more "
             "seasons, an earlier start or a shorter burn-in"
         )
-    out = np.concatenate(rows)
+    out = np.concatenate(rows) if rows else np.empty((0, 8))  # no block had targets
     pos = out[:, 0].astype(np.intp)
     return pd.DataFrame(
         {

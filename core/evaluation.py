@@ -22,6 +22,7 @@ __all__ = [
     "benchmark_market",
     "compare",
     "format_report",
+    "versus",
 ]
 
 
@@ -99,9 +100,14 @@ def benchmark_market(frame: pd.DataFrame, kind: str = "pre", method: str = "powe
     return best
 
 
-def _versus(p: np.ndarray, market: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    c = compare(p, market, y)
-    return c["model"] | {"rps_diff": c["rps_diff"], "rps_diff_se": c["rps_diff_se"]}
+def versus(p: np.ndarray, market: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
+    """A component's scores and paired RPS difference against ``market`` on the matches it
+    forecast (``n``); None when it forecast fewer than two."""
+    ok = np.isfinite(p).all(axis=1)
+    if ok.sum() < 2:
+        return None
+    c = compare(p[ok], market[ok], y[ok])
+    return c["model"] | {k: c[k] for k in ("n", "rps_diff", "rps_diff_se")}
 
 
 def backtest_report(
@@ -161,7 +167,7 @@ def backtest_report(
     summary["matches_predicted"] = len(fc)
     summary["matches_without_market"] = bench.missing
     summary["components"] = {
-        name: _versus(fc[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[
+        name: versus(fc[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[
             priced], bench.probs[priced], y[priced])
         for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi"))
     }  # fmt: skip
@@ -246,6 +252,7 @@ def format_report(s: dict[str, Any]) -> str:
     rows += [
         (name.replace("_", "-"), c, c["rps_diff"], c["rps_diff_se"])
         for name, c in s["components"].items()
+        if c is not None
     ]
     rows.append((f"market {s['market_kind']}", s["market"], None, None))
     for name, m, diff, se in rows:

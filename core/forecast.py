@@ -197,16 +197,19 @@ def engine_forecast(
             min_matches=min_pool_matches,
             default=POOL_DEFAULT if pool_default is None else pool_default,
         )  # fmt: skip
+    # no market-implied forecast yet (no earlier match had prices): Dixon-Coles alone
+    alone = has & np.isnan(probs[:, 0])
+    probs[alone] = out.loc[alone, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    weights[alone] = (1.0, 0.0)
     out["p_home"], out["p_draw"], out["p_away"] = probs.T
     out["w_dixon_coles"], out["w_market_implied"] = weights.T
     rates = np.full((len(frame), 2), np.nan)
     if has.any():
+        mi_rates = out.loc[has, ["mi_home_rate", "mi_away_rate"]].to_numpy()
+        dc_rates = out.loc[has, ["dc_home_rate", "dc_away_rate"]].to_numpy()
+        mi_rates = np.where(np.isnan(mi_rates), dc_rates, mi_rates)
         rates[has] = np.column_stack(
-            pooled_rates(
-                [(out.loc[has, "dc_home_rate"], out.loc[has, "dc_away_rate"]),
-                 (out.loc[has, "mi_home_rate"], out.loc[has, "mi_away_rate"])],
-                weights[has],
-            )
-        )  # fmt: skip
+            pooled_rates([tuple(dc_rates.T), tuple(mi_rates.T)], weights[has])
+        )
     out["home_rate"], out["away_rate"] = rates.T
     return out

@@ -44,9 +44,9 @@ from core.calibration import (
 )
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
-from core.evaluation import benchmark_market, compare
+from core.evaluation import benchmark_market, compare, versus
 from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
-from core.market_model import MarketImplied
+from core.market_model import MarketImplied, market_rates
 from core.markets import MatchProbabilities, score_grid
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
@@ -238,23 +238,8 @@ def train(
         f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
         f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
     )
-    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin).fit(
-        frame.iloc[:cut], reference_date=validation_start
-    )
-    weights["market_implied"] = mi.to_dict()
-    components = [
-        wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
-        wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
-    ]
-    rows = np.flatnonzero(train_rows)
-    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
-    weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
-    report.log(
-        "fit",
-        f"market-implied ratings: {mi.n_priced_} priced matches, {len(mi.teams_)} teams; "
-        f"pool weights dixon-coles {pool.weights_[0]:.3f}, market-implied "
-        f"{pool.weights_[1]:.3f} ({pool.n_train_} out-of-sample forecasts)",
-    )
+    _fit_market_implied(frame.iloc[:cut], validation_start, wf, y, train_rows, config, weights,
+                        report)  # fmt: skip
 
     features = _features(frame, wf, config.margin)
     probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
@@ -297,6 +282,41 @@ def train(
     return TrainedModel(weights, final, report.logs, n_train=cut, n_validation=int(is_valid.sum()))
 
 
+def _fit_market_implied(
+    frame: pd.DataFrame,
+    validation_start: Any,
+    wf: pd.DataFrame,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    config: TrainingConfig,
+    weights: dict[str, Any],
+    report: _Reporter,
+) -> None:
+    """The stored market-implied ratings and pool weights (none without any priced match:
+    the engine's forecast is then Dixon-Coles alone)."""
+    lam, mu, _ = market_rates(frame, method=config.margin)
+    if not np.isfinite(lam).any():
+        report.log("fit", "no pre-validation match has prices: Dixon-Coles alone")
+        return
+    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin).fit(
+        frame, home_rate=lam, away_rate=mu, reference_date=validation_start
+    )
+    weights["market_implied"] = mi.to_dict()
+    components = [
+        wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
+        wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
+    ]
+    rows = np.flatnonzero(train_rows)
+    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
+    weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
+    report.log(
+        "fit",
+        f"market-implied ratings: {mi.n_priced_} priced matches, {len(mi.teams_)} teams; "
+        f"pool weights dixon-coles {pool.weights_[0]:.3f}, market-implied "
+        f"{pool.weights_[1]:.3f} ({pool.n_train_} out-of-sample forecasts)",
+    )
+
+
 def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blend:
     def on_iteration(env: Any) -> None:
         report(
@@ -336,8 +356,7 @@ def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict
         components = {}
         for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi")):
             q = wf[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[is_valid]
-            c = compare(q[priced], bench.probs[priced], yv[priced])
-            components[name] = c["model"] | {k: c[k] for k in ("rps_diff", "rps_diff_se")}
+            components[name] = versus(q[priced], bench.probs[priced], yv[priced])
         out["components"] = components
     ceiling = benchmark_market(rows, "close", config.margin)
     both = priced & ceiling.priced

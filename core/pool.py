@@ -22,6 +22,7 @@ __all__ = ["DEFAULT_WEIGHTS", "LogLinearPool", "pool", "pool_walk_forward"]
 
 # Used until ``min_matches`` earlier forecasts exist.
 DEFAULT_WEIGHTS = (0.5, 0.5)
+WEIGHT_BOUNDS = (-3.0, 5.0)
 _EPS = 1e-12
 
 
@@ -56,13 +57,21 @@ def pool(forecasts: list[np.ndarray] | tuple[np.ndarray, ...], weights: Any) -> 
     return _pool_logs(logs, w).T.copy()
 
 
+def _loss(logs: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    p = _pool_logs(logs, w)
+    return float(-np.log(np.maximum(p[y, np.arange(y.size)], 1e-300)).mean())
+
+
 def _fit(
     logs: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: float = 1e-7
 ) -> np.ndarray:
-    """Newton on the mean log loss (convex in ``w``) from the start ``w``."""
+    """Damped Newton on the mean log loss (convex in ``w``) from the start ``w``; weights
+    stay within :data:`WEIGHT_BOUNDS` (uninformative forecasts cannot run away)."""
     k, _, n = logs.shape
     cols = np.arange(n)
     ly = np.array([(logs[j, y, cols]).sum() for j in range(k)]) / n
+    w = np.clip(np.asarray(w, dtype=float), *WEIGHT_BOUNDS)
+    loss = _loss(logs, y, w)
     for _ in range(max_iter):
         p = _pool_logs(logs, w)
         mean = (p[None] * logs).sum(axis=1)  # (K, n): E_p[log p_k]
@@ -74,8 +83,16 @@ def _fit(
             for j in range(i, k):
                 hess[i, j] = hess[j, i] = float((pd_[i] * d[j]).sum()) / n
         step = np.linalg.solve(hess + 1e-9 * np.eye(k), grad)
-        w = w - step
-        if np.abs(step).max() < tol:
+        t = 1.0
+        while True:
+            candidate = np.clip(w - t * step, *WEIGHT_BOUNDS)
+            c_loss = _loss(logs, y, candidate)
+            if c_loss <= loss or t < 1e-6:
+                break
+            t *= 0.5
+        moved = np.abs(candidate - w).max()
+        w, loss = candidate, min(c_loss, loss)
+        if moved < tol:
             break
     return w
 

@@ -94,3 +94,17 @@ def test_pooled_rates_are_the_weighted_geometric_mean():
     assert lam[0] == pytest.approx(2.0) and mu[0] == pytest.approx(1.0)
     lam, _ = pooled_rates([([1.0], [2.0]), ([4.0], [0.5])], [-0.1, 1.0])  # clipped
     assert lam[0] == pytest.approx(4.0)
+
+
+def test_without_any_prices_the_forecast_is_dixon_coles_alone(e0, forecast):
+    odds = [c for c in e0.columns if c.endswith(("_h", "_d", "_a", "_over25", "_under25"))]
+    bare = e0.copy()
+    bare[odds] = np.nan
+    fc = engine_forecast(bare)
+    done = fc["p_home"].notna()
+    assert done.sum() == 760 and fc["mi_home"].isna().all()
+    cols = ["p_home", "p_draw", "p_away"]
+    np.testing.assert_array_equal(
+        fc.loc[done, cols].to_numpy(), fc.loc[done, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    )
+    assert (fc.loc[done, "w_dixon_coles"] == 1.0).all()

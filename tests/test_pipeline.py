@@ -189,3 +189,13 @@ def test_stored_poisson_model_pools_and_falls_back_to_dixon_coles(trained):
     mixed, _ = predict_proba(weights, teams[:2], teams[2:])
     np.testing.assert_allclose(mixed[0], dc[0])
     np.testing.assert_allclose(mixed[1], pooled[1])
+
+
+def test_a_selection_without_prices_trains_dixon_coles_alone(e0):
+    odds = [c for c in e0.columns if c.endswith(("_h", "_d", "_a", "_over25", "_under25"))]
+    bare = e0.copy()
+    bare[odds] = np.nan
+    result = train(bare, TrainingConfig(model_type="poisson"))
+    assert "market_implied" not in result.weights and "pool" not in result.weights
+    assert "Dixon-Coles alone" in " ".join(result.logs)
+    assert "market" not in result.metrics and 0.17 < result.metrics["rps"] < 0.23
