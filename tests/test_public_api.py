@@ -16,6 +16,10 @@ MODULES = [
     "core.markets",
     "core.backtest",
     "core.evaluation",
+    "core.market_model",
+    "core.pool",
+    "core.forecast",
+    "core.pipeline",
     "core.errors",
     "server.footballdata",
 ]
