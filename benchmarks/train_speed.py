@@ -5,8 +5,8 @@ shared leagues, with the time spent in each phase.
 
 Runs the pipeline itself (core.pipeline.train) on the parsed files, as a worker does after
 loading the matches from the database; the target is under 60 s for ``full`` on all seven
-leagues.  Reports each model's validation RPS and log loss next to the closing market on the
-same matches.
+leagues.  Reports each model's validation RPS and log loss next to the pre-match market on
+the same matches (one price source), and the closing market (the ceiling).
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def run(frame, model_type: str) -> dict:
         "market_log_loss": m["market"]["log_loss"],
         "rps_diff": m["comparison"]["rps_diff"],
         "rps_diff_se": m["comparison"]["rps_diff_se"],
+        "market_source": m.get("market_source"),
+        "closing_rps": m["ceiling"]["market"]["rps"] if "ceiling" in m else None,
         "logs": result.logs,
     }
 
@@ -67,7 +69,10 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     for label, rows in results.items():
-        print(f"\n{label}: validation from {rows[0]['validation_start']}, {rows[0]['n']} matches")
+        print(
+            f"\n{label}: validation from {rows[0]['validation_start']}, {rows[0]['n']} matches; "
+            f"pre-match market {rows[0]['market_source']}, closing RPS {rows[0]['closing_rps']}"
+        )
         print(
             f"{'type':<12}{'total':>8}  {'phases':<58}{'RPS':>9}{'market':>9}"
             f"{'diff (SE)':>20}{'log loss':>10}{'market':>9}"

@@ -17,15 +17,17 @@ match at all is therefore predicted from the prior alone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core._solver import Parameters, Problem, initial_parameters, solve
+from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
+from core.market_model import split_targets
 from core.markets import outcome_probabilities
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
@@ -37,6 +39,18 @@ _FOUNDING_DAYS = 90  # teams seen this early in the data are never "new"
 _REQUIRED = ("date", "home_team", "away_team", "home_goals", "away_goals")
 
 
+def _one_blas_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Hundreds of small problems: OpenBLAS's second thread only costs time on them."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _blas().limit(limits=1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_blas_thread
 def walk_forward(
     matches: pd.DataFrame,
     *,
@@ -51,6 +65,8 @@ def walk_forward(
     promoted_k: int = 3,
     max_goals: int | None = None,
     progress: Callable[[int, int], object] | None = None,
+    targets: tuple[Any, Any] | None = None,
+    dependence: float = 0.0,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -58,6 +74,14 @@ def walk_forward(
     have ``league`` (used for the promoted-team prior).  ``start`` defaults to the first
     date plus ``burn_in_days``.  ``xi`` is the decay **per day**.  ``progress(done, total)``
     is called after each block; an exception it raises stops the run.
+
+    ``targets``: fractional home and away goal targets per row of ``matches`` (for example
+    the rates implied by each match's prices, :func:`core.market_model.market_rates`, or
+    goals mixed with shots on target) fitted instead of the goals by Poisson
+    pseudo-likelihood (``rho`` is then not fitted; ``dependence`` is the fixed rho of the
+    predicted grids).  A row whose target is NaN is predicted but never trained on; a block
+    with no earlier target is not predicted.  A forecast never uses its own row's target:
+    only rows before the block train.
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
     columns p_home, p_draw, p_away, home_rate, away_rate, refit_date and n_train.
@@ -90,6 +114,21 @@ def walk_forward(
     away = codes[m:].astype(np.int32)
     if (home == away).any():
         raise InvalidInputError("a team cannot play itself")
+    if targets is None:
+        row_of, goals_h, goals_a = np.arange(m), hg, ag
+        split_w = np.ones(m)
+        fit_rho, grid_rho = rho, None
+    else:
+        tx = np.asarray(targets[0], dtype=float)
+        ty = np.asarray(targets[1], dtype=float)
+        if tx.shape != (len(matches),) or ty.shape != (len(matches),):
+            raise InvalidInputError("targets need one home and one away value per match")
+        tx, ty = tx[order], ty[order]
+        ok = np.isfinite(tx) & np.isfinite(ty) & (tx >= 0) & (ty >= 0)
+        r, goals_h, goals_a, split_w = split_targets(np.where(ok, tx, 0.0), np.where(ok, ty, 0.0))
+        keep = (split_w > 0) & ok[r]
+        row_of, goals_h, goals_a, split_w = r[keep], goals_h[keep], goals_a[keep], split_w[keep]
+        fit_rho, grid_rho = False, float(dependence)
     if "league" in frame.columns:
         league, _ = pd.factorize(frame["league"].to_numpy())
     else:
@@ -123,14 +162,20 @@ def walk_forward(
         local = np.full(n_all, -1, dtype=np.int32)
         local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
+        ex = slice(*np.searchsorted(row_of, (train_lo, lo))) if targets is not None else sl
+        rows_ex = row_of[ex] if targets is not None else sl
+        if ex.stop <= ex.start:  # no earlier row has a target yet: no forecast
+            if progress is not None:
+                progress(b + 1, len(blocks))
+            continue
         problem = Problem(
-            home_idx=local[home[sl]],
-            away_idx=local[away[sl]],
-            home_goals=hg[sl],
-            away_goals=ag[sl],
-            weights=np.exp(-xi * (t - day[sl]).astype(float)),
+            home_idx=local[home[rows_ex]],
+            away_idx=local[away[rows_ex]],
+            home_goals=goals_h[ex],
+            away_goals=goals_a[ex],
+            weights=split_w[ex] * np.exp(-xi * (t - day[rows_ex]).astype(float)),
             n_teams=local_teams.size,
-            use_rho=rho,
+            use_rho=fit_rho,
             l2=l2,
         )
         problem.prior_attack, problem.prior_defence = state.prior(
@@ -143,7 +188,8 @@ def walk_forward(
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
         lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
         mu = np.exp(p.attack[ba] - p.defence[bh])
-        probs = outcome_probabilities(lam, mu, p.rho, max_goals)
+        rho = p.rho if grid_rho is None else grid_rho
+        probs = outcome_probabilities(lam, mu, rho, max_goals)
         rows.append(
             np.column_stack(
                 [
@@ -159,14 +205,14 @@ def walk_forward(
         if progress is not None:
             progress(b + 1, len(blocks))
 
-    if not rows:
+    if not blocks:
         first, last, begin = (np.datetime64(int(d), "D") for d in (day[0], day[-1], start_day))
         raise InvalidInputError(
             f"no match falls on or after the start date {begin}: the data run from {first} "
             f"to {last} and the first {burn_in_days} days only train the model; give more "
             "seasons, an earlier start or a shorter burn-in"
         )
-    out = np.concatenate(rows)
+    out = np.concatenate(rows) if rows else np.empty((0, 8))  # no block had targets
     pos = out[:, 0].astype(np.intp)
     return pd.DataFrame(
         {

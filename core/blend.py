@@ -1,8 +1,10 @@
 """Blending the goal model with the betting market.
 
-Features per match (all known before kick-off): the Dixon-Coles out-of-sample 1X2
-probabilities and goal rates, and the margin-free market probabilities with the book's
-overround.  Two blends are fitted strictly in time order:
+Features per match (all known before kick-off): the engine's out-of-sample 1X2
+probabilities and goal rates (the ``dc_*`` columns: since the market-implied ratings, the
+pool of Dixon-Coles and those ratings, :mod:`core.forecast`), and the margin-free
+pre-match market probabilities with the book's overround.  Two blends are fitted strictly
+in time order:
 
 - a LightGBM multiclass model, early-stopped on the last ``valid_share`` of the training
   rows;

@@ -25,7 +25,7 @@ import pandas as pd
 
 from core._solver import Parameters, Problem, initial_parameters, solve
 from core.errors import InvalidInputError, NotFittedError, UnknownTeamError
-from core.markets import MatchProbabilities, rho_bounds, score_grid
+from core.markets import MatchProbabilities, feasible_rho, score_grid
 
 __all__ = ["DixonColes", "Poisson", "decay_weights"]
 
@@ -334,12 +334,8 @@ class DixonColes:
         gives a batch of one.  A rho that would make a fixture's cell negative (possible
         only for a model not fitted here) is moved inside that fixture's region."""
         lam, mu = self.rates(home_teams, away_teams)
-        rho = self.rho_
-        if rho:  # a fit keeps rho valid for every pair; a model from elsewhere may not
-            lo, hi = rho_bounds(lam, mu)
-            keep = 1.0 - 1e-6
-            if not ((rho > lo * keep) & (rho < hi * keep)).all():
-                rho = np.clip(rho, lo * keep, hi * keep)
+        # a fit keeps rho valid for every pair; a model from elsewhere may not
+        rho = feasible_rho(self.rho_, lam, mu)
         grid = score_grid(lam, mu, rho, max_goals)
         return MatchProbabilities(
             np.atleast_1d(np.asarray(home_teams, dtype=object)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,11 +10,21 @@ import numpy as np
 import pandas as pd
 
 from core import metrics
-from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
+from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import InvalidInputError
+from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.odds import market_probabilities
 
-__all__ = ["BacktestReport", "backtest_report", "compare", "format_report"]
+__all__ = [
+    "BENCHMARK_SOURCES",
+    "BacktestReport",
+    "Benchmark",
+    "backtest_report",
+    "benchmark_market",
+    "compare",
+    "format_report",
+    "versus",
+]
 
 
 @dataclass
@@ -48,6 +57,60 @@ def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return s
 
 
+# One price source per evaluation: Pinnacle, else the market average (section "Model
+# quality" in the README).  Pre-match prices are what a forecast issued a day or two before
+# kick-off competes with; closing prices are the ceiling.
+BENCHMARK_SOURCES = {
+    "pre": ("pinnacle_pre", "avg_pre"),
+    "close": ("pinnacle_close", "avg_close"),
+}
+
+
+@dataclass
+class Benchmark:
+    """Margin-free 1X2 of one price source for every match (NaN rows: no price)."""
+
+    kind: str  # "pre" or "close"
+    source: str  # e.g. "pinnacle_pre"; "" when no source has any price
+    probs: np.ndarray
+    missing: int  # matches without a price from ``source``
+
+    @property
+    def priced(self) -> np.ndarray:
+        return ~np.isnan(self.probs[:, 0])
+
+
+def benchmark_market(frame: pd.DataFrame, kind: str = "pre", method: str = "power") -> Benchmark:
+    """The market to beat on ``frame``'s matches: the first source of
+    :data:`BENCHMARK_SOURCES` ``[kind]`` that prices every match, else the one that prices the
+    most (Pinnacle on a tie).  Sources are never mixed: matches the chosen source does not
+    price are left unscored and counted in ``missing``."""
+    if kind not in BENCHMARK_SOURCES:
+        raise InvalidInputError(f"unknown market {kind!r}; use 'pre' or 'close'")
+    best: Benchmark | None = None
+    for source in BENCHMARK_SOURCES[kind]:
+        probs, used = market_probabilities(frame, method=method, sources=(source,))
+        missing = int((used == "").sum())
+        if best is None or missing < best.missing:
+            best = Benchmark(kind, source, probs, missing)
+        if missing == 0:
+            break
+    assert best is not None
+    if best.missing == len(frame):
+        best.source = ""
+    return best
+
+
+def versus(p: np.ndarray, market: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
+    """A component's scores and paired RPS difference against ``market`` on the matches it
+    forecast (``n``); None when it forecast fewer than two."""
+    ok = np.isfinite(p).all(axis=1)
+    if ok.sum() < 2:
+        return None
+    c = compare(p[ok], market[ok], y[ok])
+    return c["model"] | {k: c[k] for k in ("n", "rps_diff", "rps_diff_se")}
+
+
 def backtest_report(
     frame: pd.DataFrame,
     *,
@@ -58,12 +121,20 @@ def backtest_report(
     start: Any = None,
     burn_in_days: int = 365,
     margin: str = "power",
+    market: str = "pre",
+    shots: float | None = None,
+    market_xi: float | None = None,
+    market_l2: float | None = None,
     progress: Callable[[int, int], object] | None = None,
 ) -> BacktestReport:
-    """Walk-forward Dixon-Coles on ``frame`` (the football-data parser's columns), scored
-    against the margin-free market on every match that has prices.  ``progress(done,
-    total)`` is passed to :func:`~core.backtest.walk_forward`."""
-    bt = walk_forward(
+    """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
+    ``frame`` (the football-data parser's columns), scored against one market source
+    (``market``: pre-match by default, or closing) on every match that source prices, with
+    each component alone and the closing market as the ceiling.  ``progress(done, total)``
+    is passed to the walk-forward."""
+    if market not in BENCHMARK_SOURCES:
+        raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
+    fc = engine_forecast(
         frame,
         xi=xi,
         l2=l2,
@@ -71,18 +142,55 @@ def backtest_report(
         window_days=window_days,
         start=start,
         burn_in_days=burn_in_days,
+        margin=margin,
+        shots=shots,
+        market_xi=market_xi,
+        market_l2=market_l2,
         progress=progress,
     )
-    rows = frame.loc[bt.index]
-    market, source = market_probabilities(rows, method=margin)
-    priced = source != ""
-    if not priced.any():
-        raise InvalidInputError("no evaluated match has market odds to compare with")
-    model = bt[["p_home", "p_draw", "p_away"]].to_numpy()
-    summary = compare(model[priced], market[priced], rows["result"].to_numpy()[priced])
-    summary["matches_predicted"] = len(bt)
-    summary["matches_without_market"] = int((~priced).sum())
-    summary["market_sources"] = dict(Counter(source[priced]).most_common())
+    fc = fc[fc["p_home"].notna()]
+    if fc.empty:
+        raise InvalidInputError("no match falls after the burn-in: nothing to evaluate")
+    fc = fc.loc[pd.to_datetime(frame.loc[fc.index, "date"]).sort_values(kind="stable").index]
+    rows = frame.loc[fc.index]
+    bench = benchmark_market(rows, market, margin)
+    if not bench.source:
+        raise InvalidInputError(
+            f"no evaluated match has {market}-match prices (Pinnacle or market average)"
+            if market == "pre"
+            else "no evaluated match has closing prices (Pinnacle or market average)"
+        )
+    ceiling = bench if market == "close" else benchmark_market(rows, "close", margin)
+    priced = bench.priced
+    y = metrics.encode_outcomes(rows["result"].to_numpy())
+    model = fc[["p_home", "p_draw", "p_away"]].to_numpy()
+    summary = compare(model[priced], bench.probs[priced], y[priced])
+    summary["market_kind"] = market
+    summary["market_source"] = bench.source
+    summary["market_sources"] = {bench.source: int(priced.sum())}
+    summary["matches_predicted"] = len(fc)
+    summary["matches_without_market"] = bench.missing
+    summary["components"] = {
+        name: versus(fc[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[
+            priced], bench.probs[priced], y[priced])
+        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi"))
+    }  # fmt: skip
+    both = priced & ceiling.priced
+    if ceiling is not bench and both.sum() >= 2:
+        c = compare(model[both], ceiling.probs[both], y[both])
+        summary["ceiling"] = {
+            "market_kind": "close",
+            "market_source": ceiling.source,
+            "n": c["n"],
+            "market": c["market"],
+            "rps_diff": c["rps_diff"],
+            "rps_diff_se": c["rps_diff_se"],
+        }
+    last = fc.iloc[-1]
+    summary["pool_weights"] = {
+        "dixon_coles": float(last["w_dixon_coles"]),
+        "market_implied": float(last["w_market_implied"]),
+    }
     summary["period"] = {
         "from": rows["date"].min().date().isoformat(),
         "to": rows["date"].max().date().isoformat(),
@@ -96,6 +204,10 @@ def backtest_report(
         "start": None if start is None else str(start),
         "burn_in_days": burn_in_days,
         "margin": margin,
+        "market": market,
+        "shots": shots,
+        "market_xi": MARKET_XI if market_xi is None else market_xi,
+        "market_l2": MARKET_L2 if market_l2 is None else market_l2,
     }
     predictions = pd.DataFrame(
         {
@@ -107,10 +219,19 @@ def backtest_report(
             "model_home": model[:, 0],
             "model_draw": model[:, 1],
             "model_away": model[:, 2],
-            "market_home": market[:, 0],
-            "market_draw": market[:, 1],
-            "market_away": market[:, 2],
-            "market_source": source,
+            "dixon_coles_home": fc["dc_home"],
+            "dixon_coles_draw": fc["dc_draw"],
+            "dixon_coles_away": fc["dc_away"],
+            "market_implied_home": fc["mi_home"],
+            "market_implied_draw": fc["mi_draw"],
+            "market_implied_away": fc["mi_away"],
+            "market_home": bench.probs[:, 0],
+            "market_draw": bench.probs[:, 1],
+            "market_away": bench.probs[:, 2],
+            "closing_home": ceiling.probs[:, 0],
+            "closing_draw": ceiling.probs[:, 1],
+            "closing_away": ceiling.probs[:, 2],
+            "market_source": np.where(priced, bench.source, ""),
         }
     )
     return BacktestReport(summary, predictions)
@@ -119,26 +240,52 @@ def backtest_report(
 def format_report(s: dict[str, Any]) -> str:
     """A readable table of :func:`backtest_report`'s summary."""
     cfg = s["settings"]
+    kind = "pre-match" if s["market_kind"] == "pre" else "closing"
     lines = [
-        f"Walk-forward backtest: {s['n']} matches with market prices "
-        f"({', '.join(s['leagues'])}; {s['period']['from']} to {s['period']['to']})",
+        f"Walk-forward backtest: {s['n']} matches with {kind} prices from "
+        f"{s['market_source']} ({', '.join(s['leagues'])}; {s['period']['from']} to "
+        f"{s['period']['to']})",
         f"refit every {cfg['refit_days']} days, decay xi = {cfg['xi_per_day']} per day, "
-        f"prior l2 = {cfg['l2']}, margin removal: {cfg['margin']}",
+        f"prior l2 = {cfg['l2']} (market-implied ratings: {cfg['market_xi']}, "
+        f"{cfg['market_l2']}), margin removal: {cfg['margin']}",
         "",
-        f"{'':<8}{'RPS':>9}{'log loss':>10}{'Brier':>9}{'accuracy':>10}{'draw acc':>10}",
+        f"{'':<16}{'RPS':>9}{'log loss':>10}{'Brier':>9}{'accuracy':>10}{'draw acc':>10}"
+        f"{'RPS - market (SE)':>22}",
     ]
-    for name in ("model", "market"):
-        m = s[name]
+    rows = [("engine (pool)", s["model"], s["rps_diff"], s["rps_diff_se"])]
+    rows += [
+        (name.replace("_", "-"), c, c["rps_diff"], c["rps_diff_se"])
+        for name, c in s["components"].items()
+        if c is not None
+    ]
+    rows.append((f"market {s['market_kind']}", s["market"], None, None))
+    for name, m, diff, se in rows:
         draw = "-" if m["draw_accuracy"] is None else f"{m['draw_accuracy']:.4f}"
+        gap = "" if diff is None else f"{diff:+.5f} ({se:.5f})"
         lines.append(
-            f"{name:<8}{m['rps']:>9.5f}{m['log_loss']:>10.5f}{m['brier']:>9.5f}"
-            f"{m['accuracy']:>10.4f}{draw:>10}"
+            f"{name:<16}{m['rps']:>9.5f}{m['log_loss']:>10.5f}{m['brier']:>9.5f}"
+            f"{m['accuracy']:>10.4f}{draw:>10}{gap:>22}".rstrip()
         )
+    weights = s["pool_weights"]
     lines += [
         "",
-        f"RPS model - market: {s['rps_diff']:+.5f} (standard error {s['rps_diff_se']:.5f})",
-        "market source: " + ", ".join(f"{k} {v}" for k, v in s["market_sources"].items()),
+        f"RPS engine - {kind} market: {s['rps_diff']:+.5f} (standard error "
+        f"{s['rps_diff_se']:.5f})",
     ]
+    if "ceiling" in s:
+        c = s["ceiling"]
+        lines.append(
+            f"ceiling, closing market ({c['market_source']}, {c['n']} matches): RPS "
+            f"{c['market']['rps']:.5f}; engine - closing {c['rps_diff']:+.5f} "
+            f"(standard error {c['rps_diff_se']:.5f})"
+        )
+    lines.append(
+        f"pool weights at the last refit: dixon-coles {weights['dixon_coles']:.3f}, "
+        f"market-implied {weights['market_implied']:.3f}"
+    )
     if s["matches_without_market"]:
-        lines.append(f"matches without any odds (not scored): {s['matches_without_market']}")
+        lines.append(
+            f"matches without {s['market_source']} prices (not scored): "
+            f"{s['matches_without_market']}"
+        )
     return "\n".join(lines)

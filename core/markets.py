@@ -68,6 +68,20 @@ def rho_bounds(home_rate: np.ndarray, away_rate: np.ndarray) -> tuple[np.ndarray
     )
 
 
+def feasible_rho(
+    rho: float, home_rate: np.ndarray, away_rate: np.ndarray
+) -> float | np.ndarray:
+    """``rho``, moved inside each fixture's :func:`rho_bounds` where it lies outside them
+    (a scalar when it is valid for every fixture, else one value per fixture)."""
+    if not rho:
+        return rho
+    lo, hi = rho_bounds(home_rate, away_rate)
+    keep = 1.0 - 1e-6
+    if ((rho > lo * keep) & (rho < hi * keep)).all():
+        return rho
+    return np.clip(rho, lo * keep, hi * keep)
+
+
 def score_grid(
     home_rate: np.ndarray,
     away_rate: np.ndarray,

@@ -4,19 +4,26 @@ Time is split once.  The last ``validation_share`` of the selected matches (by d
 validation period; nothing fitted here ever trains on it, and every reported metric is
 computed on it:
 
-1. Dixon-Coles walk-forward over the whole selection (refit every ``refit_days`` on the
-   matches strictly before each block, per country so that promoted and relegated clubs
-   stay connected) gives every match after the burn-in an out-of-sample forecast.
-2. The stored Dixon-Coles model is fitted on the matches before the validation period.
+1. The engine's own forecast walks forward over the whole selection
+   (:func:`core.forecast.engine_forecast`: Dixon-Coles on results and the market-implied
+   ratings on past prices, refitted every ``refit_days`` on the matches strictly before
+   each block, per country so that promoted and relegated clubs stay connected, and their
+   log-linear pool with weights fitted on earlier matches only).  It gives every match
+   after the burn-in an out-of-sample forecast; ``poisson`` is this forecast.
+2. The stored models (Dixon-Coles, market-implied ratings, pool weights) are fitted on the
+   matches before the validation period.
 3. ``blending`` trains the blend (:mod:`core.blend`) on the pre-validation forecasts;
    ``calibration`` fits a calibrator (:mod:`core.calibration`) on them; ``full`` trains the
    blend on the first 70 % of the pre-validation forecasts and calibrates the blend's
    out-of-sample output on the remaining 30 %.  ``draw`` adds an independent Poisson
    walk-forward and learns :class:`core.draw.DrawModel` on the pre-validation forecasts
-   with the **pre-match** market (never closing prices); its metrics compare with the
-   pre-match market.
-4. The validation matches are forecast by the fitted stages and scored, next to the
-   margin-free closing market on the same matches.
+   with the **pre-match** market (never closing prices).
+4. The validation matches are forecast by the fitted stages and scored against one
+   pre-match price source (:func:`core.evaluation.benchmark_market`), with the closing
+   market as the ceiling.
+
+Blends train on pre-match prices only (:data:`PRE_MATCH_SOURCES`): a forecast issued before
+kick-off cannot know the closing price.
 """
 
 from __future__ import annotations
@@ -38,22 +45,32 @@ from core.calibration import (
     reliability_curves,
 )
 from core.dixon_coles import DixonColes, Poisson
-from core.draw import PRE_MATCH_SOURCES, DrawModel, draw_report
+from core.draw import PRE_MATCH_SOURCES as DRAW_MARKET_SOURCES
+from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
-from core.evaluation import compare
+from core.evaluation import benchmark_market, compare, versus
+from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
+from core.market_model import MarketImplied, market_rates
+from core.markets import MatchProbabilities, feasible_rho, score_grid
 from core.odds import market_probabilities
+from core.odds import overround as overround_of
+from core.pool import LogLinearPool
 
 __all__ = [
     "MODEL_TYPES",
+    "PRE_MATCH_SOURCES",
     "StoredModel",
     "TrainedModel",
     "TrainingConfig",
     "check_selection",
+    "pre_match_market",
     "predict_proba",
     "train",
 ]
 
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
+# Prices a forecast issued a day or two before kick-off can have: what blends train on.
+PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
 MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 
@@ -75,7 +92,9 @@ class TrainingConfig:
     ``xi``: Dixon-Coles time decay **per day**; ``l2``: prior precision on team strengths;
     ``refit_days``: walk-forward refit interval; ``validation_share``: the last share of the
     matches (by date) held out for the metrics; ``burn_in_days``: history before the first
-    out-of-sample forecast; ``margin``: margin removal for the market probabilities.
+    out-of-sample forecast; ``margin``: margin removal for the market probabilities.  The
+    market-implied ratings use their own decay and prior, :data:`core.forecast.MARKET_XI`
+    and :data:`core.forecast.MARKET_L2`.
     """
 
     model_type: str = "full"
@@ -101,6 +120,7 @@ class TrainingConfig:
             raise InvalidInputError("refit_days must be between 1 and 120")
         if not 30 <= self.burn_in_days <= 3650:
             raise InvalidInputError("burn_in_days must be between 30 and 3650")
+
 
 
 @dataclass
@@ -131,13 +151,22 @@ class _Reporter:
         self(phase, 1.0, message)
 
 
-def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
-    market, _ = market_probabilities(frame, method=margin)
-    odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
+def pre_match_market(frame: pd.DataFrame, margin: str) -> tuple[np.ndarray, np.ndarray]:
+    """Margin-free pre-match 1X2 per match from the first of :data:`PRE_MATCH_SOURCES` with
+    prices (NaN rows: none), and that source's overround: what a blend may use."""
+    market, used = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
     overround = np.full(len(frame), np.nan)
-    if all(c in frame for c in odds_cols):
-        q = 1.0 / frame[odds_cols].to_numpy(dtype=float)
-        overround = q.sum(axis=1) - 1.0
+    for source in PRE_MATCH_SOURCES:
+        rows = used == source
+        if rows.any():
+            cols = [f"{source}_{o}" for o in "hda"]
+            overround[rows] = overround_of(frame.loc[rows, cols].to_numpy(dtype=float))
+    return market, overround
+
+
+def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFrame:
+    """Blend features: the engine's forecast and goal rates, and the pre-match market."""
+    market, overround = pre_match_market(frame, margin)
     return pd.DataFrame(
         {
             "dc_home": wf["p_home"].to_numpy(),
@@ -154,7 +183,23 @@ def _features(frame: pd.DataFrame, wf: pd.DataFrame, margin: str) -> pd.DataFram
     )
 
 
-def _walk_forward(
+def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter) -> pd.DataFrame:
+    def tick(fraction: float, message: str) -> None:
+        report("dixon_coles", fraction, message)
+
+    return engine_forecast(
+        frame,
+        xi=config.xi,
+        l2=config.l2,
+        refit_days=config.refit_days,
+        burn_in_days=config.burn_in_days,
+        margin=config.margin,
+        group_by="country" if "country" in frame else None,
+        progress=tick,
+    )
+
+
+def _goal_walk_forward(
     frame: pd.DataFrame,
     config: TrainingConfig,
     report: _Reporter,
@@ -162,6 +207,7 @@ def _walk_forward(
     phase: str = "dixon_coles",
     phase_share: float = 1.0,
 ) -> pd.DataFrame:
+    """One goal model's walk-forward per country (the draw model's independent Poisson)."""
     groups = frame.groupby("country", sort=True) if "country" in frame else [("", frame)]
     groups = list(groups)
     sizes = np.array([len(g) for _, g in groups], dtype=float)
@@ -228,7 +274,7 @@ def train(
     validation_start = check_selection(frame["date"], config)
     cut = int(np.searchsorted(frame["date"].to_numpy(), validation_start.to_datetime64()))
 
-    report("dixon_coles", 0.0, "Dixon-Coles walk-forward")
+    report("dixon_coles", 0.0, "walk-forward: Dixon-Coles and market-implied ratings")
     wf = _walk_forward(frame, config, report)
     is_valid = np.arange(len(frame)) >= cut
     has_forecast = wf["p_home"].notna().to_numpy()
@@ -245,12 +291,12 @@ def train(
         f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
         f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
     )
+    _fit_market_implied(frame.iloc[:cut], validation_start, wf, y, train_rows, config, weights,
+                        report)  # fmt: skip
 
     features = _features(frame, wf, config.margin)
     probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    report(
-        "dixon_coles", 1.0, "Dixon-Coles walk-forward done", _interim(probs[is_valid], y[is_valid])
-    )
+    report("dixon_coles", 1.0, "walk-forward done", _interim(probs[is_valid], y[is_valid]))
 
     blend = calibrator = None
     if config.model_type in ("blending", "full"):
@@ -305,6 +351,41 @@ def train(
     return TrainedModel(weights, final, report.logs, n_train=cut, n_validation=int(is_valid.sum()))
 
 
+def _fit_market_implied(
+    frame: pd.DataFrame,
+    validation_start: Any,
+    wf: pd.DataFrame,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    config: TrainingConfig,
+    weights: dict[str, Any],
+    report: _Reporter,
+) -> None:
+    """The stored market-implied ratings and pool weights (none without any priced match:
+    the engine's forecast is then Dixon-Coles alone)."""
+    lam, mu, _ = market_rates(frame, method=config.margin)
+    if not np.isfinite(lam).any():
+        report.log("fit", "no pre-validation match has prices: Dixon-Coles alone")
+        return
+    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin).fit(
+        frame, home_rate=lam, away_rate=mu, reference_date=validation_start
+    )
+    weights["market_implied"] = mi.to_dict()
+    components = [
+        wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
+        wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
+    ]
+    rows = np.flatnonzero(train_rows)
+    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
+    weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
+    report.log(
+        "fit",
+        f"market-implied ratings: {mi.n_priced_} priced matches, {len(mi.teams_)} teams; "
+        f"pool weights dixon-coles {pool.weights_[0]:.3f}, market-implied "
+        f"{pool.weights_[1]:.3f} ({pool.n_train_} out-of-sample forecasts)",
+    )
+
+
 def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blend:
     def on_iteration(env: Any) -> None:
         report(
@@ -324,16 +405,18 @@ def _fit_draw(
     config: TrainingConfig,
     report: _Reporter,
 ) -> tuple[DrawModel, pd.DataFrame, np.ndarray]:
-    """The draw model on the pre-validation forecasts: Dixon-Coles (``wf``), an independent
-    Poisson walk-forward on the same schedule and the pre-match market.  Returns the model,
-    its features for every match and the pre-match market probabilities."""
-    poisson = _walk_forward(frame, config, report, rho=False, phase="draw", phase_share=0.8)
-    market, _ = market_probabilities(frame, method=config.margin, sources=PRE_MATCH_SOURCES)
+    """The draw model on the pre-validation forecasts: Dixon-Coles (``wf``'s component), an
+    independent Poisson walk-forward on the same schedule and the pre-match market.  Returns
+    the model, its features for every match and the pre-match market probabilities."""
+    poisson = _goal_walk_forward(
+        frame, config, report, rho=False, phase="draw", phase_share=0.8
+    )
+    market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_MARKET_SOURCES)
     x = pd.DataFrame(
-        {
-            "dc_home": wf["p_home"].to_numpy(),
-            "dc_draw": wf["p_draw"].to_numpy(),
-            "dc_away": wf["p_away"].to_numpy(),
+        {  # Dixon-Coles' own forecast, not the engine's pool
+            "dc_home": wf["dc_home"].to_numpy(),
+            "dc_draw": wf["dc_draw"].to_numpy(),
+            "dc_away": wf["dc_away"].to_numpy(),
             "poisson_draw": poisson["p_draw"].to_numpy(),
             "market_draw": market[:, 1],
         },
@@ -405,12 +488,33 @@ def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict
         [frame["home_goals"].to_numpy()[is_valid], frame["away_goals"].to_numpy()[is_valid]]
     ).astype(float)
     out["rmse_goals"] = float(np.sqrt(np.mean((np.concatenate([lam, mu]) - goals) ** 2)))
-    market = features[["mk_home", "mk_draw", "mk_away"]].to_numpy()[is_valid]
-    priced = ~np.isnan(market).any(axis=1)
+    rows = frame[is_valid]
+    bench = benchmark_market(rows, "pre", config.margin)
+    priced = bench.priced
     if priced.sum() >= 2:
-        comparison = compare(p[priced], market[priced], yv[priced])
+        comparison = compare(p[priced], bench.probs[priced], yv[priced])
         out["comparison"] = comparison
         out["market"] = comparison["market"] | {"n": comparison["n"]}
+        out["market_kind"] = "pre"
+        out["market_source"] = bench.source
+        out["matches_without_market"] = bench.missing
+        components = {}
+        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi")):
+            q = wf[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[is_valid]
+            components[name] = versus(q[priced], bench.probs[priced], yv[priced])
+        out["components"] = components
+    ceiling = benchmark_market(rows, "close", config.margin)
+    both = priced & ceiling.priced
+    if both.sum() >= 2:
+        c = compare(p[both], ceiling.probs[both], yv[both])
+        out["ceiling"] = {
+            "market_kind": "close",
+            "market_source": ceiling.source,
+            "n": c["n"],
+            "market": c["market"],
+            "rps_diff": c["rps_diff"],
+            "rps_diff_se": c["rps_diff_se"],
+        }
     out["margin"] = config.margin
     return out
 
@@ -435,6 +539,13 @@ class StoredModel:
 
     def __init__(self, weights: dict[str, Any]) -> None:
         self.dixon_coles = DixonColes.from_dict(weights["dixon_coles"])
+        # models trained before the market-implied ratings existed have neither
+        self.market_implied = (
+            MarketImplied.from_dict(weights["market_implied"])
+            if "market_implied" in weights
+            else None
+        )
+        self.pool = LogLinearPool.from_dict(weights["pool"]) if "pool" in weights else None
         self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
         self.draw = DrawModel.from_dict(weights["draw"]) if "draw" in weights else None
         self.independent_poisson = (
@@ -452,13 +563,18 @@ class StoredModel:
         overround: np.ndarray | None = None,
         max_goals: int | None = None,
     ) -> tuple[np.ndarray, Any]:
-        """1X2 probabilities for new fixtures, and the Dixon-Coles
-        :class:`~core.markets.MatchProbabilities` (score grid and markets).  ``market`` is an
-        optional (n, 3) array of margin-free market probabilities (NaN rows: no odds; the
-        blend then falls back to the goal model, the draw model to its weights without odds),
-        ``overround`` the books' margins.  Market prices should be pre-match ones."""
+        """1X2 probabilities for new fixtures, and the goal model's
+        :class:`~core.markets.MatchProbabilities` (score grid and markets).  The engine's own
+        forecast is the pool of Dixon-Coles and the market-implied ratings (it needs no odds);
+        its grid uses the pool's goal rates (the weighted geometric mean of the two).
+        ``market`` is an optional (n, 3) array of margin-free market probabilities (NaN rows:
+        no odds; the blend then falls back to the engine's forecast, the draw model to its
+        weights without odds), ``overround`` the books' margins.  Market prices should be
+        pre-match ones."""
         grid = self.dixon_coles.predict(home, away, max_goals=max_goals)
-        probs = grid.outcomes
+        probs = dc_probs = grid.outcomes
+        if self.market_implied is not None and self.pool is not None:
+            probs, grid = self._pooled(grid, max_goals)
         n = len(probs)
         if self.blend is not None:
             market = np.full((n, 3), np.nan) if market is None else np.asarray(market, float)
@@ -468,11 +584,38 @@ class StoredModel:
         if self.draw is not None and self.independent_poisson is not None:
             poisson = self.independent_poisson.predict(home, away, max_goals=max_goals)
             market_draw = np.full(n, np.nan) if market is None else np.asarray(market, float)[:, 1]
-            x = np.column_stack([probs, poisson.draw, market_draw])  # draw FEATURES order
+            # trained on Dixon-Coles' own 1X2 (core.pipeline._fit_draw), not the pool's
+            x = np.column_stack([dc_probs, poisson.draw, market_draw])  # draw FEATURES order
             probs = self.draw.predict_proba(x)
         if self.calibrator is not None:
             probs = self.calibrator.predict(probs)
         return probs, grid
+
+
+    def _pooled(
+        self, grid: MatchProbabilities, max_goals: int | None
+    ) -> tuple[np.ndarray, Any]:
+        """The pool where the market-implied ratings know both teams (a team without a
+        priced match in the training data has none); Dixon-Coles alone elsewhere."""
+        mi_model = self.market_implied
+        assert mi_model is not None and self.pool is not None
+        index = mi_model._index
+        pairs = zip(grid.home_team, grid.away_team, strict=True)
+        known = np.array([h in index and a in index for h, a in pairs], dtype=bool)
+        probs = grid.outcomes.copy()
+        if not known.any():
+            return probs, grid
+        mi = mi_model.predict(grid.home_team[known], grid.away_team[known], max_goals=max_goals)
+        probs[known] = self.pool.predict([probs[known], mi.outcomes])
+        lam, mu = grid.home_rate.copy(), grid.away_rate.copy()
+        lam[known], mu[known] = pooled_rates(
+            [(lam[known], mu[known]), (mi.home_rate, mi.away_rate)], self.pool.weights_
+        )
+        rho = feasible_rho(self.dixon_coles.rho_, lam, mu)  # the pooled rates' own region
+        pooled = MatchProbabilities(
+            grid.home_team, grid.away_team, lam, mu, score_grid(lam, mu, rho, max_goals), rho
+        )
+        return probs, pooled
 
 
 def predict_proba(

@@ -32,11 +32,14 @@ EXIT_USAGE = 2
 EXIT_DATA = 1
 
 # mirrors of core.pipeline.MODEL_TYPES, core.odds.METHODS, core.backtest.DEFAULT_XI /
-# DEFAULT_L2 and server.tables.ModelStatus (tests/test_cli.py checks they agree)
+# DEFAULT_L2, core.forecast.MARKET_XI / MARKET_L2 and server.tables.ModelStatus
+# (tests/test_cli.py checks they agree)
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 MARGIN_METHODS = ("multiplicative", "power", "shin")
 DEFAULT_XI = 0.0025
 DEFAULT_L2 = 4.0
+MARKET_XI = 0.02
+MARKET_L2 = 0.1
 STATUSES = ("active", "archived", "failed", "training", "queued", "completed", "cancelled")
 
 
@@ -77,6 +80,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         start=args.start,
         burn_in_days=args.burn_in_days,
         margin=args.margin,
+        market=args.market,
+        shots=args.shots,
+        market_xi=args.market_xi,
+        market_l2=args.market_l2,
         progress=lambda done, total: bar.update(done / total, f"refit {done}/{total}"),
     )
     bar.close()
@@ -299,9 +306,10 @@ def _describe_run(run: dict[str, Any]) -> str:
         )
         if m.get("market"):
             k = m["market"]
+            source = f", pre-match {m['market_source']}" if m.get("market_source") else ""
             lines.append(
                 f"{'market':<8}{k['rps']:>9.5f}{k['log_loss']:>10.5f}"
-                f"{k['brier']:>9.5f}{k['accuracy']:>10.4f}   (on {k['n']} priced)"
+                f"{k['brier']:>9.5f}{k['accuracy']:>10.4f}   (on {k['n']} priced{source})"
             )
             c = m["comparison"]
             lines.append(
@@ -310,6 +318,13 @@ def _describe_run(run: dict[str, Any]) -> str:
             )
         if m.get("draw"):
             lines.extend(_describe_draws(m["draw"]))
+            if m.get("ceiling"):
+                ceiling = m["ceiling"]
+                lines.append(
+                    f"ceiling, closing market ({ceiling['market_source']}): RPS "
+                    f"{ceiling['market']['rps']:.5f}; model - closing "
+                    f"{ceiling['rps_diff']:+.5f} (SE {ceiling['rps_diff_se']:.5f})"
+                )
         lines.extend(f"  {line}" for line in run["logs"] or [])
     elif run["error_message"]:
         lines.append(f"error: {run['error_message']}")
@@ -599,7 +614,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     }
 
     async def work(services: Any) -> int:
-        result = await predictions.evaluate(services.engine, args.model, selection, args.margin)
+        result = await predictions.evaluate(
+            services.engine, args.model, selection, args.margin, args.market
+        )
         if args.json:
             print(json.dumps(json_ready(result), indent=2))
             return 0
@@ -607,6 +624,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"model {result['model_version']} on {result['n']} matches "
             f"({result['period']['from']} to {result['period']['to']})"
         )
+        kind = "pre-match" if result["market_kind"] == "pre" else "closing"
+        print(f"market: {kind} prices from {result['market_source']}")
         for name in ("model", "market"):
             s = result[name]
             print(
@@ -614,6 +633,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 f"Brier {s['brier']:.5f}  accuracy {s['accuracy']:.4f}"
             )
         print(f"RPS model - market: {result['rps_diff']:+.5f} (SE {result['rps_diff_se']:.5f})")
+        if "ceiling" in result:
+            c = result["ceiling"]
+            print(
+                f"ceiling, closing market ({c['market_source']}): RPS {c['market']['rps']:.5f}; "
+                f"model - closing {c['rps_diff']:+.5f} (SE {c['rps_diff_se']:.5f})"
+            )
+        if result["matches_without_market"]:
+            print(
+                f"{result['matches_without_market']} matches without "
+                f"{result['market_source']} prices (not scored)"
+            )
         if result["in_sample_matches"]:
             print(
                 f"warning: {result['in_sample_matches']} of these matches are from the "
@@ -825,6 +855,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
@@ -844,7 +884,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bt = sub.add_parser(
         "backtest",
-        help="walk-forward Dixon-Coles versus the closing market on football-data.co.uk files",
+        help="the engine's walk-forward forecast versus the pre-match market on "
+        "football-data.co.uk files",
     )
     bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     bt.add_argument(
@@ -889,6 +930,33 @@ def build_parser() -> argparse.ArgumentParser:
         choices=MARGIN_METHODS,
         default="power",
         help="how to remove the bookmaker margin (default power)",
+    )
+    bt.add_argument(
+        "--market",
+        choices=("pre", "close"),
+        default="pre",
+        help="the market to compare with: pre-match (default; what a forecast issued before "
+        "the match competes with) or closing (the ceiling)",
+    )
+    bt.add_argument(
+        "--market-xi",
+        type=_non_negative,
+        default=None,
+        help=f"time decay PER DAY of the market-implied ratings (default {MARKET_XI})",
+    )
+    bt.add_argument(
+        "--market-l2",
+        type=_non_negative,
+        default=None,
+        help=f"prior precision of the market-implied ratings (default {MARKET_L2})",
+    )
+    bt.add_argument(
+        "--shots",
+        type=_share,
+        default=None,
+        metavar="GOALS_SHARE",
+        help="fit Dixon-Coles to goals mixed with shots on target, this share on goals "
+        "(for example 0.7; default: goals only)",
     )
     bt.add_argument(
         "--predictions",
@@ -1038,6 +1106,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--date-from", type=_date, metavar="YYYY-MM-DD")
     ev.add_argument("--date-to", type=_date, metavar="YYYY-MM-DD")
     ev.add_argument("--margin", choices=MARGIN_METHODS, default="power")
+    ev.add_argument(
+        "--market",
+        choices=("pre", "close"),
+        default="pre",
+        help="compare with the pre-match (default) or the closing market",
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_evaluate)
 

@@ -135,6 +135,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "ht_home_goals",
     "ht_away_goals",
     "ht_result",
+    "home_shots_on_target",
+    "away_shots_on_target",
     *ODDS_COLUMNS,
     "line",
 )
@@ -158,6 +160,8 @@ class _Layout:
     hthg: int | None
     htag: int | None
     htr: int | None
+    hst: int | None
+    ast: int | None
     odds: dict[str, tuple[int, str]]  # canonical -> (index, source name); absent ones omitted
 
 
@@ -176,6 +180,8 @@ class _Rows:
     ht_home: list[int | None] = field(default_factory=list)
     ht_away: list[int | None] = field(default_factory=list)
     ht_result: list[str | None] = field(default_factory=list)
+    home_sot: list[int | None] = field(default_factory=list)
+    away_sot: list[int | None] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
     raw: list[list[str]] = field(default_factory=list)
 
@@ -280,6 +286,8 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
         hthg=index.get("HTHG"),
         htag=index.get("HTAG"),
         htr=index.get("HTR"),
+        hst=index.get("HST"),
+        ast=index.get("AST"),
         odds=odds,
     )
 
@@ -408,6 +416,16 @@ def _core_fields(
     return _Match(league, match_date, home, away, home_goals, away_goals, result), reasons
 
 
+def _optional_count(row: list[str], index: int | None, column: str) -> tuple[int | None, str]:
+    """Parse a shots-on-target cell: ``(value or None, warning or '')``; blank is silent."""
+    if index is None or not row[index].strip():
+        return None, ""
+    value, reason = _parse_goals(row[index].strip(), column)
+    if reason is not None:
+        return None, f"bad {column} ({reason}), set to NA"
+    return value, ""
+
+
 def _optional_goals(row: list[str], index: int | None, column: str) -> tuple[int | None, str]:
     """Parse a half-time goal cell: ``(value or None, warning or '')``; blank is silent."""
     if index is None:
@@ -528,7 +546,10 @@ def _keep(state: _State, line: int, row: list[str], layout: _Layout, match: _Mat
     """Append a validated match (and its optional fields) to the accumulator."""
     time, time_notes = _kick_off(row, layout)
     ht_home, ht_away, ht_result, ht_notes = _half_time(row, layout)
-    state.warnings.extend(RowProblem(line, note) for note in (*time_notes, *ht_notes))
+    home_sot, note_hs = _optional_count(row, layout.hst, "HST")
+    away_sot, note_as = _optional_count(row, layout.ast, "AST")
+    notes = (*time_notes, *ht_notes, note_hs, note_as)
+    state.warnings.extend(RowProblem(line, note) for note in notes if note)
     rows = state.rows
     rows.league.append(match.league)
     rows.date.append(match.date)
@@ -541,6 +562,8 @@ def _keep(state: _State, line: int, row: list[str], layout: _Layout, match: _Mat
     rows.ht_home.append(ht_home)
     rows.ht_away.append(ht_away)
     rows.ht_result.append(ht_result)
+    rows.home_sot.append(home_sot)
+    rows.away_sot.append(away_sot)
     rows.line.append(line)
     rows.raw.append(row)
 
@@ -613,6 +636,8 @@ def _frame(state: _State, layout: _Layout, season: str) -> pd.DataFrame:
         "ht_home_goals": pd.array(rows.ht_home, dtype="Int64"),
         "ht_away_goals": pd.array(rows.ht_away, dtype="Int64"),
         "ht_result": pd.Series(rows.ht_result, dtype=object),
+        "home_shots_on_target": pd.array(rows.home_sot, dtype="Int64"),
+        "away_shots_on_target": pd.array(rows.away_sot, dtype="Int64"),
         **_odds_frame_columns(state, layout),
         "line": np.array(rows.line, dtype=np.int64),
     }

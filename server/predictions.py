@@ -11,13 +11,12 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.draw import PRE_MATCH_SOURCES
 from core.errors import InvalidInputError, UnknownTeamError
-from core.evaluation import compare
+from core.evaluation import BENCHMARK_SOURCES, benchmark_market, compare
 from core.markets import MatchProbabilities
-from core.odds import implied_probabilities, market_probabilities
+from core.odds import implied_probabilities
 from core.odds import overround as overround_of
-from core.pipeline import StoredModel
+from core.pipeline import StoredModel, pre_match_market
 from core.pricing import fit_grid
 from core.pricing import price as price_grid
 from server import cache
@@ -343,10 +342,16 @@ async def evaluate(
     model_version: str | None,
     selection: dict[str, Any],
     margin: str = "power",
+    market: str = "pre",
 ) -> dict[str, Any]:
-    """Score a stored model against the market on chosen matches (with their odds).
-    Matches of teams the model does not know are skipped and counted; matches on or before
-    the model's training data end are flagged as in-sample."""
+    """Score a stored model against one market source on chosen matches: the pre-match
+    market (default) or the closing one (``market``), with the closing market reported as
+    the ceiling.  The model's blend gets the matches' pre-match prices, the odds a forecast
+    issued before kick-off can have.  Matches of teams the model does not know are skipped
+    and counted; matches on or before the model's training data end are flagged as
+    in-sample."""
+    if market not in BENCHMARK_SOURCES:
+        raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
     model, stored, weights = await _model(engine, model_version)
     config = RunConfig.from_json({"model_type": "poisson", **selection})
     frame = await load_matches(engine, config)
@@ -355,28 +360,45 @@ async def evaluate(
     frame = frame[usable].reset_index(drop=True)
     if frame.empty:
         raise InvalidInputError("none of the selected matches is between teams the model knows")
-    odds_cols = ["pinnacle_close_h", "pinnacle_close_d", "pinnacle_close_a"]
-    market, source = market_probabilities(frame, method=margin)
-    inputs = market
-    if "draw" in weights:  # the draw model learned on pre-match prices: feed it those
-        inputs, _ = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
+    features = await asyncio.to_thread(pre_match_market, frame, margin)
     probs, _ = await asyncio.to_thread(
         stored.predict,
         frame["home_team"].tolist(),
         frame["away_team"].tolist(),
-        inputs,
-        overround_of(frame[odds_cols].to_numpy(dtype=float)),
+        features[0],
+        features[1],
     )
-    priced = source != ""
+    bench = benchmark_market(frame, market, margin)
+    priced = bench.priced
     if priced.sum() < 2:
-        raise InvalidInputError("fewer than two selected matches have market odds")
-    result = compare(probs[priced], market[priced], frame["result"].to_numpy()[priced])
+        kind = "pre-match" if market == "pre" else "closing"
+        raise InvalidInputError(
+            f"fewer than two selected matches have {kind} prices (Pinnacle or market average)"
+        )
+    y = frame["result"].to_numpy()
+    result = compare(probs[priced], bench.probs[priced], y[priced])
+    if market == "pre":
+        ceiling = benchmark_market(frame, "close", margin)
+        both = priced & ceiling.priced
+        if both.sum() >= 2:
+            c = compare(probs[both], ceiling.probs[both], y[both])
+            result["ceiling"] = {
+                "market_kind": "close",
+                "market_source": ceiling.source,
+                "n": c["n"],
+                "market": c["market"],
+                "rps_diff": c["rps_diff"],
+                "rps_diff_se": c["rps_diff_se"],
+            }
     reference = weights["dixon_coles"].get("fit", {}).get("reference_date")
     in_sample = 0
     if reference:
         in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
     result.update(
         model_version=model["version"],
+        market_kind=market,
+        market_source=bench.source,
+        matches_without_market=bench.missing,
         skipped_unknown_teams=int((~usable).sum()),
         in_sample_matches=in_sample,
         period={

@@ -29,6 +29,29 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     assert 0 < out["rps_diff_se"] < 0.01
     assert sum(out["market_sources"].values()) == out["n"]
     assert out["leagues"] == ["E0"]
+    # the pre-match market is the benchmark, one source; closing is the ceiling
+    assert out["market_kind"] == "pre" and out["market_source"] in ("pinnacle_pre", "avg_pre")
+    assert out["n"] + out["matches_without_market"] == out["matches_predicted"]
+    assert out["ceiling"]["market_source"] == "pinnacle_close"
+    assert out["ceiling"]["market"]["rps"] < out["market"]["rps"]
+    for name in ("dixon_coles", "market_implied"):
+        c = out["components"][name]
+        assert c["rps_diff"] == pytest.approx(c["rps"] - out["market"]["rps"])
+    assert set(out["pool_weights"]) == {"dixon_coles", "market_implied"}
+
+
+def test_backtest_against_the_closing_market(e0_files, capsys):
+    assert main(["backtest", *e0_files[-3:], "--market", "close", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["market_kind"] == "close" and out["market_source"] == "pinnacle_close"
+    assert "ceiling" not in out
+
+
+def test_backtest_rejects_an_unknown_market(e0_files, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["backtest", *e0_files[-2:], "--market", "open"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'open'" in capsys.readouterr().err
 
 
 def test_backtest_table_and_per_match_sources(e0_files, tmp_path, capsys):
@@ -49,7 +72,8 @@ def test_backtest_table_and_per_match_sources(e0_files, tmp_path, capsys):
         == 0
     )
     text = capsys.readouterr().out
-    assert "RPS model - market" in text and "market source: pinnacle_close" in text
+    assert "RPS engine - pre-match market" in text and "from pinnacle_pre" in text
+    assert "ceiling, closing market (pinnacle_close" in text
     lines = target.read_text().splitlines()
     assert lines[0].endswith("market_source")
     assert len(lines) > 700
@@ -139,6 +163,9 @@ def test_parser_choices_mirror_the_core():
     assert tuple(MODEL_TYPES) == cli.MODEL_TYPES
     assert set(cli.MARGIN_METHODS) == set(METHODS)
     assert (cli.DEFAULT_XI, cli.DEFAULT_L2) == (DEFAULT_XI, DEFAULT_L2)
+    from core.forecast import MARKET_L2, MARKET_XI
+
+    assert (cli.MARKET_XI, cli.MARKET_L2) == (MARKET_XI, MARKET_L2)
     assert set(cli.STATUSES) == {s.value for s in ModelStatus}
 
 

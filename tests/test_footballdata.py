@@ -65,6 +65,8 @@ CORE_COLUMNS: list[str] = [
     "ht_home_goals",
     "ht_away_goals",
     "ht_result",
+    "home_shots_on_target",
+    "away_shots_on_target",
 ]
 
 # A small synthetic file in the 1920+ layout; each test mutates a copy of it.

@@ -11,8 +11,8 @@ import pytest
 from core import DixonColes, Poisson, metrics
 from core.draw import PRE_MATCH_SOURCES, DrawModel
 from core.errors import ConvergenceError, InvalidInputError
-from core.odds import market_probabilities
-from core.pipeline import MODEL_TYPES, TrainingConfig, predict_proba, train
+from core.odds import implied_probabilities, market_probabilities
+from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, predict_proba, train
 from server.footballdata import read_file
 
 
@@ -61,9 +61,35 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     }
     assert ("blend" in w) == (model_type in ("blending", "full"))
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
+    # the engine's forecast: both goal models and the pool, for every type
+    assert w["market_implied"]["model_type"] == "market_implied"
+    assert len(w["pool"]["weights"]) == 2
+    # against the pre-match market (one source), with the closing market as the ceiling
+    assert m["market_kind"] == "pre" and m["market_source"] == "pinnacle_pre"
+    assert m["comparison"]["n"] + m["matches_without_market"] == 457
+    assert m["ceiling"]["market_source"] == "pinnacle_close"
+    assert set(m["components"]) == {"dixon_coles", "market_implied"}
     assert (w["blend_alpha"] is None) == (model_type in ("poisson", "calibration", "draw"))
     assert ("draw" in w) == ("independent_poisson" in w) == (model_type == "draw")
     json.dumps(w)  # the registry stores it as JSON
+
+
+def test_the_engines_forecast_beats_dixon_coles_alone(trained):
+    m = trained["poisson"].metrics
+    assert m["rps"] < m["components"]["dixon_coles"]["rps"]
+
+
+def test_blends_see_pre_match_prices_only(e0):
+    market, overround = pre_match_market(e0, "power")
+    doctored = e0.copy()
+    closing = [c for c in e0.columns if "_close_" in c]
+    doctored[closing] = 1.01  # absurd closing prices must change nothing
+    again, again_over = pre_match_market(doctored, "power")
+    np.testing.assert_array_equal(market, again)
+    np.testing.assert_array_equal(overround, again_over)
+    pinnacle = e0[["pinnacle_pre_h", "pinnacle_pre_d", "pinnacle_pre_a"]].to_numpy()
+    expected = implied_probabilities(pinnacle, "power")
+    np.testing.assert_allclose(market, expected)
 
 
 def test_blend_is_at_least_as_good_as_the_goal_model(trained):
@@ -243,3 +269,34 @@ def test_data_that_do_not_identify_the_model_fail_training_with_the_cause(e0):
     no_away_goals["result"] = np.where(no_away_goals["home_goals"] > 0, "H", "D")
     with pytest.raises(ConvergenceError, match="no away team scores"):
         train(no_away_goals, TrainingConfig())
+
+
+def test_stored_poisson_model_pools_and_falls_back_to_dixon_coles(trained):
+    weights = json.loads(json.dumps(trained["poisson"].weights))
+    teams = weights["dixon_coles"]["parameters"]["teams"][:4]
+    pooled, grid = predict_proba(weights, teams[:2], teams[2:])
+    dc = DixonColes.from_dict(weights["dixon_coles"]).predict_proba(teams[:2], teams[2:])
+    assert not np.allclose(pooled, dc)
+    # the grid is the pool's goal rates, consistent with its own markets
+    np.testing.assert_allclose(grid.grid.sum(axis=(1, 2)), 1.0)
+    # a model stored before the market-implied ratings: Dixon-Coles alone
+    legacy = {k: v for k, v in weights.items() if k not in ("market_implied", "pool")}
+    np.testing.assert_allclose(predict_proba(legacy, teams[:2], teams[2:])[0], dc)
+    # a team the ratings do not know (no priced match): Dixon-Coles alone for its fixture
+    mi = weights["market_implied"]["parameters"]
+    drop = mi["teams"].index(teams[0])
+    for key in ("teams", "attack", "defence"):
+        mi[key].pop(drop)
+    mixed, _ = predict_proba(weights, teams[:2], teams[2:])
+    np.testing.assert_allclose(mixed[0], dc[0])
+    np.testing.assert_allclose(mixed[1], pooled[1])
+
+
+def test_a_selection_without_prices_trains_dixon_coles_alone(e0):
+    odds = [c for c in e0.columns if c.endswith(("_h", "_d", "_a", "_over25", "_under25"))]
+    bare = e0.copy()
+    bare[odds] = np.nan
+    result = train(bare, TrainingConfig(model_type="poisson"))
+    assert "market_implied" not in result.weights and "pool" not in result.weights
+    assert "Dixon-Coles alone" in " ".join(result.logs)
+    assert "market" not in result.metrics and 0.17 < result.metrics["rps"] < 0.23

@@ -111,6 +111,24 @@ async def test_a_poisson_run_from_queued_to_an_active_model(services):
     assert "Arsenal" in names.values() and set(strengths) <= set(names)
     assert model["training_leagues"] == ["E0"]
     assert model["metrics"]["market"]["rps"] > 0
+    # the engine's own forecast: both goal models and the pool's weights are stored
+    weights = model["model_weights"]
+    assert set(weights) >= {"dixon_coles", "market_implied", "pool", "home_advantage"}
+    assert len(weights["pool"]["weights"]) == 2 and weights["pool"]["n_train"] > 300
+    metrics = model["metrics"]
+    assert metrics["market_kind"] == "pre" and metrics["market_source"] == "pinnacle_pre"
+    assert metrics["ceiling"]["market_source"] == "pinnacle_close"
+    assert set(metrics["components"]) == {"dixon_coles", "market_implied"}
+    # it predicts through the service layer with no odds
+    version = done["model_version"]
+    p = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", version)
+    assert p["model_type"] == "poisson" and not p["used_odds"]
+    assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-9
+    result = await predictions.evaluate(
+        services.engine, version, {"leagues": ["E0"], "seasons": ["2425"]}, market="close"
+    )
+    assert result["market_kind"] == "close" and result["market_source"] == "pinnacle_close"
+    assert "ceiling" not in result and result["n"] + result["matches_without_market"] == 380
 
 
 async def test_a_second_run_archives_the_first_model(services):

@@ -1,0 +1,215 @@
+"""The engine's own forecast, walk-forward: Dixon-Coles on results, the market-implied
+ratings, and their log-linear pool.
+
+For each refit block (see :func:`core.backtest.walk_forward`) both goal models are refitted
+on the matches strictly before the block: Dixon-Coles on their goals (optionally mixed with
+shots on target, :func:`shots_targets`), :class:`~core.market_model.MarketImplied` on the goal
+rates implied by their prices (closing where the file has them, else pre-match).  The pool
+weights for the block are fitted on the earlier blocks' out-of-sample forecasts
+(:func:`core.pool.pool_walk_forward`).  No forecast uses the prices of its own match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import metrics
+from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
+from core.errors import InvalidInputError
+from core.market_model import market_rates
+from core.pool import pool_walk_forward
+
+__all__ = [
+    "COMPONENTS",
+    "MARKET_L2",
+    "MARKET_XI",
+    "POOL_DEFAULT",
+    "engine_forecast",
+    "pooled_rates",
+    "shots_targets",
+]
+
+COMPONENTS = ("dixon_coles", "market_implied")
+# Decay and prior of the market-implied ratings, chosen on the 2016/17-2018/19 seasons of the
+# shared data only (README, "Model quality"): prices move with news, so recent ones say more
+# than results do, and a rate inverted from prices is far less noisy than a score.
+MARKET_XI = 0.02  # per day: a half-life of 35 days
+MARKET_L2 = 0.1
+# Pool weights (Dixon-Coles, market-implied) until 300 earlier forecasts exist: the weights
+# fitted on 2016/17-2018/19 were about (0.0, 1.05).
+POOL_DEFAULT = (0.0, 1.0)
+SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
+Progress = Callable[[float, str], object]
+
+
+def shots_targets(frame: pd.DataFrame, goals_share: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """Per-match targets ``goals_share * goals + (1 - goals_share) * k * shots on target``,
+    with ``k`` the league's goals per shot on target over the matches *before* each one
+    (all leagues together until a league has 500 matches); plain goals where shots are
+    missing."""
+    if not 0.0 <= goals_share <= 1.0:
+        raise InvalidInputError(f"goals_share must be between 0 and 1, got {goals_share}")
+    hg = frame["home_goals"].to_numpy(dtype=float)
+    ag = frame["away_goals"].to_numpy(dtype=float)
+    if not all(c in frame.columns for c in SHOTS_COLUMNS):
+        return hg, ag
+    hs = frame[SHOTS_COLUMNS[0]].to_numpy(dtype=float, na_value=np.nan)
+    as_ = frame[SHOTS_COLUMNS[1]].to_numpy(dtype=float, na_value=np.nan)
+    has = np.isfinite(hs) & np.isfinite(as_)
+    order = np.argsort(pd.to_datetime(frame["date"]).to_numpy(), kind="stable")
+    league = frame["league"].to_numpy() if "league" in frame else np.zeros(len(frame))
+    goals = np.where(has, hg + ag, 0.0)[order]
+    shots = np.where(has, hs + as_, 0.0)[order]
+    k = np.full(len(frame), np.nan)
+    all_g = np.cumsum(goals) - goals
+    all_s = np.cumsum(shots) - shots
+    k_all = np.where(all_s > 0, all_g / np.maximum(all_s, 1.0), np.nan)
+    lg = league[order]
+    for name in np.unique(lg):
+        rows = np.flatnonzero(lg == name)
+        g = np.cumsum(goals[rows]) - goals[rows]
+        s = np.cumsum(shots[rows]) - shots[rows]
+        n_before = np.arange(rows.size)
+        k[order[rows]] = np.where(n_before >= 500, g / np.maximum(s, 1.0), k_all[rows])
+    use = has & np.isfinite(k)
+    share = 1.0 - goals_share
+    x = np.where(use, goals_share * hg + share * k * np.nan_to_num(hs), hg)
+    y = np.where(use, goals_share * ag + share * k * np.nan_to_num(as_), ag)
+    return x, y
+
+
+def pooled_rates(rates: list[tuple[Any, Any]], weights: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Goal rates of the pool: the weighted geometric mean of the components' rates (weights
+    clipped at zero and normalised; equal weights if none is positive)."""
+    w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
+    total = w.sum(axis=-1, keepdims=True)
+    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / w.shape[-1])
+    if w.ndim == 1:
+        w = np.broadcast_to(w, (np.size(rates[0][0]), w.size))
+    log_h = sum(w[:, i] * np.log(np.asarray(h, float)) for i, (h, _) in enumerate(rates))
+    log_a = sum(w[:, i] * np.log(np.asarray(a, float)) for i, (_, a) in enumerate(rates))
+    return np.exp(log_h), np.exp(log_a)
+
+
+def engine_forecast(
+    frame: pd.DataFrame,
+    *,
+    xi: float = DEFAULT_XI,
+    l2: float = DEFAULT_L2,
+    refit_days: int = 7,
+    burn_in_days: int = 365,
+    start: Any = None,
+    window_days: int | None = None,
+    margin: str = "power",
+    market_xi: float | None = None,
+    market_l2: float | None = None,
+    shots: float | None = None,
+    group_by: str | None = None,
+    min_pool_matches: int = 300,
+    pool_default: tuple[float, float] | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Walk-forward forecasts of both goal models and their pool for every match after the
+    burn-in (rows indexed like ``frame``, NaN before the first forecast).
+
+    ``pool_default``: the pool's weights until ``min_pool_matches`` earlier forecasts exist
+    (default :data:`POOL_DEFAULT`).  ``market_xi`` and ``market_l2``: decay and prior of the
+    market-implied ratings (default: :data:`MARKET_XI`, :data:`MARKET_L2`).  ``shots``: fit
+    Dixon-Coles to goals mixed with shots on target, with this share on the goals (0.7 in
+    the issue that introduced it; ``None``: goals only).  ``group_by``: a column
+    (``country``) whose groups are walked forward separately; the pool is fitted across all
+    of them in date order.  ``progress(fraction, message)`` runs after every
+    refit; an exception it raises stops the run.  Columns: ``{dc,mi}_{home,draw,away,home_rate,
+    away_rate}``, ``p_home``, ``p_draw``, ``p_away``, ``home_rate``, ``away_rate``,
+    ``w_dixon_coles``, ``w_market_implied``, ``refit_date``.
+    """
+    if len(frame) == 0:
+        raise InvalidInputError("no matches to forecast")
+    lam, mu, _ = market_rates(frame, method=margin)
+    lam = pd.Series(lam, index=frame.index)
+    mu = pd.Series(mu, index=frame.index)
+    if shots is not None:
+        sx, sy = shots_targets(frame, shots)
+        sx = pd.Series(sx, index=frame.index)
+        sy = pd.Series(sy, index=frame.index)
+    groups = list(frame.groupby(group_by, sort=True)) if group_by else [("", frame)]
+    sizes = np.array([len(g) for _, g in groups], dtype=float)
+    shares = sizes / sizes.sum() / 2.0  # two walk-forwards per group
+    kw: dict[str, Any] = dict(
+        refit_days=refit_days,
+        burn_in_days=burn_in_days,
+        start=start,
+        window_days=window_days,
+        xi=xi,
+        l2=l2,
+    )
+    parts_dc, parts_mi = [], []
+    done = 0.0
+    for (name, g), share in zip(groups, shares, strict=True):
+        for kind in COMPONENTS:
+            if kind == "market_implied":
+                targets = (lam[g.index].to_numpy(), mu[g.index].to_numpy())
+            elif shots is not None:
+                targets = (sx[g.index].to_numpy(), sy[g.index].to_numpy())
+            else:
+                targets = None
+
+            def tick(i: int, n: int, done: float = done, share: float = share,
+                     label: str = f"{kind} {name}".strip()) -> None:  # fmt: skip
+                if progress is not None:
+                    progress(done + share * i / n, f"{label}: refit {i}/{n}")
+
+            extra = {}
+            if kind == "market_implied":
+                m_xi = MARKET_XI if market_xi is None else market_xi
+                extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2}
+                if window_days is None and m_xi > 0:
+                    # matches whose weight has decayed below 1e-4 are left out: same fit
+                    extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))
+            part = walk_forward(g, targets=targets, progress=tick, **(kw | extra))
+            (parts_dc if kind == "dixon_coles" else parts_mi).append(part)
+            done += share
+    dc = pd.concat(parts_dc).reindex(frame.index)
+    mi = pd.concat(parts_mi).reindex(frame.index)
+    out = pd.DataFrame(index=frame.index)
+    for prefix, part in (("dc", dc), ("mi", mi)):
+        for col in ("home", "draw", "away"):
+            out[f"{prefix}_{col}"] = part[f"p_{col}"]
+        out[f"{prefix}_home_rate"] = part["home_rate"]
+        out[f"{prefix}_away_rate"] = part["away_rate"]
+    out["refit_date"] = dc["refit_date"]
+    has = out["refit_date"].notna().to_numpy()
+    probs = np.full((len(frame), 3), np.nan)
+    weights = np.full((len(frame), 2), np.nan)
+    if has.any():
+        sub = out[has]
+        y = metrics.encode_outcomes(frame.loc[has, "result"].to_numpy())
+        probs[has], weights[has] = pool_walk_forward(
+            [sub[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
+             sub[["mi_home", "mi_draw", "mi_away"]].to_numpy()],
+            y,
+            pd.to_datetime(frame.loc[has, "date"]).to_numpy(),
+            sub["refit_date"].to_numpy(),
+            min_matches=min_pool_matches,
+            default=POOL_DEFAULT if pool_default is None else pool_default,
+        )  # fmt: skip
+    # no market-implied forecast yet (no earlier match had prices): Dixon-Coles alone
+    alone = has & np.isnan(probs[:, 0])
+    probs[alone] = out.loc[alone, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    weights[alone] = (1.0, 0.0)
+    out["p_home"], out["p_draw"], out["p_away"] = probs.T
+    out["w_dixon_coles"], out["w_market_implied"] = weights.T
+    rates = np.full((len(frame), 2), np.nan)
+    if has.any():
+        mi_rates = out.loc[has, ["mi_home_rate", "mi_away_rate"]].to_numpy()
+        dc_rates = out.loc[has, ["dc_home_rate", "dc_away_rate"]].to_numpy()
+        mi_rates = np.where(np.isnan(mi_rates), dc_rates, mi_rates)
+        rates[has] = np.column_stack(
+            pooled_rates([tuple(dc_rates.T), tuple(mi_rates.T)], weights[has])
+        )
+    out["home_rate"], out["away_rate"] = rates.T
+    return out

@@ -1,0 +1,110 @@
+"""The engine's walk-forward forecast: both goal models, the pool, shots on target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InvalidInputError
+from core.forecast import engine_forecast, pooled_rates, shots_targets
+from server.footballdata import read_file
+
+
+@pytest.fixture(scope="module")
+def e0(request) -> pd.DataFrame:
+    folder = request.getfixturevalue("football_data_dir")
+    frames = [read_file(p).matches for p in sorted(folder.glob("*/E0.csv"))[-3:]]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def forecast(e0) -> pd.DataFrame:
+    return engine_forecast(e0)
+
+
+def test_every_match_after_the_burn_in_has_all_three_forecasts(e0, forecast):
+    done = forecast["p_home"].notna()
+    assert done.sum() == 760  # two seasons after a one-season burn-in
+    for prefix in ("dc_", "mi_", "p_"):
+        cols = [f"{prefix}home", f"{prefix}draw", f"{prefix}away"]
+        np.testing.assert_allclose(forecast.loc[done, cols].sum(axis=1), 1.0)
+    assert (forecast.loc[done, "w_market_implied"] > 0).all()
+    assert forecast.loc[~done, "p_home"].isna().all()
+
+
+def test_scrambling_later_results_leaves_earlier_forecasts_and_weights_alone(e0, forecast):
+    cut = pd.Timestamp("2024-01-01")
+    late = np.flatnonzero((e0["date"] >= cut).to_numpy())
+    scrambled = e0.copy()
+    shuffled = np.random.default_rng(4).permutation(late)
+    for col in ("home_goals", "away_goals", "result"):
+        scrambled.loc[late, col] = e0.loc[shuffled, col].to_numpy()
+    again = engine_forecast(scrambled)
+    early = forecast["refit_date"] <= cut
+    cols = ["p_home", "p_draw", "p_away", "w_dixon_coles", "w_market_implied"]
+    pd.testing.assert_frame_equal(again.loc[early, cols], forecast.loc[early, cols])
+    later = forecast["refit_date"] > cut + pd.Timedelta(days=30)
+    assert not np.allclose(again.loc[later, "p_home"], forecast.loc[later, "p_home"])
+
+
+def test_the_forecast_never_uses_the_prices_of_its_own_match(e0, forecast):
+    last = forecast["refit_date"] == forecast["refit_date"].max()
+    doctored = e0.copy()
+    odds = [c for c in e0.columns if c.endswith(("_h", "_d", "_a", "_over25", "_under25"))]
+    doctored.loc[last[last].index, odds] = np.nan
+    again = engine_forecast(doctored)
+    cols = ["p_home", "p_draw", "p_away"]
+    pd.testing.assert_frame_equal(again.loc[last, cols], forecast.loc[last, cols])
+
+
+def test_shots_targets_mix_goals_with_past_goals_per_shot():
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2020-01-01", periods=4, freq="D"),
+            "league": "E0",
+            "home_goals": [2, 1, 0, 3],
+            "away_goals": [0, 1, 1, 1],
+            "home_shots_on_target": pd.array([5, 4, None, 6], dtype="Int64"),
+            "away_shots_on_target": pd.array([3, 4, 2, 2], dtype="Int64"),
+        }
+    )
+    x, y = shots_targets(frame, 0.7)
+    assert (x[0], y[0]) == (2.0, 0.0)  # no earlier match: no k yet, goals only
+    k = (2 + 0) / (5 + 3)  # goals per shot on target before the second match
+    assert x[1] == pytest.approx(0.7 * 1 + 0.3 * k * 4)
+    assert (x[2], y[2]) == (0.0, 1.0)  # shots missing: goals
+    k = (2 + 0 + 1 + 1) / (5 + 3 + 4 + 4)
+    assert y[3] == pytest.approx(0.7 * 1 + 0.3 * k * 2)
+    no_shots = frame.drop(columns=["home_shots_on_target", "away_shots_on_target"])
+    np.testing.assert_array_equal(shots_targets(no_shots)[0], frame["home_goals"])
+    with pytest.raises(InvalidInputError, match="goals_share"):
+        shots_targets(frame, 1.5)
+
+
+def test_shots_option_changes_only_the_results_model(e0, forecast):
+    mixed = engine_forecast(e0, shots=0.7)
+    done = forecast["p_home"].notna()
+    assert not np.allclose(mixed.loc[done, "dc_home"], forecast.loc[done, "dc_home"])
+    np.testing.assert_array_equal(mixed.loc[done, "mi_home"], forecast.loc[done, "mi_home"])
+
+
+def test_pooled_rates_are_the_weighted_geometric_mean():
+    lam, mu = pooled_rates([([1.0], [2.0]), ([4.0], [0.5])], [1.0, 1.0])
+    assert lam[0] == pytest.approx(2.0) and mu[0] == pytest.approx(1.0)
+    lam, _ = pooled_rates([([1.0], [2.0]), ([4.0], [0.5])], [-0.1, 1.0])  # clipped
+    assert lam[0] == pytest.approx(4.0)
+
+
+def test_without_any_prices_the_forecast_is_dixon_coles_alone(e0, forecast):
+    odds = [c for c in e0.columns if c.endswith(("_h", "_d", "_a", "_over25", "_under25"))]
+    bare = e0.copy()
+    bare[odds] = np.nan
+    fc = engine_forecast(bare)
+    done = fc["p_home"].notna()
+    assert done.sum() == 760 and fc["mi_home"].isna().all()
+    cols = ["p_home", "p_draw", "p_away"]
+    np.testing.assert_array_equal(
+        fc.loc[done, cols].to_numpy(), fc.loc[done, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    )
+    assert (fc.loc[done, "w_dixon_coles"] == 1.0).all()

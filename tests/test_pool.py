@@ -1,0 +1,81 @@
+"""Log-linear pooling: the fit, and weights fitted on earlier matches only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import InvalidInputError
+from core.pool import LogLinearPool, pool, pool_walk_forward
+
+
+def _forecasts(n: int = 3000, seed: int = 0):
+    """Outcomes drawn from a truth; two noisy forecasts of it."""
+    rng = np.random.default_rng(seed)
+    logit = rng.normal(0, 0.6, (n, 3))
+    truth = np.exp(logit) / np.exp(logit).sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=p) for p in truth])
+
+    def noisy(scale: float) -> np.ndarray:
+        z = logit + rng.normal(0, scale, (n, 3))
+        return np.exp(z) / np.exp(z).sum(1, keepdims=True)
+
+    return noisy(0.5), noisy(0.2), y
+
+
+def test_pool_normalises_and_matches_the_definition():
+    a = np.array([[0.5, 0.3, 0.2]])
+    b = np.array([[0.2, 0.3, 0.5]])
+    p = pool([a, b], [0.3, 0.8])
+    expected = a**0.3 * b**0.8
+    np.testing.assert_allclose(p, expected / expected.sum())
+
+
+def test_fit_weights_the_better_forecast_more_and_lowers_log_loss():
+    a, b, y = _forecasts()
+    model = LogLinearPool().fit([a, b], y)
+    assert model.weights_[1] > model.weights_[0]
+    p = model.predict([a, b])
+    loss = -np.log(p[np.arange(y.size), y]).mean()
+    for other in (a, b, pool([a, b], [0.5, 0.5])):
+        assert loss < -np.log(other[np.arange(y.size), y]).mean()
+    again = LogLinearPool.from_dict(model.to_dict())
+    np.testing.assert_array_equal(again.weights_, model.weights_)
+
+
+def test_too_little_history_keeps_the_default_weights():
+    a, b, y = _forecasts(100)
+    assert list(LogLinearPool(min_matches=300).fit([a, b], y).weights_) == [0.5, 0.5]
+
+
+def test_walk_forward_weights_use_earlier_matches_only():
+    a, b, y = _forecasts(4000, seed=1)
+    day = np.repeat(np.arange(400), 10)
+    refit = day - day % 7
+    probs, weights = pool_walk_forward([a, b], y, day, refit, regrow=1.0)
+    # scramble every result from day 200 on: weights of refits up to day 200 are unchanged,
+    # later ones change
+    scrambled = y.copy()
+    late = day >= 200
+    scrambled[late] = np.random.default_rng(9).permutation(scrambled[late])
+    probs2, weights2 = pool_walk_forward([a, b], scrambled, day, refit, regrow=1.0)
+    early = refit <= 200
+    np.testing.assert_array_equal(weights2[early], weights[early])
+    np.testing.assert_array_equal(probs2[early], probs[early])
+    assert not np.allclose(weights2[refit > 210], weights[refit > 210])
+    # the first refits lack history and use the default
+    assert (weights[refit < 30] == 0.5).all()
+
+
+def test_walk_forward_skips_missing_forecasts_and_checks_shapes():
+    a, b, y = _forecasts(500)
+    a[:10] = np.nan
+    day = np.arange(500)
+    probs, _ = pool_walk_forward([a, b], y, day, day - day % 7)
+    assert np.isnan(probs[:10]).all() and np.isfinite(probs[10:]).all()
+    with pytest.raises(InvalidInputError, match="same matches"):
+        pool([a, b[:5]], [1, 1])
+    with pytest.raises(InvalidInputError, match="pool weights"):
+        pool([a, b], [1.0])
+    with pytest.raises(InvalidInputError, match="one value per match"):
+        pool_walk_forward([a, b], y, day[:5], day)
