@@ -125,13 +125,13 @@ def backtest_report(
     shots: float | None = None,
     market_xi: float | None = None,
     market_l2: float | None = None,
-    progress: Callable[[int, int], object] | None = None,
+    progress: Callable[[float, str], object] | None = None,
 ) -> BacktestReport:
     """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
     ``frame`` (the football-data parser's columns), scored against one market source
     (``market``: pre-match by default, or closing) on every match that source prices, with
-    each component alone and the closing market as the ceiling.  ``progress(done, total)``
-    is passed to the walk-forward."""
+    each component alone and the closing market as the ceiling.  ``progress(fraction,
+    message)`` is passed to the walk-forward."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
     fc = engine_forecast(

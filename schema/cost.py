@@ -3,9 +3,10 @@
 
 The cost of a field is the number of values it can put in the answer: one per parent
 object, times the size of its list when it returns one. A list's size is its ``limit``
-argument (what the resolver would serve: at most ``MAX_LIMIT``) or the field's known bound in
-:data:`LIST_BOUNDS`; sizes multiply through nesting, so ``models(limit: 200) { teamStrengths
-{ team { name } } }`` costs 200 models x 300 strengths x 3 values. A ``JSON`` value counts as
+argument (what the resolver would serve: at most ``MAX_LIMIT``), the length of the list
+argument named in :data:`LIST_ARGUMENTS`, or the field's known bound in :data:`LIST_BOUNDS`;
+sizes multiply through nesting, so ``models(limit: 200) { teamStrengths { team { name } }
+}`` costs 200 models x 300 strengths x 3 values. A ``JSON`` value counts as
 :data:`JSON_COST`. Introspection fields count 1 each (the depth limit bounds them).
 
 The budget, 20,000 values, is seven times the largest query the training page sends (its
@@ -35,7 +36,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-__all__ = ["JSON_COST", "LIST_BOUNDS", "MAX_COST", "QueryCost", "query_cost"]
+__all__ = ["JSON_COST", "LIST_ARGUMENTS", "LIST_BOUNDS", "MAX_COST", "QueryCost", "query_cost"]
 
 MAX_COST = 20_000
 JSON_COST = 20
@@ -55,10 +56,17 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("CalibrationCurves", "home"): (20, 2),  # reliability points [predicted, observed]
     ("CalibrationCurves", "draw"): (20, 2),
     ("CalibrationCurves", "away"): (20, 2),
-    ("Prediction", "scoreGrid"): (11, 11),
+    ("Prediction", "scoreGrid"): (30, 30),  # exact grids: 23 goals a side for a 4-goal rate
     ("Prediction", "totals"): (5,),
     ("Prediction", "asianHandicap"): (9,),
     ("TrainingRun", "logs"): (200,),
+}
+
+
+# List fields as long as one of their list arguments (at most the bound the resolver
+# enforces): ``predictions(fixtures: [...])`` answers one prediction per fixture.
+LIST_ARGUMENTS: dict[tuple[str, str], tuple[str, int]] = {
+    ("Query", "predictions"): ("fixtures", 500),
 }
 
 
@@ -101,6 +109,15 @@ class _Estimator:
             return MAX_LIMIT
         return max(0, min(value, MAX_LIMIT))
 
+    def argument_length(self, node: FieldNode, field: Any, name: str, bound: int) -> int:
+        arg = field.args.get(name)
+        for given in node.arguments or ():
+            if arg is not None and given.name.value == name:
+                value = value_from_ast(given.value, arg.type, self.variables)
+                if isinstance(value, list):
+                    return min(len(value), bound)
+        return bound
+
     def cost(self, selection_set: SelectionSetNode, parent: GraphQLObjectType, n: int) -> int:
         """Values that ``selection_set`` adds for ``n`` objects of type ``parent``."""
         total = 0
@@ -114,6 +131,8 @@ class _Estimator:
             limit = self.limit(node, field)
             if limit is not None:
                 bounds = [limit]
+            if (parent.name, name) in LIST_ARGUMENTS:
+                bounds = [self.argument_length(node, field, *LIST_ARGUMENTS[parent.name, name])]
             items, type_ = n, _unwrap(field.type)
             while isinstance(type_, GraphQLList):
                 items *= bounds.pop(0) if bounds else MAX_LIMIT

@@ -84,7 +84,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         shots=args.shots,
         market_xi=args.market_xi,
         market_l2=args.market_l2,
-        progress=lambda done, total: bar.update(done / total, f"refit {done}/{total}"),
+        progress=bar.update,  # (fraction, message)
     )
     bar.close()
     if args.predictions:

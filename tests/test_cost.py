@@ -10,7 +10,14 @@ import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, parse
 
 from schema import build_schema
-from schema.cost import JSON_COST, LIST_BOUNDS, MAX_COST, MAX_LIMIT, query_cost
+from schema.cost import (
+    JSON_COST,
+    LIST_ARGUMENTS,
+    LIST_BOUNDS,
+    MAX_COST,
+    MAX_LIMIT,
+    query_cost,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = build_schema()._schema
@@ -27,7 +34,7 @@ def test_scalars_count_one_each_and_lists_multiply():
         1 + 300 * (1 + 1 + 1 + 1)
     )
     assert cost("{ models(limit: 1) { metrics config } }") == 1 + 2 * JSON_COST
-    assert cost("{ predict(home: \"a\", away: \"b\") { scoreGrid } }") == 1 + 11 * 11
+    assert cost("{ predict(home: \"a\", away: \"b\") { scoreGrid } }") == 1 + 30 * 30
 
 
 def test_limits_come_from_literals_variables_and_defaults():
@@ -62,7 +69,11 @@ def test_every_list_field_has_a_bound():
             continue
         for name, field in type_.fields.items():
             inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-            bounded = "limit" in field.args or (type_.name, name) in LIST_BOUNDS
+            bounded = (
+                "limit" in field.args
+                or (type_.name, name) in LIST_BOUNDS
+                or (type_.name, name) in LIST_ARGUMENTS
+            )
             if isinstance(inner, GraphQLList) and not bounded:
                 unbounded.append(f"{type_.name}.{name}")
     assert unbounded == []
@@ -73,14 +84,24 @@ def test_every_list_field_has_a_bound():
 def _page_queries() -> list[str]:
     text = (ROOT / "server" / "static" / "app" / "app.js").read_text()
     found = re.findall(r"gql\(\s*`([^`]*)`", text) + re.findall(r'gql\(\s*"([^"]*)"', text)
+    found += re.findall(r"^const [A-Z_]+ = `([^`]*)`", text, re.M)  # named queries
     return [q for q in found if "${" not in q]
 
 
+def test_predictions_cost_one_answer_per_fixture():
+    query = """query($f: [FixtureInput!]!) { predictions(fixtures: $f) { homeWin draw } }"""
+    one = {"f": [{"home": "A", "away": "B"}]}
+    assert query_cost(SCHEMA, parse(query), one) == 3
+    assert query_cost(SCHEMA, parse(query), {"f": one["f"] * 40}) == 120
+
+
 def test_the_page_queries_fit_the_budget_five_times():
+    """The page's queries, variables at their most (one fixture per prediction form)."""
     queries = _page_queries()
     assert len(queries) >= 6
     for query in queries:
-        assert cost(query) * 5 <= MAX_COST, query
+        variables = {"f": [{"home": "A", "away": "B"}]} if "$f" in query else None
+        assert cost(query, variables) * 5 <= MAX_COST, query
 
 
 @pytest.mark.parametrize("aliases", [1, 20])
