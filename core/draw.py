@@ -147,8 +147,9 @@ class DrawModel:
         return np.clip(d, lo, hi)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """(n, 3) home/draw/away: the draw of :meth:`predict_draw`, home and away in
-        Dixon-Coles' ratio, summing to one."""
+        """(n, 3) home/draw/away: the draw of :meth:`predict_draw`, home and away in the
+        ratio of the ``dc_home`` and ``dc_away`` columns (the engine's goal forecast in the
+        pipeline), summing to one."""
         x = _array(X)
         d = self.predict_draw(x)
         home, away = x[:, 0], x[:, 2]

@@ -22,6 +22,7 @@ __all__ = [
     "TAIL",
     "MatchProbabilities",
     "Settlement",
+    "feasible_rho",
     "grid_size",
     "outcome_probabilities",
     "rho_bounds",

@@ -55,6 +55,7 @@ from core.markets import MatchProbabilities, feasible_rho, score_grid
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
+from core.pricing import fit_grid
 
 __all__ = [
     "MODEL_TYPES",
@@ -413,10 +414,13 @@ def _fit_draw(
     )
     market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_MARKET_SOURCES)
     x = pd.DataFrame(
-        {  # Dixon-Coles' own forecast, not the engine's pool
-            "dc_home": wf["dc_home"].to_numpy(),
+        {  # home and away in the engine forecast's ratio; Dixon-Coles' own draw
+            "dc_home": wf["p_home"].to_numpy(),
             "dc_draw": wf["dc_draw"].to_numpy(),
-            "dc_away": wf["dc_away"].to_numpy(),
+            "dc_away": wf["p_away"].to_numpy(),
+            "dixon_coles_home": wf["dc_home"].to_numpy(),  # Dixon-Coles alone, for the metrics
+            "dixon_coles_draw": wf["dc_draw"].to_numpy(),
+            "dixon_coles_away": wf["dc_away"].to_numpy(),
             "poisson_draw": poisson["p_draw"].to_numpy(),
             "market_draw": market[:, 1],
         },
@@ -441,7 +445,7 @@ def _draw_metrics(
     (the matches with pre-match odds), which replaces the closing-market one.  ``no_odds`` is
     the model's forecast as if no match had odds (its fallback weights), scored too."""
     p, yv, xv = probs[is_valid], y[is_valid], x[is_valid]
-    dc = xv[["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    dc = xv[["dixon_coles_home", "dixon_coles_draw", "dixon_coles_away"]].to_numpy()
     mk = market[is_valid]
     priced = ~np.isnan(mk).any(axis=1)
 
@@ -572,7 +576,8 @@ class StoredModel:
         weights without odds), ``overround`` the books' margins.  Market prices should be
         pre-match ones."""
         grid = self.dixon_coles.predict(home, away, max_goals=max_goals)
-        probs = dc_probs = grid.outcomes
+        probs = grid.outcomes
+        dc_draw = grid.draw
         if self.market_implied is not None and self.pool is not None:
             probs, grid = self._pooled(grid, max_goals)
         n = len(probs)
@@ -584,8 +589,9 @@ class StoredModel:
         if self.draw is not None and self.independent_poisson is not None:
             poisson = self.independent_poisson.predict(home, away, max_goals=max_goals)
             market_draw = np.full(n, np.nan) if market is None else np.asarray(market, float)[:, 1]
-            # trained on Dixon-Coles' own 1X2 (core.pipeline._fit_draw), not the pool's
-            x = np.column_stack([dc_probs, poisson.draw, market_draw])  # draw FEATURES order
+            # Dixon-Coles' own draw; home and away keep the engine forecast's ratio (as in
+            # _fit_draw)
+            x = np.column_stack([probs[:, 0], dc_draw, probs[:, 2], poisson.draw, market_draw])
             probs = self.draw.predict_proba(x)
         if self.calibrator is not None:
             probs = self.calibrator.predict(probs)
@@ -615,6 +621,16 @@ class StoredModel:
         pooled = MatchProbabilities(
             grid.home_team, grid.away_team, lam, mu, score_grid(lam, mu, rho, max_goals), rho
         )
+        if max_goals is None:  # the pool's grid reproduces the pool's 1X2 (its markets agree)
+            fitted = fit_grid(probs, home_rate=lam, away_rate=mu, rho=rho)
+            pooled = MatchProbabilities(
+                grid.home_team,
+                grid.away_team,
+                fitted.home_rate,
+                fitted.away_rate,
+                fitted.grid,
+                fitted.rho,
+            )
         return probs, pooled
 
 

@@ -27,7 +27,9 @@ from server.training import RunConfig, get_model, load_matches
 __all__ = [
     "MAX_FIXTURES",
     "TeamLookupError",
+    "consistent_markets",
     "evaluate",
+    "market_rows",
     "markets",
     "predict",
     "predict_fixtures",
