@@ -403,8 +403,10 @@ async def reap_stale_runs(ctx: RunContext, stale_after: float = 30.0) -> list[st
             error = announced.get("error")
         else:
             status = ModelStatus.FAILED
+            # the worker's host and pid stay in the server log, not in what users read
+            log.warning("run %s: worker %s lost (no heartbeat since %s)", task_id, worker, beat)
             message = error = (
-                f"worker {worker} lost: no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC;"
+                f"its worker was lost: no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC;"
                 " start the run again"
             )
         if await runstate.move(

@@ -52,7 +52,7 @@ async def test_a_crashed_run_fails_at_start_up_and_soon_after(seeded_url, tmp_pa
         engine = app.state.services.engine
         # reaped before the server answers its first request
         run = await training.get_run(engine, long_dead)
-        assert run["status"] == "failed" and "host:4242 lost" in run["error_message"]
+        assert run["status"] == "failed" and "worker was lost" in run["error_message"]
         assert (await training.get_run(engine, just_died))["status"] == "training"
         # the next reap is due when its heartbeat goes stale, well before the 10 s period
         for _ in range(80):
