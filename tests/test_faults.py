@@ -537,14 +537,14 @@ async def test_at_maxclients_start_training_answers_what_it_did_and_retries_retu
         headers = {"Idempotency-Key": "client-retry-2"}
         rest = [await client.post("/api/model/train", json=body, headers=headers) for _ in "ab"]
         assert [r.status_code for r in rest] == [202, 202], rest[0].text
-        assert rest[0].json()["taskId"] == rest[1].json()["taskId"]
+        assert rest[0].json()["data"]["taskId"] == rest[1].json()["data"]["taskId"]
     finally:
         await admin.config_set("maxclients", 10000)
         await admin.aclose()
     services = app.state.services
     runs = await training.list_runs(services.engine)
     assert sorted(r["task_id"] for r in runs) == sorted(
-        [first["data"]["startTraining"]["taskId"], rest[0].json()["taskId"]]
+        [first["data"]["startTraining"]["taskId"], rest[0].json()["data"]["taskId"]]
     )
     assert all(r["status"] == "queued" for r in runs)  # no worker here: what was answered
 
