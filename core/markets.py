@@ -83,6 +83,26 @@ def feasible_rho(
     return np.clip(rho, lo * keep, hi * keep)
 
 
+def _pmfs(
+    home_rate: np.ndarray, away_rate: np.ndarray, max_goals: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rates as arrays and their Poisson pmfs up to ``max_goals`` (None: the exact
+    :func:`grid_size`), shared by :func:`score_grid` and :func:`outcome_probabilities`."""
+    lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
+    mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
+    if not ((lam > 0).all() and (mu > 0).all()):
+        raise InvalidInputError("goal rates must be positive")
+    if max_goals is None:
+        max_goals = grid_size(lam, mu)
+    elif max_goals < 1:
+        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
+    k = np.arange(max_goals + 1)
+    log_fact = gammaln(k + 1.0)
+    home = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
+    away = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
+    return lam, mu, home, away
+
+
 def score_grid(
     home_rate: np.ndarray,
     away_rate: np.ndarray,
@@ -97,18 +117,7 @@ def score_grid(
     value or one per fixture; a rho outside a fixture's :func:`rho_bounds` is an error, since
     it would make a cell negative.
     """
-    lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
-    mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
-    if not ((lam > 0).all() and (mu > 0).all()):
-        raise InvalidInputError("goal rates must be positive")
-    if max_goals is None:
-        max_goals = grid_size(lam, mu)
-    elif max_goals < 1:
-        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
-    k = np.arange(max_goals + 1)
-    log_fact = gammaln(k + 1.0)
-    home = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
-    away = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
+    lam, mu, home, away = _pmfs(home_rate, away_rate, max_goals)
     grid = home[:, :, None] * away[:, None, :]
     rho_arr = np.asarray(rho, dtype=float)
     if rho_arr.any():
@@ -136,18 +145,7 @@ def outcome_probabilities(
 ) -> np.ndarray:
     """(n, 3) home win, draw, away win of :func:`score_grid` (same truncation, same
     renormalisation) without building the grid: O(goals) per fixture, not O(goals^2)."""
-    lam = np.atleast_1d(np.asarray(home_rate, dtype=float))
-    mu = np.atleast_1d(np.asarray(away_rate, dtype=float))
-    if not ((lam > 0).all() and (mu > 0).all()):
-        raise InvalidInputError("goal rates must be positive")
-    if max_goals is None:
-        max_goals = grid_size(lam, mu)
-    elif max_goals < 1:
-        raise InvalidInputError(f"max_goals must be at least 1, got {max_goals}")
-    k = np.arange(max_goals + 1)
-    log_fact = gammaln(k + 1.0)
-    px = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
-    py = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
+    lam, mu, px, py = _pmfs(home_rate, away_rate, max_goals)
     below = np.cumsum(py, axis=1)  # below[:, x - 1] = P(Y < x)
     home = (px[:, 1:] * below[:, :-1]).sum(axis=1)
     draw = (px * py).sum(axis=1)
