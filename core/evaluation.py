@@ -24,6 +24,7 @@ __all__ = [
     "compare",
     "format_report",
     "versus",
+    "versus_ceiling",
 ]
 
 
@@ -111,6 +112,25 @@ def versus(p: np.ndarray, market: np.ndarray, y: np.ndarray) -> dict[str, Any] |
     return c["model"] | {k: c[k] for k in ("n", "rps_diff", "rps_diff_se")}
 
 
+def versus_ceiling(
+    probs: np.ndarray, y: np.ndarray, priced: np.ndarray, ceiling: Benchmark
+) -> dict[str, Any] | None:
+    """``probs`` against the closing market ``ceiling`` (a :func:`benchmark_market`) on the
+    matches it and ``priced`` both cover; None when fewer than two are."""
+    both = priced & ceiling.priced
+    if both.sum() < 2:
+        return None
+    c = compare(probs[both], ceiling.probs[both], y[both])
+    return {
+        "market_kind": "close",
+        "market_source": ceiling.source,
+        "n": c["n"],
+        "market": c["market"],
+        "rps_diff": c["rps_diff"],
+        "rps_diff_se": c["rps_diff_se"],
+    }
+
+
 def backtest_report(
     frame: pd.DataFrame,
     *,
@@ -175,17 +195,9 @@ def backtest_report(
             priced], bench.probs[priced], y[priced])
         for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi"))
     }  # fmt: skip
-    both = priced & ceiling.priced
-    if ceiling is not bench and both.sum() >= 2:
-        c = compare(model[both], ceiling.probs[both], y[both])
-        summary["ceiling"] = {
-            "market_kind": "close",
-            "market_source": ceiling.source,
-            "n": c["n"],
-            "market": c["market"],
-            "rps_diff": c["rps_diff"],
-            "rps_diff_se": c["rps_diff_se"],
-        }
+    top = versus_ceiling(model, y, priced, ceiling) if ceiling is not bench else None
+    if top is not None:
+        summary["ceiling"] = top
     last = fc.iloc[-1]
     summary["pool_weights"] = {
         "dixon_coles": float(last["w_dixon_coles"]),

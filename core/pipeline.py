@@ -48,7 +48,7 @@ from core.dixon_coles import DixonColes, Poisson
 from core.draw import PRE_MATCH_SOURCES as DRAW_MARKET_SOURCES
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
-from core.evaluation import benchmark_market, compare, versus
+from core.evaluation import benchmark_market, compare, versus, versus_ceiling
 from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
 from core.market_model import MarketImplied, market_rates
 from core.markets import MatchProbabilities, feasible_rho, score_grid
@@ -507,18 +507,9 @@ def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict
             q = wf[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[is_valid]
             components[name] = versus(q[priced], bench.probs[priced], yv[priced])
         out["components"] = components
-    ceiling = benchmark_market(rows, "close", config.margin)
-    both = priced & ceiling.priced
-    if both.sum() >= 2:
-        c = compare(p[both], ceiling.probs[both], yv[both])
-        out["ceiling"] = {
-            "market_kind": "close",
-            "market_source": ceiling.source,
-            "n": c["n"],
-            "market": c["market"],
-            "rps_diff": c["rps_diff"],
-            "rps_diff_se": c["rps_diff_se"],
-        }
+    top = versus_ceiling(p, yv, priced, benchmark_market(rows, "close", config.margin))
+    if top is not None:
+        out["ceiling"] = top
     out["margin"] = config.margin
     return out
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError, UnknownTeamError
-from core.evaluation import BENCHMARK_SOURCES, benchmark_market, compare
+from core.evaluation import BENCHMARK_SOURCES, benchmark_market, compare, versus_ceiling
 from core.markets import MatchProbabilities
 from core.odds import implied_probabilities
 from core.odds import overround as overround_of
@@ -380,18 +380,9 @@ async def evaluate(
     y = frame["result"].to_numpy()
     result = compare(probs[priced], bench.probs[priced], y[priced])
     if market == "pre":
-        ceiling = benchmark_market(frame, "close", margin)
-        both = priced & ceiling.priced
-        if both.sum() >= 2:
-            c = compare(probs[both], ceiling.probs[both], y[both])
-            result["ceiling"] = {
-                "market_kind": "close",
-                "market_source": ceiling.source,
-                "n": c["n"],
-                "market": c["market"],
-                "rps_diff": c["rps_diff"],
-                "rps_diff_se": c["rps_diff_se"],
-            }
+        top = versus_ceiling(probs, y, priced, benchmark_market(frame, "close", margin))
+        if top is not None:
+            result["ceiling"] = top
     reference = weights["dixon_coles"].get("fit", {}).get("reference_date")
     in_sample = 0
     if reference:
