@@ -225,6 +225,36 @@ def _grid_agrees_with_the_1x2(p: dict) -> None:
     assert abs(grid[1:, 1:].sum() - p["btts"]["yes"]) < 1e-12
 
 
+async def test_fixtures_batch_grids_agree_with_each_final_1x2_and_its_totals(services):
+    """A batch predicts what one-at-a-time predictions do: each grid refitted to its
+    fixture's final 1X2, and to its over/under where given; a totals price no grid can
+    match with that 1X2 falls back to the 1X2 fit alone."""
+    await start_training(services, {"model_type": "full", **E0_RECENT})
+    await services.queue.join()
+    odds = {"home": 1.5, "draw": 4.5, "away": 6.5}
+    fixtures = [
+        {"home": "Arsenal", "away": "Chelsea", "league": "E0"},
+        {"home": "Arsenal", "away": "Chelsea", "league": "E0", "odds": odds},
+        {"home": "Arsenal", "away": "Chelsea", "league": "E0",
+         "odds": odds | {"over25": 1.8, "under25": 2.05}},
+        {"home": "Arsenal", "away": "Chelsea", "league": "E0",
+         "odds": odds | {"over25": 1.01, "under25": 30.0}},
+    ]  # fmt: skip
+    plain, priced, totals, extreme = await predictions.predict_fixtures(services.engine, fixtures)
+    for p in (plain, priced, totals, extreme):
+        _grid_agrees_with_the_1x2(p)
+    single = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0")
+    assert abs(plain["home_win"] - single["home_win"]) < 1e-12
+    with_odds = await predictions.predict(
+        services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5)
+    )
+    assert abs(priced["home_win"] - with_odds["home_win"]) < 1e-12
+    assert abs(priced["totals"]["2.5"]["over"] - with_odds["totals"]["2.5"]["over"]) < 1e-9
+    over = implied_probabilities(np.array([[1.8, 2.05]]), "power")[0, 0]
+    assert abs(totals["totals"]["2.5"]["over"] - over) < 1e-9
+    assert abs(extreme["totals"]["2.5"]["over"] - priced["totals"]["2.5"]["over"]) < 1e-9
+
+
 async def test_predict_and_evaluate_from_the_active_full_model(services):
     await start_training(services, {"model_type": "full", **E0_RECENT})
     await services.queue.join()
