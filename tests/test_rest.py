@@ -263,3 +263,18 @@ def test_cors_origins_setting():
             Settings.from_env({"FPE_CORS_ORIGINS": bad})
     with pytest.raises(ConfigError, match="FPE_ALLOWED_ORIGINS"):
         Settings.from_env({"FPE_ALLOWED_ORIGINS": "example.com"})
+
+
+async def test_the_draw_model_card_trains_through_the_shim(api):
+    """The page's fifth card: ``{"modelType": "draw"}`` is a real model type."""
+    app, client = api
+    started = await client.post("/api/model/train", json={"modelType": "draw"})
+    assert started.status_code == 202, started.text
+    task_id = started.json()["data"]["taskId"]
+    await app.state.services.queue.join()
+    task = (await client.get(f"/api/tasks/{task_id}")).json()["data"]
+    assert task["status"] == "completed", task
+    versions = (await client.get("/api/model/versions")).json()["data"]
+    (draw,) = [v for v in versions if v["modelType"] == "draw"]
+    assert draw["isActive"] and draw["version"] == task["result"]["version"]
+    assert 0 <= draw["drawAccuracy"] <= 100  # percent, the legacy unit
