@@ -22,7 +22,8 @@ COPY schema ./schema
 COPY server ./server
 COPY sql ./sql
 RUN if [ -n "$PIP_CERT_FILE" ]; then export PIP_CERT="$PIP_CERT_FILE"; fi \
- && pip wheel --no-deps --wheel-dir /wheels .
+ && pip wheel --no-deps --wheel-dir /wheels . \
+ && sha256sum /wheels/*.whl > /wheels/SHA256SUMS
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
@@ -30,8 +31,12 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_RO
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgomp1 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+# podman's build cache does not key a RUN on what it bind-mounts: copying the wheels'
+# checksums first makes a new wheel rebuild this layer instead of reusing a stale one
+COPY --from=builder /wheels/SHA256SUMS /tmp/wheels.sha256
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels football-probability-engine \
+ && rm /tmp/wheels.sha256 \
  && fpe --version
 RUN useradd --create-home --uid 10001 fpe
 USER fpe
