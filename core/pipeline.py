@@ -609,20 +609,19 @@ class StoredModel:
             [(lam[known], mu[known]), (mi.home_rate, mi.away_rate)], self.pool.weights_
         )
         rho = feasible_rho(self.dixon_coles.rho_, lam, mu)  # the pooled rates' own region
-        pooled = MatchProbabilities(
-            grid.home_team, grid.away_team, lam, mu, score_grid(lam, mu, rho, max_goals), rho
+        if max_goals is not None:  # an explicit cut: the pooled rates' own grid
+            cut = score_grid(lam, mu, rho, max_goals)
+            return probs, MatchProbabilities(grid.home_team, grid.away_team, lam, mu, cut, rho)
+        # the exact grid reproduces the pool's 1X2, so its markets agree with it
+        fitted = fit_grid(probs, home_rate=lam, away_rate=mu, rho=rho)
+        return probs, MatchProbabilities(
+            grid.home_team,
+            grid.away_team,
+            fitted.home_rate,
+            fitted.away_rate,
+            fitted.grid,
+            fitted.rho,
         )
-        if max_goals is None:  # the pool's grid reproduces the pool's 1X2 (its markets agree)
-            fitted = fit_grid(probs, home_rate=lam, away_rate=mu, rho=rho)
-            pooled = MatchProbabilities(
-                grid.home_team,
-                grid.away_team,
-                fitted.home_rate,
-                fitted.away_rate,
-                fitted.grid,
-                fitted.rho,
-            )
-        return probs, pooled
 
 
 def predict_proba(
