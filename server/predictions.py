@@ -269,26 +269,17 @@ async def predict(
         prices = np.array([odds], dtype=float)
         market = implied_probabilities(prices, margin)
         overround = overround_of(prices)
-    try:
-        # one fixture: microseconds of numpy, cheaper than a thread hop
-        probs, goal_model = stored.predict([str(home_id)], [str(away_id)], market, overround)
+    over = None
+    if over_under is not None:
+        over = implied_probabilities(np.array([over_under], dtype=float), margin)[:, 0]
+    try:  # the pool, blend and grid refits are CPU work: off the event loop
+        probs, goal_model, grid = await asyncio.to_thread(
+            _predict_one, stored, (str(home_id), str(away_id)), market, overround, over, line
+        )
     except UnknownTeamError as exc:
         names = {str(home_id): home_name, str(away_id): away_name}
         missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
         raise UnknownTeamError([f"{missing} (not in model {model['version']})"]) from None
-    grid = goal_model
-    over = None
-    if over_under is not None:
-        over = implied_probabilities(np.array([over_under], dtype=float), margin)[:, 0]
-    if over is not None or np.abs(probs - goal_model.outcomes).max() > 1e-12:
-        grid = fit_grid(
-            probs,
-            home_rate=goal_model.home_rate,
-            away_rate=goal_model.away_rate,
-            rho=goal_model.rho,
-            over=over,
-            line=line,
-        )
     if max_goals is not None:
         grid = _cut(grid, max_goals)
     return {
@@ -311,6 +302,30 @@ async def predict(
             },
         },
     }
+
+
+def _predict_one(
+    stored: StoredModel,
+    teams: tuple[str, str],
+    market: np.ndarray | None,
+    overround: np.ndarray | None,
+    over: np.ndarray | None,
+    line: float,
+) -> tuple[np.ndarray, MatchProbabilities, MatchProbabilities]:
+    """(final 1X2, the goal model's grid, a grid that reproduces the final 1X2 and, when
+    given, the ``over`` probability of ``line``) for one fixture."""
+    probs, goal_model = stored.predict([teams[0]], [teams[1]], market, overround)
+    if over is None and np.abs(probs - goal_model.outcomes).max() <= 1e-12:
+        return probs, goal_model, goal_model
+    grid = fit_grid(
+        probs,
+        home_rate=goal_model.home_rate,
+        away_rate=goal_model.away_rate,
+        rho=goal_model.rho,
+        over=over,
+        line=line,
+    )
+    return probs, goal_model, grid
 
 
 def _cut(grid: MatchProbabilities, max_goals: int) -> MatchProbabilities:
