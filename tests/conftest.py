@@ -405,11 +405,9 @@ def free_port() -> int:
 async def start_server(env: dict[str, str], *extra_args: str):
     """``fpe serve`` in a subprocess on a free port; returns (process, base URL) once
     ``/readyz`` answers 200."""
-    import asyncio
     import subprocess
     import sys
 
-    import httpx
 
     port = free_port()
     proc = subprocess.Popen(
@@ -429,18 +427,30 @@ async def start_server(env: dict[str, str], *extra_args: str):
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
+    if await wait_ready(proc, base, seconds=30):
+        return proc, base
+    stop_process(proc)
+    raise RuntimeError(f"fpe serve did not start: {proc.stderr.read().decode()[-2000:]}")
+
+
+async def wait_ready(proc, base: str, seconds: float) -> bool:
+    """Poll ``base``/readyz until it answers 200 (True), the process exits or ``seconds``
+    pass (False)."""
+    import asyncio
+
+    import httpx
+
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(int(seconds * 10)):
             if proc.poll() is not None:
-                break
+                return False
             try:
                 if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return proc, base
+                    return True
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    stop_process(proc)
-    raise RuntimeError(f"fpe serve did not start: {proc.stderr.read().decode()[-2000:]}")
+    return False
 
 
 def stop_process(proc) -> None:

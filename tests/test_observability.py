@@ -86,7 +86,7 @@ async def _serve(env: dict[str, str], log: Path, *args: str):
     import subprocess
     import sys
 
-    from tests.conftest import free_port, stop_process
+    from tests.conftest import free_port, stop_process, wait_ready
 
     port = free_port()
     with log.open("wb") as out:
@@ -97,16 +97,9 @@ async def _serve(env: dict[str, str], log: Path, *args: str):
             stderr=out,
         )
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(1200):  # two processes importing on a busy machine can take a while
-            if proc.poll() is not None:
-                break
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return proc, base
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
+    # two processes importing on a busy machine can take a while
+    if await wait_ready(proc, base, seconds=120):
+        return proc, base
     stop_process(proc)
     raise RuntimeError(f"fpe serve did not start: {log.read_text()[-2000:]}")
 
