@@ -408,7 +408,6 @@ async def start_server(env: dict[str, str], *extra_args: str):
     import subprocess
     import sys
 
-
     port = free_port()
     proc = subprocess.Popen(
         [
