@@ -36,6 +36,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from server.predictions import MAX_FIXTURES
+
 __all__ = ["JSON_COST", "LIST_ARGUMENTS", "LIST_BOUNDS", "MAX_COST", "QueryCost", "query_cost"]
 
 MAX_COST = 20_000
@@ -66,7 +68,7 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
 # List fields as long as one of their list arguments (at most the bound the resolver
 # enforces): ``predictions(fixtures: [...])`` answers one prediction per fixture.
 LIST_ARGUMENTS: dict[tuple[str, str], tuple[str, int]] = {
-    ("Query", "predictions"): ("fixtures", 500),
+    ("Query", "predictions"): ("fixtures", MAX_FIXTURES),
 }
 
 
