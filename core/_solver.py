@@ -4,15 +4,14 @@ The estimator in :mod:`core.dixon_coles` validates and codes the data; the walk-
 backtest calls :func:`solve` directly so that hundreds of refits share one coding.
 
 Identifiability: the likelihood is unchanged when a constant is added to every attack and
-every defence of a connected group of teams.  Within each group one team's attack is
-eliminated (``attack[last] = -sum(attack[others])``), so the optimiser works on a reduced
-vector with no equality constraint.  With an L2 prior (``l2 > 0``) all teams form one group.
-
-The parameter vector is laid out so that the reduced vector is a prefix of it::
-
-    [free attacks (n - G), defences (n), home, rho, eliminated attacks (G)]
-
-and the reduced Hessian is the leading block plus low-rank corrections.
+every defence of a connected group of teams.  Without a prior the kernel adds a *pin*,
+``0.5 * c * (sum of the group's attacks)^2`` per group: it makes the Hessian positive
+definite along those shifts, its gradient is zero at a centred point, and a Newton step
+from a centred point stays centred, so it never moves the optimum.  With an L2 prior
+(``l2 > 0``) the prior identifies every parameter and all teams form one group.  Either
+way the optimiser works on the plain vector ``[attacks (n), defences (n), home, rho]``
+(rho left out when not fitted) with no elimination, and the optimum is centred (attacks
+summing to zero per group) at the end.
 
 rho is kept inside the region where every tau factor is positive for *every* pair of
 fitted teams (not only the low scores observed), so no prediction between fitted teams has
@@ -36,10 +35,9 @@ from typing import Any
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import minimize
-from scipy.special import gammaln
 
 try:
-    from core._kernel import components, objective
+    from core._kernel import components, factorial_sum, objective, rho_limits, team_totals
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a fresh clone
     raise ImportError(
         "the compiled Dixon-Coles kernel core._kernel is missing: this looks like an "
@@ -67,29 +65,35 @@ class Problem:
     prior_attack: np.ndarray | None = None
     prior_defence: np.ndarray | None = None
     team_names: np.ndarray | None = None
-    _totals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+    _totals: tuple[np.ndarray, tuple[float, float, float]] | None = field(
         default=None, init=False, repr=False
     )
 
     def factorial_term(self) -> float:
-        """sum of w * (log x! + log y!), the parameter-free part of the log-likelihood."""
-        top = max(self.home_goals.max(), self.away_goals.max())
-        table = gammaln(np.arange(1.0, top + 2.0))  # table[k] = log(k!)
-        return float(self.weights @ (table[self.home_goals] + table[self.away_goals]))
+        """sum of w * (log x! + log y!), the parameter-free part of the log-likelihood
+        (log Gamma(x + 1) for fractional targets)."""
+        return float(factorial_sum(self.home_goals, self.away_goals, self.weights))
 
     def name(self, team: int) -> str:
         return str(self.team_names[team]) if self.team_names is not None else f"#{team}"
 
     def team_totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weighted matches played, goals scored and goals conceded per team."""
+        return tuple(self._summary()[0])
+
+    def sums(self) -> tuple[float, float, float]:
+        """Total weight, weighted home goals and weighted away goals."""
+        return self._summary()[1]
+
+    def _summary(self) -> tuple[np.ndarray, tuple[float, float, float]]:
         if self._totals is None:
-            n, w = self.n_teams, self.weights
-            hi, ai = self.home_idx, self.away_idx
-            wh, wa = w * self.home_goals, w * self.away_goals
-            self._totals = (
-                np.bincount(hi, w, n) + np.bincount(ai, w, n),
-                np.bincount(hi, wh, n) + np.bincount(ai, wa, n),
-                np.bincount(hi, wa, n) + np.bincount(ai, wh, n),
+            self._totals = team_totals(
+                self.home_idx,
+                self.away_idx,
+                self.home_goals,
+                self.away_goals,
+                self.weights,
+                self.n_teams,
             )
         return self._totals
 
@@ -97,12 +101,12 @@ class Problem:
         """Raise :class:`ConvergenceError` when the maximum likelihood does not exist: a
         team that never scores or never concedes (unless a prior holds it), or no home or
         no away goals in the whole data set (the home advantage runs off to infinity)."""
-        w = self.weights  # >= 0: a weighted sum is positive iff a counted match has goals
-        if not w @ self.home_goals > 0:
+        _, home_goals, away_goals = self.sums()  # weights >= 0: > 0 iff a match has goals
+        if not home_goals > 0:
             raise ConvergenceError(
                 "no home team scores in these data: the home advantage is not identified"
             )
-        if not w @ self.away_goals > 0:
+        if not away_goals > 0:
             raise ConvergenceError(
                 "no away team scores in these data: the home advantage is not identified"
             )
@@ -110,6 +114,8 @@ class Problem:
             return
         played, scored, conceded = self.team_totals()
         played = played > 0  # teams without a positive-weight match: see groups()
+        if not (played & ((scored == 0) | (conceded == 0))).any():
+            return
         for what, total in (("scores", scored), ("concedes", conceded)):
             never = np.flatnonzero((total == 0) & played)
             if never.size:
@@ -157,85 +163,49 @@ class Solution:
 
 
 class Layout:
-    """Positions of every parameter in the optimiser's vector (see the module docstring)."""
+    """Positions of every parameter in the optimiser's vector (see the module docstring):
+    ``[attacks (n), defences (n), home, rho]``; the optimiser works on the first
+    ``n_reduced`` (rho left out when it is not fitted)."""
 
     def __init__(self, group: np.ndarray, use_rho: bool) -> None:
         n = group.size
-        n_groups = int(group.max()) + 1
-        last = np.full(n_groups, -1, dtype=np.intp)
-        last[group] = np.arange(n)  # the highest-numbered team of each group
-        is_last = np.zeros(n, dtype=bool)
-        is_last[last] = True
-        free = np.flatnonzero(~is_last)
-        n_free = free.size
-        self.n, self.n_groups, self.n_free = n, n_groups, n_free
+        self.n, self.n_groups = n, int(group.max()) + 1
+        self.group = np.ascontiguousarray(group, dtype=np.intp)
         self.size = 2 * n + 2
-        self.attack_pos = np.empty(n, dtype=np.intp)
-        self.attack_pos[free] = np.arange(n_free)
-        self.defence_pos = np.arange(n_free, n_free + n, dtype=np.intp)
-        self.home_pos = n_free + n
-        self.rho_pos = n_free + n + 1
-        self.elim_start = n_free + n + 2
-        self.attack_pos[last] = self.elim_start + np.arange(n_groups)
-        self.n_reduced = n_free + n + 1 + int(use_rho)
-        self.free_group = group[free]  # group of each free attack, in vector order
+        self.attack_pos = np.arange(n, dtype=np.intp)
+        self.defence_pos = np.arange(n, 2 * n, dtype=np.intp)
+        self.home_pos = 2 * n
+        self.rho_pos = 2 * n + 1
+        self.n_reduced = 2 * n + 1 + int(use_rho)
 
     def pack(self, p: Parameters) -> np.ndarray:
-        x = np.zeros(self.size)
-        x[self.attack_pos] = p.attack
-        x[self.defence_pos] = p.defence
-        x[self.home_pos] = p.home
-        x[self.rho_pos] = p.rho
-        return x
+        return np.concatenate([p.attack, p.defence, (p.home, p.rho)])
 
     def unpack(self, x: np.ndarray) -> Parameters:
+        n = self.n
         return Parameters(
-            x[self.attack_pos].copy(),
-            x[self.defence_pos].copy(),
-            float(x[self.home_pos]),
-            float(x[self.rho_pos]),
+            x[:n].copy(), x[n : 2 * n].copy(), float(x[self.home_pos]), float(x[self.rho_pos])
         )
 
     def center(self, p: Parameters) -> Parameters:
         """Shift each group so that its attacks sum to zero (likelihood unchanged)."""
-        group = np.empty(self.n, dtype=np.intp)
-        group[self.attack_pos < self.n_free] = self.free_group
-        group[self.attack_pos >= self.elim_start] = np.arange(self.n_groups)
+        if self.n_groups == 1:
+            shift = p.attack.sum() / self.n
+            return Parameters(p.attack - shift, p.defence - shift, p.home, p.rho)
+        group = self.group
         shift = np.bincount(group, weights=p.attack, minlength=self.n_groups) / np.bincount(
             group, minlength=self.n_groups
         )
         return Parameters(p.attack - shift[group], p.defence - shift[group], p.home, p.rho)
 
-    def reduce_grad(self, g: np.ndarray) -> np.ndarray:
-        gr = g[: self.n_reduced].copy()
-        gr[: self.n_free] -= g[self.elim_start :][self.free_group]
-        return gr
-
-    def reduce_hess(self, h: np.ndarray) -> np.ndarray:
-        """T' H T for the elimination map T, computed block-wise in place."""
-        r, f, e = self.n_reduced, self.n_free, self.elim_start
-        hr = h[:r, :r]
-        hkl = h[:r, e:]
-        if self.n_groups == 1:
-            col = hkl[:, 0].copy()
-            hr[:, :f] -= col[:, None]
-            hr[:f, :] -= col[None, :]
-            hr[:f, :f] += h[e, e]
-        else:
-            g = self.free_group
-            cross = hkl[:, g]
-            hr[:, :f] -= cross
-            hr[:f, :] -= cross.T
-            hr[:f, :f] += h[e:, e:][np.ix_(g, g)]
-        return hr
-
     def expand_step(self, step: np.ndarray) -> np.ndarray:
-        full = np.zeros(self.size)
-        full[: self.n_reduced] = step
-        full[self.elim_start :] = -np.bincount(
-            self.free_group, weights=step[: self.n_free], minlength=self.n_groups
-        )
-        return full
+        return step if step.size == self.size else np.append(step, 0.0)
+
+
+@lru_cache(maxsize=64)
+def _one_group_layout(n: int, use_rho: bool) -> Layout:
+    """Layouts are read-only: the common one-group case is built once per size."""
+    return Layout(np.zeros(n, dtype=np.intp), use_rho)
 
 
 class _Objective:
@@ -243,14 +213,15 @@ class _Objective:
 
     def __init__(self, problem: Problem, layout: Layout) -> None:
         self.problem, self.layout = problem, layout
-        self.hess = np.empty((layout.size, layout.size))
-        n = problem.n_teams
-        self.prior_attack = (
-            problem.prior_attack if problem.prior_attack is not None else np.zeros(n)
-        )
-        self.prior_defence = (
-            problem.prior_defence if problem.prior_defence is not None else np.zeros(n)
-        )
+        # rho's row and column exist only when rho is fitted: the Hessian is then exactly
+        # the matrix Newton factorises, with no copy
+        self.hess = np.empty((layout.n_reduced, layout.n_reduced))
+        # without a prior, the pin fixes each group's shift (module docstring); its scale is
+        # a typical team's curvature, which keeps the Hessian well conditioned
+        self.pin = 0.0 if problem.l2 > 0 else float(problem.weights.sum()) / problem.n_teams
+        # missing prior means are zero (the kernel reads None as zeros)
+        self.prior_attack = problem.prior_attack
+        self.prior_defence = problem.prior_defence
 
     def __call__(self, x: np.ndarray, want_grad: bool, want_hess: bool = False):
         pr, lay = self.problem, self.layout
@@ -270,31 +241,33 @@ class _Objective:
             pr.use_rho,
             grad,
             hess,
+            pr.l2,
+            self.prior_attack,
+            self.prior_defence,
+            lay.group,
+            self.pin,
         )
-        if pr.l2 > 0:
-            value += self._add_prior(x, grad, hess)
         return value, grad, hess
 
-    def prior_value(self, x: np.ndarray) -> float:
-        return self._add_prior(x, None, None) if self.problem.l2 > 0 else 0.0
+    def pin_value(self, x: np.ndarray) -> float:
+        if not self.pin > 0:
+            return 0.0
+        if self.layout.n_groups == 1:
+            return 0.5 * self.pin * float(x[: self.layout.n].sum()) ** 2
+        sums = np.bincount(self.layout.group, x[: self.layout.n], self.layout.n_groups)
+        return 0.5 * self.pin * float(sums @ sums)
 
-    def _add_prior(self, x, grad, hess) -> float:
-        """0.5 * l2 * (|a - pa|^2 + |d - mean(d) - pd|^2); returns its value."""
-        lay, l2, n = self.layout, self.problem.l2, self.problem.n_teams
-        d0, d1 = lay.defence_pos[0], lay.defence_pos[-1] + 1  # defences are contiguous
-        ra = x[lay.attack_pos] - self.prior_attack
-        d = x[d0:d1]
-        rd = d - (d.sum() / n) - self.prior_defence
-        if grad is not None:
-            grad[lay.attack_pos] += l2 * ra
-            grad[d0:d1] += l2 * (rd - rd.sum() / n)
-        if hess is not None:
-            flat = hess.reshape(-1)  # a view: hess is C-contiguous
-            step = hess.shape[0] + 1
-            flat[lay.attack_pos * step] += l2
-            hess[d0:d1, d0:d1] -= l2 / n
-            flat[d0 * step : d1 * step : step] += l2
-        return 0.5 * l2 * float(ra @ ra + rd @ rd)
+    def prior_value(self, x: np.ndarray) -> float:
+        """0.5 * l2 * (|a - pa|^2 + |d - mean(d) - pd|^2), the prior's part of the value."""
+        if not self.problem.l2 > 0:
+            return 0.0
+        n = self.problem.n_teams
+        ra = x[:n] if self.prior_attack is None else x[:n] - self.prior_attack
+        d = x[n : 2 * n]
+        rd = d - (d.sum() / n)
+        if self.prior_defence is not None:
+            rd -= self.prior_defence
+        return 0.5 * self.problem.l2 * float(ra @ ra + rd @ rd)
 
 
 # OpenBLAS runs mid-sized factorisations 1.5-3x slower on two threads than on one
@@ -338,10 +311,10 @@ def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def initial_parameters(problem: Problem) -> Parameters:
     n = problem.n_teams
-    w = problem.weights
-    total = max(float(w.sum()), 1e-300)
-    home_mean = max(float(w @ problem.home_goals.astype(float)) / total, 0.05)
-    away_mean = max(float(w @ problem.away_goals.astype(float)) / total, 0.05)
+    total, home_goals, away_goals = problem.sums()
+    total = max(total, 1e-300)
+    home_mean = max(home_goals / total, 0.05)
+    away_mean = max(away_goals / total, 0.05)
     attack = np.zeros(n)
     defence = np.full(n, -0.5 * np.log(home_mean * away_mean))
     if problem.l2 == 0:
@@ -352,7 +325,7 @@ def initial_parameters(problem: Problem) -> Parameters:
         scored = (scored + 2.0 * mean) / (played + 2.0)
         conceded = (conceded + 2.0 * mean) / (played + 2.0)
         attack = np.log(scored / mean)
-        attack -= attack.mean()
+        attack -= attack.sum() / n
         defence = defence - np.log(conceded / mean)
     if problem.l2 > 0 and problem.prior_attack is not None:
         attack = attack + problem.prior_attack
@@ -372,14 +345,8 @@ _PULL = 1e6
 def rho_region(layout: Layout, x: np.ndarray) -> tuple[float, float]:
     """The rho interval that keeps every tau at least ``_RHO_MARGIN`` for every pair of
     teams in ``x`` (a team paired with itself included: a slightly smaller region, one
-    vectorised maximum)."""
-    attack = x[layout.attack_pos]
-    defence = x[layout.defence_pos[0] : layout.defence_pos[-1] + 1]  # contiguous
-    home = x[layout.home_pos]
-    log_rate = float(attack.max() - defence.min()) + max(home, 0.0)
-    log_product = home + 2.0 * float((attack - defence).max())
-    keep = 1.0 - _RHO_MARGIN
-    return -keep * math.exp(-log_rate), keep * min(1.0, math.exp(-log_product))
+    compiled pass)."""
+    return rho_limits(x, layout.n, 1.0 - _RHO_MARGIN)
 
 
 def solve(
@@ -396,7 +363,11 @@ def solve(
     Raises :class:`ConvergenceError` when the data do not identify the model or the fit
     does not converge within ``max_iter`` iterations."""
     problem.check_identified()
-    layout = Layout(problem.groups(), problem.use_rho)
+    group = problem.groups()
+    if group.any():
+        layout = Layout(group, problem.use_rho)
+    else:
+        layout = _one_group_layout(group.size, problem.use_rho)
     start = initial_parameters(problem) if init is None else init
     if init is not None or layout.n_groups > 1:
         start = layout.center(start)
@@ -410,14 +381,21 @@ def solve(
         x, value, n_iter, converged = _lbfgs(fun, layout, x, max_iter, callback)
     else:
         raise InvalidInputError(f"unknown solver {solver!r}; use 'newton' or 'lbfgs'")
+    # the optimum up to each group's shift, along which the likelihood is flat: centre it
+    # and report the value there (the prior moves by a constant, the pin drops to zero)
     params = layout.unpack(x)
+    value -= fun.prior_value(x) + fun.pin_value(x)
+    params = layout.center(params)
+    prior = fun.prior_value(layout.pack(params))
+    value += prior
     _check_solution(problem, params, n_iter, converged)
-    return Solution(params, value, fun.prior_value(x), n_iter, converged)
+    return Solution(params, value, prior, n_iter, converged)
 
 
 def _check_solution(problem: Problem, p: Parameters, n_iter: int, converged: bool) -> None:
-    for name, values in (("attack", p.attack), ("defence", p.defence - p.defence.mean())):
-        if values.min() > -_DIVERGED and values.max() < _DIVERGED:
+    level = p.defence.sum() / p.defence.size
+    for name, values in (("attack", p.attack), ("defence", p.defence - level)):
+        if np.abs(values).max() < _DIVERGED:
             continue
         worst = int(np.argmax(np.abs(values)))
         if not abs(values[worst]) < _DIVERGED:
@@ -455,10 +433,8 @@ def _project_rho(layout: Layout, x: np.ndarray) -> int:
 def _pin_rho(layout: Layout, x: np.ndarray, side: int) -> np.ndarray:
     """Put rho on edge ``side`` of its region (in place); returns the gradient of that
     edge with respect to the other parameters (full layout, zero at rho)."""
-    attack = x[layout.attack_pos]
-    d0 = layout.defence_pos[0]
-    defence = x[d0 : layout.defence_pos[-1] + 1]
-    home = x[layout.home_pos]
+    n = d0 = layout.n
+    attack, defence, home = x[:n], x[n : 2 * n], x[layout.home_pos]
     keep = 1.0 - _RHO_MARGIN
     slope = np.zeros(layout.size)
     if side < 0:  # -keep * exp(-(max attack - min defence + max(home, 0)))
@@ -495,15 +471,14 @@ def _newton(fun, layout, x, max_iter, tol, callback):
     side, releases = 0, 0
     edge_slope = None
     while True:
-        hr = layout.reduce_hess(hess)
         if side:
-            gr = layout.reduce_grad(grad + grad[layout.rho_pos] * edge_slope)
+            gr = (grad + grad[layout.rho_pos] * edge_slope)[: layout.n_reduced]
             step = np.zeros(gr.size)
-            step[:-1] = _cholesky_solve(np.ascontiguousarray(hr[:-1, :-1]), gr[:-1])
+            step[:-1] = _cholesky_solve(np.ascontiguousarray(hess[:-1, :-1]), gr[:-1])
             gr[-1] = 0.0
         else:
-            gr = layout.reduce_grad(grad)
-            step = _cholesky_solve(hr, gr)
+            gr = grad[: layout.n_reduced]
+            step = _cholesky_solve(hess, gr)
         decrement = -float(gr @ step)
         if decrement <= max(tol * max(1.0, abs(value)), 1e-12):
             # on an edge: let rho go when moving it inwards would still gain
@@ -568,7 +543,7 @@ def _lbfgs(fun, layout, x, max_iter, callback):
         value, grad, _ = fun(x, True)
         if not np.isfinite(value):
             return 1e300, np.zeros_like(z)
-        reduced = layout.reduce_grad(grad)
+        reduced = grad[: layout.n_reduced].copy()
         if outside:
             value += 0.5 * _PULL * outside**2
             reduced[-1] += _PULL * outside

@@ -114,10 +114,15 @@ def _columns(matches: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInputError(
                 "matches must be a DataFrame or a mapping of column name to values"
             )
-    cols.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    cols.update(given)
     missing = [c for c in _COLUMNS if c not in cols]
     if missing:
         raise InvalidInputError(f"missing required column(s): {', '.join(missing)}")
+    if isinstance(matches, pd.DataFrame) and not given:  # a frame's columns match
+        if len(matches) == 0:
+            raise InvalidInputError("no matches to fit")
+        return cols
     lengths = {
         c: np.shape(np.atleast_1d(v))[0]
         for c, v in cols.items()
@@ -285,7 +290,7 @@ class DixonColes:
         self.n_iter_ = solution.n_iter
         self.converged_ = solution.converged
         self.n_matches_ = int(hg.size)
-        self._index = {t: i for i, t in enumerate(teams)}
+        self._index = dict(zip(teams.tolist(), range(n), strict=True))
         return self
 
     def _warm_params(self, teams: np.ndarray, problem: Problem) -> Parameters | None:
