@@ -27,7 +27,6 @@ import pandas as pd
 from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
-from core.market_model import split_targets
 from core.markets import outcome_probabilities
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
@@ -115,8 +114,7 @@ def walk_forward(
     if (home == away).any():
         raise InvalidInputError("a team cannot play itself")
     if targets is None:
-        row_of, goals_h, goals_a = np.arange(m), hg, ag
-        split_w = np.ones(m)
+        row_of, goals_h, goals_a = None, hg, ag
         fit_rho, grid_rho = rho, None
     else:
         tx = np.asarray(targets[0], dtype=float)
@@ -125,9 +123,10 @@ def walk_forward(
             raise InvalidInputError("targets need one home and one away value per match")
         tx, ty = tx[order], ty[order]
         ok = np.isfinite(tx) & np.isfinite(ty) & (tx >= 0) & (ty >= 0)
-        r, goals_h, goals_a, split_w = split_targets(np.where(ok, tx, 0.0), np.where(ok, ty, 0.0))
-        keep = (split_w > 0) & ok[r]
-        row_of, goals_h, goals_a, split_w = r[keep], goals_h[keep], goals_a[keep], split_w[keep]
+        # fractional targets go to the kernel as they are (one row a match): with rho
+        # fixed the likelihood is Poisson, which needs no integer goals
+        row_of = np.flatnonzero(ok)
+        goals_h, goals_a = tx[row_of], ty[row_of]
         fit_rho, grid_rho = False, float(dependence)
     if "league" in frame.columns:
         league, _ = pd.factorize(frame["league"].to_numpy())
@@ -138,20 +137,30 @@ def walk_forward(
     np.minimum.at(first_day, home, day)
     np.minimum.at(first_day, away, day)
     established = first_day < day[0] + _FOUNDING_DAYS
+    # decay weights as exp(xi * (day - day0)) * exp(-xi * (t - day0)): one product a refit
+    # instead of an exp per match, while the growth factor stays far from overflowing
+    span = float(day[-1] - day[0])
+    growth = np.exp(xi * (day - day[0]).astype(float)) if xi * span < 600.0 else None
 
     start_day = day[0] + burn_in_days if start is None else _to_day(start)
     state = _State(n_all)
-    rows: list[np.ndarray] = []
+    last_row = np.full(n_all, -1, dtype=np.int64)  # each team's last row before `lo`
+    out_rows, out_lam, out_mu, out_rho, out_t, out_n = [], [], [], [], [], []
     blocks = _blocks(day, start_day, refit_days)
     for b, (t, lo, hi) in enumerate(blocks):
         train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
-        sl = slice(train_lo, lo)
         if lo > state.seen:
+            new_rows = np.arange(state.seen, lo)
             state.last_league[home[state.seen : lo]] = league[state.seen : lo]
             state.last_league[away[state.seen : lo]] = league[state.seen : lo]
+            np.maximum.at(last_row, home[state.seen : lo], new_rows)
+            np.maximum.at(last_row, away[state.seen : lo], new_rows)
             state.seen = lo
-        block_teams = np.concatenate([home[lo:hi], away[lo:hi]])
-        local_teams = np.unique(np.concatenate([home[sl], away[sl], block_teams]))
+        # the teams of the training window (a match in [train_lo, lo)) and of the block
+        in_fit = last_row >= train_lo
+        in_fit[home[lo:hi]] = True
+        in_fit[away[lo:hi]] = True
+        local_teams = np.flatnonzero(in_fit)
         state.last_league[home[lo:hi]] = np.where(
             first_day[home[lo:hi]] >= t, league[lo:hi], state.last_league[home[lo:hi]]
         )
@@ -162,18 +171,25 @@ def walk_forward(
         local = np.full(n_all, -1, dtype=np.int32)
         local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
-        ex = slice(*np.searchsorted(row_of, (train_lo, lo))) if targets is not None else sl
-        rows_ex = row_of[ex] if targets is not None else sl
+        if row_of is None:
+            ex = rows_ex = slice(train_lo, lo)
+        else:
+            ex = slice(*np.searchsorted(row_of, (train_lo, lo)))
+            rows_ex = row_of[ex]
         if ex.stop <= ex.start:  # no earlier row has a target yet: no forecast
             if progress is not None:
                 progress(b + 1, len(blocks))
             continue
+        if growth is not None:
+            weights = growth[rows_ex] * np.exp(-xi * float(t - day[0]))
+        else:
+            weights = np.exp(-xi * (t - day[rows_ex]).astype(float))
         problem = Problem(
             home_idx=local[home[rows_ex]],
             away_idx=local[away[rows_ex]],
             home_goals=goals_h[ex],
             away_goals=goals_a[ex],
-            weights=split_w[ex] * np.exp(-xi * (t - day[rows_ex]).astype(float)),
+            weights=weights,
             n_teams=local_teams.size,
             use_rho=fit_rho,
             l2=l2,
@@ -186,22 +202,12 @@ def walk_forward(
 
         p = solution.params
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
-        lam = np.exp(p.home + p.attack[bh] - p.defence[ba])
-        mu = np.exp(p.attack[ba] - p.defence[bh])
-        rho = p.rho if grid_rho is None else grid_rho
-        probs = outcome_probabilities(lam, mu, rho, max_goals)
-        rows.append(
-            np.column_stack(
-                [
-                    np.arange(lo, hi),
-                    probs,
-                    lam,
-                    mu,
-                    np.full(hi - lo, t),
-                    np.full(hi - lo, lo - train_lo),
-                ]
-            )
-        )
+        out_rows.append(np.arange(lo, hi))
+        out_lam.append(np.exp(p.home + p.attack[bh] - p.defence[ba]))
+        out_mu.append(np.exp(p.attack[ba] - p.defence[bh]))
+        out_rho.append(np.full(hi - lo, p.rho if grid_rho is None else grid_rho))
+        out_t.append(np.full(hi - lo, t))
+        out_n.append(np.full(hi - lo, lo - train_lo))
         if progress is not None:
             progress(b + 1, len(blocks))
 
@@ -212,17 +218,28 @@ def walk_forward(
             f"to {last} and the first {burn_in_days} days only train the model; give more "
             "seasons, an earlier start or a shorter burn-in"
         )
-    out = np.concatenate(rows) if rows else np.empty((0, 8))  # no block had targets
-    pos = out[:, 0].astype(np.intp)
+    if not out_rows:  # no block had targets
+        out_rows = out_lam = out_mu = out_rho = out_t = out_n = [np.empty(0)]
+    lam, mu = np.concatenate(out_lam), np.concatenate(out_mu)
+    # every block's 1X2 at once: one call instead of one per refit
+    probs = (
+        outcome_probabilities(lam, mu, np.concatenate(out_rho), max_goals)
+        if lam.size
+        else np.empty((0, 3))
+    )
+    pos = np.concatenate(out_rows).astype(np.intp)
     return pd.DataFrame(
         {
-            "p_home": out[:, 1],
-            "p_draw": out[:, 2],
-            "p_away": out[:, 3],
-            "home_rate": out[:, 4],
-            "away_rate": out[:, 5],
-            "refit_date": out[:, 6].astype("datetime64[D]").astype("datetime64[ns]"),
-            "n_train": out[:, 7].astype(np.int64),
+            "p_home": probs[:, 0],
+            "p_draw": probs[:, 1],
+            "p_away": probs[:, 2],
+            "home_rate": lam,
+            "away_rate": mu,
+            "refit_date": np.concatenate(out_t)
+            .astype(np.int64)
+            .astype("datetime64[D]")
+            .astype("datetime64[ns]"),
+            "n_train": np.concatenate(out_n).astype(np.int64),
         },
         index=frame.index[pos],
     )

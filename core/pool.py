@@ -57,9 +57,10 @@ def pool(forecasts: list[np.ndarray] | tuple[np.ndarray, ...], weights: Any) -> 
     return _pool_logs(logs, w).T.copy()
 
 
-def _loss(logs: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+def _loss(logs: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean log loss at ``w`` and the pooled probabilities it came from."""
     p = _pool_logs(logs, w)
-    return float(-np.log(np.maximum(p[y, np.arange(y.size)], 1e-300)).mean())
+    return float(-np.log(np.maximum(p[y, np.arange(y.size)], 1e-300)).mean()), p
 
 
 def _fit(
@@ -71,9 +72,8 @@ def _fit(
     cols = np.arange(n)
     ly = np.array([(logs[j, y, cols]).sum() for j in range(k)]) / n
     w = np.clip(np.asarray(w, dtype=float), *WEIGHT_BOUNDS)
-    loss = _loss(logs, y, w)
+    loss, p = _loss(logs, y, w)
     for _ in range(max_iter):
-        p = _pool_logs(logs, w)
         mean = (p[None] * logs).sum(axis=1)  # (K, n): E_p[log p_k]
         grad = mean.sum(axis=1) / n - ly
         d = logs - mean[:, None, :]  # (K, 3, n)
@@ -86,12 +86,16 @@ def _fit(
         t = 1.0
         while True:
             candidate = np.clip(w - t * step, *WEIGHT_BOUNDS)
-            c_loss = _loss(logs, y, candidate)
+            c_loss, c_p = _loss(logs, y, candidate)
             if c_loss <= loss or t < 1e-6:
                 break
             t *= 0.5
         moved = np.abs(candidate - w).max()
-        w, loss = candidate, min(c_loss, loss)
+        if c_loss <= loss:
+            w, loss, p = candidate, c_loss, c_p
+        else:  # no descent at the smallest step: keep the point whose loss is known
+            w = candidate
+            loss, p = _loss(logs, y, w)
         if moved < tol:
             break
     return w
@@ -170,15 +174,22 @@ def pool_walk_forward(
     w = np.asarray(default, dtype=float) if len(default) == k else np.full(k, 1.0 / k)
     start = w.copy()
     fitted_on = 0
-    for t in np.unique(refit_day[ok]):
-        past = by_day[: np.searchsorted(sorted_days, t, side="left")]
-        past = np.sort(past[ok[past]])
+    # the matches of each refit, as runs of one sort (not a scan of every match per refit)
+    rows = np.flatnonzero(ok)
+    rows = rows[np.argsort(refit_day[rows], kind="stable")]
+    days, first = np.unique(refit_day[rows], return_index=True)
+    n_past = np.searchsorted(sorted_days, days, side="left")
+    runs = np.split(rows, first[1:]) if rows.size else []
+    for t_rows, n_before in zip(runs, n_past, strict=True):
+        past = by_day[:n_before]
+        past = past[ok[past]]
         if past.size < min_matches:
             w = start
         elif past.size >= fitted_on * regrow:
+            past = np.sort(past)
             w = _fit(logs[:, :, past], y[past], w)
             fitted_on = past.size
-        weights[ok & (refit_day == t)] = w
+        weights[t_rows] = w
     out = np.full((n, 3), np.nan)
     s = (logs[:, :, ok] * weights[ok].T[:, None, :]).sum(axis=0)
     e = np.exp(s - s.max(axis=0))
