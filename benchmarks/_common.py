@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import statistics
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +18,13 @@ import pandas as pd
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FOOTBALL_DATA = SHARED / "football-data"
 SYNTHETIC = SHARED / "synthetic"
+# main before issue 12 (the market-implied ratings, the pool, the solver rework): the
+# "today's time" that issue's speed goals are relative to
+BASELINE_COMMIT = "1bd5188"
+BASELINE_HOWTO = (
+    f"git worktree add /tmp/fpe-base {BASELINE_COMMIT} && cd /tmp/fpe-base && "
+    "python3 -m venv .venv && .venv/bin/pip install -e ."
+)
 
 
 def load_synthetic(name: str) -> pd.DataFrame:
@@ -75,3 +86,28 @@ def fmt_seconds(value: float | None) -> str:
     if value < 1:
         return f"{value * 1e3:.2f} ms"
     return f"{value:.2f} s"
+
+
+def baseline_time(root: str | Path, body: str) -> float:
+    """Seconds that ``body`` reports, run by an earlier checkout of this project (``root``:
+    a git worktree whose kernel is built in place, with its own ``.venv``; see
+    :data:`BASELINE_HOWTO`) in a child process, so both versions run on the same machine
+    in the same session.  ``body`` sees that checkout's ``core`` and ``benchmarks`` and
+    must assign the seconds to ``seconds``."""
+    root = Path(root).resolve()
+    python = root / ".venv" / "bin" / "python"
+    code = (
+        f"import sys, json\nsys.path.insert(0, {str(root)!r})\n"
+        + textwrap.dedent(body)
+        + "\nprint(json.dumps(seconds))\n"
+    )
+    done = subprocess.run(
+        [str(python) if python.exists() else sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the baseline at {root} failed: {done.stderr.strip()[-500:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1]))

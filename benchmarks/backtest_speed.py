@@ -1,11 +1,13 @@
 """Walk-forward backtest speed: E0 2015/16 to 2024/25, weekly refits.
 
-    python benchmarks/backtest_speed.py [--cap SECONDS] [--json]
+    python benchmarks/backtest_speed.py [--cap SECONDS] [--baseline DIR] [--json]
 
 Ours: :func:`core.backtest.walk_forward` (warm-started Newton refits), the Dixon-Coles
 walk-forward alone, and :func:`core.forecast.engine_forecast`, the engine's own forecast
-(Dixon-Coles, the market-implied ratings and their walk-forward pool; target: within 1.5x
-of the Dixon-Coles walk-forward before the market-implied ratings, 0.30 s).  Peer: the same
+(Dixon-Coles, the market-implied ratings and their walk-forward pool).  Target: the engine
+within 1.5x of the Dixon-Coles walk-forward *before* the market-implied ratings existed.
+``--baseline DIR`` times that walk-forward in a checkout of the commit before them
+(``benchmarks._common.BASELINE_HOWTO``), in the same run, on the same machine.  Peer: the same
 schedule (refit every 7 days on all earlier matches, decay per day, predict the block)
 with penaltyblog 1.13.1's DixonColesGoalModel fitted from scratch each week, as a user of
 penaltyblog would write it.  The peer runs in a child process, capped.
@@ -23,7 +25,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import fmt_seconds, load_football_data, median_time, run_capped
+from benchmarks._common import (
+    BASELINE_COMMIT,
+    baseline_time,
+    fmt_seconds,
+    load_football_data,
+    median_time,
+    run_capped,
+)
 from core import metrics
 from core.backtest import DEFAULT_XI, walk_forward
 from core.forecast import engine_forecast
@@ -65,6 +74,9 @@ def peer_walk_forward(frame, xi: float) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cap", type=float, default=300.0, help="seconds for the peer")
+    parser.add_argument(
+        "--baseline", default=None, help=f"checkout of {BASELINE_COMMIT} (see module doc)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -83,6 +95,17 @@ def main() -> None:
         result[["p_home", "p_draw", "p_away"]].to_numpy(),
         frame.loc[result.index, "result"].to_numpy(),
     )
+    before = None
+    if args.baseline:
+        before = baseline_time(
+            args.baseline,
+            """
+            from benchmarks._common import load_football_data, median_time
+            from core.backtest import walk_forward
+            frame = load_football_data("*/E0.csv").reset_index(drop=True)
+            seconds = median_time(lambda: walk_forward(frame), 5)
+            """,
+        )
     status, value = run_capped(peer_walk_forward, (frame, DEFAULT_XI), args.cap)
     peer_s, _, peer_rps = value if status == "ok" else (None, None, None)
     out = {
@@ -94,6 +117,9 @@ def main() -> None:
         "engine_s": engine,
         "engine_rps": engine_rps,
         "engine_over_dixon_coles": engine / ours,
+        "baseline_commit": BASELINE_COMMIT if before else None,
+        "baseline_dixon_coles_s": before,
+        "engine_over_baseline": engine / before if before else None,
         "penaltyblog_s": peer_s,
         "penaltyblog_status": status,
         "penaltyblog_rps": peer_rps,
@@ -113,6 +139,12 @@ def main() -> None:
         f"engine forecast (Dixon-Coles + market-implied + pool) {fmt_seconds(engine)}: "
         f"{engine / ours:.2f}x the Dixon-Coles walk-forward; RPS {engine_rps:.5f}"
     )
+    if before:
+        print(
+            f"Dixon-Coles walk-forward at {BASELINE_COMMIT} (before the market-implied "
+            f"ratings) {fmt_seconds(before)}: the engine takes {engine / before:.2f}x that "
+            "(goal: <= 1.5x)"
+        )
     if peer_rps is not None:
         print(
             f"out-of-sample RPS: ours {rps:.5f}, penaltyblog {peer_rps:.5f} "

@@ -1,12 +1,15 @@
 """Dixon-Coles fit speed: this project's compiled core against penaltyblog, side by side.
 
-    python benchmarks/fit_speed.py [--cap SECONDS] [--only NAME] [--json]
+    python benchmarks/fit_speed.py [--cap SECONDS] [--only NAME] [--baseline DIR] [--json]
 
 Both fit the Dixon-Coles model with time decay xi = 0.00186 per day (weights computed from
 the dates inside the timed call).  penaltyblog (``pip install penaltyblog==1.13.1``) runs
 with its defaults in a child process and is reported as "> cap" when it does not finish in
 time or fails.  Also times a one-season fit from plain arrays (no DataFrame: the fixed
-per-fit overhead without pandas) and every market for 380 fixtures.
+per-fit overhead without pandas) and every market for 380 fixtures.  ``--baseline DIR``
+also times the one-season fit in a checkout of the commit before the per-fit overhead was
+cut (``benchmarks._common.BASELINE_HOWTO``), in the same run: the goal was 0.49 ms -> 0.3 ms
+there, that is at most 0.61x the baseline on any machine.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (
+    BASELINE_COMMIT,
+    baseline_time,
     fmt_seconds,
     load_football_data,
     load_synthetic,
@@ -97,6 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cap", type=float, default=120.0, help="seconds per peer run")
     parser.add_argument("--only", default=None, help="datasets whose name starts with this")
+    parser.add_argument(
+        "--baseline", default=None, help=f"checkout of {BASELINE_COMMIT} (see module doc)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -135,6 +143,18 @@ def main() -> None:
     arrays = {c: season[c].to_numpy() for c in ("home_team", "away_team", "home_goals")}
     arrays.update(away_goals=season["away_goals"].to_numpy(), date=season["date"].to_numpy())
     t_arrays = median_time(lambda: ours_arrays(arrays), 500)
+    t_season = median_time(lambda: ours(season), 500)
+    before = None
+    if args.baseline:
+        before = baseline_time(
+            args.baseline,
+            f"""
+            from benchmarks._common import load_synthetic, median_time
+            from core import DixonColes
+            season = load_synthetic("season1")
+            seconds = median_time(lambda: DixonColes(xi={XI}).fit(season), 500)
+            """,
+        )
     model = ours(season)
     home, away = season["home_team"].to_numpy(), season["away_team"].to_numpy()
     t_markets = median_time(lambda: markets(model, home, away), 200)
@@ -147,6 +167,9 @@ def main() -> None:
                 {
                     "fits": rows,
                     "season1_from_arrays_s": t_arrays,
+                    "season1_s": t_season,
+                    "baseline_commit": BASELINE_COMMIT if before else None,
+                    "baseline_season1_s": before,
                     "markets_380": {"ours_s": t_markets, "penaltyblog_s": t_peer_markets},
                 },
                 indent=2,
@@ -183,6 +206,11 @@ def main() -> None:
         if r["peer_detail"]:
             print(f"    penaltyblog: {r['peer_detail'][:120]}")
     print(f"\nOne-season fit from plain arrays (no DataFrame): {fmt_seconds(t_arrays)}")
+    if before:
+        print(
+            f"One-season fit {fmt_seconds(t_season)} against {fmt_seconds(before)} at "
+            f"{BASELINE_COMMIT}: {t_season / before:.2f}x (goal: <= 0.61x, 0.49 -> 0.3 ms)"
+        )
     ratio = f"{t_peer_markets / t_markets:.0f}x" if t_peer_markets else "-"
     print(
         f"\nAll markets (1X2, over/under 2.5, BTTS, AH -0.5, xG) for 380 fixtures: "

@@ -7,11 +7,14 @@ advantage to those rates by Poisson pseudo-likelihood, with the same time decay 
 as :class:`~core.dixon_coles.DixonColes`: a match contributes
 ``w * (lambda_hat * log(lambda) - lambda + mu_hat * log(mu) - mu)``.
 
-Fractional targets run on the compiled integer kernel unchanged: with ``rho`` fixed at 0 the
-likelihood is separable in home and away goals and linear in the weights, so a target
-``x = k + f`` is exactly a row with ``k`` goals at weight ``1 - f`` plus a row with ``k + 1``
-at weight ``f``.  Home and away are split together (:func:`split_targets`, three rows a
-match).
+With ``rho`` fixed the likelihood is Poisson, which needs no integer goals: the compiled
+kernel takes the fractional targets as they are (the walk-forward, one row a match).  The
+estimator reuses :class:`~core.dixon_coles.DixonColes`'s validated integer path instead:
+the likelihood is separable in home and away goals and linear in the weights, so a target
+``x = k + f`` is exactly a row with ``k`` goals at weight ``1 - f`` plus a row with
+``k + 1`` at weight ``f`` (:func:`split_targets`, three rows a match, home and away split
+together); ``tests/test_kernel.py`` checks that both give the same value, gradient and
+Hessian.
 
 Prices of *past* matches only: the rates used to fit come from matches already played
 (closing prices where the file has them, else pre-match).  The match being forecast is
