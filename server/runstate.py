@@ -172,6 +172,12 @@ async def move(
     return changed
 
 
+# SQLSTATEs a retry may cure besides class 08 (connection exceptions): the server shutting
+# down or restarting (admin_shutdown, crash_shutdown, cannot_connect_now) and too many
+# connections
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
 def is_transient(exc: BaseException) -> bool:
     """A database error that a retry may cure: the server is unreachable or restarting."""
     if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
@@ -179,8 +185,17 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return "Connect" in name or "CannotConnectNow" in name or "AdminShutdown" in name
+        # the driver's error, and what it wraps (SQLAlchemy's asyncpg adapter wraps
+        # asyncpg's own exception and copies its SQLSTATE)
+        cause = exc.orig
+        while cause is not None:
+            code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or ""
+            if code.startswith("08") or code in _TRANSIENT_SQLSTATES:
+                return True
+            name = type(cause).__name__
+            if "Connect" in name or "CannotConnectNow" in name or "AdminShutdown" in name:
+                return True
+            cause = cause.__cause__
     return False
 
 
