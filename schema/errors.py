@@ -1,7 +1,7 @@
 """Turning service errors into GraphQL errors with a stable ``extensions.code``.
 
-User errors (bad input, not found, conflicts, an unreachable queue) keep their message;
-anything else is masked as "Unexpected error." (the schema's ``MaskErrors`` extension
+User errors (bad input, not found, conflicts, an unreachable queue or database) keep their
+message; anything else is masked as "Unexpected error." (the schema's ``MaskErrors`` extension
 with :func:`should_mask`).
 """
 
@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 from graphql import GraphQLError
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import FPEError, error_code
+from server.db import outage
 
 __all__ = ["UserError", "graphql_errors", "should_mask", "to_user_error"]
 
@@ -43,6 +45,12 @@ def graphql_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await fn(*args, **kwargs)
         except FPEError as exc:
             raise to_user_error(exc) from exc
+        # asyncpg raises a refused or timed-out connect as the OSError itself, unwrapped
+        except (SQLAlchemyError, ConnectionError, TimeoutError) as exc:
+            failure = outage(exc)  # the database is down or restarting: SERVICE_UNAVAILABLE
+            if failure is None:
+                raise
+            raise to_user_error(failure) from exc
 
     return wrapper
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
@@ -17,11 +17,15 @@ from server import migrations
 from server.config import Settings
 
 __all__ = [
+    "RETRY_AFTER_SECONDS",
     "DatabaseError",
     "begin_write",
     "create_engine",
     "describe",
+    "describe_error",
+    "is_transient",
     "open_database",
+    "outage",
     "session_factory",
 ]
 
@@ -78,6 +82,52 @@ class DatabaseError(FPEError):
 
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+
+
+# SQLSTATEs a retry may cure besides class 08 (connection exceptions): the server shutting
+# down or restarting (admin_shutdown, crash_shutdown, cannot_connect_now) and too many
+# connections
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that a retry may cure: the server is unreachable or restarting."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # the driver's error, and what it wraps (SQLAlchemy's asyncpg adapter wraps
+        # asyncpg's own exception and copies its SQLSTATE)
+        cause = exc.orig
+        while cause is not None:
+            code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or ""
+            if code.startswith("08") or code in _TRANSIENT_SQLSTATES:
+                return True
+            name = type(cause).__name__
+            if "Connect" in name or "CannotConnectNow" in name or "AdminShutdown" in name:
+                return True
+            cause = cause.__cause__
+    return False
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line cause for users: the driver's error, without SQL or traceback."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {text}" if text else type(orig).__name__
+
+
+RETRY_AFTER_SECONDS = 5
+"""The ``Retry-After`` given with a 503 for a database outage."""
+
+
+def outage(exc: BaseException) -> DatabaseError | None:
+    """The answer to give for ``exc`` when it means the database is unreachable or
+    restarting (a 503 a client may retry), else ``None`` (a bug, or bad data)."""
+    if not is_transient(exc):
+        return None
+    return DatabaseError(f"the database is unavailable ({describe_error(exc)}); retry shortly")
 
 
 def describe(url: str) -> str:

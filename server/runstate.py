@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.db import begin_write
+from server.db import begin_write, describe_error, is_transient
 from server.events import EventStream
 from server.serialize import json_ready
 from server.tables import ModelStatus, TrainingRun
@@ -172,33 +171,6 @@ async def move(
     return changed
 
 
-# SQLSTATEs a retry may cure besides class 08 (connection exceptions): the server shutting
-# down or restarting (admin_shutdown, crash_shutdown, cannot_connect_now) and too many
-# connections
-_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A database error that a retry may cure: the server is unreachable or restarting."""
-    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        # the driver's error, and what it wraps (SQLAlchemy's asyncpg adapter wraps
-        # asyncpg's own exception and copies its SQLSTATE)
-        cause = exc.orig
-        while cause is not None:
-            code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or ""
-            if code.startswith("08") or code in _TRANSIENT_SQLSTATES:
-                return True
-            name = type(cause).__name__
-            if "Connect" in name or "CannotConnectNow" in name or "AdminShutdown" in name:
-                return True
-            cause = cause.__cause__
-    return False
-
-
 async def retrying(
     operation: Callable[[], Awaitable[T]],
     what: str,
@@ -229,10 +201,3 @@ async def retrying(
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_delay)
         attempt += 1
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line cause for users: the driver's error, without SQL or traceback."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-    return f"{type(orig).__name__}: {text}" if text else type(orig).__name__

@@ -1,12 +1,17 @@
-"""Embedded SQLite under a writer: reads never wait, writes queue instead of failing."""
+"""Embedded SQLite under a writer: reads never wait, writes queue instead of failing; and
+which database errors a retry may cure (on the real driver classes)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from server.db import begin_write, create_engine
+from server.db import begin_write, create_engine, is_transient, outage
 from server.tables import League, TrainingRun
 
 
@@ -113,3 +118,57 @@ async def test_concurrent_read_then_write_transactions_all_commit(database_url):
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+def _as_sqlalchemy_raises_it(error: Exception) -> DBAPIError:
+    """What SQLAlchemy's asyncpg dialect raises for ``error``: asyncpg's exception wrapped
+    in the adapter's ``Error`` (which copies the SQLSTATE), wrapped in a ``DBAPIError``."""
+    adapted = AsyncAdapt_asyncpg_dbapi.Error(error.args[0], error)
+    adapted.__cause__ = error
+    return DBAPIError.instance(None, None, adapted, AsyncAdapt_asyncpg_dbapi.Error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator"),
+        asyncpg.exceptions.CrashShutdownError("terminating connection: crash"),
+        asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_server_going_away_or_restarting_is_transient(error: Exception) -> None:
+    wrapped = _as_sqlalchemy_raises_it(error)
+    assert type(wrapped.orig).__name__ == "Error"  # the class name alone says nothing
+    assert is_transient(wrapped)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.UniqueViolationError("duplicate key value"),
+        asyncpg.exceptions.UndefinedTableError('relation "models" does not exist'),
+        asyncpg.exceptions.InvalidTextRepresentationError("invalid input syntax"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_in_the_statement_or_data_are_not_transient(error: Exception) -> None:
+    assert not is_transient(_as_sqlalchemy_raises_it(error))
+
+
+def test_an_outage_is_a_503_that_names_the_cause() -> None:
+    error = outage(_as_sqlalchemy_raises_it(
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
+    ))  # fmt: skip
+    assert error is not None and error.http_status == 503 and error.code == "SERVICE_UNAVAILABLE"
+    assert "the database system is shutting down" in str(error)
+    assert outage(ValueError("a bug")) is None
+
+
+def test_plain_connection_failures_are_transient() -> None:
+    assert is_transient(ConnectionRefusedError(111, "Connect call failed"))
+    assert is_transient(OSError("network unreachable"))
+    assert not is_transient(IntegrityError("INSERT", {}, Exception("duplicate")))
+    assert not is_transient(ValueError("not a database error"))

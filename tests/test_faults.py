@@ -631,3 +631,41 @@ async def test_postgres_down_as_a_run_finishes(own_postgres, own_redis, workers,
         assert await reap_stale_runs(ctx, 0.1) == []
     finally:
         await services.close()
+
+
+async def test_the_api_answers_503_while_postgres_is_down_and_recovers(own_postgres, tmp_path):
+    """A request that meets a PostgreSQL outage is answered 503 SERVICE_UNAVAILABLE with
+    Retry-After (REST) or with that code (GraphQL) and the database's reason, never a 500;
+    once PostgreSQL is back the same requests succeed without a restart."""
+    import httpx
+
+    from server.app import create_app
+
+    await _seed(own_postgres.url)
+    app = create_app(Settings(database_url=own_postgres.url, data_dir=tmp_path))
+    query = {"query": "{ models { version } leagues { code } }"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as client,
+    ):
+        assert (await client.get("/api/model/leagues")).status_code == 200
+        own_postgres.stop()
+        for path in ("/api/model/leagues", "/api/model/versions", "/api/model/status"):
+            answer = await client.get(path)
+            assert answer.status_code == 503, (path, answer.text)
+            assert answer.headers["retry-after"] == "5"
+            body = answer.json()
+            assert body["code"] == "SERVICE_UNAVAILABLE" and "database" in body["detail"], body
+        errors = (await client.post("/graphql", json=query)).json()["errors"]
+        assert {e["extensions"]["code"] for e in errors} == {"SERVICE_UNAVAILABLE"}, errors
+        assert all("database is unavailable" in e["message"] for e in errors)
+        own_postgres.start()
+
+        async def answers() -> bool:
+            return (await client.get("/api/model/leagues")).status_code == 200
+
+        await wait_for(answers, 60, "the API to answer again")
+        data = (await client.post("/graphql", json=query)).json()
+        assert "errors" not in data and data["data"]["leagues"], data
