@@ -33,7 +33,7 @@ from scipy.special import gammaln
 
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
-from core.odds import implied_probabilities
+from core.odds import MARKET_SOURCES, implied_probabilities
 
 __all__ = [
     "FIT_SOURCES",
@@ -43,15 +43,10 @@ __all__ = [
     "split_targets",
 ]
 
-# Prices used to fit the market model: closing first, then pre-match (past matches only).
-FIT_SOURCES = (
-    "pinnacle_close",
-    "avg_close",
-    "b365_close",
-    "pinnacle_pre",
-    "avg_pre",
-    "b365_pre",
-)
+# Prices used to fit the market model (past matches only): the market baseline's order,
+# closing first, then pre-match, without the best price across bookmakers (a maximum over
+# many books, not one book's price).
+FIT_SOURCES = tuple(s for s in MARKET_SOURCES if not s.startswith("max_"))
 _RATE_BOUNDS = (math.log(0.05), math.log(8.0))
 
 
