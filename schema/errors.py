@@ -12,10 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 from graphql import GraphQLError
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import FPEError, error_code
-from server.db import outage
+from server.db import DATABASE_ERRORS, outage
 
 __all__ = ["UserError", "graphql_errors", "should_mask", "to_user_error"]
 
@@ -45,8 +44,7 @@ def graphql_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await fn(*args, **kwargs)
         except FPEError as exc:
             raise to_user_error(exc) from exc
-        # asyncpg raises a refused or timed-out connect as the OSError itself, unwrapped
-        except (SQLAlchemyError, ConnectionError, TimeoutError) as exc:
+        except DATABASE_ERRORS as exc:
             failure = outage(exc)  # the database is down or restarting: SERVICE_UNAVAILABLE
             if failure is None:
                 raise

@@ -17,6 +17,7 @@ from server import migrations
 from server.config import Settings
 
 __all__ = [
+    "DATABASE_ERRORS",
     "RETRY_AFTER_SECONDS",
     "DatabaseError",
     "begin_write",
@@ -120,6 +121,11 @@ def describe_error(exc: BaseException) -> str:
 
 RETRY_AFTER_SECONDS = 5
 """The ``Retry-After`` given with a 503 for a database outage."""
+
+# What a database call may raise when the server is away: SQLAlchemy's errors, and the
+# OSError itself for a refused or timed-out connect (asyncpg raises those unwrapped).
+# :func:`outage` tells an outage from a bug among them.
+DATABASE_ERRORS = (SQLAlchemyError, ConnectionError, TimeoutError)
 
 
 def outage(exc: BaseException) -> DatabaseError | None:

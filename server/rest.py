@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,7 +19,7 @@ from starlette.routing import Route
 from core.errors import FPEError
 from server import catalog, predictions, registry, training
 from server.auth import bearer_token, token_matches
-from server.db import RETRY_AFTER_SECONDS, outage
+from server.db import DATABASE_ERRORS, RETRY_AFTER_SECONDS, outage
 from server.envelope import error, error_for, ok, ok_list
 from server.fixtures import parse_fixtures
 from server.leagues import league_tier
@@ -89,8 +88,7 @@ def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
             return await fn(request)
         except FPEError as exc:
             return error_for(exc)
-        # asyncpg raises a refused or timed-out connect as the OSError itself, unwrapped
-        except (SQLAlchemyError, ConnectionError, TimeoutError) as exc:
+        except DATABASE_ERRORS as exc:
             failure = outage(exc)
             if failure is None:
                 raise
