@@ -73,6 +73,30 @@ def test_value_matches_independent_formula(use_rho):
     assert _call(x, layout, data, use_rho) == pytest.approx(expected, rel=1e-12)
 
 
+def _assert_derivatives(x, layout, data, use_rho, grad, hess, active, **extra):
+    """``grad`` and the ``active`` rows and columns of ``hess`` against central differences
+    of the kernel's own value and gradient at ``x``."""
+    eps = 1e-6
+    for k in active:
+        e = np.zeros(layout.size)
+        e[k] = eps
+        up = _call(x + e, layout, data, use_rho, **extra)
+        down = _call(x - e, layout, data, use_rho, **extra)
+        assert grad[k] == pytest.approx((up - down) / (2 * eps), rel=1e-6, abs=1e-6), (
+            f"gradient {k}"
+        )
+        gp, gm = np.empty(layout.size), np.empty(layout.size)
+        _call(x + e, layout, data, use_rho, gp, **extra)
+        _call(x - e, layout, data, use_rho, gm, **extra)
+        np.testing.assert_allclose(
+            hess[k, active],
+            ((gp - gm) / (2 * eps))[active],
+            rtol=1e-5,
+            atol=1e-5,
+            err_msg=f"Hessian row {k}",
+        )
+
+
 @pytest.mark.parametrize("use_rho", [True, False])
 def test_gradient_and_hessian_match_finite_differences(use_rho):
     data = _data()
@@ -86,22 +110,7 @@ def test_gradient_and_hessian_match_finite_differences(use_rho):
     active = (
         np.arange(layout.size) if use_rho else np.delete(np.arange(layout.size), layout.rho_pos)
     )
-    eps = 1e-6
-    for k in active:
-        e = np.zeros(layout.size)
-        e[k] = eps
-        fd = (_call(x + e, layout, data, use_rho) - _call(x - e, layout, data, use_rho)) / (2 * eps)
-        assert grad[k] == pytest.approx(fd, rel=1e-6, abs=1e-6), f"gradient {k}"
-        gp, gm = np.empty(layout.size), np.empty(layout.size)
-        _call(x + e, layout, data, use_rho, gp)
-        _call(x - e, layout, data, use_rho, gm)
-        np.testing.assert_allclose(
-            hess[k, active],
-            ((gp - gm) / (2 * eps))[active],
-            rtol=1e-5,
-            atol=1e-5,
-            err_msg=f"Hessian row {k}",
-        )
+    _assert_derivatives(x, layout, data, use_rho, grad, hess, active)
     if not use_rho:
         assert grad[layout.rho_pos] == 0.0
         assert not hess[layout.rho_pos].any()
@@ -181,17 +190,7 @@ def test_prior_and_pin_gradient_and_hessian_match_finite_differences():
     extra = _prior_and_pin()
     grad, hess = np.empty(layout.size), np.empty((layout.size, layout.size))
     _call(x, layout, data, True, grad, hess, **extra)
-    eps = 1e-6
-    for k in range(layout.size):
-        e = np.zeros(layout.size)
-        e[k] = eps
-        up = _call(x + e, layout, data, True, **extra)
-        down = _call(x - e, layout, data, True, **extra)
-        assert grad[k] == pytest.approx((up - down) / (2 * eps), rel=1e-6, abs=1e-6)
-        gp, gm = np.empty(layout.size), np.empty(layout.size)
-        _call(x + e, layout, data, True, gp, **extra)
-        _call(x - e, layout, data, True, gm, **extra)
-        np.testing.assert_allclose(hess[k], (gp - gm) / (2 * eps), rtol=1e-5, atol=1e-5)
+    _assert_derivatives(x, layout, data, True, grad, hess, np.arange(layout.size), **extra)
 
 
 def test_fractional_targets_equal_their_split_into_integer_rows():
