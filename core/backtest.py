@@ -145,7 +145,9 @@ def walk_forward(
     start_day = day[0] + burn_in_days if start is None else _to_day(start)
     state = _State(n_all)
     last_row = np.full(n_all, -1, dtype=np.int64)  # each team's last row before `lo`
-    out_rows, out_lam, out_mu, out_rho, out_t, out_n = [], [], [], [], [], []
+    # per fitted block: (first row, end row, refit day, training rows, rho); and its rates
+    fitted: list[tuple[int, int, int, int, float]] = []
+    rates: list[np.ndarray] = []
     blocks = _blocks(day, start_day, refit_days)
     for b, (t, lo, hi) in enumerate(blocks):
         train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
@@ -202,12 +204,10 @@ def walk_forward(
 
         p = solution.params
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
-        out_rows.append(np.arange(lo, hi))
-        out_lam.append(np.exp(p.home + p.attack[bh] - p.defence[ba]))
-        out_mu.append(np.exp(p.attack[ba] - p.defence[bh]))
-        out_rho.append(np.full(hi - lo, p.rho if grid_rho is None else grid_rho))
-        out_t.append(np.full(hi - lo, t))
-        out_n.append(np.full(hi - lo, lo - train_lo))
+        fitted.append((lo, hi, t, lo - train_lo, p.rho if grid_rho is None else grid_rho))
+        rates.append(
+            np.stack([p.home + p.attack[bh] - p.defence[ba], p.attack[ba] - p.defence[bh]])
+        )
         if progress is not None:
             progress(b + 1, len(blocks))
 
@@ -218,16 +218,18 @@ def walk_forward(
             f"to {last} and the first {burn_in_days} days only train the model; give more "
             "seasons, an earlier start or a shorter burn-in"
         )
-    if not out_rows:  # no block had targets
-        out_rows = out_lam = out_mu = out_rho = out_t = out_n = [np.empty(0)]
-    lam, mu = np.concatenate(out_lam), np.concatenate(out_mu)
+    if not fitted:  # no block had targets: an empty frame
+        fitted, rates = [(0, 0, 0, 0, 0.0)], [np.empty((2, 0))]
+    lo, hi, t, n_train, rho = map(np.array, zip(*fitted, strict=True))
+    sizes = hi - lo
+    lam, mu = np.exp(np.concatenate(rates, axis=1))
     # every block's 1X2 at once: one call instead of one per refit
     probs = (
-        outcome_probabilities(lam, mu, np.concatenate(out_rho), max_goals)
+        outcome_probabilities(lam, mu, np.repeat(rho, sizes), max_goals)
         if lam.size
         else np.empty((0, 3))
     )
-    pos = np.concatenate(out_rows).astype(np.intp)
+    pos = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
     return pd.DataFrame(
         {
             "p_home": probs[:, 0],
@@ -235,11 +237,11 @@ def walk_forward(
             "p_away": probs[:, 2],
             "home_rate": lam,
             "away_rate": mu,
-            "refit_date": np.concatenate(out_t)
+            "refit_date": np.repeat(t, sizes)
             .astype(np.int64)
             .astype("datetime64[D]")
             .astype("datetime64[ns]"),
-            "n_train": np.concatenate(out_n).astype(np.int64),
+            "n_train": np.repeat(n_train, sizes).astype(np.int64),
         },
         index=frame.index[pos],
     )
