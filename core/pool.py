@@ -91,11 +91,7 @@ def _fit(
                 break
             t *= 0.5
         moved = np.abs(candidate - w).max()
-        if c_loss <= loss:
-            w, loss, p = candidate, c_loss, c_p
-        else:  # no descent at the smallest step: keep the point whose loss is known
-            w = candidate
-            loss, p = _loss(logs, y, w)
+        w, loss, p = candidate, c_loss, c_p
         if moved < tol:
             break
     return w
