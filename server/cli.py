@@ -185,7 +185,7 @@ def _report_files(reports: list[FileReport], as_json: bool) -> int:
 
 
 async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
-    from server.db import open_database
+    from server.connect import open_database
     from server.ingest import ingest_paths
     from server.terminal import ProgressBar
 
@@ -241,9 +241,9 @@ def _run_async(settings: Settings, work: Any) -> Any:
 def _cmd_train(args: argparse.Namespace) -> int:
     from server import training
     from server.config import Settings
+    from server.serialize import json_ready
     from server.services import follow_run, start_training
     from server.terminal import ProgressBar
-    from server.training import json_ready
 
     settings = Settings.from_env()
     hyper = {
@@ -366,7 +366,7 @@ def _describe_draws(d: dict[str, Any]) -> list[str]:
 def _cmd_runs(args: argparse.Namespace) -> int:
     from server import training
     from server.config import Settings
-    from server.training import json_ready
+    from server.serialize import json_ready
 
     async def work(services: Any) -> int:
         runs = await training.list_runs(services.engine, args.status, args.limit)
@@ -391,12 +391,12 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from server import training
+    from server import registry
     from server.config import Settings
-    from server.training import json_ready
+    from server.serialize import json_ready
 
     async def work(services: Any) -> int:
-        models = await training.list_models(services.engine, args.status, args.type, args.limit)
+        models = await registry.list_models(services.engine, args.status, args.type, args.limit)
         if args.json:
             print(json.dumps(json_ready(models), indent=2))
             return 0
@@ -604,7 +604,7 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from server import predictions
     from server.config import Settings
-    from server.training import json_ready
+    from server.serialize import json_ready
 
     selection = {
         "leagues": args.league,
@@ -695,7 +695,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     already has matches is left alone (unless --force)."""
     from server import catalog
     from server.config import Settings
-    from server.db import open_database
+    from server.connect import open_database
     from server.download import DownloadError, download
 
     settings = Settings.from_env()

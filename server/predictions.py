@@ -21,8 +21,10 @@ from core.pricing import fit_grid
 from core.pricing import price as price_grid
 from server import cache
 from server.leagues import league_info
+from server.registry import get_model
+from server.runconfig import RunConfig
+from server.selection import load_matches
 from server.tables import League, Team
-from server.training import RunConfig, get_model, load_matches
 
 __all__ = [
     "MAX_FIXTURES",

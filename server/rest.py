@@ -23,10 +23,10 @@ from server.db import DATABASE_ERRORS, RETRY_AFTER_SECONDS, outage
 from server.envelope import error, error_for, ok, ok_list
 from server.fixtures import parse_fixtures
 from server.leagues import league_tier
+from server.runconfig import ValidationError
 from server.services import cancel_training, start_training
 from server.tables import ModelStatus
 from server.text import NUL_MESSAGE, has_nul
-from server.training import ValidationError
 
 __all__ = ["routes"]
 
@@ -122,9 +122,9 @@ def _model_status(model: dict[str, Any]) -> dict[str, Any]:
 async def model_status(request: Request) -> JSONResponse:
     engine = _services(request).engine
     try:
-        model = await training.get_model(engine, None, "full", with_weights=False)
+        model = await registry.get_model(engine, None, "full", with_weights=False)
     except registry.ModelNotFoundError:
-        active = await training.list_models(engine, status="active", limit=1)
+        active = await registry.list_models(engine, status="active", limit=1)
         if not active:
             return ok({"status": "no_model", "message": "No active model found"})
         model = active[0]
@@ -151,7 +151,7 @@ def _version(model: dict[str, Any]) -> dict[str, Any]:
 async def versions(request: Request) -> JSONResponse:
     engine, page, models = _services(request).engine, 500, []
     while True:  # every version
-        batch = await training.list_models(engine, limit=page, offset=len(models))
+        batch = await registry.list_models(engine, limit=page, offset=len(models))
         models += batch
         if len(batch) < page:
             return ok_list([_version(m) for m in models])
@@ -161,9 +161,9 @@ async def activate(request: Request) -> JSONResponse:
     """``{id}`` is a model id or a version string."""
     engine, key = _services(request).engine, request.path_params["model_id"]
     if key.isascii() and key.isdigit() and len(key) < 19:
-        model = await training.get_model_by_id(engine, int(key))
+        model = await registry.get_model_by_id(engine, int(key))
     else:
-        model = await training.get_model(engine, key, with_weights=False)
+        model = await registry.get_model(engine, key, with_weights=False)
     await registry.activate_model(engine, model["version"])
     return ok(
         {

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import FPEError
 from core.pipeline import TrainedModel, train
 from server import cache, runstate
-from server.db import begin_write
+from server.db import begin_write, describe_error, is_transient
 from server.events import EventStream
 from server.registry import check_usable, lock_model_type
 from server.runconfig import RunConfig
@@ -220,7 +220,7 @@ async def _heartbeat(ctx: RunContext, task_id: str, monitor: _Monitor) -> None:
                     )
                 ).first()
         except Exception as exc:
-            log.warning("heartbeat of run %s failed: %s", task_id, runstate.describe_error(exc))
+            log.warning("heartbeat of run %s failed: %s", task_id, describe_error(exc))
             continue
         if cancel is None or cancel[0]:  # cancelled, or reaped by someone else
             monitor.cancelled.set()
@@ -333,11 +333,11 @@ async def _retry(ctx: RunContext, operation: Any, what: str) -> Any:
     try:
         return await runstate.retrying(operation, what, budget=ctx.write_budget)
     except Exception as exc:
-        if not runstate.is_transient(exc):
+        if not is_transient(exc):
             raise
         raise ResultNotStoredError(
             f"the trained model could not be stored: the database was unreachable for "
-            f"{ctx.write_budget:.0f} s ({runstate.describe_error(exc)})"
+            f"{ctx.write_budget:.0f} s ({describe_error(exc)})"
         ) from exc
 
 
@@ -364,13 +364,13 @@ async def _finish(
             budget=ctx.write_budget,
         )
     except Exception as exc:
-        if not runstate.is_transient(exc):
+        if not is_transient(exc):
             raise
         log.error(
             "run %s: could not record it %s (%s); announcing it only",
             task_id,
             status.value,
-            runstate.describe_error(exc),
+            describe_error(exc),
         )
         await runstate.announce(
             ctx.events, runstate.state_event(task_id, status, message, error=error)

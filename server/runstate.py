@@ -30,8 +30,6 @@ __all__ = [
     "FROM",
     "PHASE",
     "announce",
-    "describe_error",
-    "is_transient",
     "move",
     "retrying",
     "state_event",

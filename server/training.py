@@ -15,42 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
 from server.db import begin_write
-from server.registry import (  # noqa: F401 - older import path
-    get_model,
-    get_model_by_id,
-    list_models,
-    parse_status,
-)
-from server.runconfig import (  # noqa: F401 - older import path of the configuration
-    HYPERPARAMETERS,
-    RunConfig,
-    ValidationError,
-    parse_config,
-    validate_config,
-)
-from server.selection import load_matches, team_names
-from server.serialize import json_ready
+from server.registry import parse_status
+from server.runconfig import RunConfig, ValidationError
 from server.tables import Model, ModelStatus, TrainingRun
 
 __all__ = [
     "IdempotencyConflictError",
     "RunNotFoundError",
-    "ValidationError",
     "create_run",
     "delete_queued_run",
-    "get_model",
     "get_run",
-    "json_ready",
-    "list_models",
     "list_runs",
     "list_runs_by_id",
-    "load_matches",
     "new_task_id",
     "new_version",
-    "parse_config",
     "run_for_key",
-    "team_names",
-    "validate_config",
 ]
 
 _RUNS = TrainingRun.__table__

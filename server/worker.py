@@ -20,9 +20,9 @@ from arq.connections import RedisSettings
 from arq.worker import func
 from redis.exceptions import RedisError
 
-from server import runstate
 from server.config import ConfigError, Settings
-from server.db import open_database
+from server.connect import open_database
+from server.db import describe_error, is_transient
 from server.events import RedisEventStream
 from server.keys import Keys
 from server.queue import dumps, loads, requeue_lost_runs
@@ -109,9 +109,9 @@ async def reap_job(ctx: dict[str, Any]) -> list[str]:
             ctx["run"], ctx["redis"], Keys(settings.redis_prefix), settings.stale_seconds
         )
     except Exception as exc:
-        if not runstate.is_transient(exc) and not isinstance(exc, _REDIS_DOWN):
+        if not is_transient(exc) and not isinstance(exc, _REDIS_DOWN):
             raise
-        log.warning("reaping skipped: %s", runstate.describe_error(exc))
+        log.warning("reaping skipped: %s", describe_error(exc))
         return []
     return reaped + requeued
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import sqlalchemy as sa
 
-from server import training
+from server import runconfig, training
 from server.app import create_app
 from server.config import Settings
 from server.db import create_engine
@@ -22,7 +22,7 @@ E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 async def _crashed_run(url: str, last_heartbeat: datetime) -> str:
     """A run in ``training`` whose process died at ``last_heartbeat``."""
     engine = create_engine(url)
-    config = training.parse_config({"model_type": "poisson", **E0_RECENT})
+    config = runconfig.parse_config({"model_type": "poisson", **E0_RECENT})
     run = await training.create_run(engine, config, 1520)
     async with engine.begin() as conn:
         await conn.execute(

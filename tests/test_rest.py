@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from server import training
+from server import registry, runconfig, training
 from server.config import DEFAULT_CORS_ORIGINS, ConfigError, Settings
 from server.envelope import camel
 from server.leagues import league_tier
@@ -136,7 +136,7 @@ async def test_the_legacy_page_session(legacy):
     assert run["config"]["leagues"] == ["E0", "E1"] and run["config"]["seasons"] == []
 
     status = (await contract(client, "status", "active"))["data"]
-    model = await training.get_model(services.engine, status["version"], with_weights=False)
+    model = await registry.get_model(services.engine, status["version"], with_weights=False)
     assert status["accuracy"] == pytest.approx(100 * model["overall_accuracy"])
     assert status["drawAccuracy"] == pytest.approx(100 * model["draw_accuracy"])
     assert 30 < status["accuracy"] < 70  # percent, not a share
@@ -164,7 +164,7 @@ async def test_the_legacy_page_session(legacy):
     await contract(client, "history", "limit-one")
 
     # a queued run is cancelled; a finished one cannot be; unknown ids are 404
-    config = training.parse_config({"model_type": "poisson", **E0_RECENT})
+    config = runconfig.parse_config({"model_type": "poisson", **E0_RECENT})
     queued = await training.create_run(services.engine, config, 1520)  # never started
     await contract(client, "tasks", "queued", taskId=queued["task_id"])
     await contract(client, "tasks", "cancel", taskId=queued["task_id"])

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from core.errors import InvalidInputError, UnknownTeamError
 from core.odds import implied_probabilities
-from server import predictions, runner, training
+from server import predictions, registry, runconfig, runner, selection, training
 from server.config import Settings
+from server.runconfig import ValidationError
 from server.runner import RunContext, execute_run, reap_stale_runs
 from server.services import cancel_training, follow_run, open_services, start_training
 from server.tables import Model, ModelStatus, TrainingRun
-from server.training import ValidationError
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 
@@ -103,7 +103,7 @@ async def test_a_poisson_run_from_queued_to_an_active_model(services):
     assert done["status"] == "completed" and done["progress"] == 100.0
     assert done["model_version"].startswith("poisson-")
     assert done["rps"] == done["metrics"]["rps"] and done["brier_score"] > 0
-    model = await training.get_model(services.engine, model_type="poisson")
+    model = await registry.get_model(services.engine, model_type="poisson")
     assert model["version"] == done["model_version"] and model["status"] == "active"
     strengths = model["model_weights"]["team_strengths"]
     assert all(key.isdigit() for key in strengths)  # keyed by team id
@@ -135,7 +135,7 @@ async def test_a_second_run_archives_the_first_model(services):
     for _ in range(2):
         run = await start_training(services, {"model_type": "poisson", **E0_RECENT})
         await services.queue.join()
-    models = await training.list_models(services.engine, model_type="poisson")
+    models = await registry.list_models(services.engine, model_type="poisson")
     assert [m["status"] for m in models] == ["active", "archived"]
     assert models[0]["version"] != models[1]["version"]
     assert (await training.get_run(services.engine, run["task_id"]))["model_version"] == models[0][
@@ -160,7 +160,7 @@ async def test_cancelling_a_running_fit_stops_it_mid_way(services):
 
 
 async def test_a_queued_run_cancelled_before_it_starts_never_runs(services):
-    config = training.parse_config({"model_type": "poisson", **E0_RECENT})
+    config = runconfig.parse_config({"model_type": "poisson", **E0_RECENT})
     run = await training.create_run(services.engine, config, 1520)
     cancelled = await cancel_training(services, run["task_id"])
     assert cancelled["status"] == "cancelled"
@@ -169,7 +169,7 @@ async def test_a_queued_run_cancelled_before_it_starts_never_runs(services):
 
 
 async def test_a_run_executes_once_even_when_delivered_twice(services):
-    config = training.parse_config({"model_type": "poisson", **E0_RECENT})
+    config = runconfig.parse_config({"model_type": "poisson", **E0_RECENT})
     run = await training.create_run(services.engine, config, 1520)
     ctx = RunContext(services.engine, services.events, heartbeat=0.2)
     outcomes = await asyncio.gather(
@@ -195,7 +195,7 @@ async def test_a_failing_run_keeps_its_error_and_writes_no_model(services, monke
 
 
 async def test_a_run_whose_worker_died_is_reaped(services):
-    config = training.parse_config({"model_type": "poisson", **E0_RECENT})
+    config = runconfig.parse_config({"model_type": "poisson", **E0_RECENT})
     run = await training.create_run(services.engine, config, 1520)
     async with services.engine.begin() as conn:  # as a worker killed mid-run leaves it
         await conn.execute(
@@ -293,11 +293,11 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
     )
     assert result["n"] == 380
     # 2024/25 began before this model's validation period: those matches are flagged
-    model = await training.get_model(services.engine)
+    model = await registry.get_model(services.engine)
     start = model["metrics"]["validation_start"]
-    frame = await training.load_matches(
+    frame = await selection.load_matches(
         services.engine,
-        training.parse_config({"model_type": "full", "leagues": ["E0"], "seasons": ["2425"]}),
+        runconfig.parse_config({"model_type": "full", "leagues": ["E0"], "seasons": ["2425"]}),
     )
     assert result["in_sample_matches"] == int((frame["date"] < start).sum()) > 0
     assert abs(result["rps_diff"]) < 0.01
@@ -308,7 +308,7 @@ async def test_train_and_predict_a_draw_model(services):
     await services.queue.join()
     done = await training.get_run(services.engine, run["task_id"])
     assert done["status"] == "completed", done["error_message"]
-    model = await training.get_model(services.engine, model_type="draw")
+    model = await registry.get_model(services.engine, model_type="draw")
     assert model["version"] == done["model_version"] and model["model_type"] == "draw"
     weights = model["model_weights"]
     assert set(weights["draw"]["weights"]) == {"poisson", "dixon_coles", "market"}

@@ -13,7 +13,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from server import training
+from server import registry, training
 from server.config import Settings
 from server.queue import ArqQueue, QueueUnavailableError
 from server.runner import RunContext, execute_run, reap_stale_runs
@@ -70,7 +70,7 @@ async def test_every_model_type_end_to_end(stack):
         events = await services.events.read(run["task_id"])
         assert events[0][1]["status"] == "queued" and events[-1][1]["status"] == "completed"
         assert any(e["type"] == "progress" for _, e in events)
-    models = await training.list_models(services.engine)
+    models = await registry.list_models(services.engine)
     assert sorted(m["model_type"] for m in models if m["status"] == "active") == [
         "blending",
         "calibration",
