@@ -13,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from core.errors import FPEError
-from server import migrations
-from server.config import Settings
 
 __all__ = [
     "DATABASE_ERRORS",
@@ -25,7 +23,6 @@ __all__ = [
     "describe",
     "describe_error",
     "is_transient",
-    "open_database",
     "outage",
     "session_factory",
 ]
@@ -139,33 +136,3 @@ def outage(exc: BaseException) -> DatabaseError | None:
 def describe(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
-
-
-async def open_database(settings: Settings) -> AsyncEngine:
-    """An engine on an up-to-date schema.
-
-    The embedded SQLite file is created and migrated on first use; a PostgreSQL database
-    must have been upgraded with ``fpe db upgrade`` (a deploy step, not a side effect).
-    """
-    engine = create_engine(settings.database_url)
-    try:
-        if settings.embedded:
-            await migrations.upgrade(engine)
-            return engine
-        state = await migrations.status(engine)
-    except (OSError, SQLAlchemyError) as exc:
-        await engine.dispose()
-        reason = getattr(exc, "orig", None) or exc
-        raise DatabaseError(
-            f"cannot use the database {describe(settings.database_url)}: {reason}"
-        ) from exc
-    except migrations.MigrationError:
-        await engine.dispose()
-        raise
-    if state.pending:
-        await engine.dispose()
-        raise DatabaseError(
-            f"the database schema is at version {state.current} but this code needs "
-            f"{state.pending[-1].version}: run `fpe db upgrade`"
-        )
-    return engine

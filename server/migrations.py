@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError
+from server.db import begin_write
 
 __all__ = ["Migration", "MigrationError", "SchemaStatus", "load", "status", "upgrade"]
 
@@ -113,8 +114,6 @@ async def _run(conn: AsyncConnection, migration: Migration) -> None:
 
 async def upgrade(engine: AsyncEngine) -> list[Migration]:
     """Apply every pending migration; returns those applied (empty when up to date)."""
-    from server.db import begin_write  # server.db imports this module
-
     dialect = engine.dialect.name
     migrations = load(dialect)
     applied: list[Migration] = []

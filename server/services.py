@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server import runconfig, runstate, training
 from server.config import Settings
-from server.db import begin_write, open_database
+from server.connect import open_database
+from server.db import begin_write
 from server.events import TERMINAL, EventHub, EventStream, MemoryEventStream, RedisEventStream
 from server.keys import Keys
 from server.queue import ArqQueue, InProcessQueue, JobQueue, QueueUnavailableError
