@@ -40,7 +40,7 @@ def load_synthetic(name: str) -> pd.DataFrame:
 
 
 def load_football_data(pattern: str = "*/*.csv") -> pd.DataFrame:
-    from server.footballdata import read_file
+    from server.formats.footballdata import read_file
 
     frames = [read_file(p).matches for p in sorted(FOOTBALL_DATA.glob(pattern))]
     return pd.concat(frames, ignore_index=True).sort_values("date", kind="stable")

@@ -226,13 +226,13 @@ async def fan_out(ws_url: str, base: str, subscribers: int, token: str, start_wo
 
 
 async def prepare(admin_url: str, db_url: str) -> None:
-    from server.config import Settings
-    from server.ingest import ingest_paths
-    from server.services import open_services, start_training
+    from server.base.config import Settings
+    from server.runs.services import open_services, start_training
+    from server.store.ingest import ingest_paths
 
     settings = Settings(database_url=db_url, data_dir=Path("/tmp"))
-    from server import migrations
-    from server.db import create_engine
+    from server.store import migrations
+    from server.store.db import create_engine
 
     engine = create_engine(db_url)
     await migrations.upgrade(engine)

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FPE = str(Path(sys.executable).with_name("fpe"))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-EAGER = "import numpy, pandas, lightgbm, sqlalchemy, strawberry, server.app, server.cli"
+EAGER = "import numpy, pandas, lightgbm, sqlalchemy, strawberry, server.api.app, server.cli"
 
 CASES = {
     "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import load_football_data
 from core.pipeline import TrainingConfig, train
-from server.leagues import league_info
+from server.formats.leagues import league_info
 
 LEAGUES = ("E0", "E1", "SP1", "D1", "I1", "F1", "N1")
 

@@ -24,10 +24,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import FOOTBALL_DATA, fmt_seconds
-from server import migrations
-from server.db import create_engine
-from server.footballdata import find_csv_files, read_file
-from server.ingest import ingest_paths
+from server.formats.footballdata import find_csv_files, read_file
+from server.store import migrations
+from server.store.db import create_engine
+from server.store.ingest import ingest_paths
 
 
 async def ours(url: str) -> tuple[float, float, int]:

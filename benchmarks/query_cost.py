@@ -46,9 +46,9 @@ PROBE = {"query": "{ leagues { code } }"}
 LAUNCH = """
 import sys, uvicorn
 if sys.argv[1] == "before":
-    import schema.cost, server.app
-    schema.cost.MAX_COST = server.app.MAX_RESPONSE_BYTES = server.app._INLINE_ITEMS = 10**15
-from server.app import create_app
+    import schema.cost, server.api.app
+    schema.cost.MAX_COST = server.api.app.MAX_RESPONSE_BYTES = server.api.app._INLINE_ITEMS = 10**15
+from server.api.app import create_app
 uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
@@ -59,11 +59,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def prepare(db_url: str, copies: int) -> None:
-    from server import migrations
-    from server.config import Settings
-    from server.db import create_engine
-    from server.ingest import ingest_paths
-    from server.services import open_services, start_training
+    from server.base.config import Settings
+    from server.runs.services import open_services, start_training
+    from server.store import migrations
+    from server.store.db import create_engine
+    from server.store.ingest import ingest_paths
 
     engine = create_engine(db_url)
     await migrations.upgrade(engine)

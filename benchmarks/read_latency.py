@@ -30,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import FOOTBALL_DATA, fmt_seconds
-from server import catalog, migrations, training
-from server.db import create_engine
-from server.tables import Match
+from server.runs import training
+from server.store import catalog, migrations
+from server.store.db import create_engine
+from server.store.tables import Match
 
 
 def pct(values: list[float], q: float) -> float:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import load_football_data
 from core.pipeline import MODEL_TYPES, TrainingConfig, train
-from server.leagues import league_info
+from server.formats.leagues import league_info
 
 
 def run(frame, model_type: str) -> dict:

@@ -29,7 +29,7 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     ├── download.DownloadError             BAD_GATEWAY            502   a file was not fetched
     └── config.ConfigError                 INTERNAL_SERVER_ERROR  500   a bad setting
 
-(``training.X`` is ``server.training.X``, and so on.)
+(``training.X`` is ``server.runs.training.X``, ``db.X`` is ``server.store.db.X``, and so on.)
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from schema.loaders import Loaders
-from server.auth import bearer_token, token_matches
-from server.services import Services
+from server.base.auth import bearer_token, token_matches
+from server.runs.services import Services
 
 __all__ = ["Context"]
 

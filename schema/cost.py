@@ -36,7 +36,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from server.predictions import MAX_FIXTURES
+from server.runs.predictions import MAX_FIXTURES
 
 __all__ = ["JSON_COST", "LIST_ARGUMENTS", "LIST_BOUNDS", "MAX_COST", "QueryCost", "query_cost"]
 

@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 from graphql import GraphQLError
 
 from core.errors import FPEError, error_code
-from server.db import DATABASE_ERRORS, outage
+from server.store.db import DATABASE_ERRORS, outage
 
 __all__ = ["UserError", "graphql_errors", "should_mask", "to_user_error"]
 

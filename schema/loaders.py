@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from server.tables import Match, Model, Team, TrainingRun
+from server.store.tables import Match, Model, Team, TrainingRun
 
 __all__ = ["Loaders"]
 

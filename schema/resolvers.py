@@ -20,9 +20,10 @@ from schema.types import (
     TrainingInput,
     TrainingRun,
 )
-from server import catalog, predictions, registry, training
-from server.events import TERMINAL
-from server.services import cancel_training, follow_run, start_training
+from server.runs import predictions, registry, training
+from server.runs.events import TERMINAL
+from server.runs.services import cancel_training, follow_run, start_training
+from server.store import catalog
 
 __all__ = [
     "MAX_LIMIT",

@@ -10,7 +10,7 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
-from server.text import NUL_MESSAGE, has_nul
+from server.base.text import NUL_MESSAGE, has_nul
 
 __all__ = ["NoNulCharacters", "nul_location"]
 

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from core.pipeline import MODEL_TYPES
-from server.tables import ModelStatus as _ModelStatus
+from server.store.tables import ModelStatus as _ModelStatus
 
 __all__ = [
     "Btts",

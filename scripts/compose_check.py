@@ -2,7 +2,7 @@
 
 - every ``fpe`` command the api and worker services run parses with the image's own CLI;
 - every other executable they run (``sh``, the health check's program) exists in the image;
-- every variable they set is one the image's code reads (``server.config.ENV_VARS``).
+- every variable they set is one the image's code reads (``server.base.config.ENV_VARS``).
 
     python scripts/compose_check.py IMAGE [podman arguments ...]
 """
@@ -25,7 +25,7 @@ SERVICES = ("api", "worker")
 IN_IMAGE = """
 import json, shutil, sys
 from server.cli import build_parser
-from server.config import ENV_VARS
+from server.base.config import ENV_VARS
 facts, problems = json.load(sys.stdin), []
 for argv in facts["fpe"]:
     try:

@@ -227,8 +227,8 @@ async def database_url(request, tmp_path):
 @pytest.fixture(params=["postgresql", "sqlite"])
 async def engine(request, database_url):
     """A migrated database on each dialect: the same test runs against both."""
-    from server import migrations
-    from server.db import create_engine
+    from server.store import migrations
+    from server.store.db import create_engine
 
     eng = create_engine(await database_url(request.param))
     await migrations.upgrade(eng)
@@ -280,9 +280,9 @@ async def _make_template(dialect: str, templates: dict, server: str | None) -> s
 
     import asyncpg
 
-    from server import migrations
-    from server.db import create_engine
-    from server.ingest import ingest_paths
+    from server.store import migrations
+    from server.store.db import create_engine
+    from server.store.ingest import ingest_paths
 
     if dialect in templates["made"]:
         return templates["made"][dialect]
@@ -476,8 +476,8 @@ async def make_api(seeded_url, tmp_path):
 
     import httpx
 
-    from server.app import create_app
-    from server.config import Settings
+    from server.api.app import create_app
+    from server.base.config import Settings
 
     stack = contextlib.AsyncExitStack()
 

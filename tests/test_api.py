@@ -136,7 +136,7 @@ async def test_predictions_for_many_fixtures_with_odds(api):
 
 
 async def test_predictions_batch_is_one_model_load_and_bounded(api, monkeypatch):
-    from server import predictions
+    from server.runs import predictions
 
     app, client = api
     await train_one(app, client)
@@ -283,7 +283,7 @@ async def test_unexpected_errors_are_masked(api, monkeypatch):
     async def boom(engine):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("server.catalog.list_leagues", boom)
+    monkeypatch.setattr("server.store.catalog.list_leagues", boom)
     out = await gql(client, "{ leagues { code } }")
     assert out["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in str(out)

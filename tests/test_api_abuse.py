@@ -86,10 +86,10 @@ async def test_the_cost_follows_limit_variables(api):
 
 
 async def test_an_answer_over_the_size_cap_is_refused(api, monkeypatch):
-    import server.app
+    import server.api.app
 
     _, client = api
-    monkeypatch.setattr(server.app, "MAX_RESPONSE_BYTES", 2000)
+    monkeypatch.setattr(server.api.app, "MAX_RESPONSE_BYTES", 2000)
     body = await gql(client, "{ teams { id name country } }")
     assert body["data"] is None and _code(body) == "RESPONSE_TOO_LARGE"
     assert "limit of 2,000" in body["errors"][0]["message"]
@@ -97,18 +97,18 @@ async def test_an_answer_over_the_size_cap_is_refused(api, monkeypatch):
 
 
 async def test_big_answers_are_encoded_off_the_event_loop(api, monkeypatch):
-    import server.app
+    import server.api.app
 
     _, client = api
     threads = []
-    encode = server.app.GraphQLApp.encode_json
+    encode = server.api.app.GraphQLApp.encode_json
 
     def spy(self, data):
         threads.append(threading.current_thread())
         return encode(self, data)
 
-    monkeypatch.setattr(server.app.GraphQLApp, "encode_json", spy)
-    monkeypatch.setattr(server.app, "_INLINE_ITEMS", 10)
+    monkeypatch.setattr(server.api.app.GraphQLApp, "encode_json", spy)
+    monkeypatch.setattr(server.api.app, "_INLINE_ITEMS", 10)
     body = await gql(client, "{ teams { name } }")
     assert len(body["data"]["teams"]) > 10
     assert threads and threads[0] is not threading.main_thread()
@@ -242,7 +242,7 @@ async def test_bad_requests_are_json_errors_with_a_code(api):
 
 
 async def test_run_logs_carry_no_traceback(api, monkeypatch, caplog):
-    import server.runner
+    import server.runs.runner
     from tests.test_api import E0_RECENT
 
     app, client = api
@@ -250,7 +250,7 @@ async def test_run_logs_carry_no_traceback(api, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail: /srv/fpe/core/pipeline.py, SELECT * FROM matches")
 
-    monkeypatch.setattr(server.runner, "train", broken)
+    monkeypatch.setattr(server.runs.runner, "train", broken)
     with caplog.at_level(logging.ERROR):
         out = await gql(
             client,
@@ -282,7 +282,7 @@ async def test_readyz_does_not_show_hosts(api, monkeypatch):
 
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from server.db import create_engine
+    from server.store.db import create_engine
 
     app, client = api
     services = app.state.services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.auth import bearer_token, token_matches
+from server.base.auth import bearer_token, token_matches
 
 
 @pytest.mark.parametrize(

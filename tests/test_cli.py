@@ -158,7 +158,7 @@ def test_parser_choices_mirror_the_core():
     from core.odds import METHODS
     from core.pipeline import MODEL_TYPES
     from server import cli
-    from server.tables import ModelStatus
+    from server.store.tables import ModelStatus
 
     assert tuple(MODEL_TYPES) == cli.MODEL_TYPES
     assert set(cli.MARGIN_METHODS) == set(METHODS)

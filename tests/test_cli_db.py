@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from server import migrations
 from server.cli import main
+from server.store import migrations
 
 LATEST = migrations.load("postgresql")[-1].version
 

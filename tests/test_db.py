@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from server.db import begin_write, create_engine, is_transient, outage
-from server.tables import League, TrainingRun
+from server.store.db import begin_write, create_engine, is_transient, outage
+from server.store.tables import League, TrainingRun
 
 
 async def _statements(engine) -> list[str]:
@@ -88,7 +88,7 @@ async def test_concurrent_read_then_write_transactions_all_commit(database_url):
     """Each writer reads before it writes; with deferred transactions the second one would
     fail at once with "database is locked" (its snapshot went stale), with BEGIN
     IMMEDIATE it waits its turn."""
-    from server import migrations
+    from server.store import migrations
 
     url = await database_url("sqlite")
     engines = [create_engine(url) for _ in range(4)]

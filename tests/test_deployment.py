@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.app import create_app
+from server.api.app import create_app
+from server.base.config import ENV_VARS, Settings
 from server.cli import build_parser
-from server.config import ENV_VARS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from core import (
     UnknownTeamError,
 )
 from core.dixon_coles import decay_weights
-from server.footballdata import parse_bytes
+from server.formats.footballdata import parse_bytes
 from tests.conftest import SYNTHETIC
 
 

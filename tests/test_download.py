@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from core.errors import InvalidInputError
-from server.download import DownloadError, download, season_code, validate_league
+from server.store.download import DownloadError, download, season_code, validate_league
 
 
 async def test_downloads_keep_the_raw_bytes(football_data_server, football_data_dir, tmp_path):

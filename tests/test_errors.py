@@ -20,15 +20,15 @@ PACKAGES = [core, schema, server]
 MODULES = sorted(
     {p.__name__ for p in PACKAGES}
     | {
-        f"{p.__name__}.{m.name}"
+        m.name
         for p in PACKAGES
-        for m in pkgutil.iter_modules(p.__path__)
-        if not m.name.startswith("_")
+        for m in pkgutil.walk_packages(p.__path__, prefix=f"{p.__name__}.")
+        if not m.name.rsplit(".", 1)[-1].startswith("_")
     }
 )
 # adapters whose public surface is one name (``routes``) and whose handlers are reached
 # through it; only "every name exists" is checked there
-ROUTE_TABLES = {"server.rest"}
+ROUTE_TABLES = {"server.api.rest"}
 CODES = {
     "BAD_USER_INPUT",
     "NOT_FOUND",

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from server.events import EventHub, MemoryEventStream, RedisEventStream
-from server.keys import Keys
+from server.runs.events import EventHub, MemoryEventStream, RedisEventStream
+from server.runs.keys import Keys
 from tests.conftest import delete_redis_keys
 
 

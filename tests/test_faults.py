@@ -33,18 +33,18 @@ import sqlalchemy as sa
 from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
-from server import runstate, training
-from server.config import Settings
-from server.keys import Keys
-from server.runner import RunContext, reap_stale_runs
-from server.services import (
+from server.base.config import Settings
+from server.runs import runstate, training
+from server.runs.keys import Keys
+from server.runs.runner import RunContext, reap_stale_runs
+from server.runs.services import (
     EVENT_CONNECTIONS,
     Services,
     follow_run,
     open_services,
     start_training,
 )
-from server.tables import Model, ModelStatus, TrainingRun
+from server.store.tables import Model, ModelStatus, TrainingRun
 from tests.conftest import FOOTBALL_DATA, REQUIRE, free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -553,9 +553,9 @@ async def test_at_maxclients_start_training_answers_what_it_did_and_retries_retu
 
 
 async def _seed(url: str) -> None:
-    from server import migrations
-    from server.db import create_engine
-    from server.ingest import ingest_paths
+    from server.store import migrations
+    from server.store.db import create_engine
+    from server.store.ingest import ingest_paths
 
     files = sorted(FOOTBALL_DATA.glob("*/E0.csv"))
     if not files:
@@ -639,7 +639,7 @@ async def test_the_api_answers_503_while_postgres_is_down_and_recovers(own_postg
     once PostgreSQL is back the same requests succeed without a restart."""
     import httpx
 
-    from server.app import create_app
+    from server.api.app import create_app
 
     await _seed(own_postgres.url)
     app = create_app(Settings(database_url=own_postgres.url, data_dir=tmp_path))

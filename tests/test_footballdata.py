@@ -1,4 +1,4 @@
-"""Tests of the football-data.co.uk parser (``server.footballdata``).
+"""Tests of the football-data.co.uk parser (``server.formats.footballdata``).
 
 The first part reads the 70 real files of the shared data folder (skipped when it is absent);
 the second part feeds the parser a corrupted corpus built in memory or in ``tmp_path``.
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from core.errors import InvalidInputError
-from server.footballdata import (
+from server.formats.footballdata import (
     ODDS_COLUMNS,
     FootballDataError,
     ParsedFile,

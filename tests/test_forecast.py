@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import InvalidInputError
 from core.forecast import engine_forecast, pooled_rates, shots_targets
-from server.footballdata import read_file
+from server.formats.footballdata import read_file
 
 
 @pytest.fixture(scope="module")

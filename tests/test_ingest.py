@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server import ingest
-from server.footballdata import FootballDataError
-from server.ingest import ingest_file, ingest_paths
-from server.tables import League, Match, MatchOdds, Team
+from server.formats.footballdata import FootballDataError
+from server.store import ingest
+from server.store.ingest import ingest_file, ingest_paths
+from server.store.tables import League, Match, MatchOdds, Team
 from tests.test_footballdata import DIVS, EXPECTED_ROWS
 
 HEADER = (
@@ -202,7 +202,7 @@ async def test_case_and_space_variants_are_one_team(engine, tmp_path):
 
 
 async def test_predict_finds_a_team_ingested_in_several_spellings(engine, tmp_path):
-    from server.predictions import _lookup_teams
+    from server.runs.predictions import _lookup_teams
 
     await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
     await ingest_file(
@@ -213,7 +213,7 @@ async def test_predict_finds_a_team_ingested_in_several_spellings(engine, tmp_pa
 
 
 async def test_predict_finds_a_team_beside_a_variant_stored_before_the_fix(engine, tmp_path):
-    from server.predictions import TeamLookupError, _lookup_teams
+    from server.runs.predictions import TeamLookupError, _lookup_teams
 
     await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
     async with engine.begin() as conn:  # as an older ingest left it

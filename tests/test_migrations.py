@@ -7,8 +7,8 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from server import migrations
-from server.db import create_engine
+from server.store import migrations
+from server.store.db import create_engine
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.observability import JsonFormatter
+from server.api.observability import JsonFormatter
 
 
 async def test_health_and_readiness(api):
@@ -26,7 +26,7 @@ async def test_health_and_readiness(api):
 
 
 async def test_readiness_fails_when_the_database_is_gone(api):
-    from server.db import create_engine
+    from server.store.db import create_engine
 
     app, client = api
     services = app.state.services
@@ -110,8 +110,8 @@ async def test_two_server_processes_log_json_and_add_up_their_metrics(
 ):
     """The compose setting: counters jumped backwards between scrapes (each process
     answered with its own numbers), and the processes wrote no JSON and no access lines."""
-    from server import migrations
-    from server.db import create_engine
+    from server.store import migrations
+    from server.store.db import create_engine
     from tests.conftest import create_database, drop_databases, stop_process
 
     db_url = await create_database(postgres_url)

@@ -13,7 +13,7 @@ from core.draw import PRE_MATCH_SOURCES, DrawModel
 from core.errors import ConvergenceError, InvalidInputError
 from core.odds import implied_probabilities, market_probabilities
 from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, predict_proba, train
-from server.footballdata import read_file
+from server.formats.footballdata import read_file
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import sqlalchemy as sa
 
-from server import runconfig, training
-from server.app import create_app
-from server.config import Settings
-from server.db import create_engine
-from server.tables import ModelStatus, TrainingRun
+from server.api.app import create_app
+from server.base.config import Settings
+from server.runs import runconfig, training
+from server.store.db import create_engine
+from server.store.tables import ModelStatus, TrainingRun
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 

@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import InvalidInputError
-from server.registry import (
+from server.runs.registry import (
     ModelNotFoundError,
     UnusableModelError,
     activate_model,
     archive_model,
     check_usable,
 )
-from server.tables import Model, ModelStatus
+from server.store.tables import Model, ModelStatus
 
 
 async def add_models(engine, n: int, model_type: str = "poisson", status=ModelStatus.COMPLETED):

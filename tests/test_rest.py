@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from server import registry, runconfig, training
-from server.config import DEFAULT_CORS_ORIGINS, ConfigError, Settings
-from server.envelope import camel
-from server.leagues import league_tier
-from server.rest import PHASES, phase_text
+from server.api.envelope import camel
+from server.api.rest import PHASES, phase_text
+from server.base.config import DEFAULT_CORS_ORIGINS, ConfigError, Settings
+from server.formats.leagues import league_tier
+from server.runs import registry, runconfig, training
 
 CONTRACTS = Path(__file__).parent / "contracts" / "legacy"
 RECORD = bool(os.environ.get("FPE_RECORD_CONTRACTS"))

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server import migrations
-from server.db import create_engine
-from server.tables import Base, ModelStatus
+from server.store import migrations
+from server.store.db import create_engine
+from server.store.tables import Base, ModelStatus
 
 
 def _norm_default(text: Any) -> str | None:

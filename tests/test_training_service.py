@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from core.errors import InvalidInputError, UnknownTeamError
 from core.odds import implied_probabilities
-from server import predictions, registry, runconfig, runner, selection, training
-from server.config import Settings
-from server.runconfig import ValidationError
-from server.runner import RunContext, execute_run, reap_stale_runs
-from server.services import cancel_training, follow_run, open_services, start_training
-from server.tables import Model, ModelStatus, TrainingRun
+from server.base.config import Settings
+from server.runs import predictions, registry, runconfig, runner, selection, training
+from server.runs.runconfig import ValidationError
+from server.runs.runner import RunContext, execute_run, reap_stale_runs
+from server.runs.services import cancel_training, follow_run, open_services, start_training
+from server.store.tables import Model, ModelStatus, TrainingRun
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 
@@ -367,7 +367,7 @@ async def test_a_diverged_fit_is_never_activated(database_url, tmp_path, model_t
     """A league where every match ends 1-0 at home once gave rho = 1.2e30 and an active
     model serving a draw probability of -3.2e43: now the run fails naming the cause, and
     no model is stored."""
-    from server.ingest import ingest_paths
+    from server.store.ingest import ingest_paths
 
     settings = Settings(database_url=await database_url("sqlite"), data_dir=tmp_path)
     svc = await open_services(settings)

@@ -13,13 +13,13 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from server import registry, training
-from server.config import Settings
-from server.queue import ArqQueue, QueueUnavailableError
-from server.runner import RunContext, execute_run, reap_stale_runs
-from server.services import cancel_training, follow_run, open_services, start_training
-from server.tables import Model, ModelStatus, TrainingRun
-from server.worker import create_worker
+from server.base.config import Settings
+from server.runs import registry, training
+from server.runs.queue import ArqQueue, QueueUnavailableError
+from server.runs.runner import RunContext, execute_run, reap_stale_runs
+from server.runs.services import cancel_training, follow_run, open_services, start_training
+from server.runs.worker import create_worker
+from server.store.tables import Model, ModelStatus, TrainingRun
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 
@@ -151,7 +151,7 @@ async def test_redis_unavailable_is_a_clear_error_and_leaves_no_row(stack, tmp_p
 async def _unreachable_queue(settings: Settings) -> ArqQueue:
     from arq.connections import ArqRedis
 
-    from server.keys import Keys
+    from server.runs.keys import Keys
 
     pool = ArqRedis.from_url("redis://127.0.0.1:1/0")
     return ArqQueue(pool, Keys(settings.redis_prefix))

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from server.config import Settings
-    from server.ingest import FileReport
+    from server.base.config import Settings
+    from server.store.ingest import FileReport
 
 EXIT_USAGE = 2
 EXIT_DATA = 1
 
 # mirrors of core.pipeline.MODEL_TYPES, core.odds.METHODS, core.backtest.DEFAULT_XI /
-# DEFAULT_L2, core.forecast.MARKET_XI / MARKET_L2 and server.tables.ModelStatus
+# DEFAULT_L2, core.forecast.MARKET_XI / MARKET_L2 and server.store.tables.ModelStatus
 # (tests/test_cli.py checks they agree)
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 MARGIN_METHODS = ("multiplicative", "power", "shin")
@@ -51,7 +51,7 @@ def _load(paths: Sequence[str]) -> pd.DataFrame:
     import pandas as pd
 
     from core.errors import FPEError
-    from server.footballdata import find_csv_files, read_file
+    from server.formats.footballdata import find_csv_files, read_file
 
     frames = []
     for path in find_csv_files(paths):
@@ -67,7 +67,7 @@ def _load(paths: Sequence[str]) -> pd.DataFrame:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from core import evaluation
-    from server.terminal import ProgressBar
+    from server.cli.terminal import ProgressBar
 
     frame = _load(args.paths)
     bar = ProgressBar("backtest")
@@ -121,9 +121,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from server import migrations
-    from server.config import Settings
-    from server.db import create_engine, describe
+    from server.base.config import Settings
+    from server.store import migrations
+    from server.store.db import create_engine, describe
 
     settings = Settings.from_env()
 
@@ -150,7 +150,7 @@ async def _database_errors(coro: Any, settings: Settings) -> Any:
     """Turn driver-level failures (server down, refused login) into one clear message."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from server.db import DatabaseError, describe
+    from server.store.db import DatabaseError, describe
 
     try:
         return await coro
@@ -185,9 +185,9 @@ def _report_files(reports: list[FileReport], as_json: bool) -> int:
 
 
 async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
-    from server.connect import open_database
-    from server.ingest import ingest_paths
-    from server.terminal import ProgressBar
+    from server.cli.terminal import ProgressBar
+    from server.store.connect import open_database
+    from server.store.ingest import ingest_paths
 
     engine = await open_database(settings)
     bar = ProgressBar("ingest")
@@ -201,7 +201,7 @@ async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from server.config import Settings
+    from server.base.config import Settings
 
     settings = Settings.from_env()
     reports = _run(_database_errors(_ingest(settings, args.paths), settings))
@@ -209,8 +209,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from server.config import Settings
-    from server.download import download
+    from server.base.config import Settings
+    from server.store.download import download
 
     settings = Settings.from_env()
     leagues, seasons = args.league, args.season
@@ -225,7 +225,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 async def _with_services(settings: Settings, work: Any) -> Any:
-    from server.services import open_services
+    from server.runs.services import open_services
 
     services = await open_services(settings)
     try:
@@ -239,11 +239,11 @@ def _run_async(settings: Settings, work: Any) -> Any:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from server import training
-    from server.config import Settings
-    from server.serialize import json_ready
-    from server.services import follow_run, start_training
-    from server.terminal import ProgressBar
+    from server.base.config import Settings
+    from server.cli.terminal import ProgressBar
+    from server.runs import training
+    from server.runs.serialize import json_ready
+    from server.runs.services import follow_run, start_training
 
     settings = Settings.from_env()
     hyper = {
@@ -364,9 +364,9 @@ def _describe_draws(d: dict[str, Any]) -> list[str]:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from server import training
-    from server.config import Settings
-    from server.serialize import json_ready
+    from server.base.config import Settings
+    from server.runs import training
+    from server.runs.serialize import json_ready
 
     async def work(services: Any) -> int:
         runs = await training.list_runs(services.engine, args.status, args.limit)
@@ -391,9 +391,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from server import registry
-    from server.config import Settings
-    from server.serialize import json_ready
+    from server.base.config import Settings
+    from server.runs import registry
+    from server.runs.serialize import json_ready
 
     async def work(services: Any) -> int:
         models = await registry.list_models(services.engine, args.status, args.type, args.limit)
@@ -434,8 +434,8 @@ def _print_markets(p: dict[str, Any]) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from server import predictions
-    from server.config import Settings
+    from server.base.config import Settings
+    from server.runs import predictions
 
     if args.fixtures:
         return _predict_fixtures(args)
@@ -461,7 +461,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
-    from server import predictions
+    from server.runs import predictions
 
     p = predictions.price(
         tuple(args.odds),
@@ -554,9 +554,9 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
     unknown team or league is reported with its line and the others still printed."""
     import csv
 
-    from server import predictions
-    from server.config import Settings
-    from server.fixtures import read_fixtures
+    from server.base.config import Settings
+    from server.formats.fixtures import read_fixtures
+    from server.runs import predictions
 
     rows = read_fixtures(args.fixtures)
     if not rows:
@@ -602,9 +602,9 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from server import predictions
-    from server.config import Settings
-    from server.serialize import json_ready
+    from server.base.config import Settings
+    from server.runs import predictions
+    from server.runs.serialize import json_ready
 
     selection = {
         "leagues": args.league,
@@ -660,8 +660,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    from server.config import Settings
-    from server.services import cancel_training
+    from server.base.config import Settings
+    from server.runs.services import cancel_training
 
     async def work(services: Any) -> int:
         run = await cancel_training(services, args.task_id)
@@ -675,9 +675,9 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from server.config import Settings
-    from server.observability import configure_logging
-    from server.worker import create_worker
+    from server.api.observability import configure_logging
+    from server.base.config import Settings
+    from server.runs.worker import create_worker
 
     settings = Settings.from_env()
     worker = create_worker(settings, burst=args.burst)  # a configuration error stops here
@@ -693,10 +693,10 @@ DEFAULT_SEED_SEASONS = ("2324", "2425")
 def _cmd_seed(args: argparse.Namespace) -> int:
     """First-run data: a local folder, or a few recent seasons downloaded; a database that
     already has matches is left alone (unless --force)."""
-    from server import catalog
-    from server.config import Settings
-    from server.connect import open_database
-    from server.download import DownloadError, download
+    from server.base.config import Settings
+    from server.store import catalog
+    from server.store.connect import open_database
+    from server.store.download import DownloadError, download
 
     settings = Settings.from_env()
     source = args.source or os.environ.get("FPE_SEED_DIR")
@@ -740,10 +740,10 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
-    from server.config import ConfigError, Settings
-    from server.db import describe
-    from server.observability import configure_logging, logging_config, multiprocess_metrics
+    from server.api.app import create_app
+    from server.api.observability import configure_logging, logging_config, multiprocess_metrics
+    from server.base.config import ConfigError, Settings
+    from server.store.db import describe
 
     settings = Settings.from_env()
     if args.workers > 1 and not settings.redis_url:
@@ -773,7 +773,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     }
     with multiprocess_metrics(args.workers):
         if args.workers > 1:  # processes share the port; each has its own event hub
-            uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **common)
+            uvicorn.run("server.api.app:create_app", factory=True, workers=args.workers, **common)
         else:
             uvicorn.run(create_app(settings), **common)
     return 0
@@ -799,7 +799,7 @@ def _date(text: str) -> dt.date:
 
 def _season(text: str) -> str:
     from core.errors import InvalidInputError
-    from server.download import season_code
+    from server.store.download import season_code
 
     try:
         return season_code(text)

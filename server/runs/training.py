@@ -1,6 +1,6 @@
 """Training runs: create one (queued), find it by task id or idempotency key, list them.
-The configuration is :mod:`server.runconfig`, the matches :mod:`server.selection`, state
-changes :mod:`server.runstate`, models :mod:`server.registry`.  GraphQL, REST, the CLI and
+The configuration is :mod:`server.runs.runconfig`, the matches :mod:`server.runs.selection`, state
+changes :mod:`server.runs.runstate`, models :mod:`server.runs.registry`.  GraphQL, REST, the CLI and
 the worker all call these functions.
 """
 
@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
-from server.db import begin_write
-from server.registry import parse_status
-from server.runconfig import RunConfig, ValidationError
-from server.tables import Model, ModelStatus, TrainingRun
+from server.runs.registry import parse_status
+from server.runs.runconfig import RunConfig, ValidationError
+from server.store.db import begin_write
+from server.store.tables import Model, ModelStatus, TrainingRun
 
 __all__ = [
     "IdempotencyConflictError",

@@ -3,7 +3,7 @@
 :func:`open_services` builds the database engine, the event stream and the job queue from
 the settings: Redis streams and arq when ``FPE_REDIS_URL`` is set, else an in-memory
 stream and an in-process runner.  Adapters (GraphQL, REST, CLI) hold one
-:class:`Services` and call the functions here and in :mod:`server.training`.
+:class:`Services` and call the functions here and in :mod:`server.runs.training`.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server import runconfig, runstate, training
-from server.config import Settings
-from server.connect import open_database
-from server.db import begin_write
-from server.events import TERMINAL, EventHub, EventStream, MemoryEventStream, RedisEventStream
-from server.keys import Keys
-from server.queue import ArqQueue, InProcessQueue, JobQueue, QueueUnavailableError
-from server.runner import RunContext
-from server.serialize import json_ready
-from server.tables import ModelStatus, TrainingRun
+from server.base.config import Settings
+from server.runs import runconfig, runstate, training
+from server.runs.events import TERMINAL, EventHub, EventStream, MemoryEventStream, RedisEventStream
+from server.runs.keys import Keys
+from server.runs.queue import ArqQueue, InProcessQueue, JobQueue, QueueUnavailableError
+from server.runs.runner import RunContext
+from server.runs.serialize import json_ready
+from server.store.connect import open_database
+from server.store.db import begin_write
+from server.store.tables import ModelStatus, TrainingRun
 
 EVENT_CONNECTIONS = 16  # per process, for progress streams
 

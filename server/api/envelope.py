@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from core.errors import FPEError, error_code
-from server.runconfig import ValidationError
+from server.runs.runconfig import ValidationError
 
 __all__ = ["camel", "error", "error_for", "ok", "ok_list"]
 

@@ -9,9 +9,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.footballdata import ODDS_COLUMNS
-from server.runconfig import RunConfig, selection_filter
-from server.tables import League, Match, MatchOdds, Team
+from server.formats.footballdata import ODDS_COLUMNS
+from server.runs.runconfig import RunConfig, selection_filter
+from server.store.tables import League, Match, MatchOdds, Team
 
 __all__ = ["load_matches", "team_names"]
 

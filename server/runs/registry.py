@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.errors import FPEError, InvalidInputError
 from core.markets import rho_bounds
 from core.pipeline import StoredModel
-from server import cache
-from server.db import begin_write
-from server.tables import Model, ModelStatus
+from server.store import cache
+from server.store.db import begin_write
+from server.store.tables import Model, ModelStatus
 
 __all__ = [
     "ConflictError",

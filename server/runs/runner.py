@@ -18,7 +18,7 @@
   fails with the database's error, not as "worker lost".
 - **Only usable models.**  A model whose parameters, metrics or probabilities are not
   finite and valid (a diverged fit) is never stored: the run fails naming the cause.
-- Every state change goes through :mod:`server.runstate`.
+- Every state change goes through :mod:`server.runs.runstate`.
 """
 
 from __future__ import annotations
@@ -39,15 +39,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import FPEError
 from core.pipeline import TrainedModel, train
-from server import cache, runstate
-from server.db import begin_write, describe_error, is_transient
-from server.events import EventStream
-from server.registry import check_usable, lock_model_type
-from server.runconfig import RunConfig
-from server.selection import load_matches, team_names
-from server.serialize import json_ready
-from server.tables import Model, ModelStatus, TrainingRun
-from server.training import new_version
+from server.runs import runstate
+from server.runs.events import EventStream
+from server.runs.registry import check_usable, lock_model_type
+from server.runs.runconfig import RunConfig
+from server.runs.selection import load_matches, team_names
+from server.runs.serialize import json_ready
+from server.runs.training import new_version
+from server.store import cache
+from server.store.db import begin_write, describe_error, is_transient
+from server.store.tables import Model, ModelStatus, TrainingRun
 
 __all__ = [
     "ResultNotStoredError",

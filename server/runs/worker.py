@@ -1,4 +1,4 @@
-"""The arq worker: ``fpe worker`` (or ``arq server.worker.WorkerSettings``).
+"""The arq worker: ``fpe worker`` (or ``arq server.runs.worker.WorkerSettings``).
 
 Start as many as you like, on as many machines as share the database and Redis: each takes
 runs from the queue.  Jobs are JSON, never pickle.  Every 10 seconds each worker also reaps
@@ -20,13 +20,13 @@ from arq.connections import RedisSettings
 from arq.worker import func
 from redis.exceptions import RedisError
 
-from server.config import ConfigError, Settings
-from server.connect import open_database
-from server.db import describe_error, is_transient
-from server.events import RedisEventStream
-from server.keys import Keys
-from server.queue import dumps, loads, requeue_lost_runs
-from server.runner import RunContext, execute_run, reap_stale_runs
+from server.base.config import ConfigError, Settings
+from server.runs.events import RedisEventStream
+from server.runs.keys import Keys
+from server.runs.queue import dumps, loads, requeue_lost_runs
+from server.runs.runner import RunContext, execute_run, reap_stale_runs
+from server.store.connect import open_database
+from server.store.db import describe_error, is_transient
 
 __all__ = [
     "Worker",
@@ -160,7 +160,7 @@ def create_worker(settings: Settings, *, burst: bool = False, **overrides: Any) 
 
 
 class WorkerSettings:
-    """For ``arq server.worker.WorkerSettings``: the same options, from the environment."""
+    """For ``arq server.runs.worker.WorkerSettings``: the same options, from the environment."""
 
     functions = _FUNCTIONS
     cron_jobs = _CRON

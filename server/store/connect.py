@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server import migrations
-from server.config import Settings
-from server.db import DatabaseError, create_engine, describe
+from server.base.config import Settings
+from server.store import migrations
+from server.store.db import DatabaseError, create_engine, describe
 
 __all__ = ["open_database"]
 

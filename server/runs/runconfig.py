@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
 from core.pipeline import MODEL_TYPES, TrainingConfig, check_selection
-from server.tables import League, Match
+from server.store.tables import League, Match
 
 __all__ = [
     "HYPERPARAMETERS",

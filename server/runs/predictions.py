@@ -19,12 +19,12 @@ from core.odds import overround as overround_of
 from core.pipeline import StoredModel, pre_match_market
 from core.pricing import fit_grid
 from core.pricing import price as price_grid
-from server import cache
-from server.leagues import league_info
-from server.registry import get_model
-from server.runconfig import RunConfig
-from server.selection import load_matches
-from server.tables import League, Team
+from server.formats.leagues import league_info
+from server.runs.registry import get_model
+from server.runs.runconfig import RunConfig
+from server.runs.selection import load_matches
+from server.store import cache
+from server.store.tables import League, Team
 
 __all__ = [
     "MAX_FIXTURES",

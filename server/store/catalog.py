@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
-from server.tables import League, Match, Team
+from server.store.tables import League, Match, Team
 
 __all__ = ["list_leagues", "list_teams"]
 

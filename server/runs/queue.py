@@ -15,10 +15,10 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job, JobStatus
 
 from core.errors import FPEError
-from server import runstate
-from server.keys import Keys
-from server.runner import RunContext, execute_run, oldest_heartbeat, reap_stale_runs
-from server.tables import ModelStatus, TrainingRun
+from server.runs import runstate
+from server.runs.keys import Keys
+from server.runs.runner import RunContext, execute_run, oldest_heartbeat, reap_stale_runs
+from server.store.tables import ModelStatus, TrainingRun
 
 __all__ = [
     "ArqQueue",

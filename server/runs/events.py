@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
-from server.keys import Keys
+from server.runs.keys import Keys
 
 __all__ = ["TERMINAL", "EventHub", "EventStream", "MemoryEventStream", "RedisEventStream"]
 

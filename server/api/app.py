@@ -32,14 +32,14 @@ from strawberry.types.unset import UNSET
 from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
-from server import observability, rest
-from server.auth import bearer_token
-from server.config import Settings
-from server.envelope import error
-from server.graphiql import offline_graphiql_html
-from server.observability import RequestMetrics
-from server.queue import InProcessQueue
-from server.services import Services, open_services
+from server.api import observability, rest
+from server.api.envelope import error
+from server.api.graphiql import offline_graphiql_html
+from server.api.observability import RequestMetrics
+from server.base.auth import bearer_token
+from server.base.config import Settings
+from server.runs.queue import InProcessQueue
+from server.runs.services import Services, open_services
 
 __all__ = [
     "GraphQLApp",
@@ -50,7 +50,7 @@ __all__ = [
     "server_error",
 ]
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024  # a GraphQL answer over this is refused
 _INLINE_ITEMS = 100  # answers with fewer list items near the top are encoded on the loop
 

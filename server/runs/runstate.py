@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.db import begin_write, describe_error, is_transient
-from server.events import EventStream
-from server.serialize import json_ready
-from server.tables import ModelStatus, TrainingRun
+from server.runs.events import EventStream
+from server.runs.serialize import json_ready
+from server.store.db import begin_write, describe_error, is_transient
+from server.store.tables import ModelStatus, TrainingRun
 
 __all__ = [
     "FROM",

@@ -1,5 +1,5 @@
 """The legacy REST shim: the exact paths, shapes and units the old frontend's ML Training page
-uses, over the same service functions as GraphQL.  Envelope and errors: :mod:`server.envelope`.
+uses, over the same service functions as GraphQL.  Envelope and errors: :mod:`server.api.envelope`.
 
 Units that differ from GraphQL: every accuracy is in percent (0-100) and a run's
 ``duration`` is in minutes.
@@ -17,16 +17,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.errors import FPEError
-from server import catalog, predictions, registry, training
-from server.auth import bearer_token, token_matches
-from server.db import DATABASE_ERRORS, RETRY_AFTER_SECONDS, outage
-from server.envelope import error, error_for, ok, ok_list
-from server.fixtures import parse_fixtures
-from server.leagues import league_tier
-from server.runconfig import ValidationError
-from server.services import cancel_training, start_training
-from server.tables import ModelStatus
-from server.text import NUL_MESSAGE, has_nul
+from server.api.envelope import error, error_for, ok, ok_list
+from server.base.auth import bearer_token, token_matches
+from server.base.text import NUL_MESSAGE, has_nul
+from server.formats.fixtures import parse_fixtures
+from server.formats.leagues import league_tier
+from server.runs import predictions, registry, training
+from server.runs.runconfig import ValidationError
+from server.runs.services import cancel_training, start_training
+from server.store import catalog
+from server.store.db import DATABASE_ERRORS, RETRY_AFTER_SECONDS, outage
+from server.store.tables import ModelStatus
 
 __all__ = ["routes"]
 

@@ -28,8 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.db import begin_write
-from server.footballdata import (
+from server.formats.footballdata import (
     ODDS_COLUMNS,
     FootballDataError,
     ParsedFile,
@@ -37,8 +36,9 @@ from server.footballdata import (
     find_csv_files,
     read_file,
 )
-from server.leagues import league_info
-from server.tables import League, Match, MatchOdds, Team
+from server.formats.leagues import league_info
+from server.store.db import begin_write
+from server.store.tables import League, Match, MatchOdds, Team
 
 __all__ = ["FileReport", "ingest_file", "ingest_parsed", "ingest_paths"]
 

@@ -80,7 +80,7 @@ def logging_config(level: str = "info", json_lines: bool = True) -> dict[str, An
     loggers propagate to it; its access log is off because :class:`RequestMetrics` writes
     the access lines."""
     formatter: dict[str, Any] = (
-        {"()": "server.observability.JsonFormatter"}
+        {"()": "server.api.observability.JsonFormatter"}
         if json_lines
         else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.footballdata import FootballDataError, _decode, _parse_date
+from server.formats.footballdata import FootballDataError, _decode, _parse_date
 
 __all__ = ["FixtureRow", "parse_fixtures", "read_fixtures"]
 
@@ -83,7 +83,7 @@ def _odds(
 def read_fixtures(path: str | Path) -> list[FixtureRow]:
     """Every data row of a fixtures file, with its line number; a row without both team
     names is returned with a ``problem``.  An unreadable file raises
-    :class:`~server.footballdata.FootballDataError`."""
+    :class:`~server.formats.footballdata.FootballDataError`."""
     source = str(path)
     try:
         data = Path(path).read_bytes()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError
-from server.db import begin_write
+from server.store.db import begin_write
 
 __all__ = ["Migration", "MigrationError", "SchemaStatus", "load", "status", "upgrade"]
 
