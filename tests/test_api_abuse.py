@@ -70,7 +70,7 @@ async def test_the_fan_out_attack_is_refused_before_execution(api, monkeypatch):
 
     _, client = api
     calls = []
-    monkeypatch.setattr(schema.resolvers.training, "list_models", lambda *a: calls.append(a))
+    monkeypatch.setattr(schema.resolvers.registry, "list_models", lambda *a: calls.append(a))
     body = await gql(client, FAN_OUT)
     assert body["data"] is None and _code(body) == "QUERY_TOO_COMPLEX"
     assert body["errors"][0]["extensions"]["cost"] > 100 * MAX_COST
