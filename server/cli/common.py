@@ -1,13 +1,13 @@
 """What the command handlers share: exit codes, running async work against the database
 and the services, one-line database errors, service field names as flags, and the output
-of ingests and of a priced match."""
+of listings, of ingests and of a priced match."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ __all__ = [
     "flag_names",
     "ingest_files",
     "load_matches",
+    "print_listing",
     "print_markets",
     "report_files",
     "run",
@@ -167,3 +168,26 @@ def print_markets(p: dict[str, Any]) -> None:
     print("     " + "".join(f"{j:>6}" for j in range(6)))
     for i in range(6):
         print(f"{i:>5}" + "".join(f"{100 * grid[i][j]:>6.1f}" for j in range(6)))
+
+
+def print_listing(
+    fetch: Callable[[Any], Awaitable[list[dict[str, Any]]]],
+    as_json: bool,
+    header: str,
+    line: Callable[[dict[str, Any]], str],
+) -> int:
+    """A listing from ``await fetch(engine)``: JSON, or a header and one ``line(row)`` each."""
+    from server.base.config import Settings
+    from server.runs.serialize import json_ready
+
+    async def work(services: Any) -> int:
+        rows = await fetch(services.engine)
+        if as_json:
+            print(json.dumps(json_ready(rows), indent=2))
+            return 0
+        print(header)
+        for row in rows:
+            print(line(row))
+        return 0
+
+    return run_async(Settings.from_env(), work)
