@@ -39,6 +39,7 @@ from server.cli import (
     worker,
 )
 from server.cli.common import EXIT_DATA, EXIT_USAGE, USAGE_FIELDS, flag_names
+from server.cli.whereabouts import where_things_live
 
 __all__ = ["build_parser", "main"]
 
@@ -61,6 +62,13 @@ COMMANDS = (
     worker,
 )
 
+GETTING_STARTED = """\
+getting started:
+  fpe seed                                   load recent seasons of five big leagues
+  fpe train --league E0 --wait               train a model on them; it becomes active
+  fpe predict --home Arsenal --away Chelsea  its probabilities for a fixture
+  fpe COMMAND --help                         a command's options, with examples"""
+
 
 class _Version(argparse.Action):
     """``--version``: the installed package's version (no heavy imports)."""
@@ -81,7 +89,10 @@ class _Version(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fpe", description="Football Probability Engine: goal models, backtests, registry."
+        prog="fpe",
+        description="Football Probability Engine: goal models, backtests, registry.",
+        epilog=f"{GETTING_STARTED}\n\n{where_things_live()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

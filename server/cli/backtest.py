@@ -12,6 +12,8 @@ from server.cli.options import (
     MARGIN_METHODS,
     MARKET_L2,
     MARKET_XI,
+    PATHS_HELP,
+    add_command,
     non_negative,
     positive_int,
     share,
@@ -21,12 +23,18 @@ __all__ = ["add_parser", "backtest"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    bt = commands.add_parser(
+    bt = add_command(
+        commands,
         "backtest",
-        help="the engine's walk-forward forecast versus the pre-match market on "
+        "the engine's walk-forward forecast versus the pre-match market on "
         "football-data.co.uk files",
+        [
+            "fpe backtest football-data/2324/E0.csv --burn-in-days 60   # one season",
+            "fpe backtest football-data/ --refit-days 14 --predictions forecasts.csv",
+            "fpe backtest E0-2223.csv E0-2324.csv --market close --json",
+        ],
     )
-    bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     bt.add_argument(
         "--xi",
         type=non_negative,

@@ -6,13 +6,19 @@ import argparse
 from typing import Any
 
 from server.cli.common import run_async
+from server.cli.options import add_command
 
 __all__ = ["add_parser", "cancel"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("cancel", help="stop a queued or running training run")
-    parser.add_argument("task_id")
+    parser = add_command(
+        commands,
+        "cancel",
+        "stop a queued or running training run",
+        ["fpe cancel 37e8ceec40424ebea273d1a054c5579f   # a task id from fpe runs"],
+    )
+    parser.add_argument("task_id", help="the run's task id, as fpe train and fpe runs print it")
     parser.set_defaults(handler=cancel)
 
 

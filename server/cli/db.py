@@ -5,13 +5,26 @@ from __future__ import annotations
 import argparse
 
 from server.cli.common import database_errors, run
+from server.cli.options import add_command
 
 __all__ = ["add_parser", "db"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("db", help="database schema: upgrade or status")
-    parser.add_argument("db_command", choices=["upgrade", "status"])
+    parser = add_command(
+        commands,
+        "db",
+        "database schema: upgrade or status",
+        [
+            "fpe db upgrade   # apply the pending migrations, then show the status",
+            "fpe db status",
+        ],
+    )
+    parser.add_argument(
+        "db_command",
+        choices=["upgrade", "status"],
+        help="upgrade: apply the pending migrations; status: the schema version",
+    )
     parser.set_defaults(handler=db)
 
 

@@ -6,31 +6,23 @@ import argparse
 import sys
 
 from server.cli.common import database_errors, ingest_files, report_files, run
-from server.cli.options import league, season
+from server.cli.options import add_command, add_leagues, add_seasons
 
 __all__ = ["add_parser", "download"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    dl = commands.add_parser(
-        "download", help="fetch season files from football-data.co.uk, keep them, ingest them"
+    dl = add_command(
+        commands,
+        "download",
+        "fetch season files from football-data.co.uk, keep them, ingest them",
+        [
+            "fpe download --league E0 --season 2425",
+            "fpe download --league E0 --league SP1 --season 2324 --season 2425 --no-ingest",
+        ],
     )
-    dl.add_argument(
-        "--league",
-        action="append",
-        required=True,
-        type=league,
-        metavar="CODE",
-        help="division code such as E0 (repeatable)",
-    )
-    dl.add_argument(
-        "--season",
-        action="append",
-        required=True,
-        type=season,
-        metavar="CODE",
-        help="season code such as 2324 (repeatable; every league x every season)",
-    )
+    add_leagues(dl, required=True, default="")
+    add_seasons(dl, required=True, default="; every league x every season")
     dl.add_argument(
         "--base-url",
         default=None,

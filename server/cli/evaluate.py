@@ -7,26 +7,38 @@ import json
 from typing import Any
 
 from server.cli.common import run_async
-from server.cli.options import MARGIN_METHODS, date, league, season
+from server.cli.options import MARGIN_METHODS, add_command, add_dates, add_leagues, add_seasons
 
 __all__ = ["add_parser", "evaluate"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    ev = commands.add_parser("evaluate", help="a model against the market on chosen matches")
+    ev = add_command(
+        commands,
+        "evaluate",
+        "a model against the market on chosen matches",
+        [
+            "fpe evaluate --league E0 --season 2425",
+            "fpe evaluate --league E0 --date-from 2025-01-01 --model VERSION --market close",
+        ],
+    )
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")
-    ev.add_argument("--league", action="append", required=True, type=league, metavar="CODE")
-    ev.add_argument("--season", action="append", type=season, metavar="CODE")
-    ev.add_argument("--date-from", type=date, metavar="YYYY-MM-DD")
-    ev.add_argument("--date-to", type=date, metavar="YYYY-MM-DD")
-    ev.add_argument("--margin", choices=MARGIN_METHODS, default="power")
+    add_leagues(ev, required=True, default="")
+    add_seasons(ev, required=False, default="; default: every season of the leagues")
+    add_dates(ev, "to evaluate on")
+    ev.add_argument(
+        "--margin",
+        choices=MARGIN_METHODS,
+        default="power",
+        help="how to remove the bookmaker margin (default power)",
+    )
     ev.add_argument(
         "--market",
         choices=("pre", "close"),
         default="pre",
         help="compare with the pre-match (default) or the closing market",
     )
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--json", action="store_true", help="print JSON")
     ev.set_defaults(handler=evaluate)
 
 

@@ -6,15 +6,25 @@ import argparse
 import json
 
 from server.cli.common import load_matches
-from server.cli.options import non_negative
+from server.cli.options import PATHS_HELP, add_command, non_negative
 
 __all__ = ["add_parser", "fit"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    fit_ = commands.add_parser("fit", help="fit Dixon-Coles to football-data.co.uk files")
-    fit_.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
-    fit_.add_argument("--xi", type=non_negative, default=0.0, help="time decay PER DAY")
+    fit_ = add_command(
+        commands,
+        "fit",
+        "fit Dixon-Coles to football-data.co.uk files",
+        [
+            "fpe fit football-data/2324/E0.csv",
+            "fpe fit football-data/2324/ --xi 0.0025 --json > model.json",
+        ],
+    )
+    fit_.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
+    fit_.add_argument(
+        "--xi", type=non_negative, default=0.0, help="time decay PER DAY (default 0: none)"
+    )
     fit_.add_argument("--no-rho", action="store_true", help="independent Poisson (rho = 0)")
     fit_.add_argument("--json", action="store_true", help="print the model as JSON")
     fit_.set_defaults(handler=fit)

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from server.cli.common import print_listing
-from server.cli.options import MODEL_TYPES, STATUSES, positive_int
+from server.cli.options import MODEL_STATES, MODEL_TYPES, add_command, positive_int
 
 __all__ = ["add_parser", "models"]
 
@@ -16,11 +16,28 @@ HEADER = (
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("models", help="model versions, newest first")
-    parser.add_argument("--type", choices=MODEL_TYPES, default=None)
-    parser.add_argument("--status", choices=STATUSES, default=None)
-    parser.add_argument("--limit", type=positive_int, default=20)
-    parser.add_argument("--json", action="store_true")
+    parser = add_command(
+        commands,
+        "models",
+        "model versions, newest first",
+        ["fpe models", "fpe models --type full --status active --json"],
+    )
+    parser.add_argument(
+        "--type", choices=MODEL_TYPES, default=None, help="only the models of this type"
+    )
+    parser.add_argument(
+        "--status",
+        choices=MODEL_STATES,
+        default=None,
+        help="only the active models (one per type, used by predict) or the archived ones",
+    )
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        default=20,
+        help="how many models to show (default 20, up to 500)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the models as JSON")
     parser.set_defaults(handler=models)
 
 

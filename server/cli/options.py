@@ -1,12 +1,15 @@
-"""Option values the parsers share: the core's choices and defaults (mirrored so that
+"""What the command parsers share: the core's choices and defaults (mirrored so that
 ``fpe --help`` imports nothing heavy; tests/test_cli.py checks they agree), value types
-that reject bad input with a usage error, and the over/under options."""
+that reject bad input with a usage error, a command's parser with its examples, and the
+options several commands take."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import re
+import textwrap
+from collections.abc import Sequence
 
 __all__ = [
     "DEFAULT_L2",
@@ -14,8 +17,14 @@ __all__ = [
     "MARGIN_METHODS",
     "MARKET_L2",
     "MARKET_XI",
+    "MODEL_STATES",
     "MODEL_TYPES",
-    "STATUSES",
+    "PATHS_HELP",
+    "RUN_STATES",
+    "add_command",
+    "add_dates",
+    "add_leagues",
+    "add_seasons",
     "add_totals_options",
     "date",
     "league",
@@ -26,14 +35,19 @@ __all__ = [
 ]
 
 # mirrors of core.pipeline.MODEL_TYPES, core.odds.METHODS, core.backtest.DEFAULT_XI /
-# DEFAULT_L2, core.forecast.MARKET_XI / MARKET_L2 and server.store.tables.ModelStatus
+# DEFAULT_L2, core.forecast.MARKET_XI / MARKET_L2, and of server.store.tables.ModelStatus:
+# a run is in one of RUN_STATES (server.runs.runstate.PHASE); a model row is written
+# active and archived when another replaces it (server.runs.runner, registry)
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 MARGIN_METHODS = ("multiplicative", "power", "shin")
 DEFAULT_XI = 0.0025
 DEFAULT_L2 = 4.0
 MARKET_XI = 0.02
 MARKET_L2 = 0.1
-STATUSES = ("active", "archived", "failed", "training", "queued", "completed", "cancelled")
+RUN_STATES = ("queued", "training", "completed", "failed", "cancelled")
+MODEL_STATES = ("active", "archived")
+
+PATHS_HELP = "football-data.co.uk CSV files, or folders searched for them recursively"
 
 
 def positive_int(text: str) -> int:
@@ -101,3 +115,48 @@ def add_totals_options(parser: argparse.ArgumentParser) -> None:
         help="decimal over/under odds: the score grid reproduces them too",
     )
     parser.add_argument("--line", type=float, default=2.5, help="the totals line (2.5)")
+
+
+def add_command(
+    commands: argparse._SubParsersAction, name: str, summary: str, examples: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The parser of ``fpe NAME``: ``summary`` in the command list and atop its help,
+    ``examples`` (command lines, each with an optional ``#`` remark) at the bottom."""
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(summary, 79),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_leagues(parser: argparse.ArgumentParser, *, required: bool, default: str) -> None:
+    parser.add_argument(
+        "--league",
+        action="append",
+        required=required,
+        type=league,
+        metavar="CODE",
+        help=f"football-data.co.uk division code such as E0 or SP1 (repeatable{default})",
+    )
+
+
+def add_seasons(parser: argparse.ArgumentParser, *, required: bool, default: str) -> None:
+    parser.add_argument(
+        "--season",
+        action="append",
+        required=required,
+        type=season,
+        metavar="CODE",
+        help=f"season code such as 2324 for 2023-24 (repeatable{default})",
+    )
+
+
+def add_dates(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--date-from`` and ``--date-to``: the match dates ``what`` covers, both included."""
+    for flag, end in (("--date-from", "first"), ("--date-to", "last")):
+        parser.add_argument(
+            flag, type=date, metavar="YYYY-MM-DD", help=f"the {end} match date {what}"
+        )

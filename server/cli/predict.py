@@ -9,18 +9,24 @@ import sys
 from typing import Any
 
 from server.cli.common import EXIT_DATA, EXIT_USAGE, print_markets, run_async
-from server.cli.options import add_totals_options
+from server.cli.options import add_command, add_totals_options
 
 __all__ = ["FIXTURE_COLUMNS", "add_parser", "predict"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    pr = commands.add_parser(
+    pr = add_command(
+        commands,
         "predict",
-        help="probabilities and markets for one fixture, or every row of a fixtures file",
+        "probabilities and markets for one fixture, or every row of a fixtures file",
+        [
+            "fpe predict --home Arsenal --away Chelsea",
+            "fpe predict --home Arsenal --away Chelsea --odds 2.1 3.5 3.6 --over-under 1.9 1.95",
+            "fpe predict --fixtures fixtures.csv --csv > predictions.csv",
+        ],
     )
-    pr.add_argument("--home")
-    pr.add_argument("--away")
+    pr.add_argument("--home", help="the home team, as the data names it (e.g. Arsenal)")
+    pr.add_argument("--away", help="the away team, as the data names it")
     pr.add_argument(
         "--fixtures",
         metavar="FILE",
@@ -38,7 +44,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_totals_options(pr)
     pr_format = pr.add_mutually_exclusive_group()
-    pr_format.add_argument("--json", action="store_true")
+    pr_format.add_argument("--json", action="store_true", help="print JSON")
     pr_format.add_argument("--csv", action="store_true", help="with --fixtures: CSV rows")
     pr.set_defaults(handler=predict)
 

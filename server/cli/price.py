@@ -6,14 +6,20 @@ import argparse
 import json
 
 from server.cli.common import print_markets
-from server.cli.options import MARGIN_METHODS, add_totals_options
+from server.cli.options import MARGIN_METHODS, add_command, add_totals_options
 
 __all__ = ["add_parser", "price"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "price", help="a fair score grid and every market from 1X2 (+ over/under) odds"
+    parser = add_command(
+        commands,
+        "price",
+        "a fair score grid and every market from 1X2 (+ over/under) odds",
+        [
+            "fpe price --odds 2.1 3.5 3.6",
+            "fpe price --odds 2.1 3.5 3.6 --over-under 1.9 1.95 --margin shin --json",
+        ],
     )
     parser.add_argument(
         "--odds",
@@ -24,14 +30,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="decimal 1X2 odds",
     )
     add_totals_options(parser)
-    parser.add_argument("--margin", choices=MARGIN_METHODS, default="power")
+    parser.add_argument(
+        "--margin",
+        choices=MARGIN_METHODS,
+        default="power",
+        help="how to remove the bookmaker margin (default power)",
+    )
     parser.add_argument(
         "--rho",
         type=float,
         default=0.0,
         help="the grid's low-score dependence without totals odds (default 0)",
     )
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=price)
 
 

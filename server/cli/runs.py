@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from server.cli.common import print_listing
-from server.cli.options import STATUSES, positive_int
+from server.cli.options import RUN_STATES, add_command, positive_int
 
 __all__ = ["add_parser", "runs"]
 
@@ -17,10 +17,22 @@ HEADER = (
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("runs", help="training run history, newest first")
-    parser.add_argument("--status", choices=STATUSES, default=None)
-    parser.add_argument("--limit", type=positive_int, default=20)
-    parser.add_argument("--json", action="store_true")
+    parser = add_command(
+        commands,
+        "runs",
+        "training run history, newest first",
+        ["fpe runs", "fpe runs --status failed --limit 5 --json"],
+    )
+    parser.add_argument(
+        "--status", choices=RUN_STATES, default=None, help="only the runs in this state"
+    )
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        default=20,
+        help="how many runs to show (default 20, up to 500)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the runs as JSON")
     parser.set_defaults(handler=runs)
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 
 from server.cli.common import database_errors, ingest_files, report_files, run
-from server.cli.options import league, season
+from server.cli.options import add_command, add_leagues, add_seasons
 
 __all__ = ["DEFAULT_SEED_LEAGUES", "DEFAULT_SEED_SEASONS", "add_parser", "seed"]
 
@@ -16,10 +16,16 @@ DEFAULT_SEED_SEASONS = ("2324", "2425")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "seed",
-        help="load first-run data into an empty database: a local "
+        "load first-run data into an empty database: a local "
         "folder, or recent seasons of the big leagues",
+        [
+            "fpe seed",
+            "fpe seed --from ~/football-data",
+            "fpe seed --league E0 --season 2425 --force",
+        ],
     )
     parser.add_argument(
         "--from",
@@ -27,8 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="ingest this folder instead of downloading (or FPE_SEED_DIR)",
     )
-    parser.add_argument("--league", action="append", default=None, type=league, metavar="CODE")
-    parser.add_argument("--season", action="append", default=None, type=season, metavar="CODE")
+    add_leagues(parser, required=False, default=f"; default {' '.join(DEFAULT_SEED_LEAGUES)}")
+    add_seasons(parser, required=False, default=f"; default {' '.join(DEFAULT_SEED_SEASONS)}")
     parser.add_argument("--force", action="store_true", help="load even if there are matches")
     parser.set_defaults(handler=seed)
 

@@ -6,15 +6,27 @@ import argparse
 import logging
 from typing import Any
 
-from server.cli.options import positive_int
+from server.cli.options import add_command, positive_int
 
 __all__ = ["add_parser", "serve"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("serve", help="the GraphQL API, GraphiQL and the REST shim")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=positive_int, default=8000)
+    parser = add_command(
+        commands,
+        "serve",
+        "the GraphQL API, GraphiQL and the REST shim",
+        [
+            "fpe serve   # then open http://127.0.0.1:8000/",
+            "FPE_REDIS_URL=redis://localhost:6379 fpe serve --host 0.0.0.0 --workers 4",
+        ],
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=positive_int, default=8000, help="port to listen on (default 8000)"
+    )
     parser.add_argument(
         "--workers",
         type=positive_int,
@@ -22,7 +34,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="server processes sharing the port (with Redis only)",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="the least severe log lines written (default info)",
     )
     parser.set_defaults(handler=serve)
 

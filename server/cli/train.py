@@ -8,34 +8,60 @@ import sys
 from typing import Any
 
 from server.cli.common import EXIT_DATA, run_async
-from server.cli.options import MODEL_TYPES, date, league, non_negative, positive_int, season
+from server.cli.options import (
+    DEFAULT_L2,
+    DEFAULT_XI,
+    MODEL_TYPES,
+    add_command,
+    add_dates,
+    add_leagues,
+    add_seasons,
+    non_negative,
+    positive_int,
+)
 
 __all__ = ["add_parser", "train"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    tr = commands.add_parser(
+    tr = add_command(
+        commands,
         "train",
-        help="start a training run (queued for a worker, or run "
-        "in-process when no Redis is configured)",
+        "start a training run (queued for a worker, or run in-process when no Redis is configured)",
+        [
+            "fpe train --league E0 --wait",
+            "fpe train --type poisson --league E0 --league E1 --season 2324 --season 2425",
+            "fpe train --type draw --league SP1 --date-from 2021-08-01 --xi 0.002 --wait --json",
+        ],
     )
-    tr.add_argument("--type", choices=MODEL_TYPES, default="full")
-    tr.add_argument("--league", action="append", required=True, type=league, metavar="CODE")
     tr.add_argument(
-        "--season",
-        action="append",
-        type=season,
-        metavar="CODE",
-        help="season codes such as 2324 (default: every season of the leagues)",
+        "--type",
+        choices=MODEL_TYPES,
+        default="full",
+        help="the model: poisson (the engine's own forecast), blending (with the market), "
+        "calibration, full (blend, then calibrate) or draw (default full)",
     )
-    tr.add_argument("--date-from", type=date, metavar="YYYY-MM-DD")
-    tr.add_argument("--date-to", type=date, metavar="YYYY-MM-DD")
-    tr.add_argument("--xi", type=non_negative, help="Dixon-Coles decay PER DAY")
-    tr.add_argument("--l2", type=non_negative, help="prior precision on team strengths")
-    tr.add_argument("--refit-days", type=positive_int, help="walk-forward refit interval")
-    tr.add_argument("--validation-share", type=non_negative, help="last share held out (0.05-0.5)")
+    add_leagues(tr, required=True, default="")
+    add_seasons(tr, required=False, default="; default: every season of the leagues")
+    add_dates(tr, "to train and validate on")
+    tr.add_argument(
+        "--xi", type=non_negative, help=f"Dixon-Coles decay PER DAY (default {DEFAULT_XI})"
+    )
+    tr.add_argument(
+        "--l2", type=non_negative, help=f"prior precision on team strengths (default {DEFAULT_L2})"
+    )
+    tr.add_argument(
+        "--refit-days", type=positive_int, help="walk-forward refit interval in days (default 7)"
+    )
+    tr.add_argument(
+        "--validation-share",
+        type=non_negative,
+        help="the last share of the matches, held out to validate (0.05-0.5, default 0.2)",
+    )
     tr.add_argument("--wait", action="store_true", help="follow the run to its end")
-    tr.add_argument("--json", action="store_true")
+    tr.add_argument(
+        "--json", action="store_true", help="print the finished run as JSON (when followed)"
+    )
     tr.set_defaults(handler=train)
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from server.cli.options import add_command
+
 __all__ = ["add_parser", "worker"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("worker", help="run an arq worker (needs FPE_REDIS_URL)")
+    parser = add_command(
+        commands,
+        "worker",
+        "run an arq worker (needs FPE_REDIS_URL)",
+        [
+            "FPE_REDIS_URL=redis://localhost:6379 fpe worker",
+            "fpe worker --burst   # run what is queued, then exit",
+        ],
+    )
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     parser.set_defaults(handler=worker)
 
