@@ -161,7 +161,7 @@ def test_parser_choices_mirror_the_core():
     from core.backtest import DEFAULT_L2, DEFAULT_XI
     from core.odds import METHODS
     from core.pipeline import MODEL_TYPES
-    from server.cli import options as cli
+    from server.cli import values as cli
     from server.store.tables import ModelStatus
 
     assert tuple(MODEL_TYPES) == cli.MODEL_TYPES

@@ -6,14 +6,12 @@ import argparse
 import json
 
 from server.cli.common import load_matches
-from server.cli.options import (
+from server.cli.options import PATHS_HELP, add_command, add_margin, add_market
+from server.cli.values import (
     DEFAULT_L2,
     DEFAULT_XI,
-    MARGIN_METHODS,
     MARKET_L2,
     MARKET_XI,
-    PATHS_HELP,
-    add_command,
     non_negative,
     positive_int,
     share,
@@ -72,19 +70,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=365,
         help="days of data that only train the model when --start is not given (default 365)",
     )
-    bt.add_argument(
-        "--margin",
-        choices=MARGIN_METHODS,
-        default="power",
-        help="how to remove the bookmaker margin (default power)",
-    )
-    bt.add_argument(
-        "--market",
-        choices=("pre", "close"),
-        default="pre",
-        help="the market to compare with: pre-match (default; what a forecast issued before "
-        "the match competes with) or closing (the ceiling)",
-    )
+    add_margin(bt)
+    add_market(bt)
     bt.add_argument(
         "--market-xi",
         type=non_negative,

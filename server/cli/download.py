@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from server.cli.common import database_errors, ingest_files, report_files, run
-from server.cli.options import add_command, add_leagues, add_seasons
+from server.cli.options import add_command, add_selection
 
 __all__ = ["add_parser", "download"]
 
@@ -21,8 +21,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "fpe download --league E0 --league SP1 --season 2324 --season 2425 --no-ingest",
         ],
     )
-    add_leagues(dl, required=True, default="")
-    add_seasons(dl, required=True, default="; every league x every season")
+    add_selection(dl, seasons=(True, "; every league x every season"))
     dl.add_argument(
         "--base-url",
         default=None,

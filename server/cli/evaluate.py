@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from server.cli.common import run_async
-from server.cli.options import MARGIN_METHODS, add_command, add_dates, add_leagues, add_seasons
+from server.cli.options import add_command, add_dates, add_margin, add_market, add_selection
 
 __all__ = ["add_parser", "evaluate"]
 
@@ -23,21 +23,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ],
     )
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")
-    add_leagues(ev, required=True, default="")
-    add_seasons(ev, required=False, default="; default: every season of the leagues")
+    add_selection(ev)
     add_dates(ev, "to evaluate on")
-    ev.add_argument(
-        "--margin",
-        choices=MARGIN_METHODS,
-        default="power",
-        help="how to remove the bookmaker margin (default power)",
-    )
-    ev.add_argument(
-        "--market",
-        choices=("pre", "close"),
-        default="pre",
-        help="compare with the pre-match (default) or the closing market",
-    )
+    add_margin(ev)
+    add_market(ev)
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.set_defaults(handler=evaluate)
 

@@ -6,7 +6,8 @@ import argparse
 import json
 
 from server.cli.common import load_matches
-from server.cli.options import PATHS_HELP, add_command, non_negative
+from server.cli.options import PATHS_HELP, add_command
+from server.cli.values import non_negative
 
 __all__ = ["add_parser", "fit"]
 

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from server.cli.common import print_listing
-from server.cli.options import MODEL_STATES, MODEL_TYPES, add_command, positive_int
+from server.cli.options import add_command, add_listing_options
+from server.cli.values import MODEL_STATES, MODEL_TYPES
 
 __all__ = ["add_parser", "models"]
 
@@ -25,19 +26,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--type", choices=MODEL_TYPES, default=None, help="only the models of this type"
     )
-    parser.add_argument(
-        "--status",
-        choices=MODEL_STATES,
-        default=None,
-        help="only the active models (one per type, used by predict) or the archived ones",
+    add_listing_options(
+        parser,
+        "models",
+        MODEL_STATES,
+        "only the active models (one per type, used by predict) or the archived ones",
     )
-    parser.add_argument(
-        "--limit",
-        type=positive_int,
-        default=20,
-        help="how many models to show (default 20, up to 500)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the models as JSON")
     parser.set_defaults(handler=models)
 
 

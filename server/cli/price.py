@@ -6,7 +6,7 @@ import argparse
 import json
 
 from server.cli.common import print_markets
-from server.cli.options import MARGIN_METHODS, add_command, add_totals_options
+from server.cli.options import add_command, add_margin, add_totals_options
 
 __all__ = ["add_parser", "price"]
 
@@ -30,12 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="decimal 1X2 odds",
     )
     add_totals_options(parser)
-    parser.add_argument(
-        "--margin",
-        choices=MARGIN_METHODS,
-        default="power",
-        help="how to remove the bookmaker margin (default power)",
-    )
+    add_margin(parser)
     parser.add_argument(
         "--rho",
         type=float,

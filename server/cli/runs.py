@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from server.cli.common import print_listing
-from server.cli.options import RUN_STATES, add_command, positive_int
+from server.cli.options import add_command, add_listing_options
+from server.cli.values import RUN_STATES
 
 __all__ = ["add_parser", "runs"]
 
@@ -23,16 +24,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "training run history, newest first",
         ["fpe runs", "fpe runs --status failed --limit 5 --json"],
     )
-    parser.add_argument(
-        "--status", choices=RUN_STATES, default=None, help="only the runs in this state"
-    )
-    parser.add_argument(
-        "--limit",
-        type=positive_int,
-        default=20,
-        help="how many runs to show (default 20, up to 500)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the runs as JSON")
+    add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")
     parser.set_defaults(handler=runs)
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 
 from server.cli.common import database_errors, ingest_files, report_files, run
-from server.cli.options import add_command, add_leagues, add_seasons
+from server.cli.options import add_command, add_selection
 
 __all__ = ["DEFAULT_SEED_LEAGUES", "DEFAULT_SEED_SEASONS", "add_parser", "seed"]
 
@@ -33,8 +33,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="ingest this folder instead of downloading (or FPE_SEED_DIR)",
     )
-    add_leagues(parser, required=False, default=f"; default {' '.join(DEFAULT_SEED_LEAGUES)}")
-    add_seasons(parser, required=False, default=f"; default {' '.join(DEFAULT_SEED_SEASONS)}")
+    add_selection(
+        parser,
+        leagues=(False, f"; default {' '.join(DEFAULT_SEED_LEAGUES)}"),
+        seasons=(False, f"; default {' '.join(DEFAULT_SEED_SEASONS)}"),
+    )
     parser.add_argument("--force", action="store_true", help="load even if there are matches")
     parser.set_defaults(handler=seed)
 

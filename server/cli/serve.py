@@ -6,7 +6,8 @@ import argparse
 import logging
 from typing import Any
 
-from server.cli.options import add_command, positive_int
+from server.cli.options import add_command
+from server.cli.values import positive_int
 
 __all__ = ["add_parser", "serve"]
 

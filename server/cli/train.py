@@ -8,14 +8,11 @@ import sys
 from typing import Any
 
 from server.cli.common import EXIT_DATA, run_async
-from server.cli.options import (
+from server.cli.options import add_command, add_dates, add_selection
+from server.cli.values import (
     DEFAULT_L2,
     DEFAULT_XI,
     MODEL_TYPES,
-    add_command,
-    add_dates,
-    add_leagues,
-    add_seasons,
     non_negative,
     positive_int,
 )
@@ -41,8 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the model: poisson (the engine's own forecast), blending (with the market), "
         "calibration, full (blend, then calibrate) or draw (default full)",
     )
-    add_leagues(tr, required=True, default="")
-    add_seasons(tr, required=False, default="; default: every season of the leagues")
+    add_selection(tr)
     add_dates(tr, "to train and validate on")
     tr.add_argument(
         "--xi", type=non_negative, help=f"Dixon-Coles decay PER DAY (default {DEFAULT_XI})"
