@@ -8,7 +8,7 @@ Each row is the median of a fresh process: wall time, and CPU time (user + syste
 waiting for a core.  Target for ``fpe --help`` and ``fpe --version``: under 0.3 s.
 Bytecode caching is on, as in a normal installation (``PYTHONDONTWRITEBYTECODE`` is
 removed from the children's environment: without cached bytecode every start compiles
-``server/cli.py`` again, about 20-40 ms).
+the ``server/cli`` modules again, about 20-40 ms).
 """
 
 from __future__ import annotations

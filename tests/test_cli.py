@@ -129,9 +129,13 @@ def test_usage_errors_exit_2_and_name_the_flags(capsys):
     for argv, expected in [
         (["models", "--type", "bogus"], "invalid choice: 'bogus'"),
         (["runs", "--status", "done"], "invalid choice: 'done'"),
+        (["runs", "--status", "active"], "invalid choice: 'active'"),  # a model's state
+        (["models", "--status", "queued"], "invalid choice: 'queued'"),  # a run's state
         (["train", "--league", "E0", "--date-from", "2024-13-01"], "--date-from"),
-        (["train", "--league", "E0", "--date-from", "2024-05-01", "--date-to", "2023-05-01"],
-         "--date-from 2024-05-01 is after --date-to 2023-05-01"),
+        (
+            ["train", "--league", "E0", "--date-from", "2024-05-01", "--date-to", "2023-05-01"],
+            "--date-from 2024-05-01 is after --date-to 2023-05-01",
+        ),
         (["evaluate", "--league", "E0!"], "not a football-data.co.uk code"),
     ]:
         with pytest.raises(SystemExit) as info:
@@ -142,7 +146,7 @@ def test_usage_errors_exit_2_and_name_the_flags(capsys):
 
 
 def test_service_messages_name_the_flags():
-    from server.cli import _flag_names
+    from server.cli.common import flag_names as _flag_names
 
     assert _flag_names("date_from 2024-01-01 is after date_to 2023-01-01") == (
         "--date-from 2024-01-01 is after --date-to 2023-01-01"
@@ -157,7 +161,7 @@ def test_parser_choices_mirror_the_core():
     from core.backtest import DEFAULT_L2, DEFAULT_XI
     from core.odds import METHODS
     from core.pipeline import MODEL_TYPES
-    from server import cli
+    from server.cli import values as cli
     from server.store.tables import ModelStatus
 
     assert tuple(MODEL_TYPES) == cli.MODEL_TYPES
@@ -166,7 +170,10 @@ def test_parser_choices_mirror_the_core():
     from core.forecast import MARKET_L2, MARKET_XI
 
     assert (cli.MARKET_XI, cli.MARKET_L2) == (MARKET_XI, MARKET_L2)
-    assert set(cli.STATUSES) == {s.value for s in ModelStatus}
+    from server.runs.runstate import PHASE
+
+    assert set(cli.RUN_STATES) == {s.value for s in PHASE}
+    assert set(cli.MODEL_STATES) == {s.value for s in ModelStatus} - set(cli.RUN_STATES)
 
 
 def test_help_and_version_import_nothing_heavy():

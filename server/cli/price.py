@@ -1,0 +1,65 @@
+"""``fpe price``: a fair score grid and every market from bookmaker odds alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from server.cli.common import print_markets
+from server.cli.options import add_command, add_margin, add_totals_options
+
+__all__ = ["add_parser", "price"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands,
+        "price",
+        "a fair score grid and every market from 1X2 (+ over/under) odds",
+        [
+            "fpe price --odds 2.1 3.5 3.6",
+            "fpe price --odds 2.1 3.5 3.6 --over-under 1.9 1.95 --margin shin --json",
+        ],
+    )
+    parser.add_argument(
+        "--odds",
+        type=float,
+        nargs=3,
+        required=True,
+        metavar=("HOME", "DRAW", "AWAY"),
+        help="decimal 1X2 odds",
+    )
+    add_totals_options(parser)
+    add_margin(parser)
+    parser.add_argument(
+        "--rho",
+        type=float,
+        default=0.0,
+        help="the grid's low-score dependence without totals odds (default 0)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=price)
+
+
+def price(args: argparse.Namespace) -> int:
+    from server.runs import predictions
+
+    p = predictions.price(
+        tuple(args.odds),
+        tuple(args.over_under) if args.over_under else None,
+        line=args.line,
+        margin=args.margin,
+        rho=args.rho,
+    )
+    if args.json:
+        print(json.dumps(p, indent=2))
+        return 0
+    totals = ""
+    if args.over_under:
+        totals = f", over/under {args.line:g} {' '.join(f'{o:g}' for o in args.over_under)}"
+    print(
+        f"fair prices from odds {' '.join(f'{o:g}' for o in args.odds)}{totals}"
+        f" ({args.margin} margin removal, rho {p['rho']:+.4f})"
+    )
+    print_markets(p)
+    return 0

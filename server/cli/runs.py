@@ -1,0 +1,46 @@
+"""``fpe runs``: the training history, newest first."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from server.cli.common import print_listing
+from server.cli.options import add_command, add_listing_options
+from server.cli.values import RUN_STATES
+
+__all__ = ["add_parser", "runs"]
+
+HEADER = (
+    f"{'task id':<34}{'type':<13}{'status':<11}{'matches':>8}{'RPS':>9}  "
+    f"{'created (UTC)':<20}model / error"
+)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands,
+        "runs",
+        "training run history, newest first",
+        ["fpe runs", "fpe runs --status failed --limit 5 --json"],
+    )
+    add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")
+    parser.set_defaults(handler=runs)
+
+
+def _line(r: dict[str, Any]) -> str:
+    rps = "-" if r["rps"] is None else f"{r['rps']:.5f}"
+    tail = r["model_version"] or r["error_message"] or r["message"] or ""
+    return (
+        f"{r['task_id']:<34}{r['run_type']:<13}{r['status']:<11}"
+        f"{r['match_count'] or 0:>8}{rps:>9}  {r['created_at']:%Y-%m-%d %H:%M:%S}   "
+        f"{tail[:60]}"
+    )
+
+
+def runs(args: argparse.Namespace) -> int:
+    from server.runs import training
+
+    return print_listing(
+        lambda engine: training.list_runs(engine, args.status, args.limit), args.json, HEADER, _line
+    )
