@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# A worktree that is not a sibling of shared/ points at it with FPE_SHARED_DATA.
+SHARED_DATA = Path(
+    os.environ.get("FPE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 FOOTBALL_DATA = SHARED_DATA / "football-data"
 SYNTHETIC = SHARED_DATA / "synthetic"
 # CI sets this: then missing services or shared data fail the run instead of skipping.
@@ -304,24 +307,31 @@ async def _make_template(dialect: str, templates: dict, server: str | None) -> s
     return url
 
 
-@pytest.fixture
-async def seeded_url(request, _seed_templates, tmp_path):
-    """Factory: a fresh copy of the seeded database (E0 and E1, ten seasons)."""
+async def seeded_copy(dialect: str, templates: dict, directory: Path, server: str | None) -> str:
+    """A fresh copy of the seeded database: a file in ``directory`` (SQLite) or a new database
+    on ``server`` (PostgreSQL; the caller drops it)."""
     import shutil
     import uuid
 
     _need(FOOTBALL_DATA)
+    template = await _make_template(dialect, templates, server)
+    if dialect == "sqlite":
+        target = directory / f"fpe-{uuid.uuid4().hex[:8]}.sqlite3"
+        shutil.copy(template.split("///", 1)[1], target)
+        return f"sqlite+aiosqlite:///{target}"
+    return await create_database(server, template=template)
+
+
+@pytest.fixture
+async def seeded_url(request, _seed_templates, tmp_path):
+    """Factory: a fresh copy of the seeded database (E0 and E1, ten seasons)."""
     created: list[str] = []
 
     async def make(dialect: str) -> str:
         server = request.getfixturevalue("postgres_url") if dialect == "postgresql" else None
-        template = await _make_template(dialect, _seed_templates, server)
-        if dialect == "sqlite":
-            target = tmp_path / f"fpe-{uuid.uuid4().hex[:8]}.sqlite3"
-            shutil.copy(template.split("///", 1)[1], target)
-            return f"sqlite+aiosqlite:///{target}"
-        url = await create_database(server, template=template)
-        created.append(url)
+        url = await seeded_copy(dialect, _seed_templates, tmp_path, server)
+        if dialect != "sqlite":
+            created.append(url)
         return url
 
     yield make
@@ -469,32 +479,38 @@ def stop_process(proc) -> None:
 # --- the API in-process ---------------------------------------------------------------------
 
 
-@pytest.fixture
-async def make_api(seeded_url, tmp_path):
-    """Factory: (app, httpx client) on a seeded database; embedded (in-process training)."""
-    import contextlib
-
+async def open_api(stack, database_url: str, data_dir: Path, **settings_kw):
+    """(app, httpx client) of an embedded API (in-process training) on ``database_url``; both
+    close with ``stack`` (a ``contextlib.AsyncExitStack``)."""
     import httpx
 
     from server.api.app import create_app
     from server.base.config import Settings
 
+    settings = Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        heartbeat_seconds=0.2,
+        stale_seconds=5.0,
+        **settings_kw,
+    )
+    app = create_app(settings)
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
+    )
+    return app, client
+
+
+@pytest.fixture
+async def make_api(seeded_url, tmp_path):
+    """Factory: (app, httpx client) on a seeded database; embedded (in-process training)."""
+    import contextlib
+
     stack = contextlib.AsyncExitStack()
 
     async def make(dialect: str = "sqlite", **settings_kw):
-        settings = Settings(
-            database_url=await seeded_url(dialect),
-            data_dir=tmp_path,
-            heartbeat_seconds=0.2,
-            stale_seconds=5.0,
-            **settings_kw,
-        )
-        app = create_app(settings)
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
-        )
-        return app, client
+        return await open_api(stack, await seeded_url(dialect), tmp_path, **settings_kw)
 
     yield make
     await stack.aclose()

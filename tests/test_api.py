@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from schema import LIMITS, build_schema
+from tests.conftest import open_api, seeded_copy
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,18 @@ async def train_one(app, client, model_type: str = "full", token: str | None = N
     return task_id
 
 
+@pytest.fixture(scope="module")
+async def trained(_seed_templates, tmp_path_factory):
+    """(app, client, task id): one embedded API on a seeded SQLite copy with one trained
+    ``full`` model, shared by the tests that only read it (training is most of their time).
+    Tests that train, activate or cancel take their own database through ``api``."""
+    directory = tmp_path_factory.mktemp("trained-api")
+    url = await seeded_copy("sqlite", _seed_templates, directory, None)
+    async with contextlib.AsyncExitStack() as stack:
+        app, client = await open_api(stack, url, directory)
+        yield app, client, await train_one(app, client)
+
+
 def test_committed_schema_matches_the_code():
     committed = (ROOT / "schema.graphql").read_text()
     assert committed.strip() == str(build_schema()).strip(), (
@@ -43,9 +57,8 @@ def test_committed_schema_matches_the_code():
     )
 
 
-async def test_queries_over_a_trained_model(api):
-    app, client = api
-    task_id = await train_one(app, client)
+async def test_queries_over_a_trained_model(trained):
+    _, client, task_id = trained
     data = (
         await gql(
             client,
@@ -76,9 +89,8 @@ async def test_queries_over_a_trained_model(api):
     assert any(t["name"] == "Arsenal" for t in data["teams"])
 
 
-async def test_predict_and_model_lookup(api):
-    app, client = api
-    await train_one(app, client)
+async def test_predict_and_model_lookup(trained):
+    _, client, _ = trained
     data = await gql(
         client,
         """{ predict(home: "Arsenal", away: "Chelsea", league: "E0") {
@@ -109,9 +121,8 @@ PREDICTIONS = """query($f: [FixtureInput!]!, $v: String) {
     marketOver25 edgeOver25 { over under } modelVersion } }"""
 
 
-async def test_predictions_for_many_fixtures_with_odds(api):
-    app, client = api
-    await train_one(app, client)
+async def test_predictions_for_many_fixtures_with_odds(trained):
+    _, client, _ = trained
     odds = {"home": 2.1, "draw": 3.5, "away": 3.6, "over25": 1.8, "under25": 2.05}
     fixtures = [
         {"home": "Arsenal", "away": "Chelsea", "league": "E0", "odds": odds},
@@ -124,8 +135,7 @@ async def test_predictions_for_many_fixtures_with_odds(api):
     assert abs(sum(first["market"].values()) - 1) < 1e-9
     for k in ("home", "draw", "away"):
         assert first["edge"][k] == pytest.approx(
-            {"home": first["homeWin"], "draw": first["draw"], "away": first["awayWin"]}[k]
-            * odds[k]
+            {"home": first["homeWin"], "draw": first["draw"], "away": first["awayWin"]}[k] * odds[k]
             - 1
         )
     assert 0 < first["marketOver25"] < 1 and first["edgeOver25"]["over"] > -1
@@ -135,11 +145,14 @@ async def test_predictions_for_many_fixtures_with_odds(api):
     assert second["homeWin"] == pytest.approx(single["data"]["predict"]["homeWin"])
 
 
-async def test_predictions_batch_is_one_model_load_and_bounded(api, monkeypatch):
+async def test_predictions_batch_is_one_model_load_and_bounded(trained, monkeypatch):
     from server.runs import predictions
+    from server.store import cache
 
-    app, client = api
-    await train_one(app, client)
+    app, client, _ = trained
+    # the shared model may already be loaded by an earlier test: count a cold load
+    cache.invalidate(app.state.services.engine)
+    monkeypatch.setattr(predictions, "_LOADED", OrderedDict())
     calls = []
     original = predictions._predict_rows
 
@@ -160,9 +173,8 @@ async def test_predictions_batch_is_one_model_load_and_bounded(api, monkeypatch)
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "at most 500" in error["message"]
 
 
-async def test_predictions_name_every_bad_fixture(api):
-    app, client = api
-    await train_one(app, client)
+async def test_predictions_name_every_bad_fixture(trained):
+    _, client, _ = trained
     fixtures = [
         {"home": "Arsenal", "away": "Chelsea"},
         {"home": "Atlantis", "away": "Chelsea"},
@@ -179,9 +191,8 @@ async def test_predictions_name_every_bad_fixture(api):
     assert "above 1.0" in out["errors"][0]["message"]
 
 
-async def test_rest_predictions_of_a_fixtures_file(api, fixtures_csv):
-    app, client = api
-    await train_one(app, client)
+async def test_rest_predictions_of_a_fixtures_file(trained, fixtures_csv):
+    _, client, _ = trained
     r = await client.post(
         "/api/predictions",
         content=fixtures_csv().read_bytes(),
@@ -202,9 +213,8 @@ async def test_rest_predictions_of_a_fixtures_file(api, fixtures_csv):
     assert r.status_code == 422 and "HomeTeam" in r.text
 
 
-async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(api):
-    app, client = api
-    await train_one(app, client)
+async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(trained):
+    _, client, _ = trained
     body = {
         "fixtures": [
             {"home": "Arsenal", "away": "Chelsea", "odds": {"home": 2.1, "draw": 3.5, "away": 3.6}},

@@ -78,6 +78,13 @@ def test_the_mapping_walks_the_mro_not_isinstance_order():
     assert error_code(KeyError("x")) == ("INTERNAL_SERVER_ERROR", 500)
 
 
+def test_errors_are_also_the_builtin_exceptions_callers_catch():
+    assert issubclass(errors.InvalidInputError, ValueError)
+    assert issubclass(errors.UnknownTeamError, KeyError)
+    assert issubclass(errors.NotFittedError, AttributeError)
+    assert str(errors.UnknownTeamError(["X"])) == "unknown team(s) not in the fitted model: 'X'"
+
+
 def test_the_documented_tree_is_the_real_one():
     """Every class of the tree is in the docstring of core.errors with its code and status,
     under the parent it really has."""

@@ -222,15 +222,31 @@ def test_header_only_gives_empty_frame() -> None:
     assert (parsed.rows_read, parsed.problems, parsed.season) == (0, [], "")
 
 
-def test_odds_columns_mapping() -> None:
-    assert len(ODDS_COLUMNS) == 40  # 4 books x (pre, close) x (3 outcomes + over + under)
-    assert list(ODDS_COLUMNS)[:3] == ["pinnacle_pre_h", "pinnacle_pre_d", "pinnacle_pre_a"]
-    assert ODDS_COLUMNS["pinnacle_close_a"] == ("PSCA",)
-    assert ODDS_COLUMNS["b365_close_h"] == ("B365CH",)
-    assert ODDS_COLUMNS["avg_pre_d"] == ("AvgD", "BbAvD")
-    assert ODDS_COLUMNS["max_pre_over25"] == ("Max>2.5", "BbMx>2.5")
-    assert ODDS_COLUMNS["pinnacle_close_under25"] == ("PC<2.5",)
-    assert ODDS_COLUMNS["avg_close_under25"] == ("AvgC<2.5",)
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (  # today's names; with both AvgD and the older BbAvD in the header, AvgD is read
+            {"B365CH": 2.11, "AvgD": 3.31, "BbAvD": 3.41, "Max>2.5": 1.91, "PC<2.5": 2.02},
+            {
+                "b365_close_h": 2.11,
+                "avg_pre_d": 3.31,
+                "max_pre_over25": 1.91,
+                "pinnacle_close_under25": 2.02,
+            },
+        ),
+        (  # the Betbrain names of the older files, alone
+            {"BbAvD": 3.41, "BbMx>2.5": 1.88, "AvgC<2.5": 1.97},
+            {"avg_pre_d": 3.41, "max_pre_over25": 1.88, "avg_close_under25": 1.97},
+        ),
+    ],
+)
+def test_odds_headers_of_both_eras_land_in_their_columns(
+    sources: dict[str, float], expected: dict[str, float]
+) -> None:
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG," + ",".join(sources)
+    row = "E0,09/08/2019,Liverpool,Norwich,4,1," + ",".join(map(str, sources.values()))
+    odds = parse_bytes(csv_bytes([row], header=header)).matches.iloc[0][list(ODDS_COLUMNS)]
+    assert odds.dropna().to_dict() == expected  # and no other odds column is filled
 
 
 def test_day_first_dates_with_two_and_four_digit_years() -> None:

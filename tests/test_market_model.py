@@ -168,3 +168,7 @@ def test_walk_forward_on_targets_never_uses_the_forecast_matchs_own_prices():
     moved = walk_forward(frame, targets=(lam2, mu), burn_in_days=30)
     cols = ["p_home", "p_draw", "p_away"]
     np.testing.assert_array_equal(base[cols].to_numpy(), moved[cols].to_numpy())
+    # the same change to the prices before it does move them: the targets are used at all
+    earlier = walk_forward(frame, targets=(np.where(last, lam, lam * 3.0), mu), burn_in_days=30)
+    assert base.loc[last, "p_home"].notna().all()
+    assert not np.allclose(earlier.loc[last, "p_home"], base.loc[last, "p_home"])
