@@ -173,6 +173,7 @@ def walk_forward(
         local = np.full(n_all, -1, dtype=np.int32)
         local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
+        rows_ex: slice | np.ndarray
         if row_of is None:
             ex = rows_ex = slice(train_lo, lo)
         else:
@@ -220,16 +221,16 @@ def walk_forward(
         )
     if not fitted:  # no block had targets: an empty frame
         fitted, rates = [(0, 0, 0, 0, 0.0)], [np.empty((2, 0))]
-    lo, hi, t, n_train, rho = map(np.array, zip(*fitted, strict=True))
-    sizes = hi - lo
+    starts, ends, days, n_trains, rhos = (np.array(column) for column in zip(*fitted, strict=True))
+    sizes = ends - starts
     lam, mu = np.exp(np.concatenate(rates, axis=1))
     # every block's 1X2 at once: one call instead of one per refit
     probs = (
-        outcome_probabilities(lam, mu, np.repeat(rho, sizes), max_goals)
+        outcome_probabilities(lam, mu, np.repeat(rhos, sizes), max_goals)
         if lam.size
         else np.empty((0, 3))
     )
-    pos = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+    pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
     return pd.DataFrame(
         {
             "p_home": probs[:, 0],
@@ -237,11 +238,11 @@ def walk_forward(
             "p_away": probs[:, 2],
             "home_rate": lam,
             "away_rate": mu,
-            "refit_date": np.repeat(t, sizes)
+            "refit_date": np.repeat(days, sizes)
             .astype(np.int64)
             .astype("datetime64[D]")
             .astype("datetime64[ns]"),
-            "n_train": np.repeat(n_train, sizes).astype(np.int64),
+            "n_train": np.repeat(n_trains, sizes).astype(np.int64),
         },
         index=frame.index[pos],
     )
@@ -273,7 +274,8 @@ class _State:
     def __init__(self, n_all: int) -> None:
         self.attack = np.full(n_all, np.nan)
         self.defence = np.full(n_all, np.nan)
-        self.home = self.rho = None
+        self.home: float | None = None
+        self.rho = 0.0
         self.level = 0.0  # mean defence of the last fit
         self.last_league = np.zeros(n_all, dtype=np.intp)
         self.seen = 0

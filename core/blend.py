@@ -20,6 +20,7 @@ probabilities: the blend never needs odds to predict.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
@@ -104,7 +105,7 @@ class Blend:
         cut = round(y.size * (1 - self.valid_share))
         train = lgb.Dataset(x[:cut], y[:cut], feature_name=list(FEATURES), free_raw_data=False)
         valid = lgb.Dataset(x[cut:], y[cut:], reference=train)
-        callbacks = [lgb.early_stopping(50, verbose=False)]
+        callbacks: list[Callable[..., Any]] = [lgb.early_stopping(50, verbose=False)]
         if callback is not None:
             callbacks.append(callback)
         self.booster_ = lgb.train(

@@ -162,6 +162,8 @@ class DixonColes:
     """
 
     model_type = "dixon_coles"
+    reference_date_: pd.Timestamp | None
+    loglik_: float | None
 
     def __init__(
         self,

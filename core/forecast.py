@@ -147,7 +147,8 @@ def engine_forecast(
         xi=xi,
         l2=l2,
     )
-    parts_dc, parts_mi = [], []
+    parts_dc: list[pd.DataFrame] = []
+    parts_mi: list[pd.DataFrame] = []
     done = 0.0
     for (name, g), share in zip(groups, shares, strict=True):
         for kind in COMPONENTS:

@@ -234,7 +234,9 @@ class MatchProbabilities:
         self._total_values = np.arange(2 * size - 1)
         self._diff_values = np.arange(-(size - 1), size)
         self._flat = grid.reshape(grid.shape[0], -1)
-        self._basic = self._total = self._diff = None
+        self._basic: np.ndarray | None = None
+        self._total: np.ndarray | None = None
+        self._diff: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.grid.shape[0]
@@ -269,23 +271,22 @@ class MatchProbabilities:
         sums = self._sums()
         return sums[:, 4].copy(), sums[:, 5].copy()
 
-    def _project(self) -> None:
-        if self._total is None:
+    def _project(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._total is None or self._diff is None:
             size = self.grid.shape[1]
             both = self._flat @ _projections(size)[1]
             self._total, self._diff = both[:, : 2 * size - 1], both[:, 2 * size - 1 :]
+        return self._total, self._diff
 
     @property
     def total_goals(self) -> np.ndarray:
         """(n, 2 * max_goals + 1): probability of each total number of goals."""
-        self._project()
-        return self._total
+        return self._project()[0]
 
     @property
     def goal_difference(self) -> np.ndarray:
         """(n, 2 * max_goals + 1): column j is P(home goals - away goals = j - max_goals)."""
-        self._project()
-        return self._diff
+        return self._project()[1]
 
     def totals(self, line: float = 2.5) -> Settlement:
         """Over/under ``line`` (any multiple of 0.25): ``win`` is the over side."""

@@ -29,7 +29,7 @@ class Loaders:
 
     async def _fetch(self, query: Any) -> list[Any]:
         async with self.engine.connect() as conn:
-            return (await conn.execute(query)).all()
+            return list((await conn.execute(query)).all())
 
     async def _models(self, ids: Sequence[int]) -> list[dict[str, Any] | None]:
         columns = [c for c in Model.__table__.c if c.name != "model_weights"]

@@ -14,10 +14,11 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from server.runs.keys import Keys
 
@@ -60,7 +61,7 @@ class RedisEventStream:
         self.max_len = max_len
 
     async def publish(self, task_id: str, event: Event, *, state_change: bool = False) -> str:
-        data = {"data": json.dumps(event, default=str)}
+        data: dict[FieldT, EncodableT] = {"data": json.dumps(event, default=str)}
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(self.keys.run_events(task_id), data, maxlen=self.max_len, approximate=True)
             if state_change:
@@ -196,7 +197,7 @@ class EventHub:
         """How many shared readers run now (one per followed stream)."""
         return len(self._readers)
 
-    async def follow(self, task_id: str, after: str = "0") -> AsyncIterator[tuple[str, Event]]:
+    async def follow(self, task_id: str, after: str = "0") -> AsyncGenerator[tuple[str, Event]]:
         queue = self._join(task_id)
         try:
             await self._readers[task_id][1].wait()  # its position is fixed: no gap below

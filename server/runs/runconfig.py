@@ -131,9 +131,9 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
     return config
 
 
-def selection_filter(config: RunConfig) -> list[Any]:
+def selection_filter(config: RunConfig) -> list[sa.ColumnElement[bool]]:
     m, lg = Match.__table__, League.__table__
-    where = [lg.c.code.in_(config.leagues)]
+    where: list[sa.ColumnElement[bool]] = [lg.c.code.in_(config.leagues)]
     if config.seasons:
         where.append(m.c.season.in_(config.seasons))
     if config.date_from:

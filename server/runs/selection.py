@@ -37,7 +37,7 @@ async def load_matches(engine: AsyncEngine, config: RunConfig) -> pd.DataFrame:
         .order_by(m.c.match_date, m.c.id)
     )
     async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+        rows = list((await conn.execute(query)).all())
     # tens of thousands of rows: building the frame is CPU work, kept off the event loop
     # (in a worker it would delay the heartbeat)
     return await asyncio.to_thread(_match_frame, rows)

@@ -8,8 +8,8 @@ stream and an in-process runner.  Adapters (GraphQL, REST, CLI) hold one
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,11 +40,10 @@ class Services:
     events: EventStream
     queue: JobQueue
     keys: Keys
-    hub: EventHub | None = None
+    hub: EventHub = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.hub is None:
-            self.hub = EventHub(self.events)
+        self.hub = EventHub(self.events)
 
     @property
     def in_process(self) -> bool:
@@ -161,7 +160,7 @@ async def cancel_training(services: Services, task_id: str) -> dict[str, Any]:
 
 async def follow_run(
     services: Services, task_id: str, after: str = "0"
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+) -> AsyncGenerator[tuple[str, dict[str, Any]]]:
     """Every event of a run after ``after`` (default: from the start), until it ends; then
     stops.  A run that ended without a readable final event (its stream expired) yields a
     final state built from its row."""

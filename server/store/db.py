@@ -97,7 +97,7 @@ def is_transient(exc: BaseException) -> bool:
             return True
         # the driver's error, and what it wraps (SQLAlchemy's asyncpg adapter wraps
         # asyncpg's own exception and copies its SQLSTATE)
-        cause = exc.orig
+        cause: BaseException | None = exc.orig
         while cause is not None:
             code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or ""
             if code.startswith("08") or code in _TRANSIENT_SQLSTATES:

@@ -66,7 +66,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-Double = sa.Double()
+Double: sa.Double[float] = sa.Double()
 NOW = sa.func.now()
 
 
@@ -85,6 +85,7 @@ def _status(default: ModelStatus) -> Any:
 
 
 class Base(DeclarativeBase):
+    __table__: ClassVar[sa.Table]  # every model here is mapped to a plain table
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,
         date: sa.Date,
