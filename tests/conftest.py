@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# FPE_SHARED_DATA: the data of a checkout that is not next to ../shared (a git worktree)
+SHARED_DATA = Path(
+    os.environ.get("FPE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 FOOTBALL_DATA = SHARED_DATA / "football-data"
 SYNTHETIC = SHARED_DATA / "synthetic"
 # CI sets this: then missing services or shared data fail the run instead of skipping.
