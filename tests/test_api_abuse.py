@@ -5,10 +5,13 @@ the bearer scheme)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -113,7 +116,7 @@ async def test_big_answers_are_encoded_off_the_event_loop(api, monkeypatch):
     assert len(body["data"]["teams"]) > 10
     assert threads and threads[0] is not threading.main_thread()
     threads.clear()
-    await gql(client, '{ leagues { code } }')  # small: encoded in place
+    await gql(client, "{ leagues { code } }")  # small: encoded in place
     assert threads == [threading.main_thread()] * len(threads) and threads
 
 
@@ -197,7 +200,7 @@ async def test_after_must_be_an_event_id(api):
     for after in ("abc", "1-2-3", "99999999999999999999999-0", ""):
         body = await gql(
             client,
-            "subscription($a: String!) { trainingProgress(taskId: \"x\", after: $a) { type } }",
+            'subscription($a: String!) { trainingProgress(taskId: "x", after: $a) { type } }',
             {"a": after},
         )
         # over HTTP a subscription is refused outright; the argument check is below
@@ -425,3 +428,156 @@ async def test_after_abc_over_the_websocket_is_a_clear_error(live):
             assert "Unexpected" not in json.dumps(message)
             if message["type"] == "next":
                 assert json.loads(await ws.recv()) == {"id": str(i), "type": "complete"}
+
+
+# --- issue 18: bodies, cross-site writes, slow headers, connections, metric labels ------------
+
+SMALL_LIMIT = 4096
+
+
+def _chunks(data: bytes, size: int = 1000):
+    """``data`` as a streamed body: httpx sends it chunked, with no Content-Length."""
+
+    async def stream():
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    return stream()
+
+
+async def test_a_body_over_the_limit_is_refused_on_every_route(make_api):
+    _, client = await make_api("sqlite", max_body_bytes=SMALL_LIMIT)
+    big = b"x" * (SMALL_LIMIT + 1)
+    reading = [
+        ("/graphql", "application/json"),
+        ("/api/predictions", "text/csv"),
+        ("/api/predictions", "application/json"),
+        ("/api/model/train", "application/json"),
+    ]
+    for path, media in [*reading, ("/no/such/route", "application/json")]:
+        headers = {"content-type": media}
+        answers = [await client.post(path, content=big, headers=headers)]  # Content-Length
+        if (path, media) in reading:  # streamed: refused once the route has read the limit
+            answers.append(await client.post(path, content=_chunks(big), headers=headers))
+        for response in answers:
+            assert response.status_code == 413, (path, response.text)
+            assert response.headers["connection"] == "close"
+            assert "limit of 4,096 bytes (FPE_MAX_BODY_BYTES)" in response.text
+            shape = response.json()
+            errors = shape.get("errors") or [{"extensions": shape}]  # GraphQL's or REST's
+            assert errors[0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    query = {"query": "{ leagues { code } }"}
+    assert (await client.post("/graphql", json=query)).status_code == 200  # under the limit
+    body = json.dumps(query).encode()
+    headers = {"content-type": "application/json"}
+    streamed = await client.post("/graphql", content=_chunks(body, 7), headers=headers)
+    assert streamed.status_code == 200 and streamed.json()["data"]["leagues"]
+
+
+# the same on a live server: what only a real socket shows
+
+
+@pytest.fixture(scope="module")
+async def guarded(tmp_path_factory):
+    """``fpe serve`` embedded (SQLite), no token, the default body limit, a 1 s header
+    timeout and at most 8 connections; its log lines are collected as they come."""
+    env = {
+        **os.environ,
+        "FPE_DATA_DIR": str(tmp_path_factory.mktemp("guarded")),
+        "FPE_HEADER_TIMEOUT": "1",
+        "FPE_MAX_CONNECTIONS": "8",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "API_TOKEN", "ALLOWED_HOSTS", "MAX_BODY_BYTES"):
+        env.pop(f"FPE_{name}", None)
+    server, base = await start_server(env)
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(map(bytes.decode, server.stderr)))
+    reader.start()
+    try:
+        yield {"base": base, "port": int(base.rsplit(":", 1)[1]), "pid": server.pid, "log": log}
+    finally:
+        server.terminate()
+        reader.join(timeout=20)  # the pipe ends with the process
+        stop_process(server)
+
+
+async def _until_closed(reader: asyncio.StreamReader, limit: float = 30.0) -> bytes:
+    """Everything the server sends until it closes the connection; fails after ``limit``
+    seconds if it does not."""
+    data = b""
+    try:
+        async with asyncio.timeout(limit):
+            while chunk := await reader.read(65536):
+                data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open for {limit:.0f} s")
+    return data
+
+
+@contextlib.asynccontextmanager
+async def _raw(port: int):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+async def _metric(base: str, name: str) -> dict[str, float]:
+    """Every series of one metric: ``{labels: value}``."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        text = (await client.get("/metrics")).text
+    return {
+        line.split("{", 1)[1].rsplit("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{")
+    }
+
+
+async def _refused(base: str) -> float:
+    series = await _metric(base, "fpe_http_requests_total")
+    return sum(v for labels, v in series.items() if 'status="413"' in labels)
+
+
+async def test_a_200_mb_body_is_refused_without_being_read(guarded):
+    """Declared (Content-Length) or streamed (chunked), 200 MB is refused at the default
+    4 MiB limit: the server stops reading, so the sender cannot get most of it out."""
+    mib, total = 1024 * 1024, 200 * 1024 * 1024
+    peak, refused = _peak_rss_mb(guarded["pid"]), await _refused(guarded["base"])
+    head = "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {}\r\n{}\r\n\r\n"
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(
+            head.format("/graphql", "application/json", f"Content-Length: {total}").encode()
+        )
+        answer = await _until_closed(reader)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"PAYLOAD_TOO_LARGE" in answer, answer[:300]
+    sent = {}
+    for path, media in (("/graphql", "application/json"), ("/api/predictions", "text/csv")):
+        async with _raw(guarded["port"]) as (reader, writer):
+            writer.write(head.format(path, media, "Transfer-Encoding: chunked").encode())
+            sent[path] = 0
+            with contextlib.suppress(ConnectionError):
+                while sent[path] < total:
+                    writer.write(b"%x\r\n" % mib + b" " * mib + b"\r\n")
+                    await writer.drain()
+                    sent[path] += mib
+            await _until_closed(reader)
+    grown = _peak_rss_mb(guarded["pid"]) - peak
+    print(
+        f"\n200 MB bodies: sent before the server stopped reading {sent}; peak RSS +{grown:.1f} MB"
+    )
+    assert all(n < total // 4 for n in sent.values()), sent
+    assert await _refused(guarded["base"]) == refused + 3  # each answered 413
+    assert grown < 100
