@@ -474,6 +474,73 @@ async def test_a_body_over_the_limit_is_refused_on_every_route(make_api):
     assert streamed.status_code == 200 and streamed.json()["data"]["leagues"]
 
 
+async def _training_runs(app) -> int:
+    import sqlalchemy as sa
+
+    from server.store.tables import TrainingRun
+
+    async with app.state.services.engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(TrainingRun.__table__)
+        return (await conn.execute(query)).scalar_one()
+
+
+async def test_a_cross_site_write_starts_no_run(make_api):
+    """No token (the default): a foreign page's POST, as text/plain (no preflight), starts
+    no run and activates nothing; the legacy page's origin, the server's own and curl
+    (no Origin) still can."""
+    app, client = await make_api("sqlite")
+    body = json.dumps({"modelType": "poisson", "leagues": ["E0"], "seasons": ["2223", "2324"]})
+    evil = "https://evil.example"
+    for headers, status in (
+        ({"origin": evil, "content-type": "text/plain"}, 403),
+        ({"origin": evil, "content-type": "application/json"}, 403),
+        ({"origin": "null", "content-type": "text/plain"}, 403),  # sandboxed frames, file://
+        ({"origin": "http://localhost.evil.example"}, 403),
+        ({"content-type": "text/plain;charset=UTF-8"}, 415),  # no Origin: refused by its type
+        ({"content-type": "application/x-www-form-urlencoded"}, 415),
+        ({"content-type": "multipart/form-data; boundary=x"}, 415),
+        ({}, 415),  # a body without any Content-Type (fetch with a Blob)
+    ):
+        response = await client.post("/api/model/train", content=body, headers=headers)
+        assert response.status_code == status, (headers, response.text)
+        code = {403: "FORBIDDEN", 415: "UNSUPPORTED_MEDIA_TYPE"}[status]
+        assert response.json()["code"] == code
+    for path in ("/api/model/versions/1/activate", "/api/tasks/none/cancel"):
+        response = await client.post(path, headers={"origin": evil, "content-type": "text/plain"})
+        assert response.status_code == 403 and "FPE_CORS_ORIGINS" in response.json()["detail"]
+    assert await _training_runs(app) == 0
+    # allowed: the legacy page's origin, the server's own and no Origin, with JSON; and a
+    # write without a body or Content-Type (curl -X POST)
+    for origin in ("http://localhost:8080", "http://localhost", None):
+        headers = {"content-type": "application/json; charset=utf-8"}
+        if origin is not None:
+            headers["origin"] = origin
+        response = await client.post("/api/tasks/none/cancel", headers=headers)
+        assert response.status_code == 404, response.text  # past the checks: no such task
+    assert (await client.post("/api/tasks/none/cancel")).status_code == 404
+    json_headers = {"origin": "http://localhost:8080", "content-type": "application/json"}
+    started = await client.post("/api/model/train", content=body, headers=json_headers)
+    assert started.status_code == 202, started.text
+    assert await _training_runs(app) == 1
+    await app.state.services.queue.join()
+
+
+async def test_cors_allows_put_and_delete_for_the_configured_origins(make_api):
+    _, client = await make_api("sqlite")
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        preflight = await client.options(
+            "/api/model/versions",
+            headers={"origin": "http://localhost:3000", "access-control-request-method": method},
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert method in preflight.headers["access-control-allow-methods"]
+    foreign = await client.options(
+        "/api/model/versions",
+        headers={"origin": "https://evil.example", "access-control-request-method": "PUT"},
+    )
+    assert foreign.status_code == 400 and "access-control-allow-origin" not in foreign.headers
+
+
 # the same on a live server: what only a real socket shows
 
 
