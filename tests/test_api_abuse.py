@@ -435,6 +435,39 @@ async def test_after_abc_over_the_websocket_is_a_clear_error(live):
 SMALL_LIMIT = 4096
 
 
+def test_the_limits_are_configured_and_bad_values_are_named():
+    import dataclasses
+    import resource
+
+    from server.api.serving import FD_RESERVE, connection_limits
+    from server.base.config import ConfigError, Settings
+
+    default = Settings.from_env({})
+    assert (default.max_body_bytes, default.header_timeout, default.max_connections) == (
+        4 * 1024 * 1024,
+        10.0,
+        1000,
+    )
+    env = {"FPE_MAX_BODY_BYTES": "65536", "FPE_HEADER_TIMEOUT": "2.5", "FPE_MAX_CONNECTIONS": "50"}
+    got = Settings.from_env(env)
+    assert (got.max_body_bytes, got.header_timeout, got.max_connections) == (65536, 2.5, 50)
+    for name, bad in (
+        ("FPE_MAX_BODY_BYTES", "4MB"),
+        ("FPE_MAX_BODY_BYTES", "10"),
+        ("FPE_HEADER_TIMEOUT", "0"),
+        ("FPE_HEADER_TIMEOUT", "soon"),
+        ("FPE_MAX_CONNECTIONS", "-1"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: bad})
+    # the cap leaves room under the open-file limit for the database, Redis and files
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    huge = connection_limits(dataclasses.replace(default, max_connections=10**9))
+    unlimited = soft == resource.RLIM_INFINITY
+    assert huge.max_connections == (10**9 if unlimited else max(soft - FD_RESERVE, 2))
+    assert connection_limits(got).max_connections == 50
+
+
 def _chunks(data: bytes, size: int = 1000):
     """``data`` as a streamed body: httpx sends it chunked, with no Content-Length."""
 
@@ -592,6 +625,82 @@ async def _raw(port: int):
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def test_a_connection_whose_headers_never_complete_is_closed(guarded):
+    # a partial request line and one header, then nothing
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        answer = await _until_closed(reader)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    # one more header line every 0.2 s buys no time: closed all the same
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+
+        async def trickle() -> None:
+            with contextlib.suppress(ConnectionError):
+                for i in range(150):  # 30 s
+                    await asyncio.sleep(0.2)
+                    writer.write(b"X-Slow-%d: 1\r\n" % i)
+                    await writer.drain()
+
+        trickling = asyncio.create_task(trickle())
+        answer = await _until_closed(reader)
+        trickling.cancel()
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer
+    # a connection that sends nothing at all is closed without an answer
+    async with _raw(guarded["port"]) as (reader, _):
+        assert await _until_closed(reader) == b""
+    assert any("FPE_HEADER_TIMEOUT" in line for line in guarded["log"])
+
+
+async def test_the_header_timeout_spares_complete_requests_and_websockets(guarded):
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        assert json.loads(await reader.readexactly(length)) == {"status": "ok"}
+        # the next request on the same connection begins, its headers never complete
+        writer.write(b"GET /healthz HTTP/1.1\r\n")
+        assert (await _until_closed(reader)).startswith(b"HTTP/1.1 408 ")
+    # an upgraded WebSocket outlives the header timeout
+    uri = f"ws://127.0.0.1:{guarded['port']}/graphql"
+    async with connect(uri, subprotocols=["graphql-transport-ws"]) as ws:
+        await asyncio.sleep(2.5)  # 2.5 header timeouts
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+
+async def test_past_the_connection_cap_new_connections_get_503_and_a_log_line(guarded):
+    uri = f"ws://127.0.0.1:{guarded['port']}/graphql"
+    held = 0
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(8):  # WebSockets hold their connections: fill the cap of 8
+            try:
+                await stack.enter_async_context(connect(uri, subprotocols=["graphql-transport-ws"]))
+            except InvalidStatus as refused:  # a connection of an earlier test not yet gone
+                assert refused.response.status_code == 503
+                break
+            held += 1
+        async with _raw(guarded["port"]) as (reader, writer):
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = await _until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"too many open connections" in answer
+    assert 1 <= held <= 8
+    for _ in range(100):  # the line may trail the answer a little
+        if any("connection limit reached" in line for line in guarded["log"]):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail(f"no log line says the limit was reached: {guarded['log'][-5:]}")
+    async with httpx.AsyncClient(base_url=guarded["base"]) as client:
+        for _ in range(100):  # the held connections close: served again
+            if (await client.get("/healthz")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the server did not serve again after the connections closed")
 
 
 def _peak_rss_mb(pid: int) -> float:
