@@ -757,3 +757,26 @@ async def test_a_200_mb_body_is_refused_without_being_read(guarded):
     assert all(n < total // 4 for n in sent.values()), sent
     assert await _refused(guarded["base"]) == refused + 3  # each answered 413
     assert grown < 100
+
+
+async def test_junk_websocket_paths_add_no_metric_series(guarded):
+    import uuid
+
+    port = guarded["port"]
+
+    async def junk(path: str, host: str = "127.0.0.1") -> int:
+        uri = f"ws://{host}:{port}{path}"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(uri, host="127.0.0.1", port=port):
+                pass
+        return refused.value.response.status_code
+
+    assert await junk("/warm-up") == 403 and await junk("/graphql", "evil.example") == 400
+    before = await _metric(guarded["base"], "fpe_websocket_connections_total")
+    for _ in range(50):
+        assert await junk(f"/{uuid.uuid4().hex}/{uuid.uuid4().hex[:6]}?x=1") == 403
+    for _ in range(5):  # a bad Host: refused before routing
+        assert await junk(f"/{uuid.uuid4().hex}", "evil.example") == 400
+    after = await _metric(guarded["base"], "fpe_websocket_connections_total")
+    assert set(after) == set(before), set(after) ^ set(before)
+    assert after['route="unmatched"'] == before['route="unmatched"'] + 55
