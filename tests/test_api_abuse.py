@@ -5,10 +5,13 @@ the bearer scheme)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -113,7 +116,7 @@ async def test_big_answers_are_encoded_off_the_event_loop(api, monkeypatch):
     assert len(body["data"]["teams"]) > 10
     assert threads and threads[0] is not threading.main_thread()
     threads.clear()
-    await gql(client, '{ leagues { code } }')  # small: encoded in place
+    await gql(client, "{ leagues { code } }")  # small: encoded in place
     assert threads == [threading.main_thread()] * len(threads) and threads
 
 
@@ -197,7 +200,7 @@ async def test_after_must_be_an_event_id(api):
     for after in ("abc", "1-2-3", "99999999999999999999999-0", ""):
         body = await gql(
             client,
-            "subscription($a: String!) { trainingProgress(taskId: \"x\", after: $a) { type } }",
+            'subscription($a: String!) { trainingProgress(taskId: "x", after: $a) { type } }',
             {"a": after},
         )
         # over HTTP a subscription is refused outright; the argument check is below
@@ -425,3 +428,355 @@ async def test_after_abc_over_the_websocket_is_a_clear_error(live):
             assert "Unexpected" not in json.dumps(message)
             if message["type"] == "next":
                 assert json.loads(await ws.recv()) == {"id": str(i), "type": "complete"}
+
+
+# --- issue 18: bodies, cross-site writes, slow headers, connections, metric labels ------------
+
+SMALL_LIMIT = 4096
+
+
+def test_the_limits_are_configured_and_bad_values_are_named():
+    import dataclasses
+    import resource
+
+    from server.api.serving import FD_RESERVE, connection_limits
+    from server.base.config import ConfigError, Settings
+
+    default = Settings.from_env({})
+    assert (default.max_body_bytes, default.header_timeout, default.max_connections) == (
+        4 * 1024 * 1024,
+        10.0,
+        1000,
+    )
+    env = {"FPE_MAX_BODY_BYTES": "65536", "FPE_HEADER_TIMEOUT": "2.5", "FPE_MAX_CONNECTIONS": "50"}
+    got = Settings.from_env(env)
+    assert (got.max_body_bytes, got.header_timeout, got.max_connections) == (65536, 2.5, 50)
+    for name, bad in (
+        ("FPE_MAX_BODY_BYTES", "4MB"),
+        ("FPE_MAX_BODY_BYTES", "10"),
+        ("FPE_HEADER_TIMEOUT", "0"),
+        ("FPE_HEADER_TIMEOUT", "soon"),
+        ("FPE_MAX_CONNECTIONS", "-1"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: bad})
+    # the cap leaves room under the open-file limit for the database, Redis and files
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    huge = connection_limits(dataclasses.replace(default, max_connections=10**9))
+    unlimited = soft == resource.RLIM_INFINITY
+    assert huge.max_connections == (10**9 if unlimited else max(soft - FD_RESERVE, 2))
+    assert connection_limits(got).max_connections == 50
+
+
+def _chunks(data: bytes, size: int = 1000):
+    """``data`` as a streamed body: httpx sends it chunked, with no Content-Length."""
+
+    async def stream():
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    return stream()
+
+
+async def test_a_body_over_the_limit_is_refused_on_every_route(make_api):
+    _, client = await make_api("sqlite", max_body_bytes=SMALL_LIMIT)
+    big = b"x" * (SMALL_LIMIT + 1)
+    reading = [
+        ("/graphql", "application/json"),
+        ("/api/predictions", "text/csv"),
+        ("/api/predictions", "application/json"),
+        ("/api/model/train", "application/json"),
+    ]
+    for path, media in [*reading, ("/no/such/route", "application/json")]:
+        headers = {"content-type": media}
+        answers = [await client.post(path, content=big, headers=headers)]  # Content-Length
+        if (path, media) in reading:  # streamed: refused once the route has read the limit
+            answers.append(await client.post(path, content=_chunks(big), headers=headers))
+        for response in answers:
+            assert response.status_code == 413, (path, response.text)
+            assert response.headers["connection"] == "close"
+            assert "limit of 4,096 bytes (FPE_MAX_BODY_BYTES)" in response.text
+            shape = response.json()
+            errors = shape.get("errors") or [{"extensions": shape}]  # GraphQL's or REST's
+            assert errors[0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    query = {"query": "{ leagues { code } }"}
+    assert (await client.post("/graphql", json=query)).status_code == 200  # under the limit
+    body = json.dumps(query).encode()
+    headers = {"content-type": "application/json"}
+    streamed = await client.post("/graphql", content=_chunks(body, 7), headers=headers)
+    assert streamed.status_code == 200 and streamed.json()["data"]["leagues"]
+
+
+async def _training_runs(app) -> int:
+    import sqlalchemy as sa
+
+    from server.store.tables import TrainingRun
+
+    async with app.state.services.engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(TrainingRun.__table__)
+        return (await conn.execute(query)).scalar_one()
+
+
+async def test_a_cross_site_write_starts_no_run(make_api):
+    """No token (the default): a foreign page's POST, as text/plain (no preflight), starts
+    no run and activates nothing; the legacy page's origin, the server's own and curl
+    (no Origin) still can."""
+    app, client = await make_api("sqlite")
+    body = json.dumps({"modelType": "poisson", "leagues": ["E0"], "seasons": ["2223", "2324"]})
+    evil = "https://evil.example"
+    for headers, status in (
+        ({"origin": evil, "content-type": "text/plain"}, 403),
+        ({"origin": evil, "content-type": "application/json"}, 403),
+        ({"origin": "null", "content-type": "text/plain"}, 403),  # sandboxed frames, file://
+        ({"origin": "http://localhost.evil.example"}, 403),
+        ({"content-type": "text/plain;charset=UTF-8"}, 415),  # no Origin: refused by its type
+        ({"content-type": "application/x-www-form-urlencoded"}, 415),
+        ({"content-type": "multipart/form-data; boundary=x"}, 415),
+        ({}, 415),  # a body without any Content-Type (fetch with a Blob)
+    ):
+        response = await client.post("/api/model/train", content=body, headers=headers)
+        assert response.status_code == status, (headers, response.text)
+        code = {403: "FORBIDDEN", 415: "UNSUPPORTED_MEDIA_TYPE"}[status]
+        assert response.json()["code"] == code
+    for path in ("/api/model/versions/1/activate", "/api/tasks/none/cancel"):
+        response = await client.post(path, headers={"origin": evil, "content-type": "text/plain"})
+        assert response.status_code == 403 and "FPE_CORS_ORIGINS" in response.json()["detail"]
+    assert await _training_runs(app) == 0
+    # allowed: the legacy page's origin, the server's own and no Origin, with JSON; and a
+    # write without a body or Content-Type (curl -X POST)
+    for origin in ("http://localhost:8080", "http://localhost", None):
+        headers = {"content-type": "application/json; charset=utf-8"}
+        if origin is not None:
+            headers["origin"] = origin
+        response = await client.post("/api/tasks/none/cancel", headers=headers)
+        assert response.status_code == 404, response.text  # past the checks: no such task
+    assert (await client.post("/api/tasks/none/cancel")).status_code == 404
+    json_headers = {"origin": "http://localhost:8080", "content-type": "application/json"}
+    started = await client.post("/api/model/train", content=body, headers=json_headers)
+    assert started.status_code == 202, started.text
+    assert await _training_runs(app) == 1
+    await app.state.services.queue.join()
+
+
+async def test_cors_allows_put_and_delete_for_the_configured_origins(make_api):
+    _, client = await make_api("sqlite")
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        preflight = await client.options(
+            "/api/model/versions",
+            headers={"origin": "http://localhost:3000", "access-control-request-method": method},
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert method in preflight.headers["access-control-allow-methods"]
+    foreign = await client.options(
+        "/api/model/versions",
+        headers={"origin": "https://evil.example", "access-control-request-method": "PUT"},
+    )
+    assert foreign.status_code == 400 and "access-control-allow-origin" not in foreign.headers
+
+
+# the same on a live server: what only a real socket shows
+
+
+@pytest.fixture(scope="module")
+async def guarded(tmp_path_factory):
+    """``fpe serve`` embedded (SQLite), no token, the default body limit, a 1 s header
+    timeout and at most 8 connections; its log lines are collected as they come."""
+    env = {
+        **os.environ,
+        "FPE_DATA_DIR": str(tmp_path_factory.mktemp("guarded")),
+        "FPE_HEADER_TIMEOUT": "1",
+        "FPE_MAX_CONNECTIONS": "8",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "API_TOKEN", "ALLOWED_HOSTS", "MAX_BODY_BYTES"):
+        env.pop(f"FPE_{name}", None)
+    server, base = await start_server(env)
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(map(bytes.decode, server.stderr)))
+    reader.start()
+    try:
+        yield {"base": base, "port": int(base.rsplit(":", 1)[1]), "pid": server.pid, "log": log}
+    finally:
+        server.terminate()
+        reader.join(timeout=20)  # the pipe ends with the process
+        stop_process(server)
+
+
+async def _until_closed(reader: asyncio.StreamReader, limit: float = 30.0) -> bytes:
+    """Everything the server sends until it closes the connection; fails after ``limit``
+    seconds if it does not."""
+    data = b""
+    try:
+        async with asyncio.timeout(limit):
+            while chunk := await reader.read(65536):
+                data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open for {limit:.0f} s")
+    return data
+
+
+@contextlib.asynccontextmanager
+async def _raw(port: int):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_a_connection_whose_headers_never_complete_is_closed(guarded):
+    # a partial request line and one header, then nothing
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        answer = await _until_closed(reader)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    # one more header line every 0.2 s buys no time: closed all the same
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+
+        async def trickle() -> None:
+            with contextlib.suppress(ConnectionError):
+                for i in range(150):  # 30 s
+                    await asyncio.sleep(0.2)
+                    writer.write(b"X-Slow-%d: 1\r\n" % i)
+                    await writer.drain()
+
+        trickling = asyncio.create_task(trickle())
+        answer = await _until_closed(reader)
+        trickling.cancel()
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer
+    # a connection that sends nothing at all is closed without an answer
+    async with _raw(guarded["port"]) as (reader, _):
+        assert await _until_closed(reader) == b""
+    assert any("FPE_HEADER_TIMEOUT" in line for line in guarded["log"])
+
+
+async def test_the_header_timeout_spares_complete_requests_and_websockets(guarded):
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        assert json.loads(await reader.readexactly(length)) == {"status": "ok"}
+        # the next request on the same connection begins, its headers never complete
+        writer.write(b"GET /healthz HTTP/1.1\r\n")
+        assert (await _until_closed(reader)).startswith(b"HTTP/1.1 408 ")
+    # an upgraded WebSocket outlives the header timeout
+    uri = f"ws://127.0.0.1:{guarded['port']}/graphql"
+    async with connect(uri, subprotocols=["graphql-transport-ws"]) as ws:
+        await asyncio.sleep(2.5)  # 2.5 header timeouts
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+
+async def test_past_the_connection_cap_new_connections_get_503_and_a_log_line(guarded):
+    uri = f"ws://127.0.0.1:{guarded['port']}/graphql"
+    held = 0
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(8):  # WebSockets hold their connections: fill the cap of 8
+            try:
+                await stack.enter_async_context(connect(uri, subprotocols=["graphql-transport-ws"]))
+            except InvalidStatus as refused:  # a connection of an earlier test not yet gone
+                assert refused.response.status_code == 503
+                break
+            held += 1
+        async with _raw(guarded["port"]) as (reader, writer):
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = await _until_closed(reader)
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"too many open connections" in answer
+    assert 1 <= held <= 8
+    for _ in range(100):  # the line may trail the answer a little
+        if any("connection limit reached" in line for line in guarded["log"]):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail(f"no log line says the limit was reached: {guarded['log'][-5:]}")
+    async with httpx.AsyncClient(base_url=guarded["base"]) as client:
+        for _ in range(100):  # the held connections close: served again
+            if (await client.get("/healthz")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the server did not serve again after the connections closed")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+async def _metric(base: str, name: str) -> dict[str, float]:
+    """Every series of one metric: ``{labels: value}``."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        text = (await client.get("/metrics")).text
+    return {
+        line.split("{", 1)[1].rsplit("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{")
+    }
+
+
+async def _refused(base: str) -> float:
+    series = await _metric(base, "fpe_http_requests_total")
+    return sum(v for labels, v in series.items() if 'status="413"' in labels)
+
+
+async def test_a_200_mb_body_is_refused_without_being_read(guarded):
+    """Declared (Content-Length) or streamed (chunked), 200 MB is refused at the default
+    4 MiB limit: the server stops reading, so the sender cannot get most of it out."""
+    mib, total = 1024 * 1024, 200 * 1024 * 1024
+    peak, refused = _peak_rss_mb(guarded["pid"]), await _refused(guarded["base"])
+    head = "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {}\r\n{}\r\n\r\n"
+    async with _raw(guarded["port"]) as (reader, writer):
+        writer.write(
+            head.format("/graphql", "application/json", f"Content-Length: {total}").encode()
+        )
+        answer = await _until_closed(reader)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"PAYLOAD_TOO_LARGE" in answer, answer[:300]
+    sent = {}
+    for path, media in (("/graphql", "application/json"), ("/api/predictions", "text/csv")):
+        async with _raw(guarded["port"]) as (reader, writer):
+            writer.write(head.format(path, media, "Transfer-Encoding: chunked").encode())
+            sent[path] = 0
+            with contextlib.suppress(ConnectionError):
+                while sent[path] < total:
+                    writer.write(b"%x\r\n" % mib + b" " * mib + b"\r\n")
+                    await writer.drain()
+                    sent[path] += mib
+            await _until_closed(reader)
+    grown = _peak_rss_mb(guarded["pid"]) - peak
+    print(
+        f"\n200 MB bodies: sent before the server stopped reading {sent}; peak RSS +{grown:.1f} MB"
+    )
+    assert all(n < total // 4 for n in sent.values()), sent
+    assert await _refused(guarded["base"]) == refused + 3  # each answered 413
+    assert grown < 100
+
+
+async def test_junk_websocket_paths_add_no_metric_series(guarded):
+    import uuid
+
+    port = guarded["port"]
+
+    async def junk(path: str, host: str = "127.0.0.1") -> int:
+        uri = f"ws://{host}:{port}{path}"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(uri, host="127.0.0.1", port=port):
+                pass
+        return refused.value.response.status_code
+
+    assert await junk("/warm-up") == 403 and await junk("/graphql", "evil.example") == 400
+    before = await _metric(guarded["base"], "fpe_websocket_connections_total")
+    for _ in range(50):
+        assert await junk(f"/{uuid.uuid4().hex}/{uuid.uuid4().hex[:6]}?x=1") == 403
+    for _ in range(5):  # a bad Host: refused before routing
+        assert await junk(f"/{uuid.uuid4().hex}", "evil.example") == 400
+    after = await _metric(guarded["base"], "fpe_websocket_connections_total")
+    assert set(after) == set(before), set(after) ^ set(before)
+    assert after['route="unmatched"'] == before['route="unmatched"'] + 55

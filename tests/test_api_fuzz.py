@@ -18,6 +18,7 @@ SCALARS = {  # how to generate our custom scalars as GraphQL literals
     "DateTime": st.datetimes().map(lambda d: StringValueNode(value=d.isoformat())),
     "JSON": st.just(StringValueNode(value="{}")),
 }
+JSON = {"content-type": "application/json"}  # REST writes take JSON only (CSRF)
 FUZZ = settings(
     max_examples=120,
     deadline=None,
@@ -85,7 +86,7 @@ _train_body = st.fixed_dictionaries(
 @FUZZ
 @given(body=_train_body | _json)
 async def test_rest_train_body(client, body):
-    response = await client.post("/api/model/train", content=json.dumps(body))
+    response = await client.post("/api/model/train", content=json.dumps(body), headers=JSON)
     assert response.status_code < 500 and "Traceback" not in response.text
     if response.status_code >= 400:
         assert set(response.json()) >= {"detail", "code"}
@@ -119,7 +120,7 @@ async def any_client(request, make_api):
 @given(data=st.data(), field=st.sampled_from(sorted(_WRONG)))
 async def test_rest_wrong_json_types_are_422_naming_the_field(any_client, data, field):
     body = {"modelType": "poisson", "leagues": ["E0"], field: data.draw(_WRONG[field])}
-    response = await any_client.post("/api/model/train", content=json.dumps(body))
+    response = await any_client.post("/api/model/train", content=json.dumps(body), headers=JSON)
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field and response.json()["code"] == "BAD_USER_INPUT"
 
@@ -138,7 +139,7 @@ async def test_rest_other_write_paths_never_fail(any_client, key, body):
         f"/api/model/versions/{quote(key, safe='')}/activate",
         f"/api/tasks/{quote(key, safe='')}/cancel",
     ):
-        response = await any_client.post(path, content=json.dumps(body))
+        response = await any_client.post(path, content=json.dumps(body), headers=JSON)
         assert response.status_code < 500 and "Traceback" not in response.text, response.text
         assert response.status_code in (404, 422) and "detail" in response.json()
 
@@ -146,7 +147,7 @@ async def test_rest_other_write_paths_never_fail(any_client, key, body):
 @FUZZ
 @given(raw=st.binary(max_size=200))
 async def test_rest_train_raw_bytes(client, raw):
-    response = await client.post("/api/model/train", content=raw)
+    response = await client.post("/api/model/train", content=raw, headers=JSON)
     assert response.status_code < 500 and "Traceback" not in response.text
 
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from server.store.db import begin_write, create_engine, is_transient, outage
+from server.runs.runner import ResultNotStoredError, RunContext, _retry
+from server.store.db import begin_write, create_engine, is_disk_full, is_transient, outage
 from server.store.tables import League, TrainingRun
 
 
@@ -172,3 +173,60 @@ def test_plain_connection_failures_are_transient() -> None:
     assert is_transient(OSError("network unreachable"))
     assert not is_transient(IntegrityError("INSERT", {}, Exception("duplicate")))
     assert not is_transient(ValueError("not a database error"))
+
+
+# --- a full disk: not an outage to wait out --------------------------------------------------
+
+
+async def _sqlite_disk_full(tmp_path) -> DBAPIError:
+    """The error SQLite really raises when the file cannot grow ("database or disk is full",
+    SQLITE_FULL), through SQLAlchemy and aiosqlite: the page count is capped at its size."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'full.sqlite3'}")
+    try:
+        async with begin_write(engine) as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (x BLOB)")
+        with pytest.raises(DBAPIError) as raised:
+            async with begin_write(engine) as conn:
+                await conn.exec_driver_sql("PRAGMA max_page_count = 1")  # no room to grow
+                await conn.exec_driver_sql("INSERT INTO t VALUES (zeroblob(1000000))")
+        return raised.value
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_disk_full_is_not_transient_and_says_disk_full(tmp_path) -> None:
+    error = await _sqlite_disk_full(tmp_path)
+    assert "database or disk is full" in str(error)
+    assert is_disk_full(error) and not is_transient(error)
+    answer = outage(error)
+    assert answer is not None and answer.http_status == 503
+    assert "disk is full" in str(answer) and "unavailable" not in str(answer)
+
+
+def test_postgresql_disk_full_is_not_transient() -> None:
+    error = _as_sqlalchemy_raises_it(
+        asyncpg.exceptions.DiskFullError("could not extend file: No space left on device")
+    )
+    assert is_disk_full(error) and not is_transient(error)
+    assert is_disk_full(OSError(28, "No space left on device"))  # ENOSPC
+    assert not is_transient(OSError(28, "No space left on device"))
+    assert not is_disk_full(_as_sqlalchemy_raises_it(
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
+    ))  # fmt: skip
+
+
+async def test_a_full_disk_fails_storing_a_result_at_once_and_says_so(tmp_path) -> None:
+    """The run that showed "running 97 %" for 110 s, then "the database was unreachable
+    for 60 s": with a full disk the result is tried once and the run says "disk is full"."""
+    error = await _sqlite_disk_full(tmp_path)
+    attempts = []
+
+    async def store() -> None:
+        attempts.append(1)
+        raise error
+
+    ctx = RunContext(engine=None, events=None, write_budget=60.0)  # type: ignore[arg-type]
+    with pytest.raises(ResultNotStoredError) as failed:
+        await _retry(ctx, store, "storing the model")
+    assert attempts == [1]
+    assert "disk is full" in str(failed.value) and "unreachable" not in str(failed.value)

@@ -33,6 +33,7 @@ from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
 from server.api import observability, rest
+from server.api.bodylimit import BodyLimit
 from server.api.envelope import error
 from server.api.graphiql import offline_graphiql_html
 from server.api.observability import RequestMetrics
@@ -211,10 +212,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
+                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
                 max_age=600,
             ),
+            # inside CORS, so that a browser can read the 413
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )

@@ -51,6 +51,8 @@ __all__ = [
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 access_log = logging.getLogger("fpe.access")
+# metric label values are bounded: any other method (h11 accepts any token) is "other"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 log = logging.getLogger(__name__)
 
 
@@ -159,7 +161,8 @@ class RequestMetrics:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            self.websockets.labels(scope["path"]).inc()
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -177,8 +180,9 @@ class RequestMetrics:
         finally:
             route = _route(scope)
             elapsed = time.perf_counter() - start
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(scope["method"], route).observe(elapsed)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.requests.labels(method, route, str(status)).inc()
+            self.latency.labels(method, route).observe(elapsed)
             duration_ms = round(1000 * elapsed, 2)
             access_log.info(
                 "%s %s %d %.2f ms",
@@ -193,6 +197,27 @@ class RequestMetrics:
                     "duration_ms": duration_ms,
                 },
             )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Counted by route template once the router has matched (or refused) it: at the
+        first message sent (accept, close or a denial), else when the app returns.  The
+        raw path would make a series per junk path."""
+        counted = False
+
+        def count() -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                self.websockets.labels(_route(scope)).inc()
+
+        async def send_wrapper(message: Message) -> None:
+            count()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            count()
 
 
 def _route(scope: Scope) -> str:

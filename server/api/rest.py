@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.errors import FPEError
+from server.api.csrf import cross_site_refusal
 from server.api.envelope import error, error_for, ok, ok_list
 from server.base.auth import bearer_token, token_matches
 from server.base.text import NUL_MESSAGE, has_nul
@@ -74,9 +75,14 @@ Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
 def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
-    """Error mapping (and the bearer token for writes) shared by every endpoint."""
+    """Error mapping shared by every endpoint; for writes, the cross-site checks and the
+    bearer token."""
 
     async def wrapper(request: Request) -> JSONResponse:
+        if write:
+            refusal = cross_site_refusal(request, _services(request).settings.cors_origins)
+            if refusal is not None:
+                return refusal
         required = request.app.state.settings_api_token
         if write and required is not None:
             given = bearer_token(request.headers.get("authorization"))

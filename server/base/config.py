@@ -17,13 +17,20 @@
 ``FPE_ALLOWED_ORIGINS``    comma-separated origins allowed to open WebSockets (besides the
                            server's own host); default none
 ``FPE_CORS_ORIGINS``       comma-separated origins whose pages may call the API with
-                           ``fetch`` (CORS); default the legacy frontend's dev servers,
-                           ``http://localhost:8080``, ``:3000``, ``:8081`` and their
-                           ``http://127.0.0.1`` forms; ``*`` allows any
+                           ``fetch`` (CORS) and make REST writes; default the legacy
+                           frontend's dev servers, ``http://localhost:8080``, ``:3000``,
+                           ``:8081`` and their ``http://127.0.0.1`` forms; ``*`` allows any
 ``FPE_ALLOWED_HOSTS``      comma-separated Host names the server answers (DNS-rebinding
                            guard; ``*.example.com`` wildcards, ``*`` for any); default
                            ``localhost,127.0.0.1,[::1]``
 ``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
+``FPE_MAX_BODY_BYTES``     the largest request body accepted (413 beyond it, refused by
+                           ``Content-Length`` or when a streamed body passes it); default
+                           4 MiB
+``FPE_HEADER_TIMEOUT``     ``fpe serve`` closes a connection whose request headers are not
+                           complete within this many seconds; default 10
+``FPE_MAX_CONNECTIONS``    open connections per server process (WebSockets included);
+                           past it new ones get a 503 and are closed; default 1000
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
 =========================  ===============================================================
@@ -56,6 +63,10 @@ ENV_VARS = frozenset(
         "FPE_CORS_ORIGINS",
         "FPE_ALLOWED_HOSTS",
         "FPE_LOG_FORMAT",
+        "FPE_WRITE_RETRY_SECONDS",
+        "FPE_MAX_BODY_BYTES",
+        "FPE_HEADER_TIMEOUT",
+        "FPE_MAX_CONNECTIONS",
         "XDG_DATA_HOME",
     }
 )
@@ -67,6 +78,12 @@ DEFAULT_CORS_ORIGINS = tuple(
 )
 
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+# the largest legitimate bodies are far below it: a 500-row fixtures CSV is about 260 KB, a
+# 500-fixture predictions request about 100 KB, a stored model's weights about 170 KB
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 class ConfigError(FPEError):
@@ -112,6 +129,9 @@ class Settings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
     log_json: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @property
     def embedded(self) -> bool:
@@ -140,6 +160,9 @@ class Settings:
             cors_origins=_origins(env, "FPE_CORS_ORIGINS") or DEFAULT_CORS_ORIGINS,
             allowed_hosts=_hosts(env.get("FPE_ALLOWED_HOSTS")),
             log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
+            max_body_bytes=_count(env, "FPE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024),
+            header_timeout=_seconds(env, "FPE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
+            max_connections=_count(env, "FPE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 2),
         )
 
 
@@ -153,6 +176,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
     if not 0.05 <= value <= 3600:
         raise ConfigError(f"{name}={text!r} must be between 0.05 and 3600 seconds")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int, least: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a whole number") from None
+    if value < least:
+        raise ConfigError(f"{name}={text!r} must be at least {least}")
     return value
 
 

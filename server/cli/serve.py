@@ -48,6 +48,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from server.api.app import create_app
     from server.api.observability import configure_logging, logging_config, multiprocess_metrics
+    from server.api.serving import uvicorn_options
     from server.base.config import ConfigError, Settings
     from server.store.db import describe
 
@@ -76,6 +77,7 @@ def serve(args: argparse.Namespace) -> int:
         "ws": "websockets-sansio",
         # a worker process answers uvicorn's health check only once its imports are done
         "timeout_worker_healthcheck": 60,
+        **uvicorn_options(settings),  # header timeout, connection cap
     }
     with multiprocess_metrics(args.workers):
         if args.workers > 1:  # processes share the port; each has its own event hub

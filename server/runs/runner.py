@@ -47,7 +47,7 @@ from server.runs.selection import load_matches, team_names
 from server.runs.serialize import json_ready
 from server.runs.training import new_version
 from server.store import cache
-from server.store.db import begin_write, describe_error, is_transient
+from server.store.db import begin_write, describe_error, is_disk_full, is_transient
 from server.store.tables import Model, ModelStatus, TrainingRun
 
 __all__ = [
@@ -334,6 +334,11 @@ async def _retry(ctx: RunContext, operation: Any, what: str) -> Any:
     try:
         return await runstate.retrying(operation, what, budget=ctx.write_budget)
     except Exception as exc:
+        if is_disk_full(exc):  # no retry: a minute frees no space
+            raise ResultNotStoredError(
+                f"the trained model could not be stored: the database's disk is full "
+                f"({describe_error(exc)})"
+            ) from exc
         if not is_transient(exc):
             raise
         raise ResultNotStoredError(
@@ -365,7 +370,7 @@ async def _finish(
             budget=ctx.write_budget,
         )
     except Exception as exc:
-        if not is_transient(exc):
+        if not (is_transient(exc) or is_disk_full(exc)):
             raise
         log.error(
             "run %s: could not record it %s (%s); announcing it only",

@@ -26,7 +26,7 @@ from server.runs.keys import Keys
 from server.runs.queue import dumps, loads, requeue_lost_runs
 from server.runs.runner import RunContext, execute_run, reap_stale_runs
 from server.store.connect import open_database
-from server.store.db import describe_error, is_transient
+from server.store.db import describe_error, is_disk_full, is_transient
 
 __all__ = [
     "Worker",
@@ -109,7 +109,7 @@ async def reap_job(ctx: dict[str, Any]) -> list[str]:
             ctx["run"], ctx["redis"], Keys(settings.redis_prefix), settings.stale_seconds
         )
     except Exception as exc:
-        if not is_transient(exc) and not isinstance(exc, _REDIS_DOWN):
+        if not (is_transient(exc) or is_disk_full(exc) or isinstance(exc, _REDIS_DOWN)):
             raise
         log.warning("reaping skipped: %s", describe_error(exc))
         return []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ __all__ = [
     "create_engine",
     "describe",
     "describe_error",
+    "is_disk_full",
     "is_transient",
     "outage",
     "session_factory",
@@ -88,8 +92,45 @@ class DatabaseError(FPEError):
 _TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
+_DISK_FULL_SQLSTATE = "53100"  # PostgreSQL's disk_full
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, the driver's error it wraps (``orig``) and their causes."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cause = todo.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        yield cause
+        todo += [getattr(cause, "orig", None), cause.__cause__]
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The database's disk is full: SQLite's ``SQLITE_FULL`` ("database or disk is full"),
+    PostgreSQL's ``disk_full`` (53100) or ``ENOSPC``.  Not transient: retrying for a minute
+    does not free space, so a run fails at once and says so."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return True
+        if isinstance(cause, sqlite3.Error) and (
+            getattr(cause, "sqlite_errorcode", -1) & 0xFF == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(cause)
+        ):
+            return True
+        code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if code == _DISK_FULL_SQLSTATE:
+            return True
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
-    """A database error that a retry may cure: the server is unreachable or restarting."""
+    """A database error that a retry may cure: the server is unreachable or restarting
+    (a full disk is not: :func:`is_disk_full`)."""
+    if is_disk_full(exc):
+        return False
     if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
         return True
     if isinstance(exc, DBAPIError):
@@ -127,7 +168,13 @@ DATABASE_ERRORS = (SQLAlchemyError, ConnectionError, TimeoutError)
 
 def outage(exc: BaseException) -> DatabaseError | None:
     """The answer to give for ``exc`` when it means the database is unreachable or
-    restarting (a 503 a client may retry), else ``None`` (a bug, or bad data)."""
+    restarting (a 503 a client may retry), or its disk is full, else ``None`` (a bug, or
+    bad data)."""
+    if is_disk_full(exc):
+        return DatabaseError(
+            f"the database's disk is full ({describe_error(exc)}): nothing can be stored "
+            "until space is freed"
+        )
     if not is_transient(exc):
         return None
     return DatabaseError(f"the database is unavailable ({describe_error(exc)}); retry shortly")
