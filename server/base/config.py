@@ -26,6 +26,8 @@
 ``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
+``FPE_MAX_FILE_BYTES``     the largest data file read, uploaded or downloaded, in bytes;
+                           default 50,000,000 (the largest real file is about 290 kB)
 =========================  ===============================================================
 """
 
@@ -39,7 +41,7 @@ from urllib.parse import urlsplit
 
 from core.errors import FPEError
 
-__all__ = ["ENV_VARS", "ConfigError", "Settings", "normalise_database_url"]
+__all__ = ["ENV_VARS", "ConfigError", "Settings", "max_file_bytes", "normalise_database_url"]
 
 # every environment variable the service reads (the compose file is checked against it)
 ENV_VARS = frozenset(
@@ -56,6 +58,7 @@ ENV_VARS = frozenset(
         "FPE_CORS_ORIGINS",
         "FPE_ALLOWED_HOSTS",
         "FPE_LOG_FORMAT",
+        "FPE_MAX_FILE_BYTES",
         "XDG_DATA_HOME",
     }
 )
@@ -141,6 +144,25 @@ class Settings:
             allowed_hosts=_hosts(env.get("FPE_ALLOWED_HOSTS")),
             log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
         )
+
+
+DEFAULT_MAX_FILE_BYTES = 50_000_000
+"""A football-data.co.uk season file is 150-290 kB; every season of every division in one
+file would be a few MB.  50 MB leaves room for any real file while refusing runaway input
+early (files are parsed in chunks, so the limit is not what bounds memory)."""
+
+
+def max_file_bytes(env: Mapping[str, str] | None = None) -> int:
+    """``FPE_MAX_FILE_BYTES``: the largest data file read or downloaded, in bytes."""
+    env = os.environ if env is None else env
+    text = (env.get("FPE_MAX_FILE_BYTES") or "").strip().replace("_", "")
+    if not text:
+        return DEFAULT_MAX_FILE_BYTES
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"FPE_MAX_FILE_BYTES={text!r} must be a whole number of bytes such as 50000000"
+        )
+    return int(text)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
