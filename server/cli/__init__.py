@@ -193,7 +193,12 @@ async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
     bar = ProgressBar("ingest")
     try:
         return await ingest_paths(
-            engine, paths, on_file=lambda r, i, n: bar.update(i / n, f"{i}/{n} {r.source}")
+            engine,
+            paths,
+            on_file=lambda r, i, n: bar.update(i / n, f"{i}/{n} {r.source}"),
+            on_wait=lambda source: print(
+                f"fpe: {source}: waiting for another ingest to finish writing", file=sys.stderr
+            ),
         )
     finally:
         bar.close()
@@ -1227,6 +1232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fpe: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(
+            f"fpe: error: out of memory in `fpe {args.command}`: the input is too large for "
+            "this machine (FPE_MAX_FILE_BYTES limits each file)",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
 
 
 if __name__ == "__main__":  # pragma: no cover
