@@ -191,14 +191,23 @@ async def _ingest(settings: Settings, paths: Sequence[str]) -> list[FileReport]:
 
     engine = await open_database(settings)
     bar = ProgressBar("ingest")
+    waited: list[str] = []
+
+    def on_wait(source: str) -> None:  # said once: two ingests take turns file by file
+        if not waited:
+            print(
+                f"fpe: {source}: waiting for another ingest to finish writing (the two take "
+                "turns, file by file)",
+                file=sys.stderr,
+            )
+        waited.append(source)
+
     try:
         return await ingest_paths(
             engine,
             paths,
             on_file=lambda r, i, n: bar.update(i / n, f"{i}/{n} {r.source}"),
-            on_wait=lambda source: print(
-                f"fpe: {source}: waiting for another ingest to finish writing", file=sys.stderr
-            ),
+            on_wait=on_wait,
         )
     finally:
         bar.close()
@@ -444,6 +453,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if args.fixtures:
         return _predict_fixtures(args)
+
     async def work(services: Any) -> int:
         p = await predictions.predict(
             services.engine,
@@ -589,8 +599,7 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
         record = _fixture_record(r.line, p)
         if record["error"]:
             print(
-                f"{args.fixtures}:{r.line}: {record['home']} v {record['away']}: "
-                f"{record['error']}",
+                f"{args.fixtures}:{r.line}: {record['home']} v {record['away']}: {record['error']}",
                 file=sys.stderr,
             )
         records.append(record)
@@ -1187,8 +1196,8 @@ def _check_ranges(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
     if date_from and date_to and date_from > date_to:
         parser.exit(
-            EXIT_USAGE, f"fpe {args.command}: error: --date-from {date_from} is after "
-            f"--date-to {date_to}\n"
+            EXIT_USAGE,
+            f"fpe {args.command}: error: --date-from {date_from} is after --date-to {date_to}\n",
         )
 
 
