@@ -676,15 +676,15 @@ def _most_common_div(kept: Counter[str], seen: Counter[str]) -> str:
 
 
 CHUNK_ROWS = 5_000
-"""Matches parsed (and written by ingest) at a time: every real file is one chunk (a season
+"""Rows parsed (and written by ingest) at a time: every real file is one chunk (a season
 is at most about 600 rows), and a chunk takes a few MB, whatever the file's size."""
 
 
 class FileChunks:
     """One file parsed chunk by chunk: iterating gives a :class:`ParsedFile` for each run of
-    at most ``chunk_rows`` kept matches (the last one possibly empty), with the problems,
-    warnings and counts of its own lines.  Memory is bounded by the chunk, plus about 150
-    bytes per kept row for finding duplicates across the whole file.
+    ``chunk_rows`` rows (kept or rejected; the last chunk has fewer, possibly none), with the
+    matches, problems, warnings and counts of its own lines.  Memory is bounded by the chunk,
+    plus about 150 bytes per kept row for finding duplicates across the whole file.
 
     Raises :class:`FootballDataError` when the file cannot be used at all: before the first
     chunk for an empty, binary or header-less file, and before the last chunk when more
@@ -745,7 +745,7 @@ class FileChunks:
                 state.problems.append(RowProblem(number, reason))
             else:
                 _take_row(state, number, row, layout)
-            if len(state.rows.line) >= self.chunk_rows:
+            if state.rows_read - done[0] >= self.chunk_rows:
                 yield self._chunk(state, layout, done)
                 done = (state.rows_read, state.blank_lines)
         if state.unsplit > state.rows_read / 2:
