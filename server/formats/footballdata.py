@@ -4,8 +4,10 @@ The parser is pure: :func:`parse_bytes` takes the raw bytes of one file and retu
 :class:`ParsedFile` holding a tidy :class:`pandas.DataFrame` of the good matches, plus every
 rejected row (:attr:`ParsedFile.problems`) and every kept row that lost a value
 (:attr:`ParsedFile.warnings`). Nothing is dropped silently except rows that are empty in every
-column, and those are counted. :func:`read_file` and :func:`find_csv_files` are the only
-functions that touch the file system.
+column, and those are counted. :func:`read_file`, :func:`open_csv` and
+:func:`find_csv_files` are the only functions that touch the file system; they open regular
+files of at most ``FPE_MAX_FILE_BYTES`` only (:mod:`server.formats.source`).
+:class:`FileChunks` parses a file of any length in chunks of :data:`CHUNK_ROWS` rows.
 
 Rules in short:
 
@@ -15,7 +17,9 @@ Rules in short:
 * one physical line is one row: a line whose quotes do not close (a stray ``"``) is
   rejected on its own, never joined to the lines after it; a header that cannot be split,
   or more than half of the rows, refuses the whole file;
-* team names are stripped and inner runs of white space become one space;
+* team names go through :func:`server.formats.teamnames.canonical_team_name` (stripped,
+  inner white space one space, NFKC, invisible characters removed); a name it refuses
+  (letters of look-alike alphabets mixed) rejects the row;
 * dates are strictly day-first (``dd/mm/yy`` or ``dd/mm/yyyy``);
 * goal counts are whole numbers from 0 to 99;
 * the result is computed from the score, and a contradicting ``FTR`` rejects the row;
