@@ -18,6 +18,9 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   ├── training.RunNotFoundError      NOT_FOUND              404   no run has that task id
     │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
     │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
+    │   ├── teamnames.TeamNameError        BAD_USER_INPUT         422   a look-alike team name
+    │   ├── source.SourceError             BAD_USER_INPUT         422   not a regular file, too
+    │   │                                                               large, unreadable
     │   └── footballdata.FootballDataError BAD_USER_INPUT         422   an unreadable data file
     ├── NotFittedError                     INTERNAL_SERVER_ERROR  500   predict before fit
     ├── registry.ConflictError             CONFLICT               409   lost a race; retry

@@ -105,6 +105,33 @@ def test_unreadable_file_is_a_clear_error(tmp_path, capsys):
     assert "delimiter" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["fit"], ["backtest"], ["predict", "--fixtures"]],
+    ids=["fit", "backtest", "predict-fixtures"],
+)
+def test_special_and_oversized_files_are_refused_by_every_reader(
+    command, tmp_path, monkeypatch, capsys
+):
+    """``/dev/zero`` was read until the OOM killer came; a FIFO waited for a writer."""
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.csv"
+    big.write_text("Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\n" + "E0,10/08/2024,A,B,1,0\n" * 100)
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", "1000")
+    cases = [
+        ("/dev/zero", "cannot read /dev/zero: it is a character device, not a regular file"),
+        (str(fifo), f"cannot read {fifo}: it is a named pipe (FIFO), not a regular file"),
+        (str(big), f"cannot read {big}: it is larger than 1,000 bytes, the limit set by FPE_MAX"),
+    ]
+    for path, message in cases:
+        assert main([*command, path]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"fpe: error: {message}") and "Traceback" not in err
+
+
 def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
     csv = tmp_path / "E0.csv"
     csv.write_text(

@@ -8,6 +8,7 @@ import pytest
 
 from server.cli import main
 from server.store import migrations
+from tests.test_footballdata import EXPECTED_ROWS
 
 LATEST = migrations.load("postgresql")[-1].version
 
@@ -155,3 +156,148 @@ def test_seed_without_internet_says_how_to_seed_offline(embedded, monkeypatch, c
     err = capsys.readouterr().err
     assert "fpe: error: cannot fetch" in err and "Traceback" not in err
     assert "--from DIR" in err and "FPE_SEED_DIR" in err
+
+
+# --- large and special files ----------------------------------------------------------------
+
+
+def test_devices_fifos_and_oversized_files_are_refused_by_name(
+    embedded, football_data_dir, tmp_path, monkeypatch, capsys
+):
+    """``fpe ingest /dev/zero`` read until the OOM killer stopped it at 23 GB."""
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # opening it would wait for a writer
+    good = str(football_data_dir / "2425" / "D1.csv")
+    assert main(["ingest", "/dev/zero", str(fifo), good]) == 1
+    captured = capsys.readouterr()
+    assert (
+        "/dev/zero: FAILED, nothing written: cannot read /dev/zero: it is a character device, "
+        "not a regular file"
+    ) in captured.out
+    assert f"{fifo}: FAILED, nothing written: cannot read {fifo}: it is a named pipe" in (
+        captured.out
+    )
+    assert "D1 2425: read 306, inserted 306" in captured.out
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", "100000")
+    assert main(["ingest", good]) == 1
+    out = capsys.readouterr().out
+    assert "it is larger than 100,000 bytes, the limit set by FPE_MAX_FILE_BYTES" in out
+
+
+def test_out_of_memory_is_one_error_line(embedded, tmp_path, monkeypatch, capsys):
+    """A 1,000,000-row file ended in MemoryError with a full traceback."""
+    from server.store import ingest
+
+    async def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(ingest, "ingest_paths", exhausted)
+    assert main(["ingest", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fpe: error: out of memory in `fpe ingest`: the input is too large")
+    assert "Traceback" not in err
+
+
+# --- concurrent ingests on PostgreSQL -------------------------------------------------------
+
+
+def _fpe(env: dict[str, str], *args: str, **kwargs: object):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+async def _upgraded(database_url) -> str:
+    from server.store.db import create_engine
+
+    url = await database_url("postgresql")
+    engine = create_engine(url)
+    await migrations.upgrade(engine)
+    await engine.dispose()
+    return url
+
+
+async def _table_counts(url: str) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    from server.store.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                table: (await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                for table in ("leagues", "teams", "matches", "match_odds")
+            }
+    finally:
+        await engine.dispose()
+
+
+async def test_two_ingests_of_the_same_files_at_once_both_succeed(
+    database_url, football_data_dir, tmp_path
+):
+    """Both exited 1 with "duplicate key value violates unique constraint uq_matches_fixture"
+    for 9-10 files each."""
+    import asyncio
+    import os
+
+    from server.store.db import create_engine
+    from server.store.ingest import ingest_paths
+
+    files = [str(football_data_dir)]  # all 70 files: the old code failed on several
+    shared, alone = await _upgraded(database_url), await _upgraded(database_url)
+    env = {**os.environ, "FPE_DATABASE_URL": shared, "FPE_DATA_DIR": str(tmp_path)}
+    procs = [_fpe(env, "ingest", *files) for _ in range(2)]
+    results = [await asyncio.to_thread(p.communicate, timeout=600) for p in procs]
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, out + err
+        assert "failed files 0" in out and "Traceback" not in err
+    engine = create_engine(alone)
+    reports = await ingest_paths(engine, files)  # one ingest on its own, for comparison
+    await engine.dispose()
+    assert all(r.ok for r in reports)
+    single = await _table_counts(alone)
+    assert await _table_counts(shared) == single
+    expected = sum(sum(counts) for counts in EXPECTED_ROWS.values())
+    assert single["matches"] == sum(r.inserted for r in reports) == expected
+    inserted = [
+        int(out.rsplit("inserted ", 1)[1].split(",")[0]) for out, _ in results
+    ]  # the totals line of each: between them every match is inserted once
+    assert sum(inserted) == single["matches"]
+
+
+async def test_an_ingest_waits_for_another_and_says_so(database_url, football_data_dir, tmp_path):
+    import asyncio
+    import os
+
+    import asyncpg
+
+    from server.store.ingest import INGEST_LOCK
+
+    url = await _upgraded(database_url)
+    holder = await asyncpg.connect(url.replace("+asyncpg", ""))
+    transaction = holder.transaction()
+    await transaction.start()
+    await holder.execute("SELECT pg_advisory_xact_lock($1)", INGEST_LOCK)  # another ingest
+    env = {**os.environ, "FPE_DATABASE_URL": url, "FPE_DATA_DIR": str(tmp_path)}
+    e0 = str(football_data_dir / "2425" / "E0.csv")
+    proc = _fpe(env, "ingest", e0)
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stderr.readline), timeout=300)
+        assert line.startswith(f"fpe: {e0}: waiting for another ingest to finish writing")
+    finally:
+        await transaction.rollback()
+        await holder.close()
+    out, err = await asyncio.to_thread(proc.communicate, timeout=300)
+    assert proc.returncode == 0, out + err
+    assert "E0 2425: read 380, inserted 380" in out

@@ -61,3 +61,30 @@ def test_league_codes():
     assert validate_league("SP1") == "SP1"
     with pytest.raises(InvalidInputError, match="league"):
         validate_league("../etc")
+
+
+async def test_a_body_over_the_size_limit_is_refused_and_writes_nothing(
+    football_data_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", "170000")  # D1 2425: 156,414 bytes, E0: 197,110
+    with pytest.raises(DownloadError, match=r"E0\.csv is larger than 170,000 bytes, the limit"):
+        await download(football_data_server, tmp_path, ["D1", "E0"], ["2425"])
+    assert list(tmp_path.iterdir()) == []  # no file, no .part, no folder
+
+
+async def test_an_endless_body_without_a_length_is_cut_at_the_limit(tmp_path, monkeypatch):
+    """A server that never stops sending (no Content-Length) is read up to the limit only."""
+    import httpx
+
+    sent = []
+
+    async def endless():
+        while True:
+            sent.append(65536)
+            yield b"Div,Date," * 7282
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", "1000000")
+    with pytest.raises(DownloadError, match="larger than 1,000,000 bytes"):
+        await download("http://mirror", tmp_path, ["E0"], ["2425"], transport=transport)
+    assert sum(sent) < 2_000_000 and list(tmp_path.iterdir()) == []

@@ -17,6 +17,7 @@ import pytest
 from core.errors import InvalidInputError
 from server.formats.footballdata import (
     ODDS_COLUMNS,
+    FileChunks,
     FootballDataError,
     ParsedFile,
     RowProblem,
@@ -645,3 +646,155 @@ def test_row_problem_is_frozen() -> None:
     problem = RowProblem(3, "x")
     with pytest.raises(AttributeError):
         problem.line = 4  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------------------
+# Team names (the rule itself: tests/test_teamnames.py)
+# ------------------------------------------------------------------------------------------
+
+
+def test_look_alike_team_names_are_folded_or_rejected_on_their_row() -> None:
+    rows = [
+        "E0,09/08/2019,20:00,\uff21rsenal,Norwich,4,1,H,,,,,,,,,",  # full-width A: Arsenal
+        "E0,10/08/2019,15:00,West Ham,Ars\u200benal,0,5,A,,,,,,,,,",  # zero-width space
+        "E0,11/08/2019,15:00,\u200fArsenal,Chelsea,1,1,D,,,,,,,,,",  # right-to-left mark
+        "E0,12/08/2019,15:00,\u0410rsenal,Everton,1,0,H,,,,,,,,,",  # Cyrillic A
+        "E0,13/08/2019,15:00,Fulham,Ars\u0435nal,1,0,H,,,,,,,,,",  # Cyrillic e
+    ]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert parsed.matches["home_team"].tolist() == ["Arsenal", "West Ham", "Arsenal"]
+    assert parsed.matches["away_team"].tolist() == ["Norwich", "Arsenal", "Chelsea"]
+    assert reasons(parsed) == {
+        5: "team '\u0410rsenal' mixes Latin and Cyrillic letters ('\u0410' U+0410): fix the "
+        "spelling",
+        6: "team 'Ars\u0435nal' mixes Latin and Cyrillic letters ('\u0435' U+0435): fix the "
+        "spelling",
+    }
+
+
+def test_a_duplicate_hidden_by_an_invisible_character_is_a_duplicate() -> None:
+    rows = [ROWS[0], ROWS[0].replace("Liverpool", "Liver\u200bpool")]
+    parsed = parse_bytes(csv_bytes(rows))
+    assert len(parsed.matches) == 1 and reasons(parsed)[3].startswith("duplicate of line 2")
+
+
+# ------------------------------------------------------------------------------------------
+# Large files: chunks, refused paths, size limit
+# ------------------------------------------------------------------------------------------
+
+
+def many_rows(n: int, start: str = "2019-08-09") -> list[str]:
+    """``n`` distinct valid rows, one a day from ``start``."""
+    first = pd.Timestamp(start)
+    return [
+        f"E0,{(first + pd.Timedelta(days=i)).strftime('%d/%m/%Y')},15:00,"
+        f"Team {i % 7},Team {(i % 7) + 1},{i % 3},1,,,,,2.0,3.0,4.0,,,"
+        for i in range(n)
+    ]
+
+
+def test_chunks_give_the_same_matches_as_one_pass() -> None:
+    import io
+
+    rows = many_rows(23)
+    rows[5] = rows[5].replace(",15:00,", ",25:00,")  # a warning
+    rows[11] = rows[11].replace(",1,,", ",x,,")  # a rejected row
+    rows.append(rows[3])  # a duplicate of a row three chunks back
+    data = csv_bytes(rows)
+    whole = parse_bytes(data)
+    file = FileChunks(io.BytesIO(data), "<bytes>", chunk_rows=4)
+    chunks = list(file)
+    assert [c.rows_read for c in chunks] == [4, 4, 4, 4, 4, 4, 0]  # the last: what is left
+    assert [len(c.matches) for c in chunks] == [4, 4, 3, 4, 4, 3, 0]  # lines 13, 25 rejected
+    frame = pd.concat([c.matches for c in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(frame, whole.matches)
+    assert [p for c in chunks for p in c.problems] == whole.problems
+    assert reasons(whole) == {13: "non-numeric goals: FTAG='x'", 25: reasons(whole)[25]}
+    assert reasons(whole)[25].startswith("duplicate of line 5")
+    assert [w for c in chunks for w in c.warnings] == whole.warnings
+    assert sum(c.rows_read for c in chunks) == file.rows_read == whole.rows_read == 24
+    assert (file.season, file.league) == (whole.season, whole.league) == ("1920", "E0")
+
+
+def test_the_season_comes_from_the_earliest_match_in_any_chunk() -> None:
+    import io
+
+    rows = [*many_rows(6, start="2020-08-01"), *many_rows(2, start="2020-06-01")]
+    whole = parse_bytes(csv_bytes(rows))
+    assert whole.season == "1920" and set(whole.matches["season"]) == {"1920"}
+    file = FileChunks(io.BytesIO(csv_bytes(rows)), "<bytes>", chunk_rows=3)
+    assert {c.season for c in file} == {"2021"}  # the first chunk's guess...
+    assert file.season == "1920"  # ...which the consumer must correct
+    again = FileChunks(io.BytesIO(csv_bytes(rows)), "<bytes>", chunk_rows=3, season=file.season)
+    assert {s for c in again for s in c.matches["season"]} == {"1920"}
+
+
+def test_unsplittable_rows_in_a_late_chunk_still_refuse_the_file() -> None:
+    import io
+
+    rows = [*many_rows(3), *(f'E0,"{i},x' for i in range(4))]
+    file = FileChunks(io.BytesIO(csv_bytes(rows)), "<bytes>", chunk_rows=2)
+    got = []
+    with pytest.raises(FootballDataError, match="4 of 7 rows cannot be split"):
+        got.extend(file)
+    assert len(got) == 3  # chunks were already out: a writer must undo them
+
+
+def test_parsing_a_large_file_keeps_memory_bounded_by_the_chunk(tmp_path: Path) -> None:
+    """A 200,000-row file took 2.8 GB: the whole text, every line and every row's cells were
+    held at once.  Now a chunk is held, plus ~150 bytes a row for finding duplicates."""
+    import tracemalloc
+
+    path = tmp_path / "big.csv"
+    wide = HEADER + "".join(f",X{i}" for i in range(100))  # a real file is ~120 columns wide
+    path.write_bytes(csv_bytes([r + ",1.5" * 100 for r in many_rows(20_000)], header=wide))
+    assert path.stat().st_size > 9_000_000
+    with path.open("rb") as stream:
+        tracemalloc.start()
+        try:
+            matches = sum(len(c.matches) for c in FileChunks(stream, str(path), chunk_rows=500))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert matches == 20_000
+    assert peak < 12_000_000, f"peak {peak:,} bytes"  # the file alone is 9 MB; all of it ~200 MB
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    import os
+
+    with pytest.raises(FootballDataError, match="/dev/zero: it is a character device"):
+        read_file("/dev/zero")
+    fifo = tmp_path / "E0.csv"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    with pytest.raises(FootballDataError, match=r"E0\.csv: it is a named pipe"):
+        read_file(fifo)
+    with pytest.raises(FootballDataError, match="it is a directory, not a regular file"):
+        read_file(tmp_path)
+
+
+def test_files_over_the_size_limit_are_refused(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "E0.csv"
+    path.write_bytes(csv_bytes())
+    size = path.stat().st_size
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", str(size))
+    assert len(read_file(path).matches) == 3
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", str(size - 1))
+    with pytest.raises(
+        FootballDataError, match=f"larger than {size - 1:,} bytes, the limit set by FPE_MAX"
+    ):
+        read_file(path)
+    monkeypatch.setenv("FPE_MAX_FILE_BYTES", "lots")
+    with pytest.raises(InvalidInputError.__base__, match="FPE_MAX_FILE_BYTES='lots'"):
+        read_file(path)
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path: Path) -> None:
+    from server.formats.source import open_data_file
+
+    path = tmp_path / "E0.csv"
+    path.write_bytes(csv_bytes())
+    with open_data_file(path, limit=path.stat().st_size) as stream:
+        path.write_bytes(csv_bytes(many_rows(50)))  # same inode, now larger
+        with pytest.raises(FootballDataError, match="larger than"):
+            list(FileChunks(stream, str(path)))

@@ -222,3 +222,108 @@ async def test_predict_finds_a_team_beside_a_variant_stored_before_the_fix(engin
     assert (await _lookup_teams(engine, ["arsenal"], None))[0][1] == "arsenal"
     with pytest.raises(TeamLookupError, match="'ARSENAL' matches 'Arsenal', 'arsenal'"):
         await _lookup_teams(engine, ["ARSENAL"], "E0")
+
+
+# --- large files: chunk by chunk, still one transaction --------------------------------------
+
+
+def season_rows(n: int, start: str = "2024-08-10") -> list[str]:
+    """``n`` distinct E0 rows, one a day from ``start``, with odds."""
+    import pandas as pd
+
+    first = pd.Timestamp(start)
+    return [
+        f"E0,{(first + pd.Timedelta(days=i)).strftime('%d/%m/%Y')},15:00,Arsenal,"
+        f"{('Wolves', 'Everton', 'Fulham')[i % 3]},{i % 4},1,,,,,1.5,4.0,6.0,1.5,4.0,6.0"
+        for i in range(n)
+    ]
+
+
+async def all_matches(engine) -> list[tuple]:
+    async with engine.connect() as conn:
+        query = sa.select(
+            Match.match_date, Match.season, Match.home_goals, MatchOdds.pinnacle_close_h
+        ).join(MatchOdds, MatchOdds.match_id == Match.id)
+        return sorted(tuple(r) for r in (await conn.execute(query)).all())
+
+
+async def test_a_file_written_in_chunks_is_the_file_written_at_once(engine, tmp_path):
+    rows = season_rows(11)
+    rows.insert(7, rows[1])  # a duplicate two chunks after its original
+    rows.insert(4, "E0,12/08/2024,15:00,Leeds,Hull,x,0,,,,,,,,,,")
+    path = write(tmp_path, "E0.csv", rows)
+    report = await ingest_file(engine, path, chunk_rows=3)
+    assert report.ok, report.error
+    assert (report.read, report.inserted, report.rejected) == (13, 11, 2)
+    assert [p.line for p in report.problems] == [6, 10]
+    assert report.league == "E0" and report.season == "2425"
+    written = await all_matches(engine)
+    again = await ingest_file(engine, path)  # one chunk: nothing differs
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 11)
+    assert await all_matches(engine) == written and len(written) == 11
+
+
+async def test_a_file_refused_after_its_first_chunks_writes_nothing(engine, tmp_path):
+    rows = [*season_rows(4), *(f'E0,"{i},x' for i in range(6))]  # 6 of 10 rows unsplittable
+    report = await ingest_file(engine, write(tmp_path, "E0.csv", rows), chunk_rows=2)
+    assert not report.ok and "6 of 10 rows cannot be split" in report.error
+    assert (report.inserted, report.notes) == (0, [])
+    assert await count(engine, Match.__table__) == 0
+    assert await count(engine, Team.__table__) == 0
+
+
+async def test_a_late_chunk_with_an_earlier_season_rewrites_the_file_in_one_season(
+    engine, tmp_path
+):
+    rows = [*season_rows(5, start="2024-08-10"), *season_rows(2, start="2024-05-01")]
+    report = await ingest_file(engine, write(tmp_path, "E0.csv", rows), chunk_rows=2)
+    assert report.ok and report.inserted == 7 and report.season == "2324"
+    assert {m[1] for m in await all_matches(engine)} == {"2324"}
+    assert await count(engine, Match.__table__) == 7
+
+
+async def test_only_the_first_rejected_rows_are_listed(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "MAX_LISTED_PROBLEMS", 3)
+    rows = [*season_rows(2), *(f"E0,1{i}/09/2024,15:00,Leeds,Hull,x,0" for i in range(7))]
+    report = await ingest_file(engine, write(tmp_path, "E0.csv", rows), chunk_rows=2)
+    assert report.ok and report.rejected == 7 and report.inserted == 2
+    assert [p.line for p in report.problems] == [4, 5, 6]
+    assert report.notes == ["4 more rejected rows are not listed (only the first 3)"]
+
+
+# --- look-alike team names ------------------------------------------------------------------
+
+
+async def test_look_alike_names_never_make_a_second_team(engine, tmp_path):
+    await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
+    teams = await count(engine, Team.__table__)
+    later = [
+        "E0,17/08/2024,15:00,\u0410rsenal,Brighton,1,1,D,,,,,,,,,",  # Cyrillic A: rejected
+        "E0,18/08/2024,15:00,Ars\u0435nal,Everton,1,1,D,,,,,,,,,",  # Cyrillic e: rejected
+        "E0,24/08/2024,15:00,Ars\u200benal,Everton,2,0,H,,,,,,,,,",  # zero-width space
+        "E0,31/08/2024,15:00,\uff21rsenal,Fulham,0,1,A,,,,,,,,,",  # full-width A
+        "E0,14/09/2024,15:00,\u200fArsenal,Wolves,0,1,A,,,,,,,,,",  # right-to-left mark
+    ]
+    report = await ingest_file(engine, write(tmp_path, "E0b.csv", later))
+    assert report.ok and report.inserted == 3 and report.rejected == 2
+    assert [p.reason.split(" (")[0] for p in report.problems] == [
+        "team '\u0410rsenal' mixes Latin and Cyrillic letters",
+        "team 'Ars\u0435nal' mixes Latin and Cyrillic letters",
+    ]
+    assert report.notes == []  # the parser already made them 'Arsenal'
+    assert await count(engine, Team.__table__) == teams
+    async with engine.connect() as conn:
+        names = (await conn.execute(sa.select(Team.name))).scalars().all()
+    assert [n for n in names if "rsenal" in n or "rs\u0435nal" in n] == ["Arsenal"]
+
+
+async def test_a_look_alike_stored_before_the_rule_is_the_same_team(engine, tmp_path):
+    async with engine.begin() as conn:  # as an older ingest left it
+        await conn.execute(sa.insert(League).values(code="E0", name="x", country="England"))
+        await conn.execute(sa.insert(Team).values(name="Ars\u200benal", country="England"))
+    report = await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
+    assert report.ok and report.inserted == 4
+    assert report.notes == [
+        "team 'Arsenal' is taken as 'Ars\\u200benal' (invisible or look-alike characters differ)"
+    ]
+    assert await count(engine, Team.__table__) == 8

@@ -33,6 +33,8 @@
                            past it new ones get a 503 and are closed; default 1000
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
+``FPE_MAX_FILE_BYTES``     the largest data file read, uploaded or downloaded, in bytes;
+                           default 50,000,000 (the largest real file is about 290 kB)
 =========================  ===============================================================
 """
 
@@ -46,7 +48,7 @@ from urllib.parse import urlsplit
 
 from core.errors import FPEError
 
-__all__ = ["ENV_VARS", "ConfigError", "Settings", "normalise_database_url"]
+__all__ = ["ENV_VARS", "ConfigError", "Settings", "max_file_bytes", "normalise_database_url"]
 
 # every environment variable the service reads (the compose file is checked against it)
 ENV_VARS = frozenset(
@@ -67,6 +69,7 @@ ENV_VARS = frozenset(
         "FPE_MAX_BODY_BYTES",
         "FPE_HEADER_TIMEOUT",
         "FPE_MAX_CONNECTIONS",
+        "FPE_MAX_FILE_BYTES",
         "XDG_DATA_HOME",
     }
 )
@@ -164,6 +167,25 @@ class Settings:
             header_timeout=_seconds(env, "FPE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             max_connections=_count(env, "FPE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 2),
         )
+
+
+DEFAULT_MAX_FILE_BYTES = 50_000_000
+"""A football-data.co.uk season file is 150-290 kB; every season of every division in one
+file would be a few MB.  50 MB leaves room for any real file while refusing runaway input
+early (files are parsed in chunks, so the limit is not what bounds memory)."""
+
+
+def max_file_bytes(env: Mapping[str, str] | None = None) -> int:
+    """``FPE_MAX_FILE_BYTES``: the largest data file read or downloaded, in bytes."""
+    env = os.environ if env is None else env
+    text = (env.get("FPE_MAX_FILE_BYTES") or "").strip().replace("_", "")
+    if not text:
+        return DEFAULT_MAX_FILE_BYTES
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"FPE_MAX_FILE_BYTES={text!r} must be a whole number of bytes such as 50000000"
+        )
+    return int(text)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

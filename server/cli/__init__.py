@@ -132,6 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fpe: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(
+            f"fpe: error: out of memory in `fpe {args.command}`: the input is too large for "
+            "this machine (FPE_MAX_FILE_BYTES limits each file)",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -122,9 +122,23 @@ async def ingest_files(settings: Settings, paths: Sequence[str]) -> list[FileRep
 
     engine = await open_database(settings)
     bar = ProgressBar("ingest")
+    waited: list[str] = []
+
+    def on_wait(source: str) -> None:  # said once: two ingests take turns file by file
+        if not waited:
+            print(
+                f"fpe: {source}: waiting for another ingest to finish writing (the two take "
+                "turns, file by file)",
+                file=sys.stderr,
+            )
+        waited.append(source)
+
     try:
         return await ingest_paths(
-            engine, paths, on_file=lambda r, i, n: bar.update(i / n, f"{i}/{n} {r.source}")
+            engine,
+            paths,
+            on_file=lambda r, i, n: bar.update(i / n, f"{i}/{n} {r.source}"),
+            on_wait=on_wait,
         )
     finally:
         bar.close()

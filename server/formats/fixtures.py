@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from server.formats.footballdata import FootballDataError, _decode, _parse_date
+from server.formats.source import SourceError, read_data_file
 
 __all__ = ["FixtureRow", "parse_fixtures", "read_fixtures"]
 
@@ -86,9 +87,9 @@ def read_fixtures(path: str | Path) -> list[FixtureRow]:
     :class:`~server.formats.footballdata.FootballDataError`."""
     source = str(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise FootballDataError(f"{source}: cannot read: {exc.strerror or exc}") from None
+        data = read_data_file(path)  # a regular file within FPE_MAX_FILE_BYTES
+    except SourceError as exc:
+        raise FootballDataError(str(exc)) from None
     return parse_fixtures(data, source)
 
 

@@ -4,8 +4,10 @@ The parser is pure: :func:`parse_bytes` takes the raw bytes of one file and retu
 :class:`ParsedFile` holding a tidy :class:`pandas.DataFrame` of the good matches, plus every
 rejected row (:attr:`ParsedFile.problems`) and every kept row that lost a value
 (:attr:`ParsedFile.warnings`). Nothing is dropped silently except rows that are empty in every
-column, and those are counted. :func:`read_file` and :func:`find_csv_files` are the only
-functions that touch the file system.
+column, and those are counted. :func:`read_file`, :func:`open_csv` and
+:func:`find_csv_files` are the only functions that touch the file system; they open regular
+files of at most ``FPE_MAX_FILE_BYTES`` only (:mod:`server.formats.source`).
+:class:`FileChunks` parses a file of any length in chunks of :data:`CHUNK_ROWS` rows.
 
 Rules in short:
 
@@ -15,7 +17,9 @@ Rules in short:
 * one physical line is one row: a line whose quotes do not close (a stray ``"``) is
   rejected on its own, never joined to the lines after it; a header that cannot be split,
   or more than half of the rows, refuses the whole file;
-* team names are stripped and inner runs of white space become one space;
+* team names go through :func:`server.formats.teamnames.canonical_team_name` (stripped,
+  inner white space one space, NFKC, invisible characters removed); a name it refuses
+  (letters of look-alike alphabets mixed) rejects the row;
 * dates are strictly day-first (``dd/mm/yy`` or ``dd/mm/yyyy``);
 * goal counts are whole numbers from 0 to 99;
 * the result is computed from the score, and a contradicting ``FTR`` rejects the row;
@@ -25,27 +29,41 @@ Rules in short:
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInputError
+from server.formats.source import (
+    SourceError,
+    decode_bytes,
+    iter_lines,
+    open_data_file,
+    sniff_encoding,
+)
+from server.formats.teamnames import TeamNameError, canonical_team_name
 
 __all__ = [
+    "CHUNK_ROWS",
     "ODDS_COLUMNS",
     "OUTPUT_COLUMNS",
     "REQUIRED_COLUMNS",
+    "FileChunks",
     "FootballDataError",
     "ParsedFile",
     "RowProblem",
     "find_csv_files",
+    "open_csv",
     "parse_bytes",
     "read_file",
 ]
@@ -163,6 +181,7 @@ class _Layout:
     hst: int | None
     ast: int | None
     odds: dict[str, tuple[int, str]]  # canonical -> (index, source name); absent ones omitted
+    odds_positions: tuple[int, ...]  # the indexes of ``odds``, in its order
 
 
 @dataclass
@@ -183,7 +202,7 @@ class _Rows:
     home_sot: list[int | None] = field(default_factory=list)
     away_sot: list[int | None] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
-    raw: list[list[str]] = field(default_factory=list)
+    odds: list[list[str]] = field(default_factory=list)  # cells of layout.odds, in its order
 
 
 @dataclass(frozen=True)
@@ -203,25 +222,13 @@ class _Match:
 # Decoding
 # --------------------------------------------------------------------------------------------
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
-_TEXT_SAMPLE = 65536
-_MAX_CONTROL_SHARE = 0.01
-
 
 def _decode(data: bytes, source: str) -> str:
     """Decode ``data`` as UTF-8 (BOM optional), else cp1252, else latin-1; reject binary data."""
-    if b"\x00" in data:
-        raise FootballDataError(f"{source} is not a CSV text file (it contains NUL bytes)")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    sample = text[:_TEXT_SAMPLE]
-    if len(_CONTROL_RE.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
-        raise FootballDataError(f"{source} is not a CSV text file (mostly non-text bytes)")
-    return text
+    try:
+        return decode_bytes(data, source)
+    except SourceError as exc:
+        raise FootballDataError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,6 +296,7 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
         hst=index.get("HST"),
         ast=index.get("AST"),
         odds=odds,
+        odds_positions=tuple(index for index, _ in odds.values()),
     )
 
 
@@ -353,9 +361,17 @@ def _shorten(text: str, limit: int = 30) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-def _team_name(text: str) -> str:
-    """A team name with its white space normalised (``' Man  City '`` is ``'Man City'``)."""
-    return " ".join(text.split())
+class _NameCache(dict[str, tuple[str, str]]):
+    """Memoised :func:`canonical_team_name` of a cell: ``(name, "")`` or ``("", reason)``
+    (a season has a few dozen names; each is one shared string)."""
+
+    def __missing__(self, key: str) -> tuple[str, str]:
+        try:
+            value = (sys.intern(canonical_team_name(key)), "")
+        except TeamNameError as exc:
+            value = ("", str(exc))
+        self[key] = value
+        return value
 
 
 def _result(home_goals: int, away_goals: int) -> str:
@@ -380,7 +396,7 @@ class _DateCache(dict[str, "date | None"]):
 
 
 def _core_fields(
-    row: list[str], layout: _Layout, dates: _DateCache
+    row: list[str], layout: _Layout, dates: _DateCache, names: _NameCache
 ) -> tuple[_Match | None, list[str]]:
     """Validate the required fields of one row: ``(match, [])`` or ``(None, reasons)``."""
     reasons: list[str] = []
@@ -393,11 +409,12 @@ def _core_fields(
         reasons.append("missing Date")
     elif match_date is None:
         reasons.append(f"bad date {date_text!r}")
-    home, away = _team_name(row[layout.home]), _team_name(row[layout.away])
-    if not home:
-        reasons.append("missing HomeTeam")
-    if not away:
-        reasons.append("missing AwayTeam")
+    (home, bad_home), (away, bad_away) = names[row[layout.home]], names[row[layout.away]]
+    for name, bad, column in ((home, bad_home, "HomeTeam"), (away, bad_away, "AwayTeam")):
+        if bad:
+            reasons.append(bad)
+        elif not name:
+            reasons.append(f"missing {column}")
     if home and home.casefold() == away.casefold():
         reasons.append(f"home and away team are both {home!r}")
     home_goals, reason_h = _parse_goals(row[layout.fthg].strip(), "FTHG")
@@ -478,41 +495,41 @@ def _kick_off(row: list[str], layout: _Layout) -> tuple[str | None, list[str]]:
     return value, []
 
 
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
-
-
-def _iter_rows(text: str) -> Iterator[tuple[int, list[str] | None, str]]:
-    """Yield ``(line number, cells, "")`` for every physical line of ``text``, or
-    ``(line number, None, reason)`` for a line that cannot be split into cells.
+def _split(line: str) -> tuple[list[str] | None, str]:
+    """The cells of one physical line, or ``(None, reason)`` when it cannot be split.
 
     football-data.co.uk never breaks a line inside a field, so each line is parsed on its
     own: a stray quote spoils its own line only instead of swallowing the rest of the file.
     """
-    lines = _LINE_BREAK_RE.split(text)
-    if lines and not lines[-1]:
-        lines.pop()  # the line break that ends the last line
-    for number, line in enumerate(lines, start=1):
-        if '"' not in line:
-            yield number, line.split(","), ""
-            continue
-        try:
-            yield number, next(csv.reader([line], strict=True), []), ""
-        except csv.Error as exc:
-            yield number, None, f"cannot split the row into cells, a stray quote? ({exc})"
+    if '"' not in line:
+        return line.split(","), ""
+    try:
+        return next(csv.reader([line], strict=True), []), ""
+    except csv.Error as exc:
+        return None, f"cannot split the row into cells, a stray quote? ({exc})"
 
 
 @dataclass
 class _State:
-    """Everything collected while walking the data rows of one file."""
+    """Everything collected while walking the data rows of one file: the kept rows, problems
+    and warnings of the current chunk, and what must be known across chunks (duplicates,
+    counts, the earliest date and the divisions)."""
 
     rows: _Rows = field(default_factory=_Rows)
     problems: list[RowProblem] = field(default_factory=list)
     warnings: list[RowProblem] = field(default_factory=list)
-    seen: dict[tuple[str, date, str, str], int] = field(default_factory=dict)  # names casefolded
+    # every kept row's (league, date, home, away), names casefolded, strings shared: about
+    # 150 bytes a row, the only memory that grows with the file
+    seen: dict[tuple[str, date, str, str], int] = field(default_factory=dict)
     divs_seen: Counter[str] = field(default_factory=Counter)
+    divs_kept: Counter[str] = field(default_factory=Counter)
+    first_date: date | None = None
     blank_lines: int = 0
     rows_read: int = 0
+    unsplit: int = 0
+    first_unsplit: int = 0
     dates: _DateCache = field(default_factory=_DateCache)
+    names: _NameCache = field(default_factory=_NameCache)
 
 
 def _take_row(state: _State, line: int, row: list[str], layout: _Layout) -> None:
@@ -529,11 +546,12 @@ def _take_row(state: _State, line: int, row: list[str], layout: _Layout) -> None
             RowProblem(line, f"{extra} non-empty cell(s) beyond the header ignored")
         )
     state.divs_seen[row[layout.div].strip()] += 1
-    match, reasons = _core_fields(row, layout, state.dates)
+    match, reasons = _core_fields(row, layout, state.dates, state.names)
     if match is None:
         state.problems.append(RowProblem(line, "; ".join(reasons)))
         return
-    key = (match.league, match.date, match.home.casefold(), match.away.casefold())
+    fold = sys.intern
+    key = (fold(match.league), match.date, fold(match.home.casefold()), fold(match.away.casefold()))
     if key in state.seen:
         reason = f"duplicate of line {state.seen[key]} (same league, date, home and away)"
         state.problems.append(RowProblem(line, reason))
@@ -565,7 +583,7 @@ def _keep(state: _State, line: int, row: list[str], layout: _Layout, match: _Mat
     rows.home_sot.append(home_sot)
     rows.away_sot.append(away_sot)
     rows.line.append(line)
-    rows.raw.append(row)
+    rows.odds.append([row[index] for index in layout.odds_positions])
 
 
 # --------------------------------------------------------------------------------------------
@@ -603,15 +621,15 @@ def _odds_values(
 def _odds_frame_columns(state: _State, layout: _Layout) -> dict[str, np.ndarray]:
     """Every canonical odds column as a float64 array (all-NaN when the file lacks it)."""
     count = len(state.rows.line)
-    by_position = list(zip(*state.rows.raw, strict=False))  # rows are padded to the header
+    by_column = dict(zip(layout.odds, zip(*state.rows.odds, strict=True), strict=False))
     columns: dict[str, np.ndarray] = {}
     for canonical in ODDS_COLUMNS:
         found = layout.odds.get(canonical)
         if found is None or count == 0:
             columns[canonical] = np.full(count, np.nan)
             continue
-        index, name = found
-        cells = [cell.strip() for cell in by_position[index]]
+        name = found[1]
+        cells = [cell.strip() for cell in by_column[canonical]]
         columns[canonical] = _odds_values(cells, name, state.rows.line, state.warnings)
     return columns
 
@@ -650,17 +668,144 @@ def _season_code(first_match: date) -> str:
     return f"{start % 100:02d}{(start + 1) % 100:02d}"
 
 
-def _file_league(state: _State) -> str:
+def _most_common_div(kept: Counter[str], seen: Counter[str]) -> str:
     """The most common ``Div`` of the kept rows (else of all rows read; '' if none)."""
-    counts = Counter(state.rows.league) or Counter(
-        {div: n for div, n in state.divs_seen.items() if div}
-    )
+    counts = kept or Counter({div: n for div, n in seen.items() if div})
     return counts.most_common(1)[0][0] if counts else ""
 
 
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
+
+
+CHUNK_ROWS = 5_000
+"""Rows parsed (and written by ingest) at a time: every real file is one chunk (a season
+is at most about 600 rows), and a chunk takes a few MB, whatever the file's size."""
+
+
+class FileChunks:
+    """One file parsed chunk by chunk: iterating gives a :class:`ParsedFile` for each run of
+    ``chunk_rows`` rows (kept or rejected; the last chunk has fewer, possibly none), with the
+    matches, problems, warnings and counts of its own lines.  Memory is bounded by the chunk,
+    plus about 150 bytes per kept row for finding duplicates across the whole file.
+
+    Raises :class:`FootballDataError` when the file cannot be used at all: before the first
+    chunk for an empty, binary or header-less file, and before the last chunk when more
+    than half of the rows cannot be split; a consumer that writes chunk by chunk must then
+    undo what it wrote.
+
+    A chunk's ``season`` is ``season`` when given, else the season of the earliest match of
+    the first chunk that has one.  The file's season, from its earliest match, is known once
+    the last chunk is out: :attr:`season`; when it differs from the chunks' (a file not in
+    date order across a July), read the file again with ``season=file.season``.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        source: str,
+        *,
+        chunk_rows: int = CHUNK_ROWS,
+        season: str | None = None,
+    ) -> None:
+        self.source = source
+        self.chunk_rows = chunk_rows
+        self.chunk_season = season or ""
+        self.season = ""
+        self.league = ""
+        self.rows_read = 0
+        self.blank_lines = 0
+        self._stream = stream
+        self._given = season is not None
+
+    def __iter__(self) -> Iterator[ParsedFile]:
+        try:
+            yield from self._chunks()
+        except SourceError as exc:
+            raise FootballDataError(str(exc)) from None
+
+    def _chunks(self) -> Iterator[ParsedFile]:
+        self._stream.seek(0)
+        encoding = sniff_encoding(self._stream, self.source)
+        lines = iter_lines(self._stream, encoding, self.source)
+        header_text = next(lines, None)
+        if header_text is None or (
+            not header_text.strip() and not any(line.strip() for line in lines)
+        ):
+            raise FootballDataError(f"{self.source} is empty")
+        header, reason = _split(header_text)
+        if header is None:
+            raise FootballDataError(f"{self.source}: line 1 (the header): {reason}")
+        layout = _layout(header, self.source)
+        state = _State()
+        done = (0, 0)  # rows read and blank lines in the chunks already given
+        for number, line in enumerate(lines, start=2):
+            row, reason = _split(line)
+            if row is None:
+                state.unsplit += 1
+                state.first_unsplit = state.first_unsplit or number
+                state.rows_read += 1
+                state.problems.append(RowProblem(number, reason))
+            else:
+                _take_row(state, number, row, layout)
+            if state.rows_read - done[0] >= self.chunk_rows:
+                yield self._chunk(state, layout, done)
+                done = (state.rows_read, state.blank_lines)
+        if state.unsplit > state.rows_read / 2:
+            raise FootballDataError(
+                f"{self.source}: {state.unsplit} of {state.rows_read} rows cannot be split into "
+                f"cells (unbalanced quotes, first at line {state.first_unsplit}): the file is "
+                "not clean CSV"
+            )
+        last = self._chunk(state, layout, done)
+        self.season = _season_code(state.first_date) if state.first_date else ""
+        self.league = _most_common_div(state.divs_kept, state.divs_seen)
+        self.rows_read, self.blank_lines = state.rows_read, state.blank_lines
+        yield last
+
+    def _chunk(self, state: _State, layout: _Layout, done: tuple[int, int]) -> ParsedFile:
+        """The kept rows, problems and warnings collected since the last chunk, as one."""
+        rows = state.rows
+        if rows.date:
+            first = min(rows.date)
+            state.first_date = first if state.first_date is None else min(first, state.first_date)
+            if not self._given and not self.chunk_season:
+                self.chunk_season = _season_code(first)
+        kept = Counter(rows.league)
+        state.divs_kept.update(kept)
+        matches = _frame(state, layout, self.chunk_season)  # adds the odds' warnings
+        state.warnings.sort(key=lambda w: w.line)
+        chunk = ParsedFile(
+            source=self.source,
+            matches=matches,
+            problems=state.problems,
+            warnings=state.warnings,
+            blank_lines=state.blank_lines - done[1],
+            rows_read=state.rows_read - done[0],
+            season=self.chunk_season,
+            league=_most_common_div(kept, Counter()),
+        )
+        state.rows, state.problems, state.warnings = _Rows(), [], []
+        return chunk
+
+
+def _collect(file: FileChunks) -> ParsedFile:
+    """Every chunk of ``file`` in one :class:`ParsedFile`."""
+    chunks = list(file)
+    matches = pd.concat([c.matches for c in chunks], ignore_index=True)
+    if len(chunks) > 1 or chunks[0].season != file.season:
+        matches["season"] = pd.Series([file.season] * len(matches), dtype=str)
+    return ParsedFile(
+        source=file.source,
+        matches=matches,
+        problems=[p for c in chunks for p in c.problems],
+        warnings=[w for c in chunks for w in c.warnings],
+        blank_lines=file.blank_lines,
+        rows_read=file.rows_read,
+        season=file.season,
+        league=file.league,
+    )
 
 
 def parse_bytes(data: bytes, source: str = "<bytes>") -> ParsedFile:
@@ -670,50 +815,23 @@ def parse_bytes(data: bytes, source: str = "<bytes>") -> ParsedFile:
     missing required columns). Bad rows are skipped and listed in ``problems``; values dropped
     from kept rows are listed in ``warnings``. A header-only file gives an empty frame.
     """
-    text = _decode(data, source)
-    if not text.strip():
-        raise FootballDataError(f"{source} is empty")
-    records = _iter_rows(text)
-    _, header, reason = next(records)
-    if header is None:
-        raise FootballDataError(f"{source}: line 1 (the header): {reason}")
-    layout = _layout(header, source)
-    state = _State()
-    unsplit: list[int] = []
-    for line, row, reason in records:
-        if row is None:
-            unsplit.append(line)
-            state.rows_read += 1
-            state.problems.append(RowProblem(line, reason))
-        else:
-            _take_row(state, line, row, layout)
-    if len(unsplit) > state.rows_read / 2:
-        raise FootballDataError(
-            f"{source}: {len(unsplit)} of {state.rows_read} rows cannot be split into cells "
-            f"(unbalanced quotes, first at line {unsplit[0]}): the file is not clean CSV"
-        )
-    season = _season_code(min(state.rows.date)) if state.rows.date else ""
-    matches = _frame(state, layout, season)
-    state.warnings.sort(key=lambda w: w.line)
-    return ParsedFile(
-        source=source,
-        matches=matches,
-        problems=state.problems,
-        warnings=state.warnings,
-        blank_lines=state.blank_lines,
-        rows_read=state.rows_read,
-        season=season,
-        league=_file_league(state),
-    )
+    return _collect(FileChunks(io.BytesIO(data), source))
+
+
+def open_csv(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open one file for :class:`FileChunks`: a regular file of at most
+    ``FPE_MAX_FILE_BYTES`` bytes, else :class:`FootballDataError` saying why."""
+    try:
+        return open_data_file(path)
+    except SourceError as exc:
+        raise FootballDataError(str(exc)) from None
 
 
 def read_file(path: str | os.PathLike[str]) -> ParsedFile:
-    """Read and parse one file; an unreadable path raises :class:`FootballDataError`."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise FootballDataError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
-    return parse_bytes(data, source=str(path))
+    """Read and parse one file (chunk by chunk, see :class:`FileChunks`); a path that is not
+    a regular file, too large or unreadable raises :class:`FootballDataError`."""
+    with open_csv(path) as stream:
+        return _collect(FileChunks(stream, str(path)))
 
 
 def find_csv_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

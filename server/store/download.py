@@ -2,20 +2,24 @@
 
 ``<base>/<SEASON>/<DIV>.csv`` (``https://www.football-data.co.uk/mmz4281/2324/E0.csv``) is
 saved as ``<data dir>/football-data/<SEASON>/<DIV>.csv``; the write is atomic, so an
-interrupted download never leaves half a file.
+interrupted download never leaves half a file, and a body is streamed to disk and refused
+past ``FPE_MAX_FILE_BYTES``, so a runaway server cannot fill the memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
 from core.errors import FPEError, InvalidInputError
+from server.base.config import max_file_bytes
 
 __all__ = ["DownloadError", "download", "season_code", "validate_league"]
 
@@ -53,16 +57,50 @@ def validate_league(text: str) -> str:
     return code
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _part_file(target: Path, created: list[Path]) -> tuple[Path, BinaryIO]:
+    """A hidden ``.part`` file beside ``target``, open for writing; the folders made for it
+    are added to ``created`` (removed again if the download fails)."""
+    missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        created.append(folder)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return Path(tmp), os.fdopen(fd, "wb")
+
+
+async def _fetch(
+    client: httpx.AsyncClient, url: str, target: Path, limit: int, created: list[Path]
+) -> Path:
+    """Stream ``url`` into a ``.part`` file beside ``target``, refusing a body over
+    ``limit`` bytes as soon as it is known to be (Content-Length, else while reading)."""
+    too_large = f"{url} is larger than {limit:,} bytes, the limit set by FPE_MAX_FILE_BYTES"
+    async with client.stream("GET", url) as response:
+        if response.status_code == 404:
+            league, season = target.stem, target.parent.name
+            raise DownloadError(f"no file for {league} {season}: {url} answered 404 Not Found")
+        if response.status_code != 200:
+            raise DownloadError(
+                f"cannot fetch {url}: HTTP {response.status_code} {response.reason_phrase}"
+            )
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            raise DownloadError(too_large)
+        part, out = _part_file(target, created)
+        size, text = 0, False
+        try:
+            with out:
+                async for block in response.aiter_bytes():
+                    size += len(block)
+                    if size > limit:
+                        raise DownloadError(too_large)
+                    text = text or bool(block.strip())
+                    out.write(block)
+            if not text:
+                raise DownloadError(f"{url} returned an empty file")
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+    return part
 
 
 async def download(
@@ -76,32 +114,36 @@ async def download(
 ) -> list[Path]:
     """Download every (league, season) pair; returns the saved paths in that order.
 
-    All files are fetched before any is written, so a failure writes nothing.
+    All files are fetched (each into a hidden ``.part`` file, at most ``FPE_MAX_FILE_BYTES``
+    bytes) before any is put in place, so a failure writes nothing.
     """
     pairs = [(validate_league(lg), season_code(s)) for s in seasons for lg in leagues]
     if not pairs:
         raise InvalidInputError("give at least one --league and one --season")
-    fetched: list[tuple[Path, bytes]] = []
-    async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=True, transport=transport
-    ) as client:
-        for league, season in pairs:
-            url = f"{base_url.rstrip('/')}/{season}/{league}.csv"
-            try:
-                response = await client.get(url)
-            except httpx.HTTPError as exc:
-                raise DownloadError(f"cannot fetch {url}: {exc.__class__.__name__}: {exc}") from exc
-            if response.status_code == 404:
-                raise DownloadError(f"no file for {league} {season}: {url} answered 404 Not Found")
-            if response.status_code != 200:
-                raise DownloadError(
-                    f"cannot fetch {url}: HTTP {response.status_code} {response.reason_phrase}"
-                )
-            if not response.content.strip():
-                raise DownloadError(f"{url} returned an empty file")
-            fetched.append(
-                (data_dir / "football-data" / season / f"{league}.csv", response.content)
-            )
-    for path, data in fetched:
-        _write_atomic(path, data)
-    return [path for path, _ in fetched]
+    limit = max_file_bytes()
+    fetched: list[tuple[Path, Path]] = []
+    created: list[Path] = []
+    try:
+        async with httpx.AsyncClient(
+            timeout=timeout, follow_redirects=True, transport=transport
+        ) as client:
+            for league, season in pairs:
+                url = f"{base_url.rstrip('/')}/{season}/{league}.csv"
+                target = data_dir / "football-data" / season / f"{league}.csv"
+                try:
+                    part = await _fetch(client, url, target, limit, created)
+                    fetched.append((part, target))
+                except httpx.HTTPError as exc:
+                    raise DownloadError(
+                        f"cannot fetch {url}: {exc.__class__.__name__}: {exc}"
+                    ) from exc
+        for part, target in fetched:
+            os.replace(part, target)
+    except BaseException:
+        for part, _ in fetched:
+            part.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):  # not empty: someone else's files
+                folder.rmdir()
+        raise
+    return [target for _, target in fetched]

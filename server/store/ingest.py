@@ -1,14 +1,22 @@
 """Idempotent ingestion of football-data.co.uk files into leagues, teams, matches and odds.
 
-Each file is one transaction.  A match is identified by (league, date, home, away): a new
-one is inserted, a known one with different values (a corrected file) is updated, an equal
-one is left alone, so ingesting the same files twice changes nothing.  Rows the parser
-rejects are reported with their line numbers and skipped; a file that cannot be read at all,
-or that the database refuses, writes nothing.
+Each file is one transaction, written chunk by chunk as the parser reads it
+(:class:`~server.formats.footballdata.FileChunks`), so memory does not grow with the file.
+A match is identified by (league, date, home, away): a new one is inserted, a known one with
+different values (a corrected file) is updated, an equal one is left alone, so ingesting the
+same files twice changes nothing.  Rows the parser rejects are reported with their line
+numbers and skipped; a file that cannot be read at all, or that the database refuses, writes
+nothing.
 
-A team is identified by its name within a country, ignoring case and white space: the first
-spelling stored is the team's name, and a later variant (``arsenal``, ``ARSENAL``) is the
-same team, reported in :attr:`FileReport.notes`.
+A team is identified by its name within a country by
+:func:`server.formats.teamnames.team_key` (case, white space, invisible and compatibility
+characters do not count): the first spelling stored is the team's name, and a later variant
+(``arsenal``, ``ARSENAL``) is the same team, reported in :attr:`FileReport.notes`.
+
+Concurrent ingests: on PostgreSQL every file's transaction first takes one transaction-level
+advisory lock (:data:`INGEST_LOCK`), so two ingests of the same files write one after the
+other instead of failing on each other's new matches and teams; the one that waits is told
+through ``on_wait``.  SQLite's ``BEGIN IMMEDIATE`` serialises writers already.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import asyncio
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
@@ -29,18 +37,34 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.formats.footballdata import (
+    CHUNK_ROWS,
     ODDS_COLUMNS,
+    FileChunks,
     FootballDataError,
     ParsedFile,
     RowProblem,
     find_csv_files,
-    read_file,
+    open_csv,
 )
 from server.formats.leagues import league_info
+from server.formats.teamnames import TeamNameError, team_key
 from server.store.db import begin_write
 from server.store.tables import League, Match, MatchOdds, Team
 
-__all__ = ["FileReport", "ingest_file", "ingest_parsed", "ingest_paths"]
+__all__ = [
+    "INGEST_LOCK",
+    "MAX_LISTED_PROBLEMS",
+    "FileReport",
+    "ingest_file",
+    "ingest_parsed",
+    "ingest_paths",
+]
+
+INGEST_LOCK = 0x66706531
+"""The PostgreSQL advisory lock key every file's transaction holds ("fpe1")."""
+
+MAX_LISTED_PROBLEMS = 1_000
+"""Rejected rows listed per file; the rest are counted (a file of garbage stays readable)."""
 
 _MATCHES = Match.__table__
 _ODDS = MatchOdds.__table__
@@ -54,6 +78,8 @@ _VALUE_COLUMNS = (
     "ht_away_goals",
     "ht_result",
 )
+
+OnWait = Callable[[str], object]
 
 
 @dataclass
@@ -85,53 +111,144 @@ class FileReport:
             f"{self.rejected}"
         )
 
+    def _add(self, chunk: ParsedFile) -> None:
+        """Count a parsed chunk's rows and list its problems (up to the limit)."""
+        self.read += chunk.rows_read
+        self.rejected += len(chunk.problems)
+        room = MAX_LISTED_PROBLEMS - len(self.problems)
+        self.problems.extend(chunk.problems[: max(room, 0)])
+
+    def _fail(self, error: str) -> None:
+        self.error = error
+        self.inserted = self.updated = self.unchanged = 0
+        self.notes.clear()
+
 
 async def ingest_paths(
     engine: AsyncEngine,
     paths: Iterable[str | os.PathLike[str]],
     on_file: Callable[[FileReport, int, int], object] | None = None,
+    on_wait: OnWait | None = None,
 ) -> list[FileReport]:
-    """Ingest every CSV under ``paths`` (files, or folders searched recursively)."""
+    """Ingest every CSV under ``paths`` (files, or folders searched recursively).
+
+    ``on_file(report, i, n)`` follows progress; ``on_wait(source)`` is called when a file
+    waits for another ingest's transaction (PostgreSQL)."""
     files = find_csv_files(paths)
     reports = []
     for i, path in enumerate(files, start=1):
-        report = await ingest_file(engine, path)
+        report = await ingest_file(engine, path, on_wait=on_wait)
         reports.append(report)
         if on_file is not None:
             on_file(report, i, len(files))
     return reports
 
 
-async def ingest_file(engine: AsyncEngine, path: str | os.PathLike[str]) -> FileReport:
+class _SeasonChanged(Exception):
+    """The file's season turned out other than its first chunk's: write it again."""
+
+
+async def ingest_file(
+    engine: AsyncEngine,
+    path: str | os.PathLike[str],
+    *,
+    on_wait: OnWait | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> FileReport:
+    """Ingest one file in one transaction, parsing and writing ``chunk_rows`` at a time."""
+    source = str(path)
     try:
-        parsed = await asyncio.to_thread(read_file, path)  # parsing is CPU work
+        stream = await asyncio.to_thread(open_csv, path)
     except FootballDataError as exc:
-        return FileReport(source=str(path), error=str(exc))
-    return await ingest_parsed(engine, parsed)
+        return FileReport(source=source, error=str(exc))
+    with stream:
+        season: str | None = None
+        while True:
+            file = FileChunks(stream, source, chunk_rows=chunk_rows, season=season)
+            try:
+                return await _ingest_chunks(engine, file, on_wait)
+            except _SeasonChanged:
+                season = file.season  # rare: a file not in date order across a July
 
 
-async def ingest_parsed(engine: AsyncEngine, parsed: ParsedFile) -> FileReport:
+async def ingest_parsed(
+    engine: AsyncEngine, parsed: ParsedFile, *, on_wait: OnWait | None = None
+) -> FileReport:
     """Write one parsed file in one transaction."""
-    report = FileReport(
-        source=parsed.source,
-        league=parsed.league,
-        season=parsed.season,
-        read=parsed.rows_read,
-        rejected=len(parsed.problems),
-        problems=list(parsed.problems),
-    )
+    report = FileReport(source=parsed.source, league=parsed.league, season=parsed.season)
+    report._add(parsed)
     if parsed.matches.empty:
         return report
-    rows = _rows(parsed.matches, os.path.basename(parsed.source))
     try:
         async with begin_write(engine) as conn:
-            counts = await _write(conn, rows, report.notes)
+            await _take_lock(conn, parsed.source, on_wait)
+            await _write_chunk(conn, parsed, report)
     except SQLAlchemyError as exc:
-        report.error = f"database error: {getattr(exc, 'orig', None) or exc}"
-        report.notes.clear()
-        return report
-    report.inserted, report.updated, report.unchanged = counts
+        report._fail(f"database error: {getattr(exc, 'orig', None) or exc}")
+    report.notes = list(dict.fromkeys(report.notes))
     return report
+
+
+async def _next(chunks: Iterator[ParsedFile]) -> ParsedFile | None:
+    return await asyncio.to_thread(next, chunks, None)  # parsing is CPU work
+
+
+async def _ingest_chunks(
+    engine: AsyncEngine, file: FileChunks, on_wait: OnWait | None
+) -> FileReport:
+    """Parse and write ``file`` chunk by chunk in one transaction.  The transaction opens
+    after the first two chunks are parsed, so a one-chunk file (every real one) is parsed
+    whole before anything is locked, and a file without matches opens none."""
+    report = FileReport(source=file.source)
+    chunks = iter(file)
+    try:
+        current = await _next(chunks)
+        ahead = await _next(chunks)
+        if ahead is not None or (current is not None and not current.matches.empty):
+            async with begin_write(engine) as conn:
+                await _take_lock(conn, file.source, on_wait)
+                while current is not None:
+                    await _write_chunk(conn, current, report)
+                    current, ahead = ahead, (await _next(chunks) if ahead is not None else None)
+                if file.season != file.chunk_season:
+                    raise _SeasonChanged  # rolls the transaction back
+        elif current is not None:
+            report._add(current)
+    except FootballDataError as exc:
+        report._fail(str(exc))
+    except SQLAlchemyError as exc:
+        report._fail(f"database error: {getattr(exc, 'orig', None) or exc}")
+    report.league, report.season = file.league, file.season
+    if report.rejected > len(report.problems):
+        report.notes.append(
+            f"{report.rejected - len(report.problems)} more rejected rows are not listed "
+            f"(only the first {MAX_LISTED_PROBLEMS})"
+        )
+    report.notes = list(dict.fromkeys(report.notes))  # a variant is noted once per chunk
+    return report
+
+
+async def _take_lock(conn: AsyncConnection, source: str, on_wait: OnWait | None) -> None:
+    """PostgreSQL: wait for any other ingest's file transaction to end (see the module)."""
+    if conn.dialect.name != "postgresql":
+        return
+    params = {"key": INGEST_LOCK}
+    taken = await conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), params)
+    if not taken.scalar_one():
+        if on_wait is not None:
+            on_wait(source)
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), params)
+
+
+async def _write_chunk(conn: AsyncConnection, chunk: ParsedFile, report: FileReport) -> None:
+    report._add(chunk)
+    if chunk.matches.empty:
+        return
+    rows = _rows(chunk.matches, os.path.basename(chunk.source))
+    inserted, updated, unchanged = await _write(conn, rows, report.notes)
+    report.inserted += inserted
+    report.updated += updated
+    report.unchanged += unchanged
 
 
 @dataclass
@@ -203,8 +320,18 @@ async def _league_ids(conn: AsyncConnection, codes: set[str]) -> dict[str, tuple
 
 
 def _team_key(name: str) -> str:
-    """What makes two team names the same team: case and white space do not count."""
-    return " ".join(name.split()).casefold()
+    """:func:`team_key`; a stored name it refuses (stored before the rule) keeps the old
+    key, white space and case only, so that it still matches its own spelling."""
+    try:
+        return team_key(name)
+    except TeamNameError:
+        return " ".join(name.split()).casefold()
+
+
+def _variant_note(variant: str, name: str) -> str:
+    if " ".join(variant.split()).casefold() == " ".join(name.split()).casefold():
+        return f"team {variant!r} is taken as {name!r} (case or spaces differ)"
+    return f"team {variant!r} is taken as {name!r} (invisible or look-alike characters differ)"
 
 
 async def _team_ids(
@@ -232,7 +359,7 @@ async def _team_ids(
         for variant in variants:
             out[variant] = id_
             if variant != name:
-                notes.append(f"team {variant!r} is taken as {name!r} (case or spaces differ)")
+                notes.append(_variant_note(variant, name))
     return out
 
 
