@@ -253,7 +253,7 @@ async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(api):
             'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
             'dateFrom: "2024-01-01", dateTo: "2023-01-01"}) { taskId } }',
             "BAD_USER_INPUT",
-            "after date_to",
+            "dateFrom 2024-01-01 is after dateTo",  # named as GraphQL spells them
         ),
         ('mutation { activateModel(version: "nope") { id } }', "NOT_FOUND", "no model"),
         ('mutation { cancelTraining(taskId: "nope") { id } }', "NOT_FOUND", "no training run"),
@@ -275,6 +275,28 @@ async def test_validation_error_names_the_field(api):
         'seasons: ["9900"]}) { taskId } }',
     )
     assert out["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "seasons"}
+
+
+async def test_validation_errors_name_inputs_as_graphql_spells_them(api):
+    """The client sent ``dateFrom`` and ``validationShare``: the error says so, in
+    ``extensions.field`` and in the message (not ``date_from``)."""
+    _, client = api
+    out = await gql(
+        client,
+        'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
+        'dateFrom: "2024-01-01", dateTo: "2023-01-01"}) { taskId } }',
+    )
+    (error,) = out["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "dateFrom"}
+    assert "dateTo" in error["message"] and "_" not in error["message"]
+    out = await gql(
+        client,
+        'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
+        "hyperparameters: {validationShare: 0.9}}) { taskId } }",
+    )
+    (error,) = out["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "hyperparameters"}
+    assert error["message"].startswith("validationShare must be between")
 
 
 async def test_unexpected_errors_are_masked(api, monkeypatch):
