@@ -24,6 +24,8 @@
                            guard; ``*.example.com`` wildcards, ``*`` for any); default
                            ``localhost,127.0.0.1,[::1]``
 ``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
+``FPE_MAX_QUERY_LENGTH``   the longest GraphQL query text accepted, in characters (a longer
+                           one is refused with ``QUERY_TOO_LARGE``); default 100000
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
 =========================  ===============================================================
@@ -56,6 +58,7 @@ ENV_VARS = frozenset(
         "FPE_CORS_ORIGINS",
         "FPE_ALLOWED_HOSTS",
         "FPE_LOG_FORMAT",
+        "FPE_MAX_QUERY_LENGTH",
         "XDG_DATA_HOME",
     }
 )
@@ -67,6 +70,7 @@ DEFAULT_CORS_ORIGINS = tuple(
 )
 
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+DEFAULT_MAX_QUERY_LENGTH = 100_000
 
 
 class ConfigError(FPEError):
@@ -112,6 +116,7 @@ class Settings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
     log_json: bool = True
+    max_query_length: int = DEFAULT_MAX_QUERY_LENGTH
 
     @property
     def embedded(self) -> bool:
@@ -140,7 +145,21 @@ class Settings:
             cors_origins=_origins(env, "FPE_CORS_ORIGINS") or DEFAULT_CORS_ORIGINS,
             allowed_hosts=_hosts(env.get("FPE_ALLOWED_HOSTS")),
             log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
+            max_query_length=_count(env, "FPE_MAX_QUERY_LENGTH", DEFAULT_MAX_QUERY_LENGTH),
         )
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{name}={text!r} must be at least 1")
+    return value
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
