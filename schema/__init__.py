@@ -1,5 +1,5 @@
 """The Strawberry GraphQL schema: queries, mutations and subscriptions over the service
-layer, with length, shape, depth, token, alias and cost limits and masking of
+layer, with length, shape, depth, token, alias, cost and prediction limits and masking of
 unexpected errors."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 from schema.cost import MAX_COST, QueryCost
 from schema.document import MAX_QUERY_LENGTH, CachedDocuments, DocumentCache
 from schema.errors import should_mask
+from schema.fixtures import MAX_PREDICTIONS, PredictionLimit
 from schema.guard import MAX_REPEATED_PAIRS, MAX_SELECTIONS
 from schema.resolvers import Mutation, Query, Subscription
 from schema.text import NoNulCharacters
@@ -37,6 +38,7 @@ LIMITS = {
     "max_tokens": 2000,
     "max_aliases": 20,
     "max_cost": MAX_COST,
+    "max_predictions": MAX_PREDICTIONS,
 }
 
 
@@ -97,6 +99,7 @@ def build_schema(max_query_length: int = MAX_QUERY_LENGTH) -> Schema:
             lambda: CachedDocuments(documents, max_query_length),
             # after the document cache (which sets the validation errors), before execution
             QueryCost,
+            PredictionLimit,
             NoNulCharacters,
         ],
     )

@@ -124,8 +124,7 @@ async def test_predictions_for_many_fixtures_with_odds(api):
     assert abs(sum(first["market"].values()) - 1) < 1e-9
     for k in ("home", "draw", "away"):
         assert first["edge"][k] == pytest.approx(
-            {"home": first["homeWin"], "draw": first["draw"], "away": first["awayWin"]}[k]
-            * odds[k]
+            {"home": first["homeWin"], "draw": first["draw"], "away": first["awayWin"]}[k] * odds[k]
             - 1
         )
     assert 0 < first["marketOver25"] < 1 and first["edgeOver25"]["over"] > -1
@@ -156,8 +155,9 @@ async def test_predictions_batch_is_one_model_load_and_bounded(api, monkeypatch)
     assert len(statements) <= 5, statements  # model row + weights + teams + leagues
     too_many = [{"home": "Arsenal", "away": "Chelsea"}] * (predictions.MAX_FIXTURES + 1)
     out = await gql(client, PREDICTIONS, {"f": too_many})
-    (error,) = out["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "at most 500" in error["message"]
+    (error,) = out["errors"]  # the request's bound, before the resolver's own
+    assert error["extensions"]["code"] == "TOO_MANY_PREDICTIONS"
+    assert "at most 500" in error["message"]
 
 
 async def test_predictions_name_every_bad_fixture(api):

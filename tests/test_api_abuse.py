@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from schema import build_schema
 from schema.cost import MAX_COST
 from schema.document import CACHE_CHARS, INLINE_CHARS, DocumentCache, Entry
+from schema.fixtures import MAX_PREDICTIONS
 from schema.guard import MAX_SELECTIONS
 from tests.conftest import (
     _make_template,
@@ -576,6 +577,45 @@ async def test_distinct_long_queries_do_not_grow_the_cache():
     result = await schema.execute("query " + "x" * 100_000 + " { __typename }")
     assert result.errors and result.errors[0].extensions["code"] == "QUERY_TOO_LARGE"
     assert schema.documents.chars <= CACHE_CHARS
+
+
+async def test_predictions_are_counted_across_aliases_fragments_and_literals(one_api, monkeypatch):
+    import schema.resolvers
+
+    _, client = one_api
+    calls = []
+
+    async def predict_fixtures(engine, fixtures, version):
+        calls.append(len(fixtures))
+        return []
+
+    monkeypatch.setattr(schema.resolvers.predictions, "predict_fixtures", predict_fixtures)
+    many = {"f": [{"home": "Arsenal", "away": "Chelsea"}] * 500}
+    aliases = " ".join(f"a{i}: predictions(fixtures: $f) {{ homeWin }}" for i in range(20))
+    body = await gql(client, f"query($f: [FixtureInput!]!) {{ {aliases} }}", many)
+    assert _code(body) == "TOO_MANY_PREDICTIONS"  # within the cost budget: 20,000 exactly
+    assert body["errors"][0]["extensions"]["predictions"] == 20 * 500
+    literal = "[" + ", ".join(['{home: "Arsenal", away: "Chelsea"}'] * 60) + "]"
+    mixed = (
+        "query($f: [FixtureInput!]!) { a: predictions(fixtures: $f) { draw } "
+        f"b: predictions(fixtures: {literal}) {{ draw }} }}"
+    )
+    body = await gql(client, mixed, {"f": many["f"][:450]})
+    assert body["errors"][0]["extensions"]["predictions"] == 450 + 60
+    plus_one = (
+        "query($f: [FixtureInput!]!) { predictions(fixtures: $f) { draw } "
+        '... on Query { predict(home: "Arsenal", away: "Chelsea") { draw } } }'
+    )
+    body = await gql(client, plus_one, many)
+    assert body["errors"][0]["extensions"]["predictions"] == MAX_PREDICTIONS + 1
+    assert calls == []  # every refusal came before execution
+    # one field spread twice runs once: 500 predictions, allowed
+    twice = (
+        "query($f: [FixtureInput!]!) { ...P ...P } "
+        "fragment P on Query { predictions(fixtures: $f) { draw } }"
+    )
+    assert (await gql(client, twice, many))["data"] == {"predictions": []}
+    assert calls == [500]
 
 
 # --- issue 18 on a live server -----------------------------------------------------------------
