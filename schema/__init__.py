@@ -24,7 +24,7 @@ from schema.cost import MAX_COST, QueryCost
 from schema.document import MAX_QUERY_LENGTH, CachedDocuments, DocumentCache
 from schema.errors import should_mask
 from schema.fixtures import MAX_PREDICTIONS, PredictionLimit
-from schema.guard import MAX_REPEATED_PAIRS, MAX_SELECTIONS
+from schema.guard import MAX_FRAGMENT_NESTING, MAX_REPEATED_PAIRS, MAX_SELECTIONS
 from schema.resolvers import Mutation, Query, Subscription
 from schema.text import NoNulCharacters
 
@@ -34,6 +34,7 @@ LIMITS = {
     "max_length": MAX_QUERY_LENGTH,
     "max_selections": MAX_SELECTIONS,
     "max_repeated_pairs": MAX_REPEATED_PAIRS,
+    "max_fragment_nesting": MAX_FRAGMENT_NESTING,
     "max_depth": 10,
     "max_tokens": 2000,
     "max_aliases": 20,

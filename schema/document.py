@@ -56,7 +56,7 @@ __all__ = [
     "Entry",
 ]
 
-MAX_QUERY_LENGTH = DEFAULT_MAX_QUERY_LENGTH  # characters; the page's longest: about 200
+MAX_QUERY_LENGTH = DEFAULT_MAX_QUERY_LENGTH  # characters; the page's longest: 322
 CACHE_ENTRIES = 512
 CACHE_CHARS = 500_000
 INLINE_CHARS = 2_000  # a longer text is parsed and validated in a thread

@@ -10,8 +10,10 @@ pairs, over a second of CPU. :func:`shape_errors` walks the expanded query once,
 recursion, and stops at the first bound passed, so its work is bounded whatever the query:
 over :data:`MAX_SELECTIONS` selections, or over :data:`MAX_REPEATED_PAIRS` pairs of fields
 at one place, the query is refused with ``QUERY_TOO_COMPLEX`` before any validation rule
-runs. Legitimate queries are far below both (the page's largest has 16 selections and no
-repeated field).
+runs. So is a chain of fragments spread one inside another over :data:`MAX_FRAGMENT_NESTING`
+deep (240 of them exhausted the recursion of the validation rules: "Validation aborted.",
+with no code). Legitimate queries are far below these bounds (the page's largest query has
+30 selections and no repeated field).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from graphql import (
     SelectionSetNode,
 )
 
-__all__ = ["MAX_REPEATED_PAIRS", "MAX_SELECTIONS", "shape_errors"]
+__all__ = ["MAX_FRAGMENT_NESTING", "MAX_REPEATED_PAIRS", "MAX_SELECTIONS", "shape_errors"]
 
 MAX_SELECTIONS = 2_000  # fields, fragment spreads and inline fragments, fragments expanded
 MAX_REPEATED_PAIRS = 1_000  # pairs of fields answering at the same response path
+MAX_FRAGMENT_NESTING = 50  # fragments spread inside fragments spread inside ...
 
 _Path = tuple[str, ...]
 
@@ -43,6 +46,14 @@ def _too_many_selections() -> GraphQLError:
         "counted each time they are spread): ask for fewer fields or spread fragments fewer "
         "times",
         extensions={"code": "QUERY_TOO_COMPLEX", "maxSelections": MAX_SELECTIONS},
+    )
+
+
+def _nested_too_deeply() -> GraphQLError:
+    return GraphQLError(
+        f"this query spreads fragments inside one another more than {MAX_FRAGMENT_NESTING} "
+        "deep: use fewer levels of fragments",
+        extensions={"code": "QUERY_TOO_COMPLEX", "maxFragmentNesting": MAX_FRAGMENT_NESTING},
     )
 
 
@@ -63,9 +74,10 @@ def _repeated(path: _Path, times: int) -> GraphQLError:
 
 def shape_errors(document: DocumentNode) -> list[GraphQLError]:
     """``[QUERY_TOO_COMPLEX error]`` when the operations of ``document``, fragments
-    expanded, have over :data:`MAX_SELECTIONS` selections or over
-    :data:`MAX_REPEATED_PAIRS` pairs of fields at one response path; else ``[]``. The walk
-    stops at the first bound passed: it visits at most :data:`MAX_SELECTIONS` selections."""
+    expanded, have over :data:`MAX_SELECTIONS` selections, over
+    :data:`MAX_REPEATED_PAIRS` pairs of fields at one response path or fragments nested
+    over :data:`MAX_FRAGMENT_NESTING` deep; else ``[]``. The walk stops at the first bound
+    passed: it visits at most :data:`MAX_SELECTIONS` selections."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -95,6 +107,9 @@ def shape_errors(document: DocumentNode) -> list[GraphQLError]:
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = fragments.get(name)
-                if fragment is not None and name not in spread:  # a cycle: validation's error
-                    stack.append((fragment.selection_set, path, spread | {name}))
+                if fragment is None or name in spread:  # unknown, or a cycle: validation's
+                    continue
+                if len(spread) >= MAX_FRAGMENT_NESTING:
+                    return [_nested_too_deeply()]
+                stack.append((fragment.selection_set, path, spread | {name}))
     return []

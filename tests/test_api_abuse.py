@@ -20,7 +20,7 @@ from schema import build_schema
 from schema.cost import MAX_COST
 from schema.document import CACHE_CHARS, INLINE_CHARS, DocumentCache, Entry
 from schema.fixtures import MAX_PREDICTIONS
-from schema.guard import MAX_SELECTIONS
+from schema.guard import MAX_FRAGMENT_NESTING, MAX_SELECTIONS
 from tests.conftest import (
     _make_template,
     create_database,
@@ -490,6 +490,16 @@ async def test_fragments_fanning_out_into_distinct_fields_are_refused(one_api, v
     body = await gql(client, query)
     assert _code(body) == "QUERY_TOO_COMPLEX" and validations == []
     assert body["errors"][0]["extensions"]["maxSelections"] == MAX_SELECTIONS
+
+
+async def test_a_deep_chain_of_fragments_is_refused_with_a_code(one_api, validations):
+    """240 fragments each spreading the next: the validation rules ran out of recursion
+    ("Validation aborted.", no code)."""
+    _, client = one_api
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(240))
+    body = await gql(client, f"{{ ...F0 }} {chain} fragment F240 on Query {{ __typename }}")
+    assert _code(body) == "QUERY_TOO_COMPLEX" and validations == []
+    assert body["errors"][0]["extensions"]["maxFragmentNesting"] == MAX_FRAGMENT_NESTING
 
 
 async def test_repeated_fields_are_refused_before_validation(one_api, validations):
