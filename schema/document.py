@@ -14,7 +14,8 @@ validation cache runs every rule, however exponential, on any document. Here:
 - :func:`schema.guard.shape_errors` refuses, before validation, a query that expands to too
   many selections or repeats a field too often; its errors are cached like validation's;
 - a text over :data:`INLINE_CHARS` characters is parsed and validated in a worker thread,
-  so the event loop goes on serving other requests meanwhile.
+  one at a time (the work holds the GIL: more threads would only take turns with the event
+  loop), so the loop goes on serving other requests meanwhile.
 
 A refused or unparsable text is answered as a parse error is: with a placeholder document
 (its operation named as the request names it) and the error in ``pre_execution_errors``,
@@ -23,11 +24,13 @@ which Strawberry returns before validation and execution, over HTTP and WebSocke
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from graphql import (
     DocumentNode,
@@ -81,6 +84,14 @@ class DocumentCache:
         self.max_chars = max_chars
         self.chars = 0
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """One thread at a time for the long texts (made on first use, in the event loop)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        return self._limiter
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -143,7 +154,8 @@ class CachedDocuments(SchemaExtension):
         query = self.execution_context.query or ""
         if len(query) <= INLINE_CHARS:
             return fn(*args, **kwargs)
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+        work = functools.partial(fn, *args, **kwargs)
+        return await anyio.to_thread.run_sync(work, limiter=self.cache.limiter)
 
     def _refuse(self, error: GraphQLError) -> None:
         context = self.execution_context
