@@ -20,6 +20,7 @@ import re
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,7 +37,7 @@ ALIASES = (
     + " ".join(f"a{i}: predictions(fixtures: $f) {{ homeWin }}" for i in range(20))
     + " }"
 )
-ATTACKS = {
+ATTACKS: dict[str, dict[str, Any]] = {
     "fragments x2, 22 levels": {"query": bomb(22)},
     "fragments x2, 40 levels": {"query": bomb(40)},
     "leagues { code } x495": {"query": "{ " + " ".join(["leagues { code }"] * 495) + " }"},
