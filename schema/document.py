@@ -165,8 +165,8 @@ class CachedDocuments(SchemaExtension):
     async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
         query = context.query or ""
-        entry = self.cache.get(query)
-        if entry is None and len(query) > self.max_length:
+        entry = None if len(query) > self.max_length else self.cache.get(query)
+        if len(query) > self.max_length:  # refused before even hashing it
             self._refuse(_too_large(len(query), self.max_length))
         elif entry is None:
             try:
