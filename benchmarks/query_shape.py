@@ -19,10 +19,13 @@ import asyncio
 import re
 import statistics
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+RUN = uuid.uuid4().hex[:8]
 
 
 def bomb(levels: int) -> str:
@@ -50,10 +53,11 @@ ATTACKS: dict[str, dict[str, Any]] = {
 
 
 def distinct(query: str, i: int) -> str:
-    """``query`` as a distinct syntax tree (its operation named ``Q<i>``): a comment would
-    not do, as the validation cache compares trees."""
-    named = re.sub(r"^(?:query\s*)?(?=[{(])", f"query Q{i} ", query, count=1)
-    return named if named != query else f"{query} # {i}"
+    """``query`` as a syntax tree no earlier run sent (its operation named after this run
+    and ``i``): a comment would not do, as the validation cache compared trees."""
+    name = f"Q{RUN}_{i}"
+    named = re.sub(r"^(?:query\s*)?(?=[{(])", f"query {name} ", query, count=1)
+    return named if named != query else f"{query} # {name}"
 
 
 def rss_mb(pid: int) -> float:
