@@ -1,5 +1,6 @@
 """The Strawberry GraphQL schema: queries, mutations and subscriptions over the service
-layer, with depth, token, alias and cost limits and masking of unexpected errors."""
+layer, with length, shape, depth, token, alias, cost and prediction limits and masking of
+unexpected errors."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
@@ -22,13 +21,26 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from schema.cost import MAX_COST, QueryCost
+from schema.document import MAX_QUERY_LENGTH, CachedDocuments, DocumentCache
 from schema.errors import should_mask
+from schema.fixtures import MAX_PREDICTIONS, PredictionLimit
+from schema.guard import MAX_FRAGMENT_NESTING, MAX_REPEATED_PAIRS, MAX_SELECTIONS
 from schema.resolvers import Mutation, Query, Subscription
 from schema.text import NoNulCharacters
 
 __all__ = ["LIMITS", "Limits", "Schema", "build_schema"]
 
-LIMITS = {"max_depth": 10, "max_tokens": 2000, "max_aliases": 20, "max_cost": MAX_COST}
+LIMITS = {
+    "max_length": MAX_QUERY_LENGTH,
+    "max_selections": MAX_SELECTIONS,
+    "max_repeated_pairs": MAX_REPEATED_PAIRS,
+    "max_fragment_nesting": MAX_FRAGMENT_NESTING,
+    "max_depth": 10,
+    "max_tokens": 2000,
+    "max_aliases": 20,
+    "max_cost": MAX_COST,
+    "max_predictions": MAX_PREDICTIONS,
+}
 
 
 # The depth and alias rules are made once: a rule class made per request would defeat the
@@ -45,6 +57,8 @@ class Limits(AddValidationRules):
 
 
 class Schema(strawberry.Schema):
+    documents: DocumentCache  # parsed and validated query texts (build_schema makes one)
+
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
         """Queries and mutations; a subscription (which only a WebSocket can carry) sent
         here, over HTTP, is answered with a clear error."""
@@ -69,8 +83,11 @@ class Schema(strawberry.Schema):
         super().process_errors([e for e in errors if should_mask(e)], execution_context)
 
 
-def build_schema() -> strawberry.Schema:
-    return Schema(
+def build_schema(max_query_length: int = MAX_QUERY_LENGTH) -> Schema:
+    """The schema, with its own document cache; a query text over ``max_query_length``
+    characters is refused (``FPE_MAX_QUERY_LENGTH``)."""
+    documents = DocumentCache()
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -78,10 +95,14 @@ def build_schema() -> strawberry.Schema:
             Limits,
             lambda: MaxTokensLimiter(max_token_count=LIMITS["max_tokens"]),
             lambda: MaskErrors(should_mask_error=should_mask),
-            lambda: ParserCache(maxsize=512),  # repeated queries skip parsing and validation
-            lambda: ValidationCache(maxsize=512),
-            # after the validation cache (which sets the validation errors), before execution
+            # repeated queries skip parsing and validation; refuses long texts and shapes
+            # that would make validation slow, before any rule runs
+            lambda: CachedDocuments(documents, max_query_length),
+            # after the document cache (which sets the validation errors), before execution
             QueryCost,
+            PredictionLimit,
             NoNulCharacters,
         ],
     )
+    schema.documents = documents
+    return schema

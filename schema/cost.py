@@ -86,18 +86,8 @@ class _Estimator:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-
-    def fields(self, selection_set: SelectionSetNode, seen: frozenset[str]) -> Iterator[FieldNode]:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection
-            elif isinstance(selection, InlineFragmentNode):
-                yield from self.fields(selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:
-                    yield from self.fields(fragment.selection_set, seen | {name})
+        self.memo: dict[tuple[str, str], int] = {}  # (fragment, parent type): unit cost
+        self.active: set[tuple[str, str]] = set()  # fragments being costed (cycles)
 
     def limit(self, node: FieldNode, field: Any) -> int | None:
         arg = field.args.get("limit")
@@ -122,30 +112,54 @@ class _Estimator:
 
     def cost(self, selection_set: SelectionSetNode, parent: GraphQLObjectType, n: int) -> int:
         """Values that ``selection_set`` adds for ``n`` objects of type ``parent``."""
+        return n * self.unit(selection_set, parent)
+
+    def unit(self, selection_set: SelectionSetNode, parent: GraphQLObjectType) -> int:
+        """Values that ``selection_set`` adds for one object of type ``parent``: a cost is
+        proportional to the number of objects, so a fragment's is computed once per parent
+        type and multiplied (fragments that spread one another twice cost milliseconds)."""
         total = 0
-        for node in self.fields(selection_set, frozenset()):
-            name = node.name.value
-            field = parent.fields.get(name)
-            if name.startswith("__") or field is None:
-                total += n
-                continue
-            bounds = list(LIST_BOUNDS.get((parent.name, name), ()))
-            limit = self.limit(node, field)
-            if limit is not None:
-                bounds = [limit]
-            if (parent.name, name) in LIST_ARGUMENTS:
-                bounds = [self.argument_length(node, field, *LIST_ARGUMENTS[parent.name, name])]
-            items, type_ = n, _unwrap(field.type)
-            while isinstance(type_, GraphQLList):
-                items *= bounds.pop(0) if bounds else MAX_LIMIT
-                type_ = _unwrap(type_.of_type)
-            if isinstance(type_, GraphQLScalarType) and type_.name == "JSON":
-                total += items * JSON_COST
-            elif isinstance(type_, GraphQLObjectType) and node.selection_set is not None:
-                total += items + self.cost(node.selection_set, type_, items)
-            else:
-                total += items
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.unit(selection.selection_set, parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value, parent)
         return total
+
+    def fragment(self, name: str, parent: GraphQLObjectType) -> int:
+        key = (name, parent.name)
+        if key not in self.memo:
+            fragment = self.fragments.get(name)
+            if fragment is None or key in self.active:  # a cycle: refused by validation
+                return 0
+            self.active.add(key)
+            self.memo[key] = self.unit(fragment.selection_set, parent)
+            self.active.discard(key)
+        return self.memo[key]
+
+    def field(self, node: FieldNode, parent: GraphQLObjectType) -> int:
+        """Values that field ``node`` adds for one object of type ``parent``."""
+        name = node.name.value
+        field = parent.fields.get(name)
+        if name.startswith("__") or field is None:
+            return 1
+        bounds = list(LIST_BOUNDS.get((parent.name, name), ()))
+        limit = self.limit(node, field)
+        if limit is not None:
+            bounds = [limit]
+        if (parent.name, name) in LIST_ARGUMENTS:
+            bounds = [self.argument_length(node, field, *LIST_ARGUMENTS[parent.name, name])]
+        items, type_ = 1, _unwrap(field.type)
+        while isinstance(type_, GraphQLList):
+            items *= bounds.pop(0) if bounds else MAX_LIMIT
+            type_ = _unwrap(type_.of_type)
+        if isinstance(type_, GraphQLScalarType) and type_.name == "JSON":
+            return items * JSON_COST
+        if isinstance(type_, GraphQLObjectType) and node.selection_set is not None:
+            return items + self.cost(node.selection_set, type_, items)
+        return items
 
 
 def query_cost(

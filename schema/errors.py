@@ -2,18 +2,22 @@
 
 User errors (bad input, not found, conflicts, an unreachable queue or database) keep their
 message; anything else is masked as "Unexpected error." (the schema's ``MaskErrors`` extension
-with :func:`should_mask`).
+with :func:`should_mask`). A training configuration's error names its field as GraphQL
+spells it, in ``extensions.field`` and in the message: ``dateTo``, not ``date_to``.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 from graphql import GraphQLError
+from strawberry.utils.str_converters import to_camel_case
 
 from core.errors import FPEError, error_code
+from server.runs.runconfig import FIELDS, HYPERPARAMETERS, ValidationError
 from server.store.db import DATABASE_ERRORS, outage
 
 __all__ = ["UserError", "graphql_errors", "should_mask", "to_user_error"]
@@ -22,17 +26,27 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+# the configuration's names that GraphQL spells otherwise (camelCase), as whole words
+_SNAKE_NAMES = re.compile(
+    r"\b(" + "|".join(name for name in (*FIELDS, *HYPERPARAMETERS) if "_" in name) + r")\b"
+)
+
+
 class UserError(GraphQLError):
     """An error meant for the person who sent the request."""
 
 
 def to_user_error(exc: FPEError) -> UserError:
-    """The exception's message with its class's code (and ``field`` when it names one)."""
+    """The exception's message with its class's code (and ``field`` when it names one),
+    input names spelt as in GraphQL."""
     extensions: dict[str, Any] = {"code": error_code(exc)[0]}
+    message = str(exc)
     field = getattr(exc, "field", None)
     if field is not None:
-        extensions["field"] = field
-    return UserError(str(exc), extensions=extensions)
+        extensions["field"] = to_camel_case(field)
+    if isinstance(exc, ValidationError):
+        message = _SNAKE_NAMES.sub(lambda match: to_camel_case(match[0]), message)
+    return UserError(message, extensions=extensions)
 
 
 def graphql_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -169,8 +169,9 @@ async def test_predictions_batch_is_one_model_load_and_bounded(trained, monkeypa
     assert len(statements) <= 5, statements  # model row + weights + teams + leagues
     too_many = [{"home": "Arsenal", "away": "Chelsea"}] * (predictions.MAX_FIXTURES + 1)
     out = await gql(client, PREDICTIONS, {"f": too_many})
-    (error,) = out["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "at most 500" in error["message"]
+    (error,) = out["errors"]  # the request's bound, before the resolver's own
+    assert error["extensions"]["code"] == "TOO_MANY_PREDICTIONS"
+    assert "at most 500" in error["message"]
 
 
 async def test_predictions_name_every_bad_fixture(trained):
@@ -263,7 +264,7 @@ async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(trained)
             'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
             'dateFrom: "2024-01-01", dateTo: "2023-01-01"}) { taskId } }',
             "BAD_USER_INPUT",
-            "after date_to",
+            "dateFrom 2024-01-01 is after dateTo",  # named as GraphQL spells them
         ),
         ('mutation { activateModel(version: "nope") { id } }', "NOT_FOUND", "no model"),
         ('mutation { cancelTraining(taskId: "nope") { id } }', "NOT_FOUND", "no training run"),
@@ -285,6 +286,28 @@ async def test_validation_error_names_the_field(api):
         'seasons: ["9900"]}) { taskId } }',
     )
     assert out["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "seasons"}
+
+
+async def test_validation_errors_name_inputs_as_graphql_spells_them(api):
+    """The client sent ``dateFrom`` and ``validationShare``: the error says so, in
+    ``extensions.field`` and in the message (not ``date_from``)."""
+    _, client = api
+    out = await gql(
+        client,
+        'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
+        'dateFrom: "2024-01-01", dateTo: "2023-01-01"}) { taskId } }',
+    )
+    (error,) = out["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "dateFrom"}
+    assert "dateTo" in error["message"] and "_" not in error["message"]
+    out = await gql(
+        client,
+        'mutation { startTraining(input: {modelType: FULL, leagues: ["E0"], '
+        "hyperparameters: {validationShare: 0.9}}) { taskId } }",
+    )
+    (error,) = out["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "hyperparameters"}
+    assert error["message"].startswith("validationShare must be between")
 
 
 async def test_unexpected_errors_are_masked(api, monkeypatch):

@@ -18,7 +18,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from schema import build_schema
 from schema.cost import MAX_COST
+from schema.document import CACHE_CHARS, INLINE_CHARS, DocumentCache, Entry
+from schema.fixtures import MAX_PREDICTIONS
+from schema.guard import MAX_FRAGMENT_NESTING, MAX_SELECTIONS
 from tests.conftest import (
     _make_template,
     create_database,
@@ -63,6 +67,39 @@ async def gql(client, query: str, variables: dict | None = None, **headers: str)
         headers={"authorization": f"Bearer {TOKEN}", **headers},
     )
     return _clean(response)
+
+
+def fragment_bomb(levels: int) -> str:
+    """Under 1 KB at 22 levels: fragments that each spread the next one twice."""
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ leagues {{ code }} }}"
+
+
+REPEATED = "{ " + " ".join(["leagues { code }"] * 495) + " }"  # 8 KB
+
+
+@pytest.fixture
+async def one_api(make_api):
+    """The API in-process on SQLite, with a token: for refusals that reach no database."""
+    return await make_api("sqlite", api_token=TOKEN)
+
+
+@pytest.fixture
+def validations(monkeypatch) -> list[threading.Thread]:
+    """The thread of every validation of a document (graphql-core's rules)."""
+    import schema.document
+
+    threads: list[threading.Thread] = []
+    validate = schema.document.validate_document
+
+    def spy(*args):
+        threads.append(threading.current_thread())
+        return validate(*args)
+
+    monkeypatch.setattr(schema.document, "validate_document", spy)
+    return threads
 
 
 # --- finding 1: the fan-out query ------------------------------------------------------------
@@ -780,3 +817,207 @@ async def test_junk_websocket_paths_add_no_metric_series(guarded):
     after = await _metric(guarded["base"], "fpe_websocket_connections_total")
     assert set(after) == set(before), set(after) ^ set(before)
     assert after['route="unmatched"'] == before['route="unmatched"'] + 55
+
+
+# --- issue 18: queries that cost more to read than to answer ---------------------------------
+
+
+@pytest.mark.parametrize("levels", [22, 40])
+async def test_exponential_fragments_are_refused_before_validation(one_api, validations, levels):
+    """Without the shape check, the depth and alias rules expand every spread: 26 s at 22
+    levels, and 40 levels would never finish."""
+    _, client = one_api
+    body = await gql(client, fragment_bomb(levels))
+    assert body["data"] is None and _code(body) == "QUERY_TOO_COMPLEX"
+    assert validations == []  # refused before any validation rule ran
+
+
+async def test_fragments_fanning_out_into_distinct_fields_are_refused(one_api, validations):
+    """No field repeated at one place, but 2**12 copies of the last fragment."""
+    _, client = one_api
+    fragments = " ".join(
+        f"fragment F{i} on ModelVersion {{ trainingRuns {{ model {{ ...F{i + 1} }} }} "
+        f"again: trainingRuns {{ model {{ ...F{i + 1} }} }} }}"
+        for i in range(12)
+    )
+    query = f"{{ models(limit: 1) {{ ...F0 }} }} {fragments} fragment F12 on ModelVersion {{ id }}"
+    body = await gql(client, query)
+    assert _code(body) == "QUERY_TOO_COMPLEX" and validations == []
+    assert body["errors"][0]["extensions"]["maxSelections"] == MAX_SELECTIONS
+
+
+async def test_a_deep_chain_of_fragments_is_refused_with_a_code(one_api, validations):
+    """240 fragments each spreading the next: the validation rules ran out of recursion
+    ("Validation aborted.", no code)."""
+    _, client = one_api
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(240))
+    body = await gql(client, f"{{ ...F0 }} {chain} fragment F240 on Query {{ __typename }}")
+    assert _code(body) == "QUERY_TOO_COMPLEX" and validations == []
+    assert body["errors"][0]["extensions"]["maxFragmentNesting"] == MAX_FRAGMENT_NESTING
+
+
+async def test_repeated_fields_are_refused_before_validation(one_api, validations):
+    """495 copies of a field: 245,000 pairs for graphql-core's overlapping-fields rule."""
+    _, client = one_api
+    bodies = await asyncio.gather(*(gql(client, REPEATED) for _ in range(8)))
+    for body in bodies:
+        assert body["data"] is None and _code(body) == "QUERY_TOO_COMPLEX"
+        assert body["errors"][0]["extensions"]["path"] == "leagues"
+    assert validations == []
+    merged = await gql(client, "{ leagues { code } leagues { name } }")  # asked twice: fine
+    assert merged["data"]["leagues"] and len(validations) == 1
+
+
+async def test_a_long_query_is_parsed_and_validated_off_the_event_loop(
+    one_api, validations, monkeypatch
+):
+    import schema.document
+
+    _, client = one_api
+    parse = schema.document.parse
+    started, release, released = threading.Event(), threading.Event(), []
+
+    def slow_parse(*args, **kwargs):
+        started.set()
+        released.append(release.wait(10))  # only /healthz, answered meanwhile, releases it
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(schema.document, "parse", slow_parse)
+    long_query = "query " + "Q" * INLINE_CHARS + " { leagues { code } }"
+    pending = asyncio.create_task(gql(client, long_query))
+    assert await asyncio.to_thread(started.wait, 10)
+    assert (await client.get("/healthz")).status_code == 200
+    release.set()
+    assert (await pending)["data"]["leagues"] and released == [True]
+    assert validations and threading.main_thread() not in validations
+    await gql(client, "{ leagues { name } }")  # short: worked on in place
+    assert validations[-1] is threading.main_thread()
+
+
+async def test_a_query_over_the_length_limit_is_refused_unparsed(make_api, monkeypatch):
+    import schema.document
+
+    _, client = await make_api("sqlite", api_token=TOKEN, max_query_length=1_000)
+    parsed = []
+    monkeypatch.setattr(schema.document, "parse", lambda *a, **k: parsed.append(a))
+    name = "A" * 1_000  # a long operation name, as in the attack (10 MB there)
+    for operation in (None, name):
+        response = await client.post(
+            "/graphql",
+            json={"query": f"query {name} {{ leagues {{ code }} }}", "operationName": operation},
+        )
+        body = _clean(response)
+        assert body["data"] is None and _code(body) == "QUERY_TOO_LARGE"
+        assert body["errors"][0]["extensions"]["maxLength"] == 1_000
+    assert parsed == []
+    monkeypatch.undo()
+    assert (await gql(client, f"query {'A' * 900} {{ leagues {{ code }} }}"))["data"]["leagues"]
+
+
+def test_the_document_cache_is_bounded_in_entries_and_characters():
+    cache = DocumentCache(max_entries=3, max_chars=1_000)
+    entry = Entry(document=None)  # type: ignore[arg-type]
+    for text in ("a" * 90, "b" * 90, "c" * 90):
+        cache.put(text, entry)
+    assert cache.get("a" * 90) is entry  # now the most recently used
+    cache.put("d" * 90, entry)  # a fourth entry: the least recently used goes
+    assert cache.get("b" * 90) is None and len(cache) == 3 and cache.chars == 270
+    cache.put("e" * 101, entry)  # over a tenth of the characters: never kept
+    assert cache.get("e" * 101) is None
+    for i in range(20):  # characters bound the cache before entries do
+        cache.max_entries = 100
+        cache.put(f"{i:02}" + "f" * 98, entry)
+    assert cache.chars <= 1_000 and len(cache) == 10
+
+
+async def test_distinct_long_queries_do_not_grow_the_cache():
+    """The attack: distinct long texts (30 of 10 MB kept 614 MB). Each is answered; the
+    cache keeps at most ``CACHE_CHARS`` characters of them."""
+    schema = build_schema()
+    for i in range(30):
+        result = await schema.execute(f"query Q{i}{'x' * 20_000} {{ __typename }}")
+        assert result.errors is None and result.data == {"__typename": "Query"}
+    assert 0 < schema.documents.chars <= CACHE_CHARS and len(schema.documents) < 30
+    result = await schema.execute("query " + "x" * 100_000 + " { __typename }")
+    assert result.errors and result.errors[0].extensions["code"] == "QUERY_TOO_LARGE"
+    assert schema.documents.chars <= CACHE_CHARS
+
+
+async def test_predictions_are_counted_across_aliases_fragments_and_literals(one_api, monkeypatch):
+    import schema.resolvers
+
+    _, client = one_api
+    calls = []
+
+    async def predict_fixtures(engine, fixtures, version):
+        calls.append(len(fixtures))
+        return []
+
+    monkeypatch.setattr(schema.resolvers.predictions, "predict_fixtures", predict_fixtures)
+    many = {"f": [{"home": "Arsenal", "away": "Chelsea"}] * 500}
+    aliases = " ".join(f"a{i}: predictions(fixtures: $f) {{ homeWin }}" for i in range(20))
+    body = await gql(client, f"query($f: [FixtureInput!]!) {{ {aliases} }}", many)
+    assert _code(body) == "TOO_MANY_PREDICTIONS"  # within the cost budget: 20,000 exactly
+    assert body["errors"][0]["extensions"]["predictions"] == 20 * 500
+    literal = "[" + ", ".join(['{home: "Arsenal", away: "Chelsea"}'] * 60) + "]"
+    mixed = (
+        "query($f: [FixtureInput!]!) { a: predictions(fixtures: $f) { draw } "
+        f"b: predictions(fixtures: {literal}) {{ draw }} }}"
+    )
+    body = await gql(client, mixed, {"f": many["f"][:450]})
+    assert body["errors"][0]["extensions"]["predictions"] == 450 + 60
+    plus_one = (
+        "query($f: [FixtureInput!]!) { predictions(fixtures: $f) { draw } "
+        '... on Query { predict(home: "Arsenal", away: "Chelsea") { draw } } }'
+    )
+    body = await gql(client, plus_one, many)
+    assert body["errors"][0]["extensions"]["predictions"] == MAX_PREDICTIONS + 1
+    assert calls == []  # every refusal came before execution
+    # one field spread twice runs once: 500 predictions, allowed
+    twice = (
+        "query($f: [FixtureInput!]!) { ...P ...P } "
+        "fragment P on Query { predictions(fixtures: $f) { draw } }"
+    )
+    assert (await gql(client, twice, many))["data"] == {"predictions": []}
+    assert calls == [500]
+
+
+# --- issue 18 on a live server -----------------------------------------------------------------
+
+
+async def test_the_fragment_bomb_leaves_a_live_server_responsive(live):
+    """Four 40-level bombs at once (each would never finish with the old rules): refused,
+    and /healthz is answered meanwhile."""
+    async with httpx.AsyncClient(base_url=live["base"], timeout=30) as client:
+        bombs = [asyncio.create_task(gql(client, fragment_bomb(40))) for _ in range(4)]
+        assert (await client.get("/healthz")).status_code == 200
+        for bomb in bombs:
+            assert _code(await bomb) == "QUERY_TOO_COMPLEX"
+
+
+async def test_refusals_before_parsing_are_error_messages_over_the_websocket(live):
+    uri = f"ws://127.0.0.1:{live['port']}/graphql"
+    async with connect(uri, subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"authorization": f"Bearer {TOKEN}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        too_long = "query " + "A" * 100_000 + " { leagues { code } }"
+        for i, (query, code) in enumerate(
+            ((too_long, "QUERY_TOO_LARGE"), (REPEATED, "QUERY_TOO_COMPLEX"))
+        ):
+            payload = {"query": query}
+            await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+            message = json.loads(await ws.recv())
+            assert message["type"] == "error" and message["id"] == str(i), message
+            assert message["payload"][0]["extensions"]["code"] == code
+        payload = {"query": "{ leagues { code } }"}
+        await ws.send(json.dumps({"id": "ok", "type": "subscribe", "payload": payload}))
+        assert json.loads(await ws.recv())["type"] == "next"  # the connection still serves
+        # a syntax error closes the connection with 4400, as the protocol says (and as
+        # Strawberry's own parsing did): the placeholder document keeps that
+        payload = {"query": "{ leagues {"}
+        await ws.send(json.dumps({"id": "bad", "type": "subscribe", "payload": payload}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await ws.recv()
+        assert closed.value.rcvd.code == 4400 and "Syntax Error" in closed.value.rcvd.reason

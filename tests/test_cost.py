@@ -34,7 +34,7 @@ def test_scalars_count_one_each_and_lists_multiply():
         1 + 300 * (1 + 1 + 1 + 1)
     )
     assert cost("{ models(limit: 1) { metrics config } }") == 1 + 2 * JSON_COST
-    assert cost("{ predict(home: \"a\", away: \"b\") { scoreGrid } }") == 1 + 30 * 30
+    assert cost('{ predict(home: "a", away: "b") { scoreGrid } }') == 1 + 30 * 30
 
 
 def test_limits_come_from_literals_variables_and_defaults():
@@ -77,7 +77,7 @@ def test_every_list_field_has_a_bound():
             if isinstance(inner, GraphQLList) and not bounded:
                 unbounded.append(f"{type_.name}.{name}")
     assert unbounded == []
-    for (type_name, field_name) in LIST_BOUNDS:
+    for type_name, field_name in LIST_BOUNDS:
         assert field_name in SCHEMA.type_map[type_name].fields, (type_name, field_name)
 
 
@@ -106,9 +106,32 @@ def test_the_page_queries_fit_the_budget_five_times():
 
 @pytest.mark.parametrize("aliases", [1, 20])
 def test_the_fan_out_attack_is_over_budget(aliases):
-    query = "{ " + " ".join(
-        f"a{i}: models(limit: 200) {{ teamStrengths {{ team {{ name }} }} "
-        "trainingRuns { logs config } }"
-        for i in range(aliases)
-    ) + " }"
+    query = (
+        "{ "
+        + " ".join(
+            f"a{i}: models(limit: 200) {{ teamStrengths {{ team {{ name }} }} "
+            "trainingRuns { logs config } }"
+            for i in range(aliases)
+        )
+        + " }"
+    )
     assert cost(query) > MAX_COST * aliases * 10
+
+
+def fragment_bomb(levels: int) -> str:
+    """Fragments that each spread the next one twice: ``2**levels`` copies of the last."""
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ leagues {{ code }} }}"
+
+
+def test_a_fragment_is_costed_once_and_multiplied():
+    """40 levels expand to 2**40 copies: only a cost per fragment, multiplied, finishes."""
+    assert cost(fragment_bomb(3)) == 2**3 * cost("{ leagues { code } }")
+    assert cost(fragment_bomb(40)) == 2**40 * cost("{ leagues { code } }")
+    shared = "fragment T on League { teams { name } }"
+    assert cost(f"{{ leagues {{ ...T }} }} {shared}") == 30 * (1 + 60 * 2)
+    assert cost(f"{{ models(limit: 1) {{ id }} leagues {{ ...T ...T }} }} {shared}") == (
+        2 + 30 * (1 + 2 * 60 * 2)
+    )

@@ -174,7 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Strawberry checks a WebSocket's Origin itself (cross-site WebSocket hijacking): the
     # server's own origin and FPE_ALLOWED_ORIGINS pass
     graphql = GraphQLApp(
-        build_schema(),
+        build_schema(settings.max_query_length),
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         allowed_origins=settings.allowed_origins,
     )

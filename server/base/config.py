@@ -31,6 +31,8 @@
                            complete within this many seconds; default 10
 ``FPE_MAX_CONNECTIONS``    open connections per server process (WebSockets included);
                            past it new ones get a 503 and are closed; default 1000
+``FPE_MAX_QUERY_LENGTH``   the longest GraphQL query text accepted, in characters (a longer
+                           one is refused with ``QUERY_TOO_LARGE``); default 100000
 ``FPE_DOWNLOAD_BASE_URL``  football-data.co.uk file root; default
                            ``https://www.football-data.co.uk/mmz4281``
 ``FPE_MAX_FILE_BYTES``     the largest data file read, uploaded or downloaded, in bytes;
@@ -70,6 +72,7 @@ ENV_VARS = frozenset(
         "FPE_HEADER_TIMEOUT",
         "FPE_MAX_CONNECTIONS",
         "FPE_MAX_FILE_BYTES",
+        "FPE_MAX_QUERY_LENGTH",
         "XDG_DATA_HOME",
     }
 )
@@ -81,6 +84,7 @@ DEFAULT_CORS_ORIGINS = tuple(
 )
 
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+DEFAULT_MAX_QUERY_LENGTH = 100_000
 
 # the largest legitimate bodies are far below it: a 500-row fixtures CSV is about 260 KB, a
 # 500-fixture predictions request about 100 KB, a stored model's weights about 170 KB
@@ -135,6 +139,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_query_length: int = DEFAULT_MAX_QUERY_LENGTH
 
     @property
     def embedded(self) -> bool:
@@ -166,6 +171,7 @@ class Settings:
             max_body_bytes=_count(env, "FPE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024),
             header_timeout=_seconds(env, "FPE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             max_connections=_count(env, "FPE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 2),
+            max_query_length=_count(env, "FPE_MAX_QUERY_LENGTH", DEFAULT_MAX_QUERY_LENGTH, 1),
         )
 
 

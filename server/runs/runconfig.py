@@ -16,6 +16,7 @@ from core.pipeline import MODEL_TYPES, TrainingConfig, check_selection
 from server.store.tables import League, Match
 
 __all__ = [
+    "FIELDS",
     "HYPERPARAMETERS",
     "RunConfig",
     "ValidationError",
@@ -24,6 +25,7 @@ __all__ = [
     "validate_config",
 ]
 
+FIELDS = ("model_type", "leagues", "seasons", "date_from", "date_to", "hyperparameters")
 HYPERPARAMETERS = ("xi", "l2", "refit_days", "validation_share", "burn_in_days", "margin")
 
 
@@ -84,8 +86,7 @@ def _strings(value: Any) -> bool:
 
 def parse_config(data: dict[str, Any]) -> RunConfig:
     """Shape checks only (types, known fields); :func:`validate_config` checks the data."""
-    known = {"model_type", "leagues", "seasons", "date_from", "date_to", "hyperparameters"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
     model_type = data.get("model_type")
