@@ -281,8 +281,7 @@ def format_report(s: dict[str, Any]) -> str:
     weights = s["pool_weights"]
     lines += [
         "",
-        f"RPS engine - {kind} market: {s['rps_diff']:+.5f} (standard error "
-        f"{s['rps_diff_se']:.5f})",
+        f"RPS engine - {kind} market: {s['rps_diff']:+.5f} (standard error {s['rps_diff_se']:.5f})",
     ]
     if "ceiling" in s:
         c = s["ceiling"]

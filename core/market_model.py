@@ -85,8 +85,10 @@ def _outcome_probs(
         + f0 * dg1 * (1 + lr) + f1 * dg1 * (1 - rho) + f2 * dg0 + f0 * dg2
     )  # fmt: skip
     probs = np.column_stack([p_home, p_away, 1.0 - under])
-    return probs, np.column_stack([home_u, away_u, -under_u]), np.column_stack(
-        [home_v, away_v, -under_v]
+    return (
+        probs,
+        np.column_stack([home_u, away_u, -under_u]),
+        np.column_stack([home_v, away_v, -under_v]),
     )
 
 

@@ -69,9 +69,7 @@ def rho_bounds(home_rate: np.ndarray, away_rate: np.ndarray) -> tuple[np.ndarray
     )
 
 
-def feasible_rho(
-    rho: float, home_rate: np.ndarray, away_rate: np.ndarray
-) -> float | np.ndarray:
+def feasible_rho(rho: float, home_rate: np.ndarray, away_rate: np.ndarray) -> float | np.ndarray:
     """``rho``, moved inside each fixture's :func:`rho_bounds` where it lies outside them
     (a scalar when it is valid for every fixture, else one value per fixture)."""
     if not rho:

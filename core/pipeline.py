@@ -123,7 +123,6 @@ class TrainingConfig:
             raise InvalidInputError("burn_in_days must be between 30 and 3650")
 
 
-
 @dataclass
 class TrainedModel:
     weights: dict[str, Any]
@@ -409,9 +408,7 @@ def _fit_draw(
     """The draw model on the pre-validation forecasts: Dixon-Coles (``wf``'s component), an
     independent Poisson walk-forward on the same schedule and the pre-match market.  Returns
     the model, its features for every match and the pre-match market probabilities."""
-    poisson = _goal_walk_forward(
-        frame, config, report, rho=False, phase="draw", phase_share=0.8
-    )
+    poisson = _goal_walk_forward(frame, config, report, rho=False, phase="draw", phase_share=0.8)
     market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_MARKET_SOURCES)
     x = pd.DataFrame(
         {  # home and away in the engine forecast's ratio; Dixon-Coles' own draw
@@ -588,10 +585,7 @@ class StoredModel:
             probs = self.calibrator.predict(probs)
         return probs, grid
 
-
-    def _pooled(
-        self, grid: MatchProbabilities, max_goals: int | None
-    ) -> tuple[np.ndarray, Any]:
+    def _pooled(self, grid: MatchProbabilities, max_goals: int | None) -> tuple[np.ndarray, Any]:
         """The pool where the market-implied ratings know both teams (a team without a
         priced match in the training data has none); Dixon-Coles alone elsewhere."""
         mi_model = self.market_implied

@@ -180,8 +180,11 @@ class Query:
             _engine(info), [f.to_service() for f in fixtures], model_version
         )
         bad = [
-            {"index": i, "message": f"fixture {i + 1} ({r['fixture']['home']} v "
-             f"{r['fixture']['away']}): {r['error']}"}
+            {
+                "index": i,
+                "message": f"fixture {i + 1} ({r['fixture']['home']} v "
+                f"{r['fixture']['away']}): {r['error']}",
+            }
             for i, r in enumerate(results)
             if "error" in r
         ]

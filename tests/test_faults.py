@@ -477,7 +477,7 @@ async def test_websocket_subscribers_leave_no_blocked_redis_reads(stack, own_red
         clients = await admin.client_list()
         return sum(1 for c in clients if "b" in c.get("flags", "") and c.get("cmd") == "xread")
 
-    progress = 'subscription($t: String!) { trainingProgress(taskId: $t) { status } }'
+    progress = "subscription($t: String!) { trainingProgress(taskId: $t) { status } }"
     events = "subscription { trainingEvents { status } }"
 
     async def subscriber(query: str, opened: asyncio.Event) -> None:

@@ -93,8 +93,10 @@ async def _train_via_api(base: str, leagues: list[str]) -> None:
         for _ in range(600):
             r = await client.post(
                 "/graphql",
-                json={"query": "query($t: String!) { task(taskId: $t) { status } }",
-                      "variables": {"t": task}},
+                json={
+                    "query": "query($t: String!) { task(taskId: $t) { status } }",
+                    "variables": {"t": task},
+                },
             )
             if r.json()["data"]["task"]["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
                 assert r.json()["data"]["task"]["status"] == "COMPLETED"
@@ -202,8 +204,11 @@ async def test_train_watch_history_models_cancel_predict(browser, server):
     assert len(boxes) > 5
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
-            apart = a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or (
-                b[1] + b[3] <= a[1]
+            apart = (
+                a[0] + a[2] <= b[0]
+                or b[0] + b[2] <= a[0]
+                or a[1] + a[3] <= b[1]
+                or (b[1] + b[3] <= a[1])
             )
             assert apart, (a, b)
     assert errors == []
@@ -320,9 +325,10 @@ async def test_every_view_at_desktop_and_phone_width_with_fixtures(browser, serv
                 async with page.expect_download() as download:
                     await page.click("#fixtures-export")
                 exported = Path(await (await download.value).path()).read_text()
-                assert exported.startswith("line,home,away,p_home") and len(
-                    exported.splitlines()
-                ) == 13
+                assert (
+                    exported.startswith("line,home,away,p_home")
+                    and len(exported.splitlines()) == 13
+                )
             await page.wait_for_timeout(300)
             await _no_overflow(page, width)
             await _shot(page, f"view-{view}-{label}")

@@ -401,9 +401,7 @@ async def test_a_retried_start_with_the_same_idempotency_key_returns_the_same_ru
     other = await start_training(services, data, idempotency_key="retry-2")
     assert other["task_id"] != first["task_id"]
     with pytest.raises(ValidationError, match="another configuration") as caught:
-        await start_training(
-            services, {**data, "model_type": "full"}, idempotency_key="retry-1"
-        )
+        await start_training(services, {**data, "model_type": "full"}, idempotency_key="retry-1")
     assert caught.value.field == "idempotency_key"
     with pytest.raises(ValidationError, match="idempotency key"):
         await start_training(services, data, idempotency_key="x" * 256)

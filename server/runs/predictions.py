@@ -439,9 +439,7 @@ async def _resolve_fixture_teams(
                 sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(names))
             )
         ).all()
-        leagues = await conn.execute(
-            sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes))
-        )
+        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
         countries = {code: country for code, country in leagues}
     by_name: dict[str, list[Any]] = {}
     for row in teams:

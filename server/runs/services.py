@@ -114,9 +114,7 @@ async def start_training(
         raise
     await runstate.announce(
         services.events,
-        runstate.state_event(
-            run["task_id"], ModelStatus.QUEUED, training.WAITING, progress=0.0
-        ),
+        runstate.state_event(run["task_id"], ModelStatus.QUEUED, training.WAITING, progress=0.0),
     )
     return run
 
