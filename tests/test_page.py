@@ -221,9 +221,9 @@ async def test_validation_errors_are_shown_next_to_the_field(browser, server):
     await page.fill('input[name="dateFrom"]', "2024-05-01")
     await page.fill('input[name="dateTo"]', "2023-05-01")
     await page.click("#start")
-    error = page.locator('[data-error-for="date_from"]')
+    error = page.locator('[data-error-for="dateFrom"]')
     await error.wait_for()
-    assert "after date_to" in await error.text_content()
+    assert "after dateTo" in await error.text_content()
     await _shot(page, "6-validation-error")
 
 
