@@ -85,7 +85,7 @@ class _Estimator:
     ) -> None:
         self.schema = schema
         self.fragments = fragments
-        self.variables = variables
+        self.variables = dict(variables)  # graphql-core wants a dict
         self.memo: dict[tuple[str, str], int] = {}  # (fragment, parent type): unit cost
         self.active: set[tuple[str, str]] = set()  # fragments being costed (cycles)
 
