@@ -58,7 +58,7 @@ _INLINE_ITEMS = 100  # answers with fewer list items near the top are encoded on
 logger = logging.getLogger(__name__)
 
 
-class _Encoded(dict):  # type: ignore[type-arg]
+class _Encoded(dict[str, Any]):
     """A GraphQL answer already encoded (in a thread) by :meth:`GraphQLApp.process_result`."""
 
     raw: bytes
@@ -84,7 +84,7 @@ def _too_large(size: int) -> bytes:
     return json.dumps({"data": None, "errors": [error]}).encode()
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, offline GraphiQL, WebSocket auth, JSON
     errors for bad requests, big answers encoded in a thread and capped in size.
     Subscriptions are served over the WebSocket only (no HTTP streaming transports)."""
@@ -129,7 +129,9 @@ class GraphQLApp(GraphQL):
             return data.raw
         return json.dumps(data, separators=(",", ":"))
 
-    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         services: Services = request.app.state.services
         token = bearer_token(request.headers.get("authorization"))
         # one context per WebSocket connection lives long: no cache across operations
