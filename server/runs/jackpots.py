@@ -1,0 +1,765 @@
+"""Jackpots: a list of fixtures with their 1X2 odds, probability sets A-G computed once at
+creation and frozen with the model versions that made them, the user's saved picks and the
+actual results (the service behind the legacy app's jackpot pages and GraphQL).
+
+The sets (``docs/jackpots.md``):
+
+- **A** the engine's forecast without the fixture's odds (the active model's fallback without
+  a market, calibrated when the model has a calibrator);
+- **B** the active model with the fixture's odds (blend + calibration): the calibrated
+  answer, the only set allowed for decision support;
+- **C** the margin-free market (the model's margin method), not calibrated;
+- **D** the active draw model's draw, home and away in B's ratio;
+- **E** B sharpened with temperature :data:`TEMPERATURE` (``p ** (1 / T)`` renormalised), a
+  heuristic;
+- **F** left out: nothing honest to put there;
+- **G** the mean of A, B and C.
+
+Probabilities are stored as fractions; adapters format them (the REST shim in percent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import math
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import InvalidInputError
+from core.pipeline import StoredModel
+from server.runs import predictions, registry
+from server.store.db import begin_write
+from server.store.tables import (
+    Jackpot,
+    JackpotFixture,
+    JackpotSavedResult,
+    JackpotTemplate,
+    Team,
+)
+
+__all__ = [
+    "MAX_BOOK",
+    "MAX_JACKPOT_FIXTURES",
+    "MAX_ODDS",
+    "MIN_ODDS",
+    "PICKS",
+    "SETS",
+    "TEMPERATURE",
+    "FixtureIn",
+    "JackpotNotFoundError",
+    "compute_sets",
+    "create_jackpot",
+    "create_template",
+    "delete_template",
+    "entropy_bits",
+    "get_jackpot",
+    "get_template",
+    "latest_saved_result",
+    "list_saved_results",
+    "list_templates",
+    "parse_fixtures",
+    "percent",
+    "refuse_export",
+    "save_result",
+    "score",
+    "set_actual_results",
+    "template_fixtures",
+]
+
+SETS = ("A", "B", "C", "D", "E", "G")
+TEMPERATURE = 0.75  # set E: p ** (1 / T), T < 1 sharpens
+MIN_ODDS, MAX_ODDS = 1.01, 1000.0
+MAX_BOOK = 1.30  # sum of 1 / odds
+MAX_JACKPOT_FIXTURES = 30
+PICKS = ("1", "X", "2")
+_MAX_NAME = 255
+_MAX_ID = 64
+_J, _F, _S, _T = (
+    Jackpot.__table__,
+    JackpotFixture.__table__,
+    JackpotSavedResult.__table__,
+    JackpotTemplate.__table__,
+)
+
+
+class JackpotNotFoundError(InvalidInputError):
+    """No jackpot, saved result or template has that id."""
+
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class FixtureIn:
+    """One fixture as the user entered it; ``odds`` are decimal home/draw/away."""
+
+    id: str
+    home: str
+    away: str
+    odds: tuple[float, float, float]
+    match_date: str | None = None
+    league: str | None = None
+
+    def label(self, i: int) -> str:
+        return f"fixture {i + 1} ({self.home} v {self.away})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "home": self.home,
+            "away": self.away,
+            "odds": list(self.odds),
+            "match_date": self.match_date,
+            "league": self.league,
+        }
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+def _text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string")
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is longer than {limit} characters")
+    return value
+
+
+def _price(value: Any, where: str, side: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError(f"{where}: the {side} odds must be a decimal number, not {value!r}")
+    if not MIN_ODDS <= value <= MAX_ODDS:
+        raise InvalidInputError(
+            f"{where}: the {side} odds {value:g} are outside [{MIN_ODDS:g}, {MAX_ODDS:g}]"
+        )
+    return float(value)
+
+
+def parse_fixtures(items: Any) -> list[FixtureIn]:
+    """Check a jackpot's fixtures: 1-30 of them, each ``{id, homeTeam, awayTeam, odds: {home,
+    draw, away}[, matchDate][, league]}`` (``home``/``away`` are accepted for the team names),
+    decimal odds in [1.01, 1000] with a book of at most 130 %, ids unique.  Every problem
+    names its fixture; nothing is filled in."""
+    if not isinstance(items, list) or not items:
+        raise InvalidInputError("fixtures must be a non-empty list")
+    if len(items) > MAX_JACKPOT_FIXTURES:
+        raise InvalidInputError(
+            f"{len(items)} fixtures: a jackpot has at most {MAX_JACKPOT_FIXTURES}"
+        )
+    out: list[FixtureIn] = []
+    for i, item in enumerate(items):
+        where = f"fixture {i + 1}"
+        if not isinstance(item, dict):
+            raise InvalidInputError(f"{where} must be an object")
+        home = item.get("homeTeam", item.get("home"))
+        away = item.get("awayTeam", item.get("away"))
+        home = _text(home, f"{where}: homeTeam", 100)
+        away = _text(away, f"{where}: awayTeam", 100)
+        where = f"{where} ({home} v {away})"
+        raw_id = item.get("id", i + 1)
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        fixture_id = _text(raw_id, f"{where}: id", _MAX_ID)
+        odds = item.get("odds")
+        if not isinstance(odds, dict) or any(odds.get(k) is None for k in ("home", "draw", "away")):
+            raise InvalidInputError(
+                f"{where}: odds must be {{home, draw, away}} decimal prices; none are made up"
+            )
+        prices = tuple(_price(odds[k], where, k) for k in ("home", "draw", "away"))
+        book = sum(1.0 / p for p in prices)
+        if book > MAX_BOOK:
+            raise InvalidInputError(
+                f"{where}: the odds make a book of {100 * book:.1f} %, more than "
+                f"{100 * MAX_BOOK:.0f} %: check them"
+            )
+        date, league = item.get("matchDate"), item.get("league")
+        date = None if date is None else _text(date, f"{where}: matchDate", 32)
+        league = None if league is None else _text(league, f"{where}: league", 16)
+        out.append(FixtureIn(fixture_id, home, away, prices, date, league))  # type: ignore[arg-type]
+    seen: set[str] = set()
+    for f in out:
+        if f.id in seen:
+            raise InvalidInputError(f"fixture id {f.id!r} is used twice: ids must be unique")
+        seen.add(f.id)
+    return out
+
+
+async def _check_teams(engine: AsyncEngine, fixtures: list[FixtureIn]) -> None:
+    """Refuse unknown team names, all of them in one message with suggested spellings."""
+    async with engine.connect() as conn:
+        known = sorted({r[0] for r in await conn.execute(sa.select(Team.__table__.c.name))})
+    by_lower = {name.lower(): name for name in known}
+    problems = []
+    for i, f in enumerate(fixtures):
+        for name in (f.home, f.away):
+            if name.lower() in by_lower:
+                continue
+            close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+            hint = (
+                f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)" if close else ""
+            )
+            problems.append(f"{f.label(i)}: no team called {name!r}{hint}")
+    if problems:
+        raise InvalidInputError("unknown team(s): " + "; ".join(problems))
+
+
+# --- the sets ------------------------------------------------------------------------------
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    p = np.asarray(p, dtype=float)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def percent(p: Any) -> list[float]:
+    """Three probabilities as percent with two decimals summing to exactly 100 (largest
+    remainders get the spare hundredths)."""
+    units = np.asarray(p, dtype=float) / float(np.sum(p)) * 10_000
+    floor = np.floor(units).astype(int)
+    spare = 10_000 - int(floor.sum())
+    for k in np.argsort(-(units - floor), kind="stable")[:spare]:
+        floor[k] += 1
+    return [int(u) / 100 for u in floor]
+
+
+def _row(
+    p: np.ndarray,
+    calibrated: bool,
+    heuristic: bool = False,
+    decision: bool = False,
+    components: dict[str, float | None] | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "home": float(p[0]),
+        "draw": float(p[1]),
+        "away": float(p[2]),
+        "entropy": entropy_bits(p),
+        "calibrated": calibrated,
+        "heuristic": heuristic,
+        "decision_support": decision,
+    }
+    if components is not None:
+        row["draw_components"] = components
+    return row
+
+
+def compute_sets(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    draw: float | None,
+    components: dict[str, float | None] | None,
+    calibrated: bool,
+) -> dict[str, dict[str, Any]]:
+    """The sets of one fixture from A (no odds), B (with odds), C (margin-free market) and
+    the draw model's draw (None: no draw model, no D)."""
+    a, b, c = (np.asarray(x, dtype=float) for x in (a, b, c))
+    sharp = b ** (1.0 / TEMPERATURE)
+    sets = {
+        "A": _row(a, calibrated, components=components),
+        "B": _row(b, calibrated, decision=True, components=components),
+        "C": _row(c, False, components=components),
+        "E": _row(sharp / sharp.sum(), False, heuristic=True),
+        "G": _row((a + b + c) / 3.0, False, heuristic=True),
+    }
+    if draw is not None:
+        rest = (1.0 - draw) / (b[0] + b[2])
+        sets["D"] = _row(np.array([b[0] * rest, draw, b[2] * rest]), False)
+    return {k: sets[k] for k in SETS if k in sets}
+
+
+# --- predictions -----------------------------------------------------------------------------
+
+
+async def _predict(
+    engine: AsyncEngine, fixtures: list[dict[str, Any]], version: str
+) -> list[dict[str, Any]]:
+    """The one call into the prediction service: per fixture ``{home, away[, league][,
+    odds]}`` the model's 1X2 (``home_win``, ``draw``, ``away_win``), ``market`` (margin-free,
+    with odds), ``home_team``/``away_team`` as stored, or ``{"error": reason}``."""
+    return await predictions.predict_fixtures(engine, fixtures, version)
+
+
+_DRAW_MODELS: OrderedDict[str, StoredModel] = OrderedDict()
+
+
+async def _draw_components(
+    engine: AsyncEngine, version: str, teams: list[tuple[str, str]], market_draw: list[float]
+) -> list[dict[str, float | None]]:
+    """The draw model's three component draws per fixture: its independent Poisson model,
+    Dixon-Coles' own draw and the margin-free market's."""
+    stored = _DRAW_MODELS.get(version)
+    if stored is None:
+        weights = (await registry.get_model(engine, version))["model_weights"]
+        stored = await asyncio.to_thread(StoredModel, weights)
+        _DRAW_MODELS[version] = stored
+        while len(_DRAW_MODELS) > 2:
+            _DRAW_MODELS.popitem(last=False)
+    names = {n for pair in teams for n in pair}
+    t = Team.__table__
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(t.c.id, t.c.name).where(t.c.name.in_(names)))).all()
+    ids: dict[str, str] = {}
+    for team_id, name in rows:
+        ids[name] = "" if name in ids else str(team_id)  # a name in two countries: unknown
+    known = set(stored.dixon_coles.teams_)
+    pairs = [(ids.get(home, ""), ids.get(away, "")) for home, away in teams]
+    rows_ok = [i for i, (h, a) in enumerate(pairs) if h in known and a in known]
+    out: list[dict[str, float | None]] = [
+        {"poisson": None, "dixon_coles": None, "market": m} for m in market_draw
+    ]
+    poisson_model = stored.independent_poisson
+    if not rows_ok or poisson_model is None:
+        return out
+    home_ids = [pairs[i][0] for i in rows_ok]
+    away_ids = [pairs[i][1] for i in rows_ok]
+    dc, poisson = await asyncio.to_thread(
+        lambda: (
+            stored.dixon_coles.predict(home_ids, away_ids),
+            poisson_model.predict(home_ids, away_ids),
+        )
+    )
+    for k, i in enumerate(rows_ok):
+        out[i]["poisson"] = float(poisson.draw[k])
+        out[i]["dixon_coles"] = float(dc.draw[k])
+    return out
+
+
+async def _active_version(engine: AsyncEngine, model_type: str) -> str | None:
+    models = await registry.list_models(engine, status="active", model_type=model_type, limit=1)
+    return models[0]["version"] if models else None
+
+
+def _failures(fixtures: list[FixtureIn], results: list[dict[str, Any]], version: str) -> None:
+    problems = [
+        f"{f.label(i)}: {r['error']}"
+        for i, (f, r) in enumerate(zip(fixtures, results, strict=True))
+        if "error" in r
+    ]
+    if problems:
+        raise InvalidInputError(
+            f"no active model covers every fixture (model {version}): " + "; ".join(problems)
+        )
+
+
+async def _probabilities(
+    engine: AsyncEngine, fixtures: list[FixtureIn]
+) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
+    """(model version, draw model version, per fixture its sets, warnings)."""
+    model = await registry.get_model(engine, None, "full", with_weights=False)
+    version = model["version"]
+    calibrated = model["model_type"] in ("full", "calibration")
+    plain = [{"home": f.home, "away": f.away, "league": f.league} for f in fixtures]
+    priced = [
+        p | {"odds": dict(zip(("home", "draw", "away"), f.odds, strict=True))}
+        for p, f in zip(plain, fixtures, strict=True)
+    ]
+    results = await _predict(engine, plain + priced, version)
+    without, with_odds = results[: len(fixtures)], results[len(fixtures) :]
+    _failures(fixtures, with_odds, version)
+    warnings: list[str] = []
+    draw_version = await _active_version(engine, "draw")
+    draws: list[float | None] = [None] * len(fixtures)
+    components: list[dict[str, float | None] | None] = [None] * len(fixtures)
+    if draw_version is None:
+        warnings.append("there is no active draw model: set D and drawComponents are left out")
+    else:
+        drawn = await _predict(engine, priced, draw_version)
+        if any("error" in r for r in drawn):
+            warnings.append(
+                f"the draw model {draw_version} does not know every team: set D is left out"
+            )
+            draw_version = None
+        else:
+            draws = [r["draw"] for r in drawn]
+            components = list(
+                await _draw_components(
+                    engine,
+                    draw_version,
+                    [(r["home_team"], r["away_team"]) for r in with_odds],
+                    [r["market"]["draw"] for r in with_odds],
+                )
+            )
+    sets = []
+    for i, (a, b) in enumerate(zip(without, with_odds, strict=True)):
+        three = [np.array([r["home_win"], r["draw"], r["away_win"]]) for r in (a, b)]
+        market = np.array([b["market"][k] for k in ("home", "draw", "away")])
+        sets.append(
+            {
+                "home_team": b["home_team"],
+                "away_team": b["away_team"],
+                "sets": compute_sets(
+                    three[0], three[1], market, draws[i], components[i], calibrated
+                ),
+            }
+        )
+    if draw_version is None:
+        for s in sets:
+            s["sets"].pop("D", None)
+    return version, draw_version, sets, warnings
+
+
+# --- jackpots ------------------------------------------------------------------------------
+
+
+def _new_id() -> str:
+    return f"JK-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(6)}"
+
+
+async def create_jackpot(
+    engine: AsyncEngine, fixtures: list[FixtureIn], name: str | None = None
+) -> dict[str, Any]:
+    """Predict every fixture with the active models and store the sets: computed once,
+    here, never again.  Unknown teams and teams no active model covers are refused, every
+    one named; no fixture is skipped (the sets are aligned by index)."""
+    if not 1 <= len(fixtures) <= MAX_JACKPOT_FIXTURES:
+        raise InvalidInputError(f"a jackpot has 1 to {MAX_JACKPOT_FIXTURES} fixtures")
+    await _check_teams(engine, fixtures)
+    version, draw_version, computed, warnings = await _probabilities(engine, fixtures)
+    now = datetime.now(UTC)
+    name = _text(name, "name", _MAX_NAME) if name else f"Jackpot {now:%Y-%m-%d %H:%M}"
+    public_id = _new_id()
+    async with begin_write(engine) as conn:
+        jackpot_id = (
+            await conn.execute(
+                sa.insert(_J)
+                .values(
+                    public_id=public_id,
+                    name=name,
+                    model_version=version,
+                    draw_model_version=draw_version,
+                    status="calculated",
+                    warnings=warnings,
+                    created_at=now,
+                )
+                .returning(_J.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.insert(_F),
+            [
+                {
+                    "jackpot_id": jackpot_id,
+                    "position": i,
+                    "fixture_id": f.id,
+                    "home_team": f.home,
+                    "away_team": f.away,
+                    "home_odds": f.odds[0],
+                    "draw_odds": f.odds[1],
+                    "away_odds": f.odds[2],
+                    "match_date": f.match_date,
+                    "league": f.league,
+                    "probabilities": c,
+                }
+                for i, (f, c) in enumerate(zip(fixtures, computed, strict=True))
+            ],
+        )
+    return await get_jackpot(engine, public_id)
+
+
+async def _jackpot_row(conn: Any, public_id: str) -> Any:
+    row = (await conn.execute(sa.select(_J).where(_J.c.public_id == public_id))).first()
+    if row is None:
+        raise JackpotNotFoundError(f"no jackpot has id {public_id!r}")
+    return row
+
+
+async def get_jackpot(engine: AsyncEngine, public_id: str) -> dict[str, Any]:
+    """A jackpot with its fixtures (in entry order) and the sets stored at creation."""
+    async with engine.connect() as conn:
+        row = await _jackpot_row(conn, public_id)
+        fixtures = (
+            await conn.execute(
+                sa.select(_F).where(_F.c.jackpot_id == row.id).order_by(_F.c.position)
+            )
+        ).all()
+    return {
+        "id": row.public_id,
+        "name": row.name,
+        "model_version": row.model_version,
+        "draw_model_version": row.draw_model_version,
+        "status": row.status,
+        "warnings": list(row.warnings or []),
+        "created_at": row.created_at,
+        "fixtures": [
+            {
+                "id": f.fixture_id,
+                "home": f.home_team,
+                "away": f.away_team,
+                "odds": {"home": f.home_odds, "draw": f.draw_odds, "away": f.away_odds},
+                "match_date": f.match_date,
+                "league": f.league,
+                "sets": f.probabilities["sets"],
+            }
+            for f in fixtures
+        ],
+    }
+
+
+# --- saved results -------------------------------------------------------------------------
+
+
+def _picks(value: Any, fixture_ids: set[str], what: str, nulls: bool) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what} must be an object of fixture id to 1, X or 2")
+    out = {}
+    for key, pick in value.items():
+        if key not in fixture_ids:
+            raise InvalidInputError(f"{what}: {str(key)[:64]!r} is not a fixture of this jackpot")
+        if pick is None and nulls:
+            continue
+        if pick not in PICKS:
+            raise InvalidInputError(f"{what}[{key}] must be '1', 'X' or '2', not {pick!r}")
+        out[key] = pick
+    return out
+
+
+def _selections(value: Any, fixture_ids: set[str]) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInputError("selections must be an object of set (A-G) to picks")
+    out = {}
+    for key, picks in value.items():
+        if key not in "ABCDEFG" or len(key) != 1:
+            raise InvalidInputError(f"selections: {str(key)[:16]!r} is not a set A-G")
+        out[key] = _picks(picks, fixture_ids, f"selections[{key}]", nulls=True)
+    return out
+
+
+def score(
+    selections: dict[str, dict[str, str]], actual: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """Per set: ``total`` picks whose fixture has an actual result, ``correct`` of them."""
+    out = {}
+    for key, picks in selections.items():
+        judged = [f for f in picks if f in actual]
+        out[key] = {
+            "correct": sum(picks[f] == actual[f] for f in judged),
+            "total": len(judged),
+        }
+    return out
+
+
+def _saved(row: Any, public_id: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "jackpot_id": public_id,
+        "selections": row.selections,
+        "actual_results": row.actual_results,
+        "scores": row.scores,
+        "model_version": row.model_version,
+        "total_fixtures": row.total_fixtures,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+async def _fixture_ids(conn: Any, jackpot_id: int) -> set[str]:
+    rows = await conn.execute(sa.select(_F.c.fixture_id).where(_F.c.jackpot_id == jackpot_id))
+    return {r[0] for r in rows}
+
+
+async def save_result(
+    engine: AsyncEngine,
+    public_id: str,
+    name: Any,
+    description: Any = None,
+    selections: Any = None,
+    actual_results: Any = None,
+) -> dict[str, Any]:
+    """Save picks per set (empty is fine) and, optionally, actual results; the scores are
+    computed here, never taken from the client."""
+    name = _text(name, "name", _MAX_NAME)
+    if description is not None and not isinstance(description, str):
+        raise InvalidInputError("description must be a string")
+    now = datetime.now(UTC)
+    async with begin_write(engine) as conn:
+        jackpot = await _jackpot_row(conn, public_id)
+        ids = await _fixture_ids(conn, jackpot.id)
+        picks = _selections(selections, ids)
+        actual = (
+            {} if actual_results is None else _picks(actual_results, ids, "actual_results", True)
+        )
+        new_id = (
+            await conn.execute(
+                sa.insert(_S)
+                .values(
+                    jackpot_id=jackpot.id,
+                    name=name,
+                    description=description,
+                    selections=picks,
+                    actual_results=actual,
+                    scores=score(picks, actual),
+                    model_version=jackpot.model_version,
+                    total_fixtures=len(ids),
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(_S.c.id)
+            )
+        ).scalar_one()
+        row = (await conn.execute(sa.select(_S).where(_S.c.id == new_id))).one()
+    return _saved(row, public_id)
+
+
+async def set_actual_results(engine: AsyncEngine, result_id: int, actual: Any) -> dict[str, Any]:
+    """Replace a saved result's actual results (nulls dropped) and rescore it.  Idempotent
+    and cheap: the same map again reads one row and writes nothing."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(_S).where(_S.c.id == result_id))).first()
+        if row is None:
+            raise JackpotNotFoundError(f"no saved result has id {result_id}")
+        public_id = (
+            await conn.execute(sa.select(_J.c.public_id).where(_J.c.id == row.jackpot_id))
+        ).scalar_one()
+        ids = await _fixture_ids(conn, row.jackpot_id)
+    picks = _picks(actual, ids, "actual results", nulls=True)
+    if picks == row.actual_results:
+        return _saved(row, public_id)
+    async with begin_write(engine) as conn:
+        await conn.execute(
+            sa.update(_S)
+            .where(_S.c.id == result_id)
+            .values(
+                actual_results=picks,
+                scores=score(row.selections, picks),
+                updated_at=datetime.now(UTC),
+            )
+        )
+        row = (await conn.execute(sa.select(_S).where(_S.c.id == result_id))).one()
+    return _saved(row, public_id)
+
+
+async def list_saved_results(
+    engine: AsyncEngine, public_id: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Saved results, newest first: of one jackpot, or of all."""
+    query = (
+        sa.select(_S, _J.c.public_id)
+        .join(_J, _J.c.id == _S.c.jackpot_id)
+        .order_by(_S.c.created_at.desc(), _S.c.id.desc())
+        .limit(limit)
+    )
+    async with engine.connect() as conn:
+        if public_id is not None:
+            jackpot = await _jackpot_row(conn, public_id)
+            query = query.where(_S.c.jackpot_id == jackpot.id)
+        rows = (await conn.execute(query)).all()
+    return [_saved(r, r.public_id) for r in rows]
+
+
+async def latest_saved_result(engine: AsyncEngine) -> dict[str, Any] | None:
+    rows = await list_saved_results(engine, limit=1)
+    return rows[0] if rows else None
+
+
+def refuse_export(validation_ids: Any) -> None:
+    """ "Export to training" does not exist: the engine learns from match results (ingested
+    from football-data.co.uk), never from jackpot picks.  Checks the ids' shape, then
+    refuses with the reason."""
+    if not isinstance(validation_ids, list) or not all(isinstance(v, str) for v in validation_ids):
+        raise InvalidInputError('validation_ids must be a list of "<savedResultId>-<set>" strings')
+    raise InvalidInputError(
+        "nothing was exported: the engine learns from match results, not from jackpot picks. "
+        "Ingest the finished matches (fpe download / fpe ingest) and train a new model; the "
+        "saved results keep their scores per set here."
+    )
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def _template(row: Any, with_fixtures: bool) -> dict[str, Any]:
+    out = {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "fixture_count": len(row.fixtures),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if with_fixtures:
+        out["fixtures"] = row.fixtures
+    return out
+
+
+async def create_template(
+    engine: AsyncEngine, name: Any, description: Any, fixtures: list[FixtureIn]
+) -> dict[str, Any]:
+    name = _text(name, "name", _MAX_NAME)
+    if description is not None and not isinstance(description, str):
+        raise InvalidInputError("description must be a string")
+    now = datetime.now(UTC)
+    async with begin_write(engine) as conn:
+        new_id = (
+            await conn.execute(
+                sa.insert(_T)
+                .values(
+                    name=name,
+                    description=description,
+                    fixtures=[f.to_json() for f in fixtures],
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(_T.c.id)
+            )
+        ).scalar_one()
+        row = (await conn.execute(sa.select(_T).where(_T.c.id == new_id))).one()
+    return _template(row, with_fixtures=True)
+
+
+async def list_templates(engine: AsyncEngine, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """(newest ``limit`` templates without their fixtures, how many there are)."""
+    async with engine.connect() as conn:
+        total = (await conn.execute(sa.select(sa.func.count()).select_from(_T))).scalar_one()
+        rows = (
+            await conn.execute(
+                sa.select(_T).order_by(_T.c.created_at.desc(), _T.c.id.desc()).limit(limit)
+            )
+        ).all()
+    return [_template(r, with_fixtures=False) for r in rows], int(total)
+
+
+async def get_template(engine: AsyncEngine, template_id: int) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(_T).where(_T.c.id == template_id))).first()
+    if row is None:
+        raise JackpotNotFoundError(f"no template has id {template_id}")
+    return _template(row, with_fixtures=True)
+
+
+async def delete_template(engine: AsyncEngine, template_id: int) -> None:
+    async with begin_write(engine) as conn:
+        gone = await conn.execute(sa.delete(_T).where(_T.c.id == template_id))
+    if gone.rowcount == 0:
+        raise JackpotNotFoundError(f"no template has id {template_id}")
+
+
+def template_fixtures(template: dict[str, Any]) -> list[FixtureIn]:
+    """A template's stored fixtures as :class:`FixtureIn` (checked again: the rules hold)."""
+    return parse_fixtures(
+        [
+            {
+                "id": f["id"],
+                "homeTeam": f["home"],
+                "awayTeam": f["away"],
+                "odds": dict(zip(("home", "draw", "away"), f["odds"], strict=True)),
+                "matchDate": f.get("match_date"),
+                "league": f.get("league"),
+            }
+            for f in template["fixtures"]
+        ]
+    )
