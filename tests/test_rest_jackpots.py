@@ -308,3 +308,66 @@ def test_scores_count_only_fixtures_with_results():
         "A": {"correct": 1, "total": 2},
         "B": {"correct": 0, "total": 0},
     }
+
+
+JACKPOT_FIELDS = """id name modelVersion drawModelVersion status warnings createdAt
+  fixtures { id homeTeam awayTeam odds { home draw away }
+    sets { set home draw away entropy calibrated heuristic allowedForDecisionSupport
+      drawComponents { poisson dixonColes market } } }"""
+SAVED_FIELDS = "id name jackpotId selections actualResults scores modelVersion totalFixtures"
+
+
+async def test_graphql_jackpots_over_the_same_service(make_api):
+    """Without a draw model there is no D (a warning says so); GraphQL and the REST shim
+    answer the same stored numbers, in fractions and in percent."""
+    from tests.test_api import gql
+
+    app, client = await make_api("sqlite", api_token=TOKEN)
+    full = await _train(app, client, "full")
+    fixtures = [
+        {
+            "id": f["id"],
+            "homeTeam": f["homeTeam"],
+            "awayTeam": f["awayTeam"],
+            "odds": f["odds"],
+        }
+        for f in exchange("jackpots", "create-twelve")["request"]["json"]["fixtures"][:3]
+    ]
+    create = f"""mutation($f: [JackpotFixtureInput!]!) {{
+      createJackpot(fixtures: $f, name: "Three") {{ {JACKPOT_FIELDS} }} }}"""
+    refused = await gql(client, create, {"f": fixtures})
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    made = (await gql(client, create, {"f": fixtures}, TOKEN))["data"]["createJackpot"]
+    assert made["modelVersion"] == full and made["drawModelVersion"] is None
+    assert made["warnings"] == [
+        "there is no active draw model: set D and drawComponents are left out"
+    ]
+    assert [s["set"] for s in made["fixtures"][0]["sets"]] == ["A", "B", "C", "E", "G"]
+    read = await gql(client, f'{{ jackpot(id: "{made["id"]}") {{ {JACKPOT_FIELDS} }} }}')
+    assert read["data"]["jackpot"] == made
+    rest = (await client.get(f"/api/probabilities/{made['id']}/probabilities")).json()["data"]
+    assert list(rest["probabilitySets"]) == ["A", "B", "C", "E", "G"]
+    for i, fixture in enumerate(made["fixtures"]):
+        for s in fixture["sets"]:
+            row = rest["probabilitySets"][s["set"]][i]
+            assert row["homeWinProbability"] == pytest.approx(100 * s["home"], abs=0.01)
+            assert row["drawProbability"] == pytest.approx(100 * s["draw"], abs=0.01)
+
+    save = f"""mutation($j: String!, $s: JSON!) {{
+      saveJackpotResult(jackpotId: $j, name: "GraphQL picks", selections: $s) {{
+        {SAVED_FIELDS} }} }}"""
+    picks = {"B": {f["id"]: "1" for f in fixtures}}
+    saved = (await gql(client, save, {"j": made["id"], "s": picks}, TOKEN))["data"]
+    saved = saved["saveJackpotResult"]
+    assert saved["scores"] == {"B": {"correct": 0, "total": 0}} and saved["totalFixtures"] == 3
+    actual = {fixtures[0]["id"]: "1", fixtures[1]["id"]: "X", fixtures[2]["id"]: None}
+    update = f"""mutation($id: Int!, $a: JSON!) {{
+      setJackpotActualResults(savedResultId: $id, actualResults: $a) {{ {SAVED_FIELDS} }} }}"""
+    scored = (await gql(client, update, {"id": saved["id"], "a": actual}, TOKEN))["data"]
+    assert scored["setJackpotActualResults"]["scores"] == {"B": {"correct": 1, "total": 2}}
+    listed = await gql(
+        client, f'{{ savedJackpotResults(jackpotId: "{made["id"]}") {{ {SAVED_FIELDS} }} }}'
+    )
+    assert listed["data"]["savedJackpotResults"] == [scored["setJackpotActualResults"]]
+    bad = await gql(client, '{ jackpot(id: "JK-none") { id } }')
+    assert bad["errors"][0]["extensions"]["code"] == "NOT_FOUND"
