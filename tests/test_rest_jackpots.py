@@ -44,10 +44,12 @@ def exchange(group: str, name: str) -> dict[str, Any]:
     return json.loads((CONTRACTS / f"{group}.json").read_text())[name]
 
 
-async def contract(client, group: str, name: str, **values: Any) -> Any:
+async def contract(
+    client, group: str, name: str, directory: Path = CONTRACTS, **values: Any
+) -> Any:
     """Send the recorded request; check the answer against the recorded one; return its
     JSON body."""
-    path = CONTRACTS / f"{group}.json"
+    path = directory / f"{group}.json"
     exchanges = json.loads(path.read_text())
     recorded = exchanges[name]
     request = recorded["request"]
