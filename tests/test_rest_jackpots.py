@@ -35,6 +35,10 @@ JACKPOT_VOLATILE = VOLATILE | {
     "poisson",
     "dixonColes",
     "market",
+    "batchId",
+    "completedAt",
+    "startedAt",
+    "lastBatchAt",
 }
 SEASONS = ["2223", "2324", "2425"]
 TOKEN = "s3cret-token"
