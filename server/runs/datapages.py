@@ -151,8 +151,9 @@ async def batch_download(
                 started_at=datetime.now(UTC),
             )
         )
-    results = []
+    results: list[dict[str, Any]] = []
     for number, (league, season_code, problem) in enumerate(pairs, start=1):
+        done: dict[str, Any]
         if problem is not None:
             done = {"stats": dict.fromkeys(_STATS, 0) | {"errors": 1}, "error": problem}
         else:
