@@ -221,6 +221,13 @@ async def test_the_jackpot_pages_session(trained_api):
     assert after == body
     newer = (await client.post("/api/jackpots", json={"fixtures": sent})).json()["data"]
     assert newer["modelVersion"] == other
+
+    # a team in the database that no active model covers (E1 only): refused, named
+    uncovered = [sent[0], {**sent[1], "homeTeam": "Barnsley"}]
+    response = await client.post("/api/jackpots", json={"fixtures": uncovered})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "fixture 2 (Barnsley v " in detail and other in detail and "fixture 1" not in detail
     assert draw is not None
 
 
