@@ -241,6 +241,7 @@ async def test_the_jackpot_pages_session(trained_api):
         "create-thirty-one",
         "create-empty",
         "create-duplicate-ids",
+        "create-no-model",
         "probabilities-unknown",
     ],
 )
@@ -248,6 +249,21 @@ async def test_bad_jackpots_are_refused_naming_the_fixture(api, name):
     _, client = api  # no model needed: input is checked first
     body = await contract(client, "jackpots", name)
     assert body["detail"] and body["code"] in ("BAD_USER_INPUT", "NOT_FOUND")
+
+
+async def test_without_a_full_model_no_set_is_for_decisions(make_api):
+    """A ``poisson`` model alone: the sets come from it, B is not the calibrated blend and
+    says so; a warning tells why."""
+    app, client = await make_api("sqlite")
+    version = await _train(app, client, "poisson")
+    fixtures = exchange("jackpots", "create-twelve")["request"]["json"]["fixtures"][:2]
+    made = (await client.post("/api/jackpots", json={"fixtures": fixtures})).json()["data"]
+    assert made["modelVersion"] == version
+    body = (await client.get(f"/api/probabilities/{made['id']}/probabilities")).json()["data"]
+    assert body["warnings"][0].startswith("there is no active full model")
+    rows = body["probabilitySets"]
+    assert not any(r[0]["allowedForDecisionSupport"] for r in rows.values())
+    assert not rows["B"][0]["calibrated"] and "D" not in rows
 
 
 async def test_unknown_teams_are_named_with_spellings(api):

@@ -260,14 +260,16 @@ def compute_sets(
     draw: float | None,
     components: dict[str, float | None] | None,
     calibrated: bool,
+    decision: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """The sets of one fixture from A (no odds), B (with odds), C (margin-free market) and
-    the draw model's draw (None: no draw model, no D)."""
+    the draw model's draw (None: no draw model, no D); ``decision``: B is the calibrated blend
+    of a ``full`` model, fit for decision support."""
     a, b, c = (np.asarray(x, dtype=float) for x in (a, b, c))
     sharp = b ** (1.0 / TEMPERATURE)
     sets = {
         "A": _row(a, calibrated, components=components),
-        "B": _row(b, calibrated, decision=True, components=components),
+        "B": _row(b, calibrated, decision=decision, components=components),
         "C": _row(c, False, components=components),
         "E": _row(sharp / sharp.sum(), False, heuristic=True),
         "G": _row((a + b + c) / 3.0, False, heuristic=True),
@@ -335,6 +337,22 @@ async def _draw_components(
     return out
 
 
+_PREDICTING_TYPES = ("full", "calibration", "blending", "poisson")  # in order of preference
+
+
+async def _active_model(engine: AsyncEngine) -> dict[str, Any]:
+    """The active ``full`` model, else the active model of the next type that predicts all
+    three outcomes with odds (``draw`` models give set D only)."""
+    for model_type in _PREDICTING_TYPES:
+        models = await registry.list_models(engine, status="active", model_type=model_type, limit=1)
+        if models:
+            return models[0]
+    raise registry.ModelNotFoundError(
+        "there is no active model to predict the jackpot with: train one first (a full model "
+        "gives the calibrated set B)"
+    )
+
+
 async def _active_version(engine: AsyncEngine, model_type: str) -> str | None:
     models = await registry.list_models(engine, status="active", model_type=model_type, limit=1)
     return models[0]["version"] if models else None
@@ -356,9 +374,17 @@ async def _probabilities(
     engine: AsyncEngine, fixtures: list[FixtureIn]
 ) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
     """(model version, draw model version, per fixture its sets, warnings)."""
-    model = await registry.get_model(engine, None, "full", with_weights=False)
+    model = await _active_model(engine)
     version = model["version"]
     calibrated = model["model_type"] in ("full", "calibration")
+    full = model["model_type"] == "full"
+    warnings: list[str] = []
+    if not full:
+        warnings.append(
+            f"there is no active full model: the sets come from the active "
+            f"{model['model_type']} model {version}, so B is not the calibrated blend with the "
+            "odds and no set is marked for decision support"
+        )
     plain = [{"home": f.home, "away": f.away, "league": f.league} for f in fixtures]
     priced = [
         p | {"odds": dict(zip(("home", "draw", "away"), f.odds, strict=True))}
@@ -367,7 +393,6 @@ async def _probabilities(
     results = await _predict(engine, plain + priced, version)
     without, with_odds = results[: len(fixtures)], results[len(fixtures) :]
     _failures(fixtures, with_odds, version)
-    warnings: list[str] = []
     draw_version = await _active_version(engine, "draw")
     draws: list[float | None] = [None] * len(fixtures)
     components: list[dict[str, float | None] | None] = [None] * len(fixtures)
@@ -399,7 +424,7 @@ async def _probabilities(
                 "home_team": b["home_team"],
                 "away_team": b["away_team"],
                 "sets": compute_sets(
-                    three[0], three[1], market, draws[i], components[i], calibrated
+                    three[0], three[1], market, draws[i], components[i], calibrated, full
                 ),
             }
         )
