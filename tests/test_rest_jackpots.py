@@ -256,9 +256,12 @@ async def test_without_a_full_model_no_set_is_for_decisions(make_api):
     says so; a warning tells why."""
     app, client = await make_api("sqlite")
     version = await _train(app, client, "poisson")
-    fixtures = exchange("jackpots", "create-twelve")["request"]["json"]["fixtures"][:2]
+    first, second = exchange("jackpots", "create-twelve")["request"]["json"]["fixtures"][:2]
+    # a league's name is kept for display; a football-data code narrows the team look-up
+    fixtures = [{**first, "league": "English Premier League"}, {**second, "league": "E0"}]
     made = (await client.post("/api/jackpots", json={"fixtures": fixtures})).json()["data"]
     assert made["modelVersion"] == version
+    assert [f["league"] for f in made["fixtures"]] == ["English Premier League", "E0"]
     body = (await client.get(f"/api/probabilities/{made['id']}/probabilities")).json()["data"]
     assert body["warnings"][0].startswith("there is no active full model")
     rows = body["probabilitySets"]

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
 from core.pipeline import StoredModel
+from server.formats.leagues import KNOWN_LEAGUES
 from server.runs import predictions, registry
 from server.store.db import begin_write
 from server.store.tables import (
@@ -183,7 +184,7 @@ def parse_fixtures(items: Any) -> list[FixtureIn]:
             )
         date, league = item.get("matchDate"), item.get("league")
         date = None if date is None else _text(date, f"{where}: matchDate", 32)
-        league = None if league is None else _text(league, f"{where}: league", 16)
+        league = None if league is None else _text(league, f"{where}: league", 100)
         out.append(FixtureIn(fixture_id, home, away, prices, date, league))  # type: ignore[arg-type]
     seen: set[str] = set()
     for f in out:
@@ -385,7 +386,11 @@ async def _probabilities(
             f"{model['model_type']} model {version}, so B is not the calibrated blend with the "
             "odds and no set is marked for decision support"
         )
-    plain = [{"home": f.home, "away": f.away, "league": f.league} for f in fixtures]
+    # a football-data.co.uk code narrows the team look-up; a league's name is only shown
+    plain = [
+        {"home": f.home, "away": f.away, "league": f.league if f.league in KNOWN_LEAGUES else None}
+        for f in fixtures
+    ]
     priced = [
         p | {"odds": dict(zip(("home", "draw", "away"), f.odds, strict=True))}
         for p, f in zip(plain, fixtures, strict=True)

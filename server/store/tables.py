@@ -310,7 +310,7 @@ class JackpotFixture(Base):
     draw_odds: Mapped[float] = mapped_column(Double)
     away_odds: Mapped[float] = mapped_column(Double)
     match_date: Mapped[str | None] = mapped_column(sa.String(32))
-    league: Mapped[str | None] = mapped_column(sa.String(16))
+    league: Mapped[str | None] = mapped_column(sa.String(100))
     probabilities: Mapped[Any] = mapped_column(JSONType)
 
 

@@ -27,7 +27,7 @@ CREATE TABLE jackpot_fixtures (
     draw_odds      DOUBLE PRECISION NOT NULL,
     away_odds      DOUBLE PRECISION NOT NULL,
     match_date     VARCHAR(32),
-    league         VARCHAR(16),
+    league         VARCHAR(100),
     probabilities  JSONB        NOT NULL,
     CONSTRAINT uq_jackpot_fixtures_position UNIQUE (jackpot_id, position),
     CONSTRAINT uq_jackpot_fixtures_fixture_id UNIQUE (jackpot_id, fixture_id),

@@ -27,7 +27,7 @@ CREATE TABLE jackpot_fixtures (
     draw_odds      DOUBLE NOT NULL,
     away_odds      DOUBLE NOT NULL,
     match_date     VARCHAR(32),
-    league         VARCHAR(16),
+    league         VARCHAR(100),
     probabilities  JSON         NOT NULL,
     CONSTRAINT fk_jackpot_fixtures_jackpot FOREIGN KEY (jackpot_id) REFERENCES jackpots (id)
         ON DELETE CASCADE,
