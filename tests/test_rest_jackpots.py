@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from core.odds import implied_probabilities
 from server.runs import jackpots, registry
@@ -405,3 +407,43 @@ async def test_graphql_jackpots_over_the_same_service(make_api):
     assert listed["data"]["savedJackpotResults"] == [scored["setJackpotActualResults"]]
     bad = await gql(client, '{ jackpot(id: "JK-none") { id } }')
     assert bad["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_FIXTURE = st.fixed_dictionaries(
+    {"id": _JSON_VALUES, "homeTeam": _JSON_VALUES, "awayTeam": _JSON_VALUES, "odds": _JSON_VALUES}
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=_JSON_VALUES | st.fixed_dictionaries({"fixtures": st.lists(_FIXTURE, max_size=3)}),
+    picks=_JSON_VALUES,
+)
+async def test_junk_never_fails(api, body, picks):
+    """Whatever arrives on the jackpot write paths: a 4xx with a ``detail``, never a 5xx."""
+    _, client = api
+    headers = {"content-type": "application/json"}
+    paths = [
+        ("POST", "/api/jackpots", body),
+        ("POST", "/api/jackpots/templates", body),
+        ("POST", "/api/probabilities/JK-x/save-result", {"name": "n", "selections": picks}),
+        ("PUT", "/api/probabilities/saved-results/1/actual-results", picks),
+        ("POST", "/api/probabilities/validation/export", {"validation_ids": picks}),
+    ]
+    for method, path, sent in paths:
+        response = await client.request(method, path, content=json.dumps(sent), headers=headers)
+        assert 400 <= response.status_code < 500, (path, response.text)
+        assert "detail" in response.json() and "Traceback" not in response.text
+    login = await client.post("/api/auth/login", content=json.dumps(body), headers=headers)
+    assert login.status_code < 500 and "Traceback" not in login.text  # 200 for a real login
