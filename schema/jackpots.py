@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from schema.errors import UserError, graphql_errors
 from schema.types import Outcomes
-from server.runs import jackpots
+from server.runs import jackpot_results, jackpots
 
 __all__ = [
     "DrawComponents",
@@ -193,7 +193,7 @@ class JackpotQueries:
                 "limit must be between 1 and 200",
                 extensions={"code": "BAD_USER_INPUT", "field": "limit"},
             )
-        rows = await jackpots.list_saved_results(_engine(info), jackpot_id, limit)
+        rows = await jackpot_results.list_saved_results(_engine(info), jackpot_id, limit)
         return [SavedJackpotResult.from_service(r) for r in rows]
 
 
@@ -221,7 +221,7 @@ class JackpotMutations:
         description: str | None = None,
         actual_results: JSON | None = None,
     ) -> SavedJackpotResult:
-        saved = await jackpots.save_result(
+        saved = await jackpot_results.save_result(
             _writer(info), jackpot_id, name, description, selections, actual_results
         )
         return SavedJackpotResult.from_service(saved)
@@ -231,5 +231,7 @@ class JackpotMutations:
     async def set_jackpot_actual_results(
         self, info: strawberry.Info, saved_result_id: int, actual_results: JSON
     ) -> SavedJackpotResult:
-        saved = await jackpots.set_actual_results(_writer(info), saved_result_id, actual_results)
+        saved = await jackpot_results.set_actual_results(
+            _writer(info), saved_result_id, actual_results
+        )
         return SavedJackpotResult.from_service(saved)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from core.odds import implied_probabilities
-from server.runs import jackpots, registry
+from server.runs import jackpot_results, jackpots, registry
 from tests.test_rest import VOLATILE, _match
 
 CONTRACTS = Path(__file__).parent / "contracts" / "jackpots"
@@ -340,7 +340,7 @@ def test_sets_of_one_fixture():
 
 def test_scores_count_only_fixtures_with_results():
     picks = {"A": {"1": "1", "2": "X", "3": "2"}, "B": {}}
-    assert jackpots.score(picks, {"1": "1", "2": "2"}) == {
+    assert jackpot_results.score(picks, {"1": "1", "2": "2"}) == {
         "A": {"correct": 1, "total": 2},
         "B": {"correct": 0, "total": 0},
     }

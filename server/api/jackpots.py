@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from server.api.envelope import ok
 from server.api.rest import _endpoint, _json_body, _limit
-from server.runs import jackpots
+from server.runs import jackpot_results, jackpot_templates, jackpots
 from server.runs.runconfig import ValidationError
 
 __all__ = ["routes"]
@@ -154,7 +154,7 @@ async def save_result(request: Request) -> JSONResponse:
     body = await _json_body(request)
     # ``scores`` from the client are ignored: the server computes them
     _unknown_fields(body, ("name", "description", "selections", "actual_results", "scores"))
-    saved = await jackpots.save_result(
+    saved = await jackpot_results.save_result(
         _services(request).engine,
         request.path_params["jid"],
         body.get("name"),
@@ -166,7 +166,7 @@ async def save_result(request: Request) -> JSONResponse:
 
 
 async def saved_results(request: Request) -> JSONResponse:
-    rows = await jackpots.list_saved_results(
+    rows = await jackpot_results.list_saved_results(
         _services(request).engine, request.path_params["jid"], _limit(request, 500)
     )
     return ok({"results": [_saved(r) for r in rows]})
@@ -174,26 +174,28 @@ async def saved_results(request: Request) -> JSONResponse:
 
 async def actual_results(request: Request) -> JSONResponse:
     body = await _json_body(request)
-    saved = await jackpots.set_actual_results(
+    saved = await jackpot_results.set_actual_results(
         _services(request).engine, _int_id(request, "result_id"), body
     )
     return ok(_saved(saved))
 
 
 async def latest(request: Request) -> JSONResponse:
-    row = await jackpots.latest_saved_result(_services(request).engine)
+    row = await jackpot_results.latest_saved_result(_services(request).engine)
     return ok({"result": None if row is None else _saved(row)})
 
 
 async def all_results(request: Request) -> JSONResponse:
-    rows = await jackpots.list_saved_results(_services(request).engine, None, _limit(request, 500))
+    rows = await jackpot_results.list_saved_results(
+        _services(request).engine, None, _limit(request, 500)
+    )
     return ok({"results": [_saved(r) for r in rows]})
 
 
 async def export(request: Request) -> JSONResponse:
     body = await _json_body(request)
     _unknown_fields(body, ("validation_ids",))
-    jackpots.refuse_export(body.get("validation_ids"))
+    jackpot_results.refuse_export(body.get("validation_ids"))
     raise AssertionError("unreachable")  # pragma: no cover - refuse_export always raises
 
 
@@ -201,7 +203,9 @@ async def export(request: Request) -> JSONResponse:
 
 
 async def templates(request: Request) -> JSONResponse:
-    rows, total = await jackpots.list_templates(_services(request).engine, _limit(request, 50))
+    rows, total = await jackpot_templates.list_templates(
+        _services(request).engine, _limit(request, 50)
+    )
     return ok({"templates": [_template(r) for r in rows], "total": total})
 
 
@@ -209,27 +213,29 @@ async def create_template(request: Request) -> JSONResponse:
     body = await _json_body(request)
     _unknown_fields(body, ("name", "description", "fixtures"))
     fixtures = jackpots.parse_fixtures(body.get("fixtures"))
-    made = await jackpots.create_template(
+    made = await jackpot_templates.create_template(
         _services(request).engine, body.get("name"), body.get("description"), fixtures
     )
     return ok(_template(made), status=201)
 
 
 async def template(request: Request) -> JSONResponse:
-    found = await jackpots.get_template(_services(request).engine, _int_id(request, "tid"))
+    found = await jackpot_templates.get_template(_services(request).engine, _int_id(request, "tid"))
     return ok(_template(found))
 
 
 async def delete_template(request: Request) -> JSONResponse:
     template_id = _int_id(request, "tid")
-    await jackpots.delete_template(_services(request).engine, template_id)
+    await jackpot_templates.delete_template(_services(request).engine, template_id)
     return ok({"id": template_id})
 
 
 async def calculate_template(request: Request) -> JSONResponse:
     engine = _services(request).engine
-    found = await jackpots.get_template(engine, _int_id(request, "tid"))
-    made = await jackpots.create_jackpot(engine, jackpots.template_fixtures(found), found["name"])
+    found = await jackpot_templates.get_template(engine, _int_id(request, "tid"))
+    made = await jackpots.create_jackpot(
+        engine, jackpot_templates.template_fixtures(found), found["name"]
+    )
     return ok(_jackpot(made), status=201)
 
 

@@ -1,6 +1,7 @@
 """Jackpots: a list of fixtures with their 1X2 odds, probability sets A-G computed once at
-creation and frozen with the model versions that made them, the user's saved picks and the
-actual results (the service behind the legacy app's jackpot pages and GraphQL).
+creation and frozen with the model versions that made them (the service behind the legacy
+app's jackpot pages and GraphQL; saved picks: :mod:`server.runs.jackpot_results`, templates:
+:mod:`server.runs.jackpot_templates`).
 
 The sets (``docs/jackpots.md``):
 
@@ -38,41 +39,26 @@ from core.pipeline import StoredModel
 from server.formats.leagues import KNOWN_LEAGUES
 from server.runs import predictions, registry
 from server.store.db import begin_write
-from server.store.tables import (
-    Jackpot,
-    JackpotFixture,
-    JackpotSavedResult,
-    JackpotTemplate,
-    Team,
-)
+from server.store.tables import Jackpot, JackpotFixture, Team
 
 __all__ = [
     "MAX_BOOK",
     "MAX_JACKPOT_FIXTURES",
+    "MAX_NAME",
     "MAX_ODDS",
     "MIN_ODDS",
-    "PICKS",
     "SETS",
     "TEMPERATURE",
     "FixtureIn",
     "JackpotNotFoundError",
     "compute_sets",
     "create_jackpot",
-    "create_template",
-    "delete_template",
     "entropy_bits",
     "get_jackpot",
-    "get_template",
-    "latest_saved_result",
-    "list_saved_results",
-    "list_templates",
+    "jackpot_row",
     "parse_fixtures",
     "percent",
-    "refuse_export",
-    "save_result",
-    "score",
-    "set_actual_results",
-    "template_fixtures",
+    "text_field",
 ]
 
 SETS = ("A", "B", "C", "D", "E", "G")
@@ -80,15 +66,9 @@ TEMPERATURE = 0.75  # set E: p ** (1 / T), T < 1 sharpens
 MIN_ODDS, MAX_ODDS = 1.01, 1000.0
 MAX_BOOK = 1.30  # sum of 1 / odds
 MAX_JACKPOT_FIXTURES = 30
-PICKS = ("1", "X", "2")
-_MAX_NAME = 255
+MAX_NAME = 255
 _MAX_ID = 64
-_J, _F, _S, _T = (
-    Jackpot.__table__,
-    JackpotFixture.__table__,
-    JackpotSavedResult.__table__,
-    JackpotTemplate.__table__,
-)
+_J, _F = Jackpot.__table__, JackpotFixture.__table__
 
 
 class JackpotNotFoundError(InvalidInputError):
@@ -126,7 +106,8 @@ class FixtureIn:
 # --- input ---------------------------------------------------------------------------------
 
 
-def _text(value: Any, what: str, limit: int) -> str:
+def text_field(value: Any, what: str, limit: int) -> str:
+    """A non-empty string of at most ``limit`` characters, its whitespace collapsed."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be a non-empty string")
     value = " ".join(value.split())
@@ -163,13 +144,13 @@ def parse_fixtures(items: Any) -> list[FixtureIn]:
             raise InvalidInputError(f"{where} must be an object")
         home = item.get("homeTeam", item.get("home"))
         away = item.get("awayTeam", item.get("away"))
-        home = _text(home, f"{where}: homeTeam", 100)
-        away = _text(away, f"{where}: awayTeam", 100)
+        home = text_field(home, f"{where}: homeTeam", 100)
+        away = text_field(away, f"{where}: awayTeam", 100)
         where = f"{where} ({home} v {away})"
         raw_id = item.get("id", i + 1)
         if isinstance(raw_id, int) and not isinstance(raw_id, bool):
             raw_id = str(raw_id)
-        fixture_id = _text(raw_id, f"{where}: id", _MAX_ID)
+        fixture_id = text_field(raw_id, f"{where}: id", _MAX_ID)
         odds = item.get("odds")
         if not isinstance(odds, dict) or any(odds.get(k) is None for k in ("home", "draw", "away")):
             raise InvalidInputError(
@@ -183,8 +164,8 @@ def parse_fixtures(items: Any) -> list[FixtureIn]:
                 f"{100 * MAX_BOOK:.0f} %: check them"
             )
         date, league = item.get("matchDate"), item.get("league")
-        date = None if date is None else _text(date, f"{where}: matchDate", 32)
-        league = None if league is None else _text(league, f"{where}: league", 100)
+        date = None if date is None else text_field(date, f"{where}: matchDate", 32)
+        league = None if league is None else text_field(league, f"{where}: league", 100)
         out.append(FixtureIn(fixture_id, home, away, prices, date, league))  # type: ignore[arg-type]
     seen: set[str] = set()
     for f in out:
@@ -457,7 +438,7 @@ async def create_jackpot(
     await _check_teams(engine, fixtures)
     version, draw_version, computed, warnings = await _probabilities(engine, fixtures)
     now = datetime.now(UTC)
-    name = _text(name, "name", _MAX_NAME) if name else f"Jackpot {now:%Y-%m-%d %H:%M}"
+    name = text_field(name, "name", MAX_NAME) if name else f"Jackpot {now:%Y-%m-%d %H:%M}"
     public_id = _new_id()
     async with begin_write(engine) as conn:
         jackpot_id = (
@@ -497,7 +478,8 @@ async def create_jackpot(
     return await get_jackpot(engine, public_id)
 
 
-async def _jackpot_row(conn: Any, public_id: str) -> Any:
+async def jackpot_row(conn: Any, public_id: str) -> Any:
+    """The ``jackpots`` row of a public id (a :class:`JackpotNotFoundError` if none)."""
     row = (await conn.execute(sa.select(_J).where(_J.c.public_id == public_id))).first()
     if row is None:
         raise JackpotNotFoundError(f"no jackpot has id {public_id!r}")
@@ -507,7 +489,7 @@ async def _jackpot_row(conn: Any, public_id: str) -> Any:
 async def get_jackpot(engine: AsyncEngine, public_id: str) -> dict[str, Any]:
     """A jackpot with its fixtures (in entry order) and the sets stored at creation."""
     async with engine.connect() as conn:
-        row = await _jackpot_row(conn, public_id)
+        row = await jackpot_row(conn, public_id)
         fixtures = (
             await conn.execute(
                 sa.select(_F).where(_F.c.jackpot_id == row.id).order_by(_F.c.position)
@@ -534,262 +516,3 @@ async def get_jackpot(engine: AsyncEngine, public_id: str) -> dict[str, Any]:
             for f in fixtures
         ],
     }
-
-
-# --- saved results -------------------------------------------------------------------------
-
-
-def _picks(value: Any, fixture_ids: set[str], what: str, nulls: bool) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"{what} must be an object of fixture id to 1, X or 2")
-    out = {}
-    for key, pick in value.items():
-        if key not in fixture_ids:
-            raise InvalidInputError(f"{what}: {str(key)[:64]!r} is not a fixture of this jackpot")
-        if pick is None and nulls:
-            continue
-        if pick not in PICKS:
-            raise InvalidInputError(f"{what}[{key}] must be '1', 'X' or '2', not {pick!r}")
-        out[key] = pick
-    return out
-
-
-def _selections(value: Any, fixture_ids: set[str]) -> dict[str, dict[str, str]]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidInputError("selections must be an object of set (A-G) to picks")
-    out = {}
-    for key, picks in value.items():
-        if key not in "ABCDEFG" or len(key) != 1:
-            raise InvalidInputError(f"selections: {str(key)[:16]!r} is not a set A-G")
-        out[key] = _picks(picks, fixture_ids, f"selections[{key}]", nulls=True)
-    return out
-
-
-def score(
-    selections: dict[str, dict[str, str]], actual: dict[str, str]
-) -> dict[str, dict[str, int]]:
-    """Per set: ``total`` picks whose fixture has an actual result, ``correct`` of them."""
-    out = {}
-    for key, picks in selections.items():
-        judged = [f for f in picks if f in actual]
-        out[key] = {
-            "correct": sum(picks[f] == actual[f] for f in judged),
-            "total": len(judged),
-        }
-    return out
-
-
-def _saved(row: Any, public_id: str) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "jackpot_id": public_id,
-        "selections": row.selections,
-        "actual_results": row.actual_results,
-        "scores": row.scores,
-        "model_version": row.model_version,
-        "total_fixtures": row.total_fixtures,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
-
-
-async def _fixture_ids(conn: Any, jackpot_id: int) -> set[str]:
-    rows = await conn.execute(sa.select(_F.c.fixture_id).where(_F.c.jackpot_id == jackpot_id))
-    return {r[0] for r in rows}
-
-
-async def save_result(
-    engine: AsyncEngine,
-    public_id: str,
-    name: Any,
-    description: Any = None,
-    selections: Any = None,
-    actual_results: Any = None,
-) -> dict[str, Any]:
-    """Save picks per set (empty is fine) and, optionally, actual results; the scores are
-    computed here, never taken from the client."""
-    name = _text(name, "name", _MAX_NAME)
-    if description is not None and not isinstance(description, str):
-        raise InvalidInputError("description must be a string")
-    now = datetime.now(UTC)
-    async with begin_write(engine) as conn:
-        jackpot = await _jackpot_row(conn, public_id)
-        ids = await _fixture_ids(conn, jackpot.id)
-        picks = _selections(selections, ids)
-        actual = (
-            {} if actual_results is None else _picks(actual_results, ids, "actual_results", True)
-        )
-        new_id = (
-            await conn.execute(
-                sa.insert(_S)
-                .values(
-                    jackpot_id=jackpot.id,
-                    name=name,
-                    description=description,
-                    selections=picks,
-                    actual_results=actual,
-                    scores=score(picks, actual),
-                    model_version=jackpot.model_version,
-                    total_fixtures=len(ids),
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(_S.c.id)
-            )
-        ).scalar_one()
-        row = (await conn.execute(sa.select(_S).where(_S.c.id == new_id))).one()
-    return _saved(row, public_id)
-
-
-async def set_actual_results(engine: AsyncEngine, result_id: int, actual: Any) -> dict[str, Any]:
-    """Replace a saved result's actual results (nulls dropped) and rescore it.  Idempotent
-    and cheap: the same map again reads one row and writes nothing."""
-    async with engine.connect() as conn:
-        row = (await conn.execute(sa.select(_S).where(_S.c.id == result_id))).first()
-        if row is None:
-            raise JackpotNotFoundError(f"no saved result has id {result_id}")
-        public_id = (
-            await conn.execute(sa.select(_J.c.public_id).where(_J.c.id == row.jackpot_id))
-        ).scalar_one()
-        ids = await _fixture_ids(conn, row.jackpot_id)
-    picks = _picks(actual, ids, "actual results", nulls=True)
-    if picks == row.actual_results:
-        return _saved(row, public_id)
-    async with begin_write(engine) as conn:
-        await conn.execute(
-            sa.update(_S)
-            .where(_S.c.id == result_id)
-            .values(
-                actual_results=picks,
-                scores=score(row.selections, picks),
-                updated_at=datetime.now(UTC),
-            )
-        )
-        row = (await conn.execute(sa.select(_S).where(_S.c.id == result_id))).one()
-    return _saved(row, public_id)
-
-
-async def list_saved_results(
-    engine: AsyncEngine, public_id: str | None = None, limit: int = 500
-) -> list[dict[str, Any]]:
-    """Saved results, newest first: of one jackpot, or of all."""
-    query = (
-        sa.select(_S, _J.c.public_id)
-        .join(_J, _J.c.id == _S.c.jackpot_id)
-        .order_by(_S.c.created_at.desc(), _S.c.id.desc())
-        .limit(limit)
-    )
-    async with engine.connect() as conn:
-        if public_id is not None:
-            jackpot = await _jackpot_row(conn, public_id)
-            query = query.where(_S.c.jackpot_id == jackpot.id)
-        rows = (await conn.execute(query)).all()
-    return [_saved(r, r.public_id) for r in rows]
-
-
-async def latest_saved_result(engine: AsyncEngine) -> dict[str, Any] | None:
-    rows = await list_saved_results(engine, limit=1)
-    return rows[0] if rows else None
-
-
-def refuse_export(validation_ids: Any) -> None:
-    """ "Export to training" does not exist: the engine learns from match results (ingested
-    from football-data.co.uk), never from jackpot picks.  Checks the ids' shape, then
-    refuses with the reason."""
-    if not isinstance(validation_ids, list) or not all(isinstance(v, str) for v in validation_ids):
-        raise InvalidInputError('validation_ids must be a list of "<savedResultId>-<set>" strings')
-    raise InvalidInputError(
-        "nothing was exported: the engine learns from match results, not from jackpot picks. "
-        "Ingest the finished matches (fpe download / fpe ingest) and train a new model; the "
-        "saved results keep their scores per set here."
-    )
-
-
-# --- templates -----------------------------------------------------------------------------
-
-
-def _template(row: Any, with_fixtures: bool) -> dict[str, Any]:
-    out = {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "fixture_count": len(row.fixtures),
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
-    if with_fixtures:
-        out["fixtures"] = row.fixtures
-    return out
-
-
-async def create_template(
-    engine: AsyncEngine, name: Any, description: Any, fixtures: list[FixtureIn]
-) -> dict[str, Any]:
-    name = _text(name, "name", _MAX_NAME)
-    if description is not None and not isinstance(description, str):
-        raise InvalidInputError("description must be a string")
-    now = datetime.now(UTC)
-    async with begin_write(engine) as conn:
-        new_id = (
-            await conn.execute(
-                sa.insert(_T)
-                .values(
-                    name=name,
-                    description=description,
-                    fixtures=[f.to_json() for f in fixtures],
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(_T.c.id)
-            )
-        ).scalar_one()
-        row = (await conn.execute(sa.select(_T).where(_T.c.id == new_id))).one()
-    return _template(row, with_fixtures=True)
-
-
-async def list_templates(engine: AsyncEngine, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """(newest ``limit`` templates without their fixtures, how many there are)."""
-    async with engine.connect() as conn:
-        total = (await conn.execute(sa.select(sa.func.count()).select_from(_T))).scalar_one()
-        rows = (
-            await conn.execute(
-                sa.select(_T).order_by(_T.c.created_at.desc(), _T.c.id.desc()).limit(limit)
-            )
-        ).all()
-    return [_template(r, with_fixtures=False) for r in rows], int(total)
-
-
-async def get_template(engine: AsyncEngine, template_id: int) -> dict[str, Any]:
-    async with engine.connect() as conn:
-        row = (await conn.execute(sa.select(_T).where(_T.c.id == template_id))).first()
-    if row is None:
-        raise JackpotNotFoundError(f"no template has id {template_id}")
-    return _template(row, with_fixtures=True)
-
-
-async def delete_template(engine: AsyncEngine, template_id: int) -> None:
-    async with begin_write(engine) as conn:
-        gone = await conn.execute(sa.delete(_T).where(_T.c.id == template_id))
-    if gone.rowcount == 0:
-        raise JackpotNotFoundError(f"no template has id {template_id}")
-
-
-def template_fixtures(template: dict[str, Any]) -> list[FixtureIn]:
-    """A template's stored fixtures as :class:`FixtureIn` (checked again: the rules hold)."""
-    return parse_fixtures(
-        [
-            {
-                "id": f["id"],
-                "homeTeam": f["home"],
-                "awayTeam": f["away"],
-                "odds": dict(zip(("home", "draw", "away"), f["odds"], strict=True)),
-                "matchDate": f.get("match_date"),
-                "league": f.get("league"),
-            }
-            for f in template["fixtures"]
-        ]
-    )
