@@ -32,7 +32,7 @@ from strawberry.types.unset import UNSET
 from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
-from server.api import observability, rest
+from server.api import datapages, jackpots, login, observability, rest
 from server.api.bodylimit import BodyLimit
 from server.api.envelope import error
 from server.api.graphiql import offline_graphiql_html
@@ -201,6 +201,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *rest.routes,
+        *jackpots.routes,
+        *login.routes,
+        *datapages.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
