@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.sources import MARKET_SOURCES
 
 __all__ = [
-    "MARKET_SOURCES",
     "METHODS",
     "implied_probabilities",
     "market_probabilities",
@@ -104,18 +104,6 @@ def _shin(q: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-# Preference order for the market baseline: closing prices first (the sharpest), Pinnacle
-# before the market average; then pre-match prices when no closing price is published.
-MARKET_SOURCES = (
-    "pinnacle_close",
-    "avg_close",
-    "b365_close",
-    "pinnacle_pre",
-    "avg_pre",
-    "b365_pre",
-    "max_close",
-    "max_pre",
-)
 
 
 def market_probabilities(

@@ -22,7 +22,7 @@ computed on it:
    pre-match price source (:func:`core.evaluation.benchmark_market`), with the closing
    market as the ceiling.
 
-Blends train on pre-match prices only (:data:`PRE_MATCH_SOURCES`): a forecast issued before
+Blends train on pre-match prices only (:data:`BLEND_SOURCES`): a forecast issued before
 kick-off cannot know the closing price.
 """
 
@@ -45,7 +45,6 @@ from core.calibration import (
     reliability_curves,
 )
 from core.dixon_coles import DixonColes, Poisson
-from core.draw import PRE_MATCH_SOURCES as DRAW_MARKET_SOURCES
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
@@ -56,10 +55,10 @@ from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
 from core.pricing import fit_grid
+from core.sources import BLEND_SOURCES, DRAW_SOURCES, columns_1x2
 
 __all__ = [
     "MODEL_TYPES",
-    "PRE_MATCH_SOURCES",
     "StoredModel",
     "TrainedModel",
     "TrainingConfig",
@@ -70,8 +69,6 @@ __all__ = [
 ]
 
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
-# Prices a forecast issued a day or two before kick-off can have: what blends train on.
-PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
 MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 
@@ -152,14 +149,14 @@ class _Reporter:
 
 
 def pre_match_market(frame: pd.DataFrame, margin: str) -> tuple[np.ndarray, np.ndarray]:
-    """Margin-free pre-match 1X2 per match from the first of :data:`PRE_MATCH_SOURCES` with
+    """Margin-free pre-match 1X2 per match from the first of :data:`BLEND_SOURCES` with
     prices (NaN rows: none), and that source's overround: what a blend may use."""
-    market, used = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
+    market, used = market_probabilities(frame, method=margin, sources=BLEND_SOURCES)
     overround = np.full(len(frame), np.nan)
-    for source in PRE_MATCH_SOURCES:
+    for source in BLEND_SOURCES:
         rows = used == source
         if rows.any():
-            cols = [f"{source}_{o}" for o in "hda"]
+            cols = columns_1x2(source)
             overround[rows] = overround_of(frame.loc[rows, cols].to_numpy(dtype=float))
     return market, overround
 
@@ -409,7 +406,7 @@ def _fit_draw(
     independent Poisson walk-forward on the same schedule and the pre-match market.  Returns
     the model, its features for every match and the pre-match market probabilities."""
     poisson = _goal_walk_forward(frame, config, report, rho=False, phase="draw", phase_share=0.8)
-    market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_MARKET_SOURCES)
+    market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_SOURCES)
     x = pd.DataFrame(
         {  # home and away in the engine forecast's ratio; Dixon-Coles' own draw
             "dc_home": wf["p_home"].to_numpy(),

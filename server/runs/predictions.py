@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError, UnknownTeamError
-from core.evaluation import BENCHMARK_SOURCES, benchmark_market, compare, versus_ceiling
+from core.evaluation import benchmark_market, compare, versus_ceiling
 from core.markets import MatchProbabilities
 from core.odds import implied_probabilities
 from core.odds import overround as overround_of
 from core.pipeline import StoredModel, pre_match_market
 from core.pricing import fit_grid
 from core.pricing import price as price_grid
+from core.sources import BENCHMARK_SOURCES
 from server.formats.leagues import league_info
 from server.runs.registry import get_model
 from server.runs.runconfig import RunConfig

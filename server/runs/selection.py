@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.formats.footballdata import ODDS_COLUMNS
+from core.sources import ODDS_COLUMNS
 from server.runs.runconfig import RunConfig, selection_filter
 from server.store.tables import League, Match, MatchOdds, Team
 
