@@ -12,7 +12,8 @@ from core import DixonColes, Poisson, metrics
 from core.draw import DrawModel
 from core.errors import ConvergenceError, InvalidInputError
 from core.odds import implied_probabilities, market_probabilities
-from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, predict_proba, train
+from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, train
+from core.serving import predict_proba
 from core.sources import DRAW_SOURCES
 from server.formats.footballdata import read_file
 
