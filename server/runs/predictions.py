@@ -131,11 +131,8 @@ async def resolve_teams(
                 sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
             )
         ).all()
-        countries = dict(
-            (await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes))))
-            .tuples()
-            .all()
-        )
+        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
+        countries = {code: country for code, country in leagues}
     by_key: dict[str, list[Any]] = {}
     for row in teams:
         by_key.setdefault(team_key(row.name), []).append(row)
