@@ -146,6 +146,7 @@ async def test_predictions_for_many_fixtures_with_odds(trained):
 
 
 async def test_predictions_batch_is_one_model_load_and_bounded(trained, monkeypatch):
+    from core.serving import StoredModel
     from server.runs import predictions
     from server.store import cache
 
@@ -154,13 +155,13 @@ async def test_predictions_batch_is_one_model_load_and_bounded(trained, monkeypa
     cache.invalidate(app.state.services.engine)
     monkeypatch.setattr(predictions, "_LOADED", OrderedDict())
     calls = []
-    original = predictions._predict_rows
+    original = StoredModel.forecast
 
-    def spy(stored, weights, fixtures, *args):
+    def spy(self, fixtures, *args):
         calls.append(len(fixtures))
-        return original(stored, weights, fixtures, *args)
+        return original(self, fixtures, *args)
 
-    monkeypatch.setattr(predictions, "_predict_rows", spy)
+    monkeypatch.setattr(StoredModel, "forecast", spy)
     teams = ["Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"]
     fixtures = [{"home": h, "away": a} for h in teams for a in teams if h != a]
     with count_statements(app) as statements:
