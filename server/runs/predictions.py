@@ -348,7 +348,10 @@ async def predict_fixtures(
         edge = _prices(f.get("edge_odds"), OUTCOMES)
         edge_ou = _prices(f.get("edge_odds"), ("over25", "under25"))
         queries.append(Fixture("", "", odds, ou, 2.5, edge, edge_ou))  # type: ignore[arg-type]
-        problems.append(_date_problem(f.get("date")))
+        try:
+            problems.append(_date_problem(f.get("date")))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{what}: {exc}") from None
     stored = await _model(engine, model_version)
     resolved = await resolve_teams(
         engine, [(f["home"], f["away"], f.get("league")) for f in fixtures]
