@@ -430,13 +430,10 @@ FIXTURES_FILE_BYTES = 2_000_000
 
 async def _fixtures_body(request: Request) -> bytes:
     """The fixtures file's bytes, its rows counted as they arrive: past
-    :data:`~server.runs.predictions.MAX_FIXTURES` data rows (or 2 MB) it is refused before
-    the rest is read."""
-    counter, chunks, size = RowCounter(), [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > FIXTURES_FILE_BYTES:
-            raise ValidationError("the fixtures file is larger than 2 MB", "body")
+    :data:`~server.runs.predictions.MAX_FIXTURES` data rows it is refused before the rest
+    is read (and past 2 MB once read)."""
+    counter, chunks = RowCounter(), []
+    async for chunk in request.stream():  # the body's byte limit is BodyLimit's (413)
         if counter.feed(chunk) > predictions.MAX_FIXTURES:
             raise ValidationError(
                 f"the fixtures file has more than {predictions.MAX_FIXTURES} rows; "
@@ -444,7 +441,10 @@ async def _fixtures_body(request: Request) -> bytes:
                 "body",
             )
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if len(body) > FIXTURES_FILE_BYTES:
+        raise ValidationError("the fixtures file is larger than 2 MB", "body")
+    return body
 
 
 async def _fixtures_file(request: Request) -> JSONResponse:
