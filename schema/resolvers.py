@@ -190,7 +190,7 @@ class Query:
         ]
         if bad:
             raise UserError(
-                "; ".join(b["message"] for b in bad),
+                "; ".join(str(b["message"]) for b in bad),
                 extensions={"code": "BAD_USER_INPUT", "field": "fixtures", "fixtures": bad},
             )
         return [Prediction.from_result(r) for r in results]

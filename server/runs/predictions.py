@@ -336,7 +336,7 @@ async def predict_fixtures(
             f"{len(fixtures)} fixtures in one request; at most {MAX_FIXTURES}: split the list"
         )
     rule = odds_rule()
-    queries: list[Fixture | None] = []
+    queries: list[Fixture] = []
     problems: list[str | None] = []
     for i, f in enumerate(fixtures):
         for side in ("home", "away"):
@@ -372,9 +372,7 @@ async def predict_fixtures(
             results.append(FixtureResult(echo, error=error, notes=notes))
             continue
         assert not isinstance(r, str)
-        q = queries[i]
-        assert q is not None
-        queries[i] = replace(q, home=str(r[0]), away=str(r[2]))
+        queries[i] = replace(queries[i], home=str(r[0]), away=str(r[2]))
         results.append(FixtureResult(echo, None, r[1], r[3], None, notes))
         rows.append(i)
     if rows:
