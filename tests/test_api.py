@@ -304,6 +304,13 @@ async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(trained)
     assert ok["edge"]["home"] == pytest.approx(ok["homeWin"] * 2.1 - 1)
     assert {"homeWin", "draw", "awayWin", "expectedGoals", "over25", "btts", "market"} <= set(ok)
     assert bad["error"] == "no team called 'Atlantis'" and bad["fixture"]["home"] == "Atlantis"
+    far = {"fixtures": [{"home": "Arsenal", "away": "Chelsea", "date": "0001-01-01"}]}
+    r = await client.post("/api/predictions", json=far)
+    assert r.status_code == 200 and "more than two years" in r.json()["data"][0]["error"]
+    for date in ("01/01/2027", "soon"):
+        bad_date = {"fixtures": [{"home": "Arsenal", "away": "Chelsea", "date": date}]}
+        r = await client.post("/api/predictions", json=bad_date)
+        assert r.status_code == 422 and "is not a date (YYYY-MM-DD)" in r.text
     for body, fragment in [
         ({"fixtures": []}, "non-empty list"),
         ({"fixtures": [{"home": "Arsenal"}]}, "fixtures[0].away"),

@@ -64,3 +64,14 @@ def test_rows_are_counted_as_the_bytes_arrive(chunk):
     seen = [counter.feed(body[i : i + chunk]) for i in range(0, len(body), chunk)]
     assert counter.rows == 4 == len(parse_fixtures(body))
     assert seen == sorted(seen)  # the count only grows: it can refuse before the end
+
+
+def test_a_price_that_once_failed_the_whole_file_is_one_rows_note():
+    """'1e999' read as infinity passed the old cell check and failed the whole request."""
+    (row,) = parse("E0,13/12/2026,Arsenal,Chelsea,1e999,3.4,3.5,2.0,3.3,3.6,5000,3.3,3.5,,")
+    assert row.problem is None and row.fixture["odds"] == {"home": 2.0, "draw": 3.3, "away": 3.6}
+    assert [n.split(" ignored")[0] for n in row.fixture["notes"]] == [
+        "PSH/PSD/PSA",
+        "B365H/B365D/B365A",
+    ]
+    assert "1e999 is outside the decimal odds range" in row.fixture["notes"][0]
