@@ -287,8 +287,13 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
     assert abs(totals.prediction.markets.totals[2.5].over - over) < 1e-9
     cut = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", max_goals=10)
     assert len(cut.prediction.markets.score_grid) == 11
-    with pytest.raises(InvalidInputError, match="over/under"):
+    with pytest.raises(InvalidInputError, match=r"over/under odds: 0\.9 is outside"):
         await predictions.predict(services.engine, "Arsenal", "Chelsea", over_under=(1.8, 0.9))
+    # one fixture's totals no grid can reproduce with its 1X2: an error, not a silent drop
+    with pytest.raises(InvalidInputError, match="Arsenal v Chelsea: the over/under prices were"):
+        await predictions.predict(
+            services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5), over_under=(1.01, 30)
+        )
     with pytest.raises(predictions.TeamLookupError, match="Atlantis"):
         await predictions.predict(services.engine, "Atlantis", "Chelsea")
     with pytest.raises(UnknownTeamError, match="Hull"):  # a club the model never saw

@@ -250,8 +250,6 @@ async def predict(
     home/draw/away) feed the market blend; ``over_under`` (over/under ``line``) makes the
     grid reproduce the totals too (an error when no grid can); ``max_goals`` cuts the grid.
     A ``day`` far from today is refused."""
-    if max_goals is not None and not 1 <= max_goals <= 20:
-        raise InvalidInputError("max_goals must be between 1 and 20")
     _check_line(line)
     rule = odds_rule()
     what = f"{home} v {away}"
@@ -278,7 +276,7 @@ async def predict(
         missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
         raise UnknownTeamError([f"{missing} (not in model {stored.version})"]) from None
     if prediction.notes:  # one fixture's totals prices no grid reproduces: say so
-        raise InvalidInputError(prediction.notes[0].split(": ", 1)[1])
+        raise InvalidInputError(f"{what}: {prediction.notes[0]}")
     return FixtureResult(
         {"home": home, "away": away, "league": league, "date": day},
         prediction,
