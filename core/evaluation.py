@@ -14,9 +14,9 @@ from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.odds import market_probabilities
+from core.sources import BENCHMARK_SOURCES
 
 __all__ = [
-    "BENCHMARK_SOURCES",
     "BacktestReport",
     "Benchmark",
     "backtest_report",
@@ -56,15 +56,6 @@ def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     s = metrics.summary(p, y)
     s.pop("n")
     return s
-
-
-# One price source per evaluation: Pinnacle, else the market average (section "Model
-# quality" in the README).  Pre-match prices are what a forecast issued a day or two before
-# kick-off competes with; closing prices are the ceiling.
-BENCHMARK_SOURCES = {
-    "pre": ("pinnacle_pre", "avg_pre"),
-    "close": ("pinnacle_close", "avg_close"),
-}
 
 
 @dataclass
