@@ -22,6 +22,7 @@ from core.pricing import price as price_grid
 from server.formats.leagues import league_info
 from server.runs.registry import get_model
 from server.runs.runconfig import RunConfig
+from server.runs.scope import NoModelForLeagueError, choose_model
 from server.runs.selection import load_matches
 from server.store import cache
 from server.store.tables import League, Team
@@ -261,8 +262,10 @@ async def predict(
         raise InvalidInputError("max_goals must be between 1 and 20")
     _check_prices(odds, over_under)
     _check_line(line)
-    model, stored, weights = await _model(engine, model_version)
     (home_id, home_name), (away_id, away_name) = await _team_ids(engine, [home, away], league)
+    if model_version is None:  # the active model covering the fixture's league
+        model_version = await choose_model(engine, "full", [league or ""], [home_id, away_id])
+    model, stored, weights = await _model(engine, model_version)
     if home_id == away_id:
         raise InvalidInputError(f"{home_name!r} cannot play itself")
     margin = weights.get("config", {}).get("margin", "power")
@@ -371,8 +374,10 @@ async def evaluate(
     in-sample."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
-    model, stored, weights = await _model(engine, model_version)
     config = RunConfig.from_json({"model_type": "poisson", **selection})
+    if model_version is None:  # the active model covering the selected leagues
+        model_version = await choose_model(engine, "full", config.leagues)
+    model, stored, weights = await _model(engine, model_version)
     frame = await load_matches(engine, config)
     known = set(weights["dixon_coles"]["parameters"]["teams"])
     usable = frame["home_team"].isin(known) & frame["away_team"].isin(known)
@@ -514,15 +519,50 @@ async def predict_fixtures(
             _prices(f.get("edge_odds"), ("over25", "under25"))
         except InvalidInputError as exc:
             raise InvalidInputError(f"fixture {i + 1}: {exc}") from None
-    model, stored, weights = await _model(engine, model_version)
-    known = set(weights["dixon_coles"]["parameters"]["teams"])
     resolved = await _resolve_fixture_teams(engine, fixtures)
     results: list[dict[str, Any]] = [{} for _ in fixtures]
-    rows: list[int] = []
+    groups: dict[str, list[int]] = {}  # version -> fixtures it serves
     for i, r in enumerate(resolved):
         if isinstance(r, str):
             results[i] = {"error": r}
             continue
+        try:
+            version = model_version or await choose_model(
+                engine, "full", [fixtures[i].get("league") or ""], [r[0], r[2]]
+            )
+        except NoModelForLeagueError as exc:
+            results[i] = {"error": str(exc)}
+            continue
+        groups.setdefault(version, []).append(i)
+    for version, members in groups.items():
+        await _predict_group(engine, version, fixtures, resolved, members, results, max_goals)
+    for f, result in zip(fixtures, results, strict=True):
+        result.update(
+            fixture={
+                "home": f["home"],
+                "away": f["away"],
+                "league": f.get("league"),
+                "date": f.get("date"),
+            }
+        )
+    return results
+
+
+async def _predict_group(
+    engine: AsyncEngine,
+    version: str,
+    fixtures: list[dict[str, Any]],
+    resolved: list[Any],
+    members: list[int],
+    results: list[dict[str, Any]],
+    max_goals: int | None,
+) -> None:
+    """The fixtures ``members`` predicted by model ``version``, into ``results``."""
+    model, stored, weights = await _model(engine, version)
+    known = set(weights["dixon_coles"]["parameters"]["teams"])
+    rows: list[int] = []
+    for i in members:
+        r = resolved[i]
         missing = [name for tid, name in ((r[0], r[1]), (r[2], r[3])) if str(tid) not in known]
         if missing:
             listed = ", ".join(repr(n) for n in missing)
@@ -536,23 +576,13 @@ async def predict_fixtures(
             weights,
             [fixtures[i] for i in rows],
             [resolved[i] for i in rows],
-            max_goals,  # type: ignore[misc]
+            max_goals,
         )
         for i, result in zip(rows, computed, strict=True):
             results[i] = result | {
                 "model_version": model["version"],
                 "model_type": model["model_type"],
             }
-    for f, result in zip(fixtures, results, strict=True):
-        result.update(
-            fixture={
-                "home": f["home"],
-                "away": f["away"],
-                "league": f.get("league"),
-                "date": f.get("date"),
-            }
-        )
-    return results
 
 
 def _predict_rows(

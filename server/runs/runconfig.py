@@ -16,6 +16,7 @@ from core.pipeline import MODEL_TYPES, TrainingConfig, check_selection
 from server.store.tables import League, Match
 
 __all__ = [
+    "ACTIVATE",
     "FIELDS",
     "HYPERPARAMETERS",
     "RunConfig",
@@ -25,7 +26,18 @@ __all__ = [
     "validate_config",
 ]
 
-FIELDS = ("model_type", "leagues", "seasons", "date_from", "date_to", "hyperparameters")
+FIELDS = (
+    "model_type",
+    "leagues",
+    "seasons",
+    "date_from",
+    "date_to",
+    "hyperparameters",
+    "activate",
+)
+# what happens to the new version: promoted when not worse than the active one (auto),
+# always promoted, or kept as a candidate
+ACTIVATE = ("auto", "always", "never")
 HYPERPARAMETERS = ("xi", "l2", "refit_days", "validation_share", "burn_in_days", "margin")
 
 
@@ -48,6 +60,7 @@ class RunConfig:
     date_from: date | None = None
     date_to: date | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    activate: str = "auto"
 
     def training_config(self) -> TrainingConfig:
         return TrainingConfig(model_type=self.model_type, **self.hyperparameters)
@@ -111,6 +124,11 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
             f"unknown hyperparameter(s) {', '.join(bad)}; known: {', '.join(HYPERPARAMETERS)}",
             "hyperparameters",
         )
+    activate = data.get("activate") or "auto"
+    if activate not in ACTIVATE:
+        raise ValidationError(
+            f"activate must be one of {', '.join(ACTIVATE)}, not {activate!r}", "activate"
+        )
     config = RunConfig(
         model_type=model_type,
         leagues=tuple(sorted({x.strip().upper() for x in leagues})),
@@ -118,6 +136,7 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
         date_from=_date(data.get("date_from"), "date_from"),
         date_to=_date(data.get("date_to"), "date_to"),
         hyperparameters=hyper,
+        activate=activate,
     )
     if config.date_from and config.date_to and config.date_from > config.date_to:
         raise ValidationError(
