@@ -62,6 +62,14 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Prediction", "totals"): (5,),
     ("Prediction", "asianHandicap"): (9,),
     ("TrainingRun", "logs"): (200,),
+    ("ModelDetail", "perLeague"): (30,),
+    ("ModelDetail", "logs"): (200,),
+    ("Calibration", "home"): (20,),  # equal-count bins
+    ("Calibration", "draw"): (20,),
+    ("Calibration", "away"): (20,),
+    ("ModelComparison", "leagues"): (30,),
+    ("ModelComparison", "hyperparameters"): (20,),
+    ("ModelComparison", "windows"): (20,),
 }
 
 

@@ -22,7 +22,12 @@ from core.pricing import price as price_grid
 from server.formats.leagues import league_info
 from server.runs.registry import get_model
 from server.runs.runconfig import RunConfig
-from server.runs.scope import NoModelForLeagueError, choose_model
+from server.runs.scope import (
+    NoModelForLeagueError,
+    choose_model,
+    choose_models,
+    require_active,
+)
 from server.runs.selection import load_matches
 from server.store import cache
 from server.store.tables import League, Team
@@ -262,9 +267,12 @@ async def predict(
         raise InvalidInputError("max_goals must be between 1 and 20")
     _check_prices(odds, over_under)
     _check_line(line)
+    active = None if model_version else await require_active(engine, "full")  # first problem
     (home_id, home_name), (away_id, away_name) = await _team_ids(engine, [home, away], league)
     if model_version is None:  # the active model covering the fixture's league
-        model_version = await choose_model(engine, "full", [league or ""], [home_id, away_id])
+        model_version = await choose_model(
+            engine, "full", [league or ""], [home_id, away_id], models=active
+        )
     model, stored, weights = await _model(engine, model_version)
     if home_id == away_id:
         raise InvalidInputError(f"{home_name!r} cannot play itself")
@@ -519,21 +527,24 @@ async def predict_fixtures(
             _prices(f.get("edge_odds"), ("over25", "under25"))
         except InvalidInputError as exc:
             raise InvalidInputError(f"fixture {i + 1}: {exc}") from None
+    active = None if model_version else await require_active(engine, "full")
     resolved = await _resolve_fixture_teams(engine, fixtures)
     results: list[dict[str, Any]] = [{} for _ in fixtures]
     groups: dict[str, list[int]] = {}  # version -> fixtures it serves
+    ok = [i for i, r in enumerate(resolved) if not isinstance(r, str)]
     for i, r in enumerate(resolved):
         if isinstance(r, str):
             results[i] = {"error": r}
-            continue
-        try:
-            version = model_version or await choose_model(
-                engine, "full", [fixtures[i].get("league") or ""], [r[0], r[2]]
-            )
-        except NoModelForLeagueError as exc:
-            results[i] = {"error": str(exc)}
-            continue
-        groups.setdefault(version, []).append(i)
+    if model_version is not None:
+        chosen: list[Any] = [model_version] * len(ok)
+    else:  # per fixture, the active model covering its league
+        wanted = [(fixtures[i].get("league"), [resolved[i][0], resolved[i][2]]) for i in ok]
+        chosen = await choose_models(engine, "full", wanted, models=active)  # type: ignore[arg-type]
+    for i, version in zip(ok, chosen, strict=True):
+        if isinstance(version, NoModelForLeagueError):
+            results[i] = {"error": str(version)}
+        else:
+            groups.setdefault(version, []).append(i)
     for version, members in groups.items():
         await _predict_group(engine, version, fixtures, resolved, members, results, max_goals)
     for f, result in zip(fixtures, results, strict=True):

@@ -19,7 +19,15 @@ from server.runs.registry import ModelNotFoundError
 from server.store import cache
 from server.store.tables import League, Match, Model, ModelStatus
 
-__all__ = ["NoModelForLeagueError", "active_models", "choose_model", "latest_leagues", "pick"]
+__all__ = [
+    "NoModelForLeagueError",
+    "active_models",
+    "choose_model",
+    "choose_models",
+    "latest_leagues",
+    "pick",
+    "require_active",
+]
 
 _MODELS = Model.__table__
 
@@ -54,6 +62,15 @@ async def active_models(engine: AsyncEngine, model_type: str) -> list[dict[str, 
             ]
         cache.put(engine, key, found)
     return found
+
+
+async def require_active(engine: AsyncEngine, model_type: str) -> list[dict[str, Any]]:
+    """The active models of ``model_type`` (see :func:`active_models`); a
+    :class:`ModelNotFoundError` when there is none."""
+    models = await active_models(engine, model_type)
+    if not models:
+        raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
+    return models
 
 
 async def latest_leagues(engine: AsyncEngine, team_ids: Iterable[int]) -> dict[int, str]:
@@ -116,11 +133,41 @@ async def choose_model(
     model_type: str = "full",
     leagues: Sequence[str] = (),
     team_ids: Sequence[int] = (),
+    models: list[dict[str, Any]] | None = None,
 ) -> str:
     """The version that serves a fixture: of ``leagues`` when given, else of the leagues
-    where ``team_ids`` played their latest matches."""
-    models = await active_models(engine, model_type)
+    where ``team_ids`` played their latest matches (``models``: the active ones, when
+    already read)."""
+    if models is None:
+        models = await active_models(engine, model_type)
     wanted = [code.strip().upper() for code in leagues if code]
     if not wanted and models:
         wanted = sorted(set((await latest_leagues(engine, team_ids)).values()))
     return pick(models, wanted, model_type)
+
+
+async def choose_models(
+    engine: AsyncEngine,
+    model_type: str,
+    fixtures: Sequence[tuple[str | None, Sequence[int]]],
+    models: list[dict[str, Any]] | None = None,
+) -> list[str | NoModelForLeagueError]:
+    """:func:`choose_model` for many fixtures ``(league or None, team ids)`` at once (two
+    queries in all); a fixture no active model covers gets its error instead."""
+    if models is None:
+        models = await require_active(engine, model_type)
+    played = await latest_leagues(
+        engine, [t for league, teams in fixtures if not league for t in teams]
+    )
+    out: list[str | NoModelForLeagueError] = []
+    for league, teams in fixtures:
+        wanted = (
+            [league.strip().upper()]
+            if league
+            else sorted({played[t] for t in teams if t in played})
+        )
+        try:
+            out.append(pick(models, wanted, model_type))
+        except NoModelForLeagueError as exc:
+            out.append(exc)
+    return out
