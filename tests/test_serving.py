@@ -110,9 +110,7 @@ async def test_worse_runs_stay_candidates_under_auto(services):
     async with engine.begin() as conn:
         forecasts = (
             await conn.execute(
-                sa.select(Model.validation_forecasts).where(
-                    Model.version == same["model_version"]
-                )
+                sa.select(Model.validation_forecasts).where(Model.version == same["model_version"])
             )
         ).scalar_one()
         forecasts["p"] = [[0.8 if k == y else 0.1 for k in range(3)] for y in forecasts["y"]]
