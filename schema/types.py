@@ -55,15 +55,20 @@ ModelType = strawberry.enum(
     ),
 )
 
-Activate = strawberry.enum(
-    enum.Enum("Activate", {a.upper(): a for a in ACTIVATE}),
-    name="Activate",
+@strawberry.enum(
     description=(
         "What happens to a new version: AUTO makes it active when no model of its type and "
         "leagues is, or when it is not worse than the active one on their common validation "
         "matches (paired RPS, 2 standard errors), else it stays a candidate; ALWAYS; NEVER."
-    ),
+    )
 )
+class Activate(enum.Enum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+assert tuple(a.value for a in Activate) == ACTIVATE  # the service's choices
 
 
 @strawberry.type
@@ -519,7 +524,7 @@ class TrainingInput:
     date_from: date | None = None
     date_to: date | None = None
     hyperparameters: HyperparametersInput | None = None
-    activate: Activate = Activate.AUTO  # type: ignore[attr-defined]
+    activate: Activate = Activate.AUTO
 
     def to_request(self) -> dict[str, Any]:
         hyper = {}
