@@ -55,6 +55,7 @@ ModelType = strawberry.enum(
     ),
 )
 
+
 @strawberry.enum(
     description=(
         "What happens to a new version: AUTO makes it active when no model of its type and "
