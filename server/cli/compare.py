@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["add_subcommands", "compare", "show"]
+__all__ = ["add_subcommands", "compare", "describe_model", "describe_pair", "show"]
 
 OUTCOMES = ("home", "draw", "away")
 
