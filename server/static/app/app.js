@@ -234,7 +234,7 @@ const statusName = (status) => (status === "COMPLETED" ? "candidate" : status.to
 
 async function loadModels() {
   const { models } = await gql(`{ models(limit: 100) { version modelType status
-    trainingMatches trainingLeagues dataTo rps logLoss brierScore metrics } }`);
+    trainingMatches scope dataTo rps logLoss brierScore metrics } }`);
   $("#models tbody").innerHTML = models.map((m) => {
     const status = statusName(m.status);
     const action = status === "active" ? "archive" : "activate";
@@ -242,7 +242,7 @@ async function loadModels() {
       <td><input type="checkbox" data-compare aria-label="compare ${escape(m.version)}"></td>
       <td><button type="button" class="link" data-action="detail">${escape(m.version)}</button></td>
       <td><span class="badge ${status}">${status}</span></td>
-      <td>${escape((m.trainingLeagues || []).join(", "))}</td><td>${escape(m.dataTo ?? "–")}</td>
+      <td>${escape((m.scope || "").replaceAll(",", ", "))}</td><td>${escape(m.dataTo ?? "–")}</td>
       <td class="num">${m.trainingMatches ?? "–"}</td>
       <td class="num">${m.metrics?.n ?? "–"}</td><td class="num">${fmt(m.rps, 5)}</td>
       <td class="num">${fmt(m.metrics?.market?.rps, 5)}</td><td class="num">${fmt(m.logLoss)}</td>
