@@ -65,6 +65,14 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Jackpot", "fixtures"): (30,),  # server.runs.jackpots.MAX_JACKPOT_FIXTURES
     ("Jackpot", "warnings"): (5,),
     ("JackpotFixture", "sets"): (6,),  # A-E and G
+    ("ModelDetail", "perLeague"): (30,),
+    ("ModelDetail", "logs"): (200,),
+    ("Calibration", "home"): (20,),  # equal-count bins
+    ("Calibration", "draw"): (20,),
+    ("Calibration", "away"): (20,),
+    ("ModelComparison", "leagues"): (30,),
+    ("ModelComparison", "hyperparameters"): (20,),
+    ("ModelComparison", "windows"): (20,),
 }
 
 

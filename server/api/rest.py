@@ -57,7 +57,7 @@ PHASES = {
     "failed": "Failed",
     "cancelled": "Cancelled",
 }
-_TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo"}
+_TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo", "activate"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -228,7 +228,7 @@ def _optional(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
 
 async def train(request: Request) -> JSONResponse:
     """Every field is optional: no modelType is ``full``; no (or empty) leagues is every
-    league in the database; no seasons is all of them."""
+    league in the database; no seasons is all of them; no activate is ``auto``."""
     body = await _json_body(request)
     unknown = sorted(set(body) - _TRAIN_FIELDS)
     if unknown:
@@ -238,6 +238,7 @@ async def train(request: Request) -> JSONResponse:
     seasons = _optional(body, "seasons", list, 'a list of season codes such as ["2324"]')
     date_from = _optional(body, "dateFrom", str, 'a date string "YYYY-MM-DD"')
     date_to = _optional(body, "dateTo", str, 'a date string "YYYY-MM-DD"')
+    activate = _optional(body, "activate", str, '"auto", "always" or "never"')
     services = _services(request)
     if not leagues:
         leagues = [lg["code"] for lg in await catalog.list_leagues(services.engine)]
@@ -251,6 +252,7 @@ async def train(request: Request) -> JSONResponse:
             "seasons": seasons or [],
             "date_from": date_from,
             "date_to": date_to,
+            "activate": activate or "auto",
         },
         idempotency_key=request.headers.get("idempotency-key"),
     )

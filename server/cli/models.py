@@ -1,56 +1,75 @@
-"""``fpe models``: model versions and their validation metrics, newest first."""
+"""``fpe models``: model versions and their validation metrics, newest first; ``fpe models
+show`` and ``fpe models compare`` (:mod:`server.cli.compare`)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from server.cli import compare
 from server.cli.common import print_listing
 from server.cli.options import add_command, add_listing_options
-from server.cli.values import MODEL_STATES, MODEL_TYPES
+from server.cli.values import MODEL_STATES, MODEL_TYPES, league
 
 __all__ = ["add_parser", "models"]
 
 HEADER = (
-    f"{'version':<40}{'status':<10}{'matches':>8}{'RPS':>9}{'log loss':>10}{'Brier':>9}  leagues"
+    f"{'version':<40}{'status':<10}{'matches':>8}{'RPS':>9}{'log loss':>10}{'Brier':>9}"
+    f"  {'data to':<11}leagues"
 )
+CANDIDATE = "candidate"  # a completed version that was not activated
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
         "models",
-        "model versions, newest first",
-        ["fpe models", "fpe models --type full --status active --json"],
+        "model versions, newest first; show one, or compare two",
+        [
+            "fpe models",
+            "fpe models --type full --status active --json",
+            "fpe models --league E1 --status candidate",
+            "fpe models show full-20251126T190302Z-1a2b3c",
+            "fpe models compare full-20251126T190302Z-1a2b3c full-20251203T081500Z-9f8e7d",
+        ],
     )
     parser.add_argument(
         "--type", choices=MODEL_TYPES, default=None, help="only the models of this type"
     )
+    parser.add_argument(
+        "--league", type=league, default=None, help="only the models whose leagues include it"
+    )
     add_listing_options(
         parser,
         "models",
-        MODEL_STATES,
-        "only the active models (one per type, used by predict) or the archived ones",
+        (*MODEL_STATES, CANDIDATE),
+        "only the active models (one per type and league set, used by predict), the "
+        "archived ones, or the candidates (trained, not activated)",
     )
     parser.set_defaults(handler=models)
+    compare.add_subcommands(parser)
 
 
 def _line(m: dict[str, Any]) -> str:
     def metric(key: str) -> str:
         return "-" if m[key] is None else f"{m[key]:.5f}"
 
+    status = CANDIDATE if m["status"] == "completed" else m["status"]
     return (
-        f"{m['version']:<40}{m['status']:<10}{m['training_matches'] or 0:>8}"
+        f"{m['version']:<40}{status:<10}{m['training_matches'] or 0:>8}"
         f"{metric('rps'):>9}{metric('log_loss'):>10}{metric('brier_score'):>9}  "
-        f"{','.join(m['training_leagues'] or [])}"
+        f"{m.get('data_to') or '-'!s:<11}{','.join(m['training_leagues'] or [])}"
     )
 
 
 def models(args: argparse.Namespace) -> int:
     from server.runs import registry
 
+    status = "completed" if args.status == CANDIDATE else args.status
     return print_listing(
-        lambda engine: registry.list_models(engine, args.status, args.type, args.limit),
+        lambda engine: registry.list_models(
+            engine, status, args.type, args.limit, league=args.league
+        ),
         args.json,
         HEADER,
         _line,

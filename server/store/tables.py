@@ -191,8 +191,9 @@ class Model(Base):
     __table_args__ = (
         sa.UniqueConstraint("version", name="uq_models_version"),
         sa.Index(
-            "uq_models_one_active_per_type",
+            "uq_models_one_active_per_scope",
             "model_type",
+            "scope",
             unique=True,
             postgresql_where=sa.text("status = 'active'"),
             sqlite_where=sa.text("status = 'active'"),
@@ -218,6 +219,14 @@ class Model(Base):
     rps: Mapped[float | None] = mapped_column(Double)
     metrics: Mapped[Any | None] = mapped_column(JSONType)
     config: Mapped[Any | None] = mapped_column(JSONType)
+    # 0003: the league set it serves, and what it was fitted and validated on
+    scope: Mapped[str] = mapped_column(sa.String(255), server_default=sa.text("''"))
+    data_from: Mapped[date | None]
+    data_to: Mapped[date | None]
+    validation_from: Mapped[date | None]
+    validation_to: Mapped[date | None]
+    validation_matches: Mapped[int | None] = mapped_column(sa.Integer)
+    validation_forecasts: Mapped[Any | None] = mapped_column(JSONType)
 
 
 class TrainingRun(Base):
