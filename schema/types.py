@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from core.pipeline import MODEL_TYPES
+from server.runs.phases import phase_text
 from server.store.tables import ModelStatus as _ModelStatus
 
 __all__ = [
@@ -125,13 +126,19 @@ class ModelVersion:
     status: ModelStatus
     training_started_at: datetime | None
     training_completed_at: datetime | None
-    training_matches: int | None
+    training_matches: int | None = strawberry.field(
+        description="Matches fitted: the run's selection less its validation period."
+    )
     training_leagues: list[str] | None
     training_seasons: list[str] | None
     brier_score: float | None
     log_loss: float | None
-    draw_accuracy: float | None
-    overall_accuracy: float | None
+    draw_accuracy: float | None = strawberry.field(
+        description="Validation draw accuracy, a fraction (0-1; the REST shim gives percent)."
+    )
+    overall_accuracy: float | None = strawberry.field(
+        description="Validation accuracy, a fraction (0-1; the REST shim gives percent)."
+    )
     rps: float | None
     metrics: JSON | None
     config: JSON | None
@@ -211,12 +218,16 @@ class TrainingRun:
     started_at: datetime | None
     completed_at: datetime | None
     created_at: datetime
-    match_count: int | None
+    match_count: int | None = strawberry.field(
+        description="Matches selected (fitted on, then validated on)."
+    )
     date_from: date | None
     date_to: date | None
     brier_score: float | None
     log_loss: float | None
-    validation_accuracy: float | None
+    validation_accuracy: float | None = strawberry.field(
+        description="A fraction (0-1; the REST shim gives percent)."
+    )
     rps: float | None
     error_message: str | None
     logs: list[str] | None
@@ -233,6 +244,10 @@ class TrainingRun:
                 "logs": [str(x) for x in row.get("logs") or []],
             }
         )
+
+    @strawberry.field(description="The phase in words, e.g. 'Fitting Dixon-Coles'.")
+    def phase_text(self) -> str | None:
+        return phase_text(self.phase)
 
     @strawberry.field
     async def model(self, info: strawberry.Info) -> ModelVersion | None:
@@ -281,6 +296,10 @@ class ProgressEvent:
     ts: str | None = strawberry.field(
         default=None, description="When the event was published (UTC, ISO)."
     )
+
+    @strawberry.field(description="The phase in words, e.g. 'Fitting Dixon-Coles'.")
+    def phase_text(self) -> str | None:
+        return phase_text(self.phase)
 
     @staticmethod
     def from_event(event_id: str, event: dict[str, Any]) -> ProgressEvent:

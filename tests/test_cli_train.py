@@ -21,15 +21,21 @@ async def embedded(monkeypatch, seeded_url, tmp_path):
 def test_train_then_read_the_registry_and_predict(embedded, capsys):
     assert main(["train", "--type", "full", "--league", "E0", *SEASONS]) == 0
     out = capsys.readouterr().out
-    assert "completed (full, 1520 matches)" in out and "is active" in out
+    assert "completed (full, 1520 matches selected)" in out and "is active" in out
     assert "market" in out and "RPS model - market" in out
 
     assert main(["runs", "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)
     assert run["status"] == "completed" and run["model_version"].startswith("full-")
+    assert main(["runs"]) == 0
+    header, line = capsys.readouterr().out.splitlines()[:2]
+    assert "selected" in header and "matches" not in header and " 1520 " in line
 
     assert main(["models"]) == 0
-    assert "active" in capsys.readouterr().out
+    header, line = capsys.readouterr().out.splitlines()[:2]
+    assert "fitted" in header and "validated" in header and "active" in line
+    fitted, validated = (int(x) for x in line.split()[2:4])
+    assert fitted + validated == 1520  # the run's selection: fitted on, then validated on
 
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea", "--json"]) == 0
     p = json.loads(capsys.readouterr().out)
@@ -59,7 +65,7 @@ def test_bad_requests_are_one_line_errors(embedded, capsys):
 def test_train_and_predict_a_draw_model(embedded, capsys):
     assert main(["train", "--type", "draw", "--league", "E0", *SEASONS]) == 0
     out = capsys.readouterr().out
-    assert "completed (draw, 1520 matches)" in out
+    assert "completed (draw, 1520 matches selected)" in out
     assert "Dixon-Coles" in out and "market*" in out and "draw model: weights" in out
     assert main(["models", "--type", "draw", "--json"]) == 0
     (model,) = json.loads(capsys.readouterr().out)

@@ -40,13 +40,14 @@ from server.base.text import NUL_MESSAGE, has_nul
 from server.formats.fixtures import parse_fixtures
 from server.formats.leagues import league_tier
 from server.runs import predictions, registry, training
+from server.runs.phases import PHASES, phase_text
 from server.runs.runconfig import ValidationError
 from server.runs.services import cancel_training, start_training
 from server.store import catalog
 from server.store.db import DATABASE_ERRORS, RETRY_AFTER_SECONDS, outage
 from server.store.tables import ModelStatus
 
-__all__ = ["routes"]
+__all__ = ["PHASES", "phase_text", "routes"]
 
 _TASK_STATUS = {
     "queued": "queued",
@@ -54,21 +55,6 @@ _TASK_STATUS = {
     "completed": "completed",
     "failed": "failed",
     "cancelled": "cancelled",
-}
-# the page shows the phase under its progress bar
-PHASES = {
-    "queued": "Waiting for a worker",
-    "starting": "Loading matches",
-    "dixon_coles": "Fitting Dixon-Coles",
-    "fit": "Fitting the final goal model",
-    "blending": "Blending with the market",
-    "calibration": "Calibrating probabilities",
-    "draw": "Fitting the draw model",
-    "evaluating": "Scoring the validation period",
-    "done": "Completed",
-    "completed": "Completed",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
 }
 
 
@@ -78,12 +64,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def _percent(share: float | None) -> float | None:
     return None if share is None else round(100.0 * share, 4)
-
-
-def phase_text(phase: str | None) -> str | None:
-    if phase is None:
-        return None
-    return PHASES.get(phase, phase.replace("_", " ").capitalize())
 
 
 Handler = Callable[[Request], Awaitable[JSONResponse]]
@@ -781,8 +761,11 @@ PREDICTION = {
             **null(OUTCOMES),
             "description": "probability x best price - 1, a fraction (0.05 is 5 %)",
         },
-        "marketOver25": {"type": ["number", "null"]},
-        "edgeOver25": {"type": ["number", "null"]},
+        "marketOver25": {
+            "type": ["number", "null"],
+            "description": "the over/under prices' margin-free probability of over 2.5",
+        },
+        "edgeOver25": null(obj({"over": "number", "under": "number"})),
         "bestOdds": {**null(OUTCOMES), "description": "the prices the edges use"},
         "error": {"type": ["string", "null"], "description": "why this fixture failed"},
     },
