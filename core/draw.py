@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from core import metrics
 from core.errors import InvalidInputError, NotFittedError
@@ -53,6 +52,8 @@ def _simplex_fit(p: np.ndarray, is_draw: np.ndarray) -> np.ndarray:
         value = -np.mean(y * np.log(d) + (1.0 - y) * np.log1p(-d))
         grad = -((y / d - (1.0 - y) / (1.0 - d)) @ p) / y.size
         return float(value), grad
+
+    from scipy.optimize import minimize  # fitting only: a fast start
 
     result = minimize(
         loss,

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from server.cli.common import EXIT_DATA, EXIT_USAGE, print_markets, run_async
+from server.cli.common import EXIT_DATA, EXIT_USAGE, print_markets, run_with_engine
 from server.cli.options import add_command, add_totals_options
 
 __all__ = ["FIXTURE_COLUMNS", "add_parser", "predict"]
@@ -70,9 +70,9 @@ def predict(args: argparse.Namespace) -> int:
     if args.fixtures:
         return _predict_fixtures(args)
 
-    async def work(services: Any) -> int:
+    async def work(engine: Any) -> int:
         p = await predictions.predict(
-            services.engine,
+            engine,
             args.home,
             args.away,
             args.league,
@@ -88,7 +88,7 @@ def predict(args: argparse.Namespace) -> int:
         print_markets(p)
         return 0
 
-    return run_async(Settings.from_env(), work)
+    return run_with_engine(Settings.from_env(), work)
 
 
 FIXTURE_COLUMNS = (
@@ -178,13 +178,13 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
         )
     usable = [r for r in rows if r.problem is None]
 
-    async def work(services: Any) -> list[dict[str, Any]]:
+    async def work(engine: Any) -> list[dict[str, Any]]:
         fixtures = [r.fixture for r in usable]
         if args.league:
             fixtures = [f | {"league": f["league"] or args.league} for f in fixtures]
-        return await predictions.predict_fixtures(services.engine, fixtures, args.model)
+        return await predictions.predict_fixtures(engine, fixtures, args.model)
 
-    results = iter(run_async(Settings.from_env(), work) if usable else [])
+    results = iter(run_with_engine(Settings.from_env(), work) if usable else [])
     records = []
     for r in rows:
         p = {"fixture": r.fixture, "error": r.problem} if r.problem else next(results)
