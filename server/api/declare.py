@@ -20,7 +20,7 @@ as sent); ``tests/test_openapi.py`` fails on any ``/api`` route without an opera
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,6 +339,7 @@ class Operation:
 
 
 Handler = Callable[..., Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def read_json(request: Request) -> Any:
@@ -356,14 +357,14 @@ async def read_json(request: Request) -> Any:
     return body
 
 
-def operation(**declaration: Any) -> Callable[[Handler], Handler]:
+def operation(**declaration: Any) -> Callable[[Handler], Endpoint]:
     """Attach an :class:`Operation` to a handler.  When it declares a body or query
     parameters, the handler is called as ``handler(request, given)`` with them checked;
     a body sent as another declared media type (``other_bodies``) is left to the handler
     (``given`` is then ``None``)."""
     op = Operation(**declaration)
 
-    def attach(fn: Handler) -> Handler:
+    def attach(fn: Handler) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             if not op.takes_input:
                 return await fn(request)
@@ -386,7 +387,3 @@ def operation(**declaration: Any) -> Callable[[Handler], Handler]:
 def described(endpoint: Any) -> Operation | None:
     """The operation declared for a route's endpoint, if any."""
     return getattr(endpoint, "operation", None)
-
-
-def inputs(fields: Sequence[Field]) -> dict[str, Field]:
-    return {f.name: f for f in fields}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.errors import FPEError
@@ -66,7 +66,7 @@ def _percent(share: float | None) -> float | None:
     return None if share is None else round(100.0 * share, 4)
 
 
-Handler = Callable[[Request], Awaitable[JSONResponse]]
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
@@ -77,7 +77,7 @@ def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
     write = write or (op is not None and op.write)
 
     @functools.wraps(fn)
-    async def wrapper(request: Request) -> JSONResponse:
+    async def wrapper(request: Request) -> Response:
         if write:
             refusal = cross_site_refusal(request, _services(request).settings.cors_origins)
             if refusal is not None:
