@@ -21,13 +21,18 @@ probabilities: the blend never needs odds to predict.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core import metrics
 from core.errors import InvalidInputError
+from core.lazy import lazy
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["FEATURES", "Blend"]
 

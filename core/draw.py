@@ -17,13 +17,18 @@ that does not depend on ``d``: fitting the draw fits the whole forecast.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core import metrics
 from core.errors import InvalidInputError, NotFittedError
+from core.lazy import lazy
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["COMPONENTS", "FEATURES", "PRE_MATCH_SOURCES", "DrawModel", "draw_report"]
 

@@ -25,15 +25,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import gammaln
 
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
+from core.lazy import lazy
 from core.odds import MARKET_SOURCES, implied_probabilities
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "FIT_SOURCES",

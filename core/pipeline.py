@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
@@ -50,12 +49,18 @@ from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
 from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
+from core.lazy import lazy
 from core.market_model import MarketImplied, market_rates
 from core.markets import MatchProbabilities, feasible_rho, score_grid
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
 from core.pricing import fit_grid
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "MODEL_TYPES",

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.lazy import lazy
 from server.formats.footballdata import ODDS_COLUMNS
 from server.runs.runconfig import RunConfig, selection_filter
 from server.store.tables import League, Match, MatchOdds, Team
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["load_matches", "team_names"]
 
