@@ -7,6 +7,7 @@ import json
 import pytest
 
 from server.cli import main
+from tests.test_cli import loaded_by
 
 SEASONS = ["--season", "2122", "--season", "2223", "--season", "2324", "--season", "2425"]
 
@@ -43,6 +44,9 @@ def test_train_then_read_the_registry_and_predict(embedded, capsys):
 
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea"]) == 0
     assert "score grid" in capsys.readouterr().out
+    # a fresh process predicts with the database and the model alone (no pandas, LightGBM,
+    # scikit-learn, SciPy optimisers, queue or Redis): a fast start
+    assert loaded_by("predict", "--home", "Arsenal", "--away", "Chelsea") == ["sqlalchemy"]
 
     assert main(["evaluate", "--league", "E0", "--season", "2425"]) == 0
     out = capsys.readouterr().out
