@@ -14,7 +14,9 @@ Adding a route::
     async def handler(request: Request, given: dict[str, Any]) -> JSONResponse: ...
 
 A handler whose operation declares inputs is called with them (``given``, camelCase keys
-as sent); ``tests/test_openapi.py`` fails on any ``/api`` route without an operation.
+as sent); ``tests/test_openapi.py`` fails on any ``/api`` route without an operation.  A
+wrapper around a declared handler keeps the declaration with :func:`functools.wraps` (as
+``server.api.rest._endpoint`` does, which also applies ``write``: CSRF checks and the token).
 """
 
 from __future__ import annotations
