@@ -17,6 +17,8 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   │   └── training.IdempotencyConflictError  BAD_USER_INPUT  422  a key reused, new config
     │   ├── training.RunNotFoundError      NOT_FOUND              404   no run has that task id
     │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
+    │   ├── jackpots.JackpotNotFoundError  NOT_FOUND              404   no such jackpot, saved
+    │   │                                                               result or template
     │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
     │   ├── teamnames.TeamNameError        BAD_USER_INPUT         422   a look-alike team name
     │   ├── source.SourceError             BAD_USER_INPUT         422   not a regular file, too

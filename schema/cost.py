@@ -62,6 +62,9 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Prediction", "totals"): (5,),
     ("Prediction", "asianHandicap"): (9,),
     ("TrainingRun", "logs"): (200,),
+    ("Jackpot", "fixtures"): (30,),  # server.runs.jackpots.MAX_JACKPOT_FIXTURES
+    ("Jackpot", "warnings"): (5,),
+    ("JackpotFixture", "sets"): (6,),  # A-E and G
 }
 
 
@@ -85,7 +88,7 @@ class _Estimator:
     ) -> None:
         self.schema = schema
         self.fragments = fragments
-        self.variables = variables
+        self.variables = dict(variables)  # graphql-core wants a dict
         self.memo: dict[tuple[str, str], int] = {}  # (fragment, parent type): unit cost
         self.active: set[tuple[str, str]] = set()  # fragments being costed (cycles)
 

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from schema.errors import UserError, graphql_errors
+from schema.jackpots import JackpotMutations, JackpotQueries
 from schema.types import (
     FixtureInput,
     League,
@@ -74,7 +75,7 @@ def _engine(info: strawberry.Info) -> Any:
 
 
 @strawberry.type
-class Query:
+class Query(JackpotQueries):
     @strawberry.field
     @graphql_errors
     async def leagues(self, info: strawberry.Info) -> list[League]:
@@ -197,7 +198,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(JackpotMutations):
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def start_training(

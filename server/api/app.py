@@ -33,7 +33,7 @@ from strawberry.types.unset import UNSET
 from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
-from server.api import observability, openapi, rest
+from server.api import datapages, jackpots, login, observability, openapi, rest
 from server.api.bodylimit import BodyLimit
 from server.api.envelope import error
 from server.api.graphiql import offline_graphiql_html
@@ -59,7 +59,7 @@ _INLINE_ITEMS = 100  # answers with fewer list items near the top are encoded on
 logger = logging.getLogger(__name__)
 
 
-class _Encoded(dict):  # type: ignore[type-arg]
+class _Encoded(dict[str, Any]):
     """A GraphQL answer already encoded (in a thread) by :meth:`GraphQLApp.process_result`."""
 
     raw: bytes
@@ -85,7 +85,7 @@ def _too_large(size: int) -> bytes:
     return json.dumps({"data": None, "errors": [error]}).encode()
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, offline GraphiQL, WebSocket auth, JSON
     errors for bad requests, big answers encoded in a thread and capped in size.
     Subscriptions are served over the WebSocket only (no HTTP streaming transports)."""
@@ -130,7 +130,9 @@ class GraphQLApp(GraphQL):
             return data.raw
         return json.dumps(data, separators=(",", ":"))
 
-    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         services: Services = request.app.state.services
         token = bearer_token(request.headers.get("authorization"))
         # one context per WebSocket connection lives long: no cache across operations
@@ -200,6 +202,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *rest.routes,
+        *jackpots.routes,
+        *login.routes,
+        *datapages.routes,
         *openapi.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

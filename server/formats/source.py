@@ -128,7 +128,7 @@ def open_data_file(path: str | os.PathLike[str], limit: int | None = None) -> Bi
     if not stat.S_ISREG(opened.st_mode):
         raw.close()
         raise _not_a_file(source, opened.st_mode)
-    return io.BufferedReader(BoundedReader(raw, source, limit), BLOCK_BYTES)  # type: ignore[return-value]
+    return io.BufferedReader(BoundedReader(raw, source, limit), BLOCK_BYTES)
 
 
 def read_data_file(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
@@ -173,7 +173,7 @@ def iter_lines(stream: BinaryIO, encoding: str, source: str) -> Iterator[str]:
 
     Nothing is yielded before the first 64 KiB of text are checked for control characters:
     a file that is mostly not text is refused."""
-    text = io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[arg-type]
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
     try:
         head: list[str] | None = []  # the lines of the sample, None once it is checked
         size = 0

@@ -93,7 +93,14 @@ async def _fetch(
                     size += len(block)
                     if size > limit:
                         raise DownloadError(too_large)
-                    text = text or bool(block.strip())
+                    if not text and block.strip():
+                        text = True
+                        if block.lstrip()[:1] == b"<":  # an error page served with 200
+                            raise DownloadError(
+                                f"{url} returned an HTML page, not a CSV file: "
+                                f"football-data.co.uk does not publish {target.stem} "
+                                f"{target.parent.name}"
+                            )
                     out.write(block)
             if not text:
                 raise DownloadError(f"{url} returned an empty file")

@@ -479,7 +479,7 @@ async def _unnest_insert(
         sql += f" RETURNING {', '.join(returning)}"
     params = {f"c{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))}
     result = await conn.execute(sa.text(sql), params)
-    return result.all() if returning else []
+    return list(result.all()) if returning else []
 
 
 def _odds_params(match_id: int, odds: tuple[float | None, ...], key: str) -> dict[str, Any]:

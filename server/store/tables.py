@@ -20,6 +20,11 @@ from server.formats.footballdata import ODDS_COLUMNS
 
 __all__ = [
     "Base",
+    "DataBatch",
+    "Jackpot",
+    "JackpotFixture",
+    "JackpotSavedResult",
+    "JackpotTemplate",
     "League",
     "Match",
     "MatchOdds",
@@ -259,3 +264,107 @@ class TrainingRun(Base):
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
 
     model: Mapped[Model | None] = relationship(lazy="raise")
+
+
+class Jackpot(Base):
+    """A jackpot of the legacy app: fixtures whose probabilities were frozen at creation."""
+
+    __tablename__ = "jackpots"
+    __table_args__ = (
+        sa.UniqueConstraint("public_id", name="uq_jackpots_public_id"),
+        sa.Index("ix_jackpots_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    model_version: Mapped[str] = mapped_column(sa.String(64))
+    draw_model_version: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(32), server_default=sa.text("'calculated'"))
+    warnings: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'[]'"))
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class JackpotFixture(Base):
+    """One fixture of a jackpot, its odds and its frozen probability sets (row order is
+    ``position``)."""
+
+    __tablename__ = "jackpot_fixtures"
+    __table_args__ = (
+        sa.UniqueConstraint("jackpot_id", "position", name="uq_jackpot_fixtures_position"),
+        sa.UniqueConstraint("jackpot_id", "fixture_id", name="uq_jackpot_fixtures_fixture_id"),
+        sa.CheckConstraint(
+            "home_odds >= 1.01 AND home_odds <= 1000 AND draw_odds >= 1.01 AND draw_odds <= 1000"
+            " AND away_odds >= 1.01 AND away_odds <= 1000",
+            name="ck_jackpot_fixtures_odds",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    jackpot_id: Mapped[int] = mapped_column(sa.ForeignKey("jackpots.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(sa.Integer)
+    fixture_id: Mapped[str] = mapped_column(sa.String(64))
+    home_team: Mapped[str] = mapped_column(sa.String(100))
+    away_team: Mapped[str] = mapped_column(sa.String(100))
+    home_odds: Mapped[float] = mapped_column(Double)
+    draw_odds: Mapped[float] = mapped_column(Double)
+    away_odds: Mapped[float] = mapped_column(Double)
+    match_date: Mapped[str | None] = mapped_column(sa.String(32))
+    league: Mapped[str | None] = mapped_column(sa.String(100))
+    probabilities: Mapped[Any] = mapped_column(JSONType)
+
+
+class JackpotSavedResult(Base):
+    """A user's picks per probability set for one jackpot, the actual results and the
+    scores the server computed from them."""
+
+    __tablename__ = "jackpot_saved_results"
+    __table_args__ = (
+        sa.Index("ix_jackpot_saved_results_jackpot_id", "jackpot_id"),
+        sa.Index("ix_jackpot_saved_results_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    jackpot_id: Mapped[int] = mapped_column(sa.ForeignKey("jackpots.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    selections: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
+    actual_results: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
+    scores: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
+    model_version: Mapped[str] = mapped_column(sa.String(64))
+    total_fixtures: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class JackpotTemplate(Base):
+    """A saved list of fixtures with odds ("Save List" on the Jackpot Input page)."""
+
+    __tablename__ = "jackpot_templates"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    fixtures: Mapped[Any] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class DataBatch(Base):
+    """One data download of the Data Ingestion page, with its per-league results."""
+
+    __tablename__ = "data_batches"
+    __table_args__ = (
+        sa.UniqueConstraint("batch_id", name="uq_data_batches_batch_id"),
+        sa.Index("ix_data_batches_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(sa.String(64))
+    source: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(32))
+    request: Mapped[Any] = mapped_column(JSONType)
+    results: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'[]'"))
+    total_stats: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
+    started_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    completed_at: Mapped[datetime | None]

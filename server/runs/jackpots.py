@@ -1,0 +1,518 @@
+"""Jackpots: a list of fixtures with their 1X2 odds, probability sets A-G computed once at
+creation and frozen with the model versions that made them (the service behind the legacy
+app's jackpot pages and GraphQL; saved picks: :mod:`server.runs.jackpot_results`, templates:
+:mod:`server.runs.jackpot_templates`).
+
+The sets (``docs/jackpots.md``):
+
+- **A** the engine's forecast without the fixture's odds (the active model's fallback without
+  a market, calibrated when the model has a calibrator);
+- **B** the active model with the fixture's odds (blend + calibration): the calibrated
+  answer, the only set allowed for decision support;
+- **C** the margin-free market (the model's margin method), not calibrated;
+- **D** the active draw model's draw, home and away in B's ratio;
+- **E** B sharpened with temperature :data:`TEMPERATURE` (``p ** (1 / T)`` renormalised), a
+  heuristic;
+- **F** left out: nothing honest to put there;
+- **G** the mean of A, B and C.
+
+Probabilities are stored as fractions; adapters format them (the REST shim in percent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import math
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import InvalidInputError
+from core.pipeline import StoredModel
+from server.formats.leagues import KNOWN_LEAGUES
+from server.runs import predictions, registry
+from server.store.db import begin_write
+from server.store.tables import Jackpot, JackpotFixture, Team
+
+__all__ = [
+    "MAX_BOOK",
+    "MAX_JACKPOT_FIXTURES",
+    "MAX_NAME",
+    "MAX_ODDS",
+    "MIN_ODDS",
+    "SETS",
+    "TEMPERATURE",
+    "FixtureIn",
+    "JackpotNotFoundError",
+    "compute_sets",
+    "create_jackpot",
+    "entropy_bits",
+    "get_jackpot",
+    "jackpot_row",
+    "parse_fixtures",
+    "percent",
+    "text_field",
+]
+
+SETS = ("A", "B", "C", "D", "E", "G")
+TEMPERATURE = 0.75  # set E: p ** (1 / T), T < 1 sharpens
+MIN_ODDS, MAX_ODDS = 1.01, 1000.0
+MAX_BOOK = 1.30  # sum of 1 / odds
+MAX_JACKPOT_FIXTURES = 30
+MAX_NAME = 255
+_MAX_ID = 64
+_J, _F = Jackpot.__table__, JackpotFixture.__table__
+
+
+class JackpotNotFoundError(InvalidInputError):
+    """No jackpot, saved result or template has that id."""
+
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class FixtureIn:
+    """One fixture as the user entered it; ``odds`` are decimal home/draw/away."""
+
+    id: str
+    home: str
+    away: str
+    odds: tuple[float, float, float]
+    match_date: str | None = None
+    league: str | None = None
+
+    def label(self, i: int) -> str:
+        return f"fixture {i + 1} ({self.home} v {self.away})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "home": self.home,
+            "away": self.away,
+            "odds": list(self.odds),
+            "match_date": self.match_date,
+            "league": self.league,
+        }
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+def text_field(value: Any, what: str, limit: int) -> str:
+    """A non-empty string of at most ``limit`` characters, its whitespace collapsed."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string")
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is longer than {limit} characters")
+    return value
+
+
+def _price(value: Any, where: str, side: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError(f"{where}: the {side} odds must be a decimal number, not {value!r}")
+    if not MIN_ODDS <= value <= MAX_ODDS:
+        raise InvalidInputError(
+            f"{where}: the {side} odds {value:g} are outside [{MIN_ODDS:g}, {MAX_ODDS:g}]"
+        )
+    return float(value)
+
+
+def parse_fixtures(items: Any) -> list[FixtureIn]:
+    """Check a jackpot's fixtures: 1-30 of them, each ``{id, homeTeam, awayTeam, odds: {home,
+    draw, away}[, matchDate][, league]}`` (``home``/``away`` are accepted for the team names),
+    decimal odds in [1.01, 1000] with a book of at most 130 %, ids unique.  Every problem
+    names its fixture; nothing is filled in."""
+    if not isinstance(items, list) or not items:
+        raise InvalidInputError("fixtures must be a non-empty list")
+    if len(items) > MAX_JACKPOT_FIXTURES:
+        raise InvalidInputError(
+            f"{len(items)} fixtures: a jackpot has at most {MAX_JACKPOT_FIXTURES}"
+        )
+    out: list[FixtureIn] = []
+    for i, item in enumerate(items):
+        where = f"fixture {i + 1}"
+        if not isinstance(item, dict):
+            raise InvalidInputError(f"{where} must be an object")
+        home = item.get("homeTeam", item.get("home"))
+        away = item.get("awayTeam", item.get("away"))
+        home = text_field(home, f"{where}: homeTeam", 100)
+        away = text_field(away, f"{where}: awayTeam", 100)
+        where = f"{where} ({home} v {away})"
+        raw_id = item.get("id", i + 1)
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        fixture_id = text_field(raw_id, f"{where}: id", _MAX_ID)
+        odds = item.get("odds")
+        if not isinstance(odds, dict) or any(odds.get(k) is None for k in ("home", "draw", "away")):
+            raise InvalidInputError(
+                f"{where}: odds must be {{home, draw, away}} decimal prices; none are made up"
+            )
+        prices = tuple(_price(odds[k], where, k) for k in ("home", "draw", "away"))
+        book = sum(1.0 / p for p in prices)
+        if book > MAX_BOOK:
+            raise InvalidInputError(
+                f"{where}: the odds make a book of {100 * book:.1f} %, more than "
+                f"{100 * MAX_BOOK:.0f} %: check them"
+            )
+        date, league = item.get("matchDate"), item.get("league")
+        date = None if date is None else text_field(date, f"{where}: matchDate", 32)
+        league = None if league is None else text_field(league, f"{where}: league", 100)
+        out.append(FixtureIn(fixture_id, home, away, prices, date, league))  # type: ignore[arg-type]
+    seen: set[str] = set()
+    for f in out:
+        if f.id in seen:
+            raise InvalidInputError(f"fixture id {f.id!r} is used twice: ids must be unique")
+        seen.add(f.id)
+    return out
+
+
+async def _check_teams(engine: AsyncEngine, fixtures: list[FixtureIn]) -> None:
+    """Refuse unknown team names, all of them in one message with suggested spellings."""
+    async with engine.connect() as conn:
+        known = sorted({r[0] for r in await conn.execute(sa.select(Team.__table__.c.name))})
+    by_lower = {name.lower(): name for name in known}
+    problems = []
+    for i, f in enumerate(fixtures):
+        for name in (f.home, f.away):
+            if name.lower() in by_lower:
+                continue
+            close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+            hint = (
+                f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)" if close else ""
+            )
+            problems.append(f"{f.label(i)}: no team called {name!r}{hint}")
+    if problems:
+        raise InvalidInputError("unknown team(s): " + "; ".join(problems))
+
+
+# --- the sets ------------------------------------------------------------------------------
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    p = np.asarray(p, dtype=float)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def percent(p: Any) -> list[float]:
+    """Three probabilities as percent with two decimals summing to exactly 100 (largest
+    remainders get the spare hundredths)."""
+    units = np.asarray(p, dtype=float) / float(np.sum(p)) * 10_000
+    floor = np.floor(units).astype(int)
+    spare = 10_000 - int(floor.sum())
+    for k in np.argsort(-(units - floor), kind="stable")[:spare]:
+        floor[k] += 1
+    return [int(u) / 100 for u in floor]
+
+
+def _row(
+    p: np.ndarray,
+    calibrated: bool,
+    heuristic: bool = False,
+    decision: bool = False,
+    components: dict[str, float | None] | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "home": float(p[0]),
+        "draw": float(p[1]),
+        "away": float(p[2]),
+        "entropy": entropy_bits(p),
+        "calibrated": calibrated,
+        "heuristic": heuristic,
+        "decision_support": decision,
+    }
+    if components is not None:
+        row["draw_components"] = components
+    return row
+
+
+def compute_sets(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    draw: float | None,
+    components: dict[str, float | None] | None,
+    calibrated: bool,
+    decision: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """The sets of one fixture from A (no odds), B (with odds), C (margin-free market) and
+    the draw model's draw (None: no draw model, no D); ``decision``: B is the calibrated blend
+    of a ``full`` model, fit for decision support."""
+    a, b, c = (np.asarray(x, dtype=float) for x in (a, b, c))
+    sharp = b ** (1.0 / TEMPERATURE)
+    sets = {
+        "A": _row(a, calibrated, components=components),
+        "B": _row(b, calibrated, decision=decision, components=components),
+        "C": _row(c, False, components=components),
+        "E": _row(sharp / sharp.sum(), False, heuristic=True),
+        "G": _row((a + b + c) / 3.0, False, heuristic=True),
+    }
+    if draw is not None:
+        rest = (1.0 - draw) / (b[0] + b[2])
+        sets["D"] = _row(np.array([b[0] * rest, draw, b[2] * rest]), False)
+    return {k: sets[k] for k in SETS if k in sets}
+
+
+# --- predictions -----------------------------------------------------------------------------
+
+
+async def _predict(
+    engine: AsyncEngine, fixtures: list[dict[str, Any]], version: str
+) -> list[dict[str, Any]]:
+    """The one call into the prediction service: per fixture ``{home, away[, league][,
+    odds]}`` the model's 1X2 (``home_win``, ``draw``, ``away_win``), ``market`` (margin-free,
+    with odds), ``home_team``/``away_team`` as stored, or ``{"error": reason}``."""
+    return await predictions.predict_fixtures(engine, fixtures, version)
+
+
+_DRAW_MODELS: OrderedDict[str, StoredModel] = OrderedDict()
+
+
+async def _draw_components(
+    engine: AsyncEngine, version: str, teams: list[tuple[str, str]], market_draw: list[float]
+) -> list[dict[str, float | None]]:
+    """The draw model's three component draws per fixture: its independent Poisson model,
+    Dixon-Coles' own draw and the margin-free market's."""
+    stored = _DRAW_MODELS.get(version)
+    if stored is None:
+        weights = (await registry.get_model(engine, version))["model_weights"]
+        stored = await asyncio.to_thread(StoredModel, weights)
+        _DRAW_MODELS[version] = stored
+        while len(_DRAW_MODELS) > 2:
+            _DRAW_MODELS.popitem(last=False)
+    names = {n for pair in teams for n in pair}
+    t = Team.__table__
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(t.c.id, t.c.name).where(t.c.name.in_(names)))).all()
+    ids: dict[str, str] = {}
+    for team_id, name in rows:
+        ids[name] = "" if name in ids else str(team_id)  # a name in two countries: unknown
+    known = set(stored.dixon_coles.teams_)
+    pairs = [(ids.get(home, ""), ids.get(away, "")) for home, away in teams]
+    rows_ok = [i for i, (h, a) in enumerate(pairs) if h in known and a in known]
+    out: list[dict[str, float | None]] = [
+        {"poisson": None, "dixon_coles": None, "market": m} for m in market_draw
+    ]
+    poisson_model = stored.independent_poisson
+    if not rows_ok or poisson_model is None:
+        return out
+    home_ids = [pairs[i][0] for i in rows_ok]
+    away_ids = [pairs[i][1] for i in rows_ok]
+    dc, poisson = await asyncio.to_thread(
+        lambda: (
+            stored.dixon_coles.predict(home_ids, away_ids),
+            poisson_model.predict(home_ids, away_ids),
+        )
+    )
+    for k, i in enumerate(rows_ok):
+        out[i]["poisson"] = float(poisson.draw[k])
+        out[i]["dixon_coles"] = float(dc.draw[k])
+    return out
+
+
+_PREDICTING_TYPES = ("full", "calibration", "blending", "poisson")  # in order of preference
+
+
+async def _active_model(engine: AsyncEngine) -> dict[str, Any]:
+    """The active ``full`` model, else the active model of the next type that predicts all
+    three outcomes with odds (``draw`` models give set D only)."""
+    for model_type in _PREDICTING_TYPES:
+        models = await registry.list_models(engine, status="active", model_type=model_type, limit=1)
+        if models:
+            return models[0]
+    raise registry.ModelNotFoundError(
+        "there is no active model to predict the jackpot with: train one first (a full model "
+        "gives the calibrated set B)"
+    )
+
+
+async def _active_version(engine: AsyncEngine, model_type: str) -> str | None:
+    models = await registry.list_models(engine, status="active", model_type=model_type, limit=1)
+    return models[0]["version"] if models else None
+
+
+def _failures(fixtures: list[FixtureIn], results: list[dict[str, Any]], version: str) -> None:
+    problems = [
+        f"{f.label(i)}: {r['error']}"
+        for i, (f, r) in enumerate(zip(fixtures, results, strict=True))
+        if "error" in r
+    ]
+    if problems:
+        raise InvalidInputError(
+            f"no active model covers every fixture (model {version}): " + "; ".join(problems)
+        )
+
+
+async def _probabilities(
+    engine: AsyncEngine, fixtures: list[FixtureIn]
+) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
+    """(model version, draw model version, per fixture its sets, warnings)."""
+    model = await _active_model(engine)
+    version = model["version"]
+    calibrated = model["model_type"] in ("full", "calibration")
+    full = model["model_type"] == "full"
+    warnings: list[str] = []
+    if not full:
+        warnings.append(
+            f"there is no active full model: the sets come from the active "
+            f"{model['model_type']} model {version}, so B is not the calibrated blend with the "
+            "odds and no set is marked for decision support"
+        )
+    # a football-data.co.uk code narrows the team look-up; a league's name is only shown
+    plain = [
+        {"home": f.home, "away": f.away, "league": f.league if f.league in KNOWN_LEAGUES else None}
+        for f in fixtures
+    ]
+    priced = [
+        p | {"odds": dict(zip(("home", "draw", "away"), f.odds, strict=True))}
+        for p, f in zip(plain, fixtures, strict=True)
+    ]
+    results = await _predict(engine, plain + priced, version)
+    without, with_odds = results[: len(fixtures)], results[len(fixtures) :]
+    _failures(fixtures, with_odds, version)
+    draw_version = await _active_version(engine, "draw")
+    draws: list[float | None] = [None] * len(fixtures)
+    components: list[dict[str, float | None] | None] = [None] * len(fixtures)
+    if draw_version is None:
+        warnings.append("there is no active draw model: set D and drawComponents are left out")
+    else:
+        drawn = await _predict(engine, priced, draw_version)
+        if any("error" in r for r in drawn):
+            warnings.append(
+                f"the draw model {draw_version} does not know every team: set D is left out"
+            )
+            draw_version = None
+        else:
+            draws = [r["draw"] for r in drawn]
+            components = list(
+                await _draw_components(
+                    engine,
+                    draw_version,
+                    [(r["home_team"], r["away_team"]) for r in with_odds],
+                    [r["market"]["draw"] for r in with_odds],
+                )
+            )
+    sets = []
+    for i, (a, b) in enumerate(zip(without, with_odds, strict=True)):
+        three = [np.array([r["home_win"], r["draw"], r["away_win"]]) for r in (a, b)]
+        market = np.array([b["market"][k] for k in ("home", "draw", "away")])
+        sets.append(
+            {
+                "home_team": b["home_team"],
+                "away_team": b["away_team"],
+                "sets": compute_sets(
+                    three[0], three[1], market, draws[i], components[i], calibrated, full
+                ),
+            }
+        )
+    if draw_version is None:
+        for s in sets:
+            s["sets"].pop("D", None)
+    return version, draw_version, sets, warnings
+
+
+# --- jackpots ------------------------------------------------------------------------------
+
+
+def _new_id() -> str:
+    return f"JK-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(6)}"
+
+
+async def create_jackpot(
+    engine: AsyncEngine, fixtures: list[FixtureIn], name: str | None = None
+) -> dict[str, Any]:
+    """Predict every fixture with the active models and store the sets: computed once,
+    here, never again.  Unknown teams and teams no active model covers are refused, every
+    one named; no fixture is skipped (the sets are aligned by index)."""
+    if not 1 <= len(fixtures) <= MAX_JACKPOT_FIXTURES:
+        raise InvalidInputError(f"a jackpot has 1 to {MAX_JACKPOT_FIXTURES} fixtures")
+    await _check_teams(engine, fixtures)
+    version, draw_version, computed, warnings = await _probabilities(engine, fixtures)
+    now = datetime.now(UTC)
+    name = text_field(name, "name", MAX_NAME) if name else f"Jackpot {now:%Y-%m-%d %H:%M}"
+    public_id = _new_id()
+    async with begin_write(engine) as conn:
+        jackpot_id = (
+            await conn.execute(
+                sa.insert(_J)
+                .values(
+                    public_id=public_id,
+                    name=name,
+                    model_version=version,
+                    draw_model_version=draw_version,
+                    status="calculated",
+                    warnings=warnings,
+                    created_at=now,
+                )
+                .returning(_J.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.insert(_F),
+            [
+                {
+                    "jackpot_id": jackpot_id,
+                    "position": i,
+                    "fixture_id": f.id,
+                    "home_team": f.home,
+                    "away_team": f.away,
+                    "home_odds": f.odds[0],
+                    "draw_odds": f.odds[1],
+                    "away_odds": f.odds[2],
+                    "match_date": f.match_date,
+                    "league": f.league,
+                    "probabilities": c,
+                }
+                for i, (f, c) in enumerate(zip(fixtures, computed, strict=True))
+            ],
+        )
+    return await get_jackpot(engine, public_id)
+
+
+async def jackpot_row(conn: Any, public_id: str) -> Any:
+    """The ``jackpots`` row of a public id (a :class:`JackpotNotFoundError` if none)."""
+    row = (await conn.execute(sa.select(_J).where(_J.c.public_id == public_id))).first()
+    if row is None:
+        raise JackpotNotFoundError(f"no jackpot has id {public_id!r}")
+    return row
+
+
+async def get_jackpot(engine: AsyncEngine, public_id: str) -> dict[str, Any]:
+    """A jackpot with its fixtures (in entry order) and the sets stored at creation."""
+    async with engine.connect() as conn:
+        row = await jackpot_row(conn, public_id)
+        fixtures = (
+            await conn.execute(
+                sa.select(_F).where(_F.c.jackpot_id == row.id).order_by(_F.c.position)
+            )
+        ).all()
+    return {
+        "id": row.public_id,
+        "name": row.name,
+        "model_version": row.model_version,
+        "draw_model_version": row.draw_model_version,
+        "status": row.status,
+        "warnings": list(row.warnings or []),
+        "created_at": row.created_at,
+        "fixtures": [
+            {
+                "id": f.fixture_id,
+                "home": f.home_team,
+                "away": f.away_team,
+                "odds": {"home": f.home_odds, "draw": f.draw_odds, "away": f.away_odds},
+                "match_date": f.match_date,
+                "league": f.league,
+                "sets": f.probabilities["sets"],
+            }
+            for f in fixtures
+        ],
+    }
