@@ -33,6 +33,7 @@ from server.api.declare import (
     null,
     obj,
     operation,
+    read_json,
 )
 from server.api.envelope import error, error_for, ok, ok_list
 from server.base.auth import bearer_token, token_matches
@@ -109,6 +110,21 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
+async def _json_body(request: Request) -> dict[str, Any]:
+    """The JSON object body, for handlers that check their fields themselves (declared
+    routes get theirs checked: :mod:`server.api.declare`)."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object", "body")
+    return body
+
+
+def _limit(request: Request, default: int) -> int:
+    """The ``limit`` query parameter, 1-500."""
+    given = request.query_params.get("limit")
+    return default if given is None else int(LIMIT.kind.check(given, "limit", "limit"))
+
+
 # --- what every route shares -----------------------------------------------------------------
 
 OUTAGE = Error(
@@ -155,6 +171,7 @@ TIME = {"type": "string", "format": "date-time"}
 VERSION = {"type": "string", "description": "a model version, e.g. full-20251126T190302Z-1a2b3c"}
 ID = {"type": "string", "description": "a whole number, as a string"}
 PERCENT = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description": "percent"}
+LIMIT = Field("limit", Whole(1, 500), "how many (1-500)")
 MODEL_ID = Field(
     "model_id", Text(), "a model's id (a whole number) or its version string", required=True
 )
