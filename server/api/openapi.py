@@ -117,8 +117,9 @@ def _operation(method: str, path: str, name: str, op: Operation) -> dict[str, An
     parameters += [_parameter("query", f, example.get("query", {})) for f in op.query]
     if parameters:
         item["parameters"] = parameters
-    if op.body is not None:
-        content: dict[str, Any] = {"application/json": {"schema": op.body.schema()}}
+    body = op.body.schema() if op.body is not None else op.documented_body
+    if body is not None:
+        content: dict[str, Any] = {"application/json": {"schema": body}}
         if "body" in example:
             content["application/json"]["example"] = example["body"]
         content.update({media: {"schema": s} for media, s in op.other_bodies.items()})
