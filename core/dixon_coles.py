@@ -327,6 +327,12 @@ class DixonColes:
         return params
 
     # prediction ------------------------------------------------------------------------
+    def knows(self, teams: Iterable[Any]) -> np.ndarray:
+        """Per team, whether the model has parameters for it."""
+        self._check_fitted()
+        names = np.atleast_1d(np.asarray(teams, dtype=object))
+        return np.fromiter((t in self._index for t in names), bool, names.size)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "teams_"):
             raise NotFittedError("this DixonColes model is not fitted yet; call fit() first")

@@ -24,20 +24,18 @@ import numpy as np
 from core import metrics
 from core.errors import InvalidInputError, NotFittedError
 from core.lazy import lazy
+from core.sources import DRAW_SOURCES
 
 if TYPE_CHECKING:
     import pandas as pd
 else:
     pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
-__all__ = ["COMPONENTS", "FEATURES", "PRE_MATCH_SOURCES", "DrawModel", "draw_report"]
+__all__ = ["COMPONENTS", "FEATURES", "DrawModel", "draw_report"]
 
 # dc_home and dc_away give the home/away ratio; the other three are the pooled draws
 FEATURES = ("dc_home", "dc_draw", "dc_away", "poisson_draw", "market_draw")
 COMPONENTS = ("poisson", "dixon_coles", "market")
-# Prices collected a day or two before kick-off, best book first (never closing prices:
-# they do not exist when a forecast is issued; maximum prices are no single book).
-PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre")
 _EPS = 1e-9
 
 
@@ -198,7 +196,7 @@ class DrawModel:
             "holdout_log_loss": self.holdout_log_loss_,
             "n_train": self.n_train_,
             "n_priced": self.n_priced_,
-            "market_sources": list(PRE_MATCH_SOURCES),
+            "market_sources": list(DRAW_SOURCES),
             "features": list(FEATURES),
         }
 

@@ -13,8 +13,9 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   ├── UnknownTeamError               BAD_USER_INPUT         422   team not in the model
     │   ├── ConvergenceError               BAD_USER_INPUT         422   data do not identify the
     │   │                                                               model, or no convergence
-    │   ├── runconfig.ValidationError      BAD_USER_INPUT         422   run config (``field``)
-    │   │   └── training.IdempotencyConflictError  BAD_USER_INPUT  422  a key reused, new config
+    │   ├── selection.SelectionError       BAD_USER_INPUT         422   match selection (``field``)
+    │   │   └── runconfig.ValidationError  BAD_USER_INPUT         422   run config (``field``)
+    │   │       └── training.IdempotencyConflictError  BAD_USER_INPUT  422  a key reused
     │   ├── training.RunNotFoundError      NOT_FOUND              404   no run has that task id
     │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
     │   ├── jackpots.JackpotNotFoundError  NOT_FOUND              404   no such jackpot, saved

@@ -14,6 +14,7 @@ from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.lazy import lazy
 from core.odds import market_probabilities
+from core.sources import BENCHMARK_SOURCES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +22,6 @@ else:
     pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
-    "BENCHMARK_SOURCES",
     "BacktestReport",
     "Benchmark",
     "backtest_report",
@@ -61,15 +61,6 @@ def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     s = metrics.summary(p, y)
     s.pop("n")
     return s
-
-
-# One price source per evaluation: Pinnacle, else the market average (section "Model
-# quality" in the README).  Pre-match prices are what a forecast issued a day or two before
-# kick-off competes with; closing prices are the ceiling.
-BENCHMARK_SOURCES = {
-    "pre": ("pinnacle_pre", "avg_pre"),
-    "close": ("pinnacle_close", "avg_close"),
-}
 
 
 @dataclass

@@ -33,7 +33,8 @@ from scipy.special import gammaln
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
 from core.lazy import lazy
-from core.odds import MARKET_SOURCES, implied_probabilities
+from core.odds import implied_probabilities
+from core.sources import MARKET_FIT_SOURCES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,6 @@ else:
     pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
-    "FIT_SOURCES",
     "MarketImplied",
     "implied_rates",
     "market_rates",
@@ -51,7 +51,6 @@ __all__ = [
 # Prices used to fit the market model (past matches only): the market baseline's order,
 # closing first, then pre-match, without the best price across bookmakers (a maximum over
 # many books, not one book's price).
-FIT_SOURCES = tuple(s for s in MARKET_SOURCES if not s.startswith("max_"))
 _RATE_BOUNDS = (math.log(0.05), math.log(8.0))
 
 
@@ -169,7 +168,7 @@ def market_rates(
     frame: pd.DataFrame,
     *,
     method: str = "power",
-    sources: tuple[str, ...] = FIT_SOURCES,
+    sources: tuple[str, ...] = MARKET_FIT_SOURCES,
     rho: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Implied ``(lambda, mu)`` of every match from the first source in ``sources`` with a

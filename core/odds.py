@@ -15,21 +15,69 @@ Methods:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.sources import MARKET_SOURCES
 
 __all__ = [
-    "MARKET_SOURCES",
+    "MAX_PRICE",
     "METHODS",
+    "MIN_PRICE",
+    "OddsRule",
     "implied_probabilities",
     "market_probabilities",
     "overround",
 ]
 
 METHODS = ("multiplicative", "power", "shin")
+
+MIN_PRICE = 1.01
+MAX_PRICE = 1000.0
+
+
+@dataclass(frozen=True)
+class OddsRule:
+    """The one rule for prices a user gives (CLI, REST, GraphQL, fixtures files): decimal
+    odds in [:data:`MIN_PRICE`, :data:`MAX_PRICE`], and one book's set of prices for one
+    market (1X2, or over/under) with a book sum (sum of 1/odds, 1 + the margin) within
+    [``min_book``, ``max_book``].  A sum far above one is a typo or not one book's prices
+    (``1.2 1.5 1.9`` sums to 2.03); far below one is no book at all."""
+
+    min_book: float = 0.95
+    max_book: float = 1.30
+
+    def problem(self, prices: Sequence[Any]) -> str | None:
+        """What is wrong with one book's prices for one market, or ``None``."""
+        values = []
+        for price in prices:
+            try:
+                value = float(price)
+            except (TypeError, ValueError):
+                return f"{price!r} is not a decimal price"
+            if not (math.isfinite(value) and MIN_PRICE <= value <= MAX_PRICE):
+                return f"{price!r} is outside the decimal odds range [{MIN_PRICE}, {MAX_PRICE:g}]"
+            values.append(value)
+        book = sum(1.0 / v for v in values)
+        if not self.min_book <= book <= self.max_book:
+            shown = " ".join(f"{v:g}" for v in values)
+            return (
+                f"the prices {shown} add up to a {100 * book:.1f} % book, outside "
+                f"{100 * self.min_book:g}-{100 * self.max_book:g} % (not one book's prices?)"
+            )
+        return None
+
+    def check(self, prices: Sequence[Any], what: str) -> None:
+        """Raise :class:`InvalidInputError` naming ``what`` (the fixture and the book) when
+        ``prices`` break the rule."""
+        problem = self.problem(prices)
+        if problem is not None:
+            raise InvalidInputError(f"{what}: {problem}")
 
 
 def _inverse(odds: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -102,20 +150,6 @@ def _shin(q: np.ndarray) -> np.ndarray:
     z = np.where(over[:, None], 0.5 * (lo + hi), 0.0)
     p = probs(z)
     return p / p.sum(axis=1, keepdims=True)
-
-
-# Preference order for the market baseline: closing prices first (the sharpest), Pinnacle
-# before the market average; then pre-match prices when no closing price is published.
-MARKET_SOURCES = (
-    "pinnacle_close",
-    "avg_close",
-    "b365_close",
-    "pinnacle_pre",
-    "avg_pre",
-    "b365_pre",
-    "max_close",
-    "max_pre",
-)
 
 
 def market_probabilities(

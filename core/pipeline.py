@@ -22,7 +22,7 @@ computed on it:
    pre-match price source (:func:`core.evaluation.benchmark_market`), with the closing
    market as the ceiling.
 
-Blends train on pre-match prices only (:data:`PRE_MATCH_SOURCES`): a forecast issued before
+Blends train on pre-match prices only (:data:`BLEND_SOURCES`): a forecast issued before
 kick-off cannot know the closing price.
 """
 
@@ -38,24 +38,20 @@ from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.blend import Blend
 from core.calibration import (
-    Calibrator,
-    calibrator_from_dict,
     fit_calibrator,
     reliability_curves,
 )
 from core.dixon_coles import DixonColes, Poisson
-from core.draw import PRE_MATCH_SOURCES as DRAW_MARKET_SOURCES
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
-from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
+from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast
 from core.lazy import lazy
 from core.market_model import MarketImplied, market_rates
-from core.markets import MatchProbabilities, feasible_rho, score_grid
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
-from core.pricing import fit_grid
+from core.sources import BLEND_SOURCES, DRAW_SOURCES, columns_1x2
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,19 +60,14 @@ else:
 
 __all__ = [
     "MODEL_TYPES",
-    "PRE_MATCH_SOURCES",
-    "StoredModel",
     "TrainedModel",
     "TrainingConfig",
     "check_selection",
     "pre_match_market",
-    "predict_proba",
     "train",
 ]
 
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
-# Prices a forecast issued a day or two before kick-off can have: what blends train on.
-PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
 MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 
@@ -157,14 +148,14 @@ class _Reporter:
 
 
 def pre_match_market(frame: pd.DataFrame, margin: str) -> tuple[np.ndarray, np.ndarray]:
-    """Margin-free pre-match 1X2 per match from the first of :data:`PRE_MATCH_SOURCES` with
+    """Margin-free pre-match 1X2 per match from the first of :data:`BLEND_SOURCES` with
     prices (NaN rows: none), and that source's overround: what a blend may use."""
-    market, used = market_probabilities(frame, method=margin, sources=PRE_MATCH_SOURCES)
+    market, used = market_probabilities(frame, method=margin, sources=BLEND_SOURCES)
     overround = np.full(len(frame), np.nan)
-    for source in PRE_MATCH_SOURCES:
+    for source in BLEND_SOURCES:
         rows = used == source
         if rows.any():
-            cols = [f"{source}_{o}" for o in "hda"]
+            cols = columns_1x2(source)
             overround[rows] = overround_of(frame.loc[rows, cols].to_numpy(dtype=float))
     return market, overround
 
@@ -414,7 +405,7 @@ def _fit_draw(
     independent Poisson walk-forward on the same schedule and the pre-match market.  Returns
     the model, its features for every match and the pre-match market probabilities."""
     poisson = _goal_walk_forward(frame, config, report, rho=False, phase="draw", phase_share=0.8)
-    market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_MARKET_SOURCES)
+    market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_SOURCES)
     x = pd.DataFrame(
         {  # home and away in the engine forecast's ratio; Dixon-Coles' own draw
             "dc_home": wf["p_home"].to_numpy(),
@@ -529,107 +520,3 @@ def _legacy_fields(dc, blend, p_valid, y_valid, config) -> dict[str, Any]:
         "model_type": config.model_type,
         "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
     }
-
-
-class StoredModel:
-    """A trained model rebuilt from its weights once, ready to predict many times."""
-
-    def __init__(self, weights: dict[str, Any]) -> None:
-        self.dixon_coles = DixonColes.from_dict(weights["dixon_coles"])
-        # models trained before the market-implied ratings existed have neither
-        self.market_implied = (
-            MarketImplied.from_dict(weights["market_implied"])
-            if "market_implied" in weights
-            else None
-        )
-        self.pool = LogLinearPool.from_dict(weights["pool"]) if "pool" in weights else None
-        self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
-        self.draw = DrawModel.from_dict(weights["draw"]) if "draw" in weights else None
-        self.independent_poisson = (
-            DixonColes.from_dict(weights["independent_poisson"]) if self.draw is not None else None
-        )
-        self.calibrator: Calibrator | None = (
-            calibrator_from_dict(weights["calibrator"]) if "calibrator" in weights else None
-        )
-
-    def predict(
-        self,
-        home: list[str],
-        away: list[str],
-        market: np.ndarray | None = None,
-        overround: np.ndarray | None = None,
-        max_goals: int | None = None,
-    ) -> tuple[np.ndarray, Any]:
-        """1X2 probabilities for new fixtures, and the goal model's
-        :class:`~core.markets.MatchProbabilities` (score grid and markets).  The engine's own
-        forecast is the pool of Dixon-Coles and the market-implied ratings (it needs no odds);
-        its grid uses the pool's goal rates (the weighted geometric mean of the two).
-        ``market`` is an optional (n, 3) array of margin-free market probabilities (NaN rows:
-        no odds; the blend then falls back to the engine's forecast, the draw model to its
-        weights without odds), ``overround`` the books' margins.  Market prices should be
-        pre-match ones."""
-        grid = self.dixon_coles.predict(home, away, max_goals=max_goals)
-        probs = grid.outcomes
-        dc_draw = grid.draw
-        if self.market_implied is not None and self.pool is not None:
-            probs, grid = self._pooled(grid, max_goals)
-        n = len(probs)
-        if self.blend is not None:
-            market = np.full((n, 3), np.nan) if market is None else np.asarray(market, float)
-            overround = np.full(n, np.nan) if overround is None else np.asarray(overround, float)
-            x = np.column_stack([probs, grid.home_rate, grid.away_rate, market, overround])
-            probs = self.blend.predict_array(x)  # columns in FEATURES order
-        if self.draw is not None and self.independent_poisson is not None:
-            poisson = self.independent_poisson.predict(home, away, max_goals=max_goals)
-            market_draw = np.full(n, np.nan) if market is None else np.asarray(market, float)[:, 1]
-            # Dixon-Coles' own draw; home and away keep the engine forecast's ratio (as in
-            # _fit_draw)
-            x = np.column_stack([probs[:, 0], dc_draw, probs[:, 2], poisson.draw, market_draw])
-            probs = self.draw.predict_proba(x)
-        if self.calibrator is not None:
-            probs = self.calibrator.predict(probs)
-        return probs, grid
-
-    def _pooled(self, grid: MatchProbabilities, max_goals: int | None) -> tuple[np.ndarray, Any]:
-        """The pool where the market-implied ratings know both teams (a team without a
-        priced match in the training data has none); Dixon-Coles alone elsewhere."""
-        mi_model = self.market_implied
-        assert mi_model is not None and self.pool is not None
-        index = mi_model._index
-        pairs = zip(grid.home_team, grid.away_team, strict=True)
-        known = np.array([h in index and a in index for h, a in pairs], dtype=bool)
-        probs = grid.outcomes.copy()
-        if not known.any():
-            return probs, grid
-        mi = mi_model.predict(grid.home_team[known], grid.away_team[known], max_goals=max_goals)
-        probs[known] = self.pool.predict([probs[known], mi.outcomes])
-        lam, mu = grid.home_rate.copy(), grid.away_rate.copy()
-        lam[known], mu[known] = pooled_rates(
-            [(lam[known], mu[known]), (mi.home_rate, mi.away_rate)], self.pool.weights_
-        )
-        rho = feasible_rho(self.dixon_coles.rho_, lam, mu)  # the pooled rates' own region
-        if max_goals is not None:  # an explicit cut: the pooled rates' own grid
-            cut = score_grid(lam, mu, rho, max_goals)
-            return probs, MatchProbabilities(grid.home_team, grid.away_team, lam, mu, cut, rho)
-        # the exact grid reproduces the pool's 1X2, so its markets agree with it
-        fitted = fit_grid(probs, home_rate=lam, away_rate=mu, rho=rho)
-        return probs, MatchProbabilities(
-            grid.home_team,
-            grid.away_team,
-            fitted.home_rate,
-            fitted.away_rate,
-            fitted.grid,
-            fitted.rho,
-        )
-
-
-def predict_proba(
-    weights: dict[str, Any],
-    home: list[str],
-    away: list[str],
-    market: np.ndarray | None = None,
-    overround: np.ndarray | None = None,
-    max_goals: int | None = None,
-) -> tuple[np.ndarray, Any]:
-    """:meth:`StoredModel.predict` of the model stored as ``weights``."""
-    return StoredModel(weights).predict(home, away, market, overround, max_goals)

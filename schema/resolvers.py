@@ -163,8 +163,8 @@ class Query(JackpotQueries):
         league: str | None = None,
         model_version: str | None = None,
     ) -> Prediction:
-        p = await predictions.predict(_engine(info), home, away, league, model_version)
-        return Prediction.from_service(p)
+        result = await predictions.predict(_engine(info), home, away, league, model_version)
+        return Prediction.from_result(result)
 
     @strawberry.field(
         description=f"Many fixtures with one model load and one vectorised pass (at most "
@@ -183,18 +183,18 @@ class Query(JackpotQueries):
         bad = [
             {
                 "index": i,
-                "message": f"fixture {i + 1} ({r['fixture']['home']} v "
-                f"{r['fixture']['away']}): {r['error']}",
+                "message": f"fixture {i + 1} ({r.fixture['home']} v "
+                f"{r.fixture['away']}): {r.error}",
             }
             for i, r in enumerate(results)
-            if "error" in r
+            if r.error is not None
         ]
         if bad:
             raise UserError(
-                "; ".join(b["message"] for b in bad),
+                "; ".join(str(b["message"]) for b in bad),
                 extensions={"code": "BAD_USER_INPUT", "field": "fixtures", "fixtures": bad},
             )
-        return [Prediction.from_service(r) for r in results]
+        return [Prediction.from_result(r) for r in results]
 
 
 @strawberry.type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -10,7 +11,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from core.pipeline import MODEL_TYPES
+from core.serving import ModelCard
+from core.serving import Outcomes as CoreOutcomes
 from server.runs.phases import phase_text
+from server.runs.predictions import FixtureResult
 from server.store.tables import ModelStatus as _ModelStatus
 
 __all__ = [
@@ -105,7 +109,7 @@ class DrawParameters:
     cap: float | None
 
     @staticmethod
-    def from_weights(draw: dict[str, Any]) -> DrawParameters:
+    def from_weights(draw: Mapping[str, Any]) -> DrawParameters:
         w, f = draw["weights"], draw["fallback_weights"]
         return DrawParameters(
             poisson_weight=w["poisson"],
@@ -157,33 +161,34 @@ class ModelVersion:
 
     @strawberry.field(description="Team attack/defense on the multiplicative scale.")
     async def team_strengths(self, info: strawberry.Info) -> list[TeamStrength]:
-        weights = await _weights(info, self.id)
+        card = await _card(info, self.id)
         return [
             TeamStrength(team_id=int(k), attack=v["attack"], defense=v["defense"])
-            for k, v in (weights.get("team_strengths") or {}).items()
+            for k, v in card.team_strengths.items()
         ]
 
     @strawberry.field
     async def calibration_curves(self, info: strawberry.Info) -> CalibrationCurves | None:
-        curves = (await _weights(info, self.id)).get("calibration_curves")
+        curves = (await _card(info, self.id)).calibration_curves
         return None if not curves else CalibrationCurves(**curves)
 
     @strawberry.field
     async def blend_alpha(self, info: strawberry.Info) -> float | None:
-        return (await _weights(info, self.id)).get("blend_alpha")
+        return (await _card(info, self.id)).blend_alpha
 
     @strawberry.field(description="The draw model's parameters (null for other model types).")
     async def draw_model(self, info: strawberry.Info) -> DrawParameters | None:
-        draw = (await _weights(info, self.id)).get("draw")
+        draw = (await _card(info, self.id)).draw
         return None if not draw else DrawParameters.from_weights(draw)
 
     @strawberry.field
     async def home_advantage(self, info: strawberry.Info) -> float | None:
-        return (await _weights(info, self.id)).get("home_advantage")
+        return (await _card(info, self.id)).home_advantage
 
 
-async def _weights(info: strawberry.Info, model_id: int) -> dict[str, Any]:
-    return await info.context.loaders.weights_by_model.load(model_id)
+async def _card(info: strawberry.Info, model_id: int) -> ModelCard:
+    """What the model's stored weights say about it (read by core, not here)."""
+    return ModelCard.from_weights(await info.context.loaders.weights_by_model.load(model_id))
 
 
 _MODEL_FIELDS = [
@@ -388,28 +393,44 @@ class Prediction:
         default=None, description="Goal-model probability x over/under 2.5 odds - 1."
     )
 
+    notes: list[str] = strawberry.field(
+        default_factory=list, description="Prices given that were not used, and why."
+    )
+
     @staticmethod
-    def from_service(p: dict[str, Any]) -> Prediction:
+    def from_result(result: FixtureResult) -> Prediction:
+        p = result.prediction
+        assert p is not None and result.home_team is not None and result.away_team is not None
+        m = p.markets
+
+        def outcomes(o: CoreOutcomes | None) -> Outcomes | None:
+            return None if o is None else Outcomes(home=o.home, draw=o.draw, away=o.away)
+
+        edge_ou = p.edge_over_under
         return Prediction(
-            model_version=p["model_version"],
-            model_type=p["model_type"],
-            home_team=p["home_team"],
-            away_team=p["away_team"],
-            home_win=p["home_win"],
-            draw=p["draw"],
-            away_win=p["away_win"],
-            expected_goals=GoalPair(**p["expected_goals"]),
-            score_grid=p["score_grid"],
-            totals=[TotalLine(line=float(k), **v) for k, v in p["totals"].items()],
-            btts=Btts(**p["btts"]),
+            model_version=p.model_version,
+            model_type=p.model_type,
+            home_team=result.home_team,
+            away_team=result.away_team,
+            home_win=p.outcomes.home,
+            draw=p.outcomes.draw,
+            away_win=p.outcomes.away,
+            expected_goals=GoalPair(home=m.expected_goals.home, away=m.expected_goals.away),
+            score_grid=[list(row) for row in m.score_grid],
+            totals=[TotalLine(line=k, over=v.over, under=v.under) for k, v in m.totals.items()],
+            btts=Btts(yes=m.btts, no=1.0 - m.btts),
             asian_handicap=[
-                HandicapLine(line=float(k), **v) for k, v in p["asian_handicap"].items()
+                HandicapLine(line=k, win=v.win, push=v.push, lose=v.lose)
+                for k, v in m.asian_handicap.items()
             ],
-            odds=Outcomes(**p["odds"]) if p.get("odds") else None,
-            market=Outcomes(**p["market"]) if p.get("market") else None,
-            edge=Outcomes(**p["edge"]) if p.get("edge") else None,
-            market_over25=p.get("market_over25"),
-            edge_over25=OverUnder(**p["edge_over25"]) if p.get("edge_over25") else None,
+            odds=outcomes(p.odds),
+            market=outcomes(p.market),
+            edge=outcomes(p.edge),
+            market_over25=p.market_over,
+            edge_over25=None
+            if edge_ou is None
+            else OverUnder(over=edge_ou.over, under=edge_ou.under),
+            notes=list(result.notes),
         )
 
 

@@ -157,6 +157,7 @@ async def test_predictions_for_many_fixtures_with_odds(trained):
 
 
 async def test_predictions_batch_is_one_model_load_and_bounded(trained, monkeypatch):
+    from core.serving import StoredModel
     from server.runs import predictions
     from server.store import cache
 
@@ -165,13 +166,13 @@ async def test_predictions_batch_is_one_model_load_and_bounded(trained, monkeypa
     cache.invalidate(app.state.services.engine)
     monkeypatch.setattr(predictions, "_LOADED", OrderedDict())
     calls = []
-    original = predictions._predict_rows
+    original = StoredModel.forecast
 
-    def spy(stored, weights, fixtures, *args):
+    def spy(self, fixtures, *args):
         calls.append(len(fixtures))
-        return original(stored, weights, fixtures, *args)
+        return original(self, fixtures, *args)
 
-    monkeypatch.setattr(predictions, "_predict_rows", spy)
+    monkeypatch.setattr(StoredModel, "forecast", spy)
     teams = ["Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"]
     fixtures = [{"home": h, "away": a} for h in teams for a in teams if h != a]
     with count_statements(app) as statements:
@@ -200,7 +201,14 @@ async def test_predictions_name_every_bad_fixture(trained):
     assert "unknown league 'XX'" in error["message"]
     bad_odds = [{"home": "Arsenal", "away": "Chelsea", "odds": {"home": 0.5, "draw": 3, "away": 3}}]
     out = await gql(client, PREDICTIONS, {"f": bad_odds})
-    assert "above 1.0" in out["errors"][0]["message"]
+    message = out["errors"][0]["message"]
+    assert "fixture 1 (Arsenal v Chelsea): the 1X2 odds: 0.5 is outside" in message
+    book = [{"home": "Arsenal", "away": "Chelsea", "odds": {"home": 1.2, "draw": 1.5, "away": 1.9}}]
+    out = await gql(client, PREDICTIONS, {"f": book})
+    assert "202.6 % book" in out["errors"][0]["message"]
+    far = [{"home": "Arsenal", "away": "Chelsea", "date": "0001-01-01"}]
+    out = await gql(client, PREDICTIONS, {"f": far})
+    assert "date 0001-01-01 is more than two years before today" in out["errors"][0]["message"]
 
 
 async def test_rest_predictions_of_a_fixtures_file(trained, fixtures_csv):
@@ -226,6 +234,71 @@ async def test_rest_predictions_of_a_fixtures_file(trained, fixtures_csv):
     assert r.status_code == 422 and "HomeTeam" in r.text
 
 
+async def test_rest_fixtures_file_with_a_bad_price_far_date_and_iso_date(trained, fixtures_csv):
+    """One bad price rejects its book for its row (a note says which and why), a date years
+    away rejects its row, an ISO date is read; the file is not failed."""
+    import csv
+    import io
+
+    _, client, _ = trained
+    rows = list(csv.reader(io.StringIO(fixtures_csv().read_text())))
+    header = rows[0]
+    rows[1][header.index("PSH")] = "abc"
+    rows[2][header.index("Date")] = "01/01/2001"
+    rows[3][header.index("Date")] = "2025-05-25"
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    r = await client.post(
+        "/api/predictions", content=text.getvalue().encode(), headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 200
+    first, far, iso = r.json()["data"][:3]
+    assert first["error"] is None and first["homeWin"] > 0
+    assert first["notes"] == ["PSH/PSD/PSA ignored: 'abc' is not a decimal price"]
+    assert first["odds"]["home"] == float(rows[1][header.index("AvgH")])  # the next book
+    assert "more than two years before today" in far["error"]
+    assert iso["error"] is None and iso["fixture"]["date"] == "2025-05-25"
+
+
+async def test_rest_fixtures_file_rows_are_counted_before_parsing(trained, monkeypatch):
+    """Past 500 data rows the upload is refused while it streams (never parsed); below it
+    the file is parsed off the event loop."""
+    import threading
+
+    from server.api import rest
+
+    _, client, _ = trained
+    parsed = []
+    original = rest.parse_fixtures
+
+    def spy(*args):
+        parsed.append(threading.current_thread() is threading.main_thread())
+        return original(*args)
+
+    monkeypatch.setattr(rest, "parse_fixtures", spy)
+    header = b"Div,Date,HomeTeam,AwayTeam\n"
+    row = b"E0,25/05/2025,Arsenal,Chelsea\n"
+
+    sent = []
+
+    async def chunks():  # 1,000,000 rows, 30 MB, if it were all read
+        yield header
+        for _ in range(100_000):
+            sent.append(1)
+            yield row * 10
+
+    r = await client.post(
+        "/api/predictions", content=chunks(), headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 422 and "more than 500 rows" in r.text
+    assert parsed == [] and len(sent) < 100  # refused after about 51 chunks
+    r = await client.post(
+        "/api/predictions", content=header + row * 3, headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 200 and r.json()["count"] == 3
+    assert parsed == [False]  # in a worker thread
+
+
 async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(trained):
     _, client, _ = trained
     body = {
@@ -244,6 +317,13 @@ async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(trained)
     assert ok["edge"]["home"] == pytest.approx(ok["homeWin"] * 2.1 - 1)
     assert {"homeWin", "draw", "awayWin", "expectedGoals", "over25", "btts", "market"} <= set(ok)
     assert bad["error"] == "no team called 'Atlantis'" and bad["fixture"]["home"] == "Atlantis"
+    far = {"fixtures": [{"home": "Arsenal", "away": "Chelsea", "date": "0001-01-01"}]}
+    r = await client.post("/api/predictions", json=far)
+    assert r.status_code == 200 and "more than two years" in r.json()["data"][0]["error"]
+    for date in ("01/01/2027", "soon"):
+        bad_date = {"fixtures": [{"home": "Arsenal", "away": "Chelsea", "date": date}]}
+        r = await client.post("/api/predictions", json=bad_date)
+        assert r.status_code == 422 and "is not a date (YYYY-MM-DD)" in r.text
     for body, fragment in [
         ({"fixtures": []}, "non-empty list"),
         ({"fixtures": [{"home": "Arsenal"}]}, "fixtures[0].away"),

@@ -316,7 +316,13 @@ def test_price_from_odds_alone_json_and_table(capsys):
 
 def test_price_with_bad_or_impossible_odds_is_a_one_line_error(capsys):
     assert main(["price", "--odds", "2.1", "0.9", "3.6"]) == 1
-    assert "above 1.0" in capsys.readouterr().err
+    assert "0.9 is outside the decimal odds range [1.01, 1000]" in capsys.readouterr().err
+    # a 202 % book is no book's prices: refused, not priced
+    assert main(["price", "--odds", "1.2", "1.5", "1.9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fpe: error: the 1X2 odds: the prices 1.2 1.5 1.9 add up to a 202.6 %")
+    assert main(["price", "--odds", "2.1", "3.5", "3.6", "--over-under", "1.2", "1.3"]) == 1
+    assert "the over/under odds" in capsys.readouterr().err
     assert main(["price", "--odds", "1.2", "9", "15", "--over-under", "1.01", "12"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fpe: error: no Dixon-Coles score grid") and "Traceback" not in err

@@ -58,6 +58,13 @@ def test_bad_requests_are_one_line_errors(embedded, capsys):
     assert "unknown league(s) XX" in capsys.readouterr().err
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea"]) == 1
     assert "no active 'full' model" in capsys.readouterr().err
+    # the odds rule and far dates are checked before anything is looked up
+    teams = ["predict", "--home", "Arsenal", "--away", "Chelsea"]
+    assert main([*teams, "--odds", "1.2", "1.5", "1.9"]) == 1
+    err = capsys.readouterr().err
+    assert "Arsenal v Chelsea: the 1X2 odds: the prices 1.2 1.5 1.9 add up to a 202.6 %" in err
+    assert main([*teams, "--date", "0001-01-01"]) == 1
+    assert "date 0001-01-01 is more than two years before today" in capsys.readouterr().err
     assert main(["cancel", "nope"]) == 1
     assert "no training run has task id 'nope'" in capsys.readouterr().err
     assert main(["worker"]) == 1
@@ -112,6 +119,19 @@ def test_predict_a_fixtures_file(embedded, fixtures_csv, capsys):
     assert main(["predict", "--fixtures", str(path), "--csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("line,date,league,home,away,p_home") and len(lines) == 13
+
+    # one bad price: its book is left out of its row, with a note; every row is predicted
+    text = path.read_text().splitlines()
+    cells = text[1].split(",")
+    cells[text[0].split(",").index("PSH")] = "abc"
+    text[1] = ",".join(cells)
+    path.write_text("\n".join(text) + "\n")
+    assert main(["predict", "--fixtures", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    assert len([r for r in records if not r["error"]]) == 10
+    assert records[0]["notes"] == "PSH/PSD/PSA ignored: 'abc' is not a decimal price"
+    assert f"{path}:2: " in captured.err and "note: PSH/PSD/PSA ignored" in captured.err
 
 
 def test_predict_fixtures_usage_errors(capsys):

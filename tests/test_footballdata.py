@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from core.errors import InvalidInputError
+from core.sources import ODDS_COLUMNS
 from server.formats.footballdata import (
-    ODDS_COLUMNS,
     FileChunks,
     FootballDataError,
     ParsedFile,

@@ -202,26 +202,33 @@ async def test_case_and_space_variants_are_one_team(engine, tmp_path):
 
 
 async def test_predict_finds_a_team_ingested_in_several_spellings(engine, tmp_path):
-    from server.runs.predictions import _lookup_teams
+    from server.runs.predictions import resolve_teams
 
     await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
     await ingest_file(
         engine, write(tmp_path, "E0b.csv", ["E0,17/08/2024,15:00,arsenal,Fulham,1,1,D"])
     )
-    (found,) = await _lookup_teams(engine, ["Arsenal"], "E0")
+    (found,) = await resolve_teams(engine, [("Arsenal", "Fulham", "E0")])
     assert found[1] == "Arsenal"
 
 
 async def test_predict_finds_a_team_beside_a_variant_stored_before_the_fix(engine, tmp_path):
-    from server.runs.predictions import TeamLookupError, _lookup_teams
+    from server.runs.predictions import resolve_teams
 
     await ingest_file(engine, write(tmp_path, "E0.csv", ROWS))
     async with engine.begin() as conn:  # as an older ingest left it
         await conn.execute(sa.insert(Team).values(name="arsenal", country="England"))
-    assert (await _lookup_teams(engine, ["Arsenal"], "E0"))[0][1] == "Arsenal"
-    assert (await _lookup_teams(engine, ["arsenal"], None))[0][1] == "arsenal"
-    with pytest.raises(TeamLookupError, match="'ARSENAL' matches 'Arsenal', 'arsenal'"):
-        await _lookup_teams(engine, ["ARSENAL"], "E0")
+    found = await resolve_teams(
+        engine,
+        [("Arsenal", "Fulham", "E0"), ("arsenal", "Fulham", None), ("ARSENAL", "Fulham", "E0")],
+    )
+    assert found[0][1] == "Arsenal" and found[1][1] == "arsenal"
+    assert found[2] == "'ARSENAL' matches 'Arsenal', 'arsenal': use the exact spelling"
+    # the resolver folds names as the ingest does: spaces, Unicode forms, case
+    (folded,) = await resolve_teams(engine, [("  \uff21rsenal ", "FULHAM", "E0")])
+    assert folded[1] == "Arsenal" and folded[3] == "Fulham"
+    (spoof,) = await resolve_teams(engine, [("\u0410rsenal", "Fulham", "E0")])
+    assert "mixes Latin and Cyrillic" in spoof
 
 
 # --- large files: chunk by chunk, still one transaction --------------------------------------

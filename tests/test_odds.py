@@ -65,3 +65,47 @@ def test_market_falls_back_source_by_source():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     _, none = market_probabilities(frame.iloc[:, :3].iloc[[2]])
     assert list(none) == [""]
+
+
+# --- the odds rule -------------------------------------------------------------------------
+
+
+def test_the_odds_rule_accepts_real_books():
+    from core.odds import OddsRule
+
+    rule = OddsRule()
+    for prices in ([2.1, 3.4, 3.6], [1.01, 30.0, 50.0], [1.9, 1.95], [1000.0, 1.02, 60.0]):
+        assert rule.problem(prices) is None, prices
+
+
+@pytest.mark.parametrize(
+    ("prices", "fragment"),
+    [
+        ([1.2, 1.5, 1.9], "202.6 % book"),  # fpe price --odds 1.2 1.5 1.9
+        ([5.0, 5.0, 5.0], "60.0 % book"),
+        ([1.0, 3.0, 3.0], "outside the decimal odds range"),
+        ([0.5, 3.0, 3.0], "outside the decimal odds range"),
+        ([2.0, 3.0, 1001.0], "outside the decimal odds range"),
+        ([2.0, float("nan"), 3.0], "outside the decimal odds range"),
+        (["abc", 3.0, 3.0], "not a decimal price"),
+    ],
+)
+def test_the_odds_rule_refuses_with_the_reason(prices, fragment):
+    from core.errors import InvalidInputError
+    from core.odds import OddsRule
+
+    assert fragment in OddsRule().problem(prices)
+    with pytest.raises(InvalidInputError, match="Arsenal v Chelsea: the 1X2 odds: "):
+        OddsRule().check(prices, "Arsenal v Chelsea: the 1X2 odds")
+
+
+def test_the_odds_rule_range_is_configurable():
+    from core.odds import OddsRule
+    from server.base.config import ConfigError, odds_rule
+
+    assert odds_rule({}) == OddsRule(0.95, 1.30)
+    wide = odds_rule({"FPE_OVERROUND_MIN": "0.9", "FPE_OVERROUND_MAX": "2.1"})
+    assert wide.problem([1.2, 1.5, 1.9]) is None
+    for env in ({"FPE_OVERROUND_MAX": "lots"}, {"FPE_OVERROUND_MIN": "1.4"}):
+        with pytest.raises(ConfigError, match="FPE_OVERROUND"):
+            odds_rule(env)

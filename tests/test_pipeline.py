@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from core import DixonColes, Poisson, metrics
-from core.draw import PRE_MATCH_SOURCES, DrawModel
+from core.draw import DrawModel
 from core.errors import ConvergenceError, InvalidInputError
 from core.odds import implied_probabilities, market_probabilities
-from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, predict_proba, train
+from core.pipeline import MODEL_TYPES, TrainingConfig, pre_match_market, train
+from core.serving import predict_proba
+from core.sources import DRAW_SOURCES
 from server.formats.footballdata import read_file
 
 
@@ -193,7 +195,7 @@ def test_draw_metrics_sit_next_to_dixon_coles_and_the_pre_match_market(e0, train
     assert d["vs_dixon_coles"]["model"]["rps"] == pytest.approx(m["rps"])
     # the market beside it is the pre-match one (not the closing price) on the same matches
     valid = _validation_rows(e0, m["validation_start"])
-    market, _ = market_probabilities(valid, "power", PRE_MATCH_SOURCES)
+    market, _ = market_probabilities(valid, "power", DRAW_SOURCES)
     priced = ~np.isnan(market[:, 0])
     y = valid["result"].to_numpy()
     assert m["market"]["n"] == d["n_with_pre_match_odds"] == priced.sum()
@@ -213,7 +215,7 @@ def test_draw_weights_and_components_are_stored(e0, trained):
     for bound in ("floor", "cap"):
         assert draw[bound] is None or 0.0 < draw[bound] < 1.0
     assert 0.0 < draw["floor_candidate"] < draw["cap_candidate"] < 1.0
-    assert draw["market_sources"] == list(PRE_MATCH_SOURCES)
+    assert draw["market_sources"] == list(DRAW_SOURCES)
     assert any("draw model: weights" in line for line in result.logs)
     # the independent Poisson component is fitted on the pre-validation matches only
     start = pd.Timestamp(result.metrics["validation_start"])

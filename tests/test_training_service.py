@@ -121,9 +121,9 @@ async def test_a_poisson_run_from_queued_to_an_active_model(services):
     assert set(metrics["components"]) == {"dixon_coles", "market_implied"}
     # it predicts through the service layer with no odds
     version = done["model_version"]
-    p = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", version)
-    assert p["model_type"] == "poisson" and not p["used_odds"]
-    assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-9
+    p = (await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", version)).prediction
+    assert p.model_type == "poisson" and not p.used_odds
+    assert abs(sum(p.outcomes.as_tuple()) - 1) < 1e-9
     result = await predictions.evaluate(
         services.engine, version, {"leagues": ["E0"], "seasons": ["2425"]}, market="close"
     )
@@ -215,14 +215,16 @@ async def test_a_run_whose_worker_died_is_reaped(services):
     assert await reap_stale_runs(ctx, stale_after=2.0) == []
 
 
-def _grid_agrees_with_the_1x2(p: dict) -> None:
-    grid = np.array(p["score_grid"])
+def _grid_agrees_with_the_1x2(result: predictions.FixtureResult) -> None:
+    p = result.prediction
+    assert p is not None
+    grid = np.array(p.markets.score_grid)
     x, y = np.indices(grid.shape)
     assert abs(grid.sum() - 1) < 1e-12 and grid.min() >= 0
-    for cells, key in ((x > y, "home_win"), (x == y, "draw"), (x < y, "away_win")):
-        assert abs(grid[cells].sum() - p[key]) < 1e-9
-    assert abs(grid.sum(axis=1) @ np.arange(len(grid)) - p["expected_goals"]["home"]) < 1e-9
-    assert abs(grid[1:, 1:].sum() - p["btts"]["yes"]) < 1e-12
+    for cells, value in zip((x > y, x == y, x < y), p.outcomes.as_tuple(), strict=True):
+        assert abs(grid[cells].sum() - value) < 1e-9
+    assert abs(grid.sum(axis=1) @ np.arange(len(grid)) - p.markets.expected_goals.home) < 1e-9
+    assert abs(grid[1:, 1:].sum() - p.markets.btts) < 1e-12
 
 
 async def test_fixtures_batch_grids_agree_with_each_final_1x2_and_its_totals(services):
@@ -240,48 +242,58 @@ async def test_fixtures_batch_grids_agree_with_each_final_1x2_and_its_totals(ser
         {"home": "Arsenal", "away": "Chelsea", "league": "E0",
          "odds": odds | {"over25": 1.01, "under25": 30.0}},
     ]  # fmt: skip
-    plain, priced, totals, extreme = await predictions.predict_fixtures(services.engine, fixtures)
-    for p in (plain, priced, totals, extreme):
-        _grid_agrees_with_the_1x2(p)
-    single = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0")
-    assert abs(plain["home_win"] - single["home_win"]) < 1e-12
-    with_odds = await predictions.predict(
-        services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5)
-    )
-    assert abs(priced["home_win"] - with_odds["home_win"]) < 1e-12
-    assert abs(priced["totals"]["2.5"]["over"] - with_odds["totals"]["2.5"]["over"]) < 1e-9
+    results = await predictions.predict_fixtures(services.engine, fixtures)
+    for r in results:
+        _grid_agrees_with_the_1x2(r)
+    plain, priced, totals, extreme = (r.prediction for r in results)
+    assert extreme.notes and "over/under prices were not used" in extreme.notes[0]
+    assert results[3].notes == extreme.notes and not results[2].notes
+    single = (await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0")).prediction
+    assert abs(plain.outcomes.home - single.outcomes.home) < 1e-12
+    with_odds = (
+        await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5))
+    ).prediction
+    assert abs(priced.outcomes.home - with_odds.outcomes.home) < 1e-12
+    assert abs(priced.markets.totals[2.5].over - with_odds.markets.totals[2.5].over) < 1e-9
     over = implied_probabilities(np.array([[1.8, 2.05]]), "power")[0, 0]
-    assert abs(totals["totals"]["2.5"]["over"] - over) < 1e-9
-    assert abs(extreme["totals"]["2.5"]["over"] - priced["totals"]["2.5"]["over"]) < 1e-9
+    assert abs(totals.markets.totals[2.5].over - over) < 1e-9
+    assert abs(extreme.markets.totals[2.5].over - priced.markets.totals[2.5].over) < 1e-9
 
 
 async def test_predict_and_evaluate_from_the_active_full_model(services):
     await start_training(services, {"model_type": "full", **E0_RECENT})
     await services.queue.join()
-    p = await predictions.predict(services.engine, "arsenal", "Chelsea", "E0")
-    assert p["home_team"] == "Arsenal" and p["model_type"] == "full"
-    assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-9
-    assert set(p["totals"]) >= {"2.5"}
-    _grid_agrees_with_the_1x2(p)
-    with_odds = await predictions.predict(
+    r = await predictions.predict(services.engine, "arsenal", "Chelsea", "E0")
+    p = r.prediction
+    assert r.home_team == "Arsenal" and p.model_type == "full"
+    assert abs(sum(p.outcomes.as_tuple()) - 1) < 1e-9
+    assert set(p.markets.totals) >= {2.5}
+    _grid_agrees_with_the_1x2(r)
+    r_odds = await predictions.predict(
         services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5)
     )
-    assert with_odds["home_win"] != p["home_win"] or with_odds["used_odds"]
+    with_odds = r_odds.prediction
+    assert with_odds.outcomes.home != p.outcomes.home or with_odds.used_odds
     # the blend moved the 1X2: the grid and every market moved with it
-    _grid_agrees_with_the_1x2(with_odds)
-    if abs(with_odds["home_win"] - with_odds["goal_model"]["home_win"]) > 1e-6:
-        assert with_odds["score_grid"] != p["score_grid"]
-        assert with_odds["expected_goals"] != with_odds["goal_model"]["expected_goals"]
+    _grid_agrees_with_the_1x2(r_odds)
+    if abs(with_odds.outcomes.home - with_odds.goal_model.home) > 1e-6:
+        assert with_odds.markets.score_grid != p.markets.score_grid
+        assert with_odds.markets.expected_goals != with_odds.goal_model_xg
     totals = await predictions.predict(
         services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5), over_under=(1.8, 2.05)
     )
     _grid_agrees_with_the_1x2(totals)
     over = implied_probabilities(np.array([[1.8, 2.05]]), "power")[0, 0]
-    assert abs(totals["totals"]["2.5"]["over"] - over) < 1e-9
+    assert abs(totals.prediction.markets.totals[2.5].over - over) < 1e-9
     cut = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", max_goals=10)
-    assert len(cut["score_grid"]) == 11
-    with pytest.raises(InvalidInputError, match="over/under"):
+    assert len(cut.prediction.markets.score_grid) == 11
+    with pytest.raises(InvalidInputError, match=r"over/under odds: 0\.9 is outside"):
         await predictions.predict(services.engine, "Arsenal", "Chelsea", over_under=(1.8, 0.9))
+    # one fixture's totals no grid can reproduce with its 1X2: an error, not a silent drop
+    with pytest.raises(InvalidInputError, match="Arsenal v Chelsea: the over/under prices were"):
+        await predictions.predict(
+            services.engine, "Arsenal", "Chelsea", "E0", odds=(1.5, 4.5, 6.5), over_under=(1.01, 30)
+        )
     with pytest.raises(predictions.TeamLookupError, match="Atlantis"):
         await predictions.predict(services.engine, "Atlantis", "Chelsea")
     with pytest.raises(UnknownTeamError, match="Hull"):  # a club the model never saw
@@ -297,7 +309,7 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
     start = model["metrics"]["validation_start"]
     frame = await selection.load_matches(
         services.engine,
-        runconfig.parse_config({"model_type": "full", "leagues": ["E0"], "seasons": ["2425"]}),
+        selection.parse_selection({"leagues": ["E0"], "seasons": ["2425"]}),
     )
     assert result["in_sample_matches"] == int((frame["date"] < start).sum()) > 0
     assert abs(result["rps_diff"]) < 0.01
@@ -321,21 +333,21 @@ async def test_train_and_predict_a_draw_model(services):
     assert model["draw_accuracy"] == m["draw_accuracy"]
 
     version = model["version"]
-    p = await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", version)
-    assert p["model_type"] == "draw" and not p["used_odds"]
-    assert p["home_win"] + p["draw"] + p["away_win"] == pytest.approx(1.0, abs=1e-12)
-    goal = p["goal_model"]
-    assert p["home_win"] / p["away_win"] == pytest.approx(goal["home_win"] / goal["away_win"])
+    p = (await predictions.predict(services.engine, "Arsenal", "Chelsea", "E0", version)).prediction
+    assert p.model_type == "draw" and not p.used_odds
+    assert sum(p.outcomes.as_tuple()) == pytest.approx(1.0, abs=1e-12)
+    goal = p.goal_model
+    assert p.outcomes.home / p.outcomes.away == pytest.approx(goal.home / goal.away)
     # pre-match odds that price a draw far above the goal model move the draw up
-    priced = await predictions.predict(
-        services.engine, "Arsenal", "Chelsea", "E0", version, odds=(3.0, 2.2, 5.0)
-    )
-    assert priced["used_odds"]
+    priced = (
+        await predictions.predict(
+            services.engine, "Arsenal", "Chelsea", "E0", version, odds=(3.0, 2.2, 5.0)
+        )
+    ).prediction
+    assert priced.used_odds
     if weights["draw"]["weights"]["market"] > 0.05:
-        assert priced["draw"] > p["draw"]
-    assert priced["home_win"] / priced["away_win"] == pytest.approx(
-        goal["home_win"] / goal["away_win"]
-    )
+        assert priced.outcomes.draw > p.outcomes.draw
+    assert priced.outcomes.home / priced.outcomes.away == pytest.approx(goal.home / goal.away)
     result = await predictions.evaluate(
         services.engine, version, {"leagues": ["E0"], "seasons": ["2425"]}
     )

@@ -12,11 +12,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.errors import FPEError
+from core.serving import Outcomes
 from server.api.csrf import cross_site_refusal
 from server.api.declare import (
     Decimal,
@@ -38,10 +40,11 @@ from server.api.declare import (
 from server.api.envelope import error, error_for, ok, ok_list
 from server.base.auth import bearer_token, token_matches
 from server.base.text import NUL_MESSAGE, has_nul
-from server.formats.fixtures import parse_fixtures
+from server.formats.fixtures import RowCounter, parse_fixtures
 from server.formats.leagues import league_tier
 from server.runs import predictions, registry, training
 from server.runs.phases import PHASES, phase_text
+from server.runs.predictions import FixtureResult
 from server.runs.runconfig import ValidationError
 from server.runs.services import cancel_training, start_training
 from server.store import catalog
@@ -790,55 +793,76 @@ PREDICTION = {
 }
 
 
-def _prediction(p: dict[str, Any]) -> dict[str, Any]:
-    fixture = dict(p["fixture"])
+def _outcomes(o: Outcomes | None) -> dict[str, float] | None:
+    return None if o is None else {"home": o.home, "draw": o.draw, "away": o.away}
+
+
+def _prediction(result: FixtureResult) -> dict[str, Any]:
+    fixture = dict(result.fixture)
     if fixture.get("date") is not None:
         fixture["date"] = str(fixture["date"])
-    if "error" in p:
-        return {"fixture": fixture, "error": p["error"]}
+    notes = list(result.notes)
+    p = result.prediction
+    if p is None:
+        return {"fixture": fixture, "error": result.error, "notes": notes}
+    m = p.markets
     return {
         "fixture": fixture,
-        "modelVersion": p["model_version"],
-        "homeTeam": p["home_team"],
-        "awayTeam": p["away_team"],
-        "homeWin": p["home_win"],
-        "draw": p["draw"],
-        "awayWin": p["away_win"],
-        "expectedGoals": p["expected_goals"],
-        "over25": p["totals"]["2.5"]["over"],
-        "btts": p["btts"]["yes"],
-        "odds": p["odds"],
-        "market": p["market"],
-        "edge": p["edge"],
-        "marketOver25": p.get("market_over25"),
-        "edgeOver25": p.get("edge_over25"),
-        "bestOdds": p.get("edge_odds"),
+        "modelVersion": p.model_version,
+        "homeTeam": result.home_team,
+        "awayTeam": result.away_team,
+        "homeWin": p.outcomes.home,
+        "draw": p.outcomes.draw,
+        "awayWin": p.outcomes.away,
+        "expectedGoals": {"home": m.expected_goals.home, "away": m.expected_goals.away},
+        "over25": m.totals[2.5].over,
+        "btts": m.btts,
+        "odds": _outcomes(p.odds),
+        "market": _outcomes(p.market),
+        "edge": _outcomes(p.edge),
+        "marketOver25": p.market_over,
+        "edgeOver25": None
+        if p.edge_over_under is None
+        else {"over": p.edge_over_under.over, "under": p.edge_over_under.under},
+        "bestOdds": _outcomes(p.edge_odds),
         "error": None,
+        "notes": notes,
     }
 
 
-async def _fixtures_file(request: Request) -> JSONResponse:
-    """A football-data.co.uk fixtures file as the body (``text/csv``): parsed by the same
-    reader as ``fpe predict --fixtures``; each result carries the file's ``line``."""
-    body = await request.body()
-    if len(body) > 2_000_000:
+FIXTURES_FILE_BYTES = 2_000_000
+
+
+async def _fixtures_body(request: Request) -> bytes:
+    """The fixtures file's bytes, its rows counted as they arrive: past
+    :data:`~server.runs.predictions.MAX_FIXTURES` data rows it is refused before the rest
+    is read (and past 2 MB once read)."""
+    counter, chunks = RowCounter(), []
+    async for chunk in request.stream():  # the body's byte limit is BodyLimit's (413)
+        if counter.feed(chunk) > predictions.MAX_FIXTURES:
+            raise ValidationError(
+                f"the fixtures file has more than {predictions.MAX_FIXTURES} rows; "
+                "at most that many per request: split the file",
+                "body",
+            )
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if len(body) > FIXTURES_FILE_BYTES:
         raise ValidationError("the fixtures file is larger than 2 MB", "body")
-    rows = parse_fixtures(body, "fixtures file")
+    return body
+
+
+async def _fixtures_file(request: Request) -> JSONResponse:
+    """A football-data.co.uk fixtures file as the body (``text/csv``): parsed (off the
+    event loop) by the same reader as ``fpe predict --fixtures`` and predicted by the same
+    loop; each result carries the file's ``line``."""
+    body = await _fixtures_body(request)
+    rows = await run_in_threadpool(parse_fixtures, body, "fixtures file")
     if not rows:
         raise ValidationError("the fixtures file has no rows", "body")
-    usable = [r for r in rows if r.problem is None]
     version = request.query_params.get("modelVersion")
-    results = iter(
-        await predictions.predict_fixtures(
-            _services(request).engine, [r.fixture for r in usable], version
-        )
-        if usable
-        else []
-    )
-    data = []
-    for r in rows:
-        p = {"fixture": r.fixture, "error": r.problem} if r.problem else next(results)
-        data.append({"line": r.line, **_prediction(p)})
+    results = await predictions.predict_fixture_rows(_services(request).engine, rows, version)
+    data = [{"line": line, **_prediction(result)} for line, result in results]
     return JSONResponse({"success": True, "data": data, "count": len(data)})
 
 

@@ -38,6 +38,9 @@
                            ``https://www.football-data.co.uk/mmz4281``
 ``FPE_MAX_FILE_BYTES``     the largest data file read, uploaded or downloaded, in bytes;
                            default 50,000,000 (the largest real file is about 290 kB)
+``FPE_OVERROUND_MIN``      the odds rule: one book's prices for one market are refused
+``FPE_OVERROUND_MAX``      when their book (sum of 1/odds) is outside this range; default
+                           0.95 and 1.30 (decimal odds must also be in [1.01, 1000])
 =========================  ===============================================================
 """
 
@@ -50,8 +53,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.errors import FPEError
+from core.odds import OddsRule
 
-__all__ = ["ENV_VARS", "ConfigError", "Settings", "max_file_bytes", "normalise_database_url"]
+__all__ = [
+    "ENV_VARS",
+    "ConfigError",
+    "Settings",
+    "max_file_bytes",
+    "normalise_database_url",
+    "odds_rule",
+]
 
 # every environment variable the service reads (the compose file is checked against it)
 ENV_VARS = frozenset(
@@ -74,6 +85,8 @@ ENV_VARS = frozenset(
         "FPE_MAX_CONNECTIONS",
         "FPE_MAX_FILE_BYTES",
         "FPE_MAX_QUERY_LENGTH",
+        "FPE_OVERROUND_MIN",
+        "FPE_OVERROUND_MAX",
         "XDG_DATA_HOME",
     }
 )
@@ -203,6 +216,31 @@ def _log_json(text: str | None) -> bool | None:
             f"FPE_LOG_FORMAT={text!r} must be json or text (unset: text on a terminal)"
         )
     return None if value == "auto" else value == "json"
+
+
+def odds_rule(env: Mapping[str, str] | None = None) -> OddsRule:
+    """The odds rule with ``FPE_OVERROUND_MIN`` and ``FPE_OVERROUND_MAX`` (book sums)."""
+    env = os.environ if env is None else env
+    default = OddsRule()
+    bounds = []
+    for name, value in (
+        ("FPE_OVERROUND_MIN", default.min_book),
+        ("FPE_OVERROUND_MAX", default.max_book),
+    ):
+        text = (env.get(name) or "").strip()
+        if text:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ConfigError(f"{name}={text!r} is not a number such as 1.30") from None
+            if not 0.5 <= value <= 3.0:
+                raise ConfigError(f"{name}={text!r} must be a book sum between 0.5 and 3")
+        bounds.append(value)
+    if bounds[0] >= bounds[1]:
+        raise ConfigError(
+            f"FPE_OVERROUND_MIN ({bounds[0]:g}) must be below FPE_OVERROUND_MAX ({bounds[1]:g})"
+        )
+    return OddsRule(bounds[0], bounds[1])
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from core.serving import Markets, Outcomes
     from server.base.config import Settings
     from server.store.ingest import FileReport
 
@@ -25,6 +26,7 @@ __all__ = [
     "flag_names",
     "ingest_files",
     "load_matches",
+    "markets_json",
     "print_listing",
     "print_markets",
     "report_files",
@@ -185,16 +187,35 @@ def report_files(reports: list[FileReport], as_json: bool) -> int:
     return 0 if all(r.ok for r in reports) else EXIT_DATA
 
 
-def print_markets(p: dict[str, Any]) -> None:
-    print(f"home {p['home_win']:.3f}   draw {p['draw']:.3f}   away {p['away_win']:.3f}")
-    xg = p["expected_goals"]
+def markets_json(m: Markets) -> dict[str, Any]:
+    """Every market of one grid as ``--json`` prints it."""
+    return {
+        "home_win": m.outcomes.home,
+        "draw": m.outcomes.draw,
+        "away_win": m.outcomes.away,
+        "expected_goals": {"home": m.expected_goals.home, "away": m.expected_goals.away},
+        "rho": m.rho,
+        "score_grid": [list(row) for row in m.score_grid],
+        "totals": {str(line): {"over": t.over, "under": t.under} for line, t in m.totals.items()},
+        "btts": {"yes": m.btts, "no": 1.0 - m.btts},
+        "asian_handicap": {
+            f"{line:+g}": {"win": h.win, "push": h.push, "lose": h.lose}
+            for line, h in m.asian_handicap.items()
+        },
+    }
+
+
+def print_markets(outcomes: Outcomes, m: Markets) -> None:
+    """The 1X2 ``outcomes`` and the main markets and score grid of ``m``."""
+    print(f"home {outcomes.home:.3f}   draw {outcomes.draw:.3f}   away {outcomes.away:.3f}")
+    xg = m.expected_goals
     print(
-        f"expected goals {xg['home']:.2f} - {xg['away']:.2f}   over 2.5 "
-        f"{p['totals']['2.5']['over']:.3f}   both score {p['btts']['yes']:.3f}   "
-        f"home -0.5/-1 AH win {p['asian_handicap']['-0.5']['win']:.3f}/"
-        f"{p['asian_handicap']['-1']['win']:.3f}"
+        f"expected goals {xg.home:.2f} - {xg.away:.2f}   over 2.5 "
+        f"{m.totals[2.5].over:.3f}   both score {m.btts:.3f}   "
+        f"home -0.5/-1 AH win {m.asian_handicap[-0.5].win:.3f}/"
+        f"{m.asian_handicap[-1.0].win:.3f}"
     )
-    grid = p["score_grid"]
+    grid = m.score_grid
     print("score grid (home goals down, away across), %:")
     print("     " + "".join(f"{j:>6}" for j in range(6)))
     for i in range(6):

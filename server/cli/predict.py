@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from server.cli.common import EXIT_DATA, EXIT_USAGE, print_markets, run_with_engine
+from server.cli.common import EXIT_DATA, EXIT_USAGE, markets_json, print_markets, run_with_engine
 from server.cli.options import add_command, add_totals_options
+
+if TYPE_CHECKING:
+    from server.runs.predictions import FixtureResult
 
 __all__ = ["FIXTURE_COLUMNS", "add_parser", "predict"]
 
@@ -34,6 +37,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "its best pre-match prices",
     )
     pr.add_argument("--league", default=None, help="needed when a name exists in two countries")
+    pr.add_argument(
+        "--date",
+        type=_iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the match's date (refused when more than two years from today)",
+    )
     pr.add_argument("--model", default=None, help="a version (default: the active full model)")
     pr.add_argument(
         "--odds",
@@ -49,13 +59,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     pr.set_defaults(handler=predict)
 
 
+def _iso_date(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _check(args: argparse.Namespace) -> None:
     def usage(message: str) -> None:
         sys.stderr.write(f"fpe predict: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
 
-    if args.fixtures and (args.home or args.away or args.odds):
-        usage("--fixtures reads teams and odds from the file: drop --home, --away, --odds")
+    if args.fixtures and (args.home or args.away or args.odds or args.date):
+        usage(
+            "--fixtures reads teams, dates and odds from the file: drop --home, --away, "
+            "--date, --odds"
+        )
     if not args.fixtures and not (args.home and args.away):
         usage("give --home and --away, or --fixtures FILE")
     if args.csv and not args.fixtures:
@@ -71,7 +93,7 @@ def predict(args: argparse.Namespace) -> int:
         return _predict_fixtures(args)
 
     async def work(engine: Any) -> int:
-        p = await predictions.predict(
+        result = await predictions.predict(
             engine,
             args.home,
             args.away,
@@ -80,51 +102,79 @@ def predict(args: argparse.Namespace) -> int:
             tuple(args.odds) if args.odds else None,
             over_under=tuple(args.over_under) if args.over_under else None,
             line=args.line,
+            day=args.date,
         )
+        p = result.prediction
+        assert p is not None
         if args.json:
-            print(json.dumps(p, indent=2))
+            print(json.dumps(_prediction_json(result), indent=2))
             return 0
-        print(f"{p['home_team']} v {p['away_team']}  (model {p['model_version']})")
-        print_markets(p)
+        print(f"{result.home_team} v {result.away_team}  (model {p.model_version})")
+        print_markets(p.outcomes, p.markets)
         return 0
 
     return run_with_engine(Settings.from_env(), work)
 
 
+def _prediction_json(result: FixtureResult) -> dict[str, Any]:
+    """One fixture's ``--json``: the markets of the grid, the final 1X2 and the goal
+    model's own."""
+    p = result.prediction
+    assert p is not None
+    out: dict[str, Any] = {
+        "model_version": p.model_version,
+        "model_type": p.model_type,
+        "home_team": result.home_team,
+        "away_team": result.away_team,
+        **markets_json(p.markets),
+    }
+    out.update(home_win=p.outcomes.home, draw=p.outcomes.draw, away_win=p.outcomes.away)
+    out["used_odds"] = p.used_odds
+    out["goal_model"] = {
+        "home_win": p.goal_model.home,
+        "draw": p.goal_model.draw,
+        "away_win": p.goal_model.away,
+        "expected_goals": {"home": p.goal_model_xg.home, "away": p.goal_model_xg.away},
+    }
+    return out
+
+
 FIXTURE_COLUMNS = (
     "line", "date", "league", "home", "away", "p_home", "p_draw", "p_away", "xg_home",
     "xg_away", "over25", "btts", "best_home", "best_draw", "best_away", "edge_home",
-    "edge_draw", "edge_away", "edge_over25", "edge_under25", "model", "error",
+    "edge_draw", "edge_away", "edge_over25", "edge_under25", "model", "error", "notes",
 )  # fmt: skip
 
 
-def _fixture_record(line: int, p: dict[str, Any]) -> dict[str, Any]:
-    f = p["fixture"]
+def _fixture_record(line: int, result: FixtureResult) -> dict[str, Any]:
+    f = result.fixture
     date = f["date"].isoformat() if f.get("date") else None
     record: dict[str, Any] = dict.fromkeys(FIXTURE_COLUMNS)
     record.update(line=line, date=date, league=f.get("league"), home=f["home"], away=f["away"])
-    if "error" in p:
-        record["error"] = p["error"]
+    record["notes"] = "; ".join(result.notes) or None
+    p = result.prediction
+    if p is None:
+        record["error"] = result.error
         return record
+    m = p.markets
     record.update(
-        model=p["model_version"],
-        home=p["home_team"],
-        away=p["away_team"],
-        p_home=p["home_win"],
-        p_draw=p["draw"],
-        p_away=p["away_win"],
-        xg_home=p["expected_goals"]["home"],
-        xg_away=p["expected_goals"]["away"],
-        over25=p["totals"]["2.5"]["over"],
-        btts=p["btts"]["yes"],
+        model=p.model_version,
+        home=result.home_team,
+        away=result.away_team,
+        p_home=p.outcomes.home,
+        p_draw=p.outcomes.draw,
+        p_away=p.outcomes.away,
+        xg_home=m.expected_goals.home,
+        xg_away=m.expected_goals.away,
+        over25=m.totals[2.5].over,
+        btts=m.btts,
     )
-    best = p.get("edge_odds") or {}
-    edge = p.get("edge") or {}
     for k in ("home", "draw", "away"):
-        record[f"best_{k}"], record[f"edge_{k}"] = best.get(k), edge.get(k)
-    if p.get("edge_over25"):
-        record["edge_over25"] = p["edge_over25"]["over"]
-        record["edge_under25"] = p["edge_over25"]["under"]
+        record[f"best_{k}"] = None if p.edge_odds is None else getattr(p.edge_odds, k)
+        record[f"edge_{k}"] = None if p.edge is None else getattr(p.edge, k)
+    if p.edge_over_under is not None:
+        record["edge_over25"] = p.edge_over_under.over
+        record["edge_under25"] = p.edge_over_under.under
     return record
 
 
@@ -169,31 +219,20 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
     if not rows:
         print(f"fpe: error: {args.fixtures}: no fixtures in the file", file=sys.stderr)
         return EXIT_DATA
-    if len(rows) > predictions.MAX_FIXTURES:
-        from core.errors import InvalidInputError
 
-        raise InvalidInputError(
-            f"{args.fixtures}: {len(rows)} fixtures; at most {predictions.MAX_FIXTURES} "
-            "per run: split the file"
+    async def work(engine: Any) -> list[tuple[int, FixtureResult]]:
+        return await predictions.predict_fixture_rows(
+            engine, rows, args.model, args.league, args.fixtures
         )
-    usable = [r for r in rows if r.problem is None]
 
-    async def work(engine: Any) -> list[dict[str, Any]]:
-        fixtures = [r.fixture for r in usable]
-        if args.league:
-            fixtures = [f | {"league": f["league"] or args.league} for f in fixtures]
-        return await predictions.predict_fixtures(engine, fixtures, args.model)
-
-    results = iter(run_with_engine(Settings.from_env(), work) if usable else [])
     records = []
-    for r in rows:
-        p = {"fixture": r.fixture, "error": r.problem} if r.problem else next(results)
-        record = _fixture_record(r.line, p)
+    for line, result in run_with_engine(Settings.from_env(), work):
+        record = _fixture_record(line, result)
+        where = f"{args.fixtures}:{line}: {record['home']} v {record['away']}"
+        for note in result.notes:
+            print(f"{where}: note: {note}", file=sys.stderr)
         if record["error"]:
-            print(
-                f"{args.fixtures}:{r.line}: {record['home']} v {record['away']}: {record['error']}",
-                file=sys.stderr,
-            )
+            print(f"{where}: {record['error']}", file=sys.stderr)
         records.append(record)
     if args.json:
         print(json.dumps(records, indent=2))

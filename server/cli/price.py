@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from server.cli.common import print_markets
+from server.cli.common import markets_json, print_markets
 from server.cli.options import add_command, add_margin, add_totals_options
 
 __all__ = ["add_parser", "price"]
@@ -42,9 +42,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def price(args: argparse.Namespace) -> int:
-    from server.runs import pricing  # no database, pandas or model code: a fast start
+    from server.runs import pricing  # no database, pandas or model fitting: a fast start
 
-    p = pricing.price(
+    m = pricing.price(
         tuple(args.odds),
         tuple(args.over_under) if args.over_under else None,
         line=args.line,
@@ -52,14 +52,15 @@ def price(args: argparse.Namespace) -> int:
         rho=args.rho,
     )
     if args.json:
-        print(json.dumps(p, indent=2))
+        p = {"odds": list(args.odds), "over_under": args.over_under and list(args.over_under)}
+        print(json.dumps(p | markets_json(m), indent=2))
         return 0
     totals = ""
     if args.over_under:
         totals = f", over/under {args.line:g} {' '.join(f'{o:g}' for o in args.over_under)}"
     print(
         f"fair prices from odds {' '.join(f'{o:g}' for o in args.odds)}{totals}"
-        f" ({args.margin} margin removal, rho {p['rho']:+.4f})"
+        f" ({args.margin} margin removal, rho {m.rho:+.4f})"
     )
-    print_markets(p)
+    print_markets(m.outcomes, m)
     return 0

@@ -44,6 +44,7 @@ import numpy as np
 
 from core.errors import InvalidInputError
 from core.lazy import lazy
+from core.sources import FILE_COLUMNS, ODDS_COLUMNS
 from server.formats.source import (
     SourceError,
     decode_bytes,
@@ -60,7 +61,6 @@ else:
 
 __all__ = [
     "CHUNK_ROWS",
-    "ODDS_COLUMNS",
     "OUTPUT_COLUMNS",
     "REQUIRED_COLUMNS",
     "FileChunks",
@@ -111,37 +111,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("Div", "Date", "HomeTeam", "AwayTeam", "FTH
 _RESULT_SOURCES: tuple[str, ...] = ("FTR", "Res")
 _RESULTS: frozenset[str] = frozenset({"H", "D", "A"})
 
-# book -> kind -> source prefixes tried in order, for 1X2 and for over/under 2.5.
-_BOOKS_1X2: dict[str, dict[str, tuple[str, ...]]] = {
-    "pinnacle": {"pre": ("PS",), "close": ("PSC",)},
-    "b365": {"pre": ("B365",), "close": ("B365C",)},
-    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
-    "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
-}
-_BOOKS_OU: dict[str, dict[str, tuple[str, ...]]] = {
-    "pinnacle": {"pre": ("P",), "close": ("PC",)},
-    "b365": {"pre": ("B365",), "close": ("B365C",)},
-    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
-    "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
-}
-
-
-def _build_odds_columns() -> dict[str, tuple[str, ...]]:
-    """Map every canonical odds column to the source columns tried in order."""
-    columns: dict[str, tuple[str, ...]] = {}
-    for book, kinds in _BOOKS_1X2.items():
-        for kind, prefixes in kinds.items():
-            for outcome in ("h", "d", "a"):
-                suffix = outcome.upper()
-                columns[f"{book}_{kind}_{outcome}"] = tuple(p + suffix for p in prefixes)
-    for book, kinds in _BOOKS_OU.items():
-        for kind, prefixes in kinds.items():
-            columns[f"{book}_{kind}_over25"] = tuple(p + ">2.5" for p in prefixes)
-            columns[f"{book}_{kind}_under25"] = tuple(p + "<2.5" for p in prefixes)
-    return columns
-
-
-ODDS_COLUMNS: dict[str, tuple[str, ...]] = _build_odds_columns()
 """Canonical output odds column -> source column names tried in order (first one in the header
 wins for the whole file)."""
 
@@ -280,7 +249,7 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
         raise FootballDataError(_missing_columns_message(source, missing, header))
     ftr = _first_present(index, _RESULT_SOURCES)
     odds = {}
-    for canonical, sources in ODDS_COLUMNS.items():
+    for canonical, sources in FILE_COLUMNS.items():
         found = _first_present(index, sources)
         if found is not None:
             odds[canonical] = found

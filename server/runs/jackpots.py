@@ -25,7 +25,6 @@ import asyncio
 import difflib
 import math
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +34,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
-from core.pipeline import StoredModel
 from server.formats.leagues import KNOWN_LEAGUES
 from server.runs import predictions, registry
 from server.store.db import begin_write
@@ -267,41 +265,38 @@ def compute_sets(
 
 async def _predict(
     engine: AsyncEngine, fixtures: list[dict[str, Any]], version: str
-) -> list[dict[str, Any]]:
-    """The one call into the prediction service: per fixture ``{home, away[, league][,
-    odds]}`` the model's 1X2 (``home_win``, ``draw``, ``away_win``), ``market`` (margin-free,
-    with odds), ``home_team``/``away_team`` as stored, or ``{"error": reason}``."""
+) -> list[predictions.FixtureResult]:
+    """The one call into the prediction service, per fixture ``{home, away[, league][,
+    odds]}``."""
     return await predictions.predict_fixtures(engine, fixtures, version)
 
 
-_DRAW_MODELS: OrderedDict[str, StoredModel] = OrderedDict()
+def _three(result: predictions.FixtureResult) -> np.ndarray:
+    assert result.prediction is not None
+    return np.array(result.prediction.outcomes.as_tuple())
 
 
 async def _draw_components(
-    engine: AsyncEngine, version: str, teams: list[tuple[str, str]], market_draw: list[float]
+    engine: AsyncEngine, version: str, results: list[predictions.FixtureResult]
 ) -> list[dict[str, float | None]]:
     """The draw model's three component draws per fixture: its independent Poisson model,
     Dixon-Coles' own draw and the margin-free market's."""
-    stored = _DRAW_MODELS.get(version)
-    if stored is None:
-        weights = (await registry.get_model(engine, version))["model_weights"]
-        stored = await asyncio.to_thread(StoredModel, weights)
-        _DRAW_MODELS[version] = stored
-        while len(_DRAW_MODELS) > 2:
-            _DRAW_MODELS.popitem(last=False)
-    names = {n for pair in teams for n in pair}
-    t = Team.__table__
-    async with engine.connect() as conn:
-        rows = (await conn.execute(sa.select(t.c.id, t.c.name).where(t.c.name.in_(names)))).all()
-    ids: dict[str, str] = {}
-    for team_id, name in rows:
-        ids[name] = "" if name in ids else str(team_id)  # a name in two countries: unknown
-    known = set(stored.dixon_coles.teams_)
-    pairs = [(ids.get(home, ""), ids.get(away, "")) for home, away in teams]
-    rows_ok = [i for i, (h, a) in enumerate(pairs) if h in known and a in known]
+    stored = await predictions.load_model(engine, version)
+    resolved = await predictions.resolve_teams(
+        engine, [(r.home_team or "", r.away_team or "", None) for r in results]
+    )
     out: list[dict[str, float | None]] = [
-        {"poisson": None, "dixon_coles": None, "market": m} for m in market_draw
+        {
+            "poisson": None,
+            "dixon_coles": None,
+            "market": None
+            if r.prediction is None or r.prediction.market is None
+            else r.prediction.market.draw,
+        }
+        for r in results
     ]
+    pairs = [("", "") if isinstance(t, str) else (str(t[0]), str(t[2])) for t in resolved]
+    rows_ok = [i for i, (h, a) in enumerate(pairs) if h in stored.teams and a in stored.teams]
     poisson_model = stored.independent_poisson
     if not rows_ok or poisson_model is None:
         return out
@@ -340,11 +335,13 @@ async def _active_version(engine: AsyncEngine, model_type: str) -> str | None:
     return models[0]["version"] if models else None
 
 
-def _failures(fixtures: list[FixtureIn], results: list[dict[str, Any]], version: str) -> None:
+def _failures(
+    fixtures: list[FixtureIn], results: list[predictions.FixtureResult], version: str
+) -> None:
     problems = [
-        f"{f.label(i)}: {r['error']}"
+        f"{f.label(i)}: {r.error}"
         for i, (f, r) in enumerate(zip(fixtures, results, strict=True))
-        if "error" in r
+        if r.error is not None
     ]
     if problems:
         raise InvalidInputError(
@@ -386,29 +383,23 @@ async def _probabilities(
         warnings.append("there is no active draw model: set D and drawComponents are left out")
     else:
         drawn = await _predict(engine, priced, draw_version)
-        if any("error" in r for r in drawn):
+        if any(r.prediction is None for r in drawn):
             warnings.append(
                 f"the draw model {draw_version} does not know every team: set D is left out"
             )
             draw_version = None
         else:
-            draws = [r["draw"] for r in drawn]
-            components = list(
-                await _draw_components(
-                    engine,
-                    draw_version,
-                    [(r["home_team"], r["away_team"]) for r in with_odds],
-                    [r["market"]["draw"] for r in with_odds],
-                )
-            )
-    sets = []
+            draws = [float(_three(r)[1]) for r in drawn]
+            components = list(await _draw_components(engine, draw_version, with_odds))
+    sets: list[dict[str, Any]] = []
     for i, (a, b) in enumerate(zip(without, with_odds, strict=True)):
-        three = [np.array([r["home_win"], r["draw"], r["away_win"]]) for r in (a, b)]
-        market = np.array([b["market"][k] for k in ("home", "draw", "away")])
+        assert b.prediction is not None and b.prediction.market is not None
+        three = [_three(a), _three(b)]
+        market = np.array(b.prediction.market.as_tuple())
         sets.append(
             {
-                "home_team": b["home_team"],
-                "away_team": b["away_team"],
+                "home_team": b.home_team,
+                "away_team": b.away_team,
                 "sets": compute_sets(
                     three[0], three[1], market, draws[i], components[i], calibrated, full
                 ),

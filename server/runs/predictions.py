@@ -1,10 +1,18 @@
 """Predictions and evaluations from stored model versions (the service behind
-``fpe predict``, ``fpe evaluate`` and the APIs)."""
+``fpe predict``, ``fpe evaluate`` and the APIs).
+
+This module only looks things up: the model (:func:`_model`, cached by version) and the
+teams (:func:`resolve_teams`, the one resolver); the forecast itself is
+:meth:`core.serving.StoredModel.forecast`, and every adapter formats its typed
+:class:`FixtureResult`.  :func:`predict_fixture_rows` is the one fixtures-file loop."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -12,45 +20,61 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError, UnknownTeamError
-from core.evaluation import BENCHMARK_SOURCES, benchmark_market, compare, versus_ceiling
-from core.markets import MatchProbabilities
-from core.odds import implied_probabilities
-from core.odds import overround as overround_of
-from core.pipeline import StoredModel, pre_match_market
-from core.pricing import fit_grid
+from core.evaluation import benchmark_market, compare, versus_ceiling
+from core.odds import OddsRule
+from core.pipeline import pre_match_market
+from core.serving import Fixture, Prediction, StoredModel
+from core.sources import BENCHMARK_SOURCES
+from server.base.config import odds_rule
+from server.formats.fixture_dates import check_fixture_date
+from server.formats.fixtures import FixtureRow
 from server.formats.leagues import league_info
-from server.runs.pricing import (
-    _check_line,
-    _check_prices,
-    consistent_markets,
-    market_rows,
-    markets,
-    price,
-)
+from server.formats.teamnames import TeamNameError, canonical_team_name, team_key
+from server.runs.pricing import check_line as _check_line
+from server.runs.pricing import price
 from server.runs.registry import get_model
-from server.runs.runconfig import RunConfig
-from server.runs.selection import load_matches
+from server.runs.selection import load_matches, parse_selection
 from server.store import cache
 from server.store.tables import League, Team
 
 __all__ = [
     "MAX_FIXTURES",
+    "FixtureResult",
     "TeamLookupError",
-    "consistent_markets",
     "evaluate",
-    "market_rows",
-    "markets",
+    "load_model",
     "predict",
+    "predict_fixture_rows",
     "predict_fixtures",
     "price",
+    "resolve_teams",
 ]
+
+MAX_FIXTURES = 500
+OUTCOMES = ("home", "draw", "away")
 
 
 class TeamLookupError(InvalidInputError):
     """A team name that matches no team, or several."""
 
 
-_LOADED: OrderedDict[str, tuple[StoredModel, dict[str, Any]]] = OrderedDict()
+@dataclass(frozen=True)
+class FixtureResult:
+    """One fixture as asked (``home``, ``away``, ``league``, ``date``), the stored names
+    of its teams and its :class:`~core.serving.Prediction`, or the ``error`` that stopped
+    it; ``notes`` say which prices were not used and why."""
+
+    fixture: Mapping[str, Any]
+    prediction: Prediction | None = None
+    home_team: str | None = None
+    away_team: str | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+# --- look-ups: the model -----------------------------------------------------------------
+
+_LOADED: OrderedDict[str, StoredModel] = OrderedDict()
 _CACHE_SIZE = 8
 
 
@@ -63,74 +87,147 @@ async def _model_row(engine: AsyncEngine, version: str | None) -> dict[str, Any]
     return row
 
 
-async def _model(
-    engine: AsyncEngine, version: str | None
-) -> tuple[dict[str, Any], StoredModel, dict[str, Any]]:
-    """The model's row, its rebuilt predictor and its weights.  Versions never change, so
-    predictors are cached by version (the LightGBM model is parsed once, not per request)."""
+async def load_model(engine: AsyncEngine, version: str | None) -> StoredModel:
+    """The model rebuilt from its weights.  Versions never change, so models are cached by
+    version (the LightGBM model is parsed once, not per request)."""
     row = await _model_row(engine, version)
-    cached = _LOADED.get(row["version"])
-    if cached is None:
+    stored = _LOADED.get(row["version"])
+    if stored is None:
         weights = (await get_model(engine, row["version"]))["model_weights"]
-        cached = (await asyncio.to_thread(StoredModel, weights), weights)
-        _LOADED[row["version"]] = cached
+        stored = await asyncio.to_thread(StoredModel, weights, row["version"], row["model_type"])
+        _LOADED[row["version"]] = stored
         while len(_LOADED) > _CACHE_SIZE:
             _LOADED.popitem(last=False)
     else:
         _LOADED.move_to_end(row["version"])
-    return row, cached[0], cached[1]
+    return stored
 
 
-async def _team_ids(
-    engine: AsyncEngine, names: list[str], league: str | None
-) -> list[tuple[int, str]]:
-    key = ("teams", tuple(names), league)
+# --- look-ups: the teams -----------------------------------------------------------------
+
+Resolved = tuple[int, str, int, str]  # home id, home name, away id, away name
+
+
+async def resolve_teams(
+    engine: AsyncEngine, fixtures: Sequence[tuple[str, str, str | None]]
+) -> list[Resolved | str]:
+    """The one team resolver: per ``(home, away, league)`` the stored teams, or why they
+    cannot be found; two queries for the whole batch.  Names are folded as the ingest folds
+    them (:func:`~server.formats.teamnames.team_key`: Unicode forms, spaces, case); among
+    several stored spellings of one name the exact one wins; a league restricts the search
+    to its country, and a name in several countries needs one."""
+    t, lg = Team.__table__, League.__table__
+    keys: dict[str, str | TeamNameError] = {}
+    for home, away, _ in fixtures:
+        for name in (home, away):
+            try:
+                keys[name] = team_key(name)
+            except TeamNameError as exc:
+                keys[name] = exc
+    wanted = {k for k in keys.values() if isinstance(k, str)}
+    wanted |= {k.lower() for k in wanted}
+    codes = {league for _, _, league in fixtures if league}
+    async with engine.connect() as conn:
+        teams = (
+            await conn.execute(
+                sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
+            )
+        ).all()
+        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
+        countries = {code: country for code, country in leagues}
+    by_key: dict[str, list[Any]] = {}
+    for row in teams:
+        by_key.setdefault(team_key(row.name), []).append(row)
+
+    def one(name: str, league: str | None) -> Any:
+        key = keys[name]
+        if isinstance(key, TeamNameError):
+            return str(key)
+        rows = by_key.get(key, [])
+        if league:
+            rows = [r for r in rows if r.country == countries[league]]
+        if not rows:
+            where = f" in {league_info(league).country}" if league else ""
+            return f"no team called {name!r}{where}"
+        if len(rows) > 1:  # an exact spelling wins over case variants stored earlier
+            rows = [r for r in rows if r.name == canonical_team_name(name)] or rows
+        if len(rows) > 1:
+            if len({r.country for r in rows}) == 1:
+                spellings = ", ".join(sorted(repr(r.name) for r in rows))
+                return f"{name!r} matches {spellings}: use the exact spelling"
+            listed = ", ".join(sorted(r.country for r in rows))
+            return f"{name!r} is a team in several countries ({listed}): name the league"
+        return rows[0]
+
+    out: list[Resolved | str] = []
+    for home, away, league in fixtures:
+        if league and league not in countries:
+            out.append(f"unknown league {league!r}")
+            continue
+        found = [one(home, league), one(away, league)]
+        problems = [x for x in found if isinstance(x, str)]
+        if problems:
+            out.append("; ".join(problems))
+        elif found[0].id == found[1].id:
+            out.append(f"{found[0].name!r} cannot play itself")
+        else:
+            out.append((found[0].id, found[0].name, found[1].id, found[1].name))
+    return out
+
+
+async def _resolve_one(engine: AsyncEngine, home: str, away: str, league: str | None) -> Resolved:
+    key = ("teams", home, away, league)
     found = cache.get(engine, key, cache.TEAM_TTL)
     if found is None:
-        found = await _lookup_teams(engine, names, league)
+        (found,) = await resolve_teams(engine, [(home, away, league)])
+        if isinstance(found, str):
+            if found.startswith("unknown league"):
+                raise InvalidInputError(found)
+            raise TeamLookupError(found)
         cache.put(engine, key, found)
     return found
 
 
-async def _lookup_teams(
-    engine: AsyncEngine, names: list[str], league: str | None
-) -> list[tuple[int, str]]:
-    """Resolve team names (case-insensitive) in one query, within the league's country."""
-    t, lg = Team.__table__, League.__table__
-    wanted = [" ".join(n.split()).lower() for n in names]
-    query = sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
-    if league:
-        query = query.add_columns(
-            sa.select(lg.c.country).where(lg.c.code == league).scalar_subquery().label("lc")
-        )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-        if league and not rows:
-            known = (await conn.execute(sa.select(lg.c.id).where(lg.c.code == league))).first()
-            if known is None:
-                raise InvalidInputError(f"unknown league {league!r}")
-    if league:
-        if rows and rows[0].lc is None:
-            raise InvalidInputError(f"unknown league {league!r}")
-        rows = [r for r in rows if r.country == r.lc]
-    out = []
-    for name, key in zip(names, wanted, strict=True):
-        matches = [r for r in rows if r.name.lower() == key]
-        if not matches:
-            where = f" in {league_info(league).country}" if league else ""
-            raise TeamLookupError(f"no team called {name!r}{where}")
-        if len(matches) > 1:  # an exact spelling wins over case variants stored earlier
-            matches = [r for r in matches if r.name == " ".join(name.split())] or matches
-        if len(matches) > 1:
-            if len({r.country for r in matches}) == 1:
-                spellings = ", ".join(sorted(repr(r.name) for r in matches))
-                raise TeamLookupError(f"{name!r} matches {spellings}: use the exact spelling")
-            countries = ", ".join(sorted(r.country for r in matches))
-            raise TeamLookupError(
-                f"{name!r} is a team in several countries ({countries}): name the league"
-            )
-        out.append((matches[0].id, matches[0].name))
-    return out
+# --- checks of what a fixture carries --------------------------------------------------
+
+
+def _day(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInputError(f"date {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _date_problem(value: Any) -> str | None:
+    """Why a fixture's date cannot be used (far from today), or ``None``."""
+    day = _day(value)
+    return None if day is None else check_fixture_date(day, datetime.now(UTC).date())
+
+
+def _prices(odds: Mapping[str, Any] | None, keys: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The prices ``keys`` of ``odds`` when all are given."""
+    if not odds or any(odds.get(k) is None for k in keys):
+        return None
+    return tuple(odds[k] for k in keys)
+
+
+def _checked(
+    rule: OddsRule, odds: Mapping[str, Any] | None, keys: tuple[str, ...], what: str
+) -> tuple[float, ...] | None:
+    prices = _prices(odds, keys)
+    if prices is not None:
+        rule.check(prices, what)
+        return tuple(float(p) for p in prices)
+    return None
+
+
+# --- one fixture -----------------------------------------------------------------------
 
 
 async def predict(
@@ -143,94 +240,158 @@ async def predict(
     max_goals: int | None = None,
     over_under: tuple[float, float] | None = None,
     line: float = 2.5,
-) -> dict[str, Any]:
-    """1X2 probabilities of the active ``full`` model (or ``model_version``), with the
-    score grid, totals, both-teams-to-score and Asian handicaps.  ``odds`` (decimal
-    home/draw/away) feed the market blend; without them the blend falls back to the goal
-    model.  When the final 1X2 is not the goal model's (blend, calibration), the match's
-    goal rates are refitted so that the grid and every market reproduce it; ``over_under``
-    (decimal prices of over/under ``line``) makes the grid reproduce the totals too
-    (rho refitted).  ``max_goals`` cuts the grid (default: exact, < 1e-10 left out)."""
-    if max_goals is not None and not 1 <= max_goals <= 20:
-        raise InvalidInputError("max_goals must be between 1 and 20")
-    _check_prices(odds, over_under)
+    day: date | None = None,
+) -> FixtureResult:
+    """The forecast of the active ``full`` model (or ``model_version``) for one fixture:
+    the batch of one of :meth:`~core.serving.StoredModel.forecast`.  ``odds`` (decimal
+    home/draw/away) feed the market blend; ``over_under`` (over/under ``line``) makes the
+    grid reproduce the totals too (an error when no grid can); ``max_goals`` cuts the grid.
+    A ``day`` far from today is refused."""
     _check_line(line)
-    model, stored, weights = await _model(engine, model_version)
-    (home_id, home_name), (away_id, away_name) = await _team_ids(engine, [home, away], league)
-    if home_id == away_id:
-        raise InvalidInputError(f"{home_name!r} cannot play itself")
-    margin = weights.get("config", {}).get("margin", "power")
-    market = overround = None
+    rule = odds_rule()
+    what = f"{home} v {away}"
     if odds is not None:
-        prices = np.array([odds], dtype=float)
-        market = implied_probabilities(prices, margin)
-        overround = overround_of(prices)
-    over = None
+        rule.check(odds, f"{what}: the 1X2 odds")
     if over_under is not None:
-        over = implied_probabilities(np.array([over_under], dtype=float), margin)[:, 0]
+        rule.check(over_under, f"{what}: the over/under odds")
+    problem = _date_problem(day)
+    if problem:
+        raise InvalidInputError(f"{what}: {problem}")
+    stored = await load_model(engine, model_version)
+    home_id, home_name, away_id, away_name = await _resolve_one(engine, home, away, league)
+    fixture = Fixture(
+        str(home_id),
+        str(away_id),
+        None if odds is None else tuple(map(float, odds)),  # type: ignore[arg-type]
+        None if over_under is None else tuple(map(float, over_under)),  # type: ignore[arg-type]
+        line,
+    )
     try:  # the pool, blend and grid refits are CPU work: off the event loop
-        probs, goal_model, grid = await asyncio.to_thread(
-            _predict_one, stored, (str(home_id), str(away_id)), market, overround, over, line
-        )
+        (prediction,) = await asyncio.to_thread(stored.forecast, [fixture], max_goals)
     except UnknownTeamError as exc:
         names = {str(home_id): home_name, str(away_id): away_name}
         missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
-        raise UnknownTeamError([f"{missing} (not in model {model['version']})"]) from None
-    if max_goals is not None:
-        grid = _cut(grid, max_goals)
-    return {
-        "model_version": model["version"],
-        "model_type": model["model_type"],
-        "home_team": home_name,
-        "away_team": away_name,
-        **markets(grid),
-        "home_win": float(probs[0, 0]),
-        "draw": float(probs[0, 1]),
-        "away_win": float(probs[0, 2]),
-        "used_odds": odds is not None and ("blend" in weights or "draw" in weights),
-        "goal_model": {
-            "home_win": float(goal_model.home_win[0]),
-            "draw": float(goal_model.draw[0]),
-            "away_win": float(goal_model.away_win[0]),
-            "expected_goals": {
-                "home": float(goal_model.expected_goals[0][0]),
-                "away": float(goal_model.expected_goals[1][0]),
-            },
-        },
-    }
-
-
-def _predict_one(
-    stored: StoredModel,
-    teams: tuple[str, str],
-    market: np.ndarray | None,
-    overround: np.ndarray | None,
-    over: np.ndarray | None,
-    line: float,
-) -> tuple[np.ndarray, MatchProbabilities, MatchProbabilities]:
-    """(final 1X2, the goal model's grid, a grid that reproduces the final 1X2 and, when
-    given, the ``over`` probability of ``line``) for one fixture."""
-    probs, goal_model = stored.predict([teams[0]], [teams[1]], market, overround)
-    if over is None and np.abs(probs - goal_model.outcomes).max() <= 1e-12:
-        return probs, goal_model, goal_model
-    grid = fit_grid(
-        probs,
-        home_rate=goal_model.home_rate,
-        away_rate=goal_model.away_rate,
-        rho=goal_model.rho,
-        over=over,
-        line=line,
+        raise UnknownTeamError([f"{missing} (not in model {stored.version})"]) from None
+    if prediction.notes:  # one fixture's totals prices no grid reproduces: say so
+        raise InvalidInputError(f"{what}: {prediction.notes[0]}")
+    return FixtureResult(
+        {"home": home, "away": away, "league": league, "date": day},
+        prediction,
+        home_name,
+        away_name,
     )
-    return probs, goal_model, grid
 
 
-def _cut(grid: MatchProbabilities, max_goals: int) -> MatchProbabilities:
-    """The grid cut at ``max_goals`` goals a side and renormalised (an explicit request)."""
-    cut = grid.grid[:, : max_goals + 1, : max_goals + 1].copy()
-    cut /= cut.sum(axis=(1, 2))[:, None, None]
-    return MatchProbabilities(
-        grid.home_team, grid.away_team, grid.home_rate, grid.away_rate, cut, grid.rho
+# --- many fixtures at once --------------------------------------------------------------
+
+
+def _fixture_echo(f: Mapping[str, Any]) -> dict[str, Any]:
+    return {"home": f["home"], "away": f["away"], "league": f.get("league"), "date": f.get("date")}
+
+
+async def predict_fixtures(
+    engine: AsyncEngine,
+    fixtures: list[dict[str, Any]],
+    model_version: str | None = None,
+    max_goals: int | None = None,
+) -> list[FixtureResult]:
+    """Predict many fixtures with one model load and one vectorised pass.
+
+    Each fixture is ``{home, away[, league][, date][, odds][, edge_odds][, notes]}`` with
+    ``odds`` ``{home, draw, away[, over25, under25]}`` (decimal): they feed the market blend
+    and give the margin-free market probabilities; ``edge`` per outcome is model probability
+    x price - 1, against ``edge_odds`` (same keys; say, the best prices) when given, else
+    against ``odds``.  Odds that break the odds rule refuse the request, naming the fixture.
+    The result is in input order; a fixture whose teams or league are unknown, or whose
+    date is far from today, carries its ``error`` (the others are still predicted)."""
+    if not fixtures:
+        return []
+    if len(fixtures) > MAX_FIXTURES:
+        raise InvalidInputError(
+            f"{len(fixtures)} fixtures in one request; at most {MAX_FIXTURES}: split the list"
+        )
+    rule = odds_rule()
+    queries: list[Fixture] = []
+    problems: list[str | None] = []
+    for i, f in enumerate(fixtures):
+        for side in ("home", "away"):
+            if not isinstance(f.get(side), str) or not f[side].strip():
+                raise InvalidInputError(f"fixture {i + 1}: {side} must be a team name")
+        what = f"fixture {i + 1} ({f['home']} v {f['away']})"
+        odds = _checked(rule, f.get("odds"), OUTCOMES, f"{what}: the 1X2 odds")
+        ou = _checked(rule, f.get("odds"), ("over25", "under25"), f"{what}: the over/under odds")
+        edge = _prices(f.get("edge_odds"), OUTCOMES)
+        edge_ou = _prices(f.get("edge_odds"), ("over25", "under25"))
+        queries.append(Fixture("", "", odds, ou, 2.5, edge, edge_ou))  # type: ignore[arg-type]
+        try:
+            problems.append(_date_problem(f.get("date")))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{what}: {exc}") from None
+    stored = await load_model(engine, model_version)
+    resolved = await resolve_teams(
+        engine, [(f["home"], f["away"], f.get("league")) for f in fixtures]
     )
+    results: list[FixtureResult] = []
+    rows: list[int] = []
+    for i, (f, r) in enumerate(zip(fixtures, resolved, strict=True)):
+        echo, notes = _fixture_echo(f), tuple(f.get("notes") or ())
+        error = r if isinstance(r, str) else problems[i]
+        if error is None and not isinstance(r, str):
+            missing = [
+                name for tid, name in ((r[0], r[1]), (r[2], r[3])) if str(tid) not in stored.teams
+            ]
+            if missing:
+                listed = ", ".join(repr(n) for n in missing)
+                error = f"{listed} not in model {stored.version}"
+        if error is not None:
+            results.append(FixtureResult(echo, error=error, notes=notes))
+            continue
+        assert not isinstance(r, str)
+        queries[i] = replace(queries[i], home=str(r[0]), away=str(r[2]))
+        results.append(FixtureResult(echo, None, r[1], r[3], None, notes))
+        rows.append(i)
+    if rows:
+        computed = await asyncio.to_thread(stored.forecast, [queries[i] for i in rows], max_goals)
+        for i, prediction in zip(rows, computed, strict=True):
+            done = results[i]
+            results[i] = FixtureResult(
+                done.fixture,
+                prediction,
+                done.home_team,
+                done.away_team,
+                None,
+                done.notes + prediction.notes,
+            )
+    return results
+
+
+async def predict_fixture_rows(
+    engine: AsyncEngine,
+    rows: list[FixtureRow],
+    model_version: str | None = None,
+    league: str | None = None,
+    source: str = "the fixtures file",
+) -> list[tuple[int, FixtureResult]]:
+    """The one fixtures-file loop: the usable rows of a parsed file predicted in one pass
+    (``league`` fills rows without a division), and every row's ``(line, result)`` in file
+    order; a row the parser could not use carries its problem as the error."""
+    if not rows:
+        raise InvalidInputError(f"{source}: no fixtures in the file")
+    if len(rows) > MAX_FIXTURES:
+        raise InvalidInputError(
+            f"{source}: {len(rows)} fixtures; at most {MAX_FIXTURES} per run: split the file"
+        )
+    usable = [r for r in rows if r.problem is None]
+    fixtures = [r.fixture | {"league": r.fixture.get("league") or league} for r in usable]
+    results = iter(await predict_fixtures(engine, fixtures, model_version) if usable else [])
+    out = []
+    for r in rows:
+        if r.problem:
+            result = FixtureResult(_fixture_echo(r.fixture), error=r.problem)
+        else:
+            result = next(results)
+        out.append((r.line, result))
+    return out
 
 
 async def evaluate(
@@ -248,10 +409,9 @@ async def evaluate(
     in-sample."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
-    model, stored, weights = await _model(engine, model_version)
-    config = RunConfig.from_json({"model_type": "poisson", **selection})
-    frame = await load_matches(engine, config)
-    known = set(weights["dixon_coles"]["parameters"]["teams"])
+    stored = await load_model(engine, model_version)
+    frame = await load_matches(engine, parse_selection(selection))
+    known = stored.teams
     usable = frame["home_team"].isin(known) & frame["away_team"].isin(known)
     frame = frame[usable].reset_index(drop=True)
     if frame.empty:
@@ -277,12 +437,12 @@ async def evaluate(
         top = versus_ceiling(probs, y, priced, benchmark_market(frame, "close", margin))
         if top is not None:
             result["ceiling"] = top
-    reference = weights["dixon_coles"].get("fit", {}).get("reference_date")
+    reference = stored.card.reference_date
     in_sample = 0
     if reference:
         in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
     result.update(
-        model_version=model["version"],
+        model_version=stored.version,
         market_kind=market,
         market_source=bench.source,
         matches_without_market=bench.missing,
@@ -294,220 +454,3 @@ async def evaluate(
         },
     )
     return result
-
-
-# --- many fixtures at once --------------------------------------------------------------
-
-MAX_FIXTURES = 500
-OUTCOMES = ("home", "draw", "away")
-
-
-async def _resolve_fixture_teams(
-    engine: AsyncEngine, fixtures: list[dict[str, Any]]
-) -> list[tuple[int, str, int, str] | str]:
-    """Per fixture ``(home id, home name, away id, away name)`` or the reason it cannot be
-    resolved; two queries for the whole batch (teams by name, leagues by code)."""
-    t, lg = Team.__table__, League.__table__
-    names = {n.strip().lower() for f in fixtures for n in (f["home"], f["away"])}
-    codes = {f["league"] for f in fixtures if f.get("league")}
-    async with engine.connect() as conn:
-        teams = (
-            await conn.execute(
-                sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(names))
-            )
-        ).all()
-        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
-        countries = {code: country for code, country in leagues}
-    by_name: dict[str, list[Any]] = {}
-    for row in teams:
-        by_name.setdefault(row.name.lower(), []).append(row)
-    out: list[tuple[int, str, int, str] | str] = []
-    for f in fixtures:
-        league = f.get("league")
-        if league and league not in countries:
-            out.append(f"unknown league {league!r}")
-            continue
-        found = []
-        for name in (f["home"], f["away"]):
-            rows = by_name.get(name.strip().lower(), [])
-            if league:
-                rows = [r for r in rows if r.country == countries[league]]
-            if not rows:
-                where = f" in {countries[league]}" if league else ""
-                found.append(f"no team called {name!r}{where}")
-            elif len(rows) > 1:
-                found.append(f"{name!r} is a team in several countries: name the league")
-            else:
-                found.append(rows[0])
-        problems = [x for x in found if isinstance(x, str)]
-        if problems:
-            out.append("; ".join(problems))
-        elif found[0].id == found[1].id:
-            out.append(f"{found[0].name!r} cannot play itself")
-        else:
-            out.append((found[0].id, found[0].name, found[1].id, found[1].name))
-    return out
-
-
-def _prices(odds: dict[str, Any] | None, keys: tuple[str, ...]) -> list[float] | None:
-    if not odds or any(odds.get(k) is None for k in keys):
-        return None
-    values = [float(odds[k]) for k in keys]
-    if not all(np.isfinite(v) and v > 1.0 for v in values):
-        raise InvalidInputError(f"odds must be decimal prices above 1.0, got {values}")
-    return values
-
-
-async def predict_fixtures(
-    engine: AsyncEngine,
-    fixtures: list[dict[str, Any]],
-    model_version: str | None = None,
-    max_goals: int | None = None,
-) -> list[dict[str, Any]]:
-    """Predict many fixtures with one model load and one vectorised pass.
-
-    Each fixture is ``{home, away[, league][, date][, odds][, edge_odds]}`` with ``odds``
-    ``{home, draw, away[, over25, under25]}`` (decimal): they feed the market blend and give
-    the margin-free market probabilities; ``edge`` per outcome is model probability x
-    price - 1, against ``edge_odds`` (same keys; say, the best prices) when given, else
-    against ``odds``.  The
-    result is in input order: the same fields as :func:`predict` plus ``market`` and
-    ``edge`` (None without odds), or ``{"error": reason}`` for a fixture whose teams or
-    league are unknown (the others are still predicted)."""
-    if not fixtures:
-        return []
-    if len(fixtures) > MAX_FIXTURES:
-        raise InvalidInputError(
-            f"{len(fixtures)} fixtures in one request; at most {MAX_FIXTURES}: split the list"
-        )
-    for i, f in enumerate(fixtures):
-        for side in ("home", "away"):
-            if not isinstance(f.get(side), str) or not f[side].strip():
-                raise InvalidInputError(f"fixture {i + 1}: {side} must be a team name")
-        try:
-            _prices(f.get("odds"), OUTCOMES)
-            _prices(f.get("odds"), ("over25", "under25"))
-            _prices(f.get("edge_odds"), OUTCOMES)
-            _prices(f.get("edge_odds"), ("over25", "under25"))
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"fixture {i + 1}: {exc}") from None
-    model, stored, weights = await _model(engine, model_version)
-    known = set(weights["dixon_coles"]["parameters"]["teams"])
-    resolved = await _resolve_fixture_teams(engine, fixtures)
-    results: list[dict[str, Any]] = [{} for _ in fixtures]
-    rows: list[int] = []
-    for i, r in enumerate(resolved):
-        if isinstance(r, str):
-            results[i] = {"error": r}
-            continue
-        missing = [name for tid, name in ((r[0], r[1]), (r[2], r[3])) if str(tid) not in known]
-        if missing:
-            listed = ", ".join(repr(n) for n in missing)
-            results[i] = {"error": f"{listed} not in model {model['version']}"}
-        else:
-            rows.append(i)
-    if rows:
-        computed = await asyncio.to_thread(
-            _predict_rows,
-            stored,
-            weights,
-            [fixtures[i] for i in rows],
-            [resolved[i] for i in rows],
-            max_goals,  # type: ignore[misc]
-        )
-        for i, result in zip(rows, computed, strict=True):
-            results[i] = result | {
-                "model_version": model["version"],
-                "model_type": model["model_type"],
-            }
-    for f, result in zip(fixtures, results, strict=True):
-        result.update(
-            fixture={
-                "home": f["home"],
-                "away": f["away"],
-                "league": f.get("league"),
-                "date": f.get("date"),
-            }
-        )
-    return results
-
-
-def _predict_rows(
-    stored: StoredModel,
-    weights: dict[str, Any],
-    fixtures: list[dict[str, Any]],
-    teams: list[tuple[int, str, int, str]],
-    max_goals: int | None,
-) -> list[dict[str, Any]]:
-    """The vectorised pass (in a thread: hundreds of score grids are CPU work)."""
-    n = len(fixtures)
-    margin = weights.get("config", {}).get("margin", "power")
-    prices = np.full((n, 3), np.nan)
-    for i, f in enumerate(fixtures):
-        p = _prices(f.get("odds"), OUTCOMES)
-        if p is not None:
-            prices[i] = p
-    priced = ~np.isnan(prices).any(axis=1)
-    market = overround = None
-    if priced.any():
-        market = np.full((n, 3), np.nan)
-        market[priced] = implied_probabilities(prices[priced], margin)
-        overround = np.full(n, np.nan)
-        overround[priced] = overround_of(prices[priced])
-    probs, goal = stored.predict(
-        [str(t[0]) for t in teams], [str(t[2]) for t in teams], market, overround
-    )
-    over = np.full(n, np.nan)
-    for i, f in enumerate(fixtures):
-        ou = _prices(f.get("odds"), ("over25", "under25"))
-        if ou is not None:
-            over[i] = implied_probabilities(np.array([ou]), margin)[0, 0]
-    if max_goals is not None:
-        goal = _cut(goal, max_goals)
-    rows = consistent_markets(probs, goal, over)
-    goal_xg = goal.expected_goals
-    out = []
-    for i, (f, t) in enumerate(zip(fixtures, teams, strict=True)):
-        model_p = dict(zip(OUTCOMES, map(float, probs[i]), strict=True))
-        over25 = rows[i]["totals"]["2.5"]["over"]
-        result: dict[str, Any] = {
-            "home_team": t[1],
-            "away_team": t[3],
-            **rows[i],
-            "home_win": model_p["home"],
-            "draw": model_p["draw"],
-            "away_win": model_p["away"],
-            "used_odds": bool(priced[i]) and ("blend" in weights or "draw" in weights),
-            "goal_model": {
-                "home_win": float(goal.home_win[i]),
-                "draw": float(goal.draw[i]),
-                "away_win": float(goal.away_win[i]),
-                "expected_goals": {"home": float(goal_xg[0][i]), "away": float(goal_xg[1][i])},
-            },
-            "odds": None,
-            "market": None,
-            "edge": None,
-        }
-        edge_prices = _prices(f.get("edge_odds"), OUTCOMES) or (
-            prices[i].tolist() if priced[i] else None
-        )
-        if priced[i]:
-            result["odds"] = dict(zip(OUTCOMES, prices[i].tolist(), strict=True))
-            result["market"] = dict(zip(OUTCOMES, map(float, market[i]), strict=True))  # type: ignore[index]
-        if edge_prices is not None:
-            result["edge"] = {
-                k: model_p[k] * price - 1.0 for k, price in zip(OUTCOMES, edge_prices, strict=True)
-            }
-            result["edge_odds"] = dict(zip(OUTCOMES, edge_prices, strict=True))
-        ou = _prices(f.get("odds"), ("over25", "under25"))
-        if ou is not None:
-            fair = implied_probabilities(np.array([ou]), margin)[0]
-            result["market_over25"] = float(fair[0])
-        edge_ou = _prices(f.get("edge_odds"), ("over25", "under25")) or ou
-        if edge_ou is not None:
-            result["edge_over25"] = {
-                "over": over25 * edge_ou[0] - 1.0,
-                "under": (1 - over25) * edge_ou[1] - 1.0,
-            }
-        out.append(result)
-    return out

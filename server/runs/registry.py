@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import FPEError, InvalidInputError
 from core.markets import rho_bounds
-from core.pipeline import StoredModel
+from core.serving import StoredModel
 from server.store import cache
 from server.store.db import begin_write
 from server.store.tables import Model, ModelStatus

@@ -5,7 +5,7 @@ hyperparameters), checked for shape by :func:`parse_config` and against the data
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
 from core.pipeline import MODEL_TYPES, TrainingConfig, check_selection
+from server.runs.selection import Selection, SelectionError, parse_selection, selection_filter
 from server.store.tables import League, Match
 
 __all__ = [
@@ -21,7 +22,6 @@ __all__ = [
     "RunConfig",
     "ValidationError",
     "parse_config",
-    "selection_filter",
     "validate_config",
 ]
 
@@ -29,12 +29,8 @@ FIELDS = ("model_type", "leagues", "seasons", "date_from", "date_to", "hyperpara
 HYPERPARAMETERS = ("xi", "l2", "refit_days", "validation_share", "burn_in_days", "margin")
 
 
-class ValidationError(InvalidInputError):
+class ValidationError(SelectionError):
     """A training configuration that cannot run; ``field`` names the offending input."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -48,6 +44,10 @@ class RunConfig:
     date_from: date | None = None
     date_to: date | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(self.leagues, self.seasons, self.date_from, self.date_to)
 
     def training_config(self) -> TrainingConfig:
         return TrainingConfig(model_type=self.model_type, **self.hyperparameters)
@@ -67,23 +67,6 @@ class RunConfig:
         return parse_config(data)
 
 
-def _date(value: Any, name: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(f"{name} {value!r} is not a date (YYYY-MM-DD)", name) from None
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list | tuple) and all(isinstance(x, str) for x in value)
-
-
 def parse_config(data: dict[str, Any]) -> RunConfig:
     """Shape checks only (types, known fields); :func:`validate_config` checks the data."""
     unknown = sorted(set(data) - set(FIELDS))
@@ -95,12 +78,10 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
             f"unknown model type {model_type!r}; use one of {', '.join(MODEL_TYPES)}",
             "model_type",
         )
-    leagues = data.get("leagues") or []
-    if not _strings(leagues) or not leagues:
-        raise ValidationError("leagues must be a non-empty list of codes such as E0", "leagues")
-    seasons = data.get("seasons") or []
-    if not _strings(seasons):
-        raise ValidationError("seasons must be a list of codes such as 2324", "seasons")
+    try:
+        selection = parse_selection(data)
+    except SelectionError as exc:
+        raise ValidationError(str(exc), exc.field) from None
     hyper = data.get("hyperparameters") or {}
     if not isinstance(hyper, dict):
         raise ValidationError("hyperparameters must be an object", "hyperparameters")
@@ -113,16 +94,12 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
         )
     config = RunConfig(
         model_type=model_type,
-        leagues=tuple(sorted({x.strip().upper() for x in leagues})),
-        seasons=tuple(sorted({x.strip() for x in seasons})),
-        date_from=_date(data.get("date_from"), "date_from"),
-        date_to=_date(data.get("date_to"), "date_to"),
+        leagues=selection.leagues,
+        seasons=selection.seasons,
+        date_from=selection.date_from,
+        date_to=selection.date_to,
         hyperparameters=hyper,
     )
-    if config.date_from and config.date_to and config.date_from > config.date_to:
-        raise ValidationError(
-            f"date_from {config.date_from} is after date_to {config.date_to}", "date_from"
-        )
     try:
         config.training_config().validate()
     except TypeError as exc:
@@ -130,18 +107,6 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
     except InvalidInputError as exc:
         raise ValidationError(str(exc), "hyperparameters") from None
     return config
-
-
-def selection_filter(config: RunConfig) -> list[sa.ColumnElement[bool]]:
-    m, lg = Match.__table__, League.__table__
-    where: list[sa.ColumnElement[bool]] = [lg.c.code.in_(config.leagues)]
-    if config.seasons:
-        where.append(m.c.season.in_(config.seasons))
-    if config.date_from:
-        where.append(m.c.match_date >= config.date_from)
-    if config.date_to:
-        where.append(m.c.match_date <= config.date_to)
-    return where
 
 
 async def validate_config(engine: AsyncEngine, config: RunConfig) -> int:
@@ -179,7 +144,7 @@ async def validate_config(engine: AsyncEngine, config: RunConfig) -> int:
             for row in await conn.execute(
                 sa.select(m.c.match_date)
                 .join(lg, lg.c.id == m.c.league_id)
-                .where(*selection_filter(config))
+                .where(*selection_filter(config.selection))
                 .order_by(m.c.match_date)
             )
         ]

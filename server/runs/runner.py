@@ -157,7 +157,7 @@ async def execute_run(ctx: RunContext, task_id: str) -> str:
                 await conn.execute(sa.select(_RUNS.c.config).where(_RUNS.c.task_id == task_id))
             ).scalar_one()
         config = RunConfig.from_json(stored)
-        frame = await load_matches(ctx.engine, config)
+        frame = await load_matches(ctx.engine, config.selection)
         result = await asyncio.to_thread(train, frame, config.training_config(), monitor)
         if monitor.cancelled.is_set():
             raise RunCancelled

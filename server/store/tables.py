@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from server.formats.footballdata import ODDS_COLUMNS
+from core.sources import ODDS_COLUMNS
 
 __all__ = [
     "Base",

@@ -470,7 +470,9 @@ function renderFixtures(rows) {
   const edge = (v) => (v === null || v === undefined ? `<td class="num">–</td>`
     : `<td class="num ${v > 0 ? "pos" : "neg"}">${signed(v)}</td>`);
   $("#fixtures-table tbody").innerHTML = rows.map((r) => {
-    const name = `${escape(r.homeTeam ?? r.fixture.home)} v ${escape(r.awayTeam ?? r.fixture.away)}`;
+    const notes = (r.notes || []).join("; ");  // prices left out of the row, and why
+    const name = `${escape(r.homeTeam ?? r.fixture.home)} v ${escape(r.awayTeam ?? r.fixture.away)}`
+      + (notes ? ` <span class="note" title="${escape(notes)}">(prices ignored)</span>` : "");
     if (r.error) {
       return `<tr class="bad"><td class="num">${r.line}</td><td>${name}</td>
         <td colspan="9" class="error">${escape(r.error)}</td></tr>`;

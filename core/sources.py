@@ -1,0 +1,135 @@
+"""The one vocabulary of price sources: which books, which kinds, and which column of a
+football-data.co.uk file holds each price.
+
+A *source* is a book and a kind, ``"<book>_<kind>"`` (``"pinnacle_pre"``).  Its prices are
+the columns ``"<source>_h"``, ``"_d"``, ``"_a"`` (1X2) and ``"_over25"``, ``"_under25"``
+(over/under 2.5 goals), the canonical odds columns of the parser, the database and the
+match frames.  ``pre`` prices are collected a day or two before kick-off, what a forecast
+can have; ``close`` prices are the last before kick-off, the ceiling to compare against.
+``max`` is the best price across books: no single book offers it.
+
+Every list of sources used somewhere is named here, after what it is for.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BENCHMARK_SOURCES",
+    "BLEND_SOURCES",
+    "BOOKS",
+    "DRAW_SOURCES",
+    "FILE_COLUMNS",
+    "FIXTURE_BOOK_PREFIXES",
+    "FIXTURE_MARKET_PREFIXES",
+    "FIXTURE_OU_BOOK_PREFIXES",
+    "FIXTURE_OU_MARKET_PREFIXES",
+    "KINDS",
+    "MARKET_FIT_SOURCES",
+    "MARKET_SOURCES",
+    "ODDS_COLUMNS",
+    "OUTCOME_SUFFIXES",
+    "book_name",
+    "columns_1x2",
+]
+
+BOOKS = ("pinnacle", "b365", "avg", "max")
+KINDS = ("pre", "close")
+OUTCOME_SUFFIXES = ("h", "d", "a")
+
+# book -> kind -> football-data.co.uk column prefixes tried in order (notes.txt; "BbAv" and
+# "BbMx" are the older files' average and maximum), for 1X2 and for over/under 2.5
+_PREFIXES_1X2: dict[str, dict[str, tuple[str, ...]]] = {
+    "pinnacle": {"pre": ("PS",), "close": ("PSC",)},
+    "b365": {"pre": ("B365",), "close": ("B365C",)},
+    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
+    "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
+}
+_PREFIXES_OU: dict[str, dict[str, tuple[str, ...]]] = {
+    "pinnacle": {"pre": ("P",), "close": ("PC",)},
+    "b365": {"pre": ("B365",), "close": ("B365C",)},
+    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
+    "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
+}
+
+
+def _file_columns() -> dict[str, tuple[str, ...]]:
+    columns: dict[str, tuple[str, ...]] = {}
+    for book, kinds in _PREFIXES_1X2.items():
+        for kind, prefixes in kinds.items():
+            for outcome in OUTCOME_SUFFIXES:
+                columns[f"{book}_{kind}_{outcome}"] = tuple(p + outcome.upper() for p in prefixes)
+    for book, kinds in _PREFIXES_OU.items():
+        for kind, prefixes in kinds.items():
+            columns[f"{book}_{kind}_over25"] = tuple(p + ">2.5" for p in prefixes)
+            columns[f"{book}_{kind}_under25"] = tuple(p + "<2.5" for p in prefixes)
+    return columns
+
+
+FILE_COLUMNS: dict[str, tuple[str, ...]] = _file_columns()
+"""Every canonical odds column and the football-data.co.uk columns tried in order."""
+ODDS_COLUMNS: tuple[str, ...] = tuple(FILE_COLUMNS)
+"""The canonical odds columns (forty: four books x two kinds x five prices)."""
+
+
+def columns_1x2(source: str) -> list[str]:
+    """The canonical 1X2 columns of ``source``: ``pinnacle_pre_h``, ``_d``, ``_a``."""
+    return [f"{source}_{o}" for o in OUTCOME_SUFFIXES]
+
+
+def book_name(source: str) -> str:
+    """The book of a source (``pinnacle_pre`` -> ``pinnacle``)."""
+    return source.rsplit("_", 1)[0]
+
+
+# --- which sources each use takes, best first ------------------------------------------------
+
+MARKET_SOURCES = (
+    "pinnacle_close",
+    "avg_close",
+    "b365_close",
+    "pinnacle_pre",
+    "avg_pre",
+    "b365_pre",
+    "max_close",
+    "max_pre",
+)
+"""The market baseline of a past match: closing prices first (the sharpest), Pinnacle before
+the market average; then pre-match prices when no closing price is published."""
+
+MARKET_FIT_SOURCES = tuple(s for s in MARKET_SOURCES if book_name(s) != "max")
+"""What the market-implied ratings are fitted on: any one book's (or the average's) price,
+never the best-of-books maximum."""
+
+BLEND_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
+"""Prices a forecast issued a day or two before kick-off can have: what blends train on (and
+what a stored model's blend gets when it is evaluated), the best-of-books last."""
+
+DRAW_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre")
+"""The draw model's market draw: pre-match prices of one book or the average (never the
+maximum, which no single book offers)."""
+
+BENCHMARK_SOURCES: dict[str, tuple[str, ...]] = {
+    "pre": ("pinnacle_pre", "avg_pre"),
+    "close": ("pinnacle_close", "avg_close"),
+}
+"""One price source per evaluation: Pinnacle, else the market average."""
+
+
+def _fixture_prefixes(sources: tuple[str, ...], table: dict[str, dict[str, tuple[str, ...]]]):
+    return tuple(p for s in sources for p in table[book_name(s)][s.rsplit("_", 1)[1]])
+
+
+FIXTURE_MARKET_PREFIXES: tuple[str, ...] = _fixture_prefixes(DRAW_SOURCES, _PREFIXES_1X2)
+"""A fixtures file's market 1X2 (it feeds the blend and gives the margin-free market): the
+first complete set of these prefixes (``PS``, ``Avg``, ``BbAv``, ``B365``)."""
+FIXTURE_OU_MARKET_PREFIXES: tuple[str, ...] = _fixture_prefixes(DRAW_SOURCES, _PREFIXES_OU)
+"""A fixtures file's market over/under 2.5 (``P``, ``Avg``, ``BbAv``, ``B365``)."""
+
+FIXTURE_BOOK_PREFIXES = (
+    "B365", "BF", "BFD", "BFE", "BMGM", "BV", "BS", "BW", "CL", "GB", "IW", "LB", "1XB", "PS",
+    "SO", "SB", "SJ", "SY", "VC", "WH", "Max", "BbMx",
+)  # fmt: skip
+"""Every pre-match 1X2 book of a fixtures file (notes.txt): the best price per outcome is
+the highest of these (``Max``/``BbMx`` are already the best across books)."""
+FIXTURE_OU_BOOK_PREFIXES = ("B365", "P", "BFE", "GB", "Max", "BbMx")
+"""Every pre-match over/under 2.5 book of a fixtures file."""

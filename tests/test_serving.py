@@ -1,0 +1,139 @@
+"""core.serving: a stored model's typed forecast, the batch form of one fixture."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InvalidInputError, UnknownTeamError
+from core.odds import implied_probabilities
+from core.pipeline import TrainingConfig, train
+from core.serving import Fixture, ModelCard, Prediction, StoredModel, cut_grid, reproducing_grid
+from server.formats.footballdata import read_file
+
+
+@pytest.fixture(scope="module")
+def weights(request) -> dict:
+    folder = request.getfixturevalue("football_data_dir")
+    frames = [read_file(p).matches for p in sorted(folder.glob("*/E0.csv"))[-3:]]
+    frame = pd.concat(frames, ignore_index=True)
+    frame["country"] = "England"
+    trained = train(frame, TrainingConfig(model_type="full"))
+    return json.loads(json.dumps(trained.weights))  # as stored
+
+
+@pytest.fixture(scope="module")
+def model(weights) -> StoredModel:
+    return StoredModel(weights, "full-test", "full")
+
+
+def _teams(model: StoredModel) -> list[str]:
+    return sorted(model.teams)[:6]
+
+
+def _grid(p: Prediction) -> np.ndarray:
+    return np.array(p.markets.score_grid)
+
+
+def _reproduces(p: Prediction) -> None:
+    grid = _grid(p)
+    x, y = np.indices(grid.shape)
+    assert abs(grid.sum() - 1) < 1e-12
+    for cells, value in zip((x > y, x == y, x < y), p.outcomes.as_tuple(), strict=True):
+        assert abs(grid[cells].sum() - value) < 1e-9
+
+
+def test_a_prediction_is_typed_and_frozen(model):
+    home, away = _teams(model)[:2]
+    (p,) = model.forecast([Fixture(home, away)])
+    assert isinstance(p, Prediction) and p.model_version == "full-test"
+    assert p.model_type == "full" and p.fixture.home == home
+    assert abs(sum(p.outcomes.as_tuple()) - 1) < 1e-12
+    assert p.odds is None and p.market is None and p.edge is None and not p.used_odds
+    assert set(p.markets.totals) == {0.5, 1.5, 2.5, 3.5, 4.5}
+    _reproduces(p)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.model_version = "other"  # type: ignore[misc]
+
+
+def test_odds_give_the_market_the_edges_and_a_grid_of_the_final_1x2(model):
+    home, away = _teams(model)[:2]
+    odds, best = (2.0, 3.4, 4.0), (2.1, 3.5, 4.2)
+    (p,) = model.forecast([Fixture(home, away, odds, edge_odds=best)])
+    assert p.used_odds and p.odds is not None and p.odds.as_tuple() == odds
+    fair = implied_probabilities(np.array([odds]), model.margin)[0]
+    assert p.market is not None and p.market.as_tuple() == pytest.approx(tuple(fair))
+    assert p.edge is not None and p.edge.home == pytest.approx(p.outcomes.home * 2.1 - 1)
+    _reproduces(p)  # the blend moved the 1X2: the grid followed
+
+
+def test_a_batch_is_the_same_call_as_one_fixture(model):
+    teams = _teams(model)
+    fixtures = [
+        Fixture(teams[0], teams[1]),
+        Fixture(teams[2], teams[3], (1.9, 3.6, 4.2)),
+        Fixture(teams[4], teams[5], (2.5, 3.2, 2.9), (1.9, 1.95)),
+    ]
+    batch = model.forecast(fixtures)
+    for fixture, p in zip(fixtures, batch, strict=True):
+        (one,) = model.forecast([fixture])
+        assert p.outcomes.as_tuple() == pytest.approx(one.outcomes.as_tuple(), abs=1e-9)
+        assert p.goal_model.as_tuple() == pytest.approx(one.goal_model.as_tuple(), abs=1e-9)
+        # the grids' sizes follow the batch's largest rates; their markets agree
+        xg, xg_one = p.markets.expected_goals, one.markets.expected_goals
+        assert (xg.home, xg.away) == pytest.approx((xg_one.home, xg_one.away), abs=1e-9)
+        assert p.markets.totals[2.5].over == pytest.approx(one.markets.totals[2.5].over, abs=1e-9)
+
+
+def test_totals_prices_are_reproduced_or_noted(model):
+    home, away = _teams(model)[:2]
+    odds = (1.5, 4.5, 6.5)
+    totals, extreme = model.forecast(
+        [Fixture(home, away, odds, (1.8, 2.05)), Fixture(home, away, odds, (1.01, 30.0))]
+    )
+    over = implied_probabilities(np.array([[1.8, 2.05]]), model.margin)[0, 0]
+    assert totals.markets.totals[2.5].over == pytest.approx(over, abs=1e-9)
+    assert totals.market_over == pytest.approx(over) and not totals.notes
+    _reproduces(extreme)  # the 1X2 alone: no grid has both
+    assert extreme.notes and "over/under prices were not used" in extreme.notes[0]
+
+
+def test_max_goals_cuts_the_final_grid(model):
+    home, away = _teams(model)[:2]
+    (p,) = model.forecast([Fixture(home, away, (1.5, 4.5, 6.5))], max_goals=5)
+    assert _grid(p).shape == (6, 6) and _grid(p).sum() == pytest.approx(1.0)
+    with pytest.raises(InvalidInputError, match="max_goals"):
+        model.forecast([Fixture(home, away)], max_goals=0)
+
+
+def test_unknown_teams_are_named(model):
+    home = _teams(model)[0]
+    with pytest.raises(UnknownTeamError, match="nobody"):
+        model.forecast([Fixture(home, "nobody")])
+
+
+def test_the_model_card_is_read_from_the_weights(weights, model):
+    card = ModelCard.from_weights(weights)
+    assert card.teams == model.teams and len(card.teams) >= 20
+    assert card.margin == "power" and card.uses_odds and model.uses_odds
+    assert card.reference_date and card.blend_alpha is not None
+    assert set(card.team_strengths) == card.teams
+    without_blend = {k: v for k, v in weights.items() if k not in ("blend", "draw")}
+    assert not ModelCard.from_weights(without_blend).uses_odds
+
+
+def test_the_grid_rule_keeps_a_grid_that_already_agrees(model):
+    home, away = _teams(model)[:2]
+    _, goal = model.predict([home], [away])
+    groups, notes = reproducing_grid(goal.outcomes, goal)
+    ((where, grid),) = groups
+    assert list(where) == [0] and np.array_equal(grid.grid, goal.grid) and notes == [None]
+    shifted = goal.outcomes * np.array([[0.9, 1.2, 1.0]])
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    ((_, refitted),) = reproducing_grid(shifted, goal)[0]
+    np.testing.assert_allclose(refitted.outcomes, shifted, atol=1e-9)
+    assert cut_grid(refitted, 3).grid.shape == (1, 4, 4)
