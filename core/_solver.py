@@ -33,8 +33,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dpotrs
-from scipy.optimize import minimize
 
 try:
     from core._kernel import components, factorial_sum, objective, rho_limits, team_totals
@@ -291,7 +289,17 @@ def _cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     return _damped_cholesky_solve(h, g)
 
 
+@lru_cache(maxsize=1)
+def _lapack() -> tuple[Any, Any]:
+    """LAPACK's Cholesky factor and solve, loaded on the first fit (scipy.linalg is slow to
+    import and predicting needs none of it)."""
+    from scipy.linalg.lapack import dpotrf, dpotrs
+
+    return dpotrf, dpotrs
+
+
 def _damped_cholesky_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
+    dpotrf, dpotrs = _lapack()
     damping = scale = 0.0
     for _ in range(40):
         a = h if damping == 0.0 else h + damping * np.eye(h.shape[0])
@@ -560,6 +568,8 @@ def _lbfgs(fun, layout, x, max_iter, callback):
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * layout.n_reduced
     if fun.problem.use_rho:
         bounds[-1] = (-0.999, 0.999)
+    from scipy.optimize import minimize  # L-BFGS-B only: a fast start
+
     result = minimize(
         value_and_grad,
         x[: layout.n_reduced],

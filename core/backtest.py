@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
+from core.lazy import lazy
 from core.markets import outcome_probabilities
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
 

@@ -21,15 +21,18 @@ probabilities: the blend never needs odds to predict.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
-from scipy.optimize import minimize_scalar
 
 from core import metrics
 from core.errors import InvalidInputError
+from core.lazy import lazy
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["FEATURES", "Blend"]
 
@@ -85,6 +88,22 @@ class Blend:
         self.max_rounds = max_rounds
         self.margin = margin
         self.min_holdout = min_holdout
+        self._booster: Any = None
+        self._booster_text: str | None = None  # a stored blend's model, parsed on first use
+
+    @property
+    def booster_(self) -> Any:
+        """The LightGBM model (a stored one is parsed on first use: predicting with the
+        pool needs no LightGBM, which takes a second to import)."""
+        if self._booster is None and self._booster_text is not None:
+            import lightgbm as lgb
+
+            self._booster = lgb.Booster(model_str=self._booster_text)
+        return self._booster
+
+    @booster_.setter
+    def booster_(self, booster: Any) -> None:
+        self._booster, self._booster_text = booster, None
 
     def fit(
         self,
@@ -103,6 +122,9 @@ class Blend:
                 f"the blend needs at least 200 matches with odds to train on, got {y.size}"
             )
         cut = round(y.size * (1 - self.valid_share))
+        import lightgbm as lgb  # here, not at import: predicting with a pool needs none
+        from scipy.optimize import minimize_scalar
+
         train = lgb.Dataset(x[:cut], y[:cut], feature_name=list(FEATURES), free_raw_data=False)
         valid = lgb.Dataset(x[cut:], y[cut:], reference=train)
         callbacks: list[Callable[..., Any]] = [lgb.early_stopping(50, verbose=False)]
@@ -181,7 +203,7 @@ class Blend:
         blend = cls()
         blend.method_ = data["method"]
         blend.alpha_ = float(data["blend_alpha"])
-        blend.booster_ = lgb.Booster(model_str=data["lightgbm"])
+        blend._booster_text = data["lightgbm"]
         blend.holdout_log_loss_ = dict(data.get("holdout_log_loss", {}))
         blend.n_train_ = int(data.get("n_train", 0))
         return blend

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.isotonic import IsotonicRegression
 
 from core import metrics
 from core.errors import InvalidInputError
@@ -55,6 +53,8 @@ class IsotonicCalibrator:
         y = metrics.encode_outcomes(outcomes)
         self.thresholds_ = []
         for k in range(3):
+            from sklearn.isotonic import IsotonicRegression  # fitting only: a fast start
+
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
             iso.fit(probs[:, k], (y == k).astype(float))
             self.thresholds_.append((iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()))
@@ -110,6 +110,8 @@ class LogisticCalibrator:
             return float(value), np.concatenate([grad_w.ravel(), grad_b])
 
         theta0 = np.concatenate([eye.ravel(), np.zeros(3)])
+        from scipy.optimize import minimize  # fitting only: a fast start
+
         result = minimize(loss, theta0, jac=True, method="L-BFGS-B")
         self.coef_ = result.x[:9].reshape(3, 3)
         self.intercept_ = result.x[9:].copy()

@@ -17,15 +17,19 @@ that does not depend on ``d``: fitting the draw fits the whole forecast.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy.optimize import minimize
 
 from core import metrics
 from core.errors import InvalidInputError, NotFittedError
+from core.lazy import lazy
 from core.sources import DRAW_SOURCES
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["COMPONENTS", "FEATURES", "DrawModel", "draw_report"]
 
@@ -51,6 +55,8 @@ def _simplex_fit(p: np.ndarray, is_draw: np.ndarray) -> np.ndarray:
         value = -np.mean(y * np.log(d) + (1.0 - y) * np.log1p(-d))
         grad = -((y / d - (1.0 - y) / (1.0 - d)) @ p) / y.size
         return float(value), grad
+
+    from scipy.optimize import minimize  # fitting only: a fast start
 
     result = minimize(
         loss,

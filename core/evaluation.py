@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
+from core.lazy import lazy
 from core.odds import market_probabilities
 from core.sources import BENCHMARK_SOURCES
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "BacktestReport",

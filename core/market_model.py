@@ -25,16 +25,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import gammaln
 
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
+from core.lazy import lazy
 from core.odds import implied_probabilities
 from core.sources import MARKET_FIT_SOURCES
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "MarketImplied",

@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from scipy.special import gammaln, pdtri
 
 from core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TAIL",
@@ -311,6 +314,8 @@ class MatchProbabilities:
         return self._sums()[:, 3].copy()
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd  # only here: pricing from odds needs no pandas
+
         home_xg, away_xg = self.expected_goals
         over = self.totals(2.5)
         return pd.DataFrame(

@@ -15,6 +15,7 @@ from core.serving import ModelCard
 from core.serving import Outcomes as CoreOutcomes
 from schema.versions import Calibration, Difference, LeaguePair, ModelDetail, PairedScores
 from server.runs.compare import model_detail
+from server.runs.phases import phase_text
 from server.runs.predictions import FixtureResult
 from server.runs.runconfig import ACTIVATE
 from server.runs.serialize import json_ready
@@ -151,13 +152,19 @@ class ModelVersion:
     status: ModelStatus
     training_started_at: datetime | None
     training_completed_at: datetime | None
-    training_matches: int | None
+    training_matches: int | None = strawberry.field(
+        description="Matches fitted: the run's selection less its validation period."
+    )
     training_leagues: list[str] | None
     training_seasons: list[str] | None
     brier_score: float | None
     log_loss: float | None
-    draw_accuracy: float | None
-    overall_accuracy: float | None
+    draw_accuracy: float | None = strawberry.field(
+        description="Validation draw accuracy, a fraction (0-1; the REST shim gives percent)."
+    )
+    overall_accuracy: float | None = strawberry.field(
+        description="Validation accuracy, a fraction (0-1; the REST shim gives percent)."
+    )
     rps: float | None
     metrics: JSON | None
     config: JSON | None
@@ -303,12 +310,16 @@ class TrainingRun:
     started_at: datetime | None
     completed_at: datetime | None
     created_at: datetime
-    match_count: int | None
+    match_count: int | None = strawberry.field(
+        description="Matches selected (fitted on, then validated on)."
+    )
     date_from: date | None
     date_to: date | None
     brier_score: float | None
     log_loss: float | None
-    validation_accuracy: float | None
+    validation_accuracy: float | None = strawberry.field(
+        description="A fraction (0-1; the REST shim gives percent)."
+    )
     rps: float | None
     error_message: str | None
     logs: list[str] | None
@@ -325,6 +336,10 @@ class TrainingRun:
                 "logs": [str(x) for x in row.get("logs") or []],
             }
         )
+
+    @strawberry.field(description="The phase in words, e.g. 'Fitting Dixon-Coles'.")
+    def phase_text(self) -> str | None:
+        return phase_text(self.phase)
 
     @strawberry.field
     async def model(self, info: strawberry.Info) -> ModelVersion | None:
@@ -373,6 +388,10 @@ class ProgressEvent:
     ts: str | None = strawberry.field(
         default=None, description="When the event was published (UTC, ISO)."
     )
+
+    @strawberry.field(description="The phase in words, e.g. 'Fitting Dixon-Coles'.")
+    def phase_text(self) -> str | None:
+        return phase_text(self.phase)
 
     @staticmethod
     def from_event(event_id: str, event: dict[str, Any]) -> ProgressEvent:

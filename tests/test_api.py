@@ -12,6 +12,18 @@ import pytest
 from schema import LIMITS, build_schema
 from tests.conftest import open_api, seeded_copy
 
+
+def _fits_the_description(answer: dict) -> None:
+    """The answer matches the response schema that /openapi.json publishes for it."""
+    from jsonschema import Draft202012Validator
+
+    from server.api.rest import predictions_batch
+
+    schema = predictions_batch.operation.response  # type: ignore[attr-defined]
+    errors = list(Draft202012Validator(schema).iter_errors(answer))
+    assert not errors, f"{errors[0].message} at {list(errors[0].absolute_path)}"
+
+
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,6 +222,7 @@ async def test_rest_predictions_of_a_fixtures_file(trained, fixtures_csv):
     )
     assert r.status_code == 200
     out = r.json()
+    _fits_the_description(out)
     assert out["count"] == 12 and [row["line"] for row in out["data"]] == list(range(2, 14))
     fulham = out["data"][1]
     assert (fulham["homeTeam"], fulham["awayTeam"]) == ("Fulham", "Man City")
@@ -299,6 +312,7 @@ async def test_rest_predictions_in_the_envelope_with_per_fixture_errors(trained)
     r = await client.post("/api/predictions", json=body)
     assert r.status_code == 200
     out = r.json()
+    _fits_the_description(out)
     assert out["success"] is True and out["count"] == 2
     ok, bad = out["data"]
     assert ok["error"] is None and ok["homeTeam"] == "Arsenal"

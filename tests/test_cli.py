@@ -219,6 +219,34 @@ def test_help_and_version_import_nothing_heavy():
     assert proc.stdout.strip().endswith("[]"), proc.stdout
 
 
+LOADED = (
+    "import runpy, sys\n"
+    "sys.argv = ['fpe', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('server.cli', run_name='__main__')\n"
+    "except SystemExit as exc:\n"
+    "    assert not exc.code, exc.code\n"
+    "heavy = {'pandas', 'lightgbm', 'sklearn', 'scipy.optimize', 'scipy.linalg', 'sqlalchemy',\n"
+    "         'strawberry', 'redis', 'arq'}\n"
+    "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
+)
+
+
+def loaded_by(*argv: str) -> list[str]:
+    """The heavy modules an ``fpe`` command loads, run in a fresh process."""
+    import ast
+
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADED, *argv], capture_output=True, text=True, check=True
+    )
+    return ast.literal_eval(proc.stderr.strip().splitlines()[-1])
+
+
+def test_price_loads_no_database_pandas_or_model_code():
+    """``fpe price`` answers from the odds alone: a fast start (docs/performance.md)."""
+    assert loaded_by("price", "--odds", "2.1", "3.4", "3.6") == []
+
+
 def test_version_is_the_package_version():
     from importlib.metadata import version
 

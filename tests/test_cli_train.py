@@ -7,6 +7,7 @@ import json
 import pytest
 
 from server.cli import main
+from tests.test_cli import loaded_by
 
 SEASONS = ["--season", "2122", "--season", "2223", "--season", "2324", "--season", "2425"]
 
@@ -21,15 +22,21 @@ async def embedded(monkeypatch, seeded_url, tmp_path):
 def test_train_then_read_the_registry_and_predict(embedded, capsys):
     assert main(["train", "--type", "full", "--league", "E0", *SEASONS]) == 0
     out = capsys.readouterr().out
-    assert "completed (full, 1520 matches)" in out and "is active" in out
+    assert "completed (full, 1520 matches selected)" in out and "is active" in out
     assert "market" in out and "RPS model - market" in out
 
     assert main(["runs", "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)
     assert run["status"] == "completed" and run["model_version"].startswith("full-")
+    assert main(["runs"]) == 0
+    header, line = capsys.readouterr().out.splitlines()[:2]
+    assert "selected" in header and "matches" not in header and " 1520 " in line
 
     assert main(["models"]) == 0
-    assert "active" in capsys.readouterr().out
+    header, line = capsys.readouterr().out.splitlines()[:2]
+    assert "fitted" in header and "validated" in header and "active" in line
+    fitted, validated = (int(x) for x in line.split()[2:4])
+    assert fitted + validated == 1520  # the run's selection: fitted on, then validated on
 
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea", "--json"]) == 0
     p = json.loads(capsys.readouterr().out)
@@ -37,6 +44,9 @@ def test_train_then_read_the_registry_and_predict(embedded, capsys):
 
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea"]) == 0
     assert "score grid" in capsys.readouterr().out
+    # a fresh process predicts with the database and the model alone (no pandas, LightGBM,
+    # scikit-learn, SciPy optimisers, queue or Redis): a fast start
+    assert loaded_by("predict", "--home", "Arsenal", "--away", "Chelsea") == ["sqlalchemy"]
 
     assert main(["evaluate", "--league", "E0", "--season", "2425"]) == 0
     out = capsys.readouterr().out
@@ -66,7 +76,7 @@ def test_bad_requests_are_one_line_errors(embedded, capsys):
 def test_train_and_predict_a_draw_model(embedded, capsys):
     assert main(["train", "--type", "draw", "--league", "E0", *SEASONS]) == 0
     out = capsys.readouterr().out
-    assert "completed (draw, 1520 matches)" in out
+    assert "completed (draw, 1520 matches selected)" in out
     assert "Dixon-Coles" in out and "market*" in out and "draw model: weights" in out
     assert main(["models", "--type", "draw", "--json"]) == 0
     (model,) = json.loads(capsys.readouterr().out)

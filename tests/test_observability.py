@@ -1,20 +1,25 @@
-"""/healthz, /readyz, /metrics and the JSON log format."""
+"""/healthz, /readyz, /metrics and the log formats (JSON for machines, text for people)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import os
+import pty
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from server.api.observability import JsonFormatter
+from server.api.observability import JsonFormatter, TextFormatter, json_logs
+from server.base.config import ConfigError, Settings
 
 
 async def test_health_and_readiness(api):
@@ -219,3 +224,88 @@ async def test_text_access_lines_show_method_path_status_and_duration(tmp_path):
     access = rf"^{stamp} INFO fpe\.access: GET /api/tasks/nope 404 \d+\.\d\d ms$"
     assert re.search(access, text, re.M)
     assert re.search(rf"^{stamp} INFO uvicorn\.error: Application startup complete", text, re.M)
+
+
+# --- log format: text for people, JSON for machines ----------------------------------------
+
+
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+
+
+def test_text_log_lines_show_the_extra_fields_once():
+    record = logging.makeLogRecord(
+        {"name": "fpe.runs", "levelname": "WARNING", "msg": "run %s failed", "args": (3,)}
+    )
+    record.__dict__.update(task_id="abc", phase="fit")
+    line = TextFormatter().format(record)
+    assert re.fullmatch(STAMP + r" WARNING fpe\.runs: run 3 failed  task_id=abc phase=fit", line)
+    access = logging.makeLogRecord(
+        {
+            "name": "fpe.access",
+            "levelname": "INFO",
+            "msg": "%s %s %d %.2f ms",
+            "args": ("GET", "/healthz", 200, 1.5),
+            "method": "GET",
+            "path": "/healthz",
+            "status": 200,
+            "duration_ms": 1.5,
+        }
+    )
+    assert TextFormatter().format(access).endswith("fpe.access: GET /healthz 200 1.50 ms")
+    assert "{" not in line
+
+
+def test_log_format_setting():
+    assert Settings.from_env({"FPE_LOG_FORMAT": "json"}).log_json is True
+    assert Settings.from_env({"FPE_LOG_FORMAT": "TEXT"}).log_json is False
+    assert Settings.from_env({}).log_json is None
+    with pytest.raises(ConfigError, match="FPE_LOG_FORMAT='xml' must be json or text"):
+        Settings.from_env({"FPE_LOG_FORMAT": "xml"})
+    assert json_logs(None, io.StringIO()) is True  # a file or a pipe
+    assert json_logs(False, io.StringIO()) is False and json_logs(True, sys.stdout) is True
+
+
+LOG_ONE_LINE = (
+    "from server.api.observability import configure_logging; import logging, os;"
+    "configure_logging('info', {'json': True, 'text': False}.get(os.environ.get('F')));"
+    "logging.getLogger('fpe.demo').warning('hello %s', 'there', extra={'run': 7})"
+)
+
+
+def _log_through(stderr_is_tty: bool, choice: str | None = None) -> str:
+    """One warning logged by a real process whose stderr is a terminal (a pty) or a pipe."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("F", None)
+    if choice:
+        env["F"] = choice
+    if not stderr_is_tty:
+        done = subprocess.run(
+            [sys.executable, "-c", LOG_ONE_LINE], env=env, capture_output=True, check=True
+        )
+        return done.stderr.decode()
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run([sys.executable, "-c", LOG_ONE_LINE], env=env, stderr=follower, check=True)
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out.decode().replace("\r\n", "\n")
+    finally:
+        os.close(leader)
+
+
+def test_a_terminal_gets_text_and_a_pipe_gets_json():
+    text = _log_through(stderr_is_tty=True).strip()
+    assert re.fullmatch(STAMP + r" WARNING fpe\.demo: hello there  run=7", text), text
+    line = json.loads(_log_through(stderr_is_tty=False))
+    assert line["message"] == "hello there" and line["run"] == 7
+    asked = json.loads(_log_through(stderr_is_tty=True, choice="json").strip())
+    assert asked["logger"] == "fpe.demo"
+    assert _log_through(stderr_is_tty=False, choice="text").strip().endswith("hello there  run=7")

@@ -6,6 +6,8 @@ overflow at 390 px).  Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
+from server.api.rest import PHASES
+from server.cli.predict import FIXTURE_COLUMNS
 from tests.conftest import REQUIRE, start_server, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,6 +170,8 @@ async def test_train_watch_history_models_cancel_predict(browser, server):
         "&& document.querySelector('#phase').textContent !== 'completed'",
         timeout=60_000,
     )
+    phase = await page.text_content("#phase")
+    assert phase in PHASES.values(), f"the badge shows {phase!r}, not a phase in words"
     await page.click("#cancel")
     await page.wait_for_function(
         "document.querySelector('#phase').textContent === 'cancelled'", timeout=10_000
@@ -223,7 +229,8 @@ async def test_validation_errors_are_shown_next_to_the_field(browser, server):
     await page.click("#start")
     error = page.locator('[data-error-for="dateFrom"]')
     await error.wait_for()
-    assert "after dateTo" in await error.text_content()
+    # named as the form labels them (From, To), not as the API spells them
+    assert await error.text_content() == "“From” 2024-05-01 is after “To” 2023-05-01"
     await _shot(page, "6-validation-error")
 
 
@@ -325,10 +332,11 @@ async def test_every_view_at_desktop_and_phone_width_with_fixtures(browser, serv
                 async with page.expect_download() as download:
                     await page.click("#fixtures-export")
                 exported = Path(await (await download.value).path()).read_text()
-                assert (
-                    exported.startswith("line,home,away,p_home")
-                    and len(exported.splitlines()) == 13
-                )
+                rows_out = list(csv.DictReader(io.StringIO(exported)))
+                assert tuple(rows_out[0]) == FIXTURE_COLUMNS  # the CLI's --csv columns
+                assert len(rows_out) == 12 and rows_out[0]["league"] == "E0"
+                assert rows_out[0]["date"] and rows_out[0]["model"].startswith("full-")
+                assert rows_out[10]["error"] and not rows_out[10]["model"]
             await page.wait_for_timeout(300)
             await _no_overflow(page, width)
             await _shot(page, f"view-{view}-{label}")
@@ -340,5 +348,11 @@ async def test_every_view_at_desktop_and_phone_width_with_fixtures(browser, serv
         )
         edges = await page.locator("#fixtures-table tbody tr").nth(0).text_content()
         assert edges.count("%") == 8  # 1X2, over 2.5, BTTS and three edges
+        # a request that fails leaves no stale results under its error
+        await page.fill("#fixtures-text", "not a fixture")
+        await page.click("#fixtures-run")
+        await page.wait_for_selector("#fixtures-table", state="hidden")
+        assert "Home v Away" in await page.text_content("#fixtures-error")
+        assert await page.is_disabled("#fixtures-export")
         assert errors == []
         await page.close()

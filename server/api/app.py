@@ -1,6 +1,7 @@
 """The Starlette application: GraphQL (HTTP and WebSocket) with offline GraphiQL, the
-legacy REST shim and static files.  ``fpe serve`` runs it with uvicorn; without Redis it
-also runs training in-process, so one command gives a working service."""
+legacy REST shim with its OpenAPI description (``/openapi.json``, ``/docs``) and static
+files.  ``fpe serve`` runs it with uvicorn; without Redis it also runs training
+in-process, so one command gives a working service."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from strawberry.types.unset import UNSET
 from schema import build_schema
 from schema.context import Context
 from schema.loaders import Loaders
-from server.api import datapages, jackpots, login, observability, rest
+from server.api import datapages, jackpots, login, observability, openapi, rest
 from server.api.bodylimit import BodyLimit
 from server.api.envelope import error
 from server.api.graphiql import offline_graphiql_html
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *jackpots.routes,
         *login.routes,
         *datapages.routes,
+        *openapi.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -10,12 +10,85 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from server.api.declare import Error, Field, Text, Whole, envelope, list_of, obj, operation
 from server.api.envelope import ok, ok_list
-from server.api.rest import _endpoint, _json_body, _limit
+from server.api.rest import BAD_INPUT, OUTAGE, WRITE_ERRORS, _endpoint, _json_body
 from server.runs import datapages
 from server.runs.runconfig import ValidationError
 
 __all__ = ["routes"]
+
+
+# --- what the routes take and answer (OpenAPI: server/api/declare.py) ----------------------
+STATS = {"type": "object", "description": "rows processed, inserted, updated, skipped; errors"}
+RESULT = obj(
+    {
+        "leagueCode": "string",
+        "season": {"type": ["string", "null"]},
+        "stats": STATS,
+        "batchNumber": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+    }
+)
+BATCH = {
+    "type": "object",
+    "properties": {
+        "batchId": {"type": "string"},
+        "status": {"enum": ["completed", "partial", "failed"]},
+        "totalStats": STATS,
+        "results": {"type": "array", "items": RESULT},
+        "completedAt": {"type": ["string", "null"], "format": "date-time"},
+        "source": {"type": "string"},
+        "request": {"type": "object"},
+        "startedAt": {"type": ["string", "null"], "format": "date-time"},
+    },
+    "required": ["batchId", "status", "totalStats", "results", "completedAt"],
+}
+TEAM = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "canonicalName": {"type": "string"},
+        "leagueId": {"type": ["integer", "null"]},
+        "leagueName": {"type": ["string", "null"]},
+        "similarity": {"type": "number", "description": "0-1, for a search"},
+    },
+    "required": ["id", "name", "canonicalName", "leagueId", "leagueName"],
+}
+STATS_EXAMPLE = {"processed": 380, "inserted": 380, "updated": 0, "skipped": 0, "errors": 0}
+BATCH_EXAMPLE = {
+    "batchId": "batch-20251126T190258-1a2b3c4d",
+    "status": "completed",
+    "totalStats": STATS_EXAMPLE,
+    "results": [
+        {
+            "leagueCode": "E0",
+            "season": "2425",
+            "stats": STATS_EXAMPLE,
+            "batchNumber": 4,
+            "error": None,
+        }
+    ],
+    "completedAt": "2025-11-26T19:03:02.123456+00:00",
+}
+TEAM_EXAMPLE = {
+    "id": 12,
+    "name": "Arsenal",
+    "canonicalName": "Arsenal",
+    "leagueId": 1,
+    "leagueName": "Premier League",
+}
+DOWNLOAD_ERRORS = (
+    Error(
+        422,
+        "BAD_USER_INPUT",
+        "an unknown source, a malformed league list or season",
+        "leagues must be a non-empty list of {code, season?}",
+    ),
+    *WRITE_ERRORS,
+    OUTAGE,
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -61,12 +134,56 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
         raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
 
 
+@operation(
+    summary="Download and ingest league files",
+    description="Each (league, season) file from football-data.co.uk, one at a time; a file "
+    "that fails is reported in its result and the others go on.",
+    documented_body={
+        "type": "object",
+        "properties": {
+            "source": {"type": ["string", "null"], "description": "football-data.co.uk"},
+            "leagues": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+            "season": {"type": ["string", "null"], "description": "2425, or all"},
+        },
+        "required": ["leagues"],
+        "additionalProperties": False,
+    },
+    response=envelope(BATCH),
+    errors=DOWNLOAD_ERRORS,
+    write=True,
+    example={
+        "body": {"leagues": [{"code": "E0", "season": "2425"}]},
+        "response": {"success": True, "data": BATCH_EXAMPLE},
+    },
+)
 async def batch_download(request: Request) -> JSONResponse:
     body = await _json_body(request)
     _only(body, ("source", "leagues", "season"))
     return await _download(request, body.get("source"), body.get("leagues"), body.get("season"))
 
 
+@operation(
+    summary="Download and ingest one league again",
+    description="As batch-download for one league (snake_case fields, as the legacy page "
+    "sends them).",
+    documented_body={
+        "type": "object",
+        "properties": {
+            "source": {"type": ["string", "null"]},
+            "league_code": {"type": "string"},
+            "season": {"type": ["string", "null"]},
+        },
+        "required": ["league_code"],
+        "additionalProperties": False,
+    },
+    response=envelope(BATCH),
+    errors=DOWNLOAD_ERRORS,
+    write=True,
+    example={
+        "body": {"league_code": "E0", "season": "2425"},
+        "response": {"success": True, "data": BATCH_EXAMPLE},
+    },
+)
 async def refresh(request: Request) -> JSONResponse:
     body = await _json_body(request)
     _only(body, ("source", "league_code", "season"))
@@ -79,8 +196,33 @@ async def refresh(request: Request) -> JSONResponse:
     return await _download(request, body.get("source"), [league], None)
 
 
-async def batches(request: Request) -> JSONResponse:
-    rows = await datapages.list_batches(_services(request).engine, _limit(request, 50))
+@operation(
+    summary="Download batches, newest first, with a summary",
+    description="Every batch-download and refresh, and their totals.",
+    query=(Field("limit", Whole(1, 500), "how many batches (default 50)"),),
+    response=envelope(
+        obj({"batches": {"type": "array", "items": BATCH}, "summary": {"type": "object"}})
+    ),
+    errors=(BAD_INPUT, OUTAGE),
+    example={
+        "response": {
+            "success": True,
+            "data": {
+                "batches": [
+                    BATCH_EXAMPLE
+                    | {
+                        "source": "football-data.co.uk",
+                        "request": {"leagues": [{"code": "E0"}]},
+                        "startedAt": "2025-11-26T19:02:58.000000+00:00",
+                    }
+                ],
+                "summary": {"totalBatches": 1, "completed": 1, "partial": 0, "failed": 0},
+            },
+        }
+    },
+)
+async def batches(request: Request, given: dict[str, Any]) -> JSONResponse:
+    rows = await datapages.list_batches(_services(request).engine, given["limit"] or 50)
     listed = [
         _batch(b)
         | {"source": b["source"], "request": b["request"], "startedAt": _iso(b["started_at"])}
@@ -112,13 +254,38 @@ def _team(t: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@operation(
+    summary="Every team",
+    description="With the league of its latest match (null without matches).",
+    response=list_of(TEAM),
+    errors=(OUTAGE,),
+    example={"response": {"success": True, "data": [TEAM_EXAMPLE], "count": 1}},
+)
 async def teams(request: Request) -> JSONResponse:
     return ok_list([_team(t) for t in await datapages.list_teams(_services(request).engine)])
 
 
-async def search(request: Request) -> JSONResponse:
+@operation(
+    summary="Teams whose name is like the query",
+    description="Best first, with a similarity from 0 to 1.",
+    query=(
+        Field("q", Text("a non-empty search text"), "part of a team's name", required=True),
+        Field("limit", Whole(1, 500), "how many (default 10)"),
+    ),
+    response=list_of(TEAM),
+    errors=(BAD_INPUT, OUTAGE),
+    example={
+        "query": {"q": "arsen"},
+        "response": {
+            "success": True,
+            "data": [TEAM_EXAMPLE | {"similarity": 0.83}],
+            "count": 1,
+        },
+    },
+)
+async def search(request: Request, given: dict[str, Any]) -> JSONResponse:
     found = await datapages.search_teams(
-        _services(request).engine, request.query_params.get("q"), _limit(request, 10)
+        _services(request).engine, given["q"], given["limit"] or 10
     )
     return ok_list([_team(t) for t in found])
 

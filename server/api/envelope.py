@@ -1,22 +1,29 @@
 """The legacy REST envelope and error mapping, in one place.
 
 Success: ``{"success": true, "data": ...}`` (lists add ``"count"``).  Errors: FastAPI's shape,
-``{"detail": message, "code": CODE[, "field": camelCaseName]}`` with the HTTP status that
+``{"detail": message, "code": CODE[, "field": camelCaseName]}`` (the message, too, names
+the field as the request spells it: ``dateTo``, not ``date_to``) with the HTTP status that
 the exception's class carries (``core.errors``).  The legacy page reads ``success``, then
 ``detail``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse
 
 from core.errors import FPEError, error_code
-from server.runs.runconfig import ValidationError
+from server.runs.runconfig import FIELDS, HYPERPARAMETERS, ValidationError
 
 __all__ = ["camel", "error", "error_for", "ok", "ok_list"]
+
+# the training configuration's names that the shim spells in camelCase, as whole words
+_SNAKE_NAMES = re.compile(
+    r"\b(" + "|".join(name for name in (*FIELDS, *HYPERPARAMETERS) if "_" in name) + r")\b"
+)
 
 
 def ok(data: Any = None, status: int = 200, **extra: Any) -> JSONResponse:
@@ -51,5 +58,7 @@ def error_for(exc: FPEError) -> JSONResponse:
     """The answer to a service exception: the code and HTTP status its class carries
     (:func:`core.errors.error_code`)."""
     code, status = error_code(exc)
-    field = camel(exc.field) if isinstance(exc, ValidationError) else None
-    return error(status, str(exc), code, field)
+    if not isinstance(exc, ValidationError):
+        return error(status, str(exc), code)
+    message = _SNAKE_NAMES.sub(lambda match: camel(match[0]), str(exc))
+    return error(status, message, code, camel(exc.field))

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from server.api.csrf import cross_site_refusal
+from server.api.declare import Error, envelope, obj, operation
 from server.api.envelope import error, ok
 from server.api.rest import _endpoint, _json_body
 from server.base.auth import bearer_token, token_matches
@@ -25,10 +26,49 @@ __all__ = ["routes"]
 _NAME = "API token holder"
 
 
+USER = obj({"id": "string", "email": {"type": ["string", "null"]}, "name": "string"})
+USER_EXAMPLE = {"id": "token", "email": "me@example.com", "name": _NAME}
+WRONG = Error(
+    401, "UNAUTHENTICATED", "the password is not the API token", "wrong email or password"
+)
+
+
 def _user(email: str | None) -> dict[str, Any]:
     return {"id": "token", "email": email, "name": _NAME}
 
 
+@operation(
+    summary="Log in with the API token as the password",
+    description="With FPE_API_TOKEN set, the password must be it and the answer hands it "
+    "back (send it as `Authorization: Bearer`); without one, any password passes and "
+    "`token` is null. Not in the shim's envelope: the legacy page reads `user` and `token`.",
+    documented_body={
+        "type": "object",
+        "properties": {"email": {"type": "string", "minLength": 1}, "password": {"type": "string"}},
+        "required": ["email", "password"],
+    },
+    response=obj({"user": USER, "token": {"type": ["string", "null"]}}),
+    errors=(
+        WRONG,
+        Error(
+            422,
+            "BAD_USER_INPUT",
+            "no email, or a password that is not a string",
+            "email must be a non-empty string",
+        ),
+        Error(
+            403,
+            "FORBIDDEN",
+            "sent by a page from a foreign origin",
+            "a page from https://elsewhere.example may not change anything here: add its "
+            "origin to FPE_CORS_ORIGINS to allow it",
+        ),
+    ),
+    example={
+        "body": {"email": "me@example.com", "password": "the-api-token"},
+        "response": {"user": USER_EXAMPLE, "token": "the-api-token"},
+    },
+)
 async def login(request: Request) -> JSONResponse:
     refusal = cross_site_refusal(request, request.app.state.services.settings.cors_origins)
     if refusal is not None:
@@ -47,6 +87,20 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({"user": _user(email.strip()), "token": required})
 
 
+@operation(
+    summary="Who is logged in",
+    description="The token holder (there are no user accounts).",
+    response=envelope(obj({"user": USER})),
+    errors=(
+        Error(
+            401,
+            "UNAUTHENTICATED",
+            "FPE_API_TOKEN is set and the bearer token is missing or wrong",
+            "a valid bearer token is required",
+        ),
+    ),
+    example={"response": {"success": True, "data": {"user": {**USER_EXAMPLE, "email": None}}}},
+)
 async def me(request: Request) -> JSONResponse:
     required = request.app.state.settings_api_token
     given = bearer_token(request.headers.get("authorization"))
@@ -55,6 +109,22 @@ async def me(request: Request) -> JSONResponse:
     return ok({"user": _user(None)})
 
 
+@operation(
+    summary="Log out",
+    description="The page forgets the token; it stays valid on the server until changed.",
+    response={
+        "type": "object",
+        "properties": {"success": {"const": True}, "message": {"type": "string"}},
+        "required": ["success", "message"],
+    },
+    errors=(),
+    example={
+        "response": {
+            "success": True,
+            "message": "Logged out: the page forgets the token (it stays valid on the server)",
+        }
+    },
+)
 async def logout(request: Request) -> JSONResponse:
     return ok(message="Logged out: the page forgets the token (it stays valid on the server)")
 

@@ -1,4 +1,5 @@
-"""Health, readiness, Prometheus metrics and structured (JSON) logs.
+"""Health, readiness, Prometheus metrics and logs: JSON lines for machines, plain lines for
+people (on a terminal, or ``FPE_LOG_FORMAT=text``).
 
 Several server processes (``fpe serve --workers N``) log alike, because uvicorn applies
 :func:`logging_config` in each of them, and ``/metrics`` answers the sum over all of them
@@ -14,6 +15,7 @@ import logging
 import logging.config
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,6 +40,7 @@ __all__ = [
     "MULTIPROC_ENV",
     "JsonFormatter",
     "RequestMetrics",
+    "TextFormatter",
     "configure_logging",
     "healthz",
     "logging_config",
@@ -76,16 +79,47 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def logging_config(level: str = "info", json_lines: bool = True) -> dict[str, Any]:
+class TextFormatter(logging.Formatter):
+    """One line for a person: local time (``2025-11-26 19:03:02,123``), level, logger,
+    message, then the extra fields the message does not already show (``run=3
+    phase=fit``), then any traceback."""
+
+    _STANDARD = JsonFormatter._STANDARD
+    _SHOWN = frozenset({"method", "path", "status", "duration_ms"})  # in the access line
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{self.formatTime(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        extra = {
+            k: v
+            for k, v in vars(record).items()
+            if k not in self._STANDARD and not (record.name == access_log.name and k in self._SHOWN)
+        }
+        if extra:
+            line += "  " + " ".join(f"{k}={v}" for k, v in extra.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def json_logs(json_lines: bool | None, stream: Any = None) -> bool:
+    """JSON when asked (``True``), text when asked (``False``); otherwise (``None``) text on
+    a terminal and JSON when the output goes to a file, a pipe or a log collector."""
+    if json_lines is not None:
+        return json_lines
+    stream = sys.stderr if stream is None else stream
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return True
+
+
+def logging_config(level: str = "info", json_lines: bool | None = None) -> dict[str, Any]:
     """The ``logging.config.dictConfig`` of every process: one stderr handler on the root
-    logger, JSON lines (``FPE_LOG_FORMAT=text``: timestamped text for people).  uvicorn's
-    loggers propagate to it; its access log is off because :class:`RequestMetrics` writes
-    the access lines."""
-    formatter: dict[str, Any] = (
-        {"()": "server.api.observability.JsonFormatter"}
-        if json_lines
-        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-    )
+    logger, JSON lines or lines for people (:func:`json_logs`; ``FPE_LOG_FORMAT``).
+    uvicorn's loggers propagate to it; its access log is off because
+    :class:`RequestMetrics` writes the access lines."""
+    name = "JsonFormatter" if json_logs(json_lines) else "TextFormatter"
+    formatter: dict[str, Any] = {"()": f"server.api.observability.{name}"}
     uvicorn = {"handlers": [], "propagate": True}
     return {
         "version": 1,
@@ -107,7 +141,7 @@ def logging_config(level: str = "info", json_lines: bool = True) -> dict[str, An
     }
 
 
-def configure_logging(level: str = "info", json_lines: bool = True) -> None:
+def configure_logging(level: str = "info", json_lines: bool | None = None) -> None:
     """Logs of ``fpe serve`` and ``fpe worker``; see :func:`logging_config`."""
     logging.config.dictConfig(logging_config(level, json_lines))
 

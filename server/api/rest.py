@@ -7,25 +7,43 @@ Units that differ from GraphQL: every accuracy is in percent (0-100) and a run's
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.errors import FPEError
 from core.serving import Outcomes
 from server.api.csrf import cross_site_refusal
+from server.api.declare import (
+    Decimal,
+    Error,
+    Field,
+    Items,
+    Record,
+    Text,
+    Texts,
+    Whole,
+    described,
+    envelope,
+    list_of,
+    null,
+    obj,
+    operation,
+    read_json,
+)
 from server.api.envelope import error, error_for, ok, ok_list
 from server.base.auth import bearer_token, token_matches
 from server.base.text import NUL_MESSAGE, has_nul
 from server.formats.fixtures import RowCounter, parse_fixtures
 from server.formats.leagues import league_tier
 from server.runs import predictions, registry, training
+from server.runs.phases import PHASES, phase_text
 from server.runs.predictions import FixtureResult
 from server.runs.runconfig import ValidationError
 from server.runs.services import cancel_training, start_training
@@ -33,7 +51,7 @@ from server.store import catalog
 from server.store.db import DATABASE_ERRORS, RETRY_AFTER_SECONDS, outage
 from server.store.tables import ModelStatus
 
-__all__ = ["routes"]
+__all__ = ["PHASES", "phase_text", "routes"]
 
 _TASK_STATUS = {
     "queued": "queued",
@@ -42,22 +60,6 @@ _TASK_STATUS = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
-# the page shows the phase under its progress bar
-PHASES = {
-    "queued": "Waiting for a worker",
-    "starting": "Loading matches",
-    "dixon_coles": "Fitting Dixon-Coles",
-    "fit": "Fitting the final goal model",
-    "blending": "Blending with the market",
-    "calibration": "Calibrating probabilities",
-    "draw": "Fitting the draw model",
-    "evaluating": "Scoring the validation period",
-    "done": "Completed",
-    "completed": "Completed",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-}
-_TRAIN_FIELDS = {"modelType", "leagues", "seasons", "dateFrom", "dateTo", "activate"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,20 +70,18 @@ def _percent(share: float | None) -> float | None:
     return None if share is None else round(100.0 * share, 4)
 
 
-def phase_text(phase: str | None) -> str | None:
-    if phase is None:
-        return None
-    return PHASES.get(phase, phase.replace("_", " ").capitalize())
-
-
-Handler = Callable[[Request], Awaitable[JSONResponse]]
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _endpoint(fn: Handler, *, write: bool = False) -> Handler:
-    """Error mapping shared by every endpoint; for writes, the cross-site checks and the
-    bearer token."""
+    """Error mapping shared by every endpoint; for writes (``write``, or the operation
+    declared with :func:`server.api.declare.operation` says so), the cross-site checks and
+    the bearer token.  The declaration stays on the endpoint for the OpenAPI description."""
+    op = described(fn)
+    write = write or (op is not None and op.write)
 
-    async def wrapper(request: Request) -> JSONResponse:
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
         if write:
             refusal = cross_site_refusal(request, _services(request).settings.cors_origins)
             if refusal is not None:
@@ -113,7 +113,92 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
+async def _json_body(request: Request) -> dict[str, Any]:
+    """The JSON object body, for handlers that check their fields themselves (declared
+    routes get theirs checked: :mod:`server.api.declare`)."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object", "body")
+    return body
+
+
+def _limit(request: Request, default: int) -> int:
+    """The ``limit`` query parameter, 1-500."""
+    given = request.query_params.get("limit")
+    return default if given is None else int(LIMIT.kind.check(given, "limit", "limit"))
+
+
+# --- what every route shares -----------------------------------------------------------------
+
+OUTAGE = Error(
+    503,
+    "SERVICE_UNAVAILABLE",
+    "the database is unreachable or its disk is full (with a Retry-After header)",
+    "the database is unavailable (ConnectionRefusedError); retry shortly",
+)
+BAD_INPUT = Error(
+    422,
+    "BAD_USER_INPUT",
+    "an input of the wrong type or out of range; `field` names it as sent",
+    "limit 'abc' is not a whole number",
+)
+# the writes: train, activate, cancel (server/api/csrf.py, server/base/auth.py)
+WRITE_ERRORS = (
+    Error(
+        401,
+        "UNAUTHENTICATED",
+        "FPE_API_TOKEN is set and `Authorization: Bearer <token>` is missing or wrong",
+        "a valid bearer token is required",
+    ),
+    Error(
+        403,
+        "FORBIDDEN",
+        "sent by a page from an origin that is neither this server's nor in FPE_CORS_ORIGINS",
+        "a page from https://elsewhere.example may not change anything here: add its origin "
+        "to FPE_CORS_ORIGINS to allow it",
+    ),
+    Error(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "a body that is not sent as application/json",
+        "send the body as JSON with Content-Type: application/json, not Content-Type 'text/plain'",
+    ),
+)
+TOO_LARGE = Error(
+    413,
+    "PAYLOAD_TOO_LARGE",
+    "a body larger than FPE_MAX_BODY_BYTES (4 MiB)",
+    "the body is larger than the limit of 4,194,304 bytes",
+)
+TIME = {"type": "string", "format": "date-time"}
+VERSION = {"type": "string", "description": "a model version, e.g. full-20251126T190302Z-1a2b3c"}
+ID = {"type": "string", "description": "a whole number, as a string"}
+PERCENT = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description": "percent"}
+LIMIT = Field("limit", Whole(1, 500), "how many (1-500)")
+MODEL_ID = Field(
+    "model_id", Text(), "a model's id (a whole number) or its version string", required=True
+)
+TASK_ID = Field("task_id", Text(), "the task id that starting the run answered", required=True)
+
+
 # --- model status and versions ---------------------------------------------------------------
+
+MODEL_STATUS = obj(
+    {
+        "version": VERSION,
+        "status": {"enum": ["active", "archived"]},
+        "trainedAt": null(TIME),
+        "brierScore": {"type": ["number", "null"], "description": "a fraction (0-2)"},
+        "logLoss": {"type": ["number", "null"]},
+        "accuracy": {**PERCENT, "description": "validation accuracy, in percent"},
+        "drawAccuracy": {**PERCENT, "description": "validation draw accuracy, in percent"},
+        "trainingMatches": {
+            "type": ["integer", "null"],
+            "description": "matches fitted (the selection less its validation period)",
+        },
+    }
+)
+NO_MODEL = obj({"status": {"const": "no_model"}, "message": "string"})
 
 
 def _model_status(model: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +214,28 @@ def _model_status(model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@operation(
+    summary="The active model",
+    description="The active `full` model, else the newest active model of any type; "
+    'without one, `{"status": "no_model"}`. Accuracies are in percent.',
+    response=envelope({"anyOf": [MODEL_STATUS, NO_MODEL]}),
+    errors=(OUTAGE,),
+    example={
+        "response": {
+            "success": True,
+            "data": {
+                "version": "full-20251126T190302Z-1a2b3c",
+                "status": "active",
+                "trainedAt": "2025-11-26T19:03:02.123456+00:00",
+                "brierScore": 0.5871,
+                "logLoss": 0.9862,
+                "accuracy": 51.9355,
+                "drawAccuracy": 14.73,
+                "trainingMatches": 3040,
+            },
+        }
+    },
+)
 async def model_status(request: Request) -> JSONResponse:
     engine = _services(request).engine
     try:
@@ -139,6 +246,27 @@ async def model_status(request: Request) -> JSONResponse:
             return ok({"status": "no_model", "message": "No active model found"})
         model = active[0]
     return ok(_model_status(model))
+
+
+VERSION_ROW = obj(
+    {
+        "id": ID,
+        "version": VERSION,
+        "modelType": {"enum": ["poisson", "blending", "calibration", "draw", "full"]},
+        "status": {"enum": ["active", "archived"]},
+        "trainedAt": null(TIME),
+        "brierScore": {"type": ["number", "null"]},
+        "logLoss": {"type": ["number", "null"]},
+        "drawAccuracy": {**PERCENT, "description": "validation draw accuracy, in percent"},
+        "trainingMatches": {
+            "type": ["integer", "null"],
+            "description": "matches fitted (the selection less its validation period)",
+        },
+        "trainingLeagues": {"type": ["array", "null"], "items": {"type": "string"}},
+        "trainingSeasons": {"type": ["array", "null"], "items": {"type": "string"}},
+        "isActive": "boolean",
+    }
+)
 
 
 def _version(model: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +286,34 @@ def _version(model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@operation(
+    summary="Every model version",
+    description="Every stored model, newest first. `drawAccuracy` is in percent.",
+    response=list_of(VERSION_ROW),
+    errors=(OUTAGE,),
+    example={
+        "response": {
+            "success": True,
+            "data": [
+                {
+                    "id": "2",
+                    "version": "poisson-20251126T190302Z-2b449d",
+                    "modelType": "poisson",
+                    "status": "active",
+                    "trainedAt": "2025-11-26T19:03:02.572078+00:00",
+                    "brierScore": 0.5971,
+                    "logLoss": 0.9961,
+                    "drawAccuracy": 0.0,
+                    "trainingMatches": 1210,
+                    "trainingLeagues": ["E0"],
+                    "trainingSeasons": ["2122", "2223", "2324", "2425"],
+                    "isActive": True,
+                }
+            ],
+            "count": 1,
+        }
+    },
+)
 async def versions(request: Request) -> JSONResponse:
     engine, page, models = _services(request).engine, 500, []
     while True:  # every version
@@ -167,6 +323,32 @@ async def versions(request: Request) -> JSONResponse:
             return ok_list([_version(m) for m in models])
 
 
+@operation(
+    summary="Make a model version the active one",
+    description="The previous active model of its type is archived in the same transaction.",
+    path=(MODEL_ID,),
+    response=envelope(
+        obj({"id": ID, "version": VERSION, "isActive": {"const": True}, "activatedAt": TIME})
+    ),
+    errors=(
+        Error(404, "NOT_FOUND", "no model has that id or version", "no model has version 'x'"),
+        *WRITE_ERRORS,
+        OUTAGE,
+    ),
+    write=True,
+    example={
+        "path": {"model_id": "full-20251126T190302Z-1a2b3c"},
+        "response": {
+            "success": True,
+            "data": {
+                "id": "7",
+                "version": "full-20251126T190302Z-1a2b3c",
+                "isActive": True,
+                "activatedAt": "2025-11-27T08:00:00.000000+00:00",
+            },
+        },
+    },
+)
 async def activate(request: Request) -> JSONResponse:
     """``{id}`` is a model id or a version string."""
     engine, key = _services(request).engine, request.path_params["model_id"]
@@ -187,58 +369,83 @@ async def activate(request: Request) -> JSONResponse:
 
 # --- training ----------------------------------------------------------------------------------
 
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}", "body") from None
-    except RecursionError:
-        raise ValidationError("the body's JSON is nested too deeply", "body") from None
-    if not isinstance(body, dict):
-        raise ValidationError("the body must be a JSON object", "body")
-    for key, value in body.items():
-        if has_nul(key) or has_nul(value):
-            raise ValidationError(f"{key} {NUL_MESSAGE}", key)
-    return body
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list" if all(isinstance(x, str) for x in value) else "a list of non-strings"
-    return "an object"
-
-
-def _optional(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
-    """The field's value (None when absent or null); the wrong JSON type is a 422."""
-    value = body.get(name)
-    if value is None:
-        return None
-    right = isinstance(value, kind) and not isinstance(value, bool)
-    if not right or (kind is list and not all(isinstance(x, str) for x in value)):
-        raise ValidationError(f"{name} must be {what}, not {_json_type(value)}", name)
-    return value
+TRAIN_BODY = Record(
+    (
+        Field(
+            "modelType",
+            Text('a string such as "full"'),
+            "poisson, blending, calibration, draw or full; default full",
+        ),
+        Field(
+            "leagues",
+            Texts('a list of league codes such as ["E0"]'),
+            "league codes; none or empty: every league in the database",
+        ),
+        Field(
+            "seasons",
+            Texts('a list of season codes such as ["2324"]'),
+            "season codes (2324 is 2023/24); none: all seasons",
+        ),
+        Field(
+            "dateFrom", Text('a date string "YYYY-MM-DD"', "date"), "first match date, inclusive"
+        ),
+        Field("dateTo", Text('a date string "YYYY-MM-DD"', "date"), "last match date, inclusive"),
+        Field(
+            "activate",
+            Text('"auto", "always" or "never"'),
+            "auto (default): live only if not worse than the active model of its type and "
+            "leagues on their common validation matches; always; never (a candidate)",
+        ),
+    )
+)
 
 
-async def train(request: Request) -> JSONResponse:
+@operation(
+    summary="Start a training run",
+    description="Validates the selection against the database (known leagues and seasons, "
+    "dates in order, at least 300 matches), then queues the run. Follow it with "
+    "`GET /api/tasks/{taskId}`. An `Idempotency-Key` header returns the run the first "
+    "request with that key created.",
+    body=TRAIN_BODY,
+    status=202,
+    response=envelope(
+        obj(
+            {
+                "taskId": {"type": "string"},
+                "status": {"const": "queued"},
+                "message": {"type": "string", "description": "the model type and matches"},
+            }
+        )
+    ),
+    errors=(
+        Error(
+            422,
+            "BAD_USER_INPUT",
+            "a field of the wrong type, an unknown field, league or season, dates in the "
+            "wrong order, too few matches; `field` names it as sent",
+            "dateFrom 2024-05-01 is after dateTo 2023-05-01",
+        ),
+        *WRITE_ERRORS,
+        TOO_LARGE,
+        OUTAGE,
+    ),
+    write=True,
+    example={
+        "body": {"modelType": "poisson", "leagues": ["E0"], "seasons": ["2324", "2425"]},
+        "response": {
+            "success": True,
+            "data": {
+                "taskId": "2b449d68b3cd41e3843d628e3b6b8a9c",
+                "status": "queued",
+                "message": "Training queued: poisson model on 760 matches",
+            },
+        },
+    },
+)
+async def train(request: Request, given: dict[str, Any]) -> JSONResponse:
     """Every field is optional: no modelType is ``full``; no (or empty) leagues is every
     league in the database; no seasons is all of them; no activate is ``auto``."""
-    body = await _json_body(request)
-    unknown = sorted(set(body) - _TRAIN_FIELDS)
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
-    model_type = _optional(body, "modelType", str, 'a string such as "full"')
-    leagues = _optional(body, "leagues", list, 'a list of league codes such as ["E0"]')
-    seasons = _optional(body, "seasons", list, 'a list of season codes such as ["2324"]')
-    date_from = _optional(body, "dateFrom", str, 'a date string "YYYY-MM-DD"')
-    date_to = _optional(body, "dateTo", str, 'a date string "YYYY-MM-DD"')
-    activate = _optional(body, "activate", str, '"auto", "always" or "never"')
+    leagues = given["leagues"]
     services = _services(request)
     if not leagues:
         leagues = [lg["code"] for lg in await catalog.list_leagues(services.engine)]
@@ -247,12 +454,12 @@ async def train(request: Request) -> JSONResponse:
     run = await start_training(
         services,
         {
-            "model_type": model_type or "full",
+            "model_type": given["modelType"] or "full",
             "leagues": leagues,
-            "seasons": seasons or [],
-            "date_from": date_from,
-            "date_to": date_to,
-            "activate": activate or "auto",
+            "seasons": given["seasons"] or [],
+            "date_from": given["dateFrom"],
+            "date_to": given["dateTo"],
+            "activate": given["activate"] or "auto",
         },
         idempotency_key=request.headers.get("idempotency-key"),
     )
@@ -264,6 +471,36 @@ async def train(request: Request) -> JSONResponse:
         },
         status=202,
     )
+
+
+TASK = obj(
+    {
+        "taskId": {"type": "string"},
+        "status": {"enum": sorted(set(_TASK_STATUS.values()))},
+        "progress": {"type": "number", "minimum": 0, "maximum": 100, "description": "percent"},
+        "phase": {"type": ["string", "null"], "description": "what the run is doing, in words"},
+        "message": {"type": ["string", "null"]},
+        "result": null(
+            obj(
+                {
+                    "modelId": null(ID),
+                    "version": null(VERSION),
+                    "metrics": obj(
+                        {
+                            "brierScore": {"type": ["number", "null"]},
+                            "logLoss": {"type": ["number", "null"]},
+                            "drawAccuracy": {**PERCENT, "description": "in percent"},
+                            "rmse": {"type": ["number", "null"], "description": "goals"},
+                        }
+                    ),
+                }
+            )
+        ),
+        "error": {"type": ["string", "null"]},
+        "startedAt": null(TIME),
+        "completedAt": null(TIME),
+    }
+)
 
 
 def _task_status(run: dict[str, Any]) -> dict[str, Any]:
@@ -293,11 +530,67 @@ def _task_status(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+UNKNOWN_TASK = Error(
+    404, "NOT_FOUND", "no run has that task id", "no training run has task id 'no-such-task'"
+)
+
+
+@operation(
+    summary="A training run's progress",
+    description="Poll it every second or two; GraphQL's `trainingProgress` subscription "
+    "streams the same. `progress` is in percent.",
+    path=(TASK_ID,),
+    response=envelope(TASK),
+    errors=(UNKNOWN_TASK, OUTAGE),
+    example={
+        "path": {"task_id": "2b449d68b3cd41e3843d628e3b6b8a9c"},
+        "response": {
+            "success": True,
+            "data": {
+                "taskId": "2b449d68b3cd41e3843d628e3b6b8a9c",
+                "status": "running",
+                "progress": 42.5,
+                "phase": "Fitting Dixon-Coles",
+                "message": "refit 12 of 30",
+                "result": None,
+                "error": None,
+                "startedAt": "2025-11-26T19:02:40.087245+00:00",
+                "completedAt": None,
+            },
+        },
+    },
+)
 async def task(request: Request) -> JSONResponse:
     run = await training.get_run(_services(request).engine, request.path_params["task_id"])
     return ok(_task_status(run))
 
 
+@operation(
+    summary="Cancel a training run",
+    description="A queued run is cancelled at once; a running one stops within about a second.",
+    path=(TASK_ID,),
+    response={
+        "type": "object",
+        "properties": {"success": {"const": True}, "message": {"type": "string"}},
+        "required": ["success", "message"],
+    },
+    errors=(
+        UNKNOWN_TASK,
+        Error(
+            409,
+            "CONFLICT",
+            "the run has already ended",
+            "the task is already completed: nothing to cancel",
+        ),
+        *WRITE_ERRORS,
+        OUTAGE,
+    ),
+    write=True,
+    example={
+        "path": {"task_id": "2b449d68b3cd41e3843d628e3b6b8a9c"},
+        "response": {"success": True, "message": "Task cancelled"},
+    },
+)
 async def cancel(request: Request) -> JSONResponse:
     engine, task_id = _services(request).engine, request.path_params["task_id"]
     run = await training.get_run(engine, task_id)
@@ -307,17 +600,32 @@ async def cancel(request: Request) -> JSONResponse:
     return ok(message="Task cancelled")
 
 
-def _limit(request: Request, default: int) -> int:
-    text = request.query_params.get("limit")
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValidationError(f"limit {text!r} is not a whole number", "limit") from None
-    if not 1 <= value <= 500:
-        raise ValidationError("limit must be between 1 and 500", "limit")
-    return value
+HISTORY_ROW = obj(
+    {
+        "id": ID,
+        "modelId": null(ID),
+        "runType": {"enum": ["poisson", "blending", "calibration", "draw", "full"]},
+        "status": {
+            "type": "string",
+            "description": "the model's status (active, archived) once the run made one, "
+            "else the run's",
+        },
+        "trainingStatus": {"enum": ["queued", "training", "completed", "failed", "cancelled"]},
+        "startedAt": null(TIME),
+        "completedAt": null(TIME),
+        "matchCount": {
+            "type": ["integer", "null"],
+            "description": "matches selected (fitted plus validated)",
+        },
+        "dateFrom": null(TIME),
+        "dateTo": null(TIME),
+        "brierScore": {"type": ["number", "null"]},
+        "logLoss": {"type": ["number", "null"]},
+        "validationAccuracy": {**PERCENT, "description": "in percent"},
+        "errorMessage": {"type": ["string", "null"]},
+        "duration": {"type": ["number", "null"], "description": "minutes"},
+    }
+)
 
 
 def _history_row(run: dict[str, Any]) -> dict[str, Any]:
@@ -344,11 +652,69 @@ def _history_row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def history(request: Request) -> JSONResponse:
-    runs = await training.list_runs(_services(request).engine, limit=_limit(request, 50))
+@operation(
+    summary="Training runs, newest first",
+    description="`matchCount` is the matches selected; `validationAccuracy` is in percent "
+    "and `duration` in minutes.",
+    query=(Field("limit", Whole(1, 500), "how many runs (default 50)"),),
+    response=list_of(HISTORY_ROW),
+    errors=(BAD_INPUT, OUTAGE),
+    example={
+        "query": {"limit": "1"},
+        "response": {
+            "success": True,
+            "data": [
+                {
+                    "id": "2",
+                    "modelId": "2",
+                    "runType": "poisson",
+                    "status": "active",
+                    "trainingStatus": "completed",
+                    "startedAt": "2025-11-26T19:02:40.087245+00:00",
+                    "completedAt": "2025-11-26T19:03:02.572078+00:00",
+                    "matchCount": 1520,
+                    "dateFrom": None,
+                    "dateTo": None,
+                    "brierScore": 0.5971,
+                    "logLoss": 0.9961,
+                    "validationAccuracy": 51.9355,
+                    "errorMessage": None,
+                    "duration": 0.3747,
+                }
+            ],
+            "count": 1,
+        },
+    },
+)
+async def history(request: Request, given: dict[str, Any]) -> JSONResponse:
+    limit = given["limit"] or 50
+    runs = await training.list_runs(_services(request).engine, limit=limit)
     return ok_list([_history_row(r) for r in runs])
 
 
+LEAGUE = obj(
+    {
+        "code": {"type": "string", "description": "football-data.co.uk's code, e.g. E0"},
+        "name": "string",
+        "country": "string",
+        "tier": {"type": ["integer", "null"], "description": "1 is a country's top division"},
+    }
+)
+
+
+@operation(
+    summary="Leagues in the database",
+    description="Every league with matches ingested.",
+    response=list_of(LEAGUE),
+    errors=(OUTAGE,),
+    example={
+        "response": {
+            "success": True,
+            "data": [{"code": "E0", "name": "Premier League", "country": "England", "tier": 1}],
+            "count": 1,
+        }
+    },
+)
 async def leagues(request: Request) -> JSONResponse:
     rows = await catalog.list_leagues(_services(request).engine)
     return ok_list(
@@ -364,30 +730,74 @@ async def leagues(request: Request) -> JSONResponse:
     )
 
 
-def _fixture(i: int, item: Any) -> dict[str, Any]:
-    """One fixture of a ``POST /api/predictions`` body, checked for shape."""
-    where = f"fixtures[{i}]"
-    if not isinstance(item, dict):
-        raise ValidationError(f"{where} must be an object with home and away", "fixtures")
-    unknown = sorted(set(item) - {"home", "away", "league", "date", "odds"})
-    if unknown:
-        raise ValidationError(f"{where}: unknown field(s) {', '.join(unknown)}", "fixtures")
-    odds = item.get("odds")
-    if odds is not None:
-        keys = {"home", "draw", "away", "over25", "under25"}
-        if not isinstance(odds, dict) or not {"home", "draw", "away"} <= set(odds) <= keys:
-            raise ValidationError(
-                f"{where}.odds must be {{home, draw, away[, over25, under25]}}", "fixtures"
-            )
-        if not all(isinstance(v, int | float) or v is None for v in odds.values()):
-            raise ValidationError(f"{where}.odds must be decimal numbers", "fixtures")
-    for key in ("home", "away"):
-        if not isinstance(item.get(key), str):
-            raise ValidationError(f"{where}.{key} must be a team name", "fixtures")
-    for key in ("league", "date"):
-        if item.get(key) is not None and not isinstance(item[key], str):
-            raise ValidationError(f"{where}.{key} must be a string", "fixtures")
-    return {k: item.get(k) for k in ("home", "away", "league", "date", "odds")}
+# --- predictions -------------------------------------------------------------------------------
+
+ODDS = Decimal("decimal odds (a number)", minimum=1.0)
+FIXTURE = Record(
+    (
+        Field("home", Text("a team name"), "the home team, as in the data", required=True),
+        Field("away", Text("a team name"), "the away team", required=True),
+        Field("league", Text("a league code such as E0"), "narrows the team names' country"),
+        Field("date", Text("a date string"), "kick-off date, echoed back"),
+        Field(
+            "odds",
+            Record(
+                (
+                    Field("home", ODDS, "home win", required=True),
+                    Field("draw", ODDS, "draw", required=True),
+                    Field("away", ODDS, "away win", required=True),
+                    Field("over25", ODDS, "over 2.5 goals"),
+                    Field("under25", ODDS, "under 2.5 goals"),
+                ),
+                "decimal odds {home, draw, away[, over25, under25]}",
+            ),
+            "pre-match decimal prices: they feed the market blend and the edges",
+        ),
+    ),
+    "an object with home and away",
+)
+PREDICTIONS_BODY = Record(
+    (
+        Field(
+            "fixtures",
+            Items(FIXTURE, 1, predictions.MAX_FIXTURES, "a non-empty list of fixtures"),
+            f"the fixtures, 1 to {predictions.MAX_FIXTURES}",
+            required=True,
+        ),
+        Field("modelVersion", Text(), "a stored model version; default the active full model"),
+    )
+)
+OUTCOMES = obj({"home": "number", "draw": "number", "away": "number"})
+PREDICTION = {
+    "type": "object",
+    "properties": {
+        "line": {"type": "integer", "description": "the fixtures file's line (CSV bodies only)"},
+        "fixture": {"type": "object", "description": "the fixture as sent"},
+        "modelVersion": VERSION,
+        "homeTeam": {"type": "string", "description": "the team's name as stored"},
+        "awayTeam": {"type": "string"},
+        "homeWin": {"type": "number", "description": "probability, a fraction (0-1)"},
+        "draw": {"type": "number", "description": "probability, a fraction (0-1)"},
+        "awayWin": {"type": "number", "description": "probability, a fraction (0-1)"},
+        "expectedGoals": obj({"home": "number", "away": "number"}),
+        "over25": {"type": "number", "description": "probability of over 2.5 goals"},
+        "btts": {"type": "number", "description": "probability that both teams score"},
+        "odds": null(OUTCOMES),
+        "market": {**null(OUTCOMES), "description": "the odds' margin-free probabilities"},
+        "edge": {
+            **null(OUTCOMES),
+            "description": "probability x best price - 1, a fraction (0.05 is 5 %)",
+        },
+        "marketOver25": {
+            "type": ["number", "null"],
+            "description": "the over/under prices' margin-free probability of over 2.5",
+        },
+        "edgeOver25": null(obj({"over": "number", "under": "number"})),
+        "bestOdds": {**null(OUTCOMES), "description": "the prices the edges use"},
+        "error": {"type": ["string", "null"], "description": "why this fixture failed"},
+    },
+    "required": ["fixture", "error"],
+}
 
 
 def _outcomes(o: Outcomes | None) -> dict[str, float] | None:
@@ -463,24 +873,102 @@ async def _fixtures_file(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "data": data, "count": len(data)})
 
 
-async def predictions_batch(request: Request) -> JSONResponse:
+@operation(
+    summary="Predict many fixtures",
+    description="One model load and one pass for up to 500 fixtures. A fixture with an "
+    "unknown team or league carries its `error`; the others are still predicted. The body "
+    "is JSON, or a football-data.co.uk fixtures file sent as `text/csv` (then "
+    "`?modelVersion=` picks the model and each result has its `line`). Probabilities and "
+    "edges are fractions.",
+    body=PREDICTIONS_BODY,
+    other_bodies={
+        "text/csv": {
+            "type": "string",
+            "description": "a fixtures.csv as football-data.co.uk publishes it (at most 2 MB)",
+        }
+    },
+    query=(Field("modelVersion", Text(), "with a text/csv body: the model version"),),
+    response=list_of(PREDICTION),
+    errors=(
+        Error(
+            422,
+            "BAD_USER_INPUT",
+            "a malformed fixture or body, more than 500 fixtures",
+            "fixtures[0].away must be a team name",
+        ),
+        Error(
+            404,
+            "NOT_FOUND",
+            "no active full model, or no model has that version",
+            "no active 'full' model: train one first",
+        ),
+        TOO_LARGE,
+        OUTAGE,
+    ),
+    example={
+        "body": {
+            "fixtures": [
+                {
+                    "home": "Arsenal",
+                    "away": "Chelsea",
+                    "league": "E0",
+                    "odds": {"home": 2.1, "draw": 3.5, "away": 3.6},
+                },
+                {"home": "Atlantis", "away": "Chelsea"},
+            ]
+        },
+        "response": {
+            "success": True,
+            "data": [
+                {
+                    "fixture": {
+                        "home": "Arsenal",
+                        "away": "Chelsea",
+                        "league": "E0",
+                        "date": None,
+                        "odds": {"home": 2.1, "draw": 3.5, "away": 3.6},
+                    },
+                    "modelVersion": "full-20251126T190302Z-1a2b3c",
+                    "homeTeam": "Arsenal",
+                    "awayTeam": "Chelsea",
+                    "homeWin": 0.4712,
+                    "draw": 0.2701,
+                    "awayWin": 0.2587,
+                    "expectedGoals": {"home": 1.52, "away": 1.08},
+                    "over25": 0.5123,
+                    "btts": 0.5311,
+                    "odds": {"home": 2.1, "draw": 3.5, "away": 3.6},
+                    "market": {"home": 0.4651, "draw": 0.2745, "away": 0.2604},
+                    "edge": {"home": -0.0105, "draw": -0.0547, "away": -0.0687},
+                    "marketOver25": None,
+                    "edgeOver25": None,
+                    "bestOdds": {"home": 2.1, "draw": 3.5, "away": 3.6},
+                    "error": None,
+                },
+                {
+                    "fixture": {
+                        "home": "Atlantis",
+                        "away": "Chelsea",
+                        "league": None,
+                        "date": None,
+                        "odds": None,
+                    },
+                    "error": "no team called 'Atlantis'",
+                },
+            ],
+            "count": 2,
+        },
+    },
+)
+async def predictions_batch(request: Request, given: dict[str, Any] | None) -> JSONResponse:
     """Many fixtures in one pass; a fixture with an unknown team or league carries its
     ``error`` and the others are still predicted.  The body is JSON ``{fixtures,
     modelVersion}``, or a fixtures CSV file (``content-type: text/csv``)."""
-    if request.headers.get("content-type", "").startswith("text/csv"):
+    if given is None:
         return await _fixtures_file(request)
-    body = await _json_body(request)
-    unknown = sorted(set(body) - {"fixtures", "modelVersion"})
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
-    items = body.get("fixtures")
-    if not isinstance(items, list) or not items:
-        raise ValidationError("fixtures must be a non-empty list", "fixtures")
-    version = body.get("modelVersion")
-    if version is not None and not isinstance(version, str):
-        raise ValidationError("modelVersion must be a string", "modelVersion")
-    fixtures = [_fixture(i, item) for i, item in enumerate(items)]
-    results = await predictions.predict_fixtures(_services(request).engine, fixtures, version)
+    results = await predictions.predict_fixtures(
+        _services(request).engine, given["fixtures"], given["modelVersion"]
+    )
     data = [_prediction(p) for p in results]
     return JSONResponse({"success": True, "data": data, "count": len(data)})
 
@@ -488,13 +976,11 @@ async def predictions_batch(request: Request) -> JSONResponse:
 routes = [
     Route("/api/predictions", _endpoint(predictions_batch), methods=["POST"]),
     Route("/api/model/status", _endpoint(model_status), methods=["GET"]),
-    Route("/api/model/train", _endpoint(train, write=True), methods=["POST"]),
+    Route("/api/model/train", _endpoint(train), methods=["POST"]),
     Route("/api/model/versions", _endpoint(versions), methods=["GET"]),
-    Route(
-        "/api/model/versions/{model_id}/activate", _endpoint(activate, write=True), methods=["POST"]
-    ),
+    Route("/api/model/versions/{model_id}/activate", _endpoint(activate), methods=["POST"]),
     Route("/api/model/training-history", _endpoint(history), methods=["GET"]),
     Route("/api/model/leagues", _endpoint(leagues), methods=["GET"]),
     Route("/api/tasks/{task_id}", _endpoint(task), methods=["GET"]),
-    Route("/api/tasks/{task_id}/cancel", _endpoint(cancel, write=True), methods=["POST"]),
+    Route("/api/tasks/{task_id}/cancel", _endpoint(cancel), methods=["POST"]),
 ]

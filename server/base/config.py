@@ -23,7 +23,8 @@
 ``FPE_ALLOWED_HOSTS``      comma-separated Host names the server answers (DNS-rebinding
                            guard; ``*.example.com`` wildcards, ``*`` for any); default
                            ``localhost,127.0.0.1,[::1]``
-``FPE_LOG_FORMAT``         ``json`` (default: one JSON object per line) or ``text``
+``FPE_LOG_FORMAT``         ``json`` (one JSON object per line) or ``text`` (lines for people);
+                           default: text on a terminal, JSON otherwise
 ``FPE_MAX_BODY_BYTES``     the largest request body accepted (413 beyond it, refused by
                            ``Content-Length`` or when a streamed body passes it); default
                            4 MiB
@@ -148,7 +149,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
-    log_json: bool = True
+    log_json: bool | None = None  # None: text on a terminal, JSON otherwise
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
@@ -180,7 +181,7 @@ class Settings:
             allowed_origins=_origins(env, "FPE_ALLOWED_ORIGINS") or (),
             cors_origins=_origins(env, "FPE_CORS_ORIGINS") or DEFAULT_CORS_ORIGINS,
             allowed_hosts=_hosts(env.get("FPE_ALLOWED_HOSTS")),
-            log_json=(env.get("FPE_LOG_FORMAT") or "json").lower() != "text",
+            log_json=_log_json(env.get("FPE_LOG_FORMAT")),
             max_body_bytes=_count(env, "FPE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024),
             header_timeout=_seconds(env, "FPE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             max_connections=_count(env, "FPE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 2),
@@ -205,6 +206,16 @@ def max_file_bytes(env: Mapping[str, str] | None = None) -> int:
             f"FPE_MAX_FILE_BYTES={text!r} must be a whole number of bytes such as 50000000"
         )
     return int(text)
+
+
+def _log_json(text: str | None) -> bool | None:
+    """``FPE_LOG_FORMAT``: ``json`` is True, ``text`` False, unset (or ``auto``) None."""
+    value = (text or "auto").strip().lower()
+    if value not in ("json", "text", "auto"):
+        raise ConfigError(
+            f"FPE_LOG_FORMAT={text!r} must be json or text (unset: text on a terminal)"
+        )
+    return None if value == "auto" else value == "json"
 
 
 def odds_rule(env: Mapping[str, str] | None = None) -> OddsRule:

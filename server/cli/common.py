@@ -32,6 +32,7 @@ __all__ = [
     "report_files",
     "run",
     "run_async",
+    "run_with_engine",
 ]
 
 EXIT_USAGE = 2
@@ -96,6 +97,22 @@ async def _with_services(settings: Settings, work: Any) -> Any:
 def run_async(settings: Settings, work: Any) -> Any:
     """``await work(services)`` with the services open, database errors as one line."""
     return run(database_errors(_with_services(settings, work), settings))
+
+
+async def _with_engine(settings: Settings, work: Any) -> Any:
+    from server.store.connect import open_database
+
+    engine = await open_database(settings)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def run_with_engine(settings: Settings, work: Any) -> Any:
+    """``await work(engine)`` on the database alone: for commands that only read, which
+    need neither the queue nor Redis (and start faster without them)."""
+    return run(database_errors(_with_engine(settings, work), settings))
 
 
 def load_matches(paths: Sequence[str]) -> pd.DataFrame:

@@ -13,9 +13,10 @@ from server.cli.values import MODEL_STATES, MODEL_TYPES, league
 
 __all__ = ["add_parser", "models"]
 
+# the model's matches: fitted on (the selection less its validation period), validated on
 HEADER = (
-    f"{'version':<40}{'status':<10}{'matches':>8}{'RPS':>9}{'log loss':>10}{'Brier':>9}"
-    f"  {'data to':<11}leagues"
+    f"{'version':<40}{'status':<10}{'fitted':>8}{'validated':>10}{'RPS':>9}{'log loss':>10}"
+    f"{'Brier':>9}  {'data to':<11}leagues"
 )
 CANDIDATE = "candidate"  # a completed version that was not activated
 
@@ -55,9 +56,11 @@ def _line(m: dict[str, Any]) -> str:
         return "-" if m[key] is None else f"{m[key]:.5f}"
 
     status = CANDIDATE if m["status"] == "completed" else m["status"]
+    validated = (m.get("metrics") or {}).get("n")
     return (
         f"{m['version']:<40}{status:<10}{m['training_matches'] or 0:>8}"
-        f"{metric('rps'):>9}{metric('log_loss'):>10}{metric('brier_score'):>9}  "
+        f"{'-' if validated is None else validated:>10}{metric('rps'):>9}"
+        f"{metric('log_loss'):>10}{metric('brier_score'):>9}  "
         f"{m.get('data_to') or '-'!s:<11}{','.join(m['training_leagues'] or [])}"
     )
 

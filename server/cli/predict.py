@@ -8,7 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from server.cli.common import EXIT_DATA, EXIT_USAGE, markets_json, print_markets, run_async
+from server.cli.common import EXIT_DATA, EXIT_USAGE, markets_json, print_markets, run_with_engine
 from server.cli.options import add_command, add_totals_options
 
 if TYPE_CHECKING:
@@ -92,9 +92,9 @@ def predict(args: argparse.Namespace) -> int:
     if args.fixtures:
         return _predict_fixtures(args)
 
-    async def work(services: Any) -> int:
+    async def work(engine: Any) -> int:
         result = await predictions.predict(
-            services.engine,
+            engine,
             args.home,
             args.away,
             args.league,
@@ -113,7 +113,7 @@ def predict(args: argparse.Namespace) -> int:
         print_markets(p.outcomes, p.markets)
         return 0
 
-    return run_async(Settings.from_env(), work)
+    return run_with_engine(Settings.from_env(), work)
 
 
 def _prediction_json(result: FixtureResult) -> dict[str, Any]:
@@ -220,13 +220,13 @@ def _predict_fixtures(args: argparse.Namespace) -> int:
         print(f"fpe: error: {args.fixtures}: no fixtures in the file", file=sys.stderr)
         return EXIT_DATA
 
-    async def work(services: Any) -> list[tuple[int, FixtureResult]]:
+    async def work(engine: Any) -> list[tuple[int, FixtureResult]]:
         return await predictions.predict_fixture_rows(
-            services.engine, rows, args.model, args.league, args.fixtures
+            engine, rows, args.model, args.league, args.fixtures
         )
 
     records = []
-    for line, result in run_async(Settings.from_env(), work):
+    for line, result in run_with_engine(Settings.from_env(), work):
         record = _fixture_record(line, result)
         where = f"{args.fixtures}:{line}: {record['home']} v {record['away']}"
         for note in result.notes:

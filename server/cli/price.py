@@ -42,9 +42,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def price(args: argparse.Namespace) -> int:
-    from server.runs import predictions
+    from server.runs import pricing  # no database, pandas or model fitting: a fast start
 
-    m = predictions.price(
+    m = pricing.price(
         tuple(args.odds),
         tuple(args.over_under) if args.over_under else None,
         line=args.line,

@@ -11,8 +11,10 @@ from server.cli.values import RUN_STATES
 
 __all__ = ["add_parser", "runs"]
 
+# a run's matches: those its selection holds (the model fits on the part before the
+# validation period: `fpe models` shows both)
 HEADER = (
-    f"{'task id':<34}{'type':<13}{'status':<11}{'matches':>8}{'RPS':>9}  "
+    f"{'task id':<34}{'type':<13}{'status':<11}{'selected':>9}{'RPS':>9}  "
     f"{'created (UTC)':<20}model / error"
 )
 
@@ -33,7 +35,7 @@ def _line(r: dict[str, Any]) -> str:
     tail = r["model_version"] or r["error_message"] or r["message"] or ""
     return (
         f"{r['task_id']:<34}{r['run_type']:<13}{r['status']:<11}"
-        f"{r['match_count'] or 0:>8}{rps:>9}  {r['created_at']:%Y-%m-%d %H:%M:%S}   "
+        f"{r['match_count'] or 0:>9}{rps:>9}  {r['created_at']:%Y-%m-%d %H:%M:%S}   "
         f"{tail[:60]}"
     )
 

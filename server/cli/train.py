@@ -101,7 +101,7 @@ def train(args: argparse.Namespace) -> int:
     async def work(services: Any) -> int:
         run = await start_training(services, request)
         task_id = run["task_id"]
-        print(f"run {task_id} queued: {run['match_count']} matches", file=sys.stderr)
+        print(f"run {task_id} queued: {run['match_count']} matches selected", file=sys.stderr)
         if not (args.wait or services.in_process):
             print(task_id)
             return 0
@@ -124,12 +124,13 @@ def train(args: argparse.Namespace) -> int:
 
 def _describe_run(run: dict[str, Any]) -> str:
     lines = [
-        f"run {run['task_id']}: {run['status']} ({run['run_type']}, {run['match_count']} matches)"
+        f"run {run['task_id']}: {run['status']} ({run['run_type']}, {run['match_count']} matches "
+        "selected)"
     ]
     if run["status"] == "completed":
         m = run["metrics"]
         lines.append(run["message"] or f"model {run['model_version']}")
-        lines.append(f"validation from {m.get('validation_start')}: {m['n']} matches")
+        lines.append(f"validation from {m.get('validation_start')}: {m['n']} matches validated")
         lines.append(f"{'':<8}{'RPS':>9}{'log loss':>10}{'Brier':>9}{'accuracy':>10}")
         lines.append(
             f"{'model':<8}{m['rps']:>9.5f}{m['log_loss']:>10.5f}{m['brier']:>9.5f}"

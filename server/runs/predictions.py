@@ -23,14 +23,15 @@ from core.errors import InvalidInputError, UnknownTeamError
 from core.evaluation import benchmark_market, compare, versus_ceiling
 from core.odds import OddsRule
 from core.pipeline import pre_match_market
-from core.pricing import price as price_grid
-from core.serving import Fixture, Markets, Prediction, StoredModel, markets_of
+from core.serving import Fixture, Prediction, StoredModel
 from core.sources import BENCHMARK_SOURCES
 from server.base.config import odds_rule
 from server.formats.fixture_dates import check_fixture_date
 from server.formats.fixtures import FixtureRow
 from server.formats.leagues import league_info
 from server.formats.teamnames import TeamNameError, canonical_team_name, team_key
+from server.runs.pricing import check_line as _check_line
+from server.runs.pricing import price
 from server.runs.registry import get_model
 from server.runs.scope import NoModelForLeagueError, choose_model, choose_models, require_active
 from server.runs.selection import load_matches, parse_selection
@@ -196,11 +197,6 @@ async def _resolve_one(engine: AsyncEngine, home: str, away: str, league: str | 
 # --- checks of what a fixture carries --------------------------------------------------
 
 
-def _check_line(line: float) -> None:
-    if not (line >= 0 and (line * 2) % 2 == 1):
-        raise InvalidInputError(f"the totals line must be a half-goal line (2.5), got {line}")
-
-
 def _day(value: Any) -> date | None:
     if value is None or value == "":
         return None
@@ -295,26 +291,6 @@ async def predict(
         home_name,
         away_name,
     )
-
-
-def price(
-    odds: tuple[float, float, float],
-    over_under: tuple[float, float] | None = None,
-    line: float = 2.5,
-    margin: str = "power",
-    rho: float = 0.0,
-) -> Markets:
-    """The fair score grid and every derived market from 1X2 (+ over/under) odds alone,
-    no fitted model: the service behind ``fpe price``."""
-    rule = odds_rule()
-    rule.check(odds, "the 1X2 odds")
-    if over_under is not None:
-        rule.check(over_under, "the over/under odds")
-    _check_line(line)
-    grid = price_grid(
-        [odds], None if over_under is None else [over_under], line=line, margin=margin, rho=rho
-    )
-    return markets_of(grid)[0]
 
 
 # --- many fixtures at once --------------------------------------------------------------

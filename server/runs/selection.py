@@ -7,15 +7,20 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
+from core.lazy import lazy
 from core.sources import ODDS_COLUMNS
 from server.store.tables import League, Match, MatchOdds, Team
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "SELECTION_FIELDS",

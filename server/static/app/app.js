@@ -106,11 +106,18 @@ $("#toggle-config").onclick = () => {
   $("#toggle-config").setAttribute("aria-expanded", String(!form.hidden));
 };
 
+// the API names fields as it was sent them (dateFrom); the form's labels say From
+const LABELS = { modelType: "Model", leagues: "Leagues", seasons: "Seasons", dateFrom: "From",
+  dateTo: "To", xi: "Decay per day", refitDays: "Refit every (days)",
+  validationShare: "Validation share" };
+const inWords = (message) => message.replace(/\b(modelType|dateFrom|dateTo|xi|refitDays|validationShare)\b/g,
+  (name) => `“${LABELS[name]}”`);
+
 function showErrors(error) {
   $$("[data-error-for]").forEach((p) => { p.textContent = ""; });
   const field = error instanceof ApiError && error.field ? error.field : "form";
   const slot = $(`[data-error-for="${field}"]`) || $('[data-error-for="form"]');
-  slot.textContent = error.message;
+  slot.textContent = inWords(error.message);
 }
 
 $("#config").onsubmit = async (event) => {
@@ -157,7 +164,7 @@ function follow(taskId) {
     }
   };
   const query = `subscription($t: String!) { trainingProgress(taskId: $t) {
-    eventId type status phase progress message error version } }`;
+    eventId type status phase phaseText progress message error version } }`;
   stopFollowing = subscribe(query, { t: taskId }, {
     next: ({ trainingProgress: e }) => {
       if (e.progress !== null) {
@@ -166,7 +173,7 @@ function follow(taskId) {
       }
       if (e.phase) {
         $("#phase").textContent = e.status === "completed" || e.status === "failed"
-          || e.status === "cancelled" ? e.status : e.phase;
+          || e.status === "cancelled" ? e.status : e.phaseText;
         $("#phase").className = `badge ${e.status || ""}`;
       }
       if (e.message) $("#message").textContent = e.message;
@@ -193,10 +200,10 @@ async function finished(taskId, event) {
         <th class="num">Brier</th><th class="num">Accuracy</th></tr></thead>
       <tbody>
         <tr><td>model</td><td class="num">${fmt(m.rps, 5)}</td><td class="num">${fmt(m.log_loss)}</td>
-          <td class="num">${fmt(m.brier)}</td><td class="num">${fmt(m.accuracy, 3)}</td></tr>
+          <td class="num">${fmt(m.brier)}</td><td class="num">${m.accuracy == null ? "–" : pct(m.accuracy)}</td></tr>
         <tr><td>market</td><td class="num">${fmt(market.rps, 5)}</td>
           <td class="num">${fmt(market.log_loss)}</td><td class="num">${fmt(market.brier)}</td>
-          <td class="num">${fmt(market.accuracy, 3)}</td></tr>
+          <td class="num">${market.accuracy == null ? "–" : pct(market.accuracy)}</td></tr>
       </tbody>
     </table>
     <p class="summary">RPS model − market: ${c.rps_diff >= 0 ? "+" : ""}${fmt(c.rps_diff, 5)}
@@ -450,6 +457,7 @@ const signed = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}%`;
 $("#predict-form").onsubmit = async (event) => {
   event.preventDefault();
   $("#predict-error").textContent = "";
+  $("#prediction").hidden = true;  // no earlier answer stays under a new error
   const form = event.target;
   const prices = ["oddsHome", "oddsDraw", "oddsAway"].map((n) => form[n].value);
   const given = prices.filter((v) => v !== "").length;
@@ -584,21 +592,30 @@ $("#fixtures-run").onclick = async () => {
     }
     renderFixtures(fixtureRows);
   } catch (error) {
+    fixtureRows = [];  // the previous results do not answer this request
+    $("#fixtures-table tbody").replaceChildren();
+    $("#fixtures-table").hidden = true;
+    $("#fixtures-export").disabled = true;
     $("#fixtures-error").textContent = error.message;
   } finally {
     $("#fixtures-run").disabled = false;
   }
 };
 
+// the columns of `fpe predict --fixtures F --csv` (server/cli/predict.py FIXTURE_COLUMNS)
+const CSV_COLUMNS = ["line", "date", "league", "home", "away", "p_home", "p_draw", "p_away",
+  "xg_home", "xg_away", "over25", "btts", "best_home", "best_draw", "best_away", "edge_home",
+  "edge_draw", "edge_away", "edge_over25", "edge_under25", "model", "error"];
+
 $("#fixtures-export").onclick = () => {
-  const header = ["line", "home", "away", "p_home", "p_draw", "p_away", "xg_home", "xg_away",
-    "over25", "btts", "edge_home", "edge_draw", "edge_away", "error"];
   const quote = (v) => (v === null || v === undefined ? "" : /[",\n]/.test(String(v))
     ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-  const lines = fixtureRows.map((r) => [r.line, r.homeTeam ?? r.fixture.home,
-    r.awayTeam ?? r.fixture.away, r.homeWin, r.draw, r.awayWin, r.expectedGoals?.home,
-    r.expectedGoals?.away, r.over25, r.btts, r.edge?.home, r.edge?.draw, r.edge?.away,
-    r.error].map(quote).join(","));
+  const lines = fixtureRows.map((r) => [r.line, r.fixture.date, r.fixture.league,
+    r.homeTeam ?? r.fixture.home, r.awayTeam ?? r.fixture.away, r.homeWin, r.draw, r.awayWin,
+    r.expectedGoals?.home, r.expectedGoals?.away, r.over25, r.btts, r.bestOdds?.home,
+    r.bestOdds?.draw, r.bestOdds?.away, r.edge?.home, r.edge?.draw, r.edge?.away,
+    r.edgeOver25?.over, r.edgeOver25?.under, r.modelVersion, r.error].map(quote).join(","));
+  const header = CSV_COLUMNS;
   const blob = new Blob([[header.join(","), ...lines].join("\n") + "\n"], { type: "text/csv" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);

@@ -1,0 +1,32 @@
+"""Modules imported on first use.
+
+``pd = lazy("pandas")`` binds a stand-in whose first attribute access imports pandas (the
+import system's locks make that thread-safe); later accesses pass through.  The modules
+that fit models use pandas, but predicting with a stored model does not, and pandas takes
+a third of a second to import: ``fpe predict`` should not pay for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["lazy"]
+
+
+class _LazyModule:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+    def __repr__(self) -> str:
+        return f"<module {self._name!r}, imported on first use>"
+
+
+def lazy(name: str) -> Any:
+    """A stand-in for module ``name`` that imports it on first use."""
+    return _LazyModule(name)
