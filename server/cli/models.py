@@ -13,7 +13,7 @@ from server.cli.values import MODEL_STATES, MODEL_TYPES, league
 
 __all__ = ["add_parser", "models"]
 
-# the model's matches: fitted on (the selection less its validation period), validated on
+# the model's matches: fitted on (the whole selection, after validation), validated on
 HEADER = (
     f"{'version':<40}{'status':<10}{'fitted':>8}{'validated':>10}{'RPS':>9}{'log loss':>10}"
     f"{'Brier':>9}  {'data to':<11}leagues"
