@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.cli import (
+    aliases,
     backtest,
     cancel,
     db,
@@ -54,6 +55,7 @@ COMMANDS = (
     runs,
     models,
     predict,
+    aliases,
     price,
     evaluate,
     cancel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from server.cli import modelfiles
 from server.cli.common import print_listing
 from server.cli.options import add_command, add_listing_options
 from server.cli.values import MODEL_STATES, MODEL_TYPES
@@ -21,7 +22,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         "models",
         "model versions, newest first",
-        ["fpe models", "fpe models --type full --status active --json"],
+        [
+            "fpe models",
+            "fpe models --type full --status active --json",
+            "fpe models export full-20251126T190302Z-1a2b3c backups/  # Model/full/<version>.json",
+            "fpe models import backups/Model/full/full-20251126T190302Z-1a2b3c.json",
+        ],
     )
     parser.add_argument(
         "--type", choices=MODEL_TYPES, default=None, help="only the models of this type"
@@ -33,6 +39,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "only the active models (one per type, used by predict) or the archived ones",
     )
     parser.set_defaults(handler=models)
+    actions = parser.add_subparsers(
+        dest="action", metavar="ACTION", help="export or import a version (default: list)"
+    )
+    modelfiles.add_parsers(actions)
 
 
 def _line(m: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from server.formats.leagues import league_info
 from server.runs.registry import get_model
 from server.runs.runconfig import RunConfig
 from server.runs.selection import load_matches
+from server.runs.teams import did_you_mean, resolve_fixtures, resolve_names
 from server.store import cache
 from server.store.tables import League, Team
 
@@ -83,7 +84,7 @@ async def _team_ids(
     key = ("teams", tuple(names), league)
     found = cache.get(engine, key, cache.TEAM_TTL)
     if found is None:
-        found = await _lookup_teams(engine, names, league)
+        found = await _lookup_teams(engine, await resolve_names(engine, names, league), league)
         cache.put(engine, key, found)
     return found
 
@@ -114,7 +115,9 @@ async def _lookup_teams(
         matches = [r for r in rows if r.name.lower() == key]
         if not matches:
             where = f" in {league_info(league).country}" if league else ""
-            raise TeamLookupError(f"no team called {name!r}{where}")
+            raise TeamLookupError(
+                f"no team called {name!r}{where}{await did_you_mean(engine, name, league)}"
+            )
         if len(matches) > 1:  # an exact spelling wins over case variants stored earlier
             matches = [r for r in matches if r.name == " ".join(name.split())] or matches
         if len(matches) > 1:
@@ -430,6 +433,7 @@ async def _resolve_fixture_teams(
 ) -> list[tuple[int, str, int, str] | str]:
     """Per fixture ``(home id, home name, away id, away name)`` or the reason it cannot be
     resolved; two queries for the whole batch (teams by name, leagues by code)."""
+    fixtures = await resolve_fixtures(engine, fixtures)
     t, lg = Team.__table__, League.__table__
     names = {n.strip().lower() for f in fixtures for n in (f["home"], f["away"])}
     codes = {f["league"] for f in fixtures if f.get("league")}
@@ -457,7 +461,9 @@ async def _resolve_fixture_teams(
                 rows = [r for r in rows if r.country == countries[league]]
             if not rows:
                 where = f" in {countries[league]}" if league else ""
-                found.append(f"no team called {name!r}{where}")
+                found.append(
+                    f"no team called {name!r}{where}{await did_you_mean(engine, name, league)}"
+                )
             elif len(rows) > 1:
                 found.append(f"{name!r} is a team in several countries: name the league")
             else:
