@@ -20,6 +20,7 @@ from schema.types import (
     TrainingInput,
     TrainingRun,
 )
+from schema.upkeep import UpkeepMutation, UpkeepQuery
 from server.runs import predictions, registry, training
 from server.runs.events import TERMINAL
 from server.runs.services import cancel_training, follow_run, start_training
@@ -74,7 +75,7 @@ def _engine(info: strawberry.Info) -> Any:
 
 
 @strawberry.type
-class Query:
+class Query(UpkeepQuery):
     @strawberry.field
     @graphql_errors
     async def leagues(self, info: strawberry.Info) -> list[League]:
@@ -197,7 +198,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(UpkeepMutation):
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def start_training(

@@ -23,7 +23,7 @@ from server.base.auth import bearer_token, token_matches
 from server.base.text import NUL_MESSAGE, has_nul
 from server.formats.fixtures import parse_fixtures
 from server.formats.leagues import league_tier
-from server.runs import predictions, registry, training
+from server.runs import modelfiles, predictions, registry, training
 from server.runs.runconfig import ValidationError
 from server.runs.services import cancel_training, start_training
 from server.store import catalog
@@ -167,10 +167,7 @@ async def versions(request: Request) -> JSONResponse:
 async def activate(request: Request) -> JSONResponse:
     """``{id}`` is a model id or a version string."""
     engine, key = _services(request).engine, request.path_params["model_id"]
-    if key.isascii() and key.isdigit() and len(key) < 19:
-        model = await registry.get_model_by_id(engine, int(key))
-    else:
-        model = await registry.get_model(engine, key, with_weights=False)
+    model = await _model_by_key(engine, key)
     await registry.activate_model(engine, model["version"])
     return ok(
         {
@@ -179,6 +176,45 @@ async def activate(request: Request) -> JSONResponse:
             "isActive": True,
             "activatedAt": datetime.now(UTC).isoformat(),
         }
+    )
+
+
+async def _model_by_key(engine: Any, key: str) -> dict[str, Any]:
+    """A model by its id or its version string."""
+    if key.isascii() and key.isdigit() and len(key) < 19:
+        return await registry.get_model_by_id(engine, int(key))
+    return await registry.get_model(engine, key, with_weights=False)
+
+
+async def export_version(request: Request) -> JSONResponse:
+    """The model file of ``{id}`` (an id or a version), as a download: the file itself, not
+    in the envelope, so that the answer saved is importable as it is."""
+    engine = _services(request).engine
+    model = await _model_by_key(engine, request.path_params["model_id"])
+    file = await modelfiles.export_model(engine, model["version"])
+    name = f"{model['version']}.json"
+    return JSONResponse(file, headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+async def import_version(request: Request) -> JSONResponse:
+    """A model file as the body; 201 with the imported version, 409 if it exists, 422 for a
+    damaged, edited or newer file.  ``?activate=true`` makes it active."""
+    flag = request.query_params.get("activate", "false").lower()
+    if flag not in ("true", "false"):
+        raise ValidationError("activate must be true or false", "activate")
+    out = await modelfiles.import_model(
+        _services(request).engine, await request.body(), activate=flag == "true"
+    )
+    return ok(
+        {
+            "version": out["version"],
+            "modelType": out["model_type"],
+            "status": out["status"],
+            "isActive": out["status"] == "active",
+            "createdTeams": out["created_teams"],
+            "createdLeagues": out["created_leagues"],
+        },
+        status=201,
     )
 
 
@@ -467,6 +503,8 @@ routes = [
     Route(
         "/api/model/versions/{model_id}/activate", _endpoint(activate, write=True), methods=["POST"]
     ),
+    Route("/api/model/versions/{model_id}/export", _endpoint(export_version), methods=["GET"]),
+    Route("/api/model/versions/import", _endpoint(import_version, write=True), methods=["POST"]),
     Route("/api/model/training-history", _endpoint(history), methods=["GET"]),
     Route("/api/model/leagues", _endpoint(leagues), methods=["GET"]),
     Route("/api/tasks/{task_id}", _endpoint(task), methods=["GET"]),

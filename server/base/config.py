@@ -37,6 +37,11 @@
                            ``https://www.football-data.co.uk/mmz4281``
 ``FPE_MAX_FILE_BYTES``     the largest data file read, uploaded or downloaded, in bytes;
                            default 50,000,000 (the largest real file is about 290 kB)
+``FPE_REFRESH``            the scheduled refresh (new season files for the leagues of the
+                           active models, ingested, each active model retrained up to
+                           today): ``off`` (default), ``daily`` or ``weekly`` (Mondays); run
+                           by the arq workers' cron, or by ``fpe serve`` without Redis
+``FPE_REFRESH_AT``         the refresh's time of day, ``HH:MM`` UTC; default ``05:00``
 =========================  ===============================================================
 """
 
@@ -73,6 +78,8 @@ ENV_VARS = frozenset(
         "FPE_MAX_CONNECTIONS",
         "FPE_MAX_FILE_BYTES",
         "FPE_MAX_QUERY_LENGTH",
+        "FPE_REFRESH",
+        "FPE_REFRESH_AT",
         "XDG_DATA_HOME",
     }
 )
@@ -91,6 +98,8 @@ DEFAULT_MAX_QUERY_LENGTH = 100_000
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 1000
+REFRESH_EVERY = ("off", "daily", "weekly")
+DEFAULT_REFRESH_AT = (5, 0)
 
 
 class ConfigError(FPEError):
@@ -140,6 +149,8 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_query_length: int = DEFAULT_MAX_QUERY_LENGTH
+    refresh: str = "off"
+    refresh_at: tuple[int, int] = DEFAULT_REFRESH_AT
 
     @property
     def embedded(self) -> bool:
@@ -172,6 +183,8 @@ class Settings:
             header_timeout=_seconds(env, "FPE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             max_connections=_count(env, "FPE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 2),
             max_query_length=_count(env, "FPE_MAX_QUERY_LENGTH", DEFAULT_MAX_QUERY_LENGTH, 1),
+            refresh=_refresh(env.get("FPE_REFRESH")),
+            refresh_at=_time_of_day(env.get("FPE_REFRESH_AT")),
         )
 
 
@@ -192,6 +205,22 @@ def max_file_bytes(env: Mapping[str, str] | None = None) -> int:
             f"FPE_MAX_FILE_BYTES={text!r} must be a whole number of bytes such as 50000000"
         )
     return int(text)
+
+
+def _refresh(text: str | None) -> str:
+    value = (text or "off").strip().lower()
+    if value not in REFRESH_EVERY:
+        raise ConfigError(f"FPE_REFRESH={text!r} must be one of {', '.join(REFRESH_EVERY)}")
+    return value
+
+
+def _time_of_day(text: str | None) -> tuple[int, int]:
+    if not text or not text.strip():
+        return DEFAULT_REFRESH_AT
+    hour, _, minute = text.strip().partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"FPE_REFRESH_AT={text!r} must be a time of day HH:MM (UTC)")
+    return int(hour), int(minute)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
