@@ -44,7 +44,9 @@ async def _predictions(engine, version: str) -> list[dict]:
     out = []
     for home, away in PAIRS:
         for odds in (None, ODDS):
-            out.append(await predictions.predict(engine, home, away, model_version=version, odds=odds))
+            out.append(
+                await predictions.predict(engine, home, away, model_version=version, odds=odds)
+            )
     return out
 
 
@@ -81,7 +83,9 @@ async def test_import_into_a_fresh_database_predicts_the_same_numbers(source, en
     services, file, version = source
     out = await modelfiles.import_model(engine, modelfiles.dumps(file))
     assert out["version"] == version and out["status"] == "completed"
-    assert out["created_leagues"] == ["E0"] and len(out["created_teams"]) == len(file["model"]["teams"])
+    assert out["created_leagues"] == ["E0"] and len(out["created_teams"]) == len(
+        file["model"]["teams"]
+    )
     _assert_same(await _predictions(services.engine, version), await _predictions(engine, version))
     with pytest.raises(modelfiles.VersionExistsError, match="never overwrites"):
         await modelfiles.import_model(engine, modelfiles.dumps(file))
@@ -90,7 +94,7 @@ async def test_import_into_a_fresh_database_predicts_the_same_numbers(source, en
 async def test_import_maps_teams_by_name_onto_other_ids(source, engine):
     """E1 first: the teams both leagues share get other ids than in the source database."""
     services, file, version = source
-    assert all((await ingest_paths(engine, [FOOTBALL_DATA / "2425" / "E1.csv"])))
+    assert all(await ingest_paths(engine, [FOOTBALL_DATA / "2425" / "E1.csv"]))
     async with engine.connect() as conn:
         before = dict((await conn.execute(sa.select(Team.name, Team.id))).all())
     out = await modelfiles.import_model(engine, file, activate=True)
@@ -104,7 +108,9 @@ async def test_import_maps_teams_by_name_onto_other_ids(source, engine):
 
 async def test_unknown_teams_are_listed_when_creating_is_refused(source, engine):
     _, file, _ = source
-    with pytest.raises(modelfiles.ModelFileError, match=r"team\(s\) of the model file are not") as info:
+    with pytest.raises(
+        modelfiles.ModelFileError, match=r"team\(s\) of the model file are not"
+    ) as info:
         await modelfiles.import_model(engine, file, create_teams=False)
     assert "Arsenal (England)" in str(info.value) and "Tottenham (England)" in str(info.value)
     async with engine.connect() as conn:
@@ -124,7 +130,10 @@ def _edited(file: dict, change) -> str:
         (lambda f: "", "not valid JSON"),
         (
             lambda f: _edited(
-                f, lambda c: c["model"]["weights"]["dixon_coles"]["parameters"]["attack"].__setitem__(0, 0.5)
+                f,
+                lambda c: c["model"]["weights"]["dixon_coles"]["parameters"]["attack"].__setitem__(
+                    0, 0.5
+                ),
             ),
             "checksum does not match",
         ),

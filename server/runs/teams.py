@@ -67,15 +67,29 @@ def _key(name: str) -> str:
 
 
 async def _load(engine: AsyncEngine) -> _Names:
+    """Teams, aliases and league countries in one statement."""
+
+    def part(kind: str, *columns: Any) -> sa.Select:
+        return sa.select(
+            sa.literal(kind).label("kind"), *(c.label(f"c{i}") for i, c in enumerate(columns))
+        )
+
+    empty = sa.literal("")
+    query = sa.union_all(
+        part("team", _TEAMS.c.name, _TEAMS.c.country, empty),
+        part("alias", _ALIASES.c.alias_key, _ALIASES.c.country, _ALIASES.c.team_name),
+        part("league", _LEAGUES.c.code, _LEAGUES.c.country, empty),
+    )
     names = _Names()
     async with engine.connect() as conn:
-        for name, country in await conn.execute(sa.select(_TEAMS.c.name, _TEAMS.c.country)):
-            names.teams.setdefault(_key(name), []).append((name, country))
-        aliases = sa.select(_ALIASES.c.alias_key, _ALIASES.c.country, _ALIASES.c.team_name)
-        for key, country, team in await conn.execute(aliases):
-            names.aliases.setdefault(key, []).append((country, team))
-        leagues = sa.select(_LEAGUES.c.code, _LEAGUES.c.country)
-        names.countries = {code: country for code, country in await conn.execute(leagues)}
+        rows = (await conn.execute(query)).all()
+    for kind, first, country, team in rows:
+        if kind == "team":
+            names.teams.setdefault(_key(first), []).append((first, country))
+        elif kind == "alias":
+            names.aliases.setdefault(first, []).append((country, team))
+        else:
+            names.countries[first] = country
     return names
 
 
