@@ -20,7 +20,7 @@ from server.store.tables import Model, Team
 from tests.conftest import FOOTBALL_DATA, open_api, seeded_copy
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
-PAIRS = [("Arsenal", "Chelsea"), ("Ipswich", "Man City"), ("Tottenham", "Liverpool")]
+PAIRS = [("Arsenal", "Chelsea"), ("Brighton", "Man City"), ("Tottenham", "Liverpool")]
 ODDS = (2.1, 3.5, 3.6)
 
 
@@ -40,7 +40,10 @@ async def source(_seed_templates, tmp_path_factory):
     await services.close()
 
 
-async def _predictions(engine, version: str) -> list[dict]:
+async def _predictions(engine, version: str | None) -> list[dict]:
+    # the predictor cache is per process and by version alone (one process serves one
+    # database); here one process reads the same version from two databases
+    predictions._LOADED.clear()
     out = []
     for home, away in PAIRS:
         for odds in (None, ODDS):
@@ -188,11 +191,13 @@ def test_cli_export_then_import_into_a_fresh_database_predicts_the_same(
     path = tmp_path / "backup" / "Model" / "full" / f"{version}.json"
     assert str(path) in capsys.readouterr().out
     args = ["predict", "--home", "Spurs", "--away", "Arsenal", "--model", version, "--json"]
+    predictions._LOADED.clear()
     assert main(args) == 0
     here = json.loads(capsys.readouterr().out)
     assert here["home_team"] == "Tottenham"
 
     monkeypatch.setenv("FPE_DATABASE_URL", fresh_env)
+    predictions._LOADED.clear()  # as in _predictions: another database, the same version
     assert main(["models", "import", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"imported {version} (full, completed)" in out and "created leagues: E0" in out
@@ -225,6 +230,65 @@ async def test_graphql_and_rest_export_and_import(source, make_api, tmp_path):
         assert missing.status_code == 404
 
     _, there = await make_api("postgresql")
-    other = json.loads(json.dumps(file))
-    rest = await there.post("/api/model/versions/import", json=other)
-    assert rest.status_code == 409, rest.text  # the seeded copy has no such version? it does not
+    text = json.dumps(file)
+    rest = await there.post(
+        "/api/model/versions/import", content=text, headers={"content-type": "application/json"}
+    )
+    assert rest.status_code == 201, rest.text
+    data = rest.json()["data"]
+    assert data["version"] == version and data["status"] == "completed"
+    assert data["createdTeams"] == []  # the seeded copy has every team: mapped by name
+    again = await there.post(
+        "/api/model/versions/import", content=text, headers={"content-type": "application/json"}
+    )
+    assert again.status_code == 409 and again.json()["code"] == "CONFLICT"
+    bad = await there.post(
+        "/api/model/versions/import",
+        content=text[:-500],
+        headers={"content-type": "application/json"},
+    )
+    assert bad.status_code == 422 and "not valid JSON" in bad.json()["detail"]
+    foreign = await there.post(
+        "/api/model/versions/import",
+        content=text,
+        headers={"content-type": "application/json", "origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403
+
+    edited = json.loads(text)
+    edited["model"]["version"] = "copy-1"
+    out = (
+        await there.post(
+            "/graphql",
+            json={
+                "query": "mutation($f: String!) { importModel(file: $f, activate: true) "
+                "{ version status createdTeams } }",
+                "variables": {"f": json.dumps(edited)},
+            },
+        )
+    ).json()
+    assert out["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "checksum" in out["errors"][0]["message"]
+    edited["checksum"] = modelfiles._checksum(edited["model"])  # a deliberate copy
+    out = (
+        await there.post(
+            "/graphql",
+            json={
+                "query": "mutation($f: String!) { importModel(file: $f, activate: true) "
+                "{ version status createdTeams } }",
+                "variables": {"f": json.dumps(edited)},
+            },
+        )
+    ).json()
+    assert out["data"]["importModel"] == {
+        "version": "copy-1",
+        "status": "active",
+        "createdTeams": [],
+    }
+    out = (
+        await there.post(
+            "/graphql",
+            json={"query": '{ predict(home: "Spurs", away: "Arsenal") { modelVersion homeTeam } }'},
+        )
+    ).json()
+    assert out["data"]["predict"] == {"modelVersion": "copy-1", "homeTeam": "Tottenham"}
