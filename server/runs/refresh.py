@@ -8,8 +8,9 @@ workers (:mod:`server.runs.worker`; arq's unique job id lets one worker of many 
 by a timer in ``fpe serve`` when there is no Redis (:func:`run_timer`).  Time comes from a
 :class:`Clock`, so tests move it by hand.
 
-Each retraining is started with an idempotency key made of the day and the model's
-version, so a refresh that runs twice on a day (a retried job) starts each run once.
+Each retraining is started with an idempotency key made of the day, the model type and its
+leagues, so a refresh that runs twice on a day (a retried job, a second process) starts
+each run once.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ async def refresh(
         except FPEError as exc:
             report["failed"][league] = str(exc)
             log.warning("refresh: %s %s not downloaded: %s", league, season, exc)
-    files = await ingest_paths(engine, paths)
+    files = await ingest_paths(engine, paths) if paths else []
     report["ingested"] = [f.summary() for f in files]
     seasons = {lg["code"]: set(lg["seasons"]) for lg in await catalog.list_leagues(engine)}
     for model in active:
@@ -174,7 +175,8 @@ async def refresh(
         covered = [seasons.get(lg, set()) for lg in config.get("leagues") or []]
         in_db = set.intersection(*covered) if covered else set()
         data = refresh_config(config, today, in_db, activate)
-        key = f"refresh-{today.isoformat()}-{model['version']}"
+        scope = "+".join(sorted(config.get("leagues") or []))
+        key = f"refresh-{today.isoformat()}-{model['model_type']}-{scope}"[:255]
         try:
             run = await start_training(services, data, idempotency_key=key)
         except FPEError as exc:
