@@ -49,6 +49,9 @@ MAX_LIMIT = 200  # the resolvers refuse a larger ``limit``
 LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Query", "leagues"): (30,),  # football-data.co.uk has 22 divisions
     ("Query", "teams"): (600,),
+    ("Query", "teamAliases"): (1000,),
+    ("ModelImport", "createdTeams"): (300,),
+    ("ModelImport", "createdLeagues"): (30,),
     ("League", "teams"): (60,),  # clubs seen in one division over ten seasons: about 50
     ("League", "seasons"): (40,),
     ("ModelVersion", "trainingLeagues"): (30,),

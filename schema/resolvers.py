@@ -22,6 +22,7 @@ from schema.types import (
     TrainingInput,
     TrainingRun,
 )
+from schema.upkeep import UpkeepMutation, UpkeepQuery
 from server.runs import compare, predictions, registry, training
 from server.runs.events import TERMINAL
 from server.runs.services import cancel_training, follow_run, start_training
@@ -76,7 +77,7 @@ def _engine(info: strawberry.Info) -> Any:
 
 
 @strawberry.type
-class Query(JackpotQueries):
+class Query(JackpotQueries, UpkeepQuery):
     @strawberry.field
     @graphql_errors
     async def leagues(self, info: strawberry.Info) -> list[League]:
@@ -213,7 +214,7 @@ class Query(JackpotQueries):
 
 
 @strawberry.type
-class Mutation(JackpotMutations):
+class Mutation(JackpotMutations, UpkeepMutation):
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def start_training(

@@ -85,6 +85,10 @@ class League:
     country: str
     match_count: int
     seasons: list[str]
+    last_match_date: date | None = strawberry.field(description="The league's latest match.")
+    last_ingest_at: datetime | None = strawberry.field(
+        description="When a file of the league was last ingested."
+    )
 
     @strawberry.field
     async def teams(self, info: strawberry.Info) -> list[Team]:

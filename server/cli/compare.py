@@ -7,18 +7,13 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["add_subcommands", "compare", "describe_model", "describe_pair", "show"]
+__all__ = ["add_parsers", "compare", "describe_model", "describe_pair", "show"]
 
 OUTCOMES = ("home", "draw", "away")
 
 
-def add_subcommands(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(
-        dest="models_command",
-        metavar="{show,compare}",
-        help="show VERSION: one version in detail; compare A B: two versions on the "
-        "validation matches both held out",
-    )
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """``show`` and ``compare`` under ``fpe models``."""
     show_parser = sub.add_parser(
         "show",
         help="one version: data and validation windows, hyperparameters, metrics overall "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from server.cli import compare
+from server.cli import compare, modelfiles
 from server.cli.common import print_listing
 from server.cli.options import add_command, add_listing_options
 from server.cli.values import MODEL_STATES, MODEL_TYPES, league
@@ -25,13 +25,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
         "models",
-        "model versions, newest first; show one, or compare two",
+        "model versions, newest first; show one, compare two, export or import one",
         [
             "fpe models",
             "fpe models --type full --status active --json",
             "fpe models --league E1 --status candidate",
             "fpe models show full-20251126T190302Z-1a2b3c",
             "fpe models compare full-20251126T190302Z-1a2b3c full-20251203T081500Z-9f8e7d",
+            "fpe models export full-20251126T190302Z-1a2b3c backups/  # Model/full/<version>.json",
+            "fpe models import backups/Model/full/full-20251126T190302Z-1a2b3c.json",
         ],
     )
     parser.add_argument(
@@ -48,7 +50,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "archived ones, or the candidates (trained, not activated)",
     )
     parser.set_defaults(handler=models)
-    compare.add_subcommands(parser)
+    actions = parser.add_subparsers(
+        dest="action",
+        metavar="ACTION",
+        help="show VERSION, compare A B, export VERSION [FILE] or import FILE (default: list)",
+    )
+    compare.add_parsers(actions)
+    modelfiles.add_parsers(actions)
 
 
 def _line(m: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from server.runs.pricing import price
 from server.runs.registry import get_model
 from server.runs.scope import NoModelForLeagueError, choose_model, choose_models, require_active
 from server.runs.selection import load_matches, parse_selection
+from server.runs.teams import did_you_mean, resolve_fixtures
 from server.store import cache
 from server.store.tables import League, Team
 
@@ -123,6 +124,10 @@ async def resolve_teams(
     several stored spellings of one name the exact one wins; a league restricts the search
     to its country, and a name in several countries needs one."""
     t, lg = Team.__table__, League.__table__
+    aliased = await resolve_fixtures(  # "Spurs" is Tottenham
+        engine, [{"home": h, "away": a, "league": league} for h, a, league in fixtures]
+    )
+    fixtures = [(f["home"], f["away"], f["league"]) for f in aliased]
     keys: dict[str, str | TeamNameError] = {}
     for home, away, _ in fixtures:
         for name in (home, away):
@@ -145,7 +150,7 @@ async def resolve_teams(
     for row in teams:
         by_key.setdefault(team_key(row.name), []).append(row)
 
-    def one(name: str, league: str | None) -> Any:
+    async def one(name: str, league: str | None) -> Any:
         key = keys[name]
         if isinstance(key, TeamNameError):
             return str(key)
@@ -154,7 +159,7 @@ async def resolve_teams(
             rows = [r for r in rows if r.country == countries[league]]
         if not rows:
             where = f" in {league_info(league).country}" if league else ""
-            return f"no team called {name!r}{where}"
+            return f"no team called {name!r}{where}{await did_you_mean(engine, name, league)}"
         if len(rows) > 1:  # an exact spelling wins over case variants stored earlier
             rows = [r for r in rows if r.name == canonical_team_name(name)] or rows
         if len(rows) > 1:
@@ -170,7 +175,7 @@ async def resolve_teams(
         if league and league not in countries:
             out.append(f"unknown league {league!r}")
             continue
-        found = [one(home, league), one(away, league)]
+        found = [await one(home, league), await one(away, league)]
         problems = [x for x in found if isinstance(x, str)]
         if problems:
             out.append("; ".join(problems))

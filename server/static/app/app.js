@@ -3,6 +3,7 @@
 
 import { ApiError, gql, onTokenNeeded, subscribe } from "./api.js";
 import { reliability, strengths } from "./charts.js";
+import "./data.js";
 
 const $ = (selector) => document.querySelector(selector);
 const $$ = (selector) => [...document.querySelectorAll(selector)];
