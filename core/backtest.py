@@ -224,11 +224,15 @@ def walk_forward(
     starts, ends, days, n_trains, rhos = (np.array(column) for column in zip(*fitted, strict=True))
     sizes = ends - starts
     lam, mu = np.exp(np.concatenate(rates, axis=1))
-    # every block's 1X2 at once: one call instead of one per refit
-    probs = (
-        outcome_probabilities(lam, mu, np.repeat(rhos, sizes), max_goals)
-        if lam.size
-        else np.empty((0, 3))
+    # one call per block: each block's grid is sized by its own rates, so no forecast
+    # depends on a later block's (exact causality)
+    probs = np.concatenate(
+        [np.empty((0, 3))]
+        + [
+            outcome_probabilities(np.exp(r[0]), np.exp(r[1]), rh, max_goals)
+            for r, rh in zip(rates, rhos, strict=True)
+            if r.shape[1]
+        ]
     )
     pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
     return pd.DataFrame(
