@@ -33,7 +33,7 @@ FEATURES = ("dc_home", "dc_draw", "dc_away", "poisson_draw", "market_draw")
 COMPONENTS = ("poisson", "dixon_coles", "market")
 # Prices collected a day or two before kick-off, best book first (never closing prices:
 # they do not exist when a forecast is issued; maximum prices are no single book).
-PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre")
+PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "bbav_pre", "b365_pre")
 _EPS = 1e-9
 
 

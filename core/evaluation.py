@@ -62,7 +62,7 @@ def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 # quality" in the README).  Pre-match prices are what a forecast issued a day or two before
 # kick-off competes with; closing prices are the ceiling.
 BENCHMARK_SOURCES = {
-    "pre": ("pinnacle_pre", "avg_pre"),
+    "pre": ("pinnacle_pre", "avg_pre", "bbav_pre"),
     "close": ("pinnacle_close", "avg_close"),
 }
 

@@ -112,12 +112,15 @@ def _shin(q: np.ndarray) -> np.ndarray:
 
 # Preference order for the market baseline: closing prices first (the sharpest), Pinnacle
 # before the market average; then pre-match prices when no closing price is published.
+# ``avg_pre`` is football-data's own average (Avg*, from 2019/20), ``bbav_pre`` BetBrain's
+# (BbAv*, to 2018/19): two sources, never reported under one name.
 MARKET_SOURCES = (
     "pinnacle_close",
     "avg_close",
     "b365_close",
     "pinnacle_pre",
     "avg_pre",
+    "bbav_pre",
     "b365_pre",
     "max_close",
     "max_pre",

@@ -71,7 +71,7 @@ __all__ = [
 
 MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 # Prices a forecast issued a day or two before kick-off can have: what blends train on.
-PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
+PRE_MATCH_SOURCES = ("pinnacle_pre", "avg_pre", "bbav_pre", "b365_pre", "max_pre")
 MIN_MATCHES = 300
 Progress = Callable[[str, float, str, dict[str, Any] | None], object]
 

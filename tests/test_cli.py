@@ -30,7 +30,11 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     assert sum(out["market_sources"].values()) == out["n"]
     assert out["leagues"] == ["E0"]
     # the pre-match market is the benchmark, one source; closing is the ceiling
-    assert out["market_kind"] == "pre" and out["market_source"] in ("pinnacle_pre", "avg_pre")
+    assert out["market_kind"] == "pre" and out["market_source"] in (
+        "pinnacle_pre",
+        "avg_pre",
+        "bbav_pre",
+    )
     assert out["n"] + out["matches_without_market"] == out["matches_predicted"]
     assert out["ceiling"]["market_source"] == "pinnacle_close"
     assert out["ceiling"]["market"]["rps"] < out["market"]["rps"]

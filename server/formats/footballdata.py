@@ -110,15 +110,21 @@ _RESULTS: frozenset[str] = frozenset({"H", "D", "A"})
 _BOOKS_1X2: dict[str, dict[str, tuple[str, ...]]] = {
     "pinnacle": {"pre": ("PS",), "close": ("PSC",)},
     "b365": {"pre": ("B365",), "close": ("B365C",)},
-    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
+    "avg": {"pre": ("Avg",), "close": ("AvgC",)},
     "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
 }
 _BOOKS_OU: dict[str, dict[str, tuple[str, ...]]] = {
     "pinnacle": {"pre": ("P",), "close": ("PC",)},
     "b365": {"pre": ("B365",), "close": ("B365C",)},
-    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
+    "avg": {"pre": ("Avg",), "close": ("AvgC",)},
     "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
 }
+
+
+# Sources added later (their columns come last, in the table's column order): BetBrain's
+# average of the files to 2018/19, another source than football-data's own Avg (migration
+# 0006), 1X2 and over/under 2.5.
+_ADDED_BOOKS: dict[str, dict[str, tuple[str, ...]]] = {"bbav": {"pre": ("BbAv",)}}
 
 
 def _build_odds_columns() -> dict[str, tuple[str, ...]]:
@@ -131,6 +137,12 @@ def _build_odds_columns() -> dict[str, tuple[str, ...]]:
                 columns[f"{book}_{kind}_{outcome}"] = tuple(p + suffix for p in prefixes)
     for book, kinds in _BOOKS_OU.items():
         for kind, prefixes in kinds.items():
+            columns[f"{book}_{kind}_over25"] = tuple(p + ">2.5" for p in prefixes)
+            columns[f"{book}_{kind}_under25"] = tuple(p + "<2.5" for p in prefixes)
+    for book, kinds in _ADDED_BOOKS.items():
+        for kind, prefixes in kinds.items():
+            for outcome in ("h", "d", "a"):
+                columns[f"{book}_{kind}_{outcome}"] = tuple(p + outcome.upper() for p in prefixes)
             columns[f"{book}_{kind}_over25"] = tuple(p + ">2.5" for p in prefixes)
             columns[f"{book}_{kind}_under25"] = tuple(p + "<2.5" for p in prefixes)
     return columns
