@@ -59,7 +59,11 @@ def _diff(frame: pd.DataFrame, name: str, y: np.ndarray) -> dict[str, Any] | Non
     if ok.sum() < 2:
         return None
     d = metrics.rps_per_match(p[ok], y[ok]) - metrics.rps_per_match(m[ok], y[ok])
-    return {"n": int(ok.sum()), "diff": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(d.size))}
+    return {
+        "n": int(ok.sum()),
+        "diff": float(d.mean()),
+        "se": float(d.std(ddof=1) / np.sqrt(d.size)),
+    }
 
 
 def _block(frame: pd.DataFrame) -> dict[str, Any]:
