@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,9 @@ class Benchmark:
     source: str  # e.g. "pinnacle_pre"; "" when no source has any price
     probs: np.ndarray
     missing: int  # matches without a price from ``source``
+    # every candidate source's missing count, the chosen one's included: nothing is
+    # switched silently
+    missing_by_source: dict[str, int] = field(default_factory=dict)
 
     @property
     def priced(self) -> np.ndarray:
@@ -89,14 +92,14 @@ def benchmark_market(frame: pd.DataFrame, kind: str = "pre", method: str = "powe
     if kind not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {kind!r}; use 'pre' or 'close'")
     best: Benchmark | None = None
+    counts: dict[str, int] = {}
     for source in BENCHMARK_SOURCES[kind]:
         probs, used = market_probabilities(frame, method=method, sources=(source,))
-        missing = int((used == "").sum())
+        missing = counts[source] = int((used == "").sum())
         if best is None or missing < best.missing:
             best = Benchmark(kind, source, probs, missing)
-        if missing == 0:
-            break
     assert best is not None
+    best.missing_by_source = counts
     if best.missing == len(frame):
         best.source = ""
     return best
@@ -124,6 +127,7 @@ def versus_ceiling(
     return {
         "market_kind": "close",
         "market_source": ceiling.source,
+        "matches_without_source": ceiling.missing_by_source,
         "n": c["n"],
         "market": c["market"],
         "rps_diff": c["rps_diff"],
@@ -190,6 +194,7 @@ def backtest_report(
     summary["market_sources"] = {bench.source: int(priced.sum())}
     summary["matches_predicted"] = len(fc)
     summary["matches_without_market"] = bench.missing
+    summary["matches_without_source"] = bench.missing_by_source
     summary["components"] = {
         name: versus(fc[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[
             priced], bench.probs[priced], y[priced])
@@ -299,4 +304,11 @@ def format_report(s: dict[str, Any]) -> str:
             f"matches without {s['market_source']} prices (not scored): "
             f"{s['matches_without_market']}"
         )
+    lacking = s.get("matches_without_source", {}) | s.get("ceiling", {}).get(
+        "matches_without_source", {}
+    )
+    lines.append(
+        "matches each price source lacks (one source per run, never mixed): "
+        + ", ".join(f"{k} {v}" for k, v in lacking.items())
+    )
     return "\n".join(lines)

@@ -36,7 +36,13 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
         "bbav_pre",
     )
     assert out["n"] + out["matches_without_market"] == out["matches_predicted"]
+    # every candidate source says how many matches it lacks; the chosen one lacks fewest
+    lacking = out["matches_without_source"]
+    assert set(lacking) == {"pinnacle_pre", "avg_pre", "bbav_pre"}
+    assert lacking[out["market_source"]] == out["matches_without_market"] == min(lacking.values())
+    assert lacking["avg_pre"] > 0 and lacking["bbav_pre"] > 0  # one era each
     assert out["ceiling"]["market_source"] == "pinnacle_close"
+    assert set(out["ceiling"]["matches_without_source"]) == {"pinnacle_close", "avg_close"}
     assert out["ceiling"]["market"]["rps"] < out["market"]["rps"]
     for name in ("dixon_coles", "market_implied"):
         c = out["components"][name]
