@@ -27,7 +27,7 @@ import pandas as pd
 from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
-from core.markets import outcome_probabilities
+from core.markets import feasible_rho, outcome_probabilities
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
 
@@ -66,6 +66,7 @@ def walk_forward(
     progress: Callable[[int, int], object] | None = None,
     targets: tuple[Any, Any] | None = None,
     dependence: float = 0.0,
+    dependence_targets: Any = None,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -78,12 +79,16 @@ def walk_forward(
     the rates implied by each match's prices, :func:`core.market_model.market_rates`, or
     goals mixed with shots on target) fitted instead of the goals by Poisson
     pseudo-likelihood (``rho`` is then not fitted; ``dependence`` is the fixed rho of the
-    predicted grids).  A row whose target is NaN is predicted but never trained on; a block
+    predicted grids; with ``dependence_targets``, a rho per row of ``matches`` such as the
+    one implied by its prices, :func:`core.market_model.market_rates_rho`, each block's grids
+    use the decay-weighted mean of its training rows' finite values instead, moved inside
+    each fixture's bounds).  A row whose target is NaN is predicted but never trained on; a block
     with no earlier target is not predicted.  A forecast never uses its own row's target:
     only rows before the block train.
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
-    columns p_home, p_draw, p_away, home_rate, away_rate, refit_date and n_train.
+    columns p_home, p_draw, p_away, home_rate, away_rate, refit_date, n_train and rho (the
+    block's grid rho before it is moved inside any fixture's bounds).
     """
     if refit_days < 1:
         raise InvalidInputError(f"refit_days must be at least 1, got {refit_days}")
@@ -115,6 +120,7 @@ def walk_forward(
         raise InvalidInputError("a team cannot play itself")
     if targets is None:
         row_of, goals_h, goals_a = None, hg, ag
+        row_rho = None
         fit_rho, grid_rho = rho, None
     else:
         tx = np.asarray(targets[0], dtype=float)
@@ -128,6 +134,12 @@ def walk_forward(
         row_of = np.flatnonzero(ok)
         goals_h, goals_a = tx[row_of], ty[row_of]
         fit_rho, grid_rho = False, float(dependence)
+        row_rho = None
+        if dependence_targets is not None:
+            row_rho = np.asarray(dependence_targets, dtype=float)
+            if row_rho.shape != (len(matches),):
+                raise InvalidInputError("dependence_targets needs one value per match")
+            row_rho = row_rho[order][row_of]
     if "league" in frame.columns:
         league, _ = pd.factorize(frame["league"].to_numpy())
     else:
@@ -205,7 +217,12 @@ def walk_forward(
 
         p = solution.params
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
-        fitted.append((lo, hi, t, lo - train_lo, p.rho if grid_rho is None else grid_rho))
+        block_rho = p.rho if grid_rho is None else grid_rho
+        if row_rho is not None:
+            known = np.isfinite(row_rho[ex])
+            if known.any():
+                block_rho = float(np.average(row_rho[ex][known], weights=weights[known]))
+        fitted.append((lo, hi, t, lo - train_lo, block_rho))
         rates.append(
             np.stack([p.home + p.attack[bh] - p.defence[ba], p.attack[ba] - p.defence[bh]])
         )
@@ -229,7 +246,9 @@ def walk_forward(
     probs = np.concatenate(
         [np.empty((0, 3))]
         + [
-            outcome_probabilities(np.exp(r[0]), np.exp(r[1]), rh, max_goals)
+            outcome_probabilities(
+                np.exp(r[0]), np.exp(r[1]), feasible_rho(rh, np.exp(r[0]), np.exp(r[1])), max_goals
+            )
             for r, rh in zip(rates, rhos, strict=True)
             if r.shape[1]
         ]
@@ -247,6 +266,7 @@ def walk_forward(
             .astype("datetime64[D]")
             .astype("datetime64[ns]"),
             "n_train": np.repeat(n_trains, sizes).astype(np.int64),
+            "rho": np.repeat(rhos.astype(float), sizes),
         },
         index=frame.index[pos],
     )

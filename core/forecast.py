@@ -20,7 +20,7 @@ import pandas as pd
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
-from core.market_model import market_rates
+from core.market_model import market_rates_rho
 from core.pool import pool_walk_forward
 
 __all__ = [
@@ -129,9 +129,10 @@ def engine_forecast(
     """
     if len(frame) == 0:
         raise InvalidInputError("no matches to forecast")
-    lam, mu, _ = market_rates(frame, method=margin)
+    lam, mu, rho, _ = market_rates_rho(frame, method=margin)
     lam = pd.Series(lam, index=frame.index)
     mu = pd.Series(mu, index=frame.index)
+    rho = pd.Series(rho, index=frame.index)
     if shots is not None:
         sx, sy = shots_targets(frame, shots)
         sx = pd.Series(sx, index=frame.index)
@@ -167,7 +168,8 @@ def engine_forecast(
             extra = {}
             if kind == "market_implied":
                 m_xi = MARKET_XI if market_xi is None else market_xi
-                extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2}
+                extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2,
+                         "dependence_targets": rho[g.index].to_numpy()}  # fmt: skip
                 if window_days is None and m_xi > 0:
                     # matches whose weight has decayed below 1e-4 are left out: same fit
                     extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))
