@@ -49,7 +49,14 @@ from core.draw import PRE_MATCH_SOURCES as DRAW_MARKET_SOURCES
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
-from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast, pooled_rates
+from core.forecast import (
+    MARKET_L2,
+    MARKET_XI,
+    POOL_DEFAULT,
+    POOL_PRIOR_MATCHES,
+    engine_forecast,
+    pooled_rates,
+)
 from core.market_model import MarketImplied, market_rates_rho
 from core.markets import MatchProbabilities, feasible_rho, score_grid
 from core.odds import market_probabilities
@@ -384,7 +391,9 @@ def _fit_market_implied(
         wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
     ]
     rows = np.flatnonzero(train_rows)
-    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
+    pool = LogLinearPool(default=POOL_DEFAULT, prior_matches=POOL_PRIOR_MATCHES).fit(
+        [c[rows] for c in components], y[rows]
+    )
     weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
     report.log(
         "fit",
