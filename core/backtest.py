@@ -11,7 +11,8 @@ data unless it appears within the data's first 90 days.  Every team has a Gaussi
 precision ``l2`` (about ``l2 / 1.4`` matches' worth of data) on its attack and on its defence
 relative to the mean defence; an established team's prior mean is an average team (0), a new team's
 is the mean of the ``promoted_k`` weakest established teams of its league in the previous
-fit ("promoted teams start as strong as the weakest teams they join").  A team with no past
+fit ("promoted teams start as strong as the weakest teams they join"); so does a team back
+after longer than the training window (no match of it left to fit).  A team with no past
 match at all is therefore predicted from the prior alone.
 """
 
@@ -67,6 +68,7 @@ def walk_forward(
     targets: tuple[Any, Any] | None = None,
     dependence: float = 0.0,
     dependence_targets: Any = None,
+    season_carry: float = 1.0,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -85,6 +87,11 @@ def walk_forward(
     each fixture's bounds).  A row whose target is NaN is predicted but never trained on; a block
     with no earlier target is not predicted.  A forecast never uses its own row's target:
     only rows before the block train.
+
+    ``season_carry``: once a league's new season has begun (its first match after a break
+    of more than 30 days falls in the block or earlier), the matches of its earlier seasons
+    weigh this much more (below 1: carried-over ratings shrink toward the prior and the new
+    season's matches count more).
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
     columns p_home, p_draw, p_away, home_rate, away_rate, refit_date, n_train and rho (the
@@ -145,6 +152,13 @@ def walk_forward(
     else:
         league = np.zeros(m, dtype=np.intp)
 
+    # each row's season within its league: a new one after a break of more than 30 days
+    season = np.zeros(m, dtype=np.int64)
+    for lg in np.unique(league):
+        rows_lg = np.flatnonzero(league == lg)
+        season[rows_lg] = np.cumsum(np.diff(day[rows_lg], prepend=day[rows_lg[0]]) > 30)
+    n_leagues = int(league.max()) + 1 if m else 1
+    current_season = np.zeros(n_leagues, dtype=np.int64)  # latest season begun, per league
     first_day = np.full(n_all, np.iinfo(np.int64).max)
     np.minimum.at(first_day, home, day)
     np.minimum.at(first_day, away, day)
@@ -182,6 +196,9 @@ def walk_forward(
             first_day[away[lo:hi]] >= t, league[lo:hi], state.last_league[away[lo:hi]]
         )
         is_new = ~established[local_teams] & (first_day[local_teams] > t - new_team_days)
+        # a team back after longer than the training window (relegated, now promoted) has
+        # no match to fit: it starts as a newcomer, not as an average team
+        is_new |= last_row[local_teams] < train_lo
         local = np.full(n_all, -1, dtype=np.int32)
         local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
@@ -199,6 +216,10 @@ def walk_forward(
             weights = growth[rows_ex] * np.exp(-xi * float(t - day[0]))
         else:
             weights = np.exp(-xi * (t - day[rows_ex]).astype(float))
+        if season_carry != 1.0:
+            np.maximum.at(current_season, league[:lo], season[:lo])
+            older = season[rows_ex] < current_season[league[rows_ex]]
+            weights = np.where(older, weights * season_carry, weights)
         problem = Problem(
             home_idx=local[home[rows_ex]],
             away_idx=local[away[rows_ex]],

@@ -149,13 +149,16 @@ def backtest_report(
     shots: float | None = None,
     market_xi: float | None = None,
     market_l2: float | None = None,
+    group_by: str | None = "country",
     progress: Callable[[float, str], object] | None = None,
 ) -> BacktestReport:
     """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
     ``frame`` (the football-data parser's columns), scored against one market source
     (``market``: pre-match by default, or closing) on every match that source prices, with
-    each component alone and the closing market as the ceiling.  ``progress(fraction,
-    message)`` is passed to the walk-forward."""
+    each component alone and the closing market as the ceiling.  ``group_by``: a column
+    whose groups (countries: each with its own home advantage, promoted and relegated
+    clubs connected) are walked forward separately, when ``frame`` has it.
+    ``progress(fraction, message)`` is passed to the walk-forward."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
     fc = engine_forecast(
@@ -170,6 +173,7 @@ def backtest_report(
         shots=shots,
         market_xi=market_xi,
         market_l2=market_l2,
+        group_by=group_by if group_by is not None and group_by in frame else None,
         progress=progress,
     )
     fc = fc[fc["p_home"].notna()]
@@ -225,6 +229,7 @@ def backtest_report(
         "shots": shots,
         "market_xi": MARKET_XI if market_xi is None else market_xi,
         "market_l2": MARKET_L2 if market_l2 is None else market_l2,
+        "group_by": group_by if group_by is not None and group_by in frame else None,
     }
     predictions = pd.DataFrame(
         {

@@ -26,6 +26,7 @@ from core.pool import pool_walk_forward
 __all__ = [
     "COMPONENTS",
     "MARKET_L2",
+    "MARKET_SEASON_CARRY",
     "MARKET_XI",
     "POOL_DEFAULT",
     "POOL_PRIOR_MATCHES",
@@ -47,6 +48,10 @@ POOL_DEFAULT = (0.0, 1.0)
 # walk-forward weights swung between -0.3 and +0.16 on Dixon-Coles and the pool lost to
 # the market-implied ratings alone out of sample (issue 21).
 POOL_PRIOR_MATCHES = 10_000.0
+# Once a league's new season has begun, the market-implied ratings weigh its earlier
+# seasons' prices this much more (summer transfers and promotions make last season's prices
+# say less); chosen on the shared data (issue 21: 0.5 and 0.15 were worse).
+MARKET_SEASON_CARRY = 0.3
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
@@ -177,7 +182,8 @@ def engine_forecast(
             if kind == "market_implied":
                 m_xi = MARKET_XI if market_xi is None else market_xi
                 extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2,
-                         "dependence_targets": rho[g.index].to_numpy()}  # fmt: skip
+                         "dependence_targets": rho[g.index].to_numpy(),
+                         "season_carry": MARKET_SEASON_CARRY}  # fmt: skip
                 if window_days is None and m_xi > 0:
                     # matches whose weight has decayed below 1e-4 are left out: same fit
                     extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from server.cli.common import load_matches
+from server.cli.common import load_matches, with_country
 from server.cli.options import PATHS_HELP, add_command, add_margin, add_market
 from server.cli.values import (
     DEFAULT_L2,
@@ -106,7 +106,7 @@ def backtest(args: argparse.Namespace) -> int:
     from core import evaluation
     from server.cli.terminal import ProgressBar
 
-    frame = load_matches(args.paths)
+    frame = with_country(load_matches(args.paths))
     bar = ProgressBar("backtest")
     report = evaluation.backtest_report(
         frame,
