@@ -14,6 +14,7 @@ from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.odds import market_probabilities
+from core.pool import pool_walk_forward
 
 __all__ = [
     "BENCHMARK_SOURCES",
@@ -25,6 +26,7 @@ __all__ = [
     "format_report",
     "versus",
     "versus_ceiling",
+    "with_odds_forecast",
 ]
 
 
@@ -150,6 +152,7 @@ def backtest_report(
     market_xi: float | None = None,
     market_l2: float | None = None,
     group_by: str | None = "country",
+    with_odds: bool = False,
     progress: Callable[[float, str], object] | None = None,
 ) -> BacktestReport:
     """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
@@ -158,6 +161,8 @@ def backtest_report(
     each component alone and the closing market as the ceiling.  ``group_by``: a column
     whose groups (countries: each with its own home advantage, promoted and relegated
     clubs connected) are walked forward separately, when ``frame`` has it.
+    ``with_odds``: also the forecast combined with each match's own prices from the scored
+    source (:func:`with_odds_forecast`), scored against that same source.
     ``progress(fraction, message)`` is passed to the walk-forward."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
@@ -207,6 +212,19 @@ def backtest_report(
     top = versus_ceiling(model, y, priced, ceiling) if ceiling is not bench else None
     if top is not None:
         summary["ceiling"] = top
+    combined = None
+    if with_odds:
+        combined, weights = with_odds_forecast(fc, bench, y, rows["date"].to_numpy())
+        c = compare(combined[priced], bench.probs[priced], y[priced])
+        summary["with_odds"] = {
+            "n": c["n"],
+            "rps_diff": c["rps_diff"],
+            "rps_diff_se": c["rps_diff_se"],
+            "market_source": bench.source,
+            "model": c["model"],
+            "weights_last": dict(zip(WITH_ODDS_COMPONENTS, weights[priced][-1].tolist(),
+                                     strict=True)),
+        }  # fmt: skip
     last = fc.iloc[-1]
     summary["pool_weights"] = {
         "dixon_coles": float(last["w_dixon_coles"]),
@@ -256,7 +274,42 @@ def backtest_report(
             "market_source": np.where(priced, bench.source, ""),
         }
     )
+    if combined is not None:
+        for i, outcome in enumerate(("home", "draw", "away")):
+            predictions[f"with_odds_{outcome}"] = combined[:, i]
     return BacktestReport(summary, predictions)
+
+
+# The forecast with a fixture's own prices: the price and the two goal models, fed to the
+# pool separately (their contrast carries what the price lacks), weights walk-forward.
+WITH_ODDS_COMPONENTS = ("price", "market_implied", "dixon_coles")
+WITH_ODDS_DEFAULT = (1.0, 0.0, 0.0)
+WITH_ODDS_PRIOR_MATCHES = 2_000.0
+
+
+def with_odds_forecast(
+    fc: pd.DataFrame, bench: Benchmark, y: np.ndarray, dates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log-linear pool of each match's own margin-free price (``bench``, the scored
+    source), the market-implied ratings and Dixon-Coles (``fc``, rows like ``bench``), with
+    weights fitted on the matches played before each refit (:func:`core.pool.pool_walk_forward`,
+    a prior toward the price alone).  Rows without a price: NaN; rows without a model
+    forecast: the price."""
+    price = bench.probs
+    mi = fc[["mi_home", "mi_draw", "mi_away"]].to_numpy()
+    dc = fc[["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    mi = np.where(np.isnan(mi), dc, mi)
+    probs, weights = pool_walk_forward(
+        [price, mi, dc],
+        y,
+        pd.to_datetime(dates).to_numpy(),
+        fc["refit_date"].to_numpy(),
+        default=WITH_ODDS_DEFAULT,
+        prior_matches=WITH_ODDS_PRIOR_MATCHES,
+    )
+    missing = np.isnan(probs[:, 0]) & ~np.isnan(price[:, 0])
+    probs[missing] = price[missing]
+    return probs, weights
 
 
 def format_report(s: dict[str, Any]) -> str:
@@ -304,6 +357,14 @@ def format_report(s: dict[str, Any]) -> str:
         f"pool weights at the last refit: dixon-coles {weights['dixon_coles']:.3f}, "
         f"market-implied {weights['market_implied']:.3f}"
     )
+    if s.get("with_odds"):
+        w = s["with_odds"]
+        lines.append(
+            f"with each match's own prices ({w['market_source']}, {w['n']} matches): RPS "
+            f"{w['model']['rps']:.5f}; minus that price {w['rps_diff']:+.5f} (standard error "
+            f"{w['rps_diff_se']:.5f}); weights at the last refit: "
+            + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in w["weights_last"].items())
+        )
     if s["matches_without_market"]:
         lines.append(
             f"matches without {s['market_source']} prices (not scored): "

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from server.cli import main
@@ -87,6 +88,30 @@ def test_backtest_table_and_per_match_sources(e0_files, tmp_path, capsys):
     lines = target.read_text().splitlines()
     assert lines[0].endswith("market_source")
     assert len(lines) > 700
+
+
+def test_backtest_with_odds_scores_the_combination_against_its_own_price_source(
+    e0_files, tmp_path, capsys
+):
+    target = tmp_path / "predictions.csv"
+    argv = ["backtest", *e0_files[-4:], "--market", "pre", "--with-odds", "--json"]
+    assert main([*argv, "--predictions", str(target)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    w = out["with_odds"]
+    assert w["market_source"] == out["market_source"]
+    assert w["n"] == out["n"]
+    assert w["rps_diff"] == pytest.approx(w["model"]["rps"] - out["market"]["rps"])
+    assert 0 < w["rps_diff_se"] < 0.001
+    assert set(w["weights_last"]) == {"price", "market_implied", "dixon_coles"}
+    frame = pd.read_csv(target)
+    assert {"result", "model_draw", "with_odds_home", "with_odds_draw"} <= set(frame.columns)
+    priced = frame["market_home"].notna()
+    np.testing.assert_allclose(
+        frame.loc[priced, ["with_odds_home", "with_odds_draw", "with_odds_away"]].sum(axis=1), 1
+    )
+    # until 300 earlier matches exist the combination is the price itself
+    np.testing.assert_allclose(frame.loc[priced, "with_odds_home"].iloc[:200],
+                               frame.loc[priced, "market_home"].iloc[:200])  # fmt: skip
 
 
 def test_fit_json_is_the_registry_shape(e0_files, capsys):

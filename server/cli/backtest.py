@@ -98,6 +98,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="write per-match model and market probabilities, with the odds "
         "source used, to this CSV file",
     )
+    bt.add_argument(
+        "--with-odds",
+        action="store_true",
+        help="also score the forecast combined with each match's own pre-match prices "
+        "(price, market-implied ratings and Dixon-Coles pooled, weights walk-forward) "
+        "against that same price source",
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(handler=backtest)
 
@@ -121,6 +128,7 @@ def backtest(args: argparse.Namespace) -> int:
         shots=args.shots,
         market_xi=args.market_xi,
         market_l2=args.market_l2,
+        with_odds=args.with_odds,
         progress=bar.update,  # (fraction, message)
     )
     bar.close()
