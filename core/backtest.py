@@ -69,6 +69,7 @@ def walk_forward(
     dependence: float = 0.0,
     dependence_targets: Any = None,
     season_carry: float = 1.0,
+    season_start: tuple[float, int] | None = None,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -92,6 +93,12 @@ def walk_forward(
     of more than 30 days falls in the block or earlier), the matches of its earlier seasons
     weigh this much more (below 1: carried-over ratings shrink toward the prior and the new
     season's matches count more).
+
+    ``season_start = (xi0, days)``: blocks that begin less than ``days`` after the latest
+    season start (the first match after a break of more than 30 days, in the block or
+    earlier) decay at ``xi0`` instead of ``xi`` (and a ``window_days`` grows to where that
+    decay's weights fall below 1e-4): with few matches of the new season yet, a slow decay
+    keeps the earlier seasons' many matches in view.
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
     columns p_home, p_draw, p_away, home_rate, away_rate, refit_date, n_train and rho (the
@@ -165,6 +172,7 @@ def walk_forward(
     established = first_day < day[0] + _FOUNDING_DAYS
     # decay weights as exp(xi * (day - day0)) * exp(-xi * (t - day0)): one product a refit
     # instead of an exp per match, while the growth factor stays far from overflowing
+    breaks = np.flatnonzero(np.diff(day, prepend=day[0]) > 30)  # first rows of seasons
     span = float(day[-1] - day[0])
     growth = np.exp(xi * (day - day[0]).astype(float)) if xi * span < 600.0 else None
 
@@ -176,7 +184,14 @@ def walk_forward(
     rates: list[np.ndarray] = []
     blocks = _blocks(day, start_day, refit_days)
     for b, (t, lo, hi) in enumerate(blocks):
-        train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
+        early = False
+        window = window_days
+        if season_start is not None:
+            starts_so_far = breaks[: np.searchsorted(breaks, hi)]
+            early = starts_so_far.size > 0 and t - day[starts_so_far[-1]] < season_start[1]
+            if early and window is not None:  # the same 1e-4 weight cut at the slower decay
+                window = max(window, int(np.ceil(np.log(1e4) / max(season_start[0], 1e-9))))
+        train_lo = 0 if window is None else int(np.searchsorted(day, t - window))
         if lo > state.seen:
             new_rows = np.arange(state.seen, lo)
             state.last_league[home[state.seen : lo]] = league[state.seen : lo]
@@ -212,7 +227,10 @@ def walk_forward(
             if progress is not None:
                 progress(b + 1, len(blocks))
             continue
-        if growth is not None:
+        if early:
+            assert season_start is not None
+            weights = np.exp(-season_start[0] * (t - day[rows_ex]).astype(float))
+        elif growth is not None:
             weights = growth[rows_ex] * np.exp(-xi * float(t - day[0]))
         else:
             weights = np.exp(-xi * (t - day[rows_ex]).astype(float))

@@ -27,6 +27,7 @@ __all__ = [
     "COMPONENTS",
     "MARKET_L2",
     "MARKET_SEASON_CARRY",
+    "MARKET_SEASON_START",
     "MARKET_XI",
     "POOL_DEFAULT",
     "POOL_PRIOR_MATCHES",
@@ -39,8 +40,8 @@ COMPONENTS = ("dixon_coles", "market_implied")
 # Decay and prior of the market-implied ratings, chosen on the 2016/17-2018/19 seasons of the
 # shared data only (README, "Model quality"): prices move with news, so recent ones say more
 # than results do, and a rate inverted from prices is far less noisy than a score.
-MARKET_XI = 0.02  # per day: a half-life of 35 days
-MARKET_L2 = 0.1
+MARKET_XI = 0.04  # per day: a half-life of 17 days
+MARKET_L2 = 0.01
 # Pool weights (Dixon-Coles, market-implied) until 300 earlier forecasts exist: the weights
 # fitted on 2016/17-2018/19 were about (0.0, 1.05).
 POOL_DEFAULT = (0.0, 1.0)
@@ -52,6 +53,10 @@ POOL_PRIOR_MATCHES = 10_000.0
 # seasons' prices this much more (summer transfers and promotions make last season's prices
 # say less); chosen on the shared data (issue 21: 0.5 and 0.15 were worse).
 MARKET_SEASON_CARRY = 0.3
+# ... and in the first 14 days of a season (two weekly blocks) they decay at 0.005 per day,
+# not MARKET_XI: with one or two new-season matches per team, the earlier seasons' many
+# prices say more than a fast decay lets them (issue 21, weeks 0-2 of a season).
+MARKET_SEASON_START = (0.005, 14)
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
@@ -183,7 +188,8 @@ def engine_forecast(
                 m_xi = MARKET_XI if market_xi is None else market_xi
                 extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2,
                          "dependence_targets": rho[g.index].to_numpy(),
-                         "season_carry": MARKET_SEASON_CARRY}  # fmt: skip
+                         "season_carry": MARKET_SEASON_CARRY,
+                         "season_start": MARKET_SEASON_START}  # fmt: skip
                 if window_days is None and m_xi > 0:
                     # matches whose weight has decayed below 1e-4 are left out: same fit
                     extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))

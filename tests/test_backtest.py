@@ -93,6 +93,26 @@ def test_season_carry_weighs_earlier_seasons_less_once_a_season_has_begun(league
     assert not np.allclose(plain.loc[late, "p_home"], carry.loc[late, "p_home"])
 
 
+def test_season_start_decay_changes_only_the_first_blocks_of_a_season(league):
+    frame = league.copy()
+    second = np.arange(len(frame)) >= 56
+    frame.loc[second, "date"] += pd.Timedelta(days=60)
+    plain = walk_forward(frame, burn_in_days=30, xi=0.04)
+    same = walk_forward(frame, burn_in_days=30, xi=0.04, season_start=(0.04, 14))
+    pd.testing.assert_frame_equal(plain, same)  # the same weights, but for rounding
+    slow = walk_forward(frame, burn_in_days=30, xi=0.04, season_start=(0.001, 14))
+    begins = frame.loc[second, "date"].min()
+    early = (plain["refit_date"] > begins - pd.Timedelta(days=7)) & (
+        plain["refit_date"] < begins + pd.Timedelta(days=14)
+    )
+    assert early.sum() > 0
+    before = plain["refit_date"] <= begins - pd.Timedelta(days=7)
+    pd.testing.assert_frame_equal(plain[before], slow[before], check_exact=True)
+    # later blocks: the same fit, warm-started elsewhere (equal to the solver's tolerance)
+    pd.testing.assert_frame_equal(plain[~early & ~before], slow[~early & ~before])
+    assert not np.allclose(plain.loc[early, "p_home"], slow.loc[early, "p_home"])
+
+
 def test_window_limits_the_training_set(league):
     result = walk_forward(league, window_days=100, burn_in_days=150)
     assert result["n_train"].max() <= 100
