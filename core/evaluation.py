@@ -11,6 +11,7 @@ import pandas as pd
 
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI
+from core.betting import betting_report, format_betting
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.odds import market_probabilities
@@ -224,7 +225,9 @@ def backtest_report(
             "model": c["model"],
             "weights_last": dict(zip(WITH_ODDS_COMPONENTS, weights[priced][-1].tolist(),
                                      strict=True)),
+            "betting": betting_report(rows, combined, y),
         }  # fmt: skip
+    summary["betting"] = betting_report(rows, model, y)
     last = fc.iloc[-1]
     summary["pool_weights"] = {
         "dixon_coles": float(last["w_dixon_coles"]),
@@ -357,6 +360,8 @@ def format_report(s: dict[str, Any]) -> str:
         f"pool weights at the last refit: dixon-coles {weights['dixon_coles']:.3f}, "
         f"market-implied {weights['market_implied']:.3f}"
     )
+    if s.get("betting"):
+        lines += format_betting(s["betting"], "engine")
     if s.get("with_odds"):
         w = s["with_odds"]
         lines.append(
@@ -365,6 +370,7 @@ def format_report(s: dict[str, Any]) -> str:
             f"{w['rps_diff_se']:.5f}); weights at the last refit: "
             + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in w["weights_last"].items())
         )
+        lines += format_betting(w["betting"], "with odds")
     if s["matches_without_market"]:
         lines.append(
             f"matches without {s['market_source']} prices (not scored): "

@@ -103,6 +103,10 @@ def test_backtest_with_odds_scores_the_combination_against_its_own_price_source(
     assert w["rps_diff"] == pytest.approx(w["model"]["rps"] - out["market"]["rps"])
     assert 0 < w["rps_diff_se"] < 0.001
     assert set(w["weights_last"]) == {"price", "market_implied", "dixon_coles"}
+    for bets in (out["betting"], w["betting"]):  # ROI, Kelly growth and CLV, per source
+        overall = bets["sources"]["max_pre"]["overall"]
+        assert overall["bets"] > 0 and len(overall["roi_ci"]) == 2
+        assert set(bets["sources"]["max_pre"]["leagues"]) == {"E0"}
     frame = pd.read_csv(target)
     assert {"result", "model_draw", "with_odds_home", "with_odds_draw"} <= set(frame.columns)
     priced = frame["market_home"].notna()

@@ -11,6 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.betting import betting_report
 from core.errors import InvalidInputError, UnknownTeamError
 from core.evaluation import BENCHMARK_SOURCES, benchmark_market, compare, versus_ceiling
 from core.markets import MatchProbabilities
@@ -404,6 +405,7 @@ async def evaluate(
     in_sample = 0
     if reference:
         in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
+    result["betting"] = await asyncio.to_thread(betting_report, frame, probs, y)
     result.update(
         model_version=model["version"],
         market_kind=market,
