@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import load_football_data
 from core import metrics
+from core.betting import format_betting
 
 SINCE = pd.Timestamp("2019-07-01")  # seasons after the ones the settings were chosen on
 PHASES = ((0, 2), (3, 5), (6, 11), (12, 99))
@@ -145,12 +146,15 @@ def render(r: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"backtest market source: {s['market_source']}, "
                      f"matches without it: {s['matches_without_market']}")  # fmt: skip
+        lines.append(f"matches each source lacks: {s['matches_without_source']}")
+        lines += format_betting(s["betting"], "engine")
         if s.get("with_odds"):
             w = s["with_odds"]
             lines.append(
                 f"with each match's own prices ({w['market_source']}): {w['rps_diff']:+.5f} "
                 f"({w['rps_diff_se']:.5f}) on {w['n']} matches"
             )
+            lines += format_betting(w["betting"], "with odds")
     return "\n".join(lines)
 
 
@@ -175,8 +179,9 @@ def main() -> None:
             pred.to_csv(args.predictions, index=False)
     result = analyse(pred)
     if summary is not None:
-        result["summary"] = {k: summary.get(k) for k in
-                             ("market_source", "matches_without_market", "with_odds")}  # fmt: skip
+        keys = ("market_source", "matches_without_market", "matches_without_source",
+                "with_odds", "betting")  # fmt: skip
+        result["summary"] = {k: summary.get(k) for k in keys}
     print(json.dumps(result, indent=2) if args.json else render(result))
 
 
