@@ -69,7 +69,7 @@ def walk_forward(
     dependence: float = 0.0,
     dependence_targets: Any = None,
     season_carry: float = 1.0,
-    season_start: tuple[float, int] | None = None,
+    season_decay: tuple[tuple[int, float | None], ...] | None = None,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -94,11 +94,12 @@ def walk_forward(
     weigh this much more (below 1: carried-over ratings shrink toward the prior and the new
     season's matches count more).
 
-    ``season_start = (xi0, days)``: blocks that begin less than ``days`` after the latest
-    season start (the first match after a break of more than 30 days, in the block or
-    earlier) decay at ``xi0`` instead of ``xi`` (and a ``window_days`` grows to where that
-    decay's weights fall below 1e-4): with few matches of the new season yet, a slow decay
-    keeps the earlier seasons' many matches in view.
+    ``season_decay = ((day, xi), ...)`` (days ascending, the first 0): the decay of a block
+    that begins ``day`` or more days after the latest season start (the first match after
+    a break of more than 30 days, in the block or earlier); ``None``: ``xi``.  Before any
+    season start, ``xi``.  A ``window_days`` grows where a slower decay needs it (weights
+    below 1e-4 are left out).  For example a slow decay in a season's first weeks keeps the
+    earlier seasons' many matches in view while each team has played once or twice.
 
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
     columns p_home, p_draw, p_away, home_rate, away_rate, refit_date, n_train and rho (the
@@ -184,13 +185,16 @@ def walk_forward(
     rates: list[np.ndarray] = []
     blocks = _blocks(day, start_day, refit_days)
     for b, (t, lo, hi) in enumerate(blocks):
-        early = False
+        block_xi = xi
         window = window_days
-        if season_start is not None:
+        if season_decay is not None:
             starts_so_far = breaks[: np.searchsorted(breaks, hi)]
-            early = starts_so_far.size > 0 and t - day[starts_so_far[-1]] < season_start[1]
-            if early and window is not None:  # the same 1e-4 weight cut at the slower decay
-                window = max(window, int(np.ceil(np.log(1e4) / max(season_start[0], 1e-9))))
+            if starts_so_far.size:
+                into = max(t - day[starts_so_far[-1]], 0)  # the block may hold the start
+                piece = [x for d, x in season_decay if d <= into]
+                block_xi = xi if not piece or piece[-1] is None else float(piece[-1])
+            if window is not None and block_xi < xi:  # the same 1e-4 cut at a slower decay
+                window = max(window, int(np.ceil(np.log(1e4) / max(block_xi, 1e-9))))
         train_lo = 0 if window is None else int(np.searchsorted(day, t - window))
         if lo > state.seen:
             new_rows = np.arange(state.seen, lo)
@@ -227,9 +231,8 @@ def walk_forward(
             if progress is not None:
                 progress(b + 1, len(blocks))
             continue
-        if early:
-            assert season_start is not None
-            weights = np.exp(-season_start[0] * (t - day[rows_ex]).astype(float))
+        if block_xi != xi:
+            weights = np.exp(-block_xi * (t - day[rows_ex]).astype(float))
         elif growth is not None:
             weights = growth[rows_ex] * np.exp(-xi * float(t - day[0]))
         else:

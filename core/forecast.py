@@ -27,7 +27,7 @@ __all__ = [
     "COMPONENTS",
     "MARKET_L2",
     "MARKET_SEASON_CARRY",
-    "MARKET_SEASON_START",
+    "MARKET_SEASON_DECAY",
     "MARKET_XI",
     "POOL_DEFAULT",
     "POOL_PRIOR_MATCHES",
@@ -53,10 +53,12 @@ POOL_PRIOR_MATCHES = 10_000.0
 # seasons' prices this much more (summer transfers and promotions make last season's prices
 # say less); chosen on the shared data (issue 21: 0.5 and 0.15 were worse).
 MARKET_SEASON_CARRY = 0.3
-# ... and in the first 14 days of a season (two weekly blocks) they decay at 0.005 per day,
-# not MARKET_XI: with one or two new-season matches per team, the earlier seasons' many
-# prices say more than a fast decay lets them (issue 21, weeks 0-2 of a season).
-MARKET_SEASON_START = (0.005, 14)
+# ... and their decay follows the season: 0.005 per day in its first 14 days (two weekly
+# blocks: with one or two new-season prices per team, the earlier seasons' many prices say
+# more than a fast decay lets them), MARKET_XI (or market_xi) from then on, and 0.08 from
+# day 175 (the run-in: what the market says of motivation and rotation is recent).  Issue
+# 21: weeks 0-2 of a season were +0.0036 behind the market, the last weeks +0.0019.
+MARKET_SEASON_DECAY: tuple[tuple[int, float | None], ...] = ((0, 0.005), (14, None), (175, 0.08))
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
@@ -189,7 +191,7 @@ def engine_forecast(
                 extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2,
                          "dependence_targets": rho[g.index].to_numpy(),
                          "season_carry": MARKET_SEASON_CARRY,
-                         "season_start": MARKET_SEASON_START}  # fmt: skip
+                         "season_decay": MARKET_SEASON_DECAY}  # fmt: skip
                 if window_days is None and m_xi > 0:
                     # matches whose weight has decayed below 1e-4 are left out: same fit
                     extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))

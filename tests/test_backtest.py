@@ -98,9 +98,9 @@ def test_season_start_decay_changes_only_the_first_blocks_of_a_season(league):
     second = np.arange(len(frame)) >= 56
     frame.loc[second, "date"] += pd.Timedelta(days=60)
     plain = walk_forward(frame, burn_in_days=30, xi=0.04)
-    same = walk_forward(frame, burn_in_days=30, xi=0.04, season_start=(0.04, 14))
+    same = walk_forward(frame, burn_in_days=30, xi=0.04, season_decay=((0, 0.04), (14, None)))
     pd.testing.assert_frame_equal(plain, same)  # the same weights, but for rounding
-    slow = walk_forward(frame, burn_in_days=30, xi=0.04, season_start=(0.001, 14))
+    slow = walk_forward(frame, burn_in_days=30, xi=0.04, season_decay=((0, 0.001), (14, None)))
     begins = frame.loc[second, "date"].min()
     early = (plain["refit_date"] > begins - pd.Timedelta(days=7)) & (
         plain["refit_date"] < begins + pd.Timedelta(days=14)
@@ -111,6 +111,10 @@ def test_season_start_decay_changes_only_the_first_blocks_of_a_season(league):
     # later blocks: the same fit, warm-started elsewhere (equal to the solver's tolerance)
     pd.testing.assert_frame_equal(plain[~early & ~before], slow[~early & ~before])
     assert not np.allclose(plain.loc[early, "p_home"], slow.loc[early, "p_home"])
+    # the block that holds the season's first match (its refit day comes before it) too
+    holds = (plain["refit_date"] < begins) & (plain["refit_date"] > begins - pd.Timedelta(days=7))
+    assert holds.sum() > 0
+    assert not np.allclose(plain.loc[holds, "p_home"], slow.loc[holds, "p_home"])
 
 
 def test_window_limits_the_training_set(league):
