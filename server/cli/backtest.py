@@ -101,9 +101,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bt.add_argument(
         "--with-odds",
         action="store_true",
-        help="also score the forecast combined with each match's own pre-match prices "
-        "(price, market-implied ratings and Dixon-Coles pooled, weights walk-forward) "
-        "against that same price source",
+        help="also score the forecast combined with each match's own prices from the "
+        "scored source (pre-match with --market pre; price, market-implied ratings and "
+        "Dixon-Coles pooled, weights walk-forward) against that same source",
     )
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(handler=backtest)
