@@ -23,6 +23,7 @@ def _fits_the_description(answer: dict) -> None:
     errors = list(Draft202012Validator(schema).iter_errors(answer))
     assert not errors, f"{errors[0].message} at {list(errors[0].absolute_path)}"
 
+
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 ROOT = Path(__file__).resolve().parents[1]
 
