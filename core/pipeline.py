@@ -78,7 +78,8 @@ _PHASES = {
     "blending": (0.66, 0.86),
     "draw": (0.66, 0.92),
     "calibration": (0.86, 0.92),
-    "evaluating": (0.92, 0.97),
+    "evaluating": (0.92, 0.93),
+    "refit": (0.93, 0.99),
 }
 
 
@@ -124,8 +125,11 @@ class TrainedModel:
     weights: dict[str, Any]
     metrics: dict[str, Any]
     logs: list[str] = field(default_factory=list)
-    n_train: int = 0
+    n_train: int = 0  # matches the stored (refitted) model was fitted on
     n_validation: int = 0
+    validation_weights: dict[str, Any] = field(default_factory=dict)  # the held-out fit
+    window: dict[str, Any] = field(default_factory=dict)  # data and validation windows
+    validation_forecasts: dict[str, Any] = field(default_factory=dict)
 
 
 class _Reporter:
@@ -259,7 +263,12 @@ def train(
     matches: pd.DataFrame, config: TrainingConfig, progress: Progress | None = None
 ) -> TrainedModel:
     """Train ``config.model_type`` on ``matches`` (columns date, home_team, away_team,
-    home_goals, away_goals, result, optional league, country and the canonical odds columns).
+    home_goals, away_goals, result, optional league, country, season and the canonical odds
+    columns).
+
+    Every stage is fitted twice: on the matches before the validation period, whose
+    forecasts of that period give the metrics (kept as ``validation_weights``), then on
+    every selected match (``weights``, what is stored and served).
 
     ``progress(phase, fraction, message, interim_metrics)`` is called throughout; an
     exception it raises stops training (cancellation).
@@ -274,65 +283,23 @@ def train(
     wf = _walk_forward(frame, config, report)
     is_valid = np.arange(len(frame)) >= cut
     has_forecast = wf["p_home"].notna().to_numpy()
-    train_rows = has_forecast & ~is_valid
     y = metrics.encode_outcomes(frame["result"].to_numpy())
-
-    report("fit", 0.0, "fitting the Dixon-Coles model on the pre-validation matches")
-    dc = DixonColes(xi=config.xi, l2=config.l2).fit(
-        frame.iloc[:cut], reference_date=validation_start
-    )
-    weights: dict[str, Any] = {"dixon_coles": dc.to_dict()}
-    report.log(
-        "fit",
-        f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
-        f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
-    )
-    _fit_market_implied(frame.iloc[:cut], validation_start, wf, y, train_rows, config, weights,
-                        report)  # fmt: skip
-
     features = _features(frame, wf, config.margin)
-    probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    report("dixon_coles", 1.0, "walk-forward done", _interim(probs[is_valid], y[is_valid]))
-
-    blend = calibrator = None
-    if config.model_type in ("blending", "full"):
-        rows = np.flatnonzero(train_rows)
-        if config.model_type == "full":
-            rows = rows[: int(len(rows) * 0.7)]
-        blend = _fit_blend(features.iloc[rows], y[rows], report)
-        weights["blend"] = blend.to_dict()
-        report.log("blending", blend.message())
-        probs = blend.predict(features)
-        report("blending", 1.0, "blend trained", _interim(probs[is_valid], y[is_valid]))
-    draw_block = None
+    draw_x = market_pre = None
     if config.model_type == "draw":
-        draw, draw_x, market_pre = _fit_draw(frame, wf, train_rows, y, config, report)
-        weights["draw"] = draw.to_dict()
-        weights["independent_poisson"] = (
-            Poisson(xi=config.xi, l2=config.l2)
-            .fit(frame.iloc[:cut], reference_date=validation_start)
-            .to_dict()
-        )
-        report.log("draw", draw.message())
-        probs = draw.predict_proba(draw_x)
-        no_odds = draw.predict_proba(draw_x.assign(market_draw=np.nan))
-        draw_block = (draw_x, market_pre, no_odds)
-        report("draw", 1.0, "draw model trained", _interim(probs[is_valid], y[is_valid]))
-    if config.model_type in ("calibration", "full"):
-        rows = np.flatnonzero(train_rows)
-        if config.model_type == "full":
-            rows = rows[int(len(rows) * 0.7) :]
-        report("calibration", 0.0, "fitting calibrators")
-        calibrator, cal_report = fit_calibrator(probs[rows], y[rows])
-        weights["calibrator"] = calibrator.to_dict()
-        report.log("calibration", cal_report.message())
-        probs = calibrator.predict(probs)
+        draw_x, market_pre = _draw_features(frame, wf, config, report)
+
+    held_out = _fit_stages(
+        frame, wf, features, y, has_forecast & ~is_valid, cut, validation_start, config,
+        report, draw_x, is_valid,
+    )  # fmt: skip
+    probs = held_out.probs
 
     report("evaluating", 0.0, "scoring the validation period")
     final = _validation_metrics(frame, wf, features, probs, y, is_valid, config)
-    if draw_block is not None:
-        final.update(_draw_metrics(probs, *draw_block, y, is_valid))
-    weights.update(_legacy_fields(dc, blend, probs[is_valid], y[is_valid], config))
+    if draw_x is not None and market_pre is not None:
+        no_odds = held_out.draw.predict_proba(draw_x.assign(market_draw=np.nan))
+        final.update(_draw_metrics(probs, draw_x, market_pre, no_odds, y, is_valid))
     report.log(
         "evaluating",
         (
@@ -344,7 +311,164 @@ def train(
         else f"validation: {final['n']} matches, RPS {final['rps']:.5f}",
     )
     final["validation_start"] = validation_start.date().isoformat()
-    return TrainedModel(weights, final, report.logs, n_train=cut, n_validation=int(is_valid.sum()))
+    legacy = _legacy_fields(held_out.dc, held_out.blend, probs[is_valid], y[is_valid], config)
+    validation_weights = {**held_out.weights, **legacy}
+
+    # the served model: every stage again, on every selected match
+    data_end = frame["date"].iloc[-1] + pd.Timedelta(days=1)
+    refit = _fit_stages(
+        frame, wf, features, y, has_forecast, len(frame), data_end, config,
+        _Refit(report), draw_x, None,
+    )  # fmt: skip
+    weights = {**refit.weights, **legacy, "blend_alpha": _alpha(refit.blend)}
+    report.log(
+        "refit",
+        f"refitted on all {len(frame)} selected matches "
+        f"({frame['date'].iloc[0].date()} to {frame['date'].iloc[-1].date()}): that model is "
+        "stored; the metrics are the held-out fit's",
+    )
+    return TrainedModel(
+        weights,
+        final,
+        report.logs,
+        n_train=len(frame),
+        n_validation=int(is_valid.sum()),
+        validation_weights=validation_weights,
+        window=_window(frame, is_valid),
+        validation_forecasts=_validation_forecasts(frame, probs, y, is_valid),
+    )
+
+
+@dataclass
+class _Stages:
+    weights: dict[str, Any]
+    probs: np.ndarray  # the fitted stages' forecast of every match
+    dc: DixonColes
+    blend: Blend | None = None
+    draw: Any = None
+
+
+def _fit_stages(
+    frame: pd.DataFrame,
+    wf: pd.DataFrame,
+    features: pd.DataFrame,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    cut: int,
+    reference: pd.Timestamp,
+    config: TrainingConfig,
+    report: _Reporter,
+    draw_x: pd.DataFrame | None,
+    is_valid: np.ndarray | None,
+) -> _Stages:
+    """Every stage of ``config.model_type`` fitted on the first ``cut`` matches (goal
+    models, ratings) and on the out-of-sample forecasts of ``train_rows`` (pool, blend,
+    draw model, calibrator).  ``is_valid``: the rows whose interim scores are reported."""
+
+    def interim(phase: str, message: str, p: np.ndarray) -> None:
+        scores = None if is_valid is None else _interim(p[is_valid], y[is_valid])
+        report(phase, 1.0, message, scores)
+
+    report("fit", 0.0, f"fitting the Dixon-Coles model on {cut} matches")
+    dc = DixonColes(xi=config.xi, l2=config.l2).fit(frame.iloc[:cut], reference_date=reference)
+    weights: dict[str, Any] = {"dixon_coles": dc.to_dict()}
+    report.log(
+        "fit",
+        f"Dixon-Coles: {dc.n_matches_} matches, {len(dc.teams_)} teams, "
+        f"{dc.n_iter_} Newton iterations, rho {dc.rho_:+.4f}",
+    )
+    _fit_market_implied(frame.iloc[:cut], reference, wf, y, train_rows, config, weights, report)
+    probs = features[["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    interim("dixon_coles", "walk-forward done", probs)
+
+    out = _Stages(weights, probs, dc)
+    if config.model_type in ("blending", "full"):
+        rows = np.flatnonzero(train_rows)
+        if config.model_type == "full":
+            rows = rows[: int(len(rows) * 0.7)]
+        out.blend = _fit_blend(features.iloc[rows], y[rows], report)
+        weights["blend"] = out.blend.to_dict()
+        report.log("blending", out.blend.message())
+        probs = out.blend.predict(features)
+        interim("blending", "blend trained", probs)
+    if config.model_type == "draw" and draw_x is not None:
+        report("draw", 0.85, "fitting the draw weights, floor and cap")
+        rows = np.flatnonzero(train_rows)
+        out.draw = DrawModel().fit(draw_x.iloc[rows], y[rows])
+        weights["draw"] = out.draw.to_dict()
+        weights["independent_poisson"] = (
+            Poisson(xi=config.xi, l2=config.l2)
+            .fit(frame.iloc[:cut], reference_date=reference)
+            .to_dict()
+        )
+        report.log("draw", out.draw.message())
+        probs = out.draw.predict_proba(draw_x)
+        interim("draw", "draw model trained", probs)
+    if config.model_type in ("calibration", "full"):
+        rows = np.flatnonzero(train_rows)
+        if config.model_type == "full":
+            rows = rows[int(len(rows) * 0.7) :]
+        report("calibration", 0.0, "fitting calibrators")
+        calibrator, cal_report = fit_calibrator(probs[rows], y[rows])
+        weights["calibrator"] = calibrator.to_dict()
+        report.log("calibration", cal_report.message())
+        probs = calibrator.predict(probs)
+    out.probs = probs
+    return out
+
+
+class _Refit(_Reporter):
+    """The refit's progress: one phase of its own, whatever stage reports."""
+
+    def __init__(self, parent: _Reporter) -> None:
+        self.parent = parent
+        self.logs = parent.logs
+
+    def __call__(
+        self, phase: str, within: float, message: str, interim: dict[str, Any] | None = None
+    ) -> None:
+        self.parent("refit", 0.5 if phase != "fit" else 0.1, f"refit: {message}", interim)
+
+    def log(self, phase: str, message: str) -> None:
+        self.logs.append(f"refit: {message}")
+        self(phase, 1.0, message)
+
+
+def _alpha(blend: Blend | None) -> float | None:
+    return None if blend is None else blend.alpha_
+
+
+def _window(frame: pd.DataFrame, is_valid: np.ndarray) -> dict[str, Any]:
+    """What the model was fitted on and validated on."""
+    dates = frame["date"].dt.date
+    valid = dates[is_valid]
+    leagues = sorted(frame["league"].dropna().unique()) if "league" in frame else []
+    seasons = sorted(frame["season"].dropna().unique()) if "season" in frame else []
+    return {
+        "data_from": dates.iloc[0].isoformat(),
+        "data_to": dates.iloc[-1].isoformat(),
+        "leagues": [str(x) for x in leagues],
+        "seasons": [str(x) for x in seasons],
+        "validation_from": valid.iloc[0].isoformat(),
+        "validation_to": valid.iloc[-1].isoformat(),
+    }
+
+
+def _validation_forecasts(
+    frame: pd.DataFrame, probs: np.ndarray, y: np.ndarray, is_valid: np.ndarray
+) -> dict[str, Any]:
+    """Each validation match and its held-out forecast, column by column: what two versions
+    are compared on (:mod:`core.comparison`)."""
+    rows = frame[is_valid]
+    league = rows["league"] if "league" in rows else pd.Series([""] * len(rows))
+    return {
+        "date": [d.isoformat() for d in rows["date"].dt.date],
+        "league": [str(x) for x in league],
+        "home": [str(x) for x in rows["home_team"]],
+        "away": [str(x) for x in rows["away_team"]],
+        "p": [[float(v) for v in row] for row in probs[is_valid]],
+        "y": [int(v) for v in y[is_valid]],
+    }
 
 
 def _fit_market_implied(
@@ -393,17 +517,12 @@ def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blen
     return Blend().fit(features, y, callback=on_iteration)
 
 
-def _fit_draw(
-    frame: pd.DataFrame,
-    wf: pd.DataFrame,
-    train_rows: np.ndarray,
-    y: np.ndarray,
-    config: TrainingConfig,
-    report: _Reporter,
-) -> tuple[DrawModel, pd.DataFrame, np.ndarray]:
-    """The draw model on the pre-validation forecasts: Dixon-Coles (``wf``'s component), an
-    independent Poisson walk-forward on the same schedule and the pre-match market.  Returns
-    the model, its features for every match and the pre-match market probabilities."""
+def _draw_features(
+    frame: pd.DataFrame, wf: pd.DataFrame, config: TrainingConfig, report: _Reporter
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The draw model's features for every match: Dixon-Coles (``wf``'s component), an
+    independent Poisson walk-forward on the same schedule and the pre-match market; and the
+    pre-match market probabilities."""
     poisson = _goal_walk_forward(frame, config, report, rho=False, phase="draw", phase_share=0.8)
     market, _ = market_probabilities(frame, method=config.margin, sources=DRAW_SOURCES)
     x = pd.DataFrame(
@@ -419,9 +538,7 @@ def _fit_draw(
         },
         index=frame.index,
     )
-    report("draw", 0.85, "fitting the draw weights, floor and cap")
-    rows = np.flatnonzero(train_rows)
-    return DrawModel().fit(x.iloc[rows], y[rows]), x, market
+    return x, market
 
 
 def _draw_metrics(

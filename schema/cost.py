@@ -49,6 +49,9 @@ MAX_LIMIT = 200  # the resolvers refuse a larger ``limit``
 LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Query", "leagues"): (30,),  # football-data.co.uk has 22 divisions
     ("Query", "teams"): (600,),
+    ("Query", "teamAliases"): (1000,),
+    ("ModelImport", "createdTeams"): (300,),
+    ("ModelImport", "createdLeagues"): (30,),
     ("League", "teams"): (60,),  # clubs seen in one division over ten seasons: about 50
     ("League", "seasons"): (40,),
     ("ModelVersion", "trainingLeagues"): (30,),
@@ -65,6 +68,14 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Jackpot", "fixtures"): (30,),  # server.runs.jackpots.MAX_JACKPOT_FIXTURES
     ("Jackpot", "warnings"): (5,),
     ("JackpotFixture", "sets"): (6,),  # A-E and G
+    ("ModelDetail", "perLeague"): (30,),
+    ("ModelDetail", "logs"): (200,),
+    ("Calibration", "home"): (20,),  # equal-count bins
+    ("Calibration", "draw"): (20,),
+    ("Calibration", "away"): (20,),
+    ("ModelComparison", "leagues"): (30,),
+    ("ModelComparison", "hyperparameters"): (20,),
+    ("ModelComparison", "windows"): (20,),
 }
 
 

@@ -14,6 +14,7 @@ from schema.jackpots import JackpotMutations, JackpotQueries
 from schema.types import (
     FixtureInput,
     League,
+    ModelComparison,
     ModelVersion,
     Prediction,
     ProgressEvent,
@@ -21,7 +22,8 @@ from schema.types import (
     TrainingInput,
     TrainingRun,
 )
-from server.runs import predictions, registry, training
+from schema.upkeep import UpkeepMutation, UpkeepQuery
+from server.runs import compare, predictions, registry, training
 from server.runs.events import TERMINAL
 from server.runs.services import cancel_training, follow_run, start_training
 from server.store import catalog
@@ -75,7 +77,7 @@ def _engine(info: strawberry.Info) -> Any:
 
 
 @strawberry.type
-class Query(JackpotQueries):
+class Query(JackpotQueries, UpkeepQuery):
     @strawberry.field
     @graphql_errors
     async def leagues(self, info: strawberry.Info) -> list[League]:
@@ -95,10 +97,24 @@ class Query(JackpotQueries):
         model_type: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        league: str | None = None,
     ) -> list[ModelVersion]:
         _page(limit, offset)
-        rows = await registry.list_models(_engine(info), status, model_type, limit, offset)
+        rows = await registry.list_models(
+            _engine(info), status, model_type, limit, offset, league=league
+        )
         return [ModelVersion.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Version b against version a on the validation matches both held out."
+    )
+    @graphql_errors
+    async def compare_models(self, info: strawberry.Info, a: str, b: str) -> ModelComparison:
+        engine = _engine(info)
+        result = await compare.compare_models(engine, a, b)
+        row_a = await registry.get_model(engine, a, with_weights=False)
+        row_b = await registry.get_model(engine, b, with_weights=False)
+        return ModelComparison.from_dict(result, row_a, row_b)
 
     @strawberry.field
     @graphql_errors
@@ -198,7 +214,7 @@ class Query(JackpotQueries):
 
 
 @strawberry.type
-class Mutation(JackpotMutations):
+class Mutation(JackpotMutations, UpkeepMutation):
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def start_training(

@@ -13,11 +13,16 @@ from strawberry.scalars import JSON
 from core.pipeline import MODEL_TYPES
 from core.serving import ModelCard
 from core.serving import Outcomes as CoreOutcomes
+from schema.versions import Calibration, Difference, LeaguePair, ModelDetail, PairedScores
+from server.runs.compare import model_detail
 from server.runs.phases import phase_text
 from server.runs.predictions import FixtureResult
+from server.runs.runconfig import ACTIVATE
+from server.runs.serialize import json_ready
 from server.store.tables import ModelStatus as _ModelStatus
 
 __all__ = [
+    "Activate",
     "Btts",
     "CalibrationCurves",
     "DrawParameters",
@@ -26,6 +31,7 @@ __all__ = [
     "HandicapLine",
     "HyperparametersInput",
     "League",
+    "ModelComparison",
     "ModelStatus",
     "ModelType",
     "ModelVersion",
@@ -55,6 +61,22 @@ ModelType = strawberry.enum(
 )
 
 
+@strawberry.enum(
+    description=(
+        "What happens to a new version: AUTO makes it active when no model of its type and "
+        "leagues is, or when it is not worse than the active one on their common validation "
+        "matches (paired RPS, 2 standard errors), else it stays a candidate; ALWAYS; NEVER."
+    )
+)
+class Activate(enum.Enum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+assert tuple(a.value for a in Activate) == ACTIVATE  # the service's choices
+
+
 @strawberry.type
 class League:
     id: int
@@ -63,6 +85,10 @@ class League:
     country: str
     match_count: int
     seasons: list[str]
+    last_match_date: date | None = strawberry.field(description="The league's latest match.")
+    last_ingest_at: datetime | None = strawberry.field(
+        description="When a file of the league was last ingested."
+    )
 
     @strawberry.field
     async def teams(self, info: strawberry.Info) -> list[Team]:
@@ -147,6 +173,18 @@ class ModelVersion:
     metrics: JSON | None
     config: JSON | None
     created_at: datetime
+    scope: str | None = strawberry.field(
+        default=None, description="Its leagues: one model per type and scope is active."
+    )
+    data_from: date | None = strawberry.field(
+        default=None, description="The first match the served model was fitted on."
+    )
+    data_to: date | None = strawberry.field(
+        default=None, description="The last match the served model was fitted on."
+    )
+    validation_from: date | None = None
+    validation_to: date | None = None
+    validation_matches: int | None = None
 
     @staticmethod
     def from_row(row: dict[str, Any]) -> ModelVersion:
@@ -185,6 +223,53 @@ class ModelVersion:
     async def home_advantage(self, info: strawberry.Info) -> float | None:
         return (await _card(info, self.id)).home_advantage
 
+    @strawberry.field(
+        description="Held-out scores per league, calibration with bin counts, "
+        "hyperparameters and the run's logs."
+    )
+    async def detail(self, info: strawberry.Info) -> ModelDetail:
+        engine = info.context.services.engine
+        return ModelDetail.from_dict(json_ready(await model_detail(engine, self.version)))
+
+
+@strawberry.type(
+    description="Version B against version A on the validation matches both held out: "
+    "paired scores overall and per league, calibration with bin counts, hyperparameters "
+    "and data windows side by side."
+)
+class ModelComparison:
+    a: ModelVersion
+    b: ModelVersion
+    n: int
+    overall: PairedScores | None
+    leagues: list[LeaguePair]
+    calibration_a: Calibration | None
+    calibration_b: Calibration | None
+    hyperparameters: list[Difference]
+    windows: list[Difference]
+    note: str
+
+    @staticmethod
+    def from_dict(c: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> ModelComparison:
+        c = json_ready(c)
+        paired = c["paired"]
+        calibration = c["calibration"] or {}
+        return ModelComparison(
+            a=ModelVersion.from_row(a),
+            b=ModelVersion.from_row(b),
+            n=paired["n"],
+            overall=PairedScores.from_dict(paired["overall"]),
+            leagues=[
+                LeaguePair(league=k, paired=PairedScores.from_dict(v))  # type: ignore[arg-type]
+                for k, v in paired["leagues"].items()
+            ],
+            calibration_a=Calibration.from_dict(calibration.get("a")),
+            calibration_b=Calibration.from_dict(calibration.get("b")),
+            hyperparameters=Difference.rows(c["hyperparameters"]),
+            windows=Difference.rows(c["windows"]),
+            note=c["note"],
+        )
+
 
 async def _card(info: strawberry.Info, model_id: int) -> ModelCard:
     """What the model's stored weights say about it (read by core, not here)."""
@@ -208,6 +293,12 @@ _MODEL_FIELDS = [
     "metrics",
     "config",
     "created_at",
+    "scope",
+    "data_from",
+    "data_to",
+    "validation_from",
+    "validation_to",
+    "validation_matches",
 ]
 
 
@@ -478,6 +569,7 @@ class TrainingInput:
     date_from: date | None = None
     date_to: date | None = None
     hyperparameters: HyperparametersInput | None = None
+    activate: Activate = Activate.AUTO
 
     def to_request(self) -> dict[str, Any]:
         hyper = {}
@@ -490,4 +582,5 @@ class TrainingInput:
             "date_from": self.date_from,
             "date_to": self.date_to,
             "hyperparameters": hyper,
+            "activate": self.activate.value,
         }

@@ -36,7 +36,8 @@ def test_train_then_read_the_registry_and_predict(embedded, capsys):
     header, line = capsys.readouterr().out.splitlines()[:2]
     assert "fitted" in header and "validated" in header and "active" in line
     fitted, validated = (int(x) for x in line.split()[2:4])
-    assert fitted + validated == 1520  # the run's selection: fitted on, then validated on
+    # validated on the held-out tail first, then refitted on the whole selection
+    assert fitted == 1520 and 0 < validated < fitted
 
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea", "--json"]) == 0
     p = json.loads(capsys.readouterr().out)
@@ -140,3 +141,51 @@ def test_predict_fixtures_usage_errors(capsys):
             main(argv)
         assert info.value.code == 2
     assert "--fixtures" in capsys.readouterr().err
+
+
+def test_a_new_user_trains_e0_then_e1_and_predicts_both(embedded, capsys):
+    """Issue 19's "done when", as typed: the served model reaches date_to, and each league's
+    active model serves its fixtures without --model."""
+    args = ["train", "--type", "full", "--league", "E0", "--date-to", "2025-05-18", "--wait"]
+    assert main(args) == 0
+    assert "activated: no 'full' model of E0 was active" in capsys.readouterr().out
+    assert main(["predict", "--home", "Ipswich", "--away", "Arsenal", "--json"]) == 0
+    e0 = json.loads(capsys.readouterr().out)["model_version"]
+    assert main(["models", "--json"]) == 0
+    (model,) = json.loads(capsys.readouterr().out)
+    assert model["data_to"].startswith("2025-05") and model["training_leagues"] == ["E0"]
+    assert model["version"] == e0 and model["training_matches"] == 3787
+    assert main(["predict", "--home", "Leeds", "--away", "Burnley"]) == 1
+    assert "active 'full' models cover E0" in capsys.readouterr().err
+
+    assert main(["train", "--type", "full", "--league", "E1", "--wait"]) == 0
+    capsys.readouterr()
+    for home, away in (("Arsenal", "Chelsea"), ("Leeds", "Burnley")):
+        assert main(["predict", "--home", home, "--away", away, "--json"]) == 0
+        p = json.loads(capsys.readouterr().out)
+        assert abs(p["home_win"] + p["draw"] + p["away_win"] - 1) < 1e-9
+    assert p["model_version"] != e0
+    assert main(["models", "--status", "active"]) == 0
+    listing = capsys.readouterr().out
+    assert "data to" in listing and "2025-05-18 E0" in listing and "2025-05-03 E1" in listing
+
+    # --activate never: a candidate, shown, compared, activatable by hand
+    args = ["train", "--type", "full", "--league", "E0", "--date-to", "2025-05-18"]
+    assert main([*args, "--activate", "never", "--xi", "0.004", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["message"].startswith(f"model {run['model_version']} is a candidate")
+    assert main(["models", "--status", "candidate", "--json"]) == 0
+    (candidate,) = json.loads(capsys.readouterr().out)
+    assert candidate["version"] == run["model_version"] and candidate["status"] == "completed"
+    assert main(["models", "show", candidate["version"]]) == 0
+    shown = capsys.readouterr().out
+    assert "(full, candidate)" in shown and "fitted on 3787 matches" in shown
+    assert "calibration (held-out" in shown and "kept as a candidate" in shown
+    assert main(["models", "compare", e0, candidate["version"], "--json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    assert compared["paired"]["n"] == model["validation_matches"]  # the same held-out matches
+    assert compared["hyperparameters"]["xi"]["same"] is False
+    assert main(["models", "compare", e0, candidate["version"]]) == 0
+    assert "paired on the" in capsys.readouterr().out
+    assert main(["models", "show", "nope"]) == 1
+    assert "no model has version 'nope'" in capsys.readouterr().err

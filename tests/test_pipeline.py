@@ -136,18 +136,50 @@ def test_shuffled_validation_outcomes_make_the_metrics_worse(e0, trained):
     assert worse["log_loss"] > base["log_loss"] + 0.02
 
 
-def test_the_stored_model_never_saw_the_validation_matches(e0, trained):
-    stored = trained["poisson"].weights["dixon_coles"]
+def test_the_validation_fit_never_saw_the_validation_matches(e0, trained):
+    held_out = trained["poisson"].validation_weights["dixon_coles"]
     start = pd.Timestamp(trained["poisson"].metrics["validation_start"])
     config = TrainingConfig()
     before = DixonColes(xi=config.xi, l2=config.l2).fit(e0[e0.date < start], reference_date=start)
     everything = DixonColes(xi=config.xi, l2=config.l2).fit(e0, reference_date=start)
-    np.testing.assert_allclose(stored["parameters"]["attack"], before.attack_, atol=1e-9)
+    np.testing.assert_allclose(held_out["parameters"]["attack"], before.attack_, atol=1e-9)
     assert not np.allclose(
         everything.attack_[np.isin(everything.teams_, before.teams_)],
         before.attack_[np.isin(before.teams_, everything.teams_)],
         atol=1e-3,
     )
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_the_stored_model_is_refitted_on_every_selected_match(e0, trained, model_type):
+    result = trained[model_type]
+    last = e0["date"].max()
+    config = TrainingConfig()
+    everything = DixonColes(xi=config.xi, l2=config.l2).fit(
+        e0, reference_date=last + pd.Timedelta(days=1)
+    )
+    stored = result.weights["dixon_coles"]["parameters"]
+    assert stored["teams"] == list(everything.teams_)
+    np.testing.assert_allclose(stored["attack"], everything.attack_, atol=1e-9)
+    # a club promoted for the last season is known to the served model only
+    assert set(stored["teams"]) > set(
+        result.validation_weights["dixon_coles"]["parameters"]["teams"]
+    )
+    assert result.n_train == len(e0)
+    window = result.window
+    assert window["data_from"] == e0["date"].min().date().isoformat()
+    assert window["data_to"] == last.date().isoformat()
+    assert window["validation_to"] == window["data_to"]
+    assert window["validation_from"] == result.metrics["validation_start"]
+    assert window["leagues"] == ["E0"] and len(window["seasons"]) == 6
+    forecasts = result.validation_forecasts
+    assert len(forecasts["y"]) == result.n_validation == result.metrics["n"]
+    p = np.array(forecasts["p"])
+    assert metrics.rps(p, np.array(forecasts["y"])) == pytest.approx(result.metrics["rps"])
+    if model_type == "draw":  # the draw stages are refitted too
+        assert result.weights["draw"] != result.validation_weights["draw"]
+    if model_type == "full":
+        assert "refit: blend" in " ".join(result.logs)
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
@@ -217,11 +249,11 @@ def test_draw_weights_and_components_are_stored(e0, trained):
     assert 0.0 < draw["floor_candidate"] < draw["cap_candidate"] < 1.0
     assert draw["market_sources"] == list(DRAW_SOURCES)
     assert any("draw model: weights" in line for line in result.logs)
-    # the independent Poisson component is fitted on the pre-validation matches only
+    # the held-out independent Poisson component is fitted on the pre-validation matches only
     start = pd.Timestamp(result.metrics["validation_start"])
     config = TrainingConfig()
     before = Poisson(xi=config.xi, l2=config.l2).fit(e0[e0.date < start], reference_date=start)
-    stored = w["independent_poisson"]["parameters"]
+    stored = result.validation_weights["independent_poisson"]["parameters"]
     np.testing.assert_allclose(stored["attack"], before.attack_, atol=1e-9)
     assert w["independent_poisson"]["rho"] == 0.0
 
@@ -260,9 +292,10 @@ def test_the_draw_model_learns_from_pre_validation_results_and_pre_match_prices_
         lambda phase, fraction, message, interim: phases.append(phase),
     )
     assert "draw" in phases and phases[0] == "dixon_coles"
+    held_out, base_held_out = again.validation_weights, base.validation_weights
     for key in ("weights", "fallback_weights", "floor", "cap", "floor_candidate", "n_train"):
-        assert again.weights["draw"][key] == base.weights["draw"][key]
-    assert again.weights["independent_poisson"] == base.weights["independent_poisson"]
+        assert held_out["draw"][key] == base_held_out["draw"][key]
+    assert held_out["independent_poisson"] == base_held_out["independent_poisson"]
     assert again.metrics["draw"]["model"]["log_loss"] != base.metrics["draw"]["model"]["log_loss"]
 
 

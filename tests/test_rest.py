@@ -146,19 +146,22 @@ async def test_the_legacy_page_session(legacy):
     await contract(client, "tasks", "completed", taskId=second)
     versions = (await contract(client, "versions", "two"))["data"]
     newer, older = versions
-    assert newer["isActive"] and not older["isActive"]
+    # E0 alone does not retire the model of E0 and E1: one active model per league set
+    assert newer["isActive"] and older["isActive"]
+    assert (newer["trainingLeagues"], older["trainingLeagues"]) == (["E0"], ["E0", "E1"])
 
     history = (await contract(client, "history", "two-runs"))["data"]
     run2 = await training.get_run(services.engine, second)
     minutes = (run2["completed_at"] - run2["started_at"]).total_seconds() / 60
     assert history[0]["duration"] == pytest.approx(minutes, abs=1e-3)
     assert history[0]["validationAccuracy"] == pytest.approx(100 * run2["validation_accuracy"])
-    assert (history[0]["status"], history[1]["status"]) == ("active", "archived")
+    assert (history[0]["status"], history[1]["status"]) == ("active", "active")
     assert history[1]["trainingStatus"] == "completed"  # the run's own status
 
     # activate the older version by id, then the newer one by its version string
     await contract(client, "versions", "activate-by-id", id=older["id"])
-    assert (await contract(client, "versions", "two-after-activation"))["data"][1]["isActive"]
+    after = (await contract(client, "versions", "two-after-activation"))["data"]
+    assert after[0]["isActive"] and after[1]["isActive"]  # another league set: both stay
     await contract(client, "versions", "activate-by-version", version=newer["version"])
     await contract(client, "versions", "activate-unknown")
     await contract(client, "history", "limit-one")

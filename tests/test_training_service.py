@@ -297,6 +297,10 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
     with pytest.raises(predictions.TeamLookupError, match="Atlantis"):
         await predictions.predict(services.engine, "Atlantis", "Chelsea")
     with pytest.raises(UnknownTeamError, match="Hull"):  # a club the model never saw
+        await predictions.predict(services.engine, "Hull", "Chelsea")
+    with pytest.raises(
+        registry.ModelNotFoundError, match="covers E1; active 'full' models cover E0"
+    ):
         await predictions.predict(services.engine, "Hull", "Chelsea", "E1")
     with pytest.raises(InvalidInputError, match="odds"):
         await predictions.predict(services.engine, "Arsenal", "Chelsea", odds=(0.5, 2, 3))
@@ -304,9 +308,9 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
         services.engine, None, {"leagues": ["E0"], "seasons": ["2425"]}
     )
     assert result["n"] == 380
-    # 2024/25 began before this model's validation period: those matches are flagged
+    # the served model is refitted on every selected match: 2024/25 is in-sample, flagged
     model = await registry.get_model(services.engine)
-    start = model["metrics"]["validation_start"]
+    start = (model["data_to"] + timedelta(days=1)).isoformat()
     frame = await selection.load_matches(
         services.engine,
         selection.parse_selection({"leagues": ["E0"], "seasons": ["2425"]}),

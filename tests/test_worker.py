@@ -81,23 +81,35 @@ async def test_every_model_type_end_to_end(stack):
     assert {e["status"] for _, e in every} >= {"queued", "training", "completed"}
 
 
-async def test_ten_concurrent_runs_end_with_unique_versions_and_one_active_per_type(stack):
+async def test_ten_concurrent_runs_end_with_unique_versions_and_one_active_per_scope(stack):
     settings, services = stack
-    types = ["poisson"] * 3 + ["full"] * 3 + ["blending"] * 2 + ["calibration"] * 2
-    await asyncio.gather(*(start_training(services, {"model_type": t, **E0_RECENT}) for t in types))
+    e1 = {"leagues": ["E1"], "seasons": ["2223", "2324", "2425"]}
+    requests = (
+        [{"model_type": "poisson", **E0_RECENT}] * 3
+        + [{"model_type": "poisson", **e1}] * 2
+        + [{"model_type": "full", **E0_RECENT}] * 3
+        + [{"model_type": "full", **e1}] * 2
+    )
+    # activate: always, so that every completion is a promotion racing the others
+    await asyncio.gather(*(start_training(services, r | {"activate": "always"}) for r in requests))
     await asyncio.gather(burst(settings), burst(settings))  # two workers share the queue
     assert await runs_by_status(services.engine) == {"completed": 10}
     async with services.engine.connect() as conn:
         versions = [r[0] for r in await conn.execute(sa.select(Model.version))]
         active = (
             await conn.execute(
-                sa.select(Model.model_type, sa.func.count())
+                sa.select(Model.model_type, Model.scope, sa.func.count())
                 .where(Model.status == "active")
-                .group_by(Model.model_type)
+                .group_by(Model.model_type, Model.scope)
             )
         ).all()
     assert len(versions) == len(set(versions)) == 10
-    assert dict(active) == {"poisson": 1, "full": 1, "blending": 1, "calibration": 1}
+    assert {(t, s): n for t, s, n in active} == {
+        ("poisson", "E0"): 1,
+        ("poisson", "E1"): 1,
+        ("full", "E0"): 1,
+        ("full", "E1"): 1,
+    }
 
 
 async def test_cancel_stops_a_run_on_a_live_worker_mid_way(stack):

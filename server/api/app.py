@@ -5,6 +5,7 @@ in-process, so one command gives a working service."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -41,6 +42,7 @@ from server.api.observability import RequestMetrics
 from server.base.auth import bearer_token
 from server.base.config import Settings
 from server.runs.queue import InProcessQueue
+from server.runs.refresh import Clock, Schedule, SystemClock, run_timer
 from server.runs.services import Services, open_services
 
 __all__ = [
@@ -172,7 +174,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error(500, "unexpected error", "INTERNAL_SERVER_ERROR")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     # Strawberry checks a WebSocket's Origin itself (cross-site WebSocket hijacking): the
     # server's own origin and FPE_ALLOWED_ORIGINS pass
@@ -182,16 +184,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         allowed_origins=settings.allowed_origins,
     )
 
+    schedule = Schedule.from_settings(settings)
+    app_clock = clock or SystemClock()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings)
         app.state.services = services
         app.state.settings_api_token = settings.api_token
+        timer = None
         if isinstance(services.queue, InProcessQueue):
             await services.queue.start_reaper()  # fails what a crash left in training
+            if schedule.enabled:  # no workers: this process runs the scheduled refresh
+                timer = asyncio.create_task(run_timer(services, schedule, app_clock))
         try:
             yield
         finally:
+            if timer is not None:
+                timer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timer
             await services.close()
             observability.mark_process_dead()
 
@@ -229,4 +241,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.metrics_registry = registry
+    app.state.refresh = (schedule, app_clock)  # the page shows when the next one is due
     return app

@@ -46,6 +46,7 @@ __all__ = [
     "Whole",
     "described",
     "envelope",
+    "json_type",
     "list_of",
     "null",
     "obj",

@@ -43,6 +43,7 @@ __all__ = [
     "TextFormatter",
     "configure_logging",
     "healthz",
+    "json_logs",
     "logging_config",
     "mark_process_dead",
     "metrics",

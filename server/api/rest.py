@@ -42,7 +42,7 @@ from server.base.auth import bearer_token, token_matches
 from server.base.text import NUL_MESSAGE, has_nul
 from server.formats.fixtures import RowCounter, parse_fixtures
 from server.formats.leagues import league_tier
-from server.runs import predictions, registry, training
+from server.runs import modelfiles, predictions, registry, training
 from server.runs.phases import PHASES, phase_text
 from server.runs.predictions import FixtureResult
 from server.runs.runconfig import ValidationError
@@ -352,10 +352,7 @@ async def versions(request: Request) -> JSONResponse:
 async def activate(request: Request) -> JSONResponse:
     """``{id}`` is a model id or a version string."""
     engine, key = _services(request).engine, request.path_params["model_id"]
-    if key.isascii() and key.isdigit() and len(key) < 19:
-        model = await registry.get_model_by_id(engine, int(key))
-    else:
-        model = await registry.get_model(engine, key, with_weights=False)
+    model = await _model_by_key(engine, key)
     await registry.activate_model(engine, model["version"])
     return ok(
         {
@@ -364,6 +361,107 @@ async def activate(request: Request) -> JSONResponse:
             "isActive": True,
             "activatedAt": datetime.now(UTC).isoformat(),
         }
+    )
+
+
+async def _model_by_key(engine: Any, key: str) -> dict[str, Any]:
+    """A model by its id or its version string."""
+    if key.isascii() and key.isdigit() and len(key) < 19:
+        return await registry.get_model_by_id(engine, int(key))
+    return await registry.get_model(engine, key, with_weights=False)
+
+
+@operation(
+    summary="Export a model version as a file",
+    description="The version's model file (versioned JSON with a checksum), itself, not in "
+    "the envelope: saved as it is, it imports into any database (`fpe models import`).",
+    path=(MODEL_ID,),
+    response={"type": "object", "description": "a model file"},
+    errors=(
+        Error(404, "NOT_FOUND", "no model has that id or version", "no model has version 'x'"),
+        OUTAGE,
+    ),
+    example={
+        "path": {"model_id": "full-20251126T190302Z-1a2b3c"},
+        "response": {"format": "fpe-model", "format_version": 1, "checksum": "sha256:3f5a..."},
+    },
+)
+async def export_version(request: Request) -> JSONResponse:
+    """The model file of ``{id}`` (an id or a version), as a download: the file itself, not
+    in the envelope, so that the answer saved is importable as it is."""
+    engine = _services(request).engine
+    model = await _model_by_key(engine, request.path_params["model_id"])
+    file = await modelfiles.export_model(engine, model["version"])
+    name = f"{model['version']}.json"
+    return JSONResponse(file, headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@operation(
+    summary="Import a model file as a new version",
+    description="The body is a file from the export. A damaged, edited or newer-format file "
+    "is a 422; an existing version is never overwritten (409); teams are matched by name and "
+    "created when missing (listed in `createdTeams`).",
+    documented_body={"type": "object", "description": "a model file"},
+    response=envelope(
+        obj(
+            {
+                "version": VERSION,
+                "modelType": "string",
+                "status": "string",
+                "isActive": "boolean",
+                "createdTeams": {"type": "array", "items": {"type": "string"}},
+                "createdLeagues": {"type": "array", "items": {"type": "string"}},
+            }
+        )
+    ),
+    status=201,
+    errors=(
+        Error(
+            422,
+            "BAD_USER_INPUT",
+            "not a model file, damaged, edited or of a newer format",
+            "the file's checksum does not match its content: it was edited or damaged",
+        ),
+        Error(409, "CONFLICT", "that version exists", "version full-... exists already"),
+        *WRITE_ERRORS,
+        TOO_LARGE,
+        OUTAGE,
+    ),
+    write=True,
+    example={
+        "body": {"format": "fpe-model", "format_version": 1},
+        "response": {
+            "success": True,
+            "data": {
+                "version": "full-20251126T190302Z-1a2b3c",
+                "modelType": "full",
+                "status": "archived",
+                "isActive": False,
+                "createdTeams": [],
+                "createdLeagues": [],
+            },
+        },
+    },
+)
+async def import_version(request: Request) -> JSONResponse:
+    """A model file as the body; 201 with the imported version, 409 if it exists, 422 for a
+    damaged, edited or newer file.  ``?activate=true`` makes it active."""
+    flag = request.query_params.get("activate", "false").lower()
+    if flag not in ("true", "false"):
+        raise ValidationError("activate must be true or false", "activate")
+    out = await modelfiles.import_model(
+        _services(request).engine, await request.body(), activate=flag == "true"
+    )
+    return ok(
+        {
+            "version": out["version"],
+            "modelType": out["model_type"],
+            "status": out["status"],
+            "isActive": out["status"] == "active",
+            "createdTeams": out["created_teams"],
+            "createdLeagues": out["created_leagues"],
+        },
+        status=201,
     )
 
 
@@ -390,6 +488,12 @@ TRAIN_BODY = Record(
             "dateFrom", Text('a date string "YYYY-MM-DD"', "date"), "first match date, inclusive"
         ),
         Field("dateTo", Text('a date string "YYYY-MM-DD"', "date"), "last match date, inclusive"),
+        Field(
+            "activate",
+            Text('"auto", "always" or "never"'),
+            "auto (default): live only if not worse than the active model of its type and "
+            "leagues on their common validation matches; always; never (a candidate)",
+        ),
     )
 )
 
@@ -438,7 +542,7 @@ TRAIN_BODY = Record(
 )
 async def train(request: Request, given: dict[str, Any]) -> JSONResponse:
     """Every field is optional: no modelType is ``full``; no (or empty) leagues is every
-    league in the database; no seasons is all of them."""
+    league in the database; no seasons is all of them; no activate is ``auto``."""
     leagues = given["leagues"]
     services = _services(request)
     if not leagues:
@@ -453,6 +557,7 @@ async def train(request: Request, given: dict[str, Any]) -> JSONResponse:
             "seasons": given["seasons"] or [],
             "date_from": given["dateFrom"],
             "date_to": given["dateTo"],
+            "activate": given["activate"] or "auto",
         },
         idempotency_key=request.headers.get("idempotency-key"),
     )
@@ -977,6 +1082,8 @@ routes = [
     Route("/api/model/train", _endpoint(train), methods=["POST"]),
     Route("/api/model/versions", _endpoint(versions), methods=["GET"]),
     Route("/api/model/versions/{model_id}/activate", _endpoint(activate), methods=["POST"]),
+    Route("/api/model/versions/{model_id}/export", _endpoint(export_version), methods=["GET"]),
+    Route("/api/model/versions/import", _endpoint(import_version), methods=["POST"]),
     Route("/api/model/training-history", _endpoint(history), methods=["GET"]),
     Route("/api/model/leagues", _endpoint(leagues), methods=["GET"]),
     Route("/api/tasks/{task_id}", _endpoint(task), methods=["GET"]),

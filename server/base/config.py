@@ -41,6 +41,11 @@
 ``FPE_OVERROUND_MIN``      the odds rule: one book's prices for one market are refused
 ``FPE_OVERROUND_MAX``      when their book (sum of 1/odds) is outside this range; default
                            0.95 and 1.30 (decimal odds must also be in [1.01, 1000])
+``FPE_REFRESH``            the scheduled refresh (new season files for the leagues of the
+                           active models, ingested, each active model retrained up to
+                           today): ``off`` (default), ``daily`` or ``weekly`` (Mondays); run
+                           by the arq workers' cron, or by ``fpe serve`` without Redis
+``FPE_REFRESH_AT``         the refresh's time of day, ``HH:MM`` UTC; default ``05:00``
 =========================  ===============================================================
 """
 
@@ -87,6 +92,8 @@ ENV_VARS = frozenset(
         "FPE_MAX_QUERY_LENGTH",
         "FPE_OVERROUND_MIN",
         "FPE_OVERROUND_MAX",
+        "FPE_REFRESH",
+        "FPE_REFRESH_AT",
         "XDG_DATA_HOME",
     }
 )
@@ -105,6 +112,8 @@ DEFAULT_MAX_QUERY_LENGTH = 100_000
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 1000
+REFRESH_EVERY = ("off", "daily", "weekly")
+DEFAULT_REFRESH_AT = (5, 0)
 
 
 class ConfigError(FPEError):
@@ -154,6 +163,8 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_query_length: int = DEFAULT_MAX_QUERY_LENGTH
+    refresh: str = "off"
+    refresh_at: tuple[int, int] = DEFAULT_REFRESH_AT
 
     @property
     def embedded(self) -> bool:
@@ -186,6 +197,8 @@ class Settings:
             header_timeout=_seconds(env, "FPE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             max_connections=_count(env, "FPE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 2),
             max_query_length=_count(env, "FPE_MAX_QUERY_LENGTH", DEFAULT_MAX_QUERY_LENGTH, 1),
+            refresh=_refresh(env.get("FPE_REFRESH")),
+            refresh_at=_time_of_day(env.get("FPE_REFRESH_AT")),
         )
 
 
@@ -241,6 +254,22 @@ def odds_rule(env: Mapping[str, str] | None = None) -> OddsRule:
             f"FPE_OVERROUND_MIN ({bounds[0]:g}) must be below FPE_OVERROUND_MAX ({bounds[1]:g})"
         )
     return OddsRule(bounds[0], bounds[1])
+
+
+def _refresh(text: str | None) -> str:
+    value = (text or "off").strip().lower()
+    if value not in REFRESH_EVERY:
+        raise ConfigError(f"FPE_REFRESH={text!r} must be one of {', '.join(REFRESH_EVERY)}")
+    return value
+
+
+def _time_of_day(text: str | None) -> tuple[int, int]:
+    if not text or not text.strip():
+        return DEFAULT_REFRESH_AT
+    hour, _, minute = text.strip().partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"FPE_REFRESH_AT={text!r} must be a time of day HH:MM (UTC)")
+    return int(hour), int(minute)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -29,6 +29,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "fpe train --league E0 --wait",
             "fpe train --type poisson --league E0 --league E1 --season 2324 --season 2425",
             "fpe train --type draw --league SP1 --date-from 2021-08-01 --xi 0.002 --wait --json",
+            "fpe train --league E0 --activate never --wait  # stored as a candidate",
         ],
     )
     tr.add_argument(
@@ -53,6 +54,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--validation-share",
         type=non_negative,
         help="the last share of the matches, held out to validate (0.05-0.5, default 0.2)",
+    )
+    tr.add_argument(
+        "--activate",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="auto (default): the new version goes live when no model of its type and leagues "
+        "is active, or when it is not worse than the active one on their common validation "
+        "matches (paired RPS, 2 standard errors), else it stays a candidate; always; never",
     )
     tr.add_argument("--wait", action="store_true", help="follow the run to its end")
     tr.add_argument(
@@ -86,6 +95,7 @@ def train(args: argparse.Namespace) -> int:
         "date_from": args.date_from,
         "date_to": args.date_to,
         "hyperparameters": hyper,
+        "activate": args.activate,
     }
 
     async def work(services: Any) -> int:
@@ -119,10 +129,8 @@ def _describe_run(run: dict[str, Any]) -> str:
     ]
     if run["status"] == "completed":
         m = run["metrics"]
-        lines.append(
-            f"model {run['model_version']} is active; validation from "
-            f"{m.get('validation_start')}: {m['n']} matches validated"
-        )
+        lines.append(run["message"] or f"model {run['model_version']}")
+        lines.append(f"validation from {m.get('validation_start')}: {m['n']} matches validated")
         lines.append(f"{'':<8}{'RPS':>9}{'log loss':>10}{'Brier':>9}{'accuracy':>10}")
         lines.append(
             f"{'model':<8}{m['rps']:>9.5f}{m['log_loss']:>10.5f}{m['brier']:>9.5f}"

@@ -33,7 +33,9 @@ from server.formats.teamnames import TeamNameError, canonical_team_name, team_ke
 from server.runs.pricing import check_line as _check_line
 from server.runs.pricing import price
 from server.runs.registry import get_model
+from server.runs.scope import NoModelForLeagueError, choose_model, choose_models, require_active
 from server.runs.selection import load_matches, parse_selection
+from server.runs.teams import did_you_mean, resolve_fixtures
 from server.store import cache
 from server.store.tables import League, Team
 
@@ -70,6 +72,11 @@ class FixtureResult:
     away_team: str | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
+
+    @property
+    def model_version(self) -> str | None:
+        """The version that predicted the fixture (None when it could not be)."""
+        return None if self.prediction is None else self.prediction.model_version
 
 
 # --- look-ups: the model -----------------------------------------------------------------
@@ -117,6 +124,10 @@ async def resolve_teams(
     several stored spellings of one name the exact one wins; a league restricts the search
     to its country, and a name in several countries needs one."""
     t, lg = Team.__table__, League.__table__
+    aliased = await resolve_fixtures(  # "Spurs" is Tottenham
+        engine, [{"home": h, "away": a, "league": league} for h, a, league in fixtures]
+    )
+    fixtures = [(f["home"], f["away"], f["league"]) for f in aliased]
     keys: dict[str, str | TeamNameError] = {}
     for home, away, _ in fixtures:
         for name in (home, away):
@@ -139,7 +150,7 @@ async def resolve_teams(
     for row in teams:
         by_key.setdefault(team_key(row.name), []).append(row)
 
-    def one(name: str, league: str | None) -> Any:
+    async def one(name: str, league: str | None) -> Any:
         key = keys[name]
         if isinstance(key, TeamNameError):
             return str(key)
@@ -148,7 +159,7 @@ async def resolve_teams(
             rows = [r for r in rows if r.country == countries[league]]
         if not rows:
             where = f" in {league_info(league).country}" if league else ""
-            return f"no team called {name!r}{where}"
+            return f"no team called {name!r}{where}{await did_you_mean(engine, name, league)}"
         if len(rows) > 1:  # an exact spelling wins over case variants stored earlier
             rows = [r for r in rows if r.name == canonical_team_name(name)] or rows
         if len(rows) > 1:
@@ -164,7 +175,7 @@ async def resolve_teams(
         if league and league not in countries:
             out.append(f"unknown league {league!r}")
             continue
-        found = [one(home, league), one(away, league)]
+        found = [await one(home, league), await one(away, league)]
         problems = [x for x in found if isinstance(x, str)]
         if problems:
             out.append("; ".join(problems))
@@ -257,8 +268,13 @@ async def predict(
     problem = _date_problem(day)
     if problem:
         raise InvalidInputError(f"{what}: {problem}")
-    stored = await load_model(engine, model_version)
+    active = None if model_version else await require_active(engine, "full")  # first problem
     home_id, home_name, away_id, away_name = await _resolve_one(engine, home, away, league)
+    if model_version is None:  # the active model covering the fixture's league
+        model_version = await choose_model(
+            engine, "full", [league or ""], [home_id, away_id], models=active
+        )
+    stored = await load_model(engine, model_version)
     fixture = Fixture(
         str(home_id),
         str(away_id),
@@ -327,42 +343,57 @@ async def predict_fixtures(
             problems.append(_date_problem(f.get("date")))
         except InvalidInputError as exc:
             raise InvalidInputError(f"{what}: {exc}") from None
-    stored = await load_model(engine, model_version)
+    active = None if model_version else await require_active(engine, "full")
     resolved = await resolve_teams(
         engine, [(f["home"], f["away"], f.get("league")) for f in fixtures]
     )
-    results: list[FixtureResult] = []
-    rows: list[int] = []
-    for i, (f, r) in enumerate(zip(fixtures, resolved, strict=True)):
-        echo, notes = _fixture_echo(f), tuple(f.get("notes") or ())
-        error = r if isinstance(r, str) else problems[i]
-        if error is None and not isinstance(r, str):
-            missing = [
-                name for tid, name in ((r[0], r[1]), (r[2], r[3])) if str(tid) not in stored.teams
-            ]
+    results = [
+        FixtureResult(
+            _fixture_echo(f),
+            error=r if isinstance(r, str) else problems[i],
+            notes=tuple(f.get("notes") or ()),
+        )
+        for i, (f, r) in enumerate(zip(fixtures, resolved, strict=True))
+    ]
+    ok = [i for i, r in enumerate(results) if r.error is None]
+    chosen: list[str | NoModelForLeagueError]
+    if model_version is not None:
+        chosen = [model_version] * len(ok)
+    else:  # per fixture, the active model covering its league
+        wanted = [(fixtures[i].get("league"), _ids(resolved[i])) for i in ok]
+        chosen = await choose_models(engine, "full", wanted, models=active)
+    groups: dict[str, list[int]] = {}  # version -> the fixtures it serves
+    for i, version in zip(ok, chosen, strict=True):
+        if isinstance(version, NoModelForLeagueError):
+            results[i] = replace(results[i], error=str(version))
+        else:
+            groups.setdefault(version, []).append(i)
+    for version, members in groups.items():
+        stored = await load_model(engine, version)
+        rows: list[int] = []
+        for i in members:
+            r = resolved[i]
+            assert not isinstance(r, str)
+            missing = [n for tid, n in ((r[0], r[1]), (r[2], r[3])) if str(tid) not in stored.teams]
             if missing:
                 listed = ", ".join(repr(n) for n in missing)
-                error = f"{listed} not in model {stored.version}"
-        if error is not None:
-            results.append(FixtureResult(echo, error=error, notes=notes))
+                results[i] = replace(results[i], error=f"{listed} not in model {stored.version}")
+                continue
+            queries[i] = replace(queries[i], home=str(r[0]), away=str(r[2]))
+            results[i] = replace(results[i], home_team=r[1], away_team=r[3])
+            rows.append(i)
+        if not rows:
             continue
-        assert not isinstance(r, str)
-        queries[i] = replace(queries[i], home=str(r[0]), away=str(r[2]))
-        results.append(FixtureResult(echo, None, r[1], r[3], None, notes))
-        rows.append(i)
-    if rows:
         computed = await asyncio.to_thread(stored.forecast, [queries[i] for i in rows], max_goals)
         for i, prediction in zip(rows, computed, strict=True):
             done = results[i]
-            results[i] = FixtureResult(
-                done.fixture,
-                prediction,
-                done.home_team,
-                done.away_team,
-                None,
-                done.notes + prediction.notes,
-            )
+            results[i] = replace(done, prediction=prediction, notes=done.notes + prediction.notes)
     return results
+
+
+def _ids(resolved: Resolved | str) -> list[int]:
+    assert not isinstance(resolved, str)
+    return [resolved[0], resolved[2]]
 
 
 async def predict_fixture_rows(
@@ -409,8 +440,11 @@ async def evaluate(
     in-sample."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
+    chosen = parse_selection(selection)
+    if model_version is None:  # the active model covering the selected leagues
+        model_version = await choose_model(engine, "full", chosen.leagues)
     stored = await load_model(engine, model_version)
-    frame = await load_matches(engine, parse_selection(selection))
+    frame = await load_matches(engine, chosen)
     known = stored.teams
     usable = frame["home_team"].isin(known) & frame["away_team"].isin(known)
     frame = frame[usable].reset_index(drop=True)

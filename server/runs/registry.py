@@ -1,9 +1,11 @@
 """The model registry: reading model versions, and its state changes (which version of a
-type is active; only usable models are stored).
+type and scope is active; only usable models are stored).
 
-At most one model per ``model_type`` is active.  The database enforces it with a partial
-unique index; this module keeps it true under concurrency by serialising promotions of the
-same type (a PostgreSQL advisory lock per type; SQLite transactions already serialise).
+A version's *scope* is the set of leagues it was fitted on (``"E0"``, ``"E0,E1"``).  At most
+one model per ``(model_type, scope)`` is active: training E1 leaves the E0 model active,
+training E0 again replaces it.  The database enforces it with a partial unique index; this
+module keeps it true under concurrency by serialising promotions of the same type and scope
+(a PostgreSQL advisory lock per pair; SQLite transactions already serialise).
 """
 
 from __future__ import annotations
@@ -33,15 +35,19 @@ __all__ = [
     "activate_model",
     "archive_model",
     "check_usable",
+    "covers",
     "get_model",
     "get_model_by_id",
     "list_models",
-    "lock_model_type",
+    "lock_model_scope",
     "parse_status",
+    "scope_of",
 ]
 
 _MODELS = Model.__table__
 _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
+# large columns that lists and single reads leave out unless asked
+_HEAVY = ("model_weights", "validation_forecasts")
 
 
 class ModelNotFoundError(InvalidInputError):
@@ -158,17 +164,34 @@ def _check_rho(dc: dict[str, Any]) -> None:
         )
 
 
-async def lock_model_type(conn: AsyncConnection, model_type: str) -> None:
-    """Serialise changes to the active model of one type until the transaction ends."""
+def scope_of(leagues: Any) -> str:
+    """The scope of a set of league codes: sorted and comma-separated."""
+    return ",".join(sorted({str(code) for code in leagues or ()}))
+
+
+async def lock_model_scope(conn: AsyncConnection, model_type: str, scope: str) -> None:
+    """Serialise changes to the active model of one type and scope until the transaction
+    ends."""
     if conn.dialect.name == "postgresql":
-        key = zlib.crc32(f"fpe-model-type:{model_type}".encode())
+        key = zlib.crc32(f"fpe-model-scope:{model_type}:{scope}".encode())
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def covers(league: str) -> sa.ColumnElement[bool]:
+    """Models whose scope includes ``league``."""
+    scope = _MODELS.c.scope
+    return sa.or_(
+        scope == league,
+        scope.startswith(f"{league},", autoescape=True),
+        scope.endswith(f",{league}", autoescape=True),
+        scope.contains(f",{league},", autoescape=True),
+    )
 
 
 async def _find(conn: AsyncConnection, version: str) -> sa.Row:
     row = (
         await conn.execute(
-            sa.select(_MODELS.c.id, _MODELS.c.model_type, _MODELS.c.status).where(
+            sa.select(_MODELS.c.id, _MODELS.c.model_type, _MODELS.c.scope, _MODELS.c.status).where(
                 _MODELS.c.version == version
             )
         )
@@ -179,14 +202,15 @@ async def _find(conn: AsyncConnection, version: str) -> sa.Row:
 
 
 async def activate_model(engine: AsyncEngine, version: str) -> None:
-    """Make ``version`` the active model of its type and archive the one it replaces, in one
-    transaction.  Only a completed, archived or already active model can be activated."""
+    """Make ``version`` the active model of its type and scope and archive the one it
+    replaces, in one transaction.  Only a completed (a candidate), archived or already active
+    model can be activated."""
     model_type = "?"
     try:
         async with begin_write(engine) as conn:
             model = await _find(conn, version)
             model_type = model.model_type
-            await lock_model_type(conn, model.model_type)
+            await lock_model_scope(conn, model.model_type, model.scope)
             status = (
                 await conn.execute(sa.select(_MODELS.c.status).where(_MODELS.c.id == model.id))
             ).scalar_one()
@@ -199,6 +223,7 @@ async def activate_model(engine: AsyncEngine, version: str) -> None:
                 sa.update(_MODELS)
                 .where(
                     _MODELS.c.model_type == model.model_type,
+                    _MODELS.c.scope == model.scope,
                     _MODELS.c.status == ModelStatus.ACTIVE,
                     _MODELS.c.id != model.id,
                 )
@@ -211,15 +236,17 @@ async def activate_model(engine: AsyncEngine, version: str) -> None:
     except IntegrityError as exc:
         cache.invalidate(engine)
         raise ConflictError(
-            f"another {model_type!r} model was promoted at the same time; try again"
+            f"another {model_type!r} model of the same leagues was promoted at the same time; "
+            "try again"
         ) from exc
 
 
 async def archive_model(engine: AsyncEngine, version: str) -> None:
-    """Archive ``version`` (an active model leaves its type with no active model)."""
+    """Archive ``version`` (an active model leaves its type and scope with no active
+    model)."""
     async with begin_write(engine) as conn:
         model = await _find(conn, version)
-        await lock_model_type(conn, model.model_type)
+        await lock_model_scope(conn, model.model_type, model.scope)
         await conn.execute(
             sa.update(_MODELS).where(_MODELS.c.id == model.id).values(status=ModelStatus.ARCHIVED)
         )
@@ -249,10 +276,14 @@ async def list_models(
     limit: int = 50,
     offset: int = 0,
     with_weights: bool = False,
+    league: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Versions, newest first; ``league``: only those whose scope includes it."""
     if not 1 <= limit <= 500 or offset < 0:
         raise InvalidInputError("limit must be 1..500 and offset >= 0")
-    columns = [c for c in _MODELS.c if with_weights or c.name != "model_weights"]
+    columns = [
+        c for c in _MODELS.c if c.name not in _HEAVY or (with_weights and c.name == "model_weights")
+    ]
     query = (
         sa.select(*columns)
         .order_by(_MODELS.c.created_at.desc(), _MODELS.c.id.desc())
@@ -263,13 +294,15 @@ async def list_models(
         query = query.where(_MODELS.c.status == parse_status(status))
     if model_type is not None:
         query = query.where(_MODELS.c.model_type == model_type)
+    if league is not None:
+        query = query.where(covers(league.strip().upper()))
     async with engine.connect() as conn:
         return [_model_dict(r) for r in await conn.execute(query)]
 
 
 async def get_model_by_id(engine: AsyncEngine, model_id: int) -> dict[str, Any]:
     """A model by its numeric id (the legacy REST shim's ids), without its weights."""
-    columns = [c for c in _MODELS.c if c.name != "model_weights"]
+    columns = [c for c in _MODELS.c if c.name not in _HEAVY]
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(*columns).where(_MODELS.c.id == model_id))).first()
     if row is None:
@@ -282,15 +315,26 @@ async def get_model(
     version: str | None = None,
     model_type: str = "full",
     with_weights: bool = True,
+    with_forecasts: bool = False,
 ) -> dict[str, Any]:
-    """A named version, or the active model of ``model_type``."""
-    columns = [c for c in _MODELS.c if with_weights or c.name != "model_weights"]
+    """A named version, or the newest active model of ``model_type`` (latest data, then
+    latest created: one per scope is active)."""
+    columns = [
+        c
+        for c in _MODELS.c
+        if (with_weights or c.name != "model_weights")
+        and (with_forecasts or c.name != "validation_forecasts")
+    ]
     query = sa.select(*columns)
     if version is not None:
         query = query.where(_MODELS.c.version == version)
     else:
         query = query.where(
             _MODELS.c.model_type == model_type, _MODELS.c.status == ModelStatus.ACTIVE
+        ).order_by(
+            _MODELS.c.data_to.desc().nulls_last(),
+            _MODELS.c.created_at.desc(),
+            _MODELS.c.id.desc(),
         )
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()

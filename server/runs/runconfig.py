@@ -17,6 +17,7 @@ from server.runs.selection import Selection, SelectionError, parse_selection, se
 from server.store.tables import League, Match
 
 __all__ = [
+    "ACTIVATE",
     "FIELDS",
     "HYPERPARAMETERS",
     "RunConfig",
@@ -25,7 +26,18 @@ __all__ = [
     "validate_config",
 ]
 
-FIELDS = ("model_type", "leagues", "seasons", "date_from", "date_to", "hyperparameters")
+FIELDS = (
+    "model_type",
+    "leagues",
+    "seasons",
+    "date_from",
+    "date_to",
+    "hyperparameters",
+    "activate",
+)
+# what happens to the new version: promoted when not worse than the active one (auto),
+# always promoted, or kept as a candidate
+ACTIVATE = ("auto", "always", "never")
 HYPERPARAMETERS = ("xi", "l2", "refit_days", "validation_share", "burn_in_days", "margin")
 
 
@@ -44,6 +56,7 @@ class RunConfig:
     date_from: date | None = None
     date_to: date | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    activate: str = "auto"
 
     @property
     def selection(self) -> Selection:
@@ -92,6 +105,11 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
             f"unknown hyperparameter(s) {', '.join(bad)}; known: {', '.join(HYPERPARAMETERS)}",
             "hyperparameters",
         )
+    activate = data.get("activate") or "auto"
+    if activate not in ACTIVATE:
+        raise ValidationError(
+            f"activate must be one of {', '.join(ACTIVATE)}, not {activate!r}", "activate"
+        )
     config = RunConfig(
         model_type=model_type,
         leagues=selection.leagues,
@@ -99,6 +117,7 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
         date_from=selection.date_from,
         date_to=selection.date_to,
         hyperparameters=hyper,
+        activate=activate,
     )
     try:
         config.training_config().validate()

@@ -12,8 +12,13 @@
   :func:`reap_stale_runs` (workers run it every 10 s, the embedded runner too), so a
   worker killed with SIGKILL leaves no run in ``training``.  The run is not retried: a run
   that killed its worker may well kill the next one; start it again explicitly.
-- **All or nothing.**  The model version, the archiving of the previous active model and
-  the run's completion are one transaction, and only if the run is still ``training``.
+- **All or nothing.**  The model version, its promotion (the archiving of the active model
+  of its type and scope it replaces) and the run's completion are one transaction, and
+  only if the run is still ``training``.
+- **Promotion.**  ``activate: auto`` promotes the new version when no model of its type and
+  scope is active, or when it is not worse than the active one on their common validation
+  matches (:func:`core.comparison.promotion`); otherwise it is stored as a candidate
+  (status ``completed``) with the reason in the run's logs.  ``always`` / ``never``.
   It is retried through a database outage (``write_budget`` seconds); after that the run
   fails with the database's error, not as "worker lost".
 - **Only usable models.**  A model whose parameters, metrics or probabilities are not
@@ -31,17 +36,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.comparison import promotion
 from core.errors import FPEError
 from core.pipeline import TrainedModel, train
 from server.runs import runstate
 from server.runs.events import EventStream
-from server.runs.registry import check_usable, lock_model_type
+from server.runs.registry import check_usable, lock_model_scope, scope_of
 from server.runs.runconfig import RunConfig
 from server.runs.selection import load_matches, team_names
 from server.runs.serialize import json_ready
@@ -246,11 +252,13 @@ async def _complete(
     weights = json_ready({**result.weights, "teams": names})
     m = json_ready(result.metrics)
 
-    async def store() -> tuple[str, str, int | None]:
+    window = result.window
+    scope = scope_of(window.get("leagues") or config.leagues)
+    forecasts = json_ready(result.validation_forecasts)
+
+    async def store() -> tuple[str, str, int | None, str]:
         now = _now()
         version = new_version(config.model_type, task_id, now)
-        message = f"model {version} is active"
-        logs = [*result.logs, f"finished in {seconds:.1f} s; model version {version}"]
         async with begin_write(ctx.engine) as conn:
             run = (
                 await conn.execute(
@@ -260,28 +268,40 @@ async def _complete(
                 )
             ).one()
             if run.status != ModelStatus.TRAINING:
-                return ModelStatus(run.status).value, "", None  # reaped or cancelled meanwhile
-            await lock_model_type(conn, config.model_type)
-            await conn.execute(
-                sa.update(_MODELS)
-                .where(
-                    _MODELS.c.model_type == config.model_type,
-                    _MODELS.c.status == ModelStatus.ACTIVE,
+                # reaped or cancelled meanwhile
+                return ModelStatus(run.status).value, "", None, ""
+            await lock_model_scope(conn, config.model_type, scope)
+            activate, reason = await _promotion(conn, config, scope, forecasts)
+            if activate:
+                message = f"model {version} is active"
+                await conn.execute(
+                    sa.update(_MODELS)
+                    .where(
+                        _MODELS.c.model_type == config.model_type,
+                        _MODELS.c.scope == scope,
+                        _MODELS.c.status == ModelStatus.ACTIVE,
+                    )
+                    .values(status=ModelStatus.ARCHIVED)
                 )
-                .values(status=ModelStatus.ARCHIVED)
-            )
+            else:
+                message = f"model {version} is a candidate: {reason}"
+            logs = [
+                *result.logs,
+                f"finished in {seconds:.1f} s; model version {version}",
+                f"{'activated' if activate else 'kept as a candidate'}: {reason}",
+            ]
             model_id = (
                 await conn.execute(
                     sa.insert(_MODELS)
                     .values(
                         version=version,
                         model_type=config.model_type,
-                        status=ModelStatus.ACTIVE,
+                        status=ModelStatus.ACTIVE if activate else ModelStatus.COMPLETED,
                         training_started_at=run.started_at,
                         training_completed_at=now,
                         training_matches=result.n_train,
-                        training_leagues=list(config.leagues),
-                        training_seasons=list(config.seasons),
+                        training_leagues=list(window.get("leagues") or config.leagues),
+                        training_seasons=list(window.get("seasons") or config.seasons),
                         brier_score=m["brier"],
                         log_loss=m["log_loss"],
                         draw_accuracy=m["draw_accuracy"],
@@ -290,6 +310,13 @@ async def _complete(
                         rps=m["rps"],
                         metrics=m,
                         config=config.to_json(),
+                        scope=scope,
+                        data_from=_day(window.get("data_from")),
+                        data_to=_day(window.get("data_to")),
+                        validation_from=_day(window.get("validation_from")),
+                        validation_to=_day(window.get("validation_to")),
+                        validation_matches=result.n_validation,
+                        validation_forecasts=forecasts,
                     )
                     .returning(_MODELS.c.id)
                 )
@@ -309,18 +336,20 @@ async def _complete(
                 logs=logs,
                 heartbeat_at=now,
             )
-        return "completed", version, model_id
+        return "completed", version, model_id, message
 
-    outcome, version, model_id = await _retry(ctx, store, f"run {task_id}: storing the model")
+    outcome, version, model_id, message = await _retry(
+        ctx, store, f"run {task_id}: storing the model"
+    )
     if outcome != "completed":
         return outcome
-    cache.invalidate(ctx.engine)  # the new active model serves predictions now
+    cache.invalidate(ctx.engine)  # a new active model serves predictions now
     await runstate.announce(
         ctx.events,
         runstate.state_event(
             task_id,
             ModelStatus.COMPLETED,
-            f"model {version} is active",
+            message,
             progress=100.0,
             metrics=m,
             version=version,
@@ -328,6 +357,36 @@ async def _complete(
         ),
     )
     return "completed"
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+async def _promotion(
+    conn: Any, config: RunConfig, scope: str, forecasts: dict[str, Any]
+) -> tuple[bool, str]:
+    """Whether the new version becomes active, and why (under the scope's lock)."""
+    if config.activate == "always":
+        return True, "activate: always"
+    if config.activate == "never":
+        return False, "activate: never; activate it by hand"
+    active = (
+        await conn.execute(
+            sa.select(_MODELS.c.version, _MODELS.c.validation_forecasts).where(
+                _MODELS.c.model_type == config.model_type,
+                _MODELS.c.scope == scope,
+                _MODELS.c.status == ModelStatus.ACTIVE,
+            )
+        )
+    ).first()
+    if active is None:
+        return True, f"no {config.model_type!r} model of {scope} was active"
+    name = f"the active model {active.version}"
+    if not active.validation_forecasts:
+        return True, f"{name} has no held-out forecasts to compare with"
+    # a few thousand numbers: quick enough for the event loop's thread, but kept off it
+    return await asyncio.to_thread(promotion, active.validation_forecasts, forecasts, name)
 
 
 async def _retry(ctx: RunContext, operation: Any, what: str) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import UTC
 from typing import Any
 
 from arq import cron
@@ -24,6 +25,7 @@ from server.base.config import ConfigError, Settings
 from server.runs.events import RedisEventStream
 from server.runs.keys import Keys
 from server.runs.queue import dumps, loads, requeue_lost_runs
+from server.runs.refresh import Schedule, SystemClock, refresh
 from server.runs.runner import RunContext, execute_run, reap_stale_runs
 from server.store.connect import open_database
 from server.store.db import describe_error, is_disk_full, is_transient
@@ -32,7 +34,9 @@ __all__ = [
     "Worker",
     "WorkerSettings",
     "create_worker",
+    "cron_jobs",
     "reap_job",
+    "refresh_job",
     "shutdown",
     "startup",
     "train_job",
@@ -116,6 +120,21 @@ async def reap_job(ctx: dict[str, Any]) -> list[str]:
     return reaped + requeued
 
 
+async def refresh_job(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The scheduled refresh (``FPE_REFRESH``): today from the worker's clock (``ctx``'s
+    ``clock``, a :class:`~server.runs.refresh.Clock`), the training runs queued for any
+    worker."""
+    from server.runs.services import open_services
+
+    settings: Settings = ctx["settings"]
+    clock = ctx.get("clock") or SystemClock()
+    services = await open_services(settings)
+    try:
+        return await refresh(services, today=clock.now().date())
+    finally:
+        await services.close()
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or Settings.from_env()
     ctx["settings"] = settings
@@ -133,6 +152,15 @@ _FUNCTIONS = [func(train_job, name="train", max_tries=1, timeout=6 * 3600)]
 _CRON = [cron(reap_job, second=set(range(0, 60, 10)), run_at_startup=True, unique=False)]
 
 
+def cron_jobs(schedule: Schedule) -> list[Any]:
+    """The reaper, and the refresh when it is switched on (one worker of many runs each
+    refresh: arq's cron job ids are unique per scheduled time)."""
+    if not schedule.enabled:
+        return list(_CRON)
+    refresh_cron = cron(refresh_job, name="refresh", timeout=6 * 3600, **schedule.cron_fields())
+    return [*_CRON, refresh_cron]
+
+
 def _options(settings: Settings) -> dict[str, Any]:
     if not settings.redis_url:
         raise ConfigError(
@@ -141,7 +169,8 @@ def _options(settings: Settings) -> dict[str, Any]:
         )
     return {
         "functions": _FUNCTIONS,
-        "cron_jobs": _CRON,
+        "cron_jobs": cron_jobs(Schedule.from_settings(settings)),
+        "timezone": UTC,  # the refresh's time of day is UTC
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
@@ -163,7 +192,12 @@ class WorkerSettings:
     """For ``arq server.runs.worker.WorkerSettings``: the same options, from the environment."""
 
     functions = _FUNCTIONS
-    cron_jobs = _CRON
+    cron_jobs = cron_jobs(
+        Schedule.from_settings(
+            Settings.from_env({k: os.environ.get(k, "") for k in ("FPE_REFRESH", "FPE_REFRESH_AT")})
+        )
+    )
+    timezone = UTC
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,18 +15,21 @@ __all__ = ["list_leagues", "list_teams"]
 
 
 async def list_leagues(engine: AsyncEngine) -> list[dict[str, Any]]:
-    """Every league with its match count and seasons (newest first)."""
+    """Every league with its match count, seasons (newest first) and freshness: the date of
+    its last match and when a file of it was last ingested."""
     lg, m = League.__table__, Match.__table__
     async with engine.connect() as conn:
         leagues = (await conn.execute(sa.select(lg).order_by(lg.c.country, lg.c.code))).all()
         seasons = await conn.execute(
-            sa.select(m.c.league_id, m.c.season, sa.func.count()).group_by(
-                m.c.league_id, m.c.season
-            )
+            sa.select(
+                m.c.league_id, m.c.season, sa.func.count(), sa.func.max(m.c.match_date)
+            ).group_by(m.c.league_id, m.c.season)
         )
         per: dict[int, dict[str, int]] = {}
-        for league_id, season, n in seasons:
+        last: dict[int, date] = {}
+        for league_id, season, n, newest in seasons:
             per.setdefault(league_id, {})[season] = n
+            last[league_id] = max(newest, last.get(league_id, newest))
     return [
         {
             "id": r.id,
@@ -34,6 +38,8 @@ async def list_leagues(engine: AsyncEngine) -> list[dict[str, Any]]:
             "country": r.country,
             "match_count": sum(per.get(r.id, {}).values()),
             "seasons": sorted(per.get(r.id, {}), reverse=True),
+            "last_match_date": last.get(r.id),
+            "last_ingest_at": r.last_ingest_at,
         }
         for r in leagues
     ]

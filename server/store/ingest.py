@@ -27,7 +27,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pandas as pd
@@ -246,9 +246,18 @@ async def _write_chunk(conn: AsyncConnection, chunk: ParsedFile, report: FileRep
         return
     rows = _rows(chunk.matches, os.path.basename(chunk.source))
     inserted, updated, unchanged = await _write(conn, rows, report.notes)
+    await _touch_leagues(conn, {r.league for r in rows})
     report.inserted += inserted
     report.updated += updated
     report.unchanged += unchanged
+
+
+async def _touch_leagues(conn: AsyncConnection, codes: set[str]) -> None:
+    """Record when the leagues were last ingested (freshness: ``fpe leagues``)."""
+    table = League.__table__
+    await conn.execute(
+        sa.update(table).where(table.c.code.in_(codes)).values(last_ingest_at=datetime.now(UTC))
+    )
 
 
 @dataclass

@@ -32,6 +32,7 @@ __all__ = [
     "ModelStatus",
     "SchemaMigration",
     "Team",
+    "TeamAlias",
     "TrainingRun",
     "UTCDateTime",
 ]
@@ -116,6 +117,7 @@ class League(Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     country: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    last_ingest_at: Mapped[datetime | None]
 
 
 class Team(Base):
@@ -125,6 +127,22 @@ class Team(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     country: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+
+
+class TeamAlias(Base):
+    """Another name of a team, by country and the team's stored name (0004)."""
+
+    __tablename__ = "team_aliases"
+    __table_args__ = (
+        sa.UniqueConstraint("country", "alias_key", name="uq_team_aliases_country_key"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(sa.String(100))
+    alias_key: Mapped[str] = mapped_column(sa.String(100))
+    country: Mapped[str] = mapped_column(sa.String(100))
+    team_name: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
 
 
@@ -191,8 +209,9 @@ class Model(Base):
     __table_args__ = (
         sa.UniqueConstraint("version", name="uq_models_version"),
         sa.Index(
-            "uq_models_one_active_per_type",
+            "uq_models_one_active_per_scope",
             "model_type",
+            "scope",
             unique=True,
             postgresql_where=sa.text("status = 'active'"),
             sqlite_where=sa.text("status = 'active'"),
@@ -218,6 +237,14 @@ class Model(Base):
     rps: Mapped[float | None] = mapped_column(Double)
     metrics: Mapped[Any | None] = mapped_column(JSONType)
     config: Mapped[Any | None] = mapped_column(JSONType)
+    # 0003: the league set it serves, and what it was fitted and validated on
+    scope: Mapped[str] = mapped_column(sa.String(255), server_default=sa.text("''"))
+    data_from: Mapped[date | None]
+    data_to: Mapped[date | None]
+    validation_from: Mapped[date | None]
+    validation_to: Mapped[date | None]
+    validation_matches: Mapped[int | None] = mapped_column(sa.Integer)
+    validation_forecasts: Mapped[Any | None] = mapped_column(JSONType)
 
 
 class TrainingRun(Base):
@@ -262,6 +289,7 @@ class TrainingRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
+    scheduled: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
 
     model: Mapped[Model | None] = relationship(lazy="raise")
 

@@ -3,6 +3,7 @@
 
 import { ApiError, gql, onTokenNeeded, subscribe } from "./api.js";
 import { reliability, strengths } from "./charts.js";
+import "./data.js";
 
 const $ = (selector) => document.querySelector(selector);
 const $$ = (selector) => [...document.querySelectorAll(selector)];
@@ -237,24 +238,27 @@ async function loadHistory() {
 $("#refresh-history").onclick = loadHistory;
 
 // ---- models --------------------------------------------------------------------------------
+const statusName = (status) => (status === "COMPLETED" ? "candidate" : status.toLowerCase());
+
 async function loadModels() {
   const { models } = await gql(`{ models(limit: 100) { version modelType status
-    trainingMatches rps logLoss brierScore metrics trainingRuns { matchCount } } }`);
+    trainingMatches scope dataTo rps logLoss brierScore metrics } }`);
   $("#models tbody").innerHTML = models.map((m) => {
-    const status = m.status.toLowerCase();
+    const status = statusName(m.status);
     const action = status === "active" ? "archive" : "activate";
-    // the run's selection, as in the history tab (the model was fitted on the part
-    // before the validation period)
-    const matches = m.trainingRuns[0]?.matchCount ?? m.trainingMatches;
     return `<tr data-version="${escape(m.version)}">
-      <td>${escape(m.version)}</td><td><span class="badge ${status}">${status}</span></td>
-      <td class="num" title="fitted on ${m.trainingMatches ?? "–"}">${matches ?? "–"}</td>
+      <td><input type="checkbox" data-compare aria-label="compare ${escape(m.version)}"></td>
+      <td><button type="button" class="link" data-action="detail">${escape(m.version)}</button></td>
+      <td><span class="badge ${status}">${status}</span></td>
+      <td>${escape((m.scope || "").replaceAll(",", ", "))}</td><td>${escape(m.dataTo ?? "–")}</td>
+      <td class="num">${m.trainingMatches ?? "–"}</td>
       <td class="num">${m.metrics?.n ?? "–"}</td><td class="num">${fmt(m.rps, 5)}</td>
       <td class="num">${fmt(m.metrics?.market?.rps, 5)}</td><td class="num">${fmt(m.logLoss)}</td>
       <td class="num">${fmt(m.brierScore)}</td>
       <td><button type="button" data-action="${action}">${action}</button></td></tr>`;
   }).join("");
   $("#models-empty").hidden = models.length > 0;
+  $("#compare-models").disabled = true;
   const { activeModel } = await gql(`{ activeModel(modelType: "full") {
     calibrationCurves { home draw away } teamStrengths { attack defense team { name } } } }`);
   const fallback = activeModel ? null : (await gql(`{ models(status: "active", limit: 1) {
@@ -266,11 +270,19 @@ async function loadModels() {
 }
 $("#refresh-models").onclick = loadModels;
 $("#models").onclick = async (event) => {
+  if (event.target.matches("input[data-compare]")) {
+    $("#compare-models").disabled = $$("#models input[data-compare]:checked").length !== 2;
+    return;
+  }
   const button = event.target.closest("button[data-action]");
   if (!button) return;
   const version = button.closest("tr").dataset.version;
-  const mutation = button.dataset.action === "activate" ? "activateModel" : "archiveModel";
   $("#models-error").textContent = "";
+  if (button.dataset.action === "detail") {
+    showDetail(version);
+    return;
+  }
+  const mutation = button.dataset.action === "activate" ? "activateModel" : "archiveModel";
   try {
     await gql(`mutation($v: String!) { ${mutation}(version: $v) { status } }`, { v: version });
   } catch (error) {
@@ -278,6 +290,84 @@ $("#models").onclick = async (event) => {
   }
   loadModels();
 };
+
+// A version in detail, and two versions compared on the matches both held out.
+const BINS = "{ predicted observed count }";
+const CALIBRATION = `{ home ${BINS} draw ${BINS} away ${BINS} }`;
+
+function binRows(calibration, label = "") {
+  if (!calibration) return `<tr><td class="empty">no held-out forecasts stored</td></tr>`;
+  return ["home", "draw", "away"].map((outcome) => `<tr><th>${label}${outcome}</th>${
+    calibration[outcome].map((b) => `<td data-count="${b.count}">${fmt(b.predicted, 2)} /
+      ${fmt(b.observed, 2)} (${b.count})</td>`).join("")}</tr>`).join("");
+}
+
+async function showDetail(version) {
+  try {
+    const { model: m } = await gql(`query($v: String!) { model(version: $v) { version modelType
+      status scope trainingSeasons dataFrom dataTo trainingMatches validationFrom validationTo
+      validationMatches rps logLoss brierScore detail { hyperparameters logs
+        perLeague { league scores { n rps logLoss brier accuracy } }
+        calibration ${CALIBRATION} } } }`, { v: version });
+    const d = m.detail;
+    $("#detail-title").textContent = `${m.version} (${m.modelType}, ${statusName(m.status)})`;
+    const hyper = Object.entries(d.hyperparameters || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+    const seasons = m.trainingSeasons || [];
+    $("#detail-windows tbody").innerHTML = [
+      ["Leagues", m.scope],
+      ["Seasons", seasons.length > 4 ? `${seasons[0]} to ${seasons.at(-1)} (${seasons.length})`
+        : seasons.join(", ")],
+      ["Fitted on", `${m.trainingMatches} matches, ${m.dataFrom} to ${m.dataTo}`],
+      ["Validated on", `${m.validationMatches} held-out matches, ${m.validationFrom} to `
+        + `${m.validationTo}: RPS ${fmt(m.rps, 5)}, log loss ${fmt(m.logLoss)}`],
+      ["Hyperparameters", hyper],
+    ].map(([k, v]) => `<tr><td>${k}</td><td>${escape(v ?? "–")}</td></tr>`).join("");
+    $("#detail-leagues tbody").innerHTML = d.perLeague.map((x) => `<tr><td>${escape(x.league)}</td>
+      <td class="num">${x.scores.n}</td><td class="num">${fmt(x.scores.rps, 5)}</td>
+      <td class="num">${fmt(x.scores.logLoss)}</td><td class="num">${fmt(x.scores.brier)}</td>
+      <td class="num">${pct(x.scores.accuracy)}</td></tr>`).join("");
+    $("#detail-calibration tbody").innerHTML = binRows(d.calibration);
+    $("#detail-logs").textContent = d.logs.join("\n");
+    $("#model-detail").hidden = false;
+    $("#model-detail").scrollIntoView();
+  } catch (error) {
+    $("#models-error").textContent = error.message;
+  }
+}
+$("#close-detail").onclick = () => { $("#model-detail").hidden = true; };
+
+$("#compare-models").onclick = async () => {
+  const [a, b] = $$("#models input[data-compare]:checked").map((box) => box.closest("tr")
+    .dataset.version).reverse();  // the older one is A
+  const pairs = "{ n rpsDiff rpsDiffSe a { rps logLoss } b { rps logLoss } }";
+  try {
+    const { compareModels: c } = await gql(`query($a: String!, $b: String!) {
+      compareModels(a: $a, b: $b) { note n overall ${pairs} leagues { league paired ${pairs} }
+        hyperparameters { name a b same } windows { name a b same }
+        calibrationA ${CALIBRATION} calibrationB ${CALIBRATION} } }`, { a, b });
+    $("#compare-title").textContent = `A ${a} / B ${b}`;
+    $("#compare-note").textContent = c.note;
+    const rows = c.overall ? [["overall", c.overall], ...c.leagues.map((x) => [x.league, x.paired])]
+      : [];
+    $("#compare-paired tbody").innerHTML = rows.map(([name, x]) => `<tr><td>${escape(name)}</td>
+      <td class="num">${x.n}</td><td class="num">${fmt(x.a.rps, 5)}</td>
+      <td class="num">${fmt(x.b.rps, 5)}</td><td class="num">${fmt(x.rpsDiff, 5)}</td>
+      <td class="num">${fmt(x.rpsDiffSe, 5)}</td><td class="num">${fmt(x.a.logLoss)}</td>
+      <td class="num">${fmt(x.b.logLoss)}</td></tr>`).join("");
+    const cell = (v) => escape(Array.isArray(v) ? (v.length > 4 ? `${v[0]}…${v.at(-1)} (${v.length})`
+      : v.join(", ")) : v ?? "–");
+    $("#compare-settings tbody").innerHTML = [...c.hyperparameters, ...c.windows].map((x) => `<tr>
+      <td>${escape(x.name)}</td><td class="${x.same ? "" : "differs"}">${cell(x.a)}</td>
+      <td class="${x.same ? "" : "differs"}">${cell(x.b)}</td></tr>`).join("");
+    $("#compare-calibration tbody").innerHTML = binRows(c.calibrationA, "A ")
+      + binRows(c.calibrationB, "B ");
+    $("#model-compare").hidden = false;
+    $("#model-compare").scrollIntoView();
+  } catch (error) {
+    $("#models-error").textContent = error.message;
+  }
+};
+$("#close-compare").onclick = () => { $("#model-compare").hidden = true; };
 
 // ---- predict ------------------------------------------------------------------------------
 // The models that can predict (active or archived) with their leagues; a model's teams
