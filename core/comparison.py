@@ -100,14 +100,22 @@ def promotion(
     active: Mapping[str, Any] | None,
     candidate: Mapping[str, Any],
     active_name: str = "the active model",
+    fresher: bool = False,
 ) -> tuple[bool, str]:
     """Whether ``candidate`` may replace the model whose held-out forecasts are ``active``:
     not worse on their common validation matches by paired RPS, with a margin of
-    :data:`MARGIN_SE` standard errors.  Returns the decision and its reason."""
+    :data:`MARGIN_SE` standard errors.  Too few common matches to compare (a refresh moves
+    the validation window past the active model's) leave it to the data: a ``fresher``
+    candidate, fitted on later matches, goes live.  Returns the decision and its reason."""
     if active is None:
         return True, f"{active_name} has no held-out forecasts to compare with"
     result = paired(active, candidate)
     overall = result["overall"]
+    if (result["n"] < MIN_COMMON or overall is None) and fresher:
+        return True, (
+            f"only {result['n']} validation matches in common with {active_name}, too few to "
+            f"compare; it is fitted on later matches, so the fresher model goes live"
+        )
     if result["n"] < MIN_COMMON or overall is None:
         return False, (
             f"only {result['n']} validation matches in common with {active_name} "

@@ -22,6 +22,9 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   │                                                               the fixture's league
     │   ├── jackpots.JackpotNotFoundError  NOT_FOUND              404   no such jackpot, saved
     │   │                                                               result or template
+    │   ├── teams.AliasNotFoundError       NOT_FOUND              404   no alias has that name
+    │   ├── modelfiles.ModelFileError      BAD_USER_INPUT         422   a model file that cannot
+    │   │                                                               be imported
     │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
     │   ├── teamnames.TeamNameError        BAD_USER_INPUT         422   a look-alike team name
     │   ├── source.SourceError             BAD_USER_INPUT         422   not a regular file, too
@@ -29,6 +32,7 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   └── footballdata.FootballDataError BAD_USER_INPUT         422   an unreadable data file
     ├── NotFittedError                     INTERNAL_SERVER_ERROR  500   predict before fit
     ├── registry.ConflictError             CONFLICT               409   lost a race; retry
+    ├── modelfiles.VersionExistsError      CONFLICT               409   an import never overwrites
     ├── registry.UnusableModelError        INTERNAL_SERVER_ERROR  500   a fit not fit to store
     ├── runner.ResultNotStoredError        SERVICE_UNAVAILABLE    503   result not stored
     ├── queue.QueueUnavailableError        SERVICE_UNAVAILABLE    503   Redis is unreachable

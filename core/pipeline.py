@@ -45,9 +45,9 @@ from core.dixon_coles import DixonColes, Poisson
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
-from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast
+from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, POOL_PRIOR_MATCHES, engine_forecast
 from core.lazy import lazy
-from core.market_model import MarketImplied, market_rates
+from core.market_model import MarketImplied, market_rates_rho
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
@@ -483,20 +483,30 @@ def _fit_market_implied(
 ) -> None:
     """The stored market-implied ratings and pool weights (none without any priced match:
     the engine's forecast is then Dixon-Coles alone)."""
-    lam, mu, _ = market_rates(frame, method=config.margin)
+    lam, mu, rho, _ = market_rates_rho(frame, method=config.margin)
     if not np.isfinite(lam).any():
         report.log("fit", "no pre-validation match has prices: Dixon-Coles alone")
         return
-    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin).fit(
-        frame, home_rate=lam, away_rate=mu, reference_date=validation_start
+    # the grid's rho: the decay-weighted mean of the rho the prices implied (as in the
+    # walk-forward), so the stored ratings price the draw as the market did
+    known = np.isfinite(rho)
+    age = (pd.Timestamp(validation_start) - pd.to_datetime(frame["date"])).dt.days.to_numpy()
+    dependence = (
+        float(np.average(rho[known], weights=np.exp(-MARKET_XI * age[known])))
+        if known.any()
+        else 0.0
     )
+    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin, dependence=dependence)
+    mi = mi.fit(frame, home_rate=lam, away_rate=mu, reference_date=validation_start)
     weights["market_implied"] = mi.to_dict()
     components = [
         wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
         wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
     ]
     rows = np.flatnonzero(train_rows)
-    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
+    pool = LogLinearPool(default=POOL_DEFAULT, prior_matches=POOL_PRIOR_MATCHES).fit(
+        [c[rows] for c in components], y[rows]
+    )
     weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
     report.log(
         "fit",

@@ -4,6 +4,7 @@ refusal of damaged, edited, newer or unmappable files; the CLI and both APIs."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 
 import pytest
@@ -47,9 +48,8 @@ async def _predictions(engine, version: str | None) -> list[dict]:
     out = []
     for home, away in PAIRS:
         for odds in (None, ODDS):
-            out.append(
-                await predictions.predict(engine, home, away, model_version=version, odds=odds)
-            )
+            result = await predictions.predict(engine, home, away, model_version=version, odds=odds)
+            out.append(dataclasses.asdict(result.prediction))
     return out
 
 
@@ -58,7 +58,7 @@ def _assert_same(a: list[dict], b: list[dict]) -> None:
         if isinstance(x, dict):
             for k, v in sorted(x.items()):
                 yield from numbers(v, f"{path}.{k}")
-        elif isinstance(x, list):
+        elif isinstance(x, list | tuple):
             for i, v in enumerate(x):
                 yield from numbers(v, f"{path}[{i}]")
         elif isinstance(x, float):

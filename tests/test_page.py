@@ -142,6 +142,7 @@ async def test_train_watch_history_models_cancel_predict(browser, server):
     await page.wait_for_timeout(400)  # let the bar's CSS transition finish
     metrics = await page.text_content("#final-metrics")
     assert "model" in metrics and "market" in metrics
+    assert (await page.text_content("#promotion")).endswith("is active")  # promoted (auto)
     await _shot(page, "1-run-completed")
 
     # history: the run with a green badge

@@ -195,9 +195,9 @@ async def test_graphql_and_rest_resolve_aliases_and_suggest(make_api):
 
 
 async def test_predictions_batch_and_single_agree_on_aliases(e0):
-    """The batch resolver and the single one take the same names."""
-    resolved = await predictions._resolve_fixture_teams(
-        e0, [{"home": "Spurs", "away": "Man Utd"}, {"home": "Spurs", "away": "Spurs"}]
+    """The one resolver, behind single and batch predictions, takes aliases."""
+    resolved = await predictions.resolve_teams(
+        e0, [("Spurs", "Man Utd", None), ("Spurs", "Spurs", None)]
     )
     assert resolved[0][1] == "Tottenham" and resolved[0][3] == "Man United"
     assert resolved[1] == "'Tottenham' cannot play itself"

@@ -271,7 +271,8 @@ async def _complete(
                 # reaped or cancelled meanwhile
                 return ModelStatus(run.status).value, "", None, ""
             await lock_model_scope(conn, config.model_type, scope)
-            activate, reason = await _promotion(conn, config, scope, forecasts)
+            data_to = _day(window.get("data_to"))
+            activate, reason = await _promotion(conn, config, scope, forecasts, data_to)
             if activate:
                 message = f"model {version} is active"
                 await conn.execute(
@@ -364,7 +365,7 @@ def _day(value: str | None) -> date | None:
 
 
 async def _promotion(
-    conn: Any, config: RunConfig, scope: str, forecasts: dict[str, Any]
+    conn: Any, config: RunConfig, scope: str, forecasts: dict[str, Any], data_to: date | None
 ) -> tuple[bool, str]:
     """Whether the new version becomes active, and why (under the scope's lock)."""
     if config.activate == "always":
@@ -373,7 +374,7 @@ async def _promotion(
         return False, "activate: never; activate it by hand"
     active = (
         await conn.execute(
-            sa.select(_MODELS.c.version, _MODELS.c.validation_forecasts).where(
+            sa.select(_MODELS.c.version, _MODELS.c.validation_forecasts, _MODELS.c.data_to).where(
                 _MODELS.c.model_type == config.model_type,
                 _MODELS.c.scope == scope,
                 _MODELS.c.status == ModelStatus.ACTIVE,
@@ -386,7 +387,8 @@ async def _promotion(
     if not active.validation_forecasts:
         return True, f"{name} has no held-out forecasts to compare with"
     # a few thousand numbers: quick enough for the event loop's thread, but kept off it
-    return await asyncio.to_thread(promotion, active.validation_forecasts, forecasts, name)
+    fresher = data_to is not None and active.data_to is not None and data_to > active.data_to
+    return await asyncio.to_thread(promotion, active.validation_forecasts, forecasts, name, fresher)
 
 
 async def _retry(ctx: RunContext, operation: Any, what: str) -> Any:

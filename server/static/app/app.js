@@ -208,7 +208,8 @@ async function finished(taskId, event) {
       </tbody>
     </table>
     <p class="summary">RPS model − market: ${c.rps_diff >= 0 ? "+" : ""}${fmt(c.rps_diff, 5)}
-      (standard error ${fmt(c.rps_diff_se, 5)})</p>`;
+      (standard error ${fmt(c.rps_diff_se, 5)})</p>
+    <p id="promotion">${escape(event.message)}</p>`;
 }
 
 // ---- history -------------------------------------------------------------------------------
