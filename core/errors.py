@@ -19,11 +19,15 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
     │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
     │   ├── teamnames.TeamNameError        BAD_USER_INPUT         422   a look-alike team name
+    │   ├── teams.AliasNotFoundError       NOT_FOUND              404   no such team alias
+    │   ├── modelfiles.ModelFileError      BAD_USER_INPUT         422   a damaged, edited or
+    │   │                                                               newer model file
     │   ├── source.SourceError             BAD_USER_INPUT         422   not a regular file, too
     │   │                                                               large, unreadable
     │   └── footballdata.FootballDataError BAD_USER_INPUT         422   an unreadable data file
     ├── NotFittedError                     INTERNAL_SERVER_ERROR  500   predict before fit
     ├── registry.ConflictError             CONFLICT               409   lost a race; retry
+    ├── modelfiles.VersionExistsError      CONFLICT               409   import: version exists
     ├── registry.UnusableModelError        INTERNAL_SERVER_ERROR  500   a fit not fit to store
     ├── runner.ResultNotStoredError        SERVICE_UNAVAILABLE    503   result not stored
     ├── queue.QueueUnavailableError        SERVICE_UNAVAILABLE    503   Redis is unreachable
