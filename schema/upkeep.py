@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from schema.errors import graphql_errors
+from schema.errors import UserError, graphql_errors
 from server.runs import modelfiles, refresh, teams
 
 __all__ = ["ModelImport", "RefreshSchedule", "TeamAlias", "UpkeepMutation", "UpkeepQuery"]
@@ -21,8 +21,6 @@ def _engine(info: strawberry.Info) -> Any:
 
 def _authenticated(info: strawberry.Info) -> None:
     if not info.context.authenticated:
-        from schema.errors import UserError
-
         raise UserError(
             "a valid bearer token is required (Authorization header, or connection_init)",
             extensions={"code": "UNAUTHENTICATED"},
