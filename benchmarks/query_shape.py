@@ -75,6 +75,15 @@ async def probe(client: httpx.AsyncClient, stop: asyncio.Event, waits: list[floa
         await asyncio.sleep(0.02)
 
 
+async def post(client: httpx.AsyncClient, body: dict) -> httpx.Response | str:
+    """The answer, or "closed" when the server refused the body (413, logged) and closed the
+    connection while it was still being sent."""
+    try:
+        return await client.post("/graphql", json=body)
+    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+        return "closed"
+
+
 async def attack(client: httpx.AsyncClient, body: dict, copies: int) -> tuple[list, float]:
     waits: list[float] = []
     stop = asyncio.Event()
@@ -82,13 +91,19 @@ async def attack(client: httpx.AsyncClient, body: dict, copies: int) -> tuple[li
     await asyncio.sleep(0.1)
     start = time.perf_counter()
     bodies = [{**body, "query": distinct(body["query"], i)} for i in range(copies)]
-    answers = await asyncio.gather(*(client.post("/graphql", json=b) for b in bodies))
+    answers = await asyncio.gather(*(post(client, b) for b in bodies))
     elapsed = (time.perf_counter() - start) * 1000
     await asyncio.sleep(0.05)
     stop.set()
     await prober
     codes = []
     for answer in answers:
+        if isinstance(answer, str):
+            codes.append("413, connection closed")
+            continue
+        if answer.status_code == 413:
+            codes.append(413)
+            continue
         errors = answer.json().get("errors") or [{}]
         codes.append(errors[0].get("extensions", {}).get("code", answer.status_code))
     return [elapsed, sorted(set(codes)), statistics.median(waits), max(waits)], elapsed
@@ -98,7 +113,7 @@ async def memory(client: httpx.AsyncClient, pid: int) -> None:
     before = rss_mb(pid)
     for i in range(30):
         query = f"query Q{i}{'A' * 10_000_000} {{ __typename }}"
-        await client.post("/graphql", json={"query": query})
+        await post(client, {"query": query})
     after_long = rss_mb(pid)
     for i in range(30):
         await client.post("/graphql", json={"query": f"query Q{i}{'B' * 99_000} {{ __typename }}"})
