@@ -73,6 +73,17 @@ def _check_event_id(after: str) -> None:
         )
 
 
+async def _model_or_none(
+    info: strawberry.Info, version: str | None, model_type: str = "full"
+) -> ModelVersion | None:
+    """The model ``version`` (None: the active ``model_type``), or None when there is none."""
+    try:
+        row = await registry.get_model(read_engine(info), version, model_type, with_weights=False)
+    except registry.ModelNotFoundError:
+        return None
+    return ModelVersion.from_row(row)
+
+
 @strawberry.type
 class Query(JackpotQueries, UpkeepQuery):
     @strawberry.field
@@ -125,22 +136,14 @@ class Query(JackpotQueries, UpkeepQuery):
         if id is not None:
             row = await info.context.loaders.model_by_id.load(id)
             return None if row is None else ModelVersion.from_row(row)
-        try:
-            row = await registry.get_model(read_engine(info), version, with_weights=False)
-        except registry.ModelNotFoundError:
-            return None
-        return ModelVersion.from_row(row)
+        return await _model_or_none(info, version)
 
     @strawberry.field
     @graphql_errors
     async def active_model(
         self, info: strawberry.Info, model_type: str = "full"
     ) -> ModelVersion | None:
-        try:
-            row = await registry.get_model(read_engine(info), None, model_type, with_weights=False)
-        except registry.ModelNotFoundError:
-            return None
-        return ModelVersion.from_row(row)
+        return await _model_or_none(info, None, model_type)
 
     @strawberry.field
     @graphql_errors
