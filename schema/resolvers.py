@@ -73,15 +73,22 @@ def _check_event_id(after: str) -> None:
         )
 
 
+async def _model(
+    info: strawberry.Info, version: str | None, model_type: str = "full"
+) -> ModelVersion:
+    """The model ``version`` (None: the active ``model_type``), without its weights."""
+    row = await registry.get_model(read_engine(info), version, model_type, with_weights=False)
+    return ModelVersion.from_row(row)
+
+
 async def _model_or_none(
     info: strawberry.Info, version: str | None, model_type: str = "full"
 ) -> ModelVersion | None:
-    """The model ``version`` (None: the active ``model_type``), or None when there is none."""
+    """:func:`_model`, or None when there is none."""
     try:
-        row = await registry.get_model(read_engine(info), version, model_type, with_weights=False)
+        return await _model(info, version, model_type)
     except registry.ModelNotFoundError:
         return None
-    return ModelVersion.from_row(row)
 
 
 @strawberry.type
@@ -237,17 +244,13 @@ class Mutation(JackpotMutations, UpkeepMutation):
     @graphql_errors
     async def activate_model(self, info: strawberry.Info, version: str) -> ModelVersion:
         await registry.activate_model(read_engine(info), version)
-        return ModelVersion.from_row(
-            await registry.get_model(read_engine(info), version, with_weights=False)
-        )
+        return await _model(info, version)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def archive_model(self, info: strawberry.Info, version: str) -> ModelVersion:
         await registry.archive_model(read_engine(info), version)
-        return ModelVersion.from_row(
-            await registry.get_model(read_engine(info), version, with_weights=False)
-        )
+        return await _model(info, version)
 
 
 class _SubscriptionSlot:
