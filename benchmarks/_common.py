@@ -43,7 +43,10 @@ def load_football_data(pattern: str = "*/*.csv") -> pd.DataFrame:
     from server.formats.footballdata import read_file
 
     frames = [read_file(p).matches for p in sorted(FOOTBALL_DATA.glob(pattern))]
-    return pd.concat(frames, ignore_index=True).sort_values("date", kind="stable")
+    frame = pd.concat(frames, ignore_index=True).sort_values("date", kind="stable")
+    from server.cli.common import with_country
+
+    return with_country(frame)
 
 
 def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:

@@ -11,7 +11,8 @@ data unless it appears within the data's first 90 days.  Every team has a Gaussi
 precision ``l2`` (about ``l2 / 1.4`` matches' worth of data) on its attack and on its defence
 relative to the mean defence; an established team's prior mean is an average team (0), a new team's
 is the mean of the ``promoted_k`` weakest established teams of its league in the previous
-fit ("promoted teams start as strong as the weakest teams they join").  A team with no past
+fit ("promoted teams start as strong as the weakest teams they join"); so does a team back
+after longer than the training window (no match of it left to fit).  A team with no past
 match at all is therefore predicted from the prior alone.
 """
 
@@ -27,7 +28,7 @@ from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
 from core.lazy import lazy
-from core.markets import outcome_probabilities
+from core.markets import feasible_rho, outcome_probabilities
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +72,9 @@ def walk_forward(
     progress: Callable[[int, int], object] | None = None,
     targets: tuple[Any, Any] | None = None,
     dependence: float = 0.0,
+    dependence_targets: Any = None,
+    season_carry: float = 1.0,
+    season_decay: tuple[tuple[int, float | None], ...] | None = None,
 ) -> pd.DataFrame:
     """Out-of-sample probabilities for every match on or after ``start``.
 
@@ -83,12 +87,28 @@ def walk_forward(
     the rates implied by each match's prices, :func:`core.market_model.market_rates`, or
     goals mixed with shots on target) fitted instead of the goals by Poisson
     pseudo-likelihood (``rho`` is then not fitted; ``dependence`` is the fixed rho of the
-    predicted grids).  A row whose target is NaN is predicted but never trained on; a block
+    predicted grids; with ``dependence_targets``, a rho per row of ``matches`` such as the
+    one implied by its prices, :func:`core.market_model.market_rates_rho`, each block's grids
+    use the decay-weighted mean of its training rows' finite values instead, moved inside
+    each fixture's bounds).  A row whose target is NaN is predicted but never trained on; a block
     with no earlier target is not predicted.  A forecast never uses its own row's target:
     only rows before the block train.
 
+    ``season_carry``: once a league's new season has begun (its first match after a break
+    of more than 30 days falls in the block or earlier), the matches of its earlier seasons
+    weigh this much more (below 1: carried-over ratings shrink toward the prior and the new
+    season's matches count more).
+
+    ``season_decay = ((day, xi), ...)`` (days ascending, the first 0): the decay of a block
+    that begins ``day`` or more days after the latest season start (the first match after
+    a break of more than 30 days, in the block or earlier); ``None``: ``xi``.  Before any
+    season start, ``xi``.  A ``window_days`` grows where a slower decay needs it (weights
+    below 1e-4 are left out).  For example a slow decay in a season's first weeks keeps the
+    earlier seasons' many matches in view while each team has played once or twice.
+
     Returns a frame indexed like ``matches`` (predicted rows only, in date order) with
-    columns p_home, p_draw, p_away, home_rate, away_rate, refit_date and n_train.
+    columns p_home, p_draw, p_away, home_rate, away_rate, refit_date, n_train and rho (the
+    block's grid rho before it is moved inside any fixture's bounds).
     """
     if refit_days < 1:
         raise InvalidInputError(f"refit_days must be at least 1, got {refit_days}")
@@ -120,6 +140,7 @@ def walk_forward(
         raise InvalidInputError("a team cannot play itself")
     if targets is None:
         row_of, goals_h, goals_a = None, hg, ag
+        row_rho = None
         fit_rho, grid_rho = rho, None
     else:
         tx = np.asarray(targets[0], dtype=float)
@@ -133,17 +154,31 @@ def walk_forward(
         row_of = np.flatnonzero(ok)
         goals_h, goals_a = tx[row_of], ty[row_of]
         fit_rho, grid_rho = False, float(dependence)
+        row_rho = None
+        if dependence_targets is not None:
+            row_rho = np.asarray(dependence_targets, dtype=float)
+            if row_rho.shape != (len(matches),):
+                raise InvalidInputError("dependence_targets needs one value per match")
+            row_rho = row_rho[order][row_of]
     if "league" in frame.columns:
         league, _ = pd.factorize(frame["league"].to_numpy())
     else:
         league = np.zeros(m, dtype=np.intp)
 
+    # each row's season within its league: a new one after a break of more than 30 days
+    season = np.zeros(m, dtype=np.int64)
+    for lg in np.unique(league):
+        rows_lg = np.flatnonzero(league == lg)
+        season[rows_lg] = np.cumsum(np.diff(day[rows_lg], prepend=day[rows_lg[0]]) > 30)
+    n_leagues = int(league.max()) + 1 if m else 1
+    current_season = np.zeros(n_leagues, dtype=np.int64)  # latest season begun, per league
     first_day = np.full(n_all, np.iinfo(np.int64).max)
     np.minimum.at(first_day, home, day)
     np.minimum.at(first_day, away, day)
     established = first_day < day[0] + _FOUNDING_DAYS
     # decay weights as exp(xi * (day - day0)) * exp(-xi * (t - day0)): one product a refit
     # instead of an exp per match, while the growth factor stays far from overflowing
+    breaks = np.flatnonzero(np.diff(day, prepend=day[0]) > 30)  # first rows of seasons
     span = float(day[-1] - day[0])
     growth = np.exp(xi * (day - day[0]).astype(float)) if xi * span < 600.0 else None
 
@@ -155,7 +190,17 @@ def walk_forward(
     rates: list[np.ndarray] = []
     blocks = _blocks(day, start_day, refit_days)
     for b, (t, lo, hi) in enumerate(blocks):
-        train_lo = 0 if window_days is None else int(np.searchsorted(day, t - window_days))
+        block_xi = xi
+        window = window_days
+        if season_decay is not None:
+            starts_so_far = breaks[: np.searchsorted(breaks, hi)]
+            if starts_so_far.size:
+                into = max(t - day[starts_so_far[-1]], 0)  # the block may hold the start
+                piece = [x for d, x in season_decay if d <= into]
+                block_xi = xi if not piece or piece[-1] is None else float(piece[-1])
+            if window is not None and block_xi < xi:  # the same 1e-4 cut at a slower decay
+                window = max(window, int(np.ceil(np.log(1e4) / max(block_xi, 1e-9))))
+        train_lo = 0 if window is None else int(np.searchsorted(day, t - window))
         if lo > state.seen:
             new_rows = np.arange(state.seen, lo)
             state.last_league[home[state.seen : lo]] = league[state.seen : lo]
@@ -175,6 +220,9 @@ def walk_forward(
             first_day[away[lo:hi]] >= t, league[lo:hi], state.last_league[away[lo:hi]]
         )
         is_new = ~established[local_teams] & (first_day[local_teams] > t - new_team_days)
+        # a team back after longer than the training window (relegated, now promoted) has
+        # no match to fit: it starts as a newcomer, not as an average team
+        is_new |= last_row[local_teams] < train_lo
         local = np.full(n_all, -1, dtype=np.int32)
         local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
@@ -188,10 +236,16 @@ def walk_forward(
             if progress is not None:
                 progress(b + 1, len(blocks))
             continue
-        if growth is not None:
+        if block_xi != xi:
+            weights = np.exp(-block_xi * (t - day[rows_ex]).astype(float))
+        elif growth is not None:
             weights = growth[rows_ex] * np.exp(-xi * float(t - day[0]))
         else:
             weights = np.exp(-xi * (t - day[rows_ex]).astype(float))
+        if season_carry != 1.0:
+            np.maximum.at(current_season, league[:lo], season[:lo])
+            older = season[rows_ex] < current_season[league[rows_ex]]
+            weights = np.where(older, weights * season_carry, weights)
         problem = Problem(
             home_idx=local[home[rows_ex]],
             away_idx=local[away[rows_ex]],
@@ -210,7 +264,12 @@ def walk_forward(
 
         p = solution.params
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
-        fitted.append((lo, hi, t, lo - train_lo, p.rho if grid_rho is None else grid_rho))
+        block_rho = p.rho if grid_rho is None else grid_rho
+        if row_rho is not None:
+            known = np.isfinite(row_rho[ex])
+            if known.any():
+                block_rho = float(np.average(row_rho[ex][known], weights=weights[known]))
+        fitted.append((lo, hi, t, lo - train_lo, block_rho))
         rates.append(
             np.stack([p.home + p.attack[bh] - p.defence[ba], p.attack[ba] - p.defence[bh]])
         )
@@ -229,11 +288,17 @@ def walk_forward(
     starts, ends, days, n_trains, rhos = (np.array(column) for column in zip(*fitted, strict=True))
     sizes = ends - starts
     lam, mu = np.exp(np.concatenate(rates, axis=1))
-    # every block's 1X2 at once: one call instead of one per refit
-    probs = (
-        outcome_probabilities(lam, mu, np.repeat(rhos, sizes), max_goals)
-        if lam.size
-        else np.empty((0, 3))
+    # one call per block: each block's grid is sized by its own rates, so no forecast
+    # depends on a later block's (exact causality)
+    probs = np.concatenate(
+        [np.empty((0, 3))]
+        + [
+            outcome_probabilities(
+                np.exp(r[0]), np.exp(r[1]), feasible_rho(rh, np.exp(r[0]), np.exp(r[1])), max_goals
+            )
+            for r, rh in zip(rates, rhos, strict=True)
+            if r.shape[1]
+        ]
     )
     pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
     return pd.DataFrame(
@@ -248,6 +313,7 @@ def walk_forward(
             .astype("datetime64[D]")
             .astype("datetime64[ns]"),
             "n_train": np.repeat(n_trains, sizes).astype(np.int64),
+            "rho": np.repeat(rhos.astype(float), sizes),
         },
         index=frame.index[pos],
     )

@@ -110,9 +110,11 @@ class Blend:
         features: pd.DataFrame,
         outcomes: Any,
         callback: Any = None,
+        method: str | None = None,
     ) -> Blend:
         """``features`` in time order with the :data:`FEATURES` columns; rows without market
-        prices are left out (the blend is not used for them)."""
+        prices are left out (the blend is not used for them).  ``method`` ('lightgbm' or
+        'pool', a choice made before on held-out data) is kept instead of chosen again."""
         y_all = metrics.encode_outcomes(outcomes)
         priced = features[_MK].notna().all(axis=1).to_numpy()
         x = features.loc[priced, list(FEATURES)].to_numpy(dtype=float)
@@ -153,6 +155,8 @@ class Blend:
         }
         better = self.holdout_log_loss_["lightgbm"] < self.holdout_log_loss_["pool"] - self.margin
         self.method_ = "lightgbm" if better and y.size - cut >= self.min_holdout else "pool"
+        if method is not None:
+            self.method_ = method
         self.n_train_ = int(y.size)
         return self
 

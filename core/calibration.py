@@ -180,6 +180,8 @@ class CalibrationReport:
     n_holdout: int = 0
 
     def message(self) -> str:
+        if not self.holdout_log_loss:
+            return f"calibration: {self.chosen}, as chosen on held-out data ({self.n_fit} matches)"
         scores = ", ".join(f"{k} {v:.5f}" for k, v in self.holdout_log_loss.items())
         kept = (
             "identity: neither calibrator beat the raw forecast"
@@ -197,15 +199,28 @@ MIN_GAIN = 0.0005
 
 
 def fit_calibrator(
-    probs: np.ndarray, outcomes: np.ndarray, holdout_share: float = 0.3
+    probs: np.ndarray,
+    outcomes: np.ndarray,
+    holdout_share: float = 0.3,
+    kind: str | None = None,
 ) -> tuple[Calibrator, CalibrationReport]:
     """Fit isotonic and logistic on the first part (time order), keep the lower holdout log
     loss, and refit the winner on all rows.  When the raw forecast beats both on the holdout
-    the identity is kept, and the report says so."""
+    the identity is kept, and the report says so.  ``kind`` (a choice made before, on
+    held-out data) skips the choosing: that calibrator is fitted on all rows."""
     p = np.asarray(probs, dtype=float)
     y = metrics.encode_outcomes(outcomes)
     if y.size < 60:
         raise InvalidInputError(f"calibration needs at least 60 matches, got {y.size}")
+    if kind is not None:
+        kinds: dict[str, type[Calibrator]] = {
+            "logistic": LogisticCalibrator,
+            "identity": IdentityCalibrator,
+            "isotonic": IsotonicCalibrator,
+        }
+        if kind not in kinds:
+            raise InvalidInputError(f"unknown calibrator {kind!r}")
+        return kinds[kind]().fit(p, y), CalibrationReport(kind, {}, y.size, 0)
     cut = round(y.size * (1 - holdout_share))
     candidates: dict[str, Calibrator] = {
         "logistic": LogisticCalibrator(),

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI
+from core.betting import betting_report, format_betting
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.lazy import lazy
 from core.odds import market_probabilities
+from core.pool import pool_walk_forward
 from core.sources import BENCHMARK_SOURCES
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ __all__ = [
     "format_report",
     "versus",
     "versus_ceiling",
+    "with_odds_forecast",
 ]
 
 
@@ -71,6 +74,9 @@ class Benchmark:
     source: str  # e.g. "pinnacle_pre"; "" when no source has any price
     probs: np.ndarray
     missing: int  # matches without a price from ``source``
+    # every candidate source's missing count, the chosen one's included: nothing is
+    # switched silently
+    missing_by_source: dict[str, int] = field(default_factory=dict)
 
     @property
     def priced(self) -> np.ndarray:
@@ -85,14 +91,14 @@ def benchmark_market(frame: pd.DataFrame, kind: str = "pre", method: str = "powe
     if kind not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {kind!r}; use 'pre' or 'close'")
     best: Benchmark | None = None
+    counts: dict[str, int] = {}
     for source in BENCHMARK_SOURCES[kind]:
         probs, used = market_probabilities(frame, method=method, sources=(source,))
-        missing = int((used == "").sum())
+        missing = counts[source] = int((used == "").sum())
         if best is None or missing < best.missing:
             best = Benchmark(kind, source, probs, missing)
-        if missing == 0:
-            break
     assert best is not None
+    best.missing_by_source = counts
     if best.missing == len(frame):
         best.source = ""
     return best
@@ -120,6 +126,7 @@ def versus_ceiling(
     return {
         "market_kind": "close",
         "market_source": ceiling.source,
+        "matches_without_source": ceiling.missing_by_source,
         "n": c["n"],
         "market": c["market"],
         "rps_diff": c["rps_diff"],
@@ -141,13 +148,19 @@ def backtest_report(
     shots: float | None = None,
     market_xi: float | None = None,
     market_l2: float | None = None,
+    group_by: str | None = "country",
+    with_odds: bool = False,
     progress: Callable[[float, str], object] | None = None,
 ) -> BacktestReport:
     """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
     ``frame`` (the football-data parser's columns), scored against one market source
     (``market``: pre-match by default, or closing) on every match that source prices, with
-    each component alone and the closing market as the ceiling.  ``progress(fraction,
-    message)`` is passed to the walk-forward."""
+    each component alone and the closing market as the ceiling.  ``group_by``: a column
+    whose groups (countries: each with its own home advantage, promoted and relegated
+    clubs connected) are walked forward separately, when ``frame`` has it.
+    ``with_odds``: also the forecast combined with each match's own prices from the scored
+    source (:func:`with_odds_forecast`), scored against that same source.
+    ``progress(fraction, message)`` is passed to the walk-forward."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
     fc = engine_forecast(
@@ -162,6 +175,7 @@ def backtest_report(
         shots=shots,
         market_xi=market_xi,
         market_l2=market_l2,
+        group_by=group_by if group_by is not None and group_by in frame else None,
         progress=progress,
     )
     fc = fc[fc["p_home"].notna()]
@@ -186,6 +200,7 @@ def backtest_report(
     summary["market_sources"] = {bench.source: int(priced.sum())}
     summary["matches_predicted"] = len(fc)
     summary["matches_without_market"] = bench.missing
+    summary["matches_without_source"] = bench.missing_by_source
     summary["components"] = {
         name: versus(fc[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[
             priced], bench.probs[priced], y[priced])
@@ -194,6 +209,21 @@ def backtest_report(
     top = versus_ceiling(model, y, priced, ceiling) if ceiling is not bench else None
     if top is not None:
         summary["ceiling"] = top
+    combined = None
+    if with_odds:
+        combined, weights = with_odds_forecast(fc, bench, y, rows["date"].to_numpy())
+        c = compare(combined[priced], bench.probs[priced], y[priced])
+        summary["with_odds"] = {
+            "n": c["n"],
+            "rps_diff": c["rps_diff"],
+            "rps_diff_se": c["rps_diff_se"],
+            "market_source": bench.source,
+            "model": c["model"],
+            "weights_last": dict(zip(WITH_ODDS_COMPONENTS, weights[priced][-1].tolist(),
+                                     strict=True)),
+            "betting": betting_report(rows, combined, y),
+        }  # fmt: skip
+    summary["betting"] = betting_report(rows, model, y)
     last = fc.iloc[-1]
     summary["pool_weights"] = {
         "dixon_coles": float(last["w_dixon_coles"]),
@@ -216,6 +246,7 @@ def backtest_report(
         "shots": shots,
         "market_xi": MARKET_XI if market_xi is None else market_xi,
         "market_l2": MARKET_L2 if market_l2 is None else market_l2,
+        "group_by": group_by if group_by is not None and group_by in frame else None,
     }
     predictions = pd.DataFrame(
         {
@@ -242,7 +273,42 @@ def backtest_report(
             "market_source": np.where(priced, bench.source, ""),
         }
     )
+    if combined is not None:
+        for i, outcome in enumerate(("home", "draw", "away")):
+            predictions[f"with_odds_{outcome}"] = combined[:, i]
     return BacktestReport(summary, predictions)
+
+
+# The forecast with a fixture's own prices: the price and the two goal models, fed to the
+# pool separately (their contrast carries what the price lacks), weights walk-forward.
+WITH_ODDS_COMPONENTS = ("price", "market_implied", "dixon_coles")
+WITH_ODDS_DEFAULT = (1.0, 0.0, 0.0)
+WITH_ODDS_PRIOR_MATCHES = 2_000.0
+
+
+def with_odds_forecast(
+    fc: pd.DataFrame, bench: Benchmark, y: np.ndarray, dates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log-linear pool of each match's own margin-free price (``bench``, the scored
+    source), the market-implied ratings and Dixon-Coles (``fc``, rows like ``bench``), with
+    weights fitted on the matches played before each refit (:func:`core.pool.pool_walk_forward`,
+    a prior toward the price alone).  Rows without a price: NaN; rows without a model
+    forecast: the price."""
+    price = bench.probs
+    mi = fc[["mi_home", "mi_draw", "mi_away"]].to_numpy()
+    dc = fc[["dc_home", "dc_draw", "dc_away"]].to_numpy()
+    mi = np.where(np.isnan(mi), dc, mi)
+    probs, weights = pool_walk_forward(
+        [price, mi, dc],
+        y,
+        pd.to_datetime(dates).to_numpy(),
+        fc["refit_date"].to_numpy(),
+        default=WITH_ODDS_DEFAULT,
+        prior_matches=WITH_ODDS_PRIOR_MATCHES,
+    )
+    missing = np.isnan(probs[:, 0]) & ~np.isnan(price[:, 0])
+    probs[missing] = price[missing]
+    return probs, weights
 
 
 def format_report(s: dict[str, Any]) -> str:
@@ -290,9 +356,27 @@ def format_report(s: dict[str, Any]) -> str:
         f"pool weights at the last refit: dixon-coles {weights['dixon_coles']:.3f}, "
         f"market-implied {weights['market_implied']:.3f}"
     )
+    if s.get("betting"):
+        lines += format_betting(s["betting"], "engine")
+    if s.get("with_odds"):
+        w = s["with_odds"]
+        lines.append(
+            f"with each match's own prices ({w['market_source']}, {w['n']} matches): RPS "
+            f"{w['model']['rps']:.5f}; minus that price {w['rps_diff']:+.5f} (standard error "
+            f"{w['rps_diff_se']:.5f}); weights at the last refit: "
+            + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in w["weights_last"].items())
+        )
+        lines += format_betting(w["betting"], "with odds")
     if s["matches_without_market"]:
         lines.append(
             f"matches without {s['market_source']} prices (not scored): "
             f"{s['matches_without_market']}"
         )
+    lacking = s.get("matches_without_source", {}) | s.get("ceiling", {}).get(
+        "matches_without_source", {}
+    )
+    lines.append(
+        "matches each price source lacks (one source per run, never mixed): "
+        + ", ".join(f"{k} {v}" for k, v in lacking.items())
+    )
     return "\n".join(lines)

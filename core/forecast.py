@@ -20,7 +20,7 @@ from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
 from core.lazy import lazy
-from core.market_model import market_rates
+from core.market_model import market_rates_rho
 from core.pool import pool_walk_forward
 
 if TYPE_CHECKING:
@@ -31,8 +31,11 @@ else:
 __all__ = [
     "COMPONENTS",
     "MARKET_L2",
+    "MARKET_SEASON_CARRY",
+    "MARKET_SEASON_DECAY",
     "MARKET_XI",
     "POOL_DEFAULT",
+    "POOL_PRIOR_MATCHES",
     "engine_forecast",
     "pooled_rates",
     "shots_targets",
@@ -42,11 +45,25 @@ COMPONENTS = ("dixon_coles", "market_implied")
 # Decay and prior of the market-implied ratings, chosen on the 2016/17-2018/19 seasons of the
 # shared data only (README, "Model quality"): prices move with news, so recent ones say more
 # than results do, and a rate inverted from prices is far less noisy than a score.
-MARKET_XI = 0.02  # per day: a half-life of 35 days
-MARKET_L2 = 0.1
+MARKET_XI = 0.04  # per day: a half-life of 17 days
+MARKET_L2 = 0.01
 # Pool weights (Dixon-Coles, market-implied) until 300 earlier forecasts exist: the weights
 # fitted on 2016/17-2018/19 were about (0.0, 1.05).
 POOL_DEFAULT = (0.0, 1.0)
+# The pool's weights have a Gaussian prior toward POOL_DEFAULT worth this many matches: free
+# walk-forward weights swung between -0.3 and +0.16 on Dixon-Coles and the pool lost to
+# the market-implied ratings alone out of sample (issue 21).
+POOL_PRIOR_MATCHES = 10_000.0
+# Once a league's new season has begun, the market-implied ratings weigh its earlier
+# seasons' prices this much more (summer transfers and promotions make last season's prices
+# say less); chosen on the shared data (issue 21: 0.5 and 0.15 were worse).
+MARKET_SEASON_CARRY = 0.3
+# ... and their decay follows the season: 0.005 per day in its first 14 days (two weekly
+# blocks: with one or two new-season prices per team, the earlier seasons' many prices say
+# more than a fast decay lets them), MARKET_XI (or market_xi) from then on, and 0.08 from
+# day 175 (the run-in: what the market says of motivation and rotation is recent).  Issue
+# 21: weeks 0-2 of a season were +0.0036 behind the market, the last weeks +0.0019.
+MARKET_SEASON_DECAY: tuple[tuple[int, float | None], ...] = ((0, 0.005), (14, None), (175, 0.08))
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
@@ -116,14 +133,17 @@ def engine_forecast(
     group_by: str | None = None,
     min_pool_matches: int = 300,
     pool_default: tuple[float, float] | None = None,
+    pool_prior_matches: float = POOL_PRIOR_MATCHES,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Walk-forward forecasts of both goal models and their pool for every match after the
     burn-in (rows indexed like ``frame``, NaN before the first forecast).
 
     ``pool_default``: the pool's weights until ``min_pool_matches`` earlier forecasts exist
-    (default :data:`POOL_DEFAULT`).  ``market_xi`` and ``market_l2``: decay and prior of the
-    market-implied ratings (default: :data:`MARKET_XI`, :data:`MARKET_L2`).  ``shots``: fit
+    (default :data:`POOL_DEFAULT`), and the centre of their prior, worth
+    ``pool_prior_matches`` matches (:data:`POOL_PRIOR_MATCHES`; 0: free weights).
+    ``market_xi`` and ``market_l2``: decay and prior of the market-implied ratings
+    (default: :data:`MARKET_XI`, :data:`MARKET_L2`).  ``shots``: fit
     Dixon-Coles to goals mixed with shots on target, with this share on the goals (0.7 in
     the issue that introduced it; ``None``: goals only).  ``group_by``: a column
     (``country``) whose groups are walked forward separately; the pool is fitted across all
@@ -134,9 +154,10 @@ def engine_forecast(
     """
     if len(frame) == 0:
         raise InvalidInputError("no matches to forecast")
-    lam, mu, _ = market_rates(frame, method=margin)
+    lam, mu, rho, _ = market_rates_rho(frame, method=margin)
     lam = pd.Series(lam, index=frame.index)
     mu = pd.Series(mu, index=frame.index)
+    rho = pd.Series(rho, index=frame.index)
     if shots is not None:
         sx, sy = shots_targets(frame, shots)
         sx = pd.Series(sx, index=frame.index)
@@ -172,7 +193,10 @@ def engine_forecast(
             extra = {}
             if kind == "market_implied":
                 m_xi = MARKET_XI if market_xi is None else market_xi
-                extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2}
+                extra = {"xi": m_xi, "l2": MARKET_L2 if market_l2 is None else market_l2,
+                         "dependence_targets": rho[g.index].to_numpy(),
+                         "season_carry": MARKET_SEASON_CARRY,
+                         "season_decay": MARKET_SEASON_DECAY}  # fmt: skip
                 if window_days is None and m_xi > 0:
                     # matches whose weight has decayed below 1e-4 are left out: same fit
                     extra["window_days"] = int(np.ceil(np.log(1e4) / m_xi))
@@ -202,6 +226,7 @@ def engine_forecast(
             sub["refit_date"].to_numpy(),
             min_matches=min_pool_matches,
             default=POOL_DEFAULT if pool_default is None else pool_default,
+            prior_matches=pool_prior_matches,
         )  # fmt: skip
     # no market-implied forecast yet (no earlier match had prices): Dixon-Coles alone
     alone = has & np.isnan(probs[:, 0])

@@ -33,6 +33,7 @@ from scipy.special import gammaln
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
 from core.lazy import lazy
+from core.markets import rho_bounds
 from core.odds import implied_probabilities
 from core.sources import MARKET_FIT_SOURCES
 
@@ -44,7 +45,9 @@ else:
 __all__ = [
     "MarketImplied",
     "implied_rates",
+    "implied_rates_rho",
     "market_rates",
+    "market_rates_rho",
     "split_targets",
 ]
 
@@ -158,6 +161,79 @@ def implied_rates(
     return lam, mu
 
 
+def _rho_derivatives(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(n, 3) derivatives of P(home win), P(away win) and P(over 2.5) in rho (linear in rho:
+    only the four low-score cells move)."""
+    lam, mu = np.exp(u), np.exp(v)
+    e = np.exp(-lam - mu)
+    p00, p10, p01, p11 = e, e * lam, e * mu, e * lam * mu
+    d_home = p10 * mu
+    d_away = p01 * lam
+    d_under = -p00 * lam * mu + p10 * mu + p01 * lam - p11
+    return np.column_stack([d_home, d_away, -d_under])
+
+
+def implied_rates_rho(
+    probs: Any,
+    over: Any,
+    *,
+    max_goals: int = 25,
+    tol: float = 1e-10,
+    max_iter: int = 60,
+    rho_limit: float = 0.4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Goal rates and a per-match Dixon-Coles ``rho``: where ``over`` is present, the three
+    unknowns ``(lambda, mu, rho)`` reproduce home win, away win and over 2.5 exactly, so
+    the grid prices the draw as the market does (a grid without rho that matches the totals
+    under-prices it).  Without over/under (or where no ``rho`` within ``rho_limit`` and the
+    grid's bounds fits) the rates are :func:`implied_rates`' with rho 0 and rho is NaN."""
+    lam, mu = implied_rates(probs, over, max_goals=max_goals, tol=tol, max_iter=max_iter)
+    n = lam.size
+    rho = np.full(n, np.nan)
+    o = np.full(n, np.nan) if over is None else np.atleast_1d(np.asarray(over, dtype=float))
+    p = np.atleast_2d(np.asarray(probs, dtype=float))
+    rows = np.flatnonzero(np.isfinite(lam) & np.isfinite(o) & (o > 0) & (o < 1))
+    if rows.size == 0:
+        return lam, mu, rho
+    target = np.column_stack([p[rows, 0], p[rows, 2], o[rows]])
+    # start from the 1X2-exact rates at rho 0
+    u, v = (np.log(x) for x in implied_rates(p[rows], None, max_goals=max_goals))
+    r = np.zeros(rows.size)
+    size = max_goals + 1
+    todo = np.arange(rows.size)
+    ok = np.zeros(rows.size, dtype=bool)
+    for _ in range(max_iter):
+        uu, vv, rr = u[todo], v[todo], r[todo]
+        got, ju, jv = _outcome_probs(uu, vv, 0.0, size)
+        jr = _rho_derivatives(uu, vv)
+        # the rho terms are linear in rho: add them (and their u, v derivatives) by hand
+        got = got + rr[:, None] * jr
+        h = 1e-6
+        jr_u = (_rho_derivatives(uu + h, vv) - jr) / h
+        jr_v = (_rho_derivatives(uu, vv + h) - jr) / h
+        jac = np.stack([ju + rr[:, None] * jr_u, jv + rr[:, None] * jr_v, jr], axis=2)
+        res = got - target[todo]
+        try:
+            step = np.linalg.solve(jac, -res[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            break
+        big = np.abs(step).max(axis=1)
+        scale = np.minimum(1.0, 0.5 / np.maximum(big, 1e-300))[:, None]
+        u[todo] = np.clip(uu + scale[:, 0] * step[:, 0], *_RATE_BOUNDS)
+        v[todo] = np.clip(vv + scale[:, 0] * step[:, 1], *_RATE_BOUNDS)
+        r[todo] = np.clip(rr + scale[:, 0] * step[:, 2], -rho_limit, rho_limit)
+        done = big <= tol
+        ok[todo[done]] = True
+        todo = todo[~done]
+        if todo.size == 0:
+            break
+    lr, mr = np.exp(u), np.exp(v)
+    lo, hi = rho_bounds(lr, mr)
+    ok &= np.isfinite(r) & (r > lo) & (r < hi) & (np.abs(r) < rho_limit)
+    lam[rows[ok]], mu[rows[ok]], rho[rows[ok]] = lr[ok], mr[ok], r[ok]
+    return lam, mu, rho
+
+
 def _source_probs(frame: pd.DataFrame, columns: list[str], method: str) -> np.ndarray:
     if not all(c in frame.columns for c in columns):
         return np.full((len(frame), len(columns)), np.nan)
@@ -190,6 +266,29 @@ def market_rates(
         over[ok] = ou[ok, 0]
     lam, mu = implied_rates(probs, over, rho=rho)
     return lam, mu, used
+
+
+def market_rates_rho(
+    frame: pd.DataFrame, *, method: str = "power", sources: tuple[str, ...] = MARKET_FIT_SOURCES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`market_rates` with a per-match rho (:func:`implied_rates_rho`): rates, rho
+    (NaN where the source has no over/under 2.5) and the source used."""
+    n = len(frame)
+    probs = np.full((n, 3), np.nan)
+    over = np.full(n, np.nan)
+    used = np.full(n, "", dtype=object)
+    for source in sources:
+        todo = np.isnan(probs[:, 0])
+        if not todo.any():
+            break
+        p = _source_probs(frame, [f"{source}_{o}" for o in "hda"], method)
+        ok = todo & ~np.isnan(p[:, 0])
+        probs[ok] = p[ok]
+        used[ok] = source
+        ou = _source_probs(frame, [f"{source}_over25", f"{source}_under25"], method)
+        over[ok] = ou[ok, 0]
+    lam, mu, rho = implied_rates_rho(probs, over)
+    return lam, mu, rho, used
 
 
 def split_targets(

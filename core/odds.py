@@ -119,15 +119,21 @@ def implied_probabilities(odds: Any, method: str = "multiplicative") -> np.ndarr
 
 
 def _power(q: np.ndarray) -> np.ndarray:
-    """Newton on k for sum(q^k) = 1 (monotone and convex in k, starting at k = 1)."""
+    """Newton on k for sum(q^k) = 1 (monotone and convex in k, starting at k = 1).  Each
+    row stops once its own residual has converged, so a row's result never depends on the
+    other rows of the call."""
     logq = np.log(q)
     k = np.ones((q.shape[0], 1))
+    todo = np.arange(q.shape[0])
     for _ in range(50):
-        qk = np.exp(k * logq)
+        lq = logq[todo]
+        qk = np.exp(k[todo] * lq)
         f = qk.sum(axis=1, keepdims=True) - 1.0
-        if np.abs(f).max() < 1e-14:
+        going = np.abs(f[:, 0]) >= 1e-14
+        if not going.any():
             break
-        k -= f / (qk * logq).sum(axis=1, keepdims=True)
+        todo, f, qk, lq = todo[going], f[going], qk[going], lq[going]
+        k[todo] -= f / (qk * lq).sum(axis=1, keepdims=True)
     p = np.exp(k * logq)
     return p / p.sum(axis=1, keepdims=True)
 

@@ -45,9 +45,9 @@ from core.dixon_coles import DixonColes, Poisson
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
-from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, engine_forecast
+from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, POOL_PRIOR_MATCHES, engine_forecast
 from core.lazy import lazy
-from core.market_model import MarketImplied, market_rates
+from core.market_model import MarketImplied, market_rates_rho
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
@@ -318,7 +318,7 @@ def train(
     data_end = frame["date"].iloc[-1] + pd.Timedelta(days=1)
     refit = _fit_stages(
         frame, wf, features, y, has_forecast, len(frame), data_end, config,
-        _Refit(report), draw_x, None,
+        _Refit(report), draw_x, None, held_out,
     )  # fmt: skip
     weights = {**refit.weights, **legacy, "blend_alpha": _alpha(refit.blend)}
     report.log(
@@ -346,6 +346,7 @@ class _Stages:
     dc: DixonColes
     blend: Blend | None = None
     draw: Any = None
+    calibrator: str | None = None  # the kind of calibrator chosen
 
 
 def _fit_stages(
@@ -360,10 +361,13 @@ def _fit_stages(
     report: _Reporter,
     draw_x: pd.DataFrame | None,
     is_valid: np.ndarray | None,
+    chosen: _Stages | None = None,
 ) -> _Stages:
     """Every stage of ``config.model_type`` fitted on the first ``cut`` matches (goal
     models, ratings) and on the out-of-sample forecasts of ``train_rows`` (pool, blend,
-    draw model, calibrator).  ``is_valid``: the rows whose interim scores are reported."""
+    draw model, calibrator).  ``is_valid``: the rows whose interim scores are reported.
+    ``chosen``: the held-out fit whose choices (blend method, calibrator) were validated;
+    the refit keeps them rather than choose again on its own, unvalidated, last matches."""
 
     def interim(phase: str, message: str, p: np.ndarray) -> None:
         scores = None if is_valid is None else _interim(p[is_valid], y[is_valid])
@@ -386,7 +390,8 @@ def _fit_stages(
         rows = np.flatnonzero(train_rows)
         if config.model_type == "full":
             rows = rows[: int(len(rows) * 0.7)]
-        out.blend = _fit_blend(features.iloc[rows], y[rows], report)
+        method = None if chosen is None or chosen.blend is None else chosen.blend.method_
+        out.blend = _fit_blend(features.iloc[rows], y[rows], report, method)
         weights["blend"] = out.blend.to_dict()
         report.log("blending", out.blend.message())
         probs = out.blend.predict(features)
@@ -409,7 +414,9 @@ def _fit_stages(
         if config.model_type == "full":
             rows = rows[int(len(rows) * 0.7) :]
         report("calibration", 0.0, "fitting calibrators")
-        calibrator, cal_report = fit_calibrator(probs[rows], y[rows])
+        kind = None if chosen is None else chosen.calibrator
+        calibrator, cal_report = fit_calibrator(probs[rows], y[rows], kind=kind)
+        out.calibrator = cal_report.chosen
         weights["calibrator"] = calibrator.to_dict()
         report.log("calibration", cal_report.message())
         probs = calibrator.predict(probs)
@@ -483,20 +490,30 @@ def _fit_market_implied(
 ) -> None:
     """The stored market-implied ratings and pool weights (none without any priced match:
     the engine's forecast is then Dixon-Coles alone)."""
-    lam, mu, _ = market_rates(frame, method=config.margin)
+    lam, mu, rho, _ = market_rates_rho(frame, method=config.margin)
     if not np.isfinite(lam).any():
         report.log("fit", "no pre-validation match has prices: Dixon-Coles alone")
         return
-    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin).fit(
-        frame, home_rate=lam, away_rate=mu, reference_date=validation_start
+    # the grid's rho: the decay-weighted mean of the rho the prices implied (as in the
+    # walk-forward), so the stored ratings price the draw as the market did
+    known = np.isfinite(rho)
+    age = (pd.Timestamp(validation_start) - pd.to_datetime(frame["date"])).dt.days.to_numpy()
+    dependence = (
+        float(np.average(rho[known], weights=np.exp(-MARKET_XI * age[known])))
+        if known.any()
+        else 0.0
     )
+    mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin, dependence=dependence)
+    mi = mi.fit(frame, home_rate=lam, away_rate=mu, reference_date=validation_start)
     weights["market_implied"] = mi.to_dict()
     components = [
         wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
         wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
     ]
     rows = np.flatnonzero(train_rows)
-    pool = LogLinearPool(default=POOL_DEFAULT).fit([c[rows] for c in components], y[rows])
+    pool = LogLinearPool(default=POOL_DEFAULT, prior_matches=POOL_PRIOR_MATCHES).fit(
+        [c[rows] for c in components], y[rows]
+    )
     weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
     report.log(
         "fit",
@@ -506,7 +523,9 @@ def _fit_market_implied(
     )
 
 
-def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blend:
+def _fit_blend(
+    features: pd.DataFrame, y: np.ndarray, report: _Reporter, method: str | None = None
+) -> Blend:
     def on_iteration(env: Any) -> None:
         report(
             "blending",
@@ -514,7 +533,7 @@ def _fit_blend(features: pd.DataFrame, y: np.ndarray, report: _Reporter) -> Blen
             f"LightGBM tree {env.iteration + 1}",
         )
 
-    return Blend().fit(features, y, callback=on_iteration)
+    return Blend().fit(features, y, callback=on_iteration, method=method)
 
 
 def _draw_features(

@@ -63,30 +63,56 @@ def _loss(logs: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.nda
     return float(-np.log(np.maximum(p[y, np.arange(y.size)], 1e-300)).mean()), p
 
 
+def _hessian(logs: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, n) expected log probabilities under ``p`` and the mean log loss's (K, K) Hessian."""
+    k, _, n = logs.shape
+    mean = (p[None] * logs).sum(axis=1)  # (K, n): E_p[log p_k]
+    d = logs - mean[:, None, :]  # (K, 3, n)
+    pd_ = p[None] * d
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            hess[i, j] = hess[j, i] = float((pd_[i] * d[j]).sum()) / n
+    return mean, hess
+
+
 def _fit(
-    logs: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int = 50, tol: float = 1e-7
+    logs: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    max_iter: int = 50,
+    tol: float = 1e-7,
+    prior: tuple[np.ndarray, float] | None = None,
 ) -> np.ndarray:
     """Damped Newton on the mean log loss (convex in ``w``) from the start ``w``; weights
-    stay within :data:`WEIGHT_BOUNDS` (uninformative forecasts cannot run away)."""
+    stay within :data:`WEIGHT_BOUNDS` (uninformative forecasts cannot run away).
+
+    ``prior = (mean, matches)``: a Gaussian prior on the weights centred on ``mean`` and
+    worth ``matches`` matches: the log loss's own curvature at ``mean`` times ``matches``,
+    so the weights leave it only as far as the evidence of ``n`` matches outweighs that."""
     k, _, n = logs.shape
     cols = np.arange(n)
     ly = np.array([(logs[j, y, cols]).sum() for j in range(k)]) / n
     w = np.clip(np.asarray(w, dtype=float), *WEIGHT_BOUNDS)
-    loss, p = _loss(logs, y, w)
+    if prior is not None and prior[1] > 0:
+        w0 = np.asarray(prior[0], dtype=float)
+        penalty = _hessian(logs, _pool_logs(logs, w0))[1] * (prior[1] / n)
+    else:
+        w0, penalty = np.zeros(k), np.zeros((k, k))
+
+    def objective(at: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, p = _loss(logs, y, at)
+        return loss + 0.5 * float((at - w0) @ penalty @ (at - w0)), p
+
+    loss, p = objective(w)
     for _ in range(max_iter):
-        mean = (p[None] * logs).sum(axis=1)  # (K, n): E_p[log p_k]
-        grad = mean.sum(axis=1) / n - ly
-        d = logs - mean[:, None, :]  # (K, 3, n)
-        pd_ = p[None] * d
-        hess = np.empty((k, k))
-        for i in range(k):
-            for j in range(i, k):
-                hess[i, j] = hess[j, i] = float((pd_[i] * d[j]).sum()) / n
-        step = np.linalg.solve(hess + 1e-9 * np.eye(k), grad)
+        mean, hess = _hessian(logs, p)
+        grad = mean.sum(axis=1) / n - ly + penalty @ (w - w0)
+        step = np.linalg.solve(hess + penalty + 1e-9 * np.eye(k), grad)
         t = 1.0
         while True:
             candidate = np.clip(w - t * step, *WEIGHT_BOUNDS)
-            c_loss, c_p = _loss(logs, y, candidate)
+            c_loss, c_p = objective(candidate)
             if c_loss <= loss or t < 1e-6:
                 break
             t *= 0.5
@@ -100,9 +126,15 @@ def _fit(
 class LogLinearPool:
     """Fitted attributes: ``weights_`` (one per forecast), ``n_train_``."""
 
-    def __init__(self, min_matches: int = 300, default: tuple[float, ...] = DEFAULT_WEIGHTS):
+    def __init__(
+        self,
+        min_matches: int = 300,
+        default: tuple[float, ...] = DEFAULT_WEIGHTS,
+        prior_matches: float = 0.0,
+    ):
         self.min_matches = min_matches
         self.default = default
+        self.prior_matches = prior_matches  # a Gaussian prior toward ``default`` (see _fit)
 
     def fit(self, forecasts: list[np.ndarray], outcomes: Any) -> LogLinearPool:
         logs = _logs(forecasts)
@@ -113,7 +145,8 @@ class LogLinearPool:
         if start.size != k:
             start = np.full(k, 1.0 / k)
         fit = ok.sum() >= self.min_matches
-        self.weights_ = _fit(logs[:, :, ok], y[ok], start) if fit else start
+        prior = (start, self.prior_matches) if self.prior_matches > 0 else None
+        self.weights_ = _fit(logs[:, :, ok], y[ok], start, prior=prior) if fit else start
         self.n_train_ = int(ok.sum())
         return self
 
@@ -144,13 +177,15 @@ def pool_walk_forward(
     min_matches: int = 300,
     default: tuple[float, ...] = DEFAULT_WEIGHTS,
     regrow: float = 1.05,
+    prior_matches: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled forecasts and the weights used for each match.
 
     For every distinct ``refit_day`` the weights are fitted on the matches with
     ``match_day`` strictly before it (those results are known then) and used for the
     matches of that refit; to save time they are refitted only once the history has grown
-    by the factor ``regrow`` since the last fit (1: every refit).  Days are anything
+    by the factor ``regrow`` since the last fit (1: every refit).  ``prior_matches``: a
+    Gaussian prior toward ``default`` worth that many matches (0: none).  Days are anything
     orderable (datetime64 or numbers).  Returns ``(probs (n, 3), weights (n, K))``; rows
     with a missing forecast give NaN.
     """
@@ -183,7 +218,8 @@ def pool_walk_forward(
             w = start
         elif past.size >= fitted_on * regrow:
             past = np.sort(past)
-            w = _fit(logs[:, :, past], y[past], w)
+            prior = (start, prior_matches) if prior_matches > 0 else None
+            w = _fit(logs[:, :, past], y[past], w, prior=prior)
             fitted_on = past.size
         weights[t_rows] = w
     out = np.full((n, 3), np.nan)

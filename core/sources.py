@@ -15,6 +15,8 @@ from __future__ import annotations
 
 __all__ = [
     "BENCHMARK_SOURCES",
+    "BET_CLOSING_SOURCE",
+    "BET_SOURCES",
     "BLEND_SOURCES",
     "BOOKS",
     "DRAW_SOURCES",
@@ -32,24 +34,29 @@ __all__ = [
     "columns_1x2",
 ]
 
-BOOKS = ("pinnacle", "b365", "avg", "max")
+BOOKS = ("pinnacle", "b365", "avg", "bbav", "max")
 KINDS = ("pre", "close")
 OUTCOME_SUFFIXES = ("h", "d", "a")
 
-# book -> kind -> football-data.co.uk column prefixes tried in order (notes.txt; "BbAv" and
-# "BbMx" are the older files' average and maximum), for 1X2 and for over/under 2.5
+# book -> kind -> football-data.co.uk column prefixes tried in order (notes.txt; "BbMx" is
+# the older files' maximum), for 1X2 and for over/under 2.5.  Two averages are two books:
+# ``avg`` is football-data's own (Avg*, from 2019/20), ``bbav`` BetBrain's (BbAv*, files to
+# 2018/19, pre-match only), never stored or reported under one name.
 _PREFIXES_1X2: dict[str, dict[str, tuple[str, ...]]] = {
     "pinnacle": {"pre": ("PS",), "close": ("PSC",)},
     "b365": {"pre": ("B365",), "close": ("B365C",)},
-    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
+    "avg": {"pre": ("Avg",), "close": ("AvgC",)},
     "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
 }
 _PREFIXES_OU: dict[str, dict[str, tuple[str, ...]]] = {
     "pinnacle": {"pre": ("P",), "close": ("PC",)},
     "b365": {"pre": ("B365",), "close": ("B365C",)},
-    "avg": {"pre": ("Avg", "BbAv"), "close": ("AvgC",)},
+    "avg": {"pre": ("Avg",), "close": ("AvgC",)},
     "max": {"pre": ("Max", "BbMx"), "close": ("MaxC",)},
 }
+# Books added later: their five columns come after the forty above, as migration 0006 adds
+# them to the table (1X2 and over/under 2.5 have the same prefix).
+_ADDED_PREFIXES: dict[str, dict[str, tuple[str, ...]]] = {"bbav": {"pre": ("BbAv",)}}
 
 
 def _file_columns() -> dict[str, tuple[str, ...]]:
@@ -62,13 +69,20 @@ def _file_columns() -> dict[str, tuple[str, ...]]:
         for kind, prefixes in kinds.items():
             columns[f"{book}_{kind}_over25"] = tuple(p + ">2.5" for p in prefixes)
             columns[f"{book}_{kind}_under25"] = tuple(p + "<2.5" for p in prefixes)
+    for book, kinds in _ADDED_PREFIXES.items():
+        for kind, prefixes in kinds.items():
+            for outcome in OUTCOME_SUFFIXES:
+                columns[f"{book}_{kind}_{outcome}"] = tuple(p + outcome.upper() for p in prefixes)
+            columns[f"{book}_{kind}_over25"] = tuple(p + ">2.5" for p in prefixes)
+            columns[f"{book}_{kind}_under25"] = tuple(p + "<2.5" for p in prefixes)
     return columns
 
 
 FILE_COLUMNS: dict[str, tuple[str, ...]] = _file_columns()
 """Every canonical odds column and the football-data.co.uk columns tried in order."""
 ODDS_COLUMNS: tuple[str, ...] = tuple(FILE_COLUMNS)
-"""The canonical odds columns (forty: four books x two kinds x five prices)."""
+"""The canonical odds columns (forty-five: four books x two kinds x five prices, and
+BetBrain's pre-match average)."""
 
 
 def columns_1x2(source: str) -> list[str]:
@@ -89,6 +103,7 @@ MARKET_SOURCES = (
     "b365_close",
     "pinnacle_pre",
     "avg_pre",
+    "bbav_pre",
     "b365_pre",
     "max_close",
     "max_pre",
@@ -100,29 +115,36 @@ MARKET_FIT_SOURCES = tuple(s for s in MARKET_SOURCES if book_name(s) != "max")
 """What the market-implied ratings are fitted on: any one book's (or the average's) price,
 never the best-of-books maximum."""
 
-BLEND_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre", "max_pre")
+BLEND_SOURCES = ("pinnacle_pre", "avg_pre", "bbav_pre", "b365_pre", "max_pre")
 """Prices a forecast issued a day or two before kick-off can have: what blends train on (and
 what a stored model's blend gets when it is evaluated), the best-of-books last."""
 
-DRAW_SOURCES = ("pinnacle_pre", "avg_pre", "b365_pre")
+DRAW_SOURCES = ("pinnacle_pre", "avg_pre", "bbav_pre", "b365_pre")
 """The draw model's market draw: pre-match prices of one book or the average (never the
 maximum, which no single book offers)."""
 
 BENCHMARK_SOURCES: dict[str, tuple[str, ...]] = {
-    "pre": ("pinnacle_pre", "avg_pre"),
+    "pre": ("pinnacle_pre", "avg_pre", "bbav_pre"),
     "close": ("pinnacle_close", "avg_close"),
 }
-"""One price source per evaluation: Pinnacle, else the market average."""
+"""One price source per evaluation: Pinnacle, else a market average (football-data's, then
+BetBrain's)."""
+
+BET_SOURCES = ("max_pre", "avg_pre", "bbav_pre")
+"""Pre-match prices the betting evaluation bets at, each reported on its own: the best price
+across books and the two market averages."""
+BET_CLOSING_SOURCE = "pinnacle_close"
+"""The closing line a bet's price is compared with (closing-line value): the sharpest."""
 
 
-def _fixture_prefixes(sources: tuple[str, ...], table: dict[str, dict[str, tuple[str, ...]]]):
-    return tuple(p for s in sources for p in table[book_name(s)][s.rsplit("_", 1)[1]])
+def _fixture_prefixes(sources: tuple[str, ...], price: str, suffix: str) -> tuple[str, ...]:
+    return tuple(c[: -len(suffix)] for s in sources for c in FILE_COLUMNS[f"{s}_{price}"])
 
 
-FIXTURE_MARKET_PREFIXES: tuple[str, ...] = _fixture_prefixes(DRAW_SOURCES, _PREFIXES_1X2)
+FIXTURE_MARKET_PREFIXES: tuple[str, ...] = _fixture_prefixes(DRAW_SOURCES, "h", "H")
 """A fixtures file's market 1X2 (it feeds the blend and gives the margin-free market): the
 first complete set of these prefixes (``PS``, ``Avg``, ``BbAv``, ``B365``)."""
-FIXTURE_OU_MARKET_PREFIXES: tuple[str, ...] = _fixture_prefixes(DRAW_SOURCES, _PREFIXES_OU)
+FIXTURE_OU_MARKET_PREFIXES: tuple[str, ...] = _fixture_prefixes(DRAW_SOURCES, "over25", ">2.5")
 """A fixtures file's market over/under 2.5 (``P``, ``Avg``, ``BbAv``, ``B365``)."""
 
 FIXTURE_BOOK_PREFIXES = (

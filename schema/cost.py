@@ -64,6 +64,7 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("Prediction", "scoreGrid"): (30, 30),  # exact grids: 23 goals a side for a 4-goal rate
     ("Prediction", "totals"): (5,),
     ("Prediction", "asianHandicap"): (9,),
+    ("Prediction", "notes"): (20,),  # at most one per price source of a fixture
     ("TrainingRun", "logs"): (200,),
     ("Jackpot", "fixtures"): (30,),  # server.runs.jackpots.MAX_JACKPOT_FIXTURES
     ("Jackpot", "warnings"): (5,),

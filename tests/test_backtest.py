@@ -57,6 +57,66 @@ def test_a_team_never_seen_before_gets_the_promoted_prior(league):
     assert win < lose
 
 
+def test_a_team_back_after_longer_than_the_window_starts_as_a_newcomer(league):
+    """With a training window, a team away for longer than it has nothing left to fit: it
+    starts from the promoted prior (weak), not as an average team."""
+    strength = np.add(league.attrs["attack"], league.attrs["defence"])
+    best = league.attrs["teams"][int(np.argmax(strength))]
+    plays = (league.home_team == best) | (league.away_team == best)
+    season = np.arange(len(league)) // 56
+    frame = league[~(plays & (season == 1))]
+    result = walk_forward(frame, burn_in_days=60, window_days=40)
+    back = frame.index[plays[frame.index] & (season[frame.index] == 2)][0]
+    # the same club under a name never seen before: the promoted prior by definition
+    renamed = frame.copy()
+    later = season[frame.index] == 2
+    for side in ("home_team", "away_team"):
+        renamed.loc[later, side] = renamed.loc[later, side].replace(best, "Fresh")
+    fresh = walk_forward(renamed, burn_in_days=60, window_days=40)
+    cols = ["p_home", "p_draw", "p_away"]
+    np.testing.assert_allclose(result.loc[back, cols], fresh.loc[back, cols], atol=1e-6)
+
+
+def test_season_carry_weighs_earlier_seasons_less_once_a_season_has_begun(league):
+    """A break of more than 30 days starts a season; the earlier seasons' weight only
+    changes forecasts made after the new season's first block."""
+    frame = league.copy()
+    second = np.arange(len(frame)) >= 56
+    frame.loc[second, "date"] += pd.Timedelta(days=60)
+    plain = walk_forward(frame, burn_in_days=30, xi=0.0)
+    carry = walk_forward(frame, burn_in_days=30, xi=0.0, season_carry=0.3)
+    new_season = frame.loc[second, "date"].min()
+    early = plain["refit_date"] <= new_season
+    assert early.sum() > 0
+    pd.testing.assert_frame_equal(plain[early], carry[early], check_exact=True)
+    late = plain["refit_date"] > new_season + pd.Timedelta(days=7)
+    assert not np.allclose(plain.loc[late, "p_home"], carry.loc[late, "p_home"])
+
+
+def test_season_start_decay_changes_only_the_first_blocks_of_a_season(league):
+    frame = league.copy()
+    second = np.arange(len(frame)) >= 56
+    frame.loc[second, "date"] += pd.Timedelta(days=60)
+    plain = walk_forward(frame, burn_in_days=30, xi=0.04)
+    same = walk_forward(frame, burn_in_days=30, xi=0.04, season_decay=((0, 0.04), (14, None)))
+    pd.testing.assert_frame_equal(plain, same)  # the same weights, but for rounding
+    slow = walk_forward(frame, burn_in_days=30, xi=0.04, season_decay=((0, 0.001), (14, None)))
+    begins = frame.loc[second, "date"].min()
+    early = (plain["refit_date"] > begins - pd.Timedelta(days=7)) & (
+        plain["refit_date"] < begins + pd.Timedelta(days=14)
+    )
+    assert early.sum() > 0
+    before = plain["refit_date"] <= begins - pd.Timedelta(days=7)
+    pd.testing.assert_frame_equal(plain[before], slow[before], check_exact=True)
+    # later blocks: the same fit, warm-started elsewhere (equal to the solver's tolerance)
+    pd.testing.assert_frame_equal(plain[~early & ~before], slow[~early & ~before])
+    assert not np.allclose(plain.loc[early, "p_home"], slow.loc[early, "p_home"])
+    # the block that holds the season's first match (its refit day comes before it) too
+    holds = (plain["refit_date"] < begins) & (plain["refit_date"] > begins - pd.Timedelta(days=7))
+    assert holds.sum() > 0
+    assert not np.allclose(plain.loc[holds, "p_home"], slow.loc[holds, "p_home"])
+
+
 def test_window_limits_the_training_set(league):
     result = walk_forward(league, window_days=100, burn_in_days=150)
     assert result["n_train"].max() <= 100

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from server.cli import main
@@ -30,9 +31,19 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     assert sum(out["market_sources"].values()) == out["n"]
     assert out["leagues"] == ["E0"]
     # the pre-match market is the benchmark, one source; closing is the ceiling
-    assert out["market_kind"] == "pre" and out["market_source"] in ("pinnacle_pre", "avg_pre")
+    assert out["market_kind"] == "pre" and out["market_source"] in (
+        "pinnacle_pre",
+        "avg_pre",
+        "bbav_pre",
+    )
     assert out["n"] + out["matches_without_market"] == out["matches_predicted"]
+    # every candidate source says how many matches it lacks; the chosen one lacks fewest
+    lacking = out["matches_without_source"]
+    assert set(lacking) == {"pinnacle_pre", "avg_pre", "bbav_pre"}
+    assert lacking[out["market_source"]] == out["matches_without_market"] == min(lacking.values())
+    assert lacking["avg_pre"] > 0 and lacking["bbav_pre"] > 0  # one era each
     assert out["ceiling"]["market_source"] == "pinnacle_close"
+    assert set(out["ceiling"]["matches_without_source"]) == {"pinnacle_close", "avg_close"}
     assert out["ceiling"]["market"]["rps"] < out["market"]["rps"]
     for name in ("dixon_coles", "market_implied"):
         c = out["components"][name]
@@ -77,6 +88,34 @@ def test_backtest_table_and_per_match_sources(e0_files, tmp_path, capsys):
     lines = target.read_text().splitlines()
     assert lines[0].endswith("market_source")
     assert len(lines) > 700
+
+
+def test_backtest_with_odds_scores_the_combination_against_its_own_price_source(
+    e0_files, tmp_path, capsys
+):
+    target = tmp_path / "predictions.csv"
+    argv = ["backtest", *e0_files[-4:], "--market", "pre", "--with-odds", "--json"]
+    assert main([*argv, "--predictions", str(target)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    w = out["with_odds"]
+    assert w["market_source"] == out["market_source"]
+    assert w["n"] == out["n"]
+    assert w["rps_diff"] == pytest.approx(w["model"]["rps"] - out["market"]["rps"])
+    assert 0 < w["rps_diff_se"] < 0.001
+    assert set(w["weights_last"]) == {"price", "market_implied", "dixon_coles"}
+    for bets in (out["betting"], w["betting"]):  # ROI, Kelly growth and CLV, per source
+        overall = bets["sources"]["max_pre"]["overall"]
+        assert overall["bets"] > 0 and len(overall["roi_ci"]) == 2
+        assert set(bets["sources"]["max_pre"]["leagues"]) == {"E0"}
+    frame = pd.read_csv(target)
+    assert {"result", "model_draw", "with_odds_home", "with_odds_draw"} <= set(frame.columns)
+    priced = frame["market_home"].notna()
+    np.testing.assert_allclose(
+        frame.loc[priced, ["with_odds_home", "with_odds_draw", "with_odds_away"]].sum(axis=1), 1
+    )
+    # until 300 earlier matches exist the combination is the price itself
+    np.testing.assert_allclose(frame.loc[priced, "with_odds_home"].iloc[:200],
+                               frame.loc[priced, "market_home"].iloc[:200])  # fmt: skip
 
 
 def test_fit_json_is_the_registry_shape(e0_files, capsys):

@@ -176,10 +176,13 @@ def test_real_rows_spot_check(
 
 @needs_data
 def test_real_market_average_from_both_eras() -> None:
-    old = parse_real("1516", "E0").matches  # BbAvH era
+    old = parse_real("1516", "E0").matches  # BbAvH era: BetBrain's average, its own source
     new = parse_real("2021", "E0").matches  # AvgH / AvgCH era
-    assert old["avg_pre_h"].notna().all()
+    assert old["bbav_pre_h"].notna().all()
+    assert old["bbav_pre_over25"].notna().all()
+    assert old["avg_pre_h"].isna().all()
     assert old["avg_close_h"].isna().all()
+    assert new["bbav_pre_h"].isna().all()
     assert new["avg_pre_h"].notna().all()
     assert new["avg_close_h"].notna().all()
     assert new["b365_close_over25"].notna().sum() > 370
@@ -226,18 +229,19 @@ def test_header_only_gives_empty_frame() -> None:
 @pytest.mark.parametrize(
     ("sources", "expected"),
     [
-        (  # today's names; with both AvgD and the older BbAvD in the header, AvgD is read
+        (  # today's names; AvgD and the older BbAvD are two sources, each in its column
             {"B365CH": 2.11, "AvgD": 3.31, "BbAvD": 3.41, "Max>2.5": 1.91, "PC<2.5": 2.02},
             {
                 "b365_close_h": 2.11,
                 "avg_pre_d": 3.31,
+                "bbav_pre_d": 3.41,
                 "max_pre_over25": 1.91,
                 "pinnacle_close_under25": 2.02,
             },
         ),
         (  # the Betbrain names of the older files, alone
             {"BbAvD": 3.41, "BbMx>2.5": 1.88, "AvgC<2.5": 1.97},
-            {"avg_pre_d": 3.41, "max_pre_over25": 1.88, "avg_close_under25": 1.97},
+            {"bbav_pre_d": 3.41, "max_pre_over25": 1.88, "avg_close_under25": 1.97},
         ),
     ],
 )

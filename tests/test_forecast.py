@@ -108,3 +108,28 @@ def test_without_any_prices_the_forecast_is_dixon_coles_alone(e0, forecast):
         fc.loc[done, cols].to_numpy(), fc.loc[done, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
     )
     assert (fc.loc[done, "w_dixon_coles"] == 1.0).all()
+
+
+def test_forecasts_up_to_a_week_are_bit_identical_when_that_week_changes(e0, forecast):
+    """Exact causality: change one week's results and every one of its prices (to lopsided
+    ones, so later goal rates and grids grow) and every forecast issued before that week
+    stays the same to the bit."""
+    week = pd.Timestamp("2023-11-06")
+    rows = e0.index[((e0["date"] >= week) & (e0["date"] < week + pd.Timedelta(days=7))).to_numpy()]
+    assert len(rows) >= 5
+    doctored = e0.copy()
+    doctored.loc[rows, "home_goals"] = 9
+    doctored.loc[rows, "away_goals"] = 0
+    doctored.loc[rows, "result"] = "H"
+    odds = [c for c in e0.columns if c.endswith(("_h", "_d", "_a", "_over25", "_under25"))]
+    prices = {"_h": 1.01, "_d": 41.0, "_a": 81.0, "_over25": 1.02, "_under25": 21.0}
+    for col in odds:
+        doctored.loc[rows, col] = next(v for k, v in prices.items() if col.endswith(k))
+    again = engine_forecast(doctored)
+    before = (forecast["refit_date"] <= week).to_numpy()
+    assert before.sum() > 100
+    for col in forecast.columns:
+        a, b = forecast.loc[before, col].to_numpy(), again.loc[before, col].to_numpy()
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), col
+    after = (forecast["refit_date"] > week).to_numpy()
+    assert not np.array_equal(forecast.loc[after, "p_home"], again.loc[after, "p_home"])

@@ -172,3 +172,27 @@ def test_walk_forward_on_targets_never_uses_the_forecast_matchs_own_prices():
     earlier = walk_forward(frame, targets=(np.where(last, lam, lam * 3.0), mu), burn_in_days=30)
     assert base.loc[last, "p_home"].notna().all()
     assert not np.allclose(earlier.loc[last, "p_home"], base.loc[last, "p_home"])
+
+
+def test_rates_and_rho_are_recovered_from_1x2_and_totals():
+    """Home, away and over 2.5 of a Dixon-Coles grid give back its rates and rho, so the
+    inverted grid prices the draw as the market did; without totals rho is unknown (NaN)."""
+    from core.market_model import implied_rates_rho
+    from core.markets import score_grid
+
+    lam = np.array([1.5, 0.8, 2.5, 1.1])
+    mu = np.array([1.0, 1.6, 0.6, 1.1])
+    rho = np.array([-0.1, -0.05, 0.05, -0.15])
+    probs, over = [], []
+    for a, b, r in zip(lam, mu, rho, strict=True):
+        g = score_grid(np.array([a]), np.array([b]), r)[0]
+        x, y = np.indices(g.shape)
+        probs.append([g[x > y].sum(), g[x == y].sum(), g[x < y].sum()])
+        over.append(g[x + y > 2].sum())
+    over = np.array(over)
+    over[-1] = np.nan
+    got_lam, got_mu, got_rho = implied_rates_rho(np.array(probs), over)
+    np.testing.assert_allclose(got_lam[:3], lam[:3], atol=1e-8)
+    np.testing.assert_allclose(got_mu[:3], mu[:3], atol=1e-8)
+    np.testing.assert_allclose(got_rho[:3], rho[:3], atol=1e-8)
+    assert np.isnan(got_rho[3]) and np.isfinite(got_lam[3])

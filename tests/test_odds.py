@@ -67,6 +67,17 @@ def test_market_falls_back_source_by_source():
     assert list(none) == [""]
 
 
+def test_power_rows_do_not_depend_on_each_other():
+    """Each row converges on its own residual: a row's probabilities are the same to the
+    bit whatever other rows share the call."""
+    rng = np.random.default_rng(7)
+    odds = 1.0 / rng.dirichlet([3, 2, 3], size=40) / 1.06
+    alone = np.vstack([implied_probabilities(odds[i : i + 1], "power") for i in range(40)])
+    extreme = np.array([[1.001, 60.0, 150.0]])
+    together = implied_probabilities(np.vstack([odds, extreme]), "power")[:40]
+    assert np.array_equal(alone, together)
+
+
 # --- the odds rule -------------------------------------------------------------------------
 
 

@@ -178,8 +178,19 @@ def test_the_stored_model_is_refitted_on_every_selected_match(e0, trained, model
     assert metrics.rps(p, np.array(forecasts["y"])) == pytest.approx(result.metrics["rps"])
     if model_type == "draw":  # the draw stages are refitted too
         assert result.weights["draw"] != result.validation_weights["draw"]
+    if model_type in ("full", "calibration"):
+        # the refit keeps the choices validation scored: the same calibrator kind (and
+        # blend method), not a new pick on its own last, unvalidated matches
+        logs = " ".join(result.logs)
+        assert "refit: calibration: " in logs and "as chosen on held-out data" in logs
+        kinds = ("identity", "logistic", "isotonic")
+        assert (
+            result.weights["calibrator"]["kind"] == result.validation_weights["calibrator"]["kind"]
+        )
+        assert result.weights["calibrator"]["kind"] in kinds
     if model_type == "full":
         assert "refit: blend" in " ".join(result.logs)
+        assert result.weights["blend"]["method"] == result.validation_weights["blend"]["method"]
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)

@@ -43,6 +43,25 @@ def test_fit_weights_the_better_forecast_more_and_lowers_log_loss():
     np.testing.assert_array_equal(again.weights_, model.weights_)
 
 
+def test_the_prior_holds_the_weights_near_its_centre_until_the_evidence_outweighs_it():
+    """A prior worth m matches: with n matches the weights move about n / (n + m) of the
+    way from the prior's centre to the free fit."""
+    a, b, y = _forecasts(2000)
+    free = LogLinearPool(default=(0.0, 1.0)).fit([a, b], y).weights_
+    centre = np.array([0.0, 1.0])
+    weak = LogLinearPool(default=(0.0, 1.0), prior_matches=200).fit([a, b], y).weights_
+    strong = LogLinearPool(default=(0.0, 1.0), prior_matches=20_000).fit([a, b], y).weights_
+    gap = np.abs(free - centre).max()
+    assert gap > 0.05
+    assert np.abs(weak - free).max() < 0.25 * gap
+    assert np.abs(strong - centre).max() < 0.2 * gap
+    _, w = pool_walk_forward(
+        [a, b], y, np.arange(y.size), np.arange(y.size) // 100 * 100,
+        default=(0.0, 1.0), prior_matches=20_000,
+    )  # fmt: skip
+    assert np.abs(w[-1] - centre).max() < 0.2 * gap
+
+
 def test_too_little_history_keeps_the_default_weights():
     a, b, y = _forecasts(100)
     assert list(LogLinearPool(min_matches=300).fit([a, b], y).weights_) == [0.5, 0.5]

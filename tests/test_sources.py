@@ -44,3 +44,17 @@ def test_the_orm_columns_are_the_vocabularys():
 
     columns = {c.name for c in MatchOdds.__table__.c}
     assert set(sources.ODDS_COLUMNS) <= columns
+
+
+def test_the_two_market_averages_are_two_sources():
+    # football-data's own average (from 2019/20) and BetBrain's (files to 2018/19)
+    assert sources.FILE_COLUMNS["avg_pre_h"] == ("AvgH",)
+    assert sources.FILE_COLUMNS["bbav_pre_h"] == ("BbAvH",)
+    assert sources.FILE_COLUMNS["bbav_pre_over25"] == ("BbAv>2.5",)
+    assert "bbav_close_h" not in sources.FILE_COLUMNS
+    # migration 0006 adds its five columns last
+    assert sources.ODDS_COLUMNS[-5:] == tuple(
+        f"bbav_pre_{s}" for s in ("h", "d", "a", "over25", "under25")
+    )
+    for listed in (sources.BLEND_SOURCES, sources.DRAW_SOURCES, sources.BENCHMARK_SOURCES["pre"]):
+        assert listed.index("bbav_pre") == listed.index("avg_pre") + 1

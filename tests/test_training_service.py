@@ -308,6 +308,9 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
         services.engine, None, {"leagues": ["E0"], "seasons": ["2425"]}
     )
     assert result["n"] == 380
+    bets = result["betting"]["sources"]["max_pre"]
+    assert bets["matches_priced"] == 380 and bets["overall"]["bets"] > 0
+    assert bets["overall"]["roi"] >= -1 and bets["overall"]["clv"] is not None
     # the served model is refitted on every selected match: 2024/25 is in-sample, flagged
     model = await registry.get_model(services.engine)
     start = (model["data_to"] + timedelta(days=1)).isoformat()

@@ -81,13 +81,14 @@ def test_installed_fpe_runs_from_outside_the_source_tree(installed):
 
 
 def test_an_unbuilt_source_tree_says_how_to_build_it(installed, tmp_path):
-    """``import core`` inside a fresh clone (no compiled kernel, which shadows the installed
-    package, as in the old Dockerfile) names the fix."""
+    """Fitting from inside a fresh clone (no compiled kernel, which shadows the installed
+    package, as in the old Dockerfile) names the fix; ``core`` loads its exports on first
+    use, so the first use is what fails."""
     bin_dir, _ = installed
     (tmp_path / "core").mkdir()
     for source in (ROOT / "core").glob("*.py"):
         (tmp_path / "core" / source.name).write_text(source.read_text())
-    done = _run(bin_dir / "python", "-c", "import core", cwd=tmp_path)
+    done = _run(bin_dir / "python", "-c", "from core import DixonColes", cwd=tmp_path)
     assert done.returncode == 1
     assert "core._kernel is missing" in done.stderr and "pip install -e ." in done.stderr
     assert "ModuleNotFoundError: No module named 'core._kernel'" in done.stderr  # the cause

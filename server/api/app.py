@@ -241,5 +241,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.metrics_registry = registry
-    app.state.refresh = (schedule, app_clock)  # the page shows when the next one is due
     return app

@@ -831,7 +831,7 @@ async def leagues(request: Request) -> JSONResponse:
 
 # --- predictions -------------------------------------------------------------------------------
 
-ODDS = Decimal("decimal odds (a number)", minimum=1.0)
+ODDS = Decimal("decimal odds (a number)", minimum=1.01)
 FIXTURE = Record(
     (
         Field("home", Text("a team name"), "the home team, as in the data", required=True),
@@ -894,6 +894,11 @@ PREDICTION = {
         "edgeOver25": null(obj({"over": "number", "under": "number"})),
         "bestOdds": {**null(OUTCOMES), "description": "the prices the edges use"},
         "error": {"type": ["string", "null"], "description": "why this fixture failed"},
+        "notes": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "prices left out of this fixture (the odds rule), and why",
+        },
     },
     "required": ["fixture", "error"],
 }

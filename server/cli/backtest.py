@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from server.cli.common import load_matches
+from server.cli.common import load_matches, with_country
 from server.cli.options import PATHS_HELP, add_command, add_margin, add_market
 from server.cli.values import (
     DEFAULT_L2,
@@ -98,6 +98,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="write per-match model and market probabilities, with the odds "
         "source used, to this CSV file",
     )
+    bt.add_argument(
+        "--with-odds",
+        action="store_true",
+        help="also score the forecast combined with each match's own prices from the "
+        "scored source (pre-match with --market pre; price, market-implied ratings and "
+        "Dixon-Coles pooled, weights walk-forward) against that same source",
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(handler=backtest)
 
@@ -106,7 +113,7 @@ def backtest(args: argparse.Namespace) -> int:
     from core import evaluation
     from server.cli.terminal import ProgressBar
 
-    frame = load_matches(args.paths)
+    frame = with_country(load_matches(args.paths))
     bar = ProgressBar("backtest")
     report = evaluation.backtest_report(
         frame,
@@ -121,6 +128,7 @@ def backtest(args: argparse.Namespace) -> int:
         shots=args.shots,
         market_xi=args.market_xi,
         market_l2=args.market_l2,
+        with_odds=args.with_odds,
         progress=bar.update,  # (fraction, message)
     )
     bar.close()

@@ -33,6 +33,7 @@ __all__ = [
     "run",
     "run_async",
     "run_with_engine",
+    "with_country",
 ]
 
 EXIT_USAGE = 2
@@ -132,6 +133,14 @@ def load_matches(paths: Sequence[str]) -> pd.DataFrame:
     if frame.empty:
         raise FPEError("no matches found in the given files")
     return frame
+
+
+def with_country(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each league's country, by which the walk-forward is split."""
+    from server.formats.leagues import league_info
+
+    countries = {code: league_info(code).country for code in frame["league"].unique()}
+    return frame.assign(country=frame["league"].map(countries))
 
 
 async def ingest_files(settings: Settings, paths: Sequence[str]) -> list[FileReport]:

@@ -74,6 +74,10 @@ def evaluate(args: argparse.Namespace) -> int:
                 f"{result['matches_without_market']} matches without "
                 f"{result['market_source']} prices (not scored)"
             )
+        from core.betting import format_betting
+
+        for line in format_betting(result["betting"], "model"):
+            print(line)
         if result["in_sample_matches"]:
             print(
                 f"warning: {result['in_sample_matches']} of these matches are from the "

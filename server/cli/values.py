@@ -35,8 +35,8 @@ MODEL_TYPES = ("poisson", "blending", "calibration", "draw", "full")
 MARGIN_METHODS = ("multiplicative", "power", "shin")
 DEFAULT_XI = 0.0025
 DEFAULT_L2 = 4.0
-MARKET_XI = 0.02
-MARKET_L2 = 0.1
+MARKET_XI = 0.04
+MARKET_L2 = 0.01
 RUN_STATES = ("queued", "training", "completed", "failed", "cancelled")
 MODEL_STATES = ("active", "archived")
 

@@ -19,6 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.betting import betting_report
 from core.errors import InvalidInputError, UnknownTeamError
 from core.evaluation import benchmark_market, compare, versus_ceiling
 from core.odds import OddsRule
@@ -470,6 +471,7 @@ async def evaluate(
     in_sample = 0
     if reference:
         in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
+    result["betting"] = await asyncio.to_thread(betting_report, frame, probs, y)
     result.update(
         model_version=stored.version,
         market_kind=market,

@@ -3,8 +3,10 @@
 Start as many as you like, on as many machines as share the database and Redis: each takes
 runs from the queue.  Jobs are JSON, never pickle.  Every 10 seconds each worker also reaps
 runs whose worker died (no heartbeat for ``FPE_STALE_SECONDS``) and queues again the runs
-whose queued job was lost (Redis restarted empty).  A worker rides out a Redis outage: it
-logs it, retries with backoff and resumes; running jobs go on meanwhile.
+whose queued job was lost (Redis restarted empty).  With ``FPE_REFRESH`` set, a cron job
+runs the scheduled refresh (:mod:`server.runs.refresh`) on one of the workers.  A worker
+rides out a Redis outage: it logs it, retries with backoff and resumes; running jobs go on
+meanwhile.
 """
 
 from __future__ import annotations

@@ -607,7 +607,7 @@ $("#fixtures-run").onclick = async () => {
 // the columns of `fpe predict --fixtures F --csv` (server/cli/predict.py FIXTURE_COLUMNS)
 const CSV_COLUMNS = ["line", "date", "league", "home", "away", "p_home", "p_draw", "p_away",
   "xg_home", "xg_away", "over25", "btts", "best_home", "best_draw", "best_away", "edge_home",
-  "edge_draw", "edge_away", "edge_over25", "edge_under25", "model", "error"];
+  "edge_draw", "edge_away", "edge_over25", "edge_under25", "model", "error", "notes"];
 
 $("#fixtures-export").onclick = () => {
   const quote = (v) => (v === null || v === undefined ? "" : /[",\n]/.test(String(v))
@@ -616,7 +616,8 @@ $("#fixtures-export").onclick = () => {
     r.homeTeam ?? r.fixture.home, r.awayTeam ?? r.fixture.away, r.homeWin, r.draw, r.awayWin,
     r.expectedGoals?.home, r.expectedGoals?.away, r.over25, r.btts, r.bestOdds?.home,
     r.bestOdds?.draw, r.bestOdds?.away, r.edge?.home, r.edge?.draw, r.edge?.away,
-    r.edgeOver25?.over, r.edgeOver25?.under, r.modelVersion, r.error].map(quote).join(","));
+    r.edgeOver25?.over, r.edgeOver25?.under, r.modelVersion, r.error,
+    (r.notes || []).join("; ") || null].map(quote).join(","));
   const header = CSV_COLUMNS;
   const blob = new Blob([[header.join(","), ...lines].join("\n") + "\n"], { type: "text/csv" });
   const link = document.createElement("a");
