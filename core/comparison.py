@@ -38,21 +38,14 @@ def common_matches(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[np.ndarr
 
 
 def _block(pa: np.ndarray, pb: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    diff = metrics.rps_per_match(pb, y) - metrics.rps_per_match(pa, y)
-    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else None
+    diff, se = metrics.rps_difference(pb, pa, y)
     return {
         "n": int(y.size),
-        "a": _scores(pa, y),
-        "b": _scores(pb, y),
-        "rps_diff": float(diff.mean()),
+        "a": metrics.scores(pa, y),
+        "b": metrics.scores(pb, y),
+        "rps_diff": diff,
         "rps_diff_se": se,
     }
-
-
-def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    scores = metrics.summary(p, y)
-    scores.pop("n", None)
-    return {k: (None if v is None else float(v)) for k, v in scores.items()}
 
 
 def paired(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,21 +49,14 @@ def compare(model: np.ndarray, market: np.ndarray, outcomes: Any) -> dict[str, A
     (sample standard deviation of the paired differences over sqrt(n)).
     """
     y = metrics.encode_outcomes(outcomes)
-    diff = metrics.rps_per_match(model, y) - metrics.rps_per_match(market, y)
-    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+    diff, se = metrics.rps_difference(model, market, y)
     return {
         "n": int(y.size),
-        "model": _scores(model, y),
-        "market": _scores(market, y),
-        "rps_diff": float(diff.mean()),
-        "rps_diff_se": se,
+        "model": metrics.scores(model, y),
+        "market": metrics.scores(market, y),
+        "rps_diff": diff,
+        "rps_diff_se": float("nan") if se is None else se,
     }
-
-
-def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    s = metrics.summary(p, y)
-    s.pop("n")
-    return s
 
 
 @dataclass

@@ -240,6 +240,29 @@ def _source_probs(frame: pd.DataFrame, columns: list[str], method: str) -> np.nd
     return implied_probabilities(np.asarray(frame[columns], dtype=float), method)
 
 
+def _first_prices(
+    frame: pd.DataFrame, method: str, sources: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per match, the margin-free 1X2 of the first source in ``sources`` with a complete
+    one, the over 2.5 probability of that same source (NaN where it has none), and the
+    source ('' and NaN when none had prices)."""
+    n = len(frame)
+    probs = np.full((n, 3), np.nan)
+    over = np.full(n, np.nan)
+    used = np.full(n, "", dtype=object)
+    for source in sources:
+        todo = np.isnan(probs[:, 0])
+        if not todo.any():
+            break
+        p = _source_probs(frame, [f"{source}_{o}" for o in "hda"], method)
+        ok = todo & ~np.isnan(p[:, 0])
+        probs[ok] = p[ok]
+        used[ok] = source
+        ou = _source_probs(frame, [f"{source}_over25", f"{source}_under25"], method)
+        over[ok] = ou[ok, 0]
+    return probs, over, used
+
+
 def market_rates(
     frame: pd.DataFrame,
     *,
@@ -250,20 +273,7 @@ def market_rates(
     """Implied ``(lambda, mu)`` of every match from the first source in ``sources`` with a
     complete 1X2, plus over/under 2.5 from the same source where present; and the source
     used per match ('' and NaN rates when none had prices)."""
-    n = len(frame)
-    probs = np.full((n, 3), np.nan)
-    over = np.full(n, np.nan)
-    used = np.full(n, "", dtype=object)
-    for source in sources:
-        todo = np.isnan(probs[:, 0])
-        if not todo.any():
-            break
-        p = _source_probs(frame, [f"{source}_{o}" for o in "hda"], method)
-        ok = todo & ~np.isnan(p[:, 0])
-        probs[ok] = p[ok]
-        used[ok] = source
-        ou = _source_probs(frame, [f"{source}_over25", f"{source}_under25"], method)
-        over[ok] = ou[ok, 0]
+    probs, over, used = _first_prices(frame, method, sources)
     lam, mu = implied_rates(probs, over, rho=rho)
     return lam, mu, used
 
@@ -273,20 +283,7 @@ def market_rates_rho(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`market_rates` with a per-match rho (:func:`implied_rates_rho`): rates, rho
     (NaN where the source has no over/under 2.5) and the source used."""
-    n = len(frame)
-    probs = np.full((n, 3), np.nan)
-    over = np.full(n, np.nan)
-    used = np.full(n, "", dtype=object)
-    for source in sources:
-        todo = np.isnan(probs[:, 0])
-        if not todo.any():
-            break
-        p = _source_probs(frame, [f"{source}_{o}" for o in "hda"], method)
-        ok = todo & ~np.isnan(p[:, 0])
-        probs[ok] = p[ok]
-        used[ok] = source
-        ou = _source_probs(frame, [f"{source}_over25", f"{source}_under25"], method)
-        over[ok] = ou[ok, 0]
+    probs, over, used = _first_prices(frame, method, sources)
     lam, mu, rho = implied_rates_rho(probs, over)
     return lam, mu, rho, used
 

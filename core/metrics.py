@@ -20,7 +20,9 @@ __all__ = [
     "encode_outcomes",
     "log_loss",
     "rps",
+    "rps_difference",
     "rps_per_match",
+    "scores",
     "summary",
 ]
 
@@ -118,3 +120,20 @@ def summary(probs: Any, outcomes: Any) -> dict[str, float | int | None]:
         "accuracy": accuracy(p, y),
         "draw_accuracy": draw_accuracy(p, y),
     }
+
+
+def scores(probs: Any, outcomes: Any) -> dict[str, float | int | None]:
+    """:func:`summary` without ``n``: one forecast's scores beside another's on the same
+    matches."""
+    out = summary(probs, outcomes)
+    out.pop("n")
+    return out
+
+
+def rps_difference(probs: Any, baseline: Any, outcomes: Any) -> tuple[float, float | None]:
+    """Mean paired RPS difference ``probs - baseline`` on the same matches (negative:
+    ``probs`` is better) and its standard error, the sample standard deviation of the paired
+    differences over sqrt(n) (``None`` with fewer than two matches)."""
+    diff = rps_per_match(probs, outcomes) - rps_per_match(baseline, outcomes)
+    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else None
+    return float(diff.mean()), se

@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import strawberry
+
+from schema.errors import UserError
 from schema.loaders import Loaders
 from server.base.auth import bearer_token, token_matches
 from server.runs.services import Services
 
-__all__ = ["Context"]
+__all__ = ["UNAUTHENTICATED", "Context", "read_engine", "write_engine"]
+
+UNAUTHENTICATED = "a valid bearer token is required (Authorization header, or connection_init)"
 
 
 @dataclass
@@ -33,3 +38,15 @@ class Context:
         if self.required_token is None:
             return True
         return token_matches(self.presented_token(), self.required_token)
+
+
+def read_engine(info: strawberry.Info) -> Any:
+    """The request's database engine, for a query."""
+    return info.context.services.engine
+
+
+def write_engine(info: strawberry.Info) -> Any:
+    """The engine, for a mutation: a valid bearer token when one is configured."""
+    if not info.context.authenticated:
+        raise UserError(UNAUTHENTICATED, extensions={"code": "UNAUTHENTICATED"})
+    return info.context.services.engine

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.context import read_engine, write_engine
 from schema.errors import UserError, graphql_errors
 from schema.types import Outcomes
 from server.runs import jackpot_results, jackpots
@@ -162,26 +163,12 @@ class JackpotFixtureInput:
         }
 
 
-def _engine(info: strawberry.Info) -> Any:
-    return info.context.services.engine
-
-
-def _writer(info: strawberry.Info) -> Any:
-    """The engine, for a mutation: a valid bearer token when one is configured."""
-    if not info.context.authenticated:
-        raise UserError(
-            "a valid bearer token is required (Authorization header, or connection_init)",
-            extensions={"code": "UNAUTHENTICATED"},
-        )
-    return info.context.services.engine
-
-
 @strawberry.type
 class JackpotQueries:
     @strawberry.field
     @graphql_errors
     async def jackpot(self, info: strawberry.Info, id: str) -> Jackpot:
-        return Jackpot.from_service(await jackpots.get_jackpot(_engine(info), id))
+        return Jackpot.from_service(await jackpots.get_jackpot(read_engine(info), id))
 
     @strawberry.field(description="Saved results, newest first: of one jackpot, or of all.")
     @graphql_errors
@@ -193,7 +180,7 @@ class JackpotQueries:
                 "limit must be between 1 and 200",
                 extensions={"code": "BAD_USER_INPUT", "field": "limit"},
             )
-        rows = await jackpot_results.list_saved_results(_engine(info), jackpot_id, limit)
+        rows = await jackpot_results.list_saved_results(read_engine(info), jackpot_id, limit)
         return [SavedJackpotResult.from_service(r) for r in rows]
 
 
@@ -206,7 +193,7 @@ class JackpotMutations:
     async def create_jackpot(
         self, info: strawberry.Info, fixtures: list[JackpotFixtureInput], name: str | None = None
     ) -> Jackpot:
-        engine = _writer(info)
+        engine = write_engine(info)
         parsed = jackpots.parse_fixtures([f.to_service() for f in fixtures])
         return Jackpot.from_service(await jackpots.create_jackpot(engine, parsed, name))
 
@@ -222,7 +209,7 @@ class JackpotMutations:
         actual_results: JSON | None = None,
     ) -> SavedJackpotResult:
         saved = await jackpot_results.save_result(
-            _writer(info), jackpot_id, name, description, selections, actual_results
+            write_engine(info), jackpot_id, name, description, selections, actual_results
         )
         return SavedJackpotResult.from_service(saved)
 
@@ -232,6 +219,6 @@ class JackpotMutations:
         self, info: strawberry.Info, saved_result_id: int, actual_results: JSON
     ) -> SavedJackpotResult:
         saved = await jackpot_results.set_actual_results(
-            _writer(info), saved_result_id, actual_results
+            write_engine(info), saved_result_id, actual_results
         )
         return SavedJackpotResult.from_service(saved)

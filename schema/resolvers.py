@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission
 
+from schema.context import UNAUTHENTICATED, read_engine
 from schema.errors import UserError, graphql_errors
 from schema.jackpots import JackpotMutations, JackpotQueries
 from schema.types import (
@@ -43,7 +44,7 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 
 class IsAuthenticated(BasePermission):
-    message = "a valid bearer token is required (Authorization header, or connection_init)"
+    message = UNAUTHENTICATED
     error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012 - strawberry's API
 
     def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
@@ -72,8 +73,22 @@ def _check_event_id(after: str) -> None:
         )
 
 
-def _engine(info: strawberry.Info) -> Any:
-    return info.context.services.engine
+async def _model(
+    info: strawberry.Info, version: str | None, model_type: str = "full"
+) -> ModelVersion:
+    """The model ``version`` (None: the active ``model_type``), without its weights."""
+    row = await registry.get_model(read_engine(info), version, model_type, with_weights=False)
+    return ModelVersion.from_row(row)
+
+
+async def _model_or_none(
+    info: strawberry.Info, version: str | None, model_type: str = "full"
+) -> ModelVersion | None:
+    """:func:`_model`, or None when there is none."""
+    try:
+        return await _model(info, version, model_type)
+    except registry.ModelNotFoundError:
+        return None
 
 
 @strawberry.type
@@ -81,12 +96,12 @@ class Query(JackpotQueries, UpkeepQuery):
     @strawberry.field
     @graphql_errors
     async def leagues(self, info: strawberry.Info) -> list[League]:
-        return [League(**r) for r in await catalog.list_leagues(_engine(info))]
+        return [League(**r) for r in await catalog.list_leagues(read_engine(info))]
 
     @strawberry.field
     @graphql_errors
     async def teams(self, info: strawberry.Info, league: str | None = None) -> list[Team]:
-        return [Team(**r) for r in await catalog.list_teams(_engine(info), league)]
+        return [Team(**r) for r in await catalog.list_teams(read_engine(info), league)]
 
     @strawberry.field
     @graphql_errors
@@ -101,7 +116,7 @@ class Query(JackpotQueries, UpkeepQuery):
     ) -> list[ModelVersion]:
         _page(limit, offset)
         rows = await registry.list_models(
-            _engine(info), status, model_type, limit, offset, league=league
+            read_engine(info), status, model_type, limit, offset, league=league
         )
         return [ModelVersion.from_row(r) for r in rows]
 
@@ -110,7 +125,7 @@ class Query(JackpotQueries, UpkeepQuery):
     )
     @graphql_errors
     async def compare_models(self, info: strawberry.Info, a: str, b: str) -> ModelComparison:
-        engine = _engine(info)
+        engine = read_engine(info)
         result = await compare.compare_models(engine, a, b)
         row_a = await registry.get_model(engine, a, with_weights=False)
         row_b = await registry.get_model(engine, b, with_weights=False)
@@ -128,22 +143,14 @@ class Query(JackpotQueries, UpkeepQuery):
         if id is not None:
             row = await info.context.loaders.model_by_id.load(id)
             return None if row is None else ModelVersion.from_row(row)
-        try:
-            row = await registry.get_model(_engine(info), version, with_weights=False)
-        except registry.ModelNotFoundError:
-            return None
-        return ModelVersion.from_row(row)
+        return await _model_or_none(info, version)
 
     @strawberry.field
     @graphql_errors
     async def active_model(
         self, info: strawberry.Info, model_type: str = "full"
     ) -> ModelVersion | None:
-        try:
-            row = await registry.get_model(_engine(info), None, model_type, with_weights=False)
-        except registry.ModelNotFoundError:
-            return None
-        return ModelVersion.from_row(row)
+        return await _model_or_none(info, None, model_type)
 
     @strawberry.field
     @graphql_errors
@@ -155,19 +162,19 @@ class Query(JackpotQueries, UpkeepQuery):
         offset: int = 0,
     ) -> list[TrainingRun]:
         _page(limit, offset)
-        rows = await training.list_runs(_engine(info), status, limit, offset)
+        rows = await training.list_runs(read_engine(info), status, limit, offset)
         return [TrainingRun.from_row(r) for r in rows]
 
     @strawberry.field
     @graphql_errors
     async def training_run(self, info: strawberry.Info, id: int) -> TrainingRun | None:
-        runs = await training.list_runs_by_id(_engine(info), [id])
+        runs = await training.list_runs_by_id(read_engine(info), [id])
         return TrainingRun.from_row(runs[0]) if runs else None
 
     @strawberry.field
     @graphql_errors
     async def task(self, info: strawberry.Info, task_id: str) -> TrainingRun:
-        return TrainingRun.from_row(await training.get_run(_engine(info), task_id))
+        return TrainingRun.from_row(await training.get_run(read_engine(info), task_id))
 
     @strawberry.field
     @graphql_errors
@@ -179,7 +186,7 @@ class Query(JackpotQueries, UpkeepQuery):
         league: str | None = None,
         model_version: str | None = None,
     ) -> Prediction:
-        result = await predictions.predict(_engine(info), home, away, league, model_version)
+        result = await predictions.predict(read_engine(info), home, away, league, model_version)
         return Prediction.from_result(result)
 
     @strawberry.field(
@@ -194,7 +201,7 @@ class Query(JackpotQueries, UpkeepQuery):
         model_version: str | None = None,
     ) -> list[Prediction]:
         results = await predictions.predict_fixtures(
-            _engine(info), [f.to_service() for f in fixtures], model_version
+            read_engine(info), [f.to_service() for f in fixtures], model_version
         )
         bad = [
             {
@@ -236,18 +243,14 @@ class Mutation(JackpotMutations, UpkeepMutation):
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def activate_model(self, info: strawberry.Info, version: str) -> ModelVersion:
-        await registry.activate_model(_engine(info), version)
-        return ModelVersion.from_row(
-            await registry.get_model(_engine(info), version, with_weights=False)
-        )
+        await registry.activate_model(read_engine(info), version)
+        return await _model(info, version)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @graphql_errors
     async def archive_model(self, info: strawberry.Info, version: str) -> ModelVersion:
-        await registry.archive_model(_engine(info), version)
-        return ModelVersion.from_row(
-            await registry.get_model(_engine(info), version, with_weights=False)
-        )
+        await registry.archive_model(read_engine(info), version)
+        return await _model(info, version)
 
 
 class _SubscriptionSlot:

@@ -10,7 +10,6 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from core.pipeline import MODEL_TYPES
 from core.serving import ModelCard
 from core.serving import Outcomes as CoreOutcomes
 from schema.versions import Calibration, Difference, LeaguePair, ModelDetail, PairedScores
@@ -47,18 +46,25 @@ __all__ = [
     "TrainingRun",
 ]
 
-ModelStatus = strawberry.enum(
+strawberry.enum(
     _ModelStatus, name="ModelStatus", description="Lifecycle state of a model version or a run."
 )
+ModelStatus = _ModelStatus
 
-ModelType = strawberry.enum(
-    enum.Enum("ModelType", {t.upper(): t for t in MODEL_TYPES}),
+
+@strawberry.enum(
     name="ModelType",
     description=(
         "poisson (Dixon-Coles), blending, calibration, draw (a learned draw probability from "
         "Poisson, Dixon-Coles and the pre-match market), full (Dixon-Coles, blend, calibration)."
     ),
 )
+class ModelType(enum.Enum):  # core.pipeline.MODEL_TYPES, in its order (a test checks)
+    POISSON = "poisson"
+    BLENDING = "blending"
+    CALIBRATION = "calibration"
+    DRAW = "draw"
+    FULL = "full"
 
 
 @strawberry.enum(
@@ -188,9 +194,8 @@ class ModelVersion:
 
     @staticmethod
     def from_row(row: dict[str, Any]) -> ModelVersion:
-        return ModelVersion(
-            **{f: row.get(f) for f in _MODEL_FIELDS} | {"status": _ModelStatus(row["status"])}
-        )
+        fields: dict[str, Any] = {f: row.get(f) for f in _MODEL_FIELDS}
+        return ModelVersion(**fields | {"status": _ModelStatus(row["status"])})
 
     @strawberry.field
     async def training_runs(self, info: strawberry.Info) -> list[TrainingRun]:
@@ -333,8 +338,9 @@ class TrainingRun:
 
     @staticmethod
     def from_row(row: dict[str, Any]) -> TrainingRun:
+        fields: dict[str, Any] = {f: row.get(f) for f in _RUN_FIELDS}
         return TrainingRun(
-            **{f: row.get(f) for f in _RUN_FIELDS}
+            **fields
             | {
                 "status": _ModelStatus(row["status"]),
                 "logs": [str(x) for x in row.get("logs") or []],

@@ -5,26 +5,14 @@ schema's ``Query`` and ``Mutation``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import strawberry
 
-from schema.errors import UserError, graphql_errors
+from schema.context import read_engine, write_engine
+from schema.errors import graphql_errors
 from server.runs import modelfiles, refresh, teams
 
 __all__ = ["ModelImport", "RefreshSchedule", "TeamAlias", "UpkeepMutation", "UpkeepQuery"]
-
-
-def _engine(info: strawberry.Info) -> Any:
-    return info.context.services.engine
-
-
-def _authenticated(info: strawberry.Info) -> None:
-    if not info.context.authenticated:
-        raise UserError(
-            "a valid bearer token is required (Authorization header, or connection_init)",
-            extensions={"code": "UNAUTHENTICATED"},
-        )
 
 
 @strawberry.type(description="Another name of a team (Spurs for Tottenham).")
@@ -60,21 +48,21 @@ class UpkeepQuery:
     @strawberry.field(description="The model file of a version (versioned JSON, checksummed).")
     @graphql_errors
     async def export_model(self, info: strawberry.Info, version: str) -> str:
-        return modelfiles.dumps(await modelfiles.export_model(_engine(info), version))
+        return modelfiles.dumps(await modelfiles.export_model(read_engine(info), version))
 
     @strawberry.field(description="Every team alias, by country.")
     @graphql_errors
     async def team_aliases(
         self, info: strawberry.Info, country: str | None = None
     ) -> list[TeamAlias]:
-        rows = await teams.list_aliases(_engine(info), country)
+        rows = await teams.list_aliases(read_engine(info), country)
         return [TeamAlias(alias=r["alias"], team=r["team"], country=r["country"]) for r in rows]
 
     @strawberry.field
     @graphql_errors
     async def refresh_schedule(self, info: strawberry.Info) -> RefreshSchedule:
         schedule = refresh.Schedule.from_settings(info.context.services.settings)
-        out = await refresh.status(_engine(info), schedule, datetime.now(UTC))
+        out = await refresh.status(read_engine(info), schedule, datetime.now(UTC))
         return RefreshSchedule(**out)
 
 
@@ -92,9 +80,8 @@ class UpkeepMutation:
         activate: bool = False,
         create_teams: bool = True,
     ) -> ModelImport:
-        _authenticated(info)
         out = await modelfiles.import_model(
-            _engine(info), file, create_teams=create_teams, activate=activate
+            write_engine(info), file, create_teams=create_teams, activate=activate
         )
         return ModelImport(**out)
 
@@ -103,13 +90,11 @@ class UpkeepMutation:
     async def add_team_alias(
         self, info: strawberry.Info, alias: str, team: str, league: str | None = None
     ) -> TeamAlias:
-        _authenticated(info)
-        return TeamAlias(**await teams.add_alias(_engine(info), alias, team, league))
+        return TeamAlias(**await teams.add_alias(write_engine(info), alias, team, league))
 
     @strawberry.mutation(description="Remove an alias; the number removed.")
     @graphql_errors
     async def remove_team_alias(
         self, info: strawberry.Info, alias: str, league: str | None = None
     ) -> int:
-        _authenticated(info)
-        return await teams.remove_alias(_engine(info), alias, league)
+        return await teams.remove_alias(write_engine(info), alias, league)

@@ -43,6 +43,16 @@ def test_summary_has_every_score():
     assert s["n"] == 3
 
 
+def test_rps_difference_is_paired_with_its_standard_error():
+    uniform = np.full((3, 3), 1 / 3)
+    diff, se = metrics.rps_difference(P, uniform, Y)
+    d = metrics.rps_per_match(P, Y) - metrics.rps_per_match(uniform, Y)  # -0.133, +0.034, 0
+    assert diff == pytest.approx(d.mean()) and diff < 0
+    assert se == pytest.approx(d.std(ddof=1) / np.sqrt(3)) and se > 0
+    assert metrics.rps_difference(P[:1], uniform[:1], Y[:1])[1] is None  # one match: no SE
+    assert metrics.scores(P, Y) == {k: v for k, v in metrics.summary(P, Y).items() if k != "n"}
+
+
 @pytest.mark.parametrize(
     ("probs", "outcomes", "message"),
     [

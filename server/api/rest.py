@@ -315,7 +315,8 @@ def _version(model: dict[str, Any]) -> dict[str, Any]:
     },
 )
 async def versions(request: Request) -> JSONResponse:
-    engine, page, models = _services(request).engine, 500, []
+    engine, page = _services(request).engine, 500
+    models: list[dict[str, Any]] = []
     while True:  # every version
         batch = await registry.list_models(engine, limit=page, offset=len(models))
         models += batch

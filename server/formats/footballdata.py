@@ -63,6 +63,7 @@ __all__ = [
     "CHUNK_ROWS",
     "OUTPUT_COLUMNS",
     "REQUIRED_COLUMNS",
+    "RESULT_COLUMNS",
     "FileChunks",
     "FootballDataError",
     "ParsedFile",
@@ -114,6 +115,16 @@ _RESULTS: frozenset[str] = frozenset({"H", "D", "A"})
 """Canonical output odds column -> source column names tried in order (first one in the header
 wins for the whole file)."""
 
+RESULT_COLUMNS: tuple[str, ...] = (
+    "home_goals",
+    "away_goals",
+    "result",
+    "ht_home_goals",
+    "ht_away_goals",
+    "ht_result",
+)
+"""A match's result, full time and half time (the matches table names them alike)."""
+
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "league",
     "season",
@@ -121,12 +132,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "time",
     "home_team",
     "away_team",
-    "home_goals",
-    "away_goals",
-    "result",
-    "ht_home_goals",
-    "ht_away_goals",
-    "ht_result",
+    *RESULT_COLUMNS,
     "home_shots_on_target",
     "away_shots_on_target",
     *ODDS_COLUMNS,

@@ -27,6 +27,7 @@ from core.pipeline import pre_match_market
 from core.serving import Fixture, Prediction, StoredModel
 from core.sources import BENCHMARK_SOURCES
 from server.base.config import odds_rule
+from server.base.dates import as_date
 from server.formats.fixture_dates import check_fixture_date
 from server.formats.fixtures import FixtureRow
 from server.formats.leagues import league_info
@@ -204,14 +205,8 @@ async def _resolve_one(engine: AsyncEngine, home: str, away: str, league: str | 
 
 
 def _day(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value))
+        return as_date(value)
     except ValueError:
         raise InvalidInputError(f"date {value!r} is not a date (YYYY-MM-DD)") from None
 

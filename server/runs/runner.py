@@ -408,6 +408,28 @@ async def _retry(ctx: RunContext, operation: Any, what: str) -> Any:
         ) from exc
 
 
+async def _end(
+    ctx: RunContext,
+    task_id: str,
+    status: ModelStatus,
+    message: str,
+    error: str | None,
+    **values: Any,
+) -> bool:
+    """Move a run still training to its end ``status`` and announce it (False: it was no
+    longer training); how the worker and the reaper both end a run."""
+    return await runstate.move(
+        ctx.engine,
+        ctx.events,
+        task_id,
+        status,
+        message,
+        error=error,
+        only_from=(ModelStatus.TRAINING,),
+        **values,
+    )
+
+
 async def _finish(
     ctx: RunContext, task_id: str, status: ModelStatus, message: str, detail: str | None
 ) -> str:
@@ -417,16 +439,7 @@ async def _finish(
     logs = [message] if detail is None else [message, detail]
     try:
         await runstate.retrying(
-            lambda: runstate.move(
-                ctx.engine,
-                ctx.events,
-                task_id,
-                status,
-                message,
-                error=error,
-                only_from=(ModelStatus.TRAINING,),
-                logs=logs,
-            ),
+            lambda: _end(ctx, task_id, status, message, error, logs=logs),
             f"run {task_id}: recording its end ({status.value})",
             budget=ctx.write_budget,
         )
@@ -476,15 +489,7 @@ async def reap_stale_runs(ctx: RunContext, stale_after: float = 30.0) -> list[st
                 f"its worker was lost: no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC;"
                 " start the run again"
             )
-        if await runstate.move(
-            ctx.engine,
-            ctx.events,
-            task_id,
-            status,
-            message,
-            error=error,
-            only_from=(ModelStatus.TRAINING,),
-        ):
+        if await _end(ctx, task_id, status, message, error):
             reaped.append(task_id)
     return reaped
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import InvalidInputError
 from core.lazy import lazy
 from core.sources import ODDS_COLUMNS
+from server.base.dates import as_date
 from server.store.tables import League, Match, MatchOdds, Team
 
 if TYPE_CHECKING:
@@ -55,14 +56,8 @@ class Selection:
 
 
 def _date(value: Any, name: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value))
+        return as_date(value)
     except ValueError:
         raise SelectionError(f"{name} {value!r} is not a date (YYYY-MM-DD)", name) from None
 

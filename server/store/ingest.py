@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from server.formats.footballdata import (
     CHUNK_ROWS,
     ODDS_COLUMNS,
+    RESULT_COLUMNS,
     FileChunks,
     FootballDataError,
     ParsedFile,
@@ -68,16 +69,7 @@ MAX_LISTED_PROBLEMS = 1_000
 
 _MATCHES = Match.__table__
 _ODDS = MatchOdds.__table__
-_VALUE_COLUMNS = (
-    "season",
-    "kickoff_time",
-    "home_goals",
-    "away_goals",
-    "result",
-    "ht_home_goals",
-    "ht_away_goals",
-    "ht_result",
-)
+_VALUE_COLUMNS = ("season", "kickoff_time", *RESULT_COLUMNS)
 
 OnWait = Callable[[str], object]
 

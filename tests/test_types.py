@@ -1,0 +1,13 @@
+"""schema/types.py: the GraphQL enums follow the code's own lists."""
+
+from core.pipeline import MODEL_TYPES
+from schema.types import ModelStatus, ModelType
+from server.store.tables import ModelStatus as StoredStatus
+
+
+def test_model_types_are_the_pipelines_in_its_order():
+    assert tuple(t.value for t in ModelType) == MODEL_TYPES
+
+
+def test_model_status_is_the_stored_one():
+    assert ModelStatus is StoredStatus
