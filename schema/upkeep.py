@@ -4,6 +4,7 @@ schema's ``Query`` and ``Mutation``."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import strawberry
@@ -48,7 +49,8 @@ class UpkeepQuery:
     @strawberry.field(description="The model file of a version (versioned JSON, checksummed).")
     @graphql_errors
     async def export_model(self, info: strawberry.Info, version: str) -> str:
-        return modelfiles.dumps(await modelfiles.export_model(read_engine(info), version))
+        file = await modelfiles.export_model(read_engine(info), version)
+        return await asyncio.to_thread(modelfiles.dumps, file)
 
     @strawberry.field(description="Every team alias, by country.")
     @graphql_errors

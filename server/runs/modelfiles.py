@@ -134,7 +134,7 @@ async def export_model(engine: AsyncEngine, version: str) -> dict[str, Any]:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "exported_at": datetime.now(UTC).isoformat(),
-        "checksum": _checksum(model),
+        "checksum": await asyncio.to_thread(_checksum, model),
         "model": model,
     }
 
@@ -151,8 +151,11 @@ def default_path(root: Path, model_type: str, version: str) -> Path:
     return base / model_type / f"{version}.json"
 
 
-def loads(text: str | bytes) -> dict[str, Any]:
-    """Parse and verify a model file: its format, its version and its checksum."""
+def loads(text: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """Parse (unless it is parsed already) and verify a model file: its format, its version
+    and its checksum.  CPU work on a large file: call it in a thread."""
+    if isinstance(text, dict):
+        return _verified(text)
     try:
         data = json.loads(text)
     except UnicodeDecodeError:
@@ -162,6 +165,10 @@ def loads(text: str | bytes) -> dict[str, Any]:
             f"the model file is not valid JSON (cut short or damaged?): {exc.msg} at line "
             f"{exc.lineno}, column {exc.colno}"
         ) from None
+    return _verified(data)
+
+
+def _verified(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFileError(f'not a model file: no "format": {FORMAT!r}')
     version = data.get("format_version")
@@ -317,7 +324,7 @@ async def import_model(
     Refused with :class:`ModelFileError` (nothing written): a damaged, edited or newer
     file; unknown teams when ``create_teams`` is False (all listed).  An existing version
     is a :class:`VersionExistsError`."""
-    data = loads(json.dumps(text) if isinstance(text, dict) else text)
+    data = await asyncio.to_thread(loads, text)
     model = data["model"]
     version = model["version"]
     created_teams: list[str] = []
