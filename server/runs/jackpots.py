@@ -282,9 +282,6 @@ async def _draw_components(
     """The draw model's three component draws per fixture: its independent Poisson model,
     Dixon-Coles' own draw and the margin-free market's."""
     stored = await predictions.load_model(engine, version)
-    resolved = await predictions.resolve_teams(
-        engine, [(r.home_team or "", r.away_team or "", None) for r in results]
-    )
     out: list[dict[str, float | None]] = [
         {
             "poisson": None,
@@ -295,7 +292,11 @@ async def _draw_components(
         }
         for r in results
     ]
-    pairs = [("", "") if isinstance(t, str) else (str(t[0]), str(t[2])) for t in resolved]
+    # the team ids the full model's forecast was made for (no second name look-up)
+    pairs = [
+        ("", "") if r.prediction is None else (r.prediction.fixture.home, r.prediction.fixture.away)
+        for r in results
+    ]
     rows_ok = [i for i, (h, a) in enumerate(pairs) if h in stored.teams and a in stored.teams]
     poisson_model = stored.independent_poisson
     if not rows_ok or poisson_model is None:
