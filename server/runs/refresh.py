@@ -49,10 +49,9 @@ __all__ = [
 
 log = logging.getLogger("fpe.refresh")
 
-ACTIVATE = "auto" if "activate" in runconfig.FIELDS else None
-"""How the refresh's runs are promoted: ``auto`` (activated only when not worse than the
-model they replace) where the training configuration knows ``activate``; ``None`` sends no
-such field (every completed run is then promoted, as any run is)."""
+ACTIVATE = "auto"
+"""How the refresh's runs are promoted: activated only when not worse than the model they
+replace (or fitted on later matches when too few validation matches are common)."""
 
 _RUNS = TrainingRun.__table__
 
