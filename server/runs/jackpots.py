@@ -22,7 +22,6 @@ Probabilities are stored as fractions; adapters format them (the REST shim in pe
 from __future__ import annotations
 
 import asyncio
-import difflib
 import math
 import secrets
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from core.errors import InvalidInputError
 from server.formats.leagues import KNOWN_LEAGUES
 from server.runs import predictions, registry
 from server.store.db import begin_write
-from server.store.tables import Jackpot, JackpotFixture, Team
+from server.store.tables import Jackpot, JackpotFixture
 
 __all__ = [
     "MAX_BOOK",
@@ -89,6 +88,12 @@ class FixtureIn:
 
     def label(self, i: int) -> str:
         return f"fixture {i + 1} ({self.home} v {self.away})"
+
+    @property
+    def code(self) -> str | None:
+        """The league as a football-data.co.uk code, which narrows the team look-up to its
+        country; a league's name is only shown."""
+        return self.league if self.league in KNOWN_LEAGUES else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,22 +179,16 @@ def parse_fixtures(items: Any) -> list[FixtureIn]:
 
 
 async def _check_teams(engine: AsyncEngine, fixtures: list[FixtureIn]) -> None:
-    """Refuse unknown team names, all of them in one message with suggested spellings."""
-    async with engine.connect() as conn:
-        known = sorted({r[0] for r in await conn.execute(sa.select(Team.__table__.c.name))})
-    by_lower = {name.lower(): name for name in known}
-    problems = []
-    for i, f in enumerate(fixtures):
-        for name in (f.home, f.away):
-            if name.lower() in by_lower:
-                continue
-            close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-            hint = (
-                f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)" if close else ""
-            )
-            problems.append(f"{f.label(i)}: no team called {name!r}{hint}")
+    """Refuse unknown team names, all of them in one message with suggested spellings (the
+    one resolver: aliases, the team-name rule, a football-data code's country)."""
+    found = await predictions.resolve_teams(engine, [(f.home, f.away, f.code) for f in fixtures])
+    problems = [
+        f"{f.label(i)}: {r}"
+        for i, (f, r) in enumerate(zip(fixtures, found, strict=True))
+        if isinstance(r, str)
+    ]
     if problems:
-        raise InvalidInputError("unknown team(s): " + "; ".join(problems))
+        raise InvalidInputError("; ".join(problems))
 
 
 # --- the sets ------------------------------------------------------------------------------
@@ -365,11 +364,7 @@ async def _probabilities(
             f"{model['model_type']} model {version}, so B is not the calibrated blend with the "
             "odds and no set is marked for decision support"
         )
-    # a football-data.co.uk code narrows the team look-up; a league's name is only shown
-    plain = [
-        {"home": f.home, "away": f.away, "league": f.league if f.league in KNOWN_LEAGUES else None}
-        for f in fixtures
-    ]
+    plain = [{"home": f.home, "away": f.away, "league": f.code} for f in fixtures]
     priced = [
         p | {"odds": dict(zip(("home", "draw", "away"), f.odds, strict=True))}
         for p, f in zip(plain, fixtures, strict=True)
