@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core._solver import Parameters, Problem, _blas, initial_parameters, solve
 from core.dixon_coles import _goals
 from core.errors import InvalidInputError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.markets import feasible_rho, outcome_probabilities
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
 

@@ -16,18 +16,13 @@ never mixed), overall and per league:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core import metrics
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.sources import BET_CLOSING_SOURCE, BET_SOURCES
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["betting_report", "format_betting"]
 

@@ -21,18 +21,13 @@ probabilities: the blend never needs odds to predict.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core import metrics
 from core.errors import InvalidInputError
-from core.lazy import lazy
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
+from core.lazy import pandas as pd
 
 __all__ = ["FEATURES", "Blend"]
 

@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core._solver import Parameters, Problem, initial_parameters, solve
 from core.errors import InvalidInputError, NotFittedError, UnknownTeamError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.markets import MatchProbabilities, feasible_rho, score_grid
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["DixonColes", "Poisson", "decay_weights"]
 

@@ -17,19 +17,14 @@ that does not depend on ``d``: fitting the draw fits the whole forecast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core import metrics
 from core.errors import InvalidInputError, NotFittedError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.sources import DRAW_SOURCES
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = ["COMPONENTS", "FEATURES", "DrawModel", "draw_report"]
 

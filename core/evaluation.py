@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -13,15 +13,10 @@ from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.betting import betting_report, format_betting
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.odds import market_probabilities
 from core.pool import pool_walk_forward
 from core.sources import BENCHMARK_SOURCES
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "BacktestReport",

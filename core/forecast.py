@@ -12,21 +12,16 @@ weights for the block are fitted on the earlier blocks' out-of-sample forecasts
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.market_model import market_rates_rho
 from core.pool import pool_walk_forward
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "COMPONENTS",

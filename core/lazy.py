@@ -1,17 +1,18 @@
 """Modules imported on first use.
 
-``pd = lazy("pandas")`` binds a stand-in whose first attribute access imports pandas (the
-import system's locks make that thread-safe); later accesses pass through.  The modules
-that fit models use pandas, but predicting with a stored model does not, and pandas takes
-a third of a second to import: ``fpe predict`` should not pay for it.
+``lazy("pandas")`` is a stand-in whose first attribute access imports pandas (the import
+system's locks make that thread-safe); later accesses pass through.  The modules that fit
+models use pandas, but predicting with a stored model does not, and pandas takes a third
+of a second to import: ``fpe predict`` should not pay for it.  Modules take pandas from
+here, ``from core.lazy import pandas as pd``, and type checkers see the real module.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["lazy"]
+__all__ = ["lazy", "pandas"]
 
 
 class _LazyModule:
@@ -30,3 +31,9 @@ class _LazyModule:
 def lazy(name: str) -> Any:
     """A stand-in for module ``name`` that imports it on first use."""
     return _LazyModule(name)
+
+
+if TYPE_CHECKING:
+    import pandas
+else:
+    pandas = lazy("pandas")

@@ -25,22 +25,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy.special import gammaln
 
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.markets import rho_bounds
 from core.odds import implied_probabilities
 from core.sources import MARKET_FIT_SOURCES
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "MarketImplied",

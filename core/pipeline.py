@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -46,17 +46,12 @@ from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
 from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, POOL_PRIOR_MATCHES, engine_forecast
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.market_model import MarketImplied, market_rates_rho
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
 from core.pool import LogLinearPool
 from core.sources import BLEND_SOURCES, DRAW_SOURCES, columns_1x2
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "MODEL_TYPES",

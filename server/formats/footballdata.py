@@ -38,12 +38,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
 from core.errors import InvalidInputError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.sources import FILE_COLUMNS, ODDS_COLUMNS
 from server.formats.source import (
     SourceError,
@@ -53,11 +53,6 @@ from server.formats.source import (
     sniff_encoding,
 )
 from server.formats.teamnames import TeamNameError, canonical_team_name
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "CHUNK_ROWS",

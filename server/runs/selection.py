@@ -7,21 +7,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
-from core.lazy import lazy
+from core.lazy import pandas as pd
 from core.sources import ODDS_COLUMNS
 from server.base.dates import as_date
 from server.store.tables import League, Match, MatchOdds, Team
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:
-    pd = lazy("pandas")  # imported on first use: predicting needs no pandas
 
 __all__ = [
     "SELECTION_FIELDS",
