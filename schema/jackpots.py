@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from schema.context import read_engine, write_engine
 from schema.errors import UserError, graphql_errors
+from schema.rows import from_row
 from schema.types import Outcomes
 from server.runs import jackpot_results, jackpots
 
@@ -77,14 +78,9 @@ class Jackpot:
 
     @staticmethod
     def from_service(j: dict[str, Any]) -> Jackpot:
-        return Jackpot(
-            id=j["id"],
-            name=j["name"],
-            model_version=j["model_version"],
-            draw_model_version=j["draw_model_version"],
-            status=j["status"],
-            warnings=j["warnings"],
-            created_at=j["created_at"],
+        return from_row(
+            Jackpot,
+            j,
             fixtures=[
                 JackpotFixture(
                     id=f["id"],
@@ -102,14 +98,10 @@ class Jackpot:
 
 def _set(key: str, row: dict[str, Any]) -> ProbabilitySet:
     c = row.get("draw_components")
-    return ProbabilitySet(
+    return from_row(
+        ProbabilitySet,
+        row,
         set=key,
-        home=row["home"],
-        draw=row["draw"],
-        away=row["away"],
-        entropy=row["entropy"],
-        calibrated=row["calibrated"],
-        heuristic=row["heuristic"],
         allowed_for_decision_support=row["decision_support"],
         draw_components=None if c is None else DrawComponents(**c),
     )

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from core.serving import ModelCard
 from core.serving import Outcomes as CoreOutcomes
+from schema.rows import from_row
 from schema.versions import Calibration, Difference, LeaguePair, ModelDetail, PairedScores
 from server.runs.compare import model_detail
 from server.runs.phases import phase_text
@@ -388,13 +389,13 @@ class ProgressEvent:
     task_id: str
     event_id: str
     type: str
-    status: str | None
-    phase: str | None
-    progress: float | None
-    message: str | None
-    metrics: JSON | None
-    error: str | None
-    version: str | None
+    status: str | None = None
+    phase: str | None = None
+    progress: float | None = None
+    message: str | None = None
+    metrics: JSON | None = None
+    error: str | None = None
+    version: str | None = None
     ts: str | None = strawberry.field(
         default=None, description="When the event was published (UTC, ISO)."
     )
@@ -405,19 +406,7 @@ class ProgressEvent:
 
     @staticmethod
     def from_event(event_id: str, event: dict[str, Any]) -> ProgressEvent:
-        return ProgressEvent(
-            task_id=event.get("task_id", ""),
-            event_id=event_id,
-            type=event.get("type", ""),
-            status=event.get("status"),
-            phase=event.get("phase"),
-            progress=event.get("progress"),
-            message=event.get("message"),
-            metrics=event.get("metrics"),
-            error=event.get("error"),
-            version=event.get("version"),
-            ts=event.get("ts"),
-        )
+        return from_row(ProgressEvent, {"task_id": "", "type": ""} | event, event_id=event_id)
 
 
 @strawberry.type

@@ -19,6 +19,22 @@ from server.cli.values import (
 
 __all__ = ["add_parser", "backtest"]
 
+SETTINGS = [
+    "xi",
+    "l2",
+    "refit_days",
+    "window_days",
+    "start",
+    "burn_in_days",
+    "margin",
+    "market",
+    "shots",
+    "market_xi",
+    "market_l2",
+    "with_odds",
+]
+"""The options that are :func:`core.evaluation.backtest_report`'s settings, same names."""
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     bt = add_command(
@@ -115,22 +131,8 @@ def backtest(args: argparse.Namespace) -> int:
 
     frame = with_country(load_matches(args.paths))
     bar = ProgressBar("backtest")
-    report = evaluation.backtest_report(
-        frame,
-        xi=args.xi,
-        l2=args.l2,
-        refit_days=args.refit_days,
-        window_days=args.window_days,
-        start=args.start,
-        burn_in_days=args.burn_in_days,
-        margin=args.margin,
-        market=args.market,
-        shots=args.shots,
-        market_xi=args.market_xi,
-        market_l2=args.market_l2,
-        with_odds=args.with_odds,
-        progress=bar.update,  # (fraction, message)
-    )
+    settings = {name: getattr(args, name) for name in SETTINGS}
+    report = evaluation.backtest_report(frame, **settings, progress=bar.update)
     bar.close()
     if args.predictions:
         report.predictions.to_csv(args.predictions, index=False)

@@ -157,19 +157,11 @@ def _fixture_record(line: int, result: FixtureResult) -> dict[str, Any]:
         record["error"] = result.error
         return record
     m = p.markets
-    record.update(
-        model=p.model_version,
-        home=result.home_team,
-        away=result.away_team,
-        p_home=p.outcomes.home,
-        p_draw=p.outcomes.draw,
-        p_away=p.outcomes.away,
-        xg_home=m.expected_goals.home,
-        xg_away=m.expected_goals.away,
-        over25=m.totals[2.5].over,
-        btts=m.btts,
-    )
+    record.update(model=p.model_version, home=result.home_team, away=result.away_team)
+    record.update(xg_home=m.expected_goals.home, xg_away=m.expected_goals.away)
+    record.update(over25=m.totals[2.5].over, btts=m.btts)
     for k in ("home", "draw", "away"):
+        record[f"p_{k}"] = getattr(p.outcomes, k)
         record[f"best_{k}"] = None if p.edge_odds is None else getattr(p.edge_odds, k)
         record[f"edge_{k}"] = None if p.edge is None else getattr(p.edge, k)
     if p.edge_over_under is not None:

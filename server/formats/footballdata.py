@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -103,7 +103,10 @@ class ParsedFile:
 # Column definitions
 # --------------------------------------------------------------------------------------------
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
+_REQUIRED = dict(div="Div", date="Date", home="HomeTeam", away="AwayTeam", fthg="FTHG", ftag="FTAG")
+_OPTIONAL = dict(time="Time", hthg="HTHG", htag="HTAG", htr="HTR", hst="HST", ast="AST")
+"""A :class:`_Layout` field -> its column (the optional ones are ``None`` when absent)."""
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(_REQUIRED.values())
 _RESULT_SOURCES: tuple[str, ...] = ("FTR", "Res")
 _RESULTS: frozenset[str] = frozenset({"H", "D", "A"})
 
@@ -254,22 +257,13 @@ def _layout(header: Sequence[str], source: str) -> _Layout:
         found = _first_present(index, sources)
         if found is not None:
             odds[canonical] = found
+    positions: dict[str, Any] = {field: index[column] for field, column in _REQUIRED.items()}
+    positions |= {field: index.get(column) for field, column in _OPTIONAL.items()}
     return _Layout(
         width=len(header),
-        div=index["Div"],
-        date=index["Date"],
-        home=index["HomeTeam"],
-        away=index["AwayTeam"],
-        fthg=index["FTHG"],
-        ftag=index["FTAG"],
+        **positions,
         ftr=None if ftr is None else ftr[0],
         ftr_name="FTR" if ftr is None else ftr[1],
-        time=index.get("Time"),
-        hthg=index.get("HTHG"),
-        htag=index.get("HTAG"),
-        htr=index.get("HTR"),
-        hst=index.get("HST"),
-        ast=index.get("AST"),
         odds=odds,
         odds_positions=tuple(index for index, _ in odds.values()),
     )

@@ -110,15 +110,7 @@ def parse_config(data: dict[str, Any]) -> RunConfig:
         raise ValidationError(
             f"activate must be one of {', '.join(ACTIVATE)}, not {activate!r}", "activate"
         )
-    config = RunConfig(
-        model_type=model_type,
-        leagues=selection.leagues,
-        seasons=selection.seasons,
-        date_from=selection.date_from,
-        date_to=selection.date_to,
-        hyperparameters=hyper,
-        activate=activate,
-    )
+    config = RunConfig(model_type, **asdict(selection), hyperparameters=hyper, activate=activate)
     try:
         config.training_config().validate()
     except TypeError as exc:
