@@ -16,13 +16,14 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   ├── selection.SelectionError       BAD_USER_INPUT         422   match selection (``field``)
     │   │   └── runconfig.ValidationError  BAD_USER_INPUT         422   run config (``field``)
     │   │       └── training.IdempotencyConflictError  BAD_USER_INPUT  422  a key reused
-    │   ├── training.RunNotFoundError      NOT_FOUND              404   no run has that task id
-    │   ├── registry.ModelNotFoundError    NOT_FOUND              404   no such model version
-    │   │   └── scope.NoModelForLeagueError  NOT_FOUND            404   no active model covers
-    │   │                                                               the fixture's league
-    │   ├── jackpots.JackpotNotFoundError  NOT_FOUND              404   no such jackpot, saved
-    │   │                                                               result or template
-    │   ├── teams.AliasNotFoundError       NOT_FOUND              404   no alias has that name
+    │   ├── NotFoundError                  NOT_FOUND              404   nothing has that id
+    │   │   ├── training.RunNotFoundError  NOT_FOUND              404   no run has that task id
+    │   │   ├── registry.ModelNotFoundError  NOT_FOUND            404   no such model version
+    │   │   │   └── scope.NoModelForLeagueError  NOT_FOUND        404   no active model covers
+    │   │   │                                                           the fixture's league
+    │   │   ├── jackpots.JackpotNotFoundError  NOT_FOUND          404   no such jackpot, saved
+    │   │   │                                                           result or template
+    │   │   └── teams.AliasNotFoundError   NOT_FOUND              404   no alias has that name
     │   ├── modelfiles.ModelFileError      BAD_USER_INPUT         422   a model file that cannot
     │   │                                                               be imported
     │   ├── predictions.TeamLookupError    BAD_USER_INPUT         422   no or several teams
@@ -51,6 +52,7 @@ __all__ = [
     "FPEError",
     "InvalidInputError",
     "NotFittedError",
+    "NotFoundError",
     "UnknownTeamError",
     "error_code",
 ]
@@ -81,6 +83,13 @@ class UnknownTeamError(InvalidInputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])
+
+
+class NotFoundError(InvalidInputError):
+    """Nothing has the id or name asked for; the message names it."""
+
+    code = "NOT_FOUND"
+    http_status = 404
 
 
 class ConvergenceError(InvalidInputError):

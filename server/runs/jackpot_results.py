@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
 from server.runs.jackpots import MAX_NAME, JackpotNotFoundError, jackpot_row, text_field
-from server.store.db import begin_write
+from server.store.db import begin_write, insert_row
 from server.store.tables import Jackpot, JackpotFixture, JackpotSavedResult
 
 __all__ = [
@@ -112,24 +112,20 @@ async def save_result(
         actual = (
             {} if actual_results is None else _picks(actual_results, ids, "actual_results", True)
         )
-        new_id = (
-            await conn.execute(
-                sa.insert(_S)
-                .values(
-                    jackpot_id=jackpot.id,
-                    name=name,
-                    description=description,
-                    selections=picks,
-                    actual_results=actual,
-                    scores=score(picks, actual),
-                    model_version=jackpot.model_version,
-                    total_fixtures=len(ids),
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(_S.c.id)
-            )
-        ).scalar_one()
+        new_id = await insert_row(
+            conn,
+            _S,
+            jackpot_id=jackpot.id,
+            name=name,
+            description=description,
+            selections=picks,
+            actual_results=actual,
+            scores=score(picks, actual),
+            model_version=jackpot.model_version,
+            total_fixtures=len(ids),
+            created_at=now,
+            updated_at=now,
+        )
         row = (await conn.execute(sa.select(_S).where(_S.c.id == new_id))).one()
     return _saved(row, public_id)
 

@@ -17,7 +17,7 @@ from server.runs.jackpots import (
     parse_fixtures,
     text_field,
 )
-from server.store.db import begin_write
+from server.store.db import begin_write, insert_row
 from server.store.tables import JackpotTemplate
 
 __all__ = [
@@ -53,19 +53,15 @@ async def create_template(
         raise InvalidInputError("description must be a string")
     now = datetime.now(UTC)
     async with begin_write(engine) as conn:
-        new_id = (
-            await conn.execute(
-                sa.insert(_T)
-                .values(
-                    name=name,
-                    description=description,
-                    fixtures=[f.to_json() for f in fixtures],
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(_T.c.id)
-            )
-        ).scalar_one()
+        new_id = await insert_row(
+            conn,
+            _T,
+            name=name,
+            description=description,
+            fixtures=[f.to_json() for f in fixtures],
+            created_at=now,
+            updated_at=now,
+        )
         row = (await conn.execute(sa.select(_T).where(_T.c.id == new_id))).one()
     return _template(row, with_fixtures=True)
 

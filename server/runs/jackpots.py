@@ -32,10 +32,10 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, NotFoundError
 from server.formats.leagues import KNOWN_LEAGUES
 from server.runs import predictions, registry
-from server.store.db import begin_write
+from server.store.db import begin_write, insert_row
 from server.store.tables import Jackpot, JackpotFixture
 
 __all__ = [
@@ -68,11 +68,8 @@ _MAX_ID = 64
 _J, _F = Jackpot.__table__, JackpotFixture.__table__
 
 
-class JackpotNotFoundError(InvalidInputError):
+class JackpotNotFoundError(NotFoundError):
     """No jackpot, saved result or template has that id."""
-
-    code = "NOT_FOUND"
-    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -428,21 +425,17 @@ async def create_jackpot(
     name = text_field(name, "name", MAX_NAME) if name else f"Jackpot {now:%Y-%m-%d %H:%M}"
     public_id = _new_id()
     async with begin_write(engine) as conn:
-        jackpot_id = (
-            await conn.execute(
-                sa.insert(_J)
-                .values(
-                    public_id=public_id,
-                    name=name,
-                    model_version=version,
-                    draw_model_version=draw_version,
-                    status="calculated",
-                    warnings=warnings,
-                    created_at=now,
-                )
-                .returning(_J.c.id)
-            )
-        ).scalar_one()
+        jackpot_id = await insert_row(
+            conn,
+            _J,
+            public_id=public_id,
+            name=name,
+            model_version=version,
+            draw_model_version=draw_version,
+            status="calculated",
+            warnings=warnings,
+            created_at=now,
+        )
         await conn.execute(
             sa.insert(_F),
             [

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.errors import FPEError, InvalidInputError
+from core.errors import FPEError, InvalidInputError, NotFoundError
 from core.markets import rho_bounds
 from core.serving import StoredModel
 from server.store import cache
@@ -50,11 +50,8 @@ _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
 _HEAVY = ("model_weights", "validation_forecasts")
 
 
-class ModelNotFoundError(InvalidInputError):
+class ModelNotFoundError(NotFoundError):
     """No model has that version."""
-
-    code = "NOT_FOUND"
-    http_status = 404
 
 
 class ConflictError(FPEError):

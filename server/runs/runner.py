@@ -53,7 +53,7 @@ from server.runs.selection import load_matches, team_names
 from server.runs.serialize import json_ready
 from server.runs.training import new_version
 from server.store import cache
-from server.store.db import begin_write, describe_error, is_disk_full, is_transient
+from server.store.db import begin_write, describe_error, insert_row, is_disk_full, is_transient
 from server.store.tables import Model, ModelStatus, TrainingRun
 
 __all__ = [
@@ -291,37 +291,33 @@ async def _complete(
                 f"finished in {seconds:.1f} s; model version {version}",
                 f"{'activated' if activate else 'kept as a candidate'}: {reason}",
             ]
-            model_id = (
-                await conn.execute(
-                    sa.insert(_MODELS)
-                    .values(
-                        version=version,
-                        model_type=config.model_type,
-                        status=ModelStatus.ACTIVE if activate else ModelStatus.COMPLETED,
-                        training_started_at=run.started_at,
-                        training_completed_at=now,
-                        training_matches=result.n_train,
-                        training_leagues=list(window.get("leagues") or config.leagues),
-                        training_seasons=list(window.get("seasons") or config.seasons),
-                        brier_score=m["brier"],
-                        log_loss=m["log_loss"],
-                        draw_accuracy=m["draw_accuracy"],
-                        overall_accuracy=m["accuracy"],
-                        model_weights=weights,
-                        rps=m["rps"],
-                        metrics=m,
-                        config=config.to_json(),
-                        scope=scope,
-                        data_from=_day(window.get("data_from")),
-                        data_to=_day(window.get("data_to")),
-                        validation_from=_day(window.get("validation_from")),
-                        validation_to=_day(window.get("validation_to")),
-                        validation_matches=result.n_validation,
-                        validation_forecasts=forecasts,
-                    )
-                    .returning(_MODELS.c.id)
-                )
-            ).scalar_one()
+            model_id = await insert_row(
+                conn,
+                _MODELS,
+                version=version,
+                model_type=config.model_type,
+                status=ModelStatus.ACTIVE if activate else ModelStatus.COMPLETED,
+                training_started_at=run.started_at,
+                training_completed_at=now,
+                training_matches=result.n_train,
+                training_leagues=list(window.get("leagues") or config.leagues),
+                training_seasons=list(window.get("seasons") or config.seasons),
+                brier_score=m["brier"],
+                log_loss=m["log_loss"],
+                draw_accuracy=m["draw_accuracy"],
+                overall_accuracy=m["accuracy"],
+                model_weights=weights,
+                rps=m["rps"],
+                metrics=m,
+                config=config.to_json(),
+                scope=scope,
+                data_from=_day(window.get("data_from")),
+                data_to=_day(window.get("data_to")),
+                validation_from=_day(window.get("validation_from")),
+                validation_to=_day(window.get("validation_to")),
+                validation_matches=result.n_validation,
+                validation_forecasts=forecasts,
+            )
             await runstate.write(
                 conn,
                 task_id,

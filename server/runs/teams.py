@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, NotFoundError
 from server.formats.teamnames import canonical_team_name, team_key
 from server.store import cache
 from server.store.db import begin_write
@@ -41,11 +41,8 @@ _SUGGESTIONS = 3
 _CUTOFF = 0.6
 
 
-class AliasNotFoundError(InvalidInputError):
+class AliasNotFoundError(NotFoundError):
     """No alias has that name."""
-
-    code = "NOT_FOUND"
-    http_status = 404
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, NotFoundError
 from server.runs.registry import parse_status
 from server.runs.runconfig import RunConfig, ValidationError
 from server.store.db import begin_write
@@ -38,11 +38,8 @@ WAITING = "waiting for a worker"  # a queued run's message
 MAX_IDEMPOTENCY_KEY = 255
 
 
-class RunNotFoundError(InvalidInputError):
+class RunNotFoundError(NotFoundError):
     """No training run has that task id."""
-
-    code = "NOT_FOUND"
-    http_status = 404
 
 
 class IdempotencyConflictError(ValidationError):

@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -25,6 +26,7 @@ __all__ = [
     "create_engine",
     "describe",
     "describe_error",
+    "insert_row",
     "is_disk_full",
     "is_transient",
     "outage",
@@ -73,6 +75,13 @@ def begin_write(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnect
     read transaction. On PostgreSQL it is ``engine.begin()``.
     """
     return engine.execution_options(fpe_write=True).begin()
+
+
+async def insert_row(conn: AsyncConnection, table: sa.Table, **values: Any) -> int:
+    """Insert one row of ``table`` (whose key is ``id``) and return its id."""
+    return int(
+        (await conn.execute(sa.insert(table).values(**values).returning(table.c.id))).scalar_one()
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
