@@ -37,17 +37,6 @@ def common_matches(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[np.ndarr
     return np.asarray(ia, dtype=int), np.asarray(ib, dtype=int)
 
 
-def _block(pa: np.ndarray, pb: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    diff, se = metrics.rps_difference(pb, pa, y)
-    return {
-        "n": int(y.size),
-        "a": metrics.scores(pa, y),
-        "b": metrics.scores(pb, y),
-        "rps_diff": diff,
-        "rps_diff_se": se,
-    }
-
-
 def paired(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """``b`` against ``a`` on their common validation matches: each one's scores, the mean
     paired RPS difference ``b - a`` (negative: ``b`` is better) with its standard error,
@@ -61,11 +50,11 @@ def paired(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     pa = np.asarray(a["p"], dtype=float)[ia]
     pb = np.asarray(b["p"], dtype=float)[ib]
     y = np.asarray(a["y"], dtype=int)[ia]
-    out["overall"] = _block(pa, pb, y)
+    out["overall"] = metrics.contrast(pb, pa, y, ("b", "a"))
     leagues = np.asarray(a["league"], dtype=object)[ia]
     for league in sorted(set(leagues)):
         rows = leagues == league
-        out["leagues"][str(league)] = _block(pa[rows], pb[rows], y[rows])
+        out["leagues"][str(league)] = metrics.contrast(pb[rows], pa[rows], y[rows], ("b", "a"))
     return out
 
 

@@ -43,15 +43,10 @@ def compare(model: np.ndarray, market: np.ndarray, outcomes: Any) -> dict[str, A
     ``rps_diff`` is mean(model RPS - market RPS); ``rps_diff_se`` its standard error
     (sample standard deviation of the paired differences over sqrt(n)).
     """
-    y = metrics.encode_outcomes(outcomes)
-    diff, se = metrics.rps_difference(model, market, y)
-    return {
-        "n": int(y.size),
-        "model": metrics.scores(model, y),
-        "market": metrics.scores(market, y),
-        "rps_diff": diff,
-        "rps_diff_se": float("nan") if se is None else se,
-    }
+    out = metrics.contrast(model, market, metrics.encode_outcomes(outcomes), ("model", "market"))
+    if out["rps_diff_se"] is None:
+        out["rps_diff_se"] = float("nan")
+    return out
 
 
 @dataclass

@@ -16,6 +16,7 @@ from core.errors import InvalidInputError
 __all__ = [
     "accuracy",
     "brier",
+    "contrast",
     "draw_accuracy",
     "encode_outcomes",
     "log_loss",
@@ -137,3 +138,17 @@ def rps_difference(probs: Any, baseline: Any, outcomes: Any) -> tuple[float, flo
     diff = rps_per_match(probs, outcomes) - rps_per_match(baseline, outcomes)
     se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else None
     return float(diff.mean()), se
+
+
+def contrast(probs: Any, baseline: Any, outcomes: Any, names: tuple[str, str]) -> dict[str, Any]:
+    """Two forecasts of the same matches side by side: ``n``, each one's :func:`scores`
+    under its name in ``names``, and :func:`rps_difference` as ``rps_diff`` (``probs -
+    baseline``) and ``rps_diff_se``."""
+    diff, se = rps_difference(probs, baseline, outcomes)
+    return {
+        "n": int(np.size(outcomes)),
+        names[0]: scores(probs, outcomes),
+        names[1]: scores(baseline, outcomes),
+        "rps_diff": diff,
+        "rps_diff_se": se,
+    }
