@@ -24,6 +24,7 @@ __all__ = [
     "backtest_report",
     "benchmark_market",
     "compare",
+    "format_ceiling",
     "format_report",
     "versus",
     "versus_ceiling",
@@ -294,6 +295,15 @@ def with_odds_forecast(
     return probs, weights
 
 
+def format_ceiling(c: dict[str, Any], name: str) -> str:
+    """A line of :func:`versus_ceiling`'s result: the closing market against ``name``."""
+    return (
+        f"ceiling, closing market ({c['market_source']}, {c['n']} matches): RPS "
+        f"{c['market']['rps']:.5f}; {name} - closing {c['rps_diff']:+.5f} "
+        f"(standard error {c['rps_diff_se']:.5f})"
+    )
+
+
 def format_report(s: dict[str, Any]) -> str:
     """A readable table of :func:`backtest_report`'s summary."""
     cfg = s["settings"]
@@ -329,12 +339,7 @@ def format_report(s: dict[str, Any]) -> str:
         f"RPS engine - {kind} market: {s['rps_diff']:+.5f} (standard error {s['rps_diff_se']:.5f})",
     ]
     if "ceiling" in s:
-        c = s["ceiling"]
-        lines.append(
-            f"ceiling, closing market ({c['market_source']}, {c['n']} matches): RPS "
-            f"{c['market']['rps']:.5f}; engine - closing {c['rps_diff']:+.5f} "
-            f"(standard error {c['rps_diff_se']:.5f})"
-        )
+        lines.append(format_ceiling(s["ceiling"], "engine"))
     lines.append(
         f"pool weights at the last refit: dixon-coles {weights['dixon_coles']:.3f}, "
         f"market-implied {weights['market_implied']:.3f}"

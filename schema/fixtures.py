@@ -17,7 +17,6 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -31,6 +30,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.guard import fragments_of
 from server.runs.predictions import MAX_FIXTURES
 
 __all__ = ["MAX_PREDICTIONS", "PredictionLimit", "predictions_requested"]
@@ -48,9 +48,7 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
 def _root_fields(document: DocumentNode, selection_set: SelectionSetNode) -> dict[str, FieldNode]:
     """The operation's top-level fields by response key, fragments flattened (each once:
     spreading a fragment twice adds no field)."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     fields: dict[str, FieldNode] = {}
     spread: set[str] = set()
     stack = [selection_set]

@@ -31,7 +31,13 @@ from graphql import (
     SelectionSetNode,
 )
 
-__all__ = ["MAX_FRAGMENT_NESTING", "MAX_REPEATED_PAIRS", "MAX_SELECTIONS", "shape_errors"]
+__all__ = [
+    "MAX_FRAGMENT_NESTING",
+    "MAX_REPEATED_PAIRS",
+    "MAX_SELECTIONS",
+    "fragments_of",
+    "shape_errors",
+]
 
 MAX_SELECTIONS = 2_000  # fields, fragment spreads and inline fragments, fragments expanded
 MAX_REPEATED_PAIRS = 1_000  # pairs of fields answering at the same response path
@@ -72,15 +78,18 @@ def _repeated(path: _Path, times: int) -> GraphQLError:
     )
 
 
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """The fragments ``document`` defines, by name."""
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
 def shape_errors(document: DocumentNode) -> list[GraphQLError]:
     """``[QUERY_TOO_COMPLEX error]`` when the operations of ``document``, fragments
     expanded, have over :data:`MAX_SELECTIONS` selections, over
     :data:`MAX_REPEATED_PAIRS` pairs of fields at one response path or fragments nested
     over :data:`MAX_FRAGMENT_NESTING` deep; else ``[]``. The walk stops at the first bound
     passed: it visits at most :data:`MAX_SELECTIONS` selections."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     stack: list[tuple[SelectionSetNode, _Path, frozenset[str]]] = [
         (d.selection_set, (), frozenset())
         for d in document.definitions

@@ -151,12 +151,9 @@ def _describe_run(run: dict[str, Any]) -> str:
         if m.get("draw"):
             lines.extend(_describe_draws(m["draw"]))
             if m.get("ceiling"):
-                ceiling = m["ceiling"]
-                lines.append(
-                    f"ceiling, closing market ({ceiling['market_source']}): RPS "
-                    f"{ceiling['market']['rps']:.5f}; model - closing "
-                    f"{ceiling['rps_diff']:+.5f} (SE {ceiling['rps_diff_se']:.5f})"
-                )
+                from core.evaluation import format_ceiling
+
+                lines.append(format_ceiling(m["ceiling"], "model"))
         lines.extend(f"  {line}" for line in run["logs"] or [])
     elif run["error_message"]:
         lines.append(f"error: {run['error_message']}")
