@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -325,6 +326,17 @@ def test_console_script_runs():
         [sys.executable, "-m", "server.cli", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "backtest" in proc.stdout
+
+
+def test_each_command_is_summarised_by_its_module_docstring():
+    from server.cli import COMMANDS, build_parser
+
+    choices = build_parser()._subparsers._group_actions[0].choices
+    for module in COMMANDS:
+        name = module.__name__.rpartition(".")[2]
+        summary = module.__doc__.split(": ", 1)[1]
+        assert module.__doc__.startswith(f"``fpe {name}``: ")
+        assert choices[name].description == textwrap.fill(" ".join(summary.split())[:-1], 79)
 
 
 def test_one_season_needs_a_shorter_burn_in(e0_files, capsys):

@@ -1,4 +1,5 @@
-"""``fpe aliases``: other names of teams ("Spurs" for Tottenham): list, add, remove."""
+"""``fpe aliases``: other names of teams ("Spurs" for Tottenham), used wherever a team is named:
+list them, add one, remove one."""
 
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ __all__ = ["add_parser", "aliases"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "aliases",
-        "other names of teams (Spurs for Tottenham), used wherever a team is named: list "
-        "them, add one, remove one",
+        __name__,
+        __doc__,
         [
             "fpe aliases",
             "fpe aliases --json",
@@ -26,6 +26,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "fpe aliases add Boro Middlesbrough --league E1",
             "fpe aliases remove 'The Toffees'",
         ],
+        handler=aliases,
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     actions = parser.add_subparsers(
@@ -44,7 +45,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             help="a league of the team's country (needed when the name exists in two)",
         )
         sub.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(handler=aliases)
 
 
 def aliases(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""``fpe backtest``: the engine's walk-forward forecast against the market, from files."""
+"""``fpe backtest``: the engine's walk-forward forecast against the pre-match market, from
+football-data.co.uk files."""
 
 from __future__ import annotations
 
@@ -39,14 +40,14 @@ SETTINGS = [
 def add_parser(commands: argparse._SubParsersAction) -> None:
     bt = add_command(
         commands,
-        "backtest",
-        "the engine's walk-forward forecast versus the pre-match market on "
-        "football-data.co.uk files",
+        __name__,
+        __doc__,
         [
             "fpe backtest football-data/2324/E0.csv --burn-in-days 60   # one season",
             "fpe backtest football-data/ --refit-days 14 --predictions forecasts.csv",
             "fpe backtest E0-2223.csv E0-2324.csv --market close --json",
         ],
+        handler=backtest,
     )
     bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     bt.add_argument(
@@ -122,7 +123,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "Dixon-Coles pooled, weights walk-forward) against that same source",
     )
     bt.add_argument("--json", action="store_true", help="print one JSON object")
-    bt.set_defaults(handler=backtest)
 
 
 def backtest(args: argparse.Namespace) -> int:

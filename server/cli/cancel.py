@@ -14,12 +14,12 @@ __all__ = ["add_parser", "cancel"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "cancel",
-        "stop a queued or running training run",
+        __name__,
+        __doc__,
         ["fpe cancel 37e8ceec40424ebea273d1a054c5579f   # a task id from fpe runs"],
+        handler=cancel,
     )
     parser.add_argument("task_id", help="the run's task id, as fpe train and fpe runs print it")
-    parser.set_defaults(handler=cancel)
 
 
 def cancel(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``fpe db upgrade | status``: the versioned SQL migrations."""
+"""``fpe db``: the database schema's versioned SQL migrations: upgrade, or status."""
 
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ __all__ = ["add_parser", "db"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "db",
-        "database schema: upgrade or status",
+        __name__,
+        __doc__,
         [
             "fpe db upgrade   # apply the pending migrations, then show the status",
             "fpe db status",
         ],
+        handler=db,
     )
     parser.add_argument(
         "db_command",
         choices=["upgrade", "status"],
         help="upgrade: apply the pending migrations; status: the schema version",
     )
-    parser.set_defaults(handler=db)
 
 
 def db(args: argparse.Namespace) -> int:

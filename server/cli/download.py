@@ -14,12 +14,13 @@ __all__ = ["add_parser", "download"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     dl = add_command(
         commands,
-        "download",
-        "fetch season files from football-data.co.uk, keep them, ingest them",
+        __name__,
+        __doc__,
         [
             "fpe download --league E0 --season 2425",
             "fpe download --league E0 --league SP1 --season 2324 --season 2425 --no-ingest",
         ],
+        handler=download,
     )
     add_selection(dl, seasons=(True, "; every league x every season"))
     dl.add_argument(
@@ -29,7 +30,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     dl.add_argument("--no-ingest", action="store_true", help="only download")
     dl.add_argument("--json", action="store_true", help="print the per-file reports as JSON")
-    dl.set_defaults(handler=download)
 
 
 def download(args: argparse.Namespace) -> int:

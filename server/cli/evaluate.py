@@ -15,12 +15,13 @@ __all__ = ["add_parser", "evaluate"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     ev = add_command(
         commands,
-        "evaluate",
-        "a model against the market on chosen matches",
+        __name__,
+        __doc__,
         [
             "fpe evaluate --league E0 --season 2425",
             "fpe evaluate --league E0 --date-from 2025-01-01 --model VERSION --market close",
         ],
+        handler=evaluate,
     )
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")
     add_selection(ev)
@@ -28,7 +29,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_margin(ev)
     add_market(ev)
     ev.add_argument("--json", action="store_true", help="print JSON")
-    ev.set_defaults(handler=evaluate)
 
 
 def evaluate(args: argparse.Namespace) -> int:

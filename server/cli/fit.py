@@ -1,4 +1,4 @@
-"""``fpe fit``: one Dixon-Coles model fitted to every match in the files."""
+"""``fpe fit``: one Dixon-Coles model fitted to every match in football-data.co.uk files."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ __all__ = ["add_parser", "fit"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     fit_ = add_command(
         commands,
-        "fit",
-        "fit Dixon-Coles to football-data.co.uk files",
+        __name__,
+        __doc__,
         [
             "fpe fit football-data/2324/E0.csv",
             "fpe fit football-data/2324/ --xi 0.0025 --json > model.json",
         ],
+        handler=fit,
     )
     fit_.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     fit_.add_argument(
@@ -28,7 +29,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     fit_.add_argument("--no-rho", action="store_true", help="independent Poisson (rho = 0)")
     fit_.add_argument("--json", action="store_true", help="print the model as JSON")
-    fit_.set_defaults(handler=fit)
 
 
 def fit(args: argparse.Namespace) -> int:

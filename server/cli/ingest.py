@@ -1,4 +1,4 @@
-"""``fpe ingest``: football-data.co.uk files into the database, idempotently."""
+"""``fpe ingest``: football-data.co.uk files loaded into the database, idempotently."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ __all__ = ["add_parser", "ingest"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "ingest",
-        "load football-data.co.uk files into the database (idempotent)",
+        __name__,
+        __doc__,
         [
             "fpe ingest football-data/2324/E0.csv",
             "fpe ingest football-data/   # every CSV below the folder",
         ],
+        handler=ingest,
     )
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     parser.add_argument("--json", action="store_true", help="print the per-file reports as JSON")
-    parser.set_defaults(handler=ingest)
 
 
 def ingest(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""``fpe leagues``: the leagues in the database and how fresh their data is."""
+"""``fpe leagues``: the leagues in the database and how fresh their data is: the last match, and
+when a file of each was last ingested."""
 
 from __future__ import annotations
 
@@ -18,13 +19,12 @@ HEADER = (
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "leagues",
-        "the leagues in the database with their freshness: the last match and when a file "
-        "of each was last ingested",
+        __name__,
+        __doc__,
         ["fpe leagues", "fpe leagues --json"],
+        handler=leagues,
     )
     parser.add_argument("--json", action="store_true", help="print the leagues as JSON")
-    parser.set_defaults(handler=leagues)
 
 
 def _line(r: dict) -> str:

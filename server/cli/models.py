@@ -1,5 +1,5 @@
-"""``fpe models``: model versions and their validation metrics, newest first; ``fpe models
-show`` and ``fpe models compare`` (:mod:`server.cli.compare`)."""
+"""``fpe models``: model versions and their validation metrics, newest first; show one, compare
+two, export or import one."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ CANDIDATE = "candidate"  # a completed version that was not activated
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "models",
-        "model versions, newest first; show one, compare two, export or import one",
+        __name__,
+        __doc__,
         [
             "fpe models",
             "fpe models --type full --status active --json",
@@ -35,6 +35,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "fpe models export full-20251126T190302Z-1a2b3c backups/  # Model/full/<version>.json",
             "fpe models import backups/Model/full/full-20251126T190302Z-1a2b3c.json",
         ],
+        handler=models,
     )
     parser.add_argument(
         "--type", choices=MODEL_TYPES, default=None, help="only the models of this type"
@@ -49,7 +50,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "only the active models (one per type and league set, used by predict), the "
         "archived ones, or the candidates (trained, not activated)",
     )
-    parser.set_defaults(handler=models)
     actions = parser.add_subparsers(
         dest="action",
         metavar="ACTION",

@@ -4,8 +4,9 @@ the options several commands take, with one help text each."""
 from __future__ import annotations
 
 import argparse
+import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from server.cli.values import MARGIN_METHODS, date, league, positive_int, season
 
@@ -20,22 +21,34 @@ __all__ = [
     "add_totals_options",
 ]
 
+_DOC = re.compile(r"^``fpe [a-z]+``: ")
+
 PATHS_HELP = "football-data.co.uk CSV files, or folders searched for them recursively"
 
 
 def add_command(
-    commands: argparse._SubParsersAction, name: str, summary: str, examples: Sequence[str]
+    commands: argparse._SubParsersAction,
+    module: str,
+    doc: str | None,
+    examples: Sequence[str],
+    handler: Callable[[argparse.Namespace], int],
 ) -> argparse.ArgumentParser:
-    """The parser of ``fpe NAME``: ``summary`` in the command list and atop its help,
-    ``examples`` (command lines, each with an optional ``#`` remark) at the bottom."""
+    """The parser of the command that ``module`` (``__name__``) names; its summary, in the
+    command list and atop its help, is the module's docstring ``doc`` after
+    ``"``fpe NAME``: "``; ``examples`` (command lines, each with an optional ``#`` remark)
+    go at the bottom; ``handler(args)`` runs it."""
+    name = module.rpartition(".")[2]
+    summary = _DOC.sub("", " ".join((doc or "").split())).rstrip(".")
     epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
-    return commands.add_parser(
+    parser = commands.add_parser(
         name,
         help=summary,
         description=textwrap.fill(summary, 79),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def add_selection(

@@ -1,5 +1,5 @@
-"""``fpe predict``: probabilities and markets for one fixture (``--home``/``--away``), or
-for every row of a fixtures file (``--fixtures``) with edges against its best prices."""
+"""``fpe predict``: probabilities and markets for one fixture (--home/--away), or for every row
+of a fixtures file (--fixtures) with edges against its best prices."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ __all__ = ["FIXTURE_COLUMNS", "add_parser", "predict"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     pr = add_command(
         commands,
-        "predict",
-        "probabilities and markets for one fixture, or every row of a fixtures file",
+        __name__,
+        __doc__,
         [
             "fpe predict --home Arsenal --away Chelsea",
             "fpe predict --home Arsenal --away Chelsea --odds 2.1 3.5 3.6 --over-under 1.9 1.95",
             "fpe predict --fixtures fixtures.csv --csv > predictions.csv",
         ],
+        handler=predict,
     )
     pr.add_argument("--home", help="the home team, as the data names it (e.g. Arsenal)")
     pr.add_argument("--away", help="the away team, as the data names it")
@@ -56,7 +57,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     pr_format = pr.add_mutually_exclusive_group()
     pr_format.add_argument("--json", action="store_true", help="print JSON")
     pr_format.add_argument("--csv", action="store_true", help="with --fixtures: CSV rows")
-    pr.set_defaults(handler=predict)
 
 
 def _iso_date(text: str) -> Any:

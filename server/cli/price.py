@@ -1,4 +1,5 @@
-"""``fpe price``: a fair score grid and every market from bookmaker odds alone."""
+"""``fpe price``: a fair score grid and every market from bookmaker odds alone (1X2, and
+over/under when given)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ __all__ = ["add_parser", "price"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "price",
-        "a fair score grid and every market from 1X2 (+ over/under) odds",
+        __name__,
+        __doc__,
         [
             "fpe price --odds 2.1 3.5 3.6",
             "fpe price --odds 2.1 3.5 3.6 --over-under 1.9 1.95 --margin shin --json",
         ],
+        handler=price,
     )
     parser.add_argument(
         "--odds",
@@ -38,7 +40,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the grid's low-score dependence without totals odds (default 0)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(handler=price)
 
 
 def price(args: argparse.Namespace) -> int:

@@ -1,4 +1,6 @@
-"""``fpe refresh``: the scheduled refresh, run now, or its schedule (``--status``)."""
+"""``fpe refresh``: keep the models current: download this season's files of the active models'
+leagues, ingest them and retrain every active model up to today (what FPE_REFRESH schedules);
+--status shows the schedule."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ __all__ = ["add_parser", "refresh"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "refresh",
-        "keep the models current: download this season's files of the active models' "
-        "leagues, ingest them and retrain every active model up to today (what FPE_REFRESH "
-        "schedules); --status shows the schedule",
+        __name__,
+        __doc__,
         ["fpe refresh", "fpe refresh --status --json"],
+        handler=refresh,
     )
     parser.add_argument(
         "--status",
@@ -27,7 +28,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="show the schedule (FPE_REFRESH, FPE_REFRESH_AT), the next refresh and the last",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(handler=refresh)
 
 
 def refresh(args: argparse.Namespace) -> int:

@@ -22,12 +22,12 @@ HEADER = (
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "runs",
-        "training run history, newest first",
+        __name__,
+        __doc__,
         ["fpe runs", "fpe runs --status failed --limit 5 --json"],
+        handler=runs,
     )
     add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")
-    parser.set_defaults(handler=runs)
 
 
 def _line(r: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""``fpe seed``: first-run data into an empty database, from a folder or downloaded."""
+"""``fpe seed``: first-run data into an empty database, from a local folder or recent seasons of
+the big leagues, downloaded."""
 
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ DEFAULT_SEED_SEASONS = ("2324", "2425")
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "seed",
-        "load first-run data into an empty database: a local "
-        "folder, or recent seasons of the big leagues",
+        __name__,
+        __doc__,
         [
             "fpe seed",
             "fpe seed --from ~/football-data",
             "fpe seed --league E0 --season 2425 --force",
         ],
+        handler=seed,
     )
     parser.add_argument(
         "--from",
@@ -39,7 +40,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         seasons=(False, f"; default {' '.join(DEFAULT_SEED_SEASONS)}"),
     )
     parser.add_argument("--force", action="store_true", help="load even if there are matches")
-    parser.set_defaults(handler=seed)
 
 
 def seed(args: argparse.Namespace) -> int:

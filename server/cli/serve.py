@@ -1,4 +1,4 @@
-"""``fpe serve``: the page, GraphQL, GraphiQL and the REST shim under uvicorn."""
+"""``fpe serve``: the page, the GraphQL API, GraphiQL and the REST shim, under uvicorn."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ __all__ = ["add_parser", "serve"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "serve",
-        "the GraphQL API, GraphiQL and the REST shim",
+        __name__,
+        __doc__,
         [
             "fpe serve   # then open http://127.0.0.1:8000/",
             "FPE_REDIS_URL=redis://localhost:6379 fpe serve --host 0.0.0.0 --workers 4",
         ],
+        handler=serve,
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
@@ -40,7 +41,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="the least severe log lines written (default info)",
     )
-    parser.set_defaults(handler=serve)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""``fpe train``: a training run validated, queued (or run in-process) and followed."""
+"""``fpe train``: start a training run: validated, queued for a worker (or run in-process when
+no Redis is configured) and followed."""
 
 from __future__ import annotations
 
@@ -23,14 +24,15 @@ __all__ = ["add_parser", "train"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     tr = add_command(
         commands,
-        "train",
-        "start a training run (queued for a worker, or run in-process when no Redis is configured)",
+        __name__,
+        __doc__,
         [
             "fpe train --league E0 --wait",
             "fpe train --type poisson --league E0 --league E1 --season 2324 --season 2425",
             "fpe train --type draw --league SP1 --date-from 2021-08-01 --xi 0.002 --wait --json",
             "fpe train --league E0 --activate never --wait  # stored as a candidate",
         ],
+        handler=train,
     )
     tr.add_argument(
         "--type",
@@ -67,7 +69,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--json", action="store_true", help="print the finished run as JSON (when followed)"
     )
-    tr.set_defaults(handler=train)
 
 
 def train(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``fpe worker``: an arq worker that runs queued training (needs FPE_REDIS_URL)."""
+"""``fpe worker``: an arq worker that runs queued training runs (needs FPE_REDIS_URL)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ __all__ = ["add_parser", "worker"]
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands,
-        "worker",
-        "run an arq worker (needs FPE_REDIS_URL)",
+        __name__,
+        __doc__,
         [
             "FPE_REDIS_URL=redis://localhost:6379 fpe worker",
             "fpe worker --burst   # run what is queued, then exit",
         ],
+        handler=worker,
     )
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
-    parser.set_defaults(handler=worker)
 
 
 def worker(args: argparse.Namespace) -> int:
