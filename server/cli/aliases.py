@@ -1,5 +1,14 @@
 """``fpe aliases``: other names of teams ("Spurs" for Tottenham), used wherever a team is named:
-list them, add one, remove one."""
+list them, add one, remove one.
+
+Examples::
+
+    fpe aliases
+    fpe aliases --json
+    fpe aliases add 'The Toffees' Everton
+    fpe aliases add Boro Middlesbrough --league E1
+    fpe aliases remove 'The Toffees'
+"""
 
 from __future__ import annotations
 
@@ -19,13 +28,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe aliases",
-            "fpe aliases --json",
-            "fpe aliases add 'The Toffees' Everton",
-            "fpe aliases add Boro Middlesbrough --league E1",
-            "fpe aliases remove 'The Toffees'",
-        ],
         handler=aliases,
     )
     parser.add_argument("--json", action="store_true", help="print JSON")

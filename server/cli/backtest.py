@@ -1,5 +1,12 @@
 """``fpe backtest``: the engine's walk-forward forecast against the pre-match market, from
-football-data.co.uk files."""
+football-data.co.uk files.
+
+Examples::
+
+    fpe backtest football-data/2324/E0.csv --burn-in-days 60   # one season
+    fpe backtest football-data/ --refit-days 14 --predictions forecasts.csv
+    fpe backtest E0-2223.csv E0-2324.csv --market close --json
+"""
 
 from __future__ import annotations
 
@@ -42,11 +49,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe backtest football-data/2324/E0.csv --burn-in-days 60   # one season",
-            "fpe backtest football-data/ --refit-days 14 --predictions forecasts.csv",
-            "fpe backtest E0-2223.csv E0-2324.csv --market close --json",
-        ],
         handler=backtest,
     )
     bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)

@@ -1,4 +1,9 @@
-"""``fpe cancel``: stop a queued or running training run."""
+"""``fpe cancel``: stop a queued or running training run.
+
+Examples::
+
+    fpe cancel 37e8ceec40424ebea273d1a054c5579f   # a task id from fpe runs
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        ["fpe cancel 37e8ceec40424ebea273d1a054c5579f   # a task id from fpe runs"],
         handler=cancel,
     )
     parser.add_argument("task_id", help="the run's task id, as fpe train and fpe runs print it")

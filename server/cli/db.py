@@ -1,4 +1,10 @@
-"""``fpe db``: the database schema's versioned SQL migrations: upgrade, or status."""
+"""``fpe db``: the database schema's versioned SQL migrations: upgrade, or status.
+
+Examples::
+
+    fpe db upgrade   # apply the pending migrations, then show the status
+    fpe db status
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe db upgrade   # apply the pending migrations, then show the status",
-            "fpe db status",
-        ],
         handler=db,
     )
     parser.add_argument(

@@ -1,4 +1,10 @@
-"""``fpe download``: season files fetched from football-data.co.uk, kept, then ingested."""
+"""``fpe download``: season files fetched from football-data.co.uk, kept, then ingested.
+
+Examples::
+
+    fpe download --league E0 --season 2425
+    fpe download --league E0 --league SP1 --season 2324 --season 2425 --no-ingest
+"""
 
 from __future__ import annotations
 
@@ -16,10 +22,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe download --league E0 --season 2425",
-            "fpe download --league E0 --league SP1 --season 2324 --season 2425 --no-ingest",
-        ],
         handler=download,
     )
     add_selection(dl, seasons=(True, "; every league x every season"))

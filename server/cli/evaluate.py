@@ -1,4 +1,10 @@
-"""``fpe evaluate``: a stored model against the market on chosen matches."""
+"""``fpe evaluate``: a stored model against the market on chosen matches.
+
+Examples::
+
+    fpe evaluate --league E0 --season 2425
+    fpe evaluate --league E0 --date-from 2025-01-01 --model VERSION --market close
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe evaluate --league E0 --season 2425",
-            "fpe evaluate --league E0 --date-from 2025-01-01 --model VERSION --market close",
-        ],
         handler=evaluate,
     )
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")

@@ -1,4 +1,10 @@
-"""``fpe fit``: one Dixon-Coles model fitted to every match in football-data.co.uk files."""
+"""``fpe fit``: one Dixon-Coles model fitted to every match in football-data.co.uk files.
+
+Examples::
+
+    fpe fit football-data/2324/E0.csv
+    fpe fit football-data/2324/ --xi 0.0025 --json > model.json
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe fit football-data/2324/E0.csv",
-            "fpe fit football-data/2324/ --xi 0.0025 --json > model.json",
-        ],
         handler=fit,
     )
     fit_.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)

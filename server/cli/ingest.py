@@ -1,4 +1,10 @@
-"""``fpe ingest``: football-data.co.uk files loaded into the database, idempotently."""
+"""``fpe ingest``: football-data.co.uk files loaded into the database, idempotently.
+
+Examples::
+
+    fpe ingest football-data/2324/E0.csv
+    fpe ingest football-data/   # every CSV below the folder
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe ingest football-data/2324/E0.csv",
-            "fpe ingest football-data/   # every CSV below the folder",
-        ],
         handler=ingest,
     )
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)

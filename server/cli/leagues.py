@@ -1,5 +1,11 @@
 """``fpe leagues``: the leagues in the database and how fresh their data is: the last match, and
-when a file of each was last ingested."""
+when a file of each was last ingested.
+
+Examples::
+
+    fpe leagues
+    fpe leagues --json
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        ["fpe leagues", "fpe leagues --json"],
         handler=leagues,
     )
     parser.add_argument("--json", action="store_true", help="print the leagues as JSON")

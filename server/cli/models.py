@@ -1,5 +1,16 @@
 """``fpe models``: model versions and their validation metrics, newest first; show one, compare
-two, export or import one."""
+two, export or import one.
+
+Examples::
+
+    fpe models
+    fpe models --type full --status active --json
+    fpe models --league E1 --status candidate
+    fpe models show full-20251126T190302Z-1a2b3c
+    fpe models compare full-20251126T190302Z-1a2b3c full-20251203T081500Z-9f8e7d
+    fpe models export full-20251126T190302Z-1a2b3c backups/  # Model/full/<version>.json
+    fpe models import backups/Model/full/full-20251126T190302Z-1a2b3c.json
+"""
 
 from __future__ import annotations
 
@@ -26,15 +37,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe models",
-            "fpe models --type full --status active --json",
-            "fpe models --league E1 --status candidate",
-            "fpe models show full-20251126T190302Z-1a2b3c",
-            "fpe models compare full-20251126T190302Z-1a2b3c full-20251203T081500Z-9f8e7d",
-            "fpe models export full-20251126T190302Z-1a2b3c backups/  # Model/full/<version>.json",
-            "fpe models import backups/Model/full/full-20251126T190302Z-1a2b3c.json",
-        ],
         handler=models,
     )
     parser.add_argument(

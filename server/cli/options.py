@@ -30,16 +30,18 @@ def add_command(
     commands: argparse._SubParsersAction,
     module: str,
     doc: str | None,
-    examples: Sequence[str],
     handler: Callable[[argparse.Namespace], int],
 ) -> argparse.ArgumentParser:
-    """The parser of the command that ``module`` (``__name__``) names; its summary, in the
-    command list and atop its help, is the module's docstring ``doc`` after
-    ``"``fpe NAME``: "``; ``examples`` (command lines, each with an optional ``#`` remark)
-    go at the bottom; ``handler(args)`` runs it."""
+    """The parser of the command that ``module`` (``__name__``) names, from the module's
+    docstring ``doc``: its first paragraph after ``"``fpe NAME``: "`` is the summary, in
+    the command list and atop the help; the indented lines after ``Examples::`` (command
+    lines, each with an optional ``#`` remark) go at the bottom.  ``handler(args)`` runs
+    the command."""
     name = module.rpartition(".")[2]
-    summary = _DOC.sub("", " ".join((doc or "").split())).rstrip(".")
-    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    first, _, rest = (doc or "").partition("\n\n")
+    summary = _DOC.sub("", " ".join(first.split())).rstrip(".")
+    examples = [line.strip() for line in rest.partition("Examples::")[2].splitlines()]
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples if example)
     parser = commands.add_parser(
         name,
         help=summary,

@@ -1,5 +1,12 @@
 """``fpe predict``: probabilities and markets for one fixture (--home/--away), or for every row
-of a fixtures file (--fixtures) with edges against its best prices."""
+of a fixtures file (--fixtures) with edges against its best prices.
+
+Examples::
+
+    fpe predict --home Arsenal --away Chelsea
+    fpe predict --home Arsenal --away Chelsea --odds 2.1 3.5 3.6 --over-under 1.9 1.95
+    fpe predict --fixtures fixtures.csv --csv > predictions.csv
+"""
 
 from __future__ import annotations
 
@@ -22,11 +29,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe predict --home Arsenal --away Chelsea",
-            "fpe predict --home Arsenal --away Chelsea --odds 2.1 3.5 3.6 --over-under 1.9 1.95",
-            "fpe predict --fixtures fixtures.csv --csv > predictions.csv",
-        ],
         handler=predict,
     )
     pr.add_argument("--home", help="the home team, as the data names it (e.g. Arsenal)")

@@ -1,5 +1,11 @@
 """``fpe price``: a fair score grid and every market from bookmaker odds alone (1X2, and
-over/under when given)."""
+over/under when given).
+
+Examples::
+
+    fpe price --odds 2.1 3.5 3.6
+    fpe price --odds 2.1 3.5 3.6 --over-under 1.9 1.95 --margin shin --json
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe price --odds 2.1 3.5 3.6",
-            "fpe price --odds 2.1 3.5 3.6 --over-under 1.9 1.95 --margin shin --json",
-        ],
         handler=price,
     )
     parser.add_argument(

@@ -1,6 +1,12 @@
 """``fpe refresh``: keep the models current: download this season's files of the active models'
 leagues, ingest them and retrain every active model up to today (what FPE_REFRESH schedules);
---status shows the schedule."""
+--status shows the schedule.
+
+Examples::
+
+    fpe refresh
+    fpe refresh --status --json
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        ["fpe refresh", "fpe refresh --status --json"],
         handler=refresh,
     )
     parser.add_argument(

@@ -1,4 +1,10 @@
-"""``fpe runs``: the training history, newest first."""
+"""``fpe runs``: the training history, newest first.
+
+Examples::
+
+    fpe runs
+    fpe runs --status failed --limit 5 --json
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        ["fpe runs", "fpe runs --status failed --limit 5 --json"],
         handler=runs,
     )
     add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")

@@ -1,5 +1,12 @@
 """``fpe seed``: first-run data into an empty database, from a local folder or recent seasons of
-the big leagues, downloaded."""
+the big leagues, downloaded.
+
+Examples::
+
+    fpe seed
+    fpe seed --from ~/football-data
+    fpe seed --league E0 --season 2425 --force
+"""
 
 from __future__ import annotations
 
@@ -21,11 +28,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe seed",
-            "fpe seed --from ~/football-data",
-            "fpe seed --league E0 --season 2425 --force",
-        ],
         handler=seed,
     )
     parser.add_argument(

@@ -1,4 +1,10 @@
-"""``fpe serve``: the page, the GraphQL API, GraphiQL and the REST shim, under uvicorn."""
+"""``fpe serve``: the page, the GraphQL API, GraphiQL and the REST shim, under uvicorn.
+
+Examples::
+
+    fpe serve   # then open http://127.0.0.1:8000/
+    FPE_REDIS_URL=redis://localhost:6379 fpe serve --host 0.0.0.0 --workers 4
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe serve   # then open http://127.0.0.1:8000/",
-            "FPE_REDIS_URL=redis://localhost:6379 fpe serve --host 0.0.0.0 --workers 4",
-        ],
         handler=serve,
     )
     parser.add_argument(

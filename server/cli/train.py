@@ -1,5 +1,13 @@
 """``fpe train``: start a training run: validated, queued for a worker (or run in-process when
-no Redis is configured) and followed."""
+no Redis is configured) and followed.
+
+Examples::
+
+    fpe train --league E0 --wait
+    fpe train --type poisson --league E0 --league E1 --season 2324 --season 2425
+    fpe train --type draw --league SP1 --date-from 2021-08-01 --xi 0.002 --wait --json
+    fpe train --league E0 --activate never --wait  # stored as a candidate
+"""
 
 from __future__ import annotations
 
@@ -26,12 +34,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "fpe train --league E0 --wait",
-            "fpe train --type poisson --league E0 --league E1 --season 2324 --season 2425",
-            "fpe train --type draw --league SP1 --date-from 2021-08-01 --xi 0.002 --wait --json",
-            "fpe train --league E0 --activate never --wait  # stored as a candidate",
-        ],
         handler=train,
     )
     tr.add_argument(

@@ -1,4 +1,10 @@
-"""``fpe worker``: an arq worker that runs queued training runs (needs FPE_REDIS_URL)."""
+"""``fpe worker``: an arq worker that runs queued training runs (needs FPE_REDIS_URL).
+
+Examples::
+
+    FPE_REDIS_URL=redis://localhost:6379 fpe worker
+    fpe worker --burst   # run what is queued, then exit
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         __name__,
         __doc__,
-        [
-            "FPE_REDIS_URL=redis://localhost:6379 fpe worker",
-            "fpe worker --burst   # run what is queued, then exit",
-        ],
         handler=worker,
     )
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
