@@ -334,7 +334,7 @@ def test_each_command_is_summarised_by_its_module_docstring():
     choices = build_parser()._subparsers._group_actions[0].choices
     for module in COMMANDS:
         name = module.__name__.rpartition(".")[2]
-        summary = module.__doc__.split(": ", 1)[1]
+        summary = module.__doc__.split("\n\n")[0].split(": ", 1)[1]
         assert module.__doc__.startswith(f"``fpe {name}``: ")
         assert choices[name].description == textwrap.fill(" ".join(summary.split())[:-1], 79)
 

@@ -24,12 +24,7 @@ __all__ = ["add_parser", "aliases"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=aliases,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=aliases)
     parser.add_argument("--json", action="store_true", help="print JSON")
     actions = parser.add_subparsers(
         dest="action", metavar="ACTION", help="add or remove (default: list the aliases)"

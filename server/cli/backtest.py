@@ -45,12 +45,7 @@ SETTINGS = [
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    bt = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=backtest,
-    )
+    bt = add_command(commands, __name__, __doc__, handler=backtest)
     bt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     bt.add_argument(
         "--xi",

@@ -17,12 +17,7 @@ __all__ = ["add_parser", "cancel"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=cancel,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=cancel)
     parser.add_argument("task_id", help="the run's task id, as fpe train and fpe runs print it")
 
 

@@ -17,12 +17,7 @@ __all__ = ["add_parser", "db"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=db,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=db)
     parser.add_argument(
         "db_command",
         choices=["upgrade", "status"],

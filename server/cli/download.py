@@ -18,12 +18,7 @@ __all__ = ["add_parser", "download"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    dl = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=download,
-    )
+    dl = add_command(commands, __name__, __doc__, handler=download)
     add_selection(dl, seasons=(True, "; every league x every season"))
     dl.add_argument(
         "--base-url",

@@ -19,12 +19,7 @@ __all__ = ["add_parser", "evaluate"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    ev = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=evaluate,
-    )
+    ev = add_command(commands, __name__, __doc__, handler=evaluate)
     ev.add_argument("--model", default=None, help="a version (default: the active full model)")
     add_selection(ev)
     add_dates(ev, "to evaluate on")

@@ -19,12 +19,7 @@ __all__ = ["add_parser", "fit"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    fit_ = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=fit,
-    )
+    fit_ = add_command(commands, __name__, __doc__, handler=fit)
     fit_.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     fit_.add_argument(
         "--xi", type=non_negative, default=0.0, help="time decay PER DAY (default 0: none)"

@@ -17,12 +17,7 @@ __all__ = ["add_parser", "ingest"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=ingest,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=ingest)
     parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=PATHS_HELP)
     parser.add_argument("--json", action="store_true", help="print the per-file reports as JSON")
 

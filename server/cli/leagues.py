@@ -23,12 +23,7 @@ HEADER = (
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=leagues,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=leagues)
     parser.add_argument("--json", action="store_true", help="print the leagues as JSON")
 
 

@@ -33,12 +33,7 @@ CANDIDATE = "candidate"  # a completed version that was not activated
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=models,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=models)
     parser.add_argument(
         "--type", choices=MODEL_TYPES, default=None, help="only the models of this type"
     )

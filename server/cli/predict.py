@@ -25,12 +25,7 @@ __all__ = ["FIXTURE_COLUMNS", "add_parser", "predict"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    pr = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=predict,
-    )
+    pr = add_command(commands, __name__, __doc__, handler=predict)
     pr.add_argument("--home", help="the home team, as the data names it (e.g. Arsenal)")
     pr.add_argument("--away", help="the away team, as the data names it")
     pr.add_argument(

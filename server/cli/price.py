@@ -19,12 +19,7 @@ __all__ = ["add_parser", "price"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=price,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=price)
     parser.add_argument(
         "--odds",
         type=float,

@@ -21,12 +21,7 @@ __all__ = ["add_parser", "refresh"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=refresh,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=refresh)
     parser.add_argument(
         "--status",
         action="store_true",

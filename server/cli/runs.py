@@ -26,12 +26,7 @@ HEADER = (
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=runs,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=runs)
     add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")
 
 

@@ -24,12 +24,7 @@ DEFAULT_SEED_SEASONS = ("2324", "2425")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=seed,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=seed)
     parser.add_argument(
         "--from",
         dest="source",

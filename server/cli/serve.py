@@ -19,12 +19,7 @@ __all__ = ["add_parser", "serve"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=serve,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=serve)
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )

@@ -30,12 +30,7 @@ __all__ = ["add_parser", "train"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    tr = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=train,
-    )
+    tr = add_command(commands, __name__, __doc__, handler=train)
     tr.add_argument(
         "--type",
         choices=MODEL_TYPES,

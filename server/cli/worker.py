@@ -16,12 +16,7 @@ __all__ = ["add_parser", "worker"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        __name__,
-        __doc__,
-        handler=worker,
-    )
+    parser = add_command(commands, __name__, __doc__, handler=worker)
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
 
 
