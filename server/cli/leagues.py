@@ -16,15 +16,16 @@ from server.cli.options import add_command
 
 __all__ = ["add_parser", "leagues"]
 
-HEADER = (
-    f"{'code':<6}{'league':<20}{'country':<13}{'matches':>8}  {'seasons':<12}"
-    f"{'last match':<12}last ingest (UTC)"
-)
-
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(commands, __name__, __doc__, handler=leagues)
     parser.add_argument("--json", action="store_true", help="print the leagues as JSON")
+
+
+HEADER = (
+    f"{'code':<6}{'league':<20}{'country':<13}{'matches':>8}  {'seasons':<12}"
+    f"{'last match':<12}last ingest (UTC)"
+)
 
 
 def _line(r: dict) -> str:

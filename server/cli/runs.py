@@ -17,17 +17,18 @@ from server.cli.values import RUN_STATES
 
 __all__ = ["add_parser", "runs"]
 
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, __name__, __doc__, handler=runs)
+    add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")
+
+
 # a run's matches: those its selection holds (the model fits on the part before the
 # validation period: `fpe models` shows both)
 HEADER = (
     f"{'task id':<34}{'type':<13}{'status':<11}{'selected':>9}{'RPS':>9}  "
     f"{'created (UTC)':<20}model / error"
 )
-
-
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(commands, __name__, __doc__, handler=runs)
-    add_listing_options(parser, "runs", RUN_STATES, "only the runs in this state")
 
 
 def _line(r: dict[str, Any]) -> str:
