@@ -67,9 +67,10 @@ MARKET_SEASON_CARRY = 0.3
 # 21: weeks 0-2 of a season were +0.0036 behind the market, the last weeks +0.0019.
 MARKET_SEASON_DECAY: tuple[tuple[int, float | None], ...] = ((0, 0.005), (14, None), (175, 0.08))
 # The market-implied ratings are refitted at least this often (days), whatever
-# ``refit_days``: they are cheap, and a midweek match then sees the weekend's closing prices
-# (issue 21: weekly refits left the engine +0.00116 behind Pinnacle's pre-match price, daily
-# +0.00110; with the day before kick-off left out too, still +0.00110).
+# ``refit_days``: they are cheap, and a match late in a block then sees the closing prices
+# of the block's earlier days (issue 21: weekly refits left the engine +0.00116 behind
+# Pinnacle's pre-match price, daily +0.00110; with the day before kick-off left out too,
+# still +0.00110).
 MARKET_REFIT_DAYS = 1
 SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
