@@ -239,8 +239,15 @@ def _first_prices(
     frame: pd.DataFrame, method: str, sources: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per match, the margin-free 1X2 of the first source in ``sources`` with a complete
-    one, the over 2.5 probability of that same source (NaN where it has none), and the
-    source ('' and NaN when none had prices)."""
+    one, the over 2.5 probability of that same source, else of the first source in
+    ``sources`` that has one (NaN where none has), and the 1X2's source ('' and NaN when
+    none had prices).
+
+    The fallback matters where the sharpest 1X2 comes without totals: football-data's files
+    to 2018/19 carry Pinnacle's closing 1X2 but over/under 2.5 only as BetBrain's pre-match
+    average.  The totals pin the goal level and rho; they move little between the two
+    collections (issue 21: the engine went from +0.00121 to +0.00116 behind Pinnacle's
+    pre-match price, 2016/17-2018/19 from +0.00118 to +0.00106)."""
     n = len(frame)
     probs = np.full((n, 3), np.nan)
     over = np.full(n, np.nan)
@@ -255,6 +262,12 @@ def _first_prices(
         used[ok] = source
         ou = _source_probs(frame, [f"{source}_over25", f"{source}_under25"], method)
         over[ok] = ou[ok, 0]
+    for source in sources:  # totals from another source where the 1X2's has none
+        todo = np.isnan(over) & ~np.isnan(probs[:, 0])
+        if not todo.any():
+            break
+        ou = _source_probs(frame, [f"{source}_over25", f"{source}_under25"], method)
+        over[todo] = ou[todo, 0]
     return probs, over, used
 
 
@@ -266,8 +279,9 @@ def market_rates(
     rho: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Implied ``(lambda, mu)`` of every match from the first source in ``sources`` with a
-    complete 1X2, plus over/under 2.5 from the same source where present; and the source
-    used per match ('' and NaN rates when none had prices)."""
+    complete 1X2, plus over/under 2.5 from the same source where present (else from the
+    first source that has it); and the 1X2's source per match ('' and NaN rates when none
+    had prices)."""
     probs, over, used = _first_prices(frame, method, sources)
     lam, mu = implied_rates(probs, over, rho=rho)
     return lam, mu, used
