@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from core import metrics
-from core.backtest import DEFAULT_L2, DEFAULT_XI
 from core.betting import betting_report, format_betting
 from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
@@ -118,25 +118,24 @@ def versus_ceiling(
     }
 
 
+WALK_FORWARD_SETTINGS = (
+    *("xi", "l2", "refit_days", "window_days", "start", "burn_in_days", "margin", "shots"),
+    *("market_xi", "market_l2"),
+)
+"""The settings of :func:`core.forecast.engine_forecast` that a backtest passes on."""
+
+
 def backtest_report(
     frame: pd.DataFrame,
     *,
-    xi: float = DEFAULT_XI,
-    l2: float = DEFAULT_L2,
-    refit_days: int = 7,
-    window_days: int | None = None,
-    start: Any = None,
-    burn_in_days: int = 365,
-    margin: str = "power",
     market: str = "pre",
-    shots: float | None = None,
-    market_xi: float | None = None,
-    market_l2: float | None = None,
     group_by: str | None = "country",
     with_odds: bool = False,
     progress: Callable[[float, str], object] | None = None,
+    **settings: Any,
 ) -> BacktestReport:
-    """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`) on
+    """The engine's walk-forward forecast (:func:`core.forecast.engine_forecast`, with
+    ``settings``: any of :data:`WALK_FORWARD_SETTINGS`, its defaults otherwise) on
     ``frame`` (the football-data parser's columns), scored against one market source
     (``market``: pre-match by default, or closing) on every match that source prices, with
     each component alone and the closing market as the ceiling.  ``group_by``: a column
@@ -147,21 +146,14 @@ def backtest_report(
     ``progress(fraction, message)`` is passed to the walk-forward."""
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
-    fc = engine_forecast(
-        frame,
-        xi=xi,
-        l2=l2,
-        refit_days=refit_days,
-        window_days=window_days,
-        start=start,
-        burn_in_days=burn_in_days,
-        margin=margin,
-        shots=shots,
-        market_xi=market_xi,
-        market_l2=market_l2,
-        group_by=group_by if group_by is not None and group_by in frame else None,
-        progress=progress,
-    )
+    unknown = sorted(set(settings) - set(WALK_FORWARD_SETTINGS))
+    if unknown:
+        raise TypeError(f"backtest_report() got unknown settings {', '.join(unknown)}")
+    defaults = inspect.signature(engine_forecast).parameters
+    cfg = {name: settings.get(name, defaults[name].default) for name in WALK_FORWARD_SETTINGS}
+    margin = cfg["margin"]
+    group_by = group_by if group_by is not None and group_by in frame else None
+    fc = engine_forecast(frame, **cfg, group_by=group_by, progress=progress)
     fc = fc[fc["p_home"].notna()]
     if fc.empty:
         raise InvalidInputError("no match falls after the burn-in: nothing to evaluate")
@@ -219,18 +211,18 @@ def backtest_report(
     }
     summary["leagues"] = sorted(rows["league"].unique().tolist()) if "league" in rows else []
     summary["settings"] = {
-        "xi_per_day": xi,
-        "l2": l2,
-        "refit_days": refit_days,
-        "window_days": window_days,
-        "start": None if start is None else str(start),
-        "burn_in_days": burn_in_days,
+        "xi_per_day": cfg["xi"],
+        "l2": cfg["l2"],
+        "refit_days": cfg["refit_days"],
+        "window_days": cfg["window_days"],
+        "start": None if cfg["start"] is None else str(cfg["start"]),
+        "burn_in_days": cfg["burn_in_days"],
         "margin": margin,
         "market": market,
-        "shots": shots,
-        "market_xi": MARKET_XI if market_xi is None else market_xi,
-        "market_l2": MARKET_L2 if market_l2 is None else market_l2,
-        "group_by": group_by if group_by is not None and group_by in frame else None,
+        "shots": cfg["shots"],
+        "market_xi": MARKET_XI if cfg["market_xi"] is None else cfg["market_xi"],
+        "market_l2": MARKET_L2 if cfg["market_l2"] is None else cfg["market_l2"],
+        "group_by": group_by,
     }
     predictions = pd.DataFrame(
         {
