@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server.api.declare import Error, Field, Text, Whole, envelope, list_of, obj, operation
+from server.api.declare import Error, Field, Text, Whole, closed, envelope, list_of, obj, operation
 from server.api.envelope import ok, ok_list
 from server.api.rest import BAD_INPUT, OUTAGE, WRITE_ERRORS, _endpoint, _json_body
 from server.runs import datapages
@@ -138,16 +138,14 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     summary="Download and ingest league files",
     description="Each (league, season) file from football-data.co.uk, one at a time; a file "
     "that fails is reported in its result and the others go on.",
-    documented_body={
-        "type": "object",
-        "properties": {
+    documented_body=closed(
+        {
             "source": {"type": ["string", "null"], "description": "football-data.co.uk"},
             "leagues": {"type": "array", "items": {"type": "object"}, "minItems": 1},
             "season": {"type": ["string", "null"], "description": "2425, or all"},
         },
-        "required": ["leagues"],
-        "additionalProperties": False,
-    },
+        "leagues",
+    ),
     response=envelope(BATCH),
     errors=DOWNLOAD_ERRORS,
     write=True,
@@ -166,16 +164,14 @@ async def batch_download(request: Request) -> JSONResponse:
     summary="Download and ingest one league again",
     description="As batch-download for one league (snake_case fields, as the legacy page "
     "sends them).",
-    documented_body={
-        "type": "object",
-        "properties": {
+    documented_body=closed(
+        {
             "source": {"type": ["string", "null"]},
             "league_code": {"type": "string"},
             "season": {"type": ["string", "null"]},
         },
-        "required": ["league_code"],
-        "additionalProperties": False,
-    },
+        "league_code",
+    ),
     response=envelope(BATCH),
     errors=DOWNLOAD_ERRORS,
     write=True,

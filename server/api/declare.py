@@ -44,6 +44,7 @@ __all__ = [
     "Text",
     "Texts",
     "Whole",
+    "closed",
     "described",
     "envelope",
     "json_type",
@@ -262,6 +263,18 @@ def obj(properties: Mapping[str, JSON | str], **extra: Any) -> JSON:
     """An object with every one of ``properties`` present; a bare string is a type name."""
     props = {k: {"type": v} if isinstance(v, str) else v for k, v in properties.items()}
     return {"type": "object", "properties": props, "required": list(props), **extra}
+
+
+def closed(properties: Mapping[str, JSON], *required: str) -> JSON:
+    """A request body: an object of ``properties``, ``required`` of them needed, and no
+    other member allowed."""
+    needed: JSON = {"required": list(required)} if required else {}
+    return {
+        "type": "object",
+        "properties": dict(properties),
+        **needed,
+        "additionalProperties": False,
+    }
 
 
 def envelope(data: JSON | None) -> JSON:

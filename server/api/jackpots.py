@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server.api.declare import Error, Field, Text, Whole, envelope, null, obj, operation
+from server.api.declare import Error, Field, Text, Whole, closed, envelope, null, obj, operation
 from server.api.envelope import ok
 from server.api.rest import BAD_INPUT, OUTAGE, WRITE_ERRORS, _endpoint, _json_body
 from server.runs import jackpot_results, jackpot_templates, jackpots
@@ -263,12 +263,9 @@ def _int_id(request: Request, name: str) -> int:
     summary="Create a jackpot and freeze its probability sets",
     description="1-30 fixtures with odds; sets A-G (docs/jackpots.md) are computed once, "
     "with the model versions used, and never change.",
-    documented_body={
-        "type": "object",
-        "properties": {"fixtures": FIXTURES_IN, "name": {"type": ["string", "null"]}},
-        "required": ["fixtures"],
-        "additionalProperties": False,
-    },
+    documented_body=closed(
+        {"fixtures": FIXTURES_IN, "name": {"type": ["string", "null"]}}, "fixtures"
+    ),
     status=201,
     response=envelope(JACKPOT),
     errors=(BAD_FIXTURES, NO_MODEL, *WRITE_ERRORS, OUTAGE),
@@ -362,17 +359,15 @@ async def probabilities(request: Request) -> JSONResponse:
     description="Picks per set, fixture id to 1, X or 2; the scores are computed here "
     "(any sent are ignored).",
     path=(JID,),
-    documented_body={
-        "type": "object",
-        "properties": {
+    documented_body=closed(
+        {
             "name": {"type": ["string", "null"]},
             "description": {"type": ["string", "null"]},
             "selections": {"type": ["object", "null"]},
             "actual_results": {"type": ["object", "null"]},
             "scores": {"description": "ignored"},
-        },
-        "additionalProperties": False,
-    },
+        }
+    ),
     status=201,
     response=envelope(SAVED),
     errors=(UNKNOWN, BAD_INPUT, *WRITE_ERRORS, OUTAGE),
@@ -469,11 +464,7 @@ async def all_results(request: Request, given: dict[str, Any]) -> JSONResponse:
 @operation(
     summary="Export validation results to training (refused)",
     description="Always a 422: the engine learns from match results, not from jackpot validations.",
-    documented_body={
-        "type": "object",
-        "properties": {"validation_ids": {"type": "array"}},
-        "additionalProperties": False,
-    },
+    documented_body=closed({"validation_ids": {"type": "array"}}),
     response=envelope(None),
     errors=(
         Error(
@@ -517,16 +508,15 @@ async def templates(request: Request, given: dict[str, Any]) -> JSONResponse:
 @operation(
     summary="Save a jackpot template",
     description="A name and 1-30 fixtures with odds, checked as for a jackpot.",
-    documented_body={
-        "type": "object",
-        "properties": {
+    documented_body=closed(
+        {
             "name": {"type": "string"},
             "description": {"type": ["string", "null"]},
             "fixtures": FIXTURES_IN,
         },
-        "required": ["name", "fixtures"],
-        "additionalProperties": False,
-    },
+        "name",
+        "fixtures",
+    ),
     status=201,
     response=envelope(TEMPLATE),
     errors=(BAD_FIXTURES, *WRITE_ERRORS, OUTAGE),
