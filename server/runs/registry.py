@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.errors import FPEError, InvalidInputError
 from core.markets import rho_bounds
 from core.serving import StoredModel
+from server.runs.modelerrors import ModelNotFoundError
 from server.store import cache
 from server.store.db import begin_write
 from server.store.tables import Model, ModelStatus
@@ -48,13 +49,6 @@ _MODELS = Model.__table__
 _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
 # large columns that lists and single reads leave out unless asked
 _HEAVY = ("model_weights", "validation_forecasts")
-
-
-class ModelNotFoundError(InvalidInputError):
-    """No model has that version."""
-
-    code = "NOT_FOUND"
-    http_status = 404
 
 
 class ConflictError(FPEError):
