@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import statistics
 import subprocess
 import sys
@@ -15,7 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# a worktree that is not a sibling of shared/ points at it with FPE_SHARED_DATA
+SHARED = Path(
+    os.environ.get("FPE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 FOOTBALL_DATA = SHARED / "football-data"
 SYNTHETIC = SHARED / "synthetic"
 # main before issue 12 (the market-implied ratings, the pool, the solver rework): the
