@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+# a worktree that is not a sibling of shared/ points at it with FPE_SHARED_DATA
 SHARED = Path(
     os.environ.get("FPE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )

@@ -1,6 +1,7 @@
 """Dixon-Coles fit speed: this project's compiled core against penaltyblog, side by side.
 
     python benchmarks/fit_speed.py [--cap SECONDS] [--only NAME] [--baseline DIR] [--json]
+    python benchmarks/fit_speed.py --alternate ROUNDS [--only NAME]
 
 Both fit the Dixon-Coles model with time decay xi = 0.00186 per day (weights computed from
 the dates inside the timed call).  penaltyblog (``pip install penaltyblog==1.13.1``) runs
@@ -10,6 +11,10 @@ per-fit overhead without pandas) and every market for 380 fixtures.  ``--baselin
 also times the one-season fit in a checkout of the commit before the per-fit overhead was
 cut (``benchmarks._common.BASELINE_HOWTO``), in the same run: the goal was 0.49 ms -> 0.3 ms
 there, that is at most 0.61x the baseline on any machine.
+
+``--alternate ROUNDS`` times both in this one process instead, one fit of ours then one of
+penaltyblog's, ROUNDS times, so that both see the same load and the same warm caches; it
+reports the medians and their ratio for each data set (default: season1 and multi19k_dc).
 """
 
 from __future__ import annotations
@@ -70,6 +75,55 @@ def penaltyblog_fit(frame, repeats: int):
     return float(np.median(times)), float(model.loglikelihood)
 
 
+def alternating(frame, rounds: int) -> tuple[float, float, float, float]:
+    """(ours, penaltyblog) median seconds and log-likelihoods, the two fits taking turns."""
+    import penaltyblog as pb
+
+    def peer():
+        weights = pb.models.dixon_coles_weights(frame["date"], XI)
+        model = pb.models.DixonColesGoalModel(
+            frame["home_goals"],
+            frame["away_goals"],
+            frame["home_team"],
+            frame["away_team"],
+            weights,
+        )
+        model.fit()
+        return model
+
+    mine, theirs = [], []
+    ours(frame), peer()  # warm-up: imports, caches, compiled code
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model = ours(frame)
+        mine.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        other = peer()
+        theirs.append(time.perf_counter() - start)
+    return (
+        float(np.median(mine)),
+        float(np.median(theirs)),
+        float(model.loglik_),
+        float(other.loglikelihood),
+    )
+
+
+def main_alternate(rounds: int, only: str | None) -> None:
+    names = [n for n in ("season1", "multi19k_dc") if only is None or n.startswith(only)]
+    print(f"Dixon-Coles fit with decay xi={XI}/day, the two alternating in one process")
+    print(
+        f"{'dataset':<14}{'rounds':>7}{'ours':>11}{'penaltyblog':>14}{'ratio':>8}"
+        f"{'loglik ours - pb':>18}"
+    )
+    for name in names:
+        frame = load_synthetic(name)
+        mine, theirs, ll_mine, ll_theirs = alternating(frame, rounds)
+        print(
+            f"{name:<14}{rounds:>7}{fmt_seconds(mine):>11}{fmt_seconds(theirs):>14}"
+            f"{theirs / mine:>7.0f}x{ll_mine - ll_theirs:>+18.2e}"
+        )
+
+
 def markets(model, home, away) -> None:
     p = model.predict(home, away)
     p.outcomes, p.totals(2.5), p.btts, p.asian_handicap(-0.5), p.expected_goals
@@ -106,12 +160,19 @@ def main() -> None:
         "--baseline", default=None, help=f"checkout of {BASELINE_COMMIT} (see module doc)"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--alternate", type=int, default=0, metavar="ROUNDS", help="in-process, taking turns"
+    )
     args = parser.parse_args()
+    if args.alternate:
+        main_alternate(args.alternate, args.only)
+        return
 
     datasets = [
         ("season1 (380)", load_synthetic("season1"), 200, 5),
         ("pooled real (26.5k)", load_football_data(), 10, 3),
         ("multi19k", load_synthetic("multi19k"), 20, 3),
+        ("multi19k_dc", load_synthetic("multi19k_dc"), 20, 3),  # rho on its region's edge
         ("big100k", load_synthetic("big100k"), 5, 1),
     ]
     if args.only:

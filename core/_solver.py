@@ -465,6 +465,28 @@ def _pin_rho(layout: Layout, x: np.ndarray, side: int) -> np.ndarray:
     return slope
 
 
+def _edge_hessian(
+    hess: np.ndarray, grad: np.ndarray, slope: np.ndarray, x: np.ndarray, layout: Layout
+) -> np.ndarray:
+    """The Hessian of the likelihood with rho on its edge, ``rho = e(y)`` a function of
+    the other parameters ``y``: ``H_yy + s h' + h s' + (H_rr + g_r / e) s s'``, with ``s``
+    the edge's slope, ``h`` rho's column and ``g_r`` rho's gradient.  Both edges are
+    ``+-exp`` of a linear function of two or three parameters, so their curvature is
+    ``s s' / e``.  Without the terms in ``s`` Newton converges only linearly along the
+    edge (12 iterations instead of 5 on ``multi19k_dc``)."""
+    n = layout.n_reduced - 1
+    reduced = np.array(hess[:n, :n])  # a copy: the kernel reuses ``hess``
+    touched = np.flatnonzero(slope[:n])  # the parameters of the pair setting the edge
+    if touched.size == 0:
+        return reduced
+    s, h = slope[touched], hess[:n, n]
+    reduced[touched, :] += s[:, None] * h[None, :]
+    reduced[:, touched] += h[:, None] * s[None, :]
+    curvature = hess[n, n] + grad[layout.rho_pos] / x[layout.rho_pos]
+    reduced[np.ix_(touched, touched)] += curvature * np.outer(s, s)
+    return reduced
+
+
 def _newton(fun, layout, x, max_iter, tol, callback):
     use_rho = fun.problem.use_rho
     if use_rho:
@@ -482,7 +504,7 @@ def _newton(fun, layout, x, max_iter, tol, callback):
         if side:
             gr = (grad + grad[layout.rho_pos] * edge_slope)[: layout.n_reduced]
             step = np.zeros(gr.size)
-            step[:-1] = _cholesky_solve(np.ascontiguousarray(hess[:-1, :-1]), gr[:-1])
+            step[:-1] = _cholesky_solve(_edge_hessian(hess, grad, edge_slope, x, layout), gr[:-1])
             gr[-1] = 0.0
         else:
             gr = grad[: layout.n_reduced]

@@ -18,7 +18,7 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     │   │       └── training.IdempotencyConflictError  BAD_USER_INPUT  422  a key reused
     │   ├── NotFoundError                  NOT_FOUND              404   nothing has that id
     │   │   ├── training.RunNotFoundError  NOT_FOUND              404   no run has that task id
-    │   │   ├── registry.ModelNotFoundError  NOT_FOUND            404   no such model version
+    │   │   ├── modelerrors.ModelNotFoundError  NOT_FOUND         404   no such model version
     │   │   │   └── scope.NoModelForLeagueError  NOT_FOUND        404   no active model covers
     │   │   │                                                           the fixture's league
     │   │   ├── jackpots.JackpotNotFoundError  NOT_FOUND          404   no such jackpot, saved

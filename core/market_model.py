@@ -28,12 +28,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaln
 
 from core.dixon_coles import DixonColes
 from core.errors import InvalidInputError
 from core.lazy import pandas as pd
-from core.markets import rho_bounds
+from core.markets import log_factorials, rho_bounds
 from core.odds import implied_probabilities
 from core.sources import MARKET_FIT_SOURCES
 
@@ -59,7 +58,7 @@ def _outcome_probs(
     derivatives in ``u = log lambda`` and ``v = log mu`` (each (n, 3)), in O(n * size)."""
     lam, mu = np.exp(u), np.exp(v)
     k = np.arange(size)
-    log_fact = gammaln(k + 1.0)
+    log_fact = log_factorials(size)
     f = np.exp(k * u[:, None] - lam[:, None] - log_fact)
     g = np.exp(k * v[:, None] - mu[:, None] - log_fact)
     df = f * (k - lam[:, None])  # d f_k / d u

@@ -22,10 +22,9 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaln
 
 from core.errors import InvalidInputError
-from core.markets import MatchProbabilities, grid_size, rho_bounds, score_grid
+from core.markets import MatchProbabilities, grid_size, log_factorials, rho_bounds, score_grid
 from core.odds import implied_probabilities
 
 __all__ = ["TOLERANCE", "fit_grid", "price"]
@@ -43,7 +42,7 @@ def _probabilities(
     to (log lambda, log mu, rho) (the renormalisation's derivative, below 1e-10, left out)."""
     size = grid_size(lam, mu) + 1
     k = np.arange(size)
-    log_fact = gammaln(k + 1.0)
+    log_fact = log_factorials(size)
     px = np.exp(k * np.log(lam)[:, None] - lam[:, None] - log_fact)
     py = np.exp(k * np.log(mu)[:, None] - mu[:, None] - log_fact)
     base = px[:, :, None] * py[:, None, :]

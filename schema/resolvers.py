@@ -26,6 +26,7 @@ from schema.types import (
 from schema.upkeep import UpkeepMutation, UpkeepQuery
 from server.runs import compare, predictions, registry, training
 from server.runs.events import TERMINAL
+from server.runs.modelerrors import ModelNotFoundError
 from server.runs.services import cancel_training, follow_run, start_training
 from server.store import catalog
 
@@ -87,7 +88,7 @@ async def _model_or_none(
     """:func:`_model`, or None when there is none."""
     try:
         return await _model(info, version, model_type)
-    except registry.ModelNotFoundError:
+    except ModelNotFoundError:
         return None
 
 

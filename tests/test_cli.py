@@ -266,7 +266,7 @@ LOADED = (
     "    runpy.run_module('server.cli', run_name='__main__')\n"
     "except SystemExit as exc:\n"
     "    assert not exc.code, exc.code\n"
-    "heavy = {'pandas', 'lightgbm', 'sklearn', 'scipy.optimize', 'scipy.linalg', 'sqlalchemy',\n"
+    "heavy = {'pandas', 'lightgbm', 'sklearn', 'scipy', 'sqlalchemy',\n"
     "         'strawberry', 'redis', 'arq'}\n"
     "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
 )

@@ -45,13 +45,77 @@ def test_train_then_read_the_registry_and_predict(embedded, capsys):
 
     assert main(["predict", "--home", "Arsenal", "--away", "Chelsea"]) == 0
     assert "score grid" in capsys.readouterr().out
-    # a fresh process predicts with the database and the model alone (no pandas, LightGBM,
-    # scikit-learn, SciPy optimisers, queue or Redis): a fast start
-    assert loaded_by("predict", "--home", "Arsenal", "--away", "Chelsea") == ["sqlalchemy"]
+    # a fresh process predicts with the model alone, reading the embedded file with the
+    # standard library's sqlite3 (no SQLAlchemy, pandas, LightGBM, scikit-learn, SciPy,
+    # queue or Redis): a fast start
+    assert loaded_by("predict", "--home", "Arsenal", "--away", "Chelsea") == []
+    assert_lite_reads_as_the_engine()
 
     assert main(["evaluate", "--league", "E0", "--season", "2425"]) == 0
     out = capsys.readouterr().out
     assert "RPS model - market" in out and "in-sample" in out
+
+
+LOOKUPS = [  # (home, away, league, model): found, aliased, folded, and every error
+    ("Arsenal", "Chelsea", None, None),
+    ("arsenal", "man city", None, None),
+    ("Spurs", "Man Utd", "E0", None),
+    ("Arsenal", "Chelsea", None, "latest"),
+    ("Arsenal", "Arsenal", None, None),
+    ("Arsenal", "Nowhere", None, None),
+    ("Arsenal", "Chelsea", "SP1", None),
+    ("Arsenal", "Chelsea", "X9", None),
+    ("Barcelona", "Real Madrid", None, None),
+    ("Burnley", "Luton", None, None),
+    ("Arsenal", "Chelsea", None, "nope"),
+]
+
+
+def assert_lite_reads_as_the_engine() -> None:
+    """Every look-up of ``fpe predict`` gives the same through the stdlib-sqlite3 reader
+    as through the SQLAlchemy engine: the same prediction or the same error."""
+    import asyncio
+
+    import numpy as np
+
+    from server.base.config import Settings
+    from server.runs import predictions, registry
+    from server.store.connect import open_database
+    from server.store.lite import LiteReader
+
+    async def each(engine: object, latest: str) -> list[object]:
+        out: list[object] = []
+        for home, away, league, model in LOOKUPS:
+            version = latest if model == "latest" else model
+            try:
+                r = await predictions.predict(engine, home, away, league, version)  # type: ignore[arg-type]
+                p = r.prediction
+                assert p is not None
+                grid = np.asarray(p.markets.score_grid).tolist()
+                out.append((r.home_team, r.away_team, p.model_version, p.outcomes, grid))
+            except Exception as exc:
+                out.append((type(exc), str(exc)))
+        return out
+
+    async def both() -> tuple[list[object], list[object]]:
+        engine = await open_database(settings)
+        try:
+            latest = (await registry.get_model(engine))["version"]
+            through_engine = await each(engine, latest)
+        finally:
+            await engine.dispose()
+        predictions._LOADED.clear()  # the reader loads the model too
+        reader = LiteReader.open(settings.database_url)
+        assert reader is not None
+        try:
+            return through_engine, await each(reader, latest)
+        finally:
+            reader.close()
+
+    settings = Settings.from_env()
+    through_engine, through_reader = asyncio.run(both())
+    assert sum(not isinstance(x[0], type) for x in through_engine) >= 4  # some found
+    assert through_reader == through_engine
 
 
 def test_bad_requests_are_one_line_errors(embedded, capsys):

@@ -77,6 +77,27 @@ def test_newton_and_lbfgs_reach_the_same_maximum(synthetic):
     np.testing.assert_allclose(newton.attack_, lbfgs.attack_, atol=1e-3)
 
 
+def test_rho_on_its_edge_converges_in_few_iterations_to_the_same_maximum(synthetic):
+    """On multi19k_dc with decay the likelihood wants rho below its region: rho follows the
+    edge, and Newton with the edge's curvature converges quadratically (it took 12
+    iterations without it) to the maximum: no restart from elsewhere finds more."""
+    frame = synthetic("multi19k_dc")
+    model = DixonColes(xi=0.00186).fit(frame)
+    lam, mu = model.rates(*_all_pairs(model))
+    assert model.rho_ == pytest.approx(-1.0 / max(lam.max(), mu.max()), rel=1e-5)  # on the edge
+    assert model.n_iter_ <= 6
+    lbfgs = DixonColes(xi=0.00186, solver="lbfgs").fit(frame)
+    assert model.loglik_ >= lbfgs.loglik_ - 1e-9 * abs(lbfgs.loglik_)
+    again = DixonColes(xi=0.00186, warm_start=True).fit(frame)
+    rng = np.random.default_rng(5)  # restart from a point near the maximum, rho inside
+    again.attack_ = again.attack_ + rng.normal(0, 0.05, again.attack_.size)
+    again.defence_ = again.defence_ + rng.normal(0, 0.05, again.defence_.size)
+    again.home_advantage_, again.rho_ = again.home_advantage_ - 0.02, 0.0
+    again.fit(frame)
+    assert again.loglik_ == pytest.approx(model.loglik_, rel=1e-9)
+    assert again.rho_ == pytest.approx(model.rho_, rel=1e-6)
+
+
 def test_recovers_generating_parameters(synthetic):
     frame = synthetic("multi19k_dc")
     truth = pd.read_csv(SYNTHETIC / "multi19k_dc_truth.csv")

@@ -7,7 +7,14 @@ import pytest
 from scipy.stats import poisson
 
 from core import DixonColes, InvalidInputError, score_grid
-from core.markets import TAIL, MatchProbabilities, grid_size, outcome_probabilities, rho_bounds
+from core.markets import (
+    TAIL,
+    MatchProbabilities,
+    grid_size,
+    log_factorials,
+    outcome_probabilities,
+    rho_bounds,
+)
 
 
 @pytest.fixture
@@ -111,6 +118,36 @@ def test_default_grid_leaves_out_less_than_the_tail(lam, mu):
     xe, ye = np.indices(exact.shape)
     for cut, ref in ((x > y, xe > ye), (x == y, xe == ye), (x < y, xe < ye)):
         assert abs(grid[cut].sum() - exact[ref].sum()) < 1e-10
+
+
+def test_log_factorials_are_scipys_to_the_last_units():
+    from scipy.special import gammaln
+
+    for size in (1, 13, 64, 65, 500, 1000):
+        ours, theirs = log_factorials(size), gammaln(np.arange(size) + 1.0)
+        assert ours.shape == (size,)
+        np.testing.assert_allclose(ours, theirs, rtol=4 * np.finfo(float).eps, atol=0)
+    np.testing.assert_array_equal(log_factorials(13), gammaln(np.arange(13) + 1.0))
+
+
+def test_grid_size_is_the_one_scipys_poisson_quantile_gave():
+    """The grid sizes of the former ``searchsorted(pdtri(n, 1 - TAIL / 2), rate)``: equal
+    for every rate but those within a part in 1e6 of a size's limit (pdtri's own rounding)."""
+    from scipy.special import pdtri
+
+    limits = pdtri(np.arange(401.0), 1.0 - TAIL / 2.0 * (1.0 - 1e-6))
+    rng = np.random.default_rng(3)
+    rates = np.concatenate(
+        [rng.uniform(0.0, 6.0, 2000), np.exp(rng.uniform(-20.0, 5.6, 2000)), [0.0, 1e-300]]
+    )
+    for rate in rates:
+        n = int(np.searchsorted(limits, rate))
+        if np.min(np.abs(limits / max(rate, 1e-300) - 1.0)) > 1e-6:
+            assert grid_size([rate], [rate / 2]) == max(n, 1), rate
+    with pytest.raises(InvalidInputError, match="beyond any football score grid"):
+        grid_size([limits[-1] * 1.001], [1.0])
+    with pytest.raises(InvalidInputError, match="beyond any football score grid"):
+        grid_size([1e6], [1.0])
 
 
 def test_a_fixed_ten_goal_grid_is_measurably_off_for_high_rates():

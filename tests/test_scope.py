@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from core.errors import UnknownTeamError
 from server.base.config import Settings
 from server.runs import compare, predictions, registry, scope, training
+from server.runs.modelerrors import ModelNotFoundError
 from server.runs.services import follow_run, open_services, start_training
 from server.store.tables import Model
 
@@ -169,5 +170,5 @@ async def test_show_and_compare(services):
     assert result["windows"]["scope"]["same"] is False
     for side in ("a", "b"):
         assert sum(x["count"] for x in result["calibration"][side]["draw"]) == paired["n"]
-    with pytest.raises(registry.ModelNotFoundError):
+    with pytest.raises(ModelNotFoundError):
         await compare.compare_models(engine, a["model_version"], "nope")

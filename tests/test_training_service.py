@@ -14,6 +14,7 @@ from core.errors import InvalidInputError, UnknownTeamError
 from core.odds import implied_probabilities
 from server.base.config import Settings
 from server.runs import predictions, registry, runconfig, runner, selection, training
+from server.runs.modelerrors import ModelNotFoundError
 from server.runs.runconfig import ValidationError
 from server.runs.runner import RunContext, execute_run, reap_stale_runs
 from server.runs.services import cancel_training, follow_run, open_services, start_training
@@ -298,9 +299,7 @@ async def test_predict_and_evaluate_from_the_active_full_model(services):
         await predictions.predict(services.engine, "Atlantis", "Chelsea")
     with pytest.raises(UnknownTeamError, match="Hull"):  # a club the model never saw
         await predictions.predict(services.engine, "Hull", "Chelsea")
-    with pytest.raises(
-        registry.ModelNotFoundError, match="covers E1; active 'full' models cover E0"
-    ):
+    with pytest.raises(ModelNotFoundError, match="covers E1; active 'full' models cover E0"):
         await predictions.predict(services.engine, "Hull", "Chelsea", "E1")
     with pytest.raises(InvalidInputError, match="odds"):
         await predictions.predict(services.engine, "Arsenal", "Chelsea", odds=(0.5, 2, 3))

@@ -43,6 +43,7 @@ from server.base.text import NUL_MESSAGE, has_nul
 from server.formats.fixtures import RowCounter, parse_fixtures
 from server.formats.leagues import league_tier
 from server.runs import modelfiles, predictions, registry, training
+from server.runs.modelerrors import ModelNotFoundError
 from server.runs.phases import PHASES, phase_text
 from server.runs.predictions import FixtureResult
 from server.runs.runconfig import ValidationError
@@ -240,7 +241,7 @@ async def model_status(request: Request) -> JSONResponse:
     engine = _services(request).engine
     try:
         model = await registry.get_model(engine, None, "full", with_weights=False)
-    except registry.ModelNotFoundError:
+    except ModelNotFoundError:
         active = await registry.list_models(engine, status="active", limit=1)
         if not active:
             return ok({"status": "no_model", "message": "No active model found"})

@@ -15,7 +15,14 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from server.cli.common import EXIT_DATA, EXIT_USAGE, markets_json, print_markets, run_with_engine
+from server.cli.common import (
+    EXIT_DATA,
+    EXIT_USAGE,
+    markets_json,
+    print_markets,
+    run,
+    run_with_engine,
+)
 from server.cli.options import add_command, add_totals_options
 
 if TYPE_CHECKING:
@@ -85,6 +92,7 @@ def predict(args: argparse.Namespace) -> int:
     _check(args)
     from server.base.config import Settings
     from server.runs import predictions
+    from server.store.lite import LiteReader
 
     if args.fixtures:
         return _predict_fixtures(args)
@@ -110,7 +118,14 @@ def predict(args: argparse.Namespace) -> int:
         print_markets(p.outcomes, p.markets)
         return 0
 
-    return run_with_engine(Settings.from_env(), work)
+    settings = Settings.from_env()
+    reader = LiteReader.open(settings.database_url)
+    if reader is None:  # PostgreSQL, or an embedded file to create or upgrade first
+        return run_with_engine(settings, work)
+    try:  # the embedded file as it is, read without SQLAlchemy: a fast answer
+        return run(work(reader))
+    finally:
+        reader.close()
 
 
 def _prediction_json(result: FixtureResult) -> dict[str, Any]:

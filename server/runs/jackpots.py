@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import InvalidInputError, NotFoundError
 from server.formats.leagues import KNOWN_LEAGUES
 from server.runs import predictions, registry
+from server.runs.modelerrors import ModelNotFoundError
 from server.store.db import begin_write, insert_row
 from server.store.tables import Jackpot, JackpotFixture
 
@@ -321,7 +322,7 @@ async def _active_model(engine: AsyncEngine) -> dict[str, Any]:
         models = await registry.list_models(engine, status="active", model_type=model_type, limit=1)
         if models:
             return models[0]
-    raise registry.ModelNotFoundError(
+    raise ModelNotFoundError(
         "there is no active model to predict the jackpot with: train one first (a full model "
         "gives the calibrated set B)"
     )

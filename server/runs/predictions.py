@@ -13,33 +13,29 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from core.betting import betting_report
 from core.errors import InvalidInputError, UnknownTeamError
-from core.evaluation import benchmark_market, compare, versus_ceiling
 from core.odds import OddsRule
-from core.pipeline import pre_match_market
 from core.serving import Fixture, Prediction, StoredModel
-from core.sources import BENCHMARK_SOURCES
 from server.base.config import odds_rule
 from server.base.dates import as_date
 from server.formats.fixture_dates import check_fixture_date
-from server.formats.fixtures import FixtureRow
 from server.formats.leagues import league_info
 from server.formats.teamnames import TeamNameError, canonical_team_name, team_key
+from server.runs.modelerrors import ModelNotFoundError
 from server.runs.pricing import check_line as _check_line
 from server.runs.pricing import price
-from server.runs.registry import get_model
 from server.runs.scope import NoModelForLeagueError, choose_model, choose_models, require_active
-from server.runs.selection import load_matches, parse_selection
 from server.runs.teams import did_you_mean, resolve_fixtures
 from server.store import cache
-from server.store.tables import League, Team
+from server.store.lite import LiteReader
+
+if TYPE_CHECKING:  # SQLAlchemy, pandas and the evaluation are imported where they are
+    # used: one fixture from a LiteReader needs none of them (a fast ``fpe predict``)
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from server.formats.fixtures import FixtureRow
 
 __all__ = [
     "MAX_FIXTURES",
@@ -87,22 +83,40 @@ _LOADED: OrderedDict[str, StoredModel] = OrderedDict()
 _CACHE_SIZE = 8
 
 
-async def _model_row(engine: AsyncEngine, version: str | None) -> dict[str, Any]:
+async def _get_model(
+    engine: AsyncEngine | LiteReader, version: str | None, with_weights: bool = True
+) -> dict[str, Any]:
+    """:func:`server.runs.registry.get_model` of the newest active ``full`` model or of
+    ``version``: the row (with its weights), or from a LiteReader the version, type and
+    weights."""
+    if not isinstance(engine, LiteReader):
+        from server.runs.registry import get_model
+
+        return await get_model(engine, version, with_weights=with_weights)
+    if version is None:
+        version = (await require_active(engine, "full"))[0]["version"]
+    row = await engine.model(version, with_weights)
+    if row is None:
+        raise ModelNotFoundError(f"no model has version {version!r}")
+    return row
+
+
+async def _model_row(engine: AsyncEngine | LiteReader, version: str | None) -> dict[str, Any]:
     key = ("model", version)
     row = cache.get(engine, key, cache.ACTIVE_TTL)
     if row is None:
-        row = await get_model(engine, version, with_weights=False)
+        row = await _get_model(engine, version, with_weights=False)
         cache.put(engine, key, row)
     return row
 
 
-async def load_model(engine: AsyncEngine, version: str | None) -> StoredModel:
+async def load_model(engine: AsyncEngine | LiteReader, version: str | None) -> StoredModel:
     """The model rebuilt from its weights.  Versions never change, so models are cached by
     version (the LightGBM model is parsed once, not per request)."""
     row = await _model_row(engine, version)
     stored = _LOADED.get(row["version"])
     if stored is None:
-        weights = (await get_model(engine, row["version"]))["model_weights"]
+        weights = (await _get_model(engine, row["version"]))["model_weights"]
         stored = await asyncio.to_thread(StoredModel, weights, row["version"], row["model_type"])
         _LOADED[row["version"]] = stored
         while len(_LOADED) > _CACHE_SIZE:
@@ -118,14 +132,13 @@ Resolved = tuple[int, str, int, str]  # home id, home name, away id, away name
 
 
 async def resolve_teams(
-    engine: AsyncEngine, fixtures: Sequence[tuple[str, str, str | None]]
+    engine: AsyncEngine | LiteReader, fixtures: Sequence[tuple[str, str, str | None]]
 ) -> list[Resolved | str]:
     """The one team resolver: per ``(home, away, league)`` the stored teams, or why they
     cannot be found; two queries for the whole batch.  Names are folded as the ingest folds
     them (:func:`~server.formats.teamnames.team_key`: Unicode forms, spaces, case); among
     several stored spellings of one name the exact one wins; a league restricts the search
     to its country, and a name in several countries needs one."""
-    t, lg = Team.__table__, League.__table__
     aliased = await resolve_fixtures(  # "Spurs" is Tottenham
         engine, [{"home": h, "away": a, "league": league} for h, a, league in fixtures]
     )
@@ -140,14 +153,11 @@ async def resolve_teams(
     wanted = {k for k in keys.values() if isinstance(k, str)}
     wanted |= {k.lower() for k in wanted}
     codes = {league for _, _, league in fixtures if league}
-    async with engine.connect() as conn:
-        teams = (
-            await conn.execute(
-                sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(wanted))
-            )
-        ).all()
-        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
-        countries = {code: country for code, country in leagues}
+    if isinstance(engine, LiteReader):
+        teams = await engine.teams_named(wanted)
+        countries = await engine.league_countries(codes)
+    else:
+        teams, countries = await _teams_and_countries(engine, wanted, codes)
     by_key: dict[str, list[Any]] = {}
     for row in teams:
         by_key.setdefault(team_key(row.name), []).append(row)
@@ -188,7 +198,29 @@ async def resolve_teams(
     return out
 
 
-async def _resolve_one(engine: AsyncEngine, home: str, away: str, league: str | None) -> Resolved:
+async def _teams_and_countries(
+    engine: AsyncEngine, lowered: set[str], codes: set[str]
+) -> tuple[list[Any], dict[str, str]]:
+    """The teams whose name in lower case is in ``lowered`` and the countries of the
+    leagues ``codes``."""
+    import sqlalchemy as sa
+
+    from server.store.tables import League, Team
+
+    t, lg = Team.__table__, League.__table__
+    async with engine.connect() as conn:
+        teams = (
+            await conn.execute(
+                sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(lowered))
+            )
+        ).all()
+        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
+        return list(teams), {code: country for code, country in leagues}
+
+
+async def _resolve_one(
+    engine: AsyncEngine | LiteReader, home: str, away: str, league: str | None
+) -> Resolved:
     key = ("teams", home, away, league)
     found = cache.get(engine, key, cache.TEAM_TTL)
     if found is None:
@@ -238,7 +270,7 @@ def _checked(
 
 
 async def predict(
-    engine: AsyncEngine,
+    engine: AsyncEngine | LiteReader,
     home: str,
     away: str,
     league: str | None = None,
@@ -434,6 +466,14 @@ async def evaluate(
     issued before kick-off can have.  Matches of teams the model does not know are skipped
     and counted; matches on or before the model's training data end are flagged as
     in-sample."""
+    import numpy as np
+
+    from core.betting import betting_report
+    from core.evaluation import benchmark_market, compare, versus_ceiling
+    from core.pipeline import pre_match_market
+    from core.sources import BENCHMARK_SOURCES
+    from server.runs.selection import load_matches, parse_selection
+
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
     chosen = parse_selection(selection)

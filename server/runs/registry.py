@@ -21,16 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.errors import FPEError, InvalidInputError, NotFoundError
+from core.errors import FPEError, InvalidInputError
 from core.markets import rho_bounds
 from core.serving import StoredModel
+from server.runs.modelerrors import ModelNotFoundError
 from server.store import cache
 from server.store.db import begin_write
 from server.store.tables import Model, ModelStatus
 
 __all__ = [
     "ConflictError",
-    "ModelNotFoundError",
     "UnusableModelError",
     "activate_model",
     "archive_model",
@@ -48,10 +48,6 @@ _MODELS = Model.__table__
 _ACTIVATABLE = {ModelStatus.ACTIVE, ModelStatus.ARCHIVED, ModelStatus.COMPLETED}
 # large columns that lists and single reads leave out unless asked
 _HEAVY = ("model_weights", "validation_forecasts")
-
-
-class ModelNotFoundError(NotFoundError):
-    """No model has that version."""
 
 
 class ConflictError(FPEError):

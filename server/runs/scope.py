@@ -10,14 +10,14 @@ leagues is preferred over covering one), and when several do, the one with the l
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from server.runs.registry import ModelNotFoundError
+from server.runs.modelerrors import ModelNotFoundError
 from server.store import cache
-from server.store.tables import League, Match, Model, ModelStatus
+from server.store.lite import LiteReader
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where it is used: a LiteReader needs none
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "NoModelForLeagueError",
@@ -29,42 +29,53 @@ __all__ = [
     "require_active",
 ]
 
-_MODELS = Model.__table__
-
 
 class NoModelForLeagueError(ModelNotFoundError):
     """No active model of the requested type covers the fixture's league."""
 
 
-async def active_models(engine: AsyncEngine, model_type: str) -> list[dict[str, Any]]:
+async def active_models(engine: AsyncEngine | LiteReader, model_type: str) -> list[dict[str, Any]]:
     """The active models of ``model_type``: version, leagues and data_to, best first (latest
     data, then newest); cached for a few seconds like the rest of the prediction path."""
     key = ("active-models", model_type)
     found = cache.get(engine, key, cache.ACTIVE_TTL)
     if found is None:
-        query = (
-            sa.select(_MODELS.c.version, _MODELS.c.scope, _MODELS.c.data_to)
-            .where(_MODELS.c.model_type == model_type, _MODELS.c.status == ModelStatus.ACTIVE)
-            .order_by(
-                _MODELS.c.data_to.desc().nulls_last(),
-                _MODELS.c.created_at.desc(),
-                _MODELS.c.id.desc(),
-            )
-        )
-        async with engine.connect() as conn:
-            found = [
-                {
-                    "version": r.version,
-                    "leagues": frozenset(x for x in r.scope.split(",") if x),
-                    "data_to": r.data_to,
-                }
-                for r in await conn.execute(query)
-            ]
+        if isinstance(engine, LiteReader):
+            rows = await engine.active_models(model_type)
+        else:
+            rows = await _active_rows(engine, model_type)
+        found = [
+            {
+                "version": version,
+                "leagues": frozenset(x for x in scope.split(",") if x),
+                "data_to": data_to,
+            }
+            for version, scope, data_to in rows
+        ]
         cache.put(engine, key, found)
     return found
 
 
-async def require_active(engine: AsyncEngine, model_type: str) -> list[dict[str, Any]]:
+async def _active_rows(engine: AsyncEngine, model_type: str) -> list[Any]:
+    import sqlalchemy as sa
+
+    from server.store.tables import Model, ModelStatus
+
+    models = Model.__table__
+    query = (
+        sa.select(models.c.version, models.c.scope, models.c.data_to)
+        .where(models.c.model_type == model_type, models.c.status == ModelStatus.ACTIVE)
+        .order_by(
+            models.c.data_to.desc().nulls_last(),
+            models.c.created_at.desc(),
+            models.c.id.desc(),
+        )
+    )
+    async with engine.connect() as conn:
+        return list(await conn.execute(query))
+
+
+async def require_active(engine: AsyncEngine | LiteReader, model_type: str) -> list[dict[str, Any]]:
     """The active models of ``model_type`` (see :func:`active_models`); a
     :class:`ModelNotFoundError` when there is none."""
     models = await active_models(engine, model_type)
@@ -73,7 +84,9 @@ async def require_active(engine: AsyncEngine, model_type: str) -> list[dict[str,
     return models
 
 
-async def latest_leagues(engine: AsyncEngine, team_ids: Iterable[int]) -> dict[int, str]:
+async def latest_leagues(
+    engine: AsyncEngine | LiteReader, team_ids: Iterable[int]
+) -> dict[int, str]:
     """The league of each team's latest match (teams without a match are left out)."""
     ids = sorted({int(i) for i in team_ids})
     if not ids:
@@ -82,6 +95,20 @@ async def latest_leagues(engine: AsyncEngine, team_ids: Iterable[int]) -> dict[i
     found = cache.get(engine, key, cache.TEAM_TTL)
     if found is not None:
         return found
+    if isinstance(engine, LiteReader):
+        rows = await engine.latest_leagues(ids)
+    else:
+        rows = await _latest_rows(engine, ids)
+    found = {int(team): code for team, code in rows}
+    cache.put(engine, key, found)
+    return found
+
+
+async def _latest_rows(engine: AsyncEngine, ids: list[int]) -> list[Any]:
+    import sqlalchemy as sa
+
+    from server.store.tables import League, Match
+
     m, lg = Match.__table__, League.__table__
     played = sa.union_all(
         sa.select(m.c.home_team_id.label("team"), m.c.match_date, m.c.league_id),
@@ -104,9 +131,7 @@ async def latest_leagues(engine: AsyncEngine, team_ids: Iterable[int]) -> dict[i
         .order_by(played.c.team, lg.c.code)
     )
     async with engine.connect() as conn:
-        found = {int(team): code for team, code in await conn.execute(query)}
-    cache.put(engine, key, found)
-    return found
+        return list(await conn.execute(query))
 
 
 def pick(models: Sequence[dict[str, Any]], leagues: Sequence[str], model_type: str = "full") -> str:
@@ -129,7 +154,7 @@ def pick(models: Sequence[dict[str, Any]], leagues: Sequence[str], model_type: s
 
 
 async def choose_model(
-    engine: AsyncEngine,
+    engine: AsyncEngine | LiteReader,
     model_type: str = "full",
     leagues: Sequence[str] = (),
     team_ids: Sequence[int] = (),

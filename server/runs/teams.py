@@ -14,17 +14,16 @@ from __future__ import annotations
 import contextlib
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidInputError, NotFoundError
 from server.formats.teamnames import canonical_team_name, team_key
 from server.store import cache
-from server.store.db import begin_write
-from server.store.tables import League, Team, TeamAlias
+from server.store.lite import LiteReader
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where it is used: a LiteReader needs none
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "AliasNotFoundError",
@@ -36,7 +35,6 @@ __all__ = [
     "resolve_names",
 ]
 
-_TEAMS, _ALIASES, _LEAGUES = Team.__table__, TeamAlias.__table__, League.__table__
 _SUGGESTIONS = 3
 _CUTOFF = 0.6
 
@@ -63,23 +61,10 @@ def _key(name: str) -> str:
         return " ".join(name.split()).casefold()
 
 
-async def _load(engine: AsyncEngine) -> _Names:
+async def _load(engine: AsyncEngine | LiteReader) -> _Names:
     """Teams, aliases and league countries in one statement."""
-
-    def part(kind: str, *columns: Any) -> sa.Select:
-        return sa.select(
-            sa.literal(kind).label("kind"), *(c.label(f"c{i}") for i, c in enumerate(columns))
-        )
-
-    empty = sa.literal("")
-    query = sa.union_all(
-        part("team", _TEAMS.c.name, _TEAMS.c.country, empty),
-        part("alias", _ALIASES.c.alias_key, _ALIASES.c.country, _ALIASES.c.team_name),
-        part("league", _LEAGUES.c.code, _LEAGUES.c.country, empty),
-    )
+    rows = await (engine.team_names() if isinstance(engine, LiteReader) else _rows(engine))
     names = _Names()
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
     for kind, first, country, team in rows:
         if kind == "team":
             names.teams.setdefault(_key(first), []).append((first, country))
@@ -90,7 +75,35 @@ async def _load(engine: AsyncEngine) -> _Names:
     return names
 
 
-async def _names(engine: AsyncEngine, fresh: bool = False) -> _Names:
+async def _rows(engine: AsyncEngine) -> list[Any]:
+    import sqlalchemy as sa
+
+    from server.store.tables import League, Team, TeamAlias
+
+    teams, aliases, leagues = Team.__table__, TeamAlias.__table__, League.__table__
+
+    def part(kind: str, *columns: Any) -> sa.Select:
+        return sa.select(
+            sa.literal(kind).label("kind"), *(c.label(f"c{i}") for i, c in enumerate(columns))
+        )
+
+    empty = sa.literal("")
+    query = sa.union_all(
+        part("team", teams.c.name, teams.c.country, empty),
+        part("alias", aliases.c.alias_key, aliases.c.country, aliases.c.team_name),
+        part("league", leagues.c.code, leagues.c.country, empty),
+    )
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+def _aliases_table() -> sa.Table:
+    from server.store.tables import TeamAlias
+
+    return TeamAlias.__table__
+
+
+async def _names(engine: AsyncEngine | LiteReader, fresh: bool = False) -> _Names:
     found = None if fresh else cache.get(engine, ("team-names",), cache.TEAM_TTL)
     if found is None:
         found = await _load(engine)
@@ -119,7 +132,7 @@ async def resolve_names(
 
 
 async def resolve_fixtures(
-    engine: AsyncEngine, fixtures: list[dict[str, Any]]
+    engine: AsyncEngine | LiteReader, fixtures: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Copies of ``fixtures`` with ``home`` and ``away`` through :func:`resolve_names`; a name
     that cannot be used is left as it is (its fixture then fails with "no team called")."""
@@ -155,7 +168,9 @@ def _suggest(names: _Names, name: str, country: str | None) -> list[str]:
     return list(dict.fromkeys(options[k] for k in close))[:_SUGGESTIONS]
 
 
-async def did_you_mean(engine: AsyncEngine, name: str, league: str | None = None) -> str:
+async def did_you_mean(
+    engine: AsyncEngine | LiteReader, name: str, league: str | None = None
+) -> str:
     """``"; did you mean 'Tottenham'?"`` for a name that matches no team (the closest team
     names and aliases, within ``league``'s country when given), else ``""``."""
     found = await _names(engine)
@@ -172,11 +187,14 @@ async def did_you_mean(engine: AsyncEngine, name: str, league: str | None = None
 
 async def list_aliases(engine: AsyncEngine, country: str | None = None) -> list[dict[str, Any]]:
     """Every alias (of ``country``'s teams), by country and alias."""
+    import sqlalchemy as sa
+
+    table = _aliases_table()
     query = sa.select(
-        _ALIASES.c.alias, _ALIASES.c.team_name, _ALIASES.c.country, _ALIASES.c.created_at
-    ).order_by(_ALIASES.c.country, _ALIASES.c.alias_key)
+        table.c.alias, table.c.team_name, table.c.country, table.c.created_at
+    ).order_by(table.c.country, table.c.alias_key)
     if country is not None:
-        query = query.where(_ALIASES.c.country == country)
+        query = query.where(table.c.country == country)
     async with engine.connect() as conn:
         return [
             {"alias": a, "team": t, "country": c, "created_at": at}
@@ -198,6 +216,12 @@ async def add_alias(
     """Make ``alias`` another name of ``team`` (a stored team, within ``league``'s country
     when given).  Adding the same alias again is a no-op; an alias of another team, or the
     name of a team, is refused."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    from server.store.db import begin_write
+
+    table = _aliases_table()
     names = await _names(engine, fresh=True)
     country = _country_of(names, league)
     text = canonical_team_name(alias)
@@ -219,7 +243,7 @@ async def add_alias(
     try:
         async with begin_write(engine) as conn:
             await conn.execute(
-                sa.insert(_ALIASES).values(
+                sa.insert(table).values(
                     alias=text, alias_key=key, country=country, team_name=team_name
                 )
             )
@@ -229,8 +253,8 @@ async def add_alias(
             async with engine.connect() as conn:
                 row = (
                     await conn.execute(
-                        sa.select(_ALIASES.c.team_name).where(
-                            _ALIASES.c.alias_key == key, _ALIASES.c.country == country
+                        sa.select(table.c.team_name).where(
+                            table.c.alias_key == key, table.c.country == country
                         )
                     )
                 ).first()
@@ -245,11 +269,16 @@ async def add_alias(
 
 async def remove_alias(engine: AsyncEngine, alias: str, league: str | None = None) -> int:
     """Remove ``alias`` (in ``league``'s country when given); returns how many went."""
+    import sqlalchemy as sa
+
+    from server.store.db import begin_write
+
+    table = _aliases_table()
     names = await _names(engine, fresh=True)
     country = _country_of(names, league)
-    query = sa.delete(_ALIASES).where(_ALIASES.c.alias_key == _key(alias))
+    query = sa.delete(table).where(table.c.alias_key == _key(alias))
     if country is not None:
-        query = query.where(_ALIASES.c.country == country)
+        query = query.where(table.c.country == country)
     async with begin_write(engine) as conn:
         removed = (await conn.execute(query)).rowcount
     if not removed:

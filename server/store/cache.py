@@ -12,30 +12,29 @@ import time
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 __all__ = ["ACTIVE_TTL", "TEAM_TTL", "get", "invalidate", "put"]
 
 ACTIVE_TTL = 2.0
 TEAM_TTL = 60.0
 _MAX_ENTRIES = 10_000
-_CACHES: WeakKeyDictionary[AsyncEngine, dict[Any, tuple[float, Any]]] = WeakKeyDictionary()
+# per engine: an AsyncEngine, or a server.store.lite.LiteReader
+_CACHES: WeakKeyDictionary[Any, dict[Any, tuple[float, Any]]] = WeakKeyDictionary()
 
 
-def get(engine: AsyncEngine, key: Any, ttl: float) -> Any:
+def get(engine: Any, key: Any, ttl: float) -> Any:
     hit = _CACHES.get(engine, {}).get(key)
     if hit is not None and time.monotonic() - hit[0] < ttl:
         return hit[1]
     return None
 
 
-def put(engine: AsyncEngine, key: Any, value: Any) -> None:
+def put(engine: Any, key: Any, value: Any) -> None:
     cache = _CACHES.setdefault(engine, {})
     if len(cache) >= _MAX_ENTRIES:
         cache.clear()
     cache[key] = (time.monotonic(), value)
 
 
-def invalidate(engine: AsyncEngine) -> None:
+def invalidate(engine: Any) -> None:
     """Forget everything cached for ``engine`` (call after changing the registry)."""
     _CACHES.pop(engine, None)

@@ -13,15 +13,15 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING
 
 from core.errors import FPEError
-from server.store.db import begin_write
 
-__all__ = ["Migration", "MigrationError", "SchemaStatus", "load", "status", "upgrade"]
+if TYPE_CHECKING:  # SQLAlchemy is imported by the functions that use it: reading the
+    # migration files (server.store.lite) needs none of it
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = ["Migration", "MigrationError", "SchemaStatus", "load", "status", "unapplied", "upgrade"]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x46504501  # "FPE" + 1: the advisory lock of schema upgrades
@@ -87,11 +87,15 @@ def _bootstrap(dialect: str) -> Migration:
 
 
 async def _recorded(conn: AsyncConnection) -> dict[int, str]:
+    from sqlalchemy import text
+
     rows = await conn.execute(text("SELECT version, checksum FROM schema_migrations"))
     return {int(v): c for v, c in rows}
 
 
-def _check(recorded: dict[int, str], migrations: list[Migration]) -> list[Migration]:
+def unapplied(recorded: dict[int, str], migrations: list[Migration]) -> list[Migration]:
+    """The ``migrations`` not among the ``recorded`` ``{version: checksum}``; a
+    :class:`MigrationError` when a recorded one is unknown or has changed."""
     known = {m.version: m for m in migrations}
     for version, checksum in sorted(recorded.items()):
         if version not in known:
@@ -114,6 +118,11 @@ async def _run(conn: AsyncConnection, migration: Migration) -> None:
 
 async def upgrade(engine: AsyncEngine) -> list[Migration]:
     """Apply every pending migration; returns those applied (empty when up to date)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from server.store.db import begin_write
+
     dialect = engine.dialect.name
     migrations = load(dialect)
     applied: list[Migration] = []
@@ -124,7 +133,7 @@ async def upgrade(engine: AsyncEngine) -> list[Migration]:
         for migration in migrations:
             async with begin_write(engine) as conn:
                 await _lock(conn, dialect)
-                pending = _check(await _recorded(conn), migrations)
+                pending = unapplied(await _recorded(conn), migrations)
                 if migration not in pending:
                     continue  # applied meanwhile by another process
                 await _run(conn, migration)
@@ -149,11 +158,13 @@ async def status(engine: AsyncEngine) -> SchemaStatus:
             lambda sync: sync.dialect.has_table(sync, "schema_migrations")
         )
         recorded = await _recorded(conn) if has_ledger else {}
-    pending = _check(recorded, migrations)
+    pending = unapplied(recorded, migrations)
     return SchemaStatus(sorted(recorded), pending)
 
 
 async def _lock(conn: AsyncConnection, dialect: str) -> None:
     if dialect == "postgresql":
+        from sqlalchemy import text
+
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     # SQLite: begin_write began with BEGIN IMMEDIATE, which already holds the write lock
