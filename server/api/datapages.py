@@ -128,24 +128,21 @@ async def _download(request: Request, source: Any, leagues: Any, season: Any) ->
     return ok(_batch(done))
 
 
-def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
+_BATCH_DOWNLOAD_BODY = closed(
+    {
+        "source": {"type": ["string", "null"], "description": "football-data.co.uk"},
+        "leagues": {"type": "array", "items": {"type": "object"}, "minItems": 1},
+        "season": {"type": ["string", "null"], "description": "2425, or all"},
+    },
+    "leagues",
+)
 
 
 @operation(
     summary="Download and ingest league files",
     description="Each (league, season) file from football-data.co.uk, one at a time; a file "
     "that fails is reported in its result and the others go on.",
-    documented_body=closed(
-        {
-            "source": {"type": ["string", "null"], "description": "football-data.co.uk"},
-            "leagues": {"type": "array", "items": {"type": "object"}, "minItems": 1},
-            "season": {"type": ["string", "null"], "description": "2425, or all"},
-        },
-        "leagues",
-    ),
+    documented_body=_BATCH_DOWNLOAD_BODY,
     response=envelope(BATCH),
     errors=DOWNLOAD_ERRORS,
     write=True,
@@ -155,23 +152,25 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     },
 )
 async def batch_download(request: Request) -> JSONResponse:
-    body = await _json_body(request)
-    _only(body, ("source", "leagues", "season"))
+    body = await _json_body(request, _BATCH_DOWNLOAD_BODY)
     return await _download(request, body.get("source"), body.get("leagues"), body.get("season"))
+
+
+_REFRESH_BODY = closed(
+    {
+        "source": {"type": ["string", "null"]},
+        "league_code": {"type": "string"},
+        "season": {"type": ["string", "null"]},
+    },
+    "league_code",
+)
 
 
 @operation(
     summary="Download and ingest one league again",
     description="As batch-download for one league (snake_case fields, as the legacy page "
     "sends them).",
-    documented_body=closed(
-        {
-            "source": {"type": ["string", "null"]},
-            "league_code": {"type": "string"},
-            "season": {"type": ["string", "null"]},
-        },
-        "league_code",
-    ),
+    documented_body=_REFRESH_BODY,
     response=envelope(BATCH),
     errors=DOWNLOAD_ERRORS,
     write=True,
@@ -181,8 +180,7 @@ async def batch_download(request: Request) -> JSONResponse:
     },
 )
 async def refresh(request: Request) -> JSONResponse:
-    body = await _json_body(request)
-    _only(body, ("source", "league_code", "season"))
+    body = await _json_body(request, _REFRESH_BODY)
     code = body.get("league_code")
     if not isinstance(code, str):
         raise ValidationError("league_code must be a league code such as E0", "league_code")

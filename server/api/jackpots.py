@@ -16,11 +16,8 @@ from server.api.declare import Error, Field, Text, Whole, closed, envelope, null
 from server.api.envelope import ok
 from server.api.rest import BAD_INPUT, OUTAGE, WRITE_ERRORS, _endpoint, _json_body
 from server.runs import jackpot_results, jackpot_templates, jackpots
-from server.runs.runconfig import ValidationError
 
 __all__ = ["routes"]
-
-_FIXTURE_FIELDS = ("fixtures", "name")
 
 # --- what the routes take and answer (OpenAPI: server/api/declare.py) ----------------------
 ODDS = obj({"home": "number", "draw": "number", "away": "number"})
@@ -243,12 +240,6 @@ def _template(t: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _unknown_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
-
-
 def _int_id(request: Request, name: str) -> int:
     text = request.path_params[name]
     if not (text.isascii() and text.isdigit() and len(text) < 10):
@@ -258,14 +249,14 @@ def _int_id(request: Request, name: str) -> int:
 
 # --- jackpots and their sets ---------------------------------------------------------------
 
+_CREATE_BODY = closed({"fixtures": FIXTURES_IN, "name": {"type": ["string", "null"]}}, "fixtures")
+
 
 @operation(
     summary="Create a jackpot and freeze its probability sets",
     description="1-30 fixtures with odds; sets A-G (docs/jackpots.md) are computed once, "
     "with the model versions used, and never change.",
-    documented_body=closed(
-        {"fixtures": FIXTURES_IN, "name": {"type": ["string", "null"]}}, "fixtures"
-    ),
+    documented_body=_CREATE_BODY,
     status=201,
     response=envelope(JACKPOT),
     errors=(BAD_FIXTURES, NO_MODEL, *WRITE_ERRORS, OUTAGE),
@@ -276,8 +267,7 @@ def _int_id(request: Request, name: str) -> int:
     },
 )
 async def create(request: Request) -> JSONResponse:
-    body = await _json_body(request)
-    _unknown_fields(body, _FIXTURE_FIELDS)
+    body = await _json_body(request, _CREATE_BODY)
     fixtures = jackpots.parse_fixtures(body.get("fixtures"))
     made = await jackpots.create_jackpot(_services(request).engine, fixtures, body.get("name"))
     return ok(_jackpot(made), status=201)
@@ -353,21 +343,23 @@ async def probabilities(request: Request) -> JSONResponse:
 
 # --- saved results -------------------------------------------------------------------------
 
+_SAVE_RESULT_BODY = closed(
+    {
+        "name": {"type": ["string", "null"]},
+        "description": {"type": ["string", "null"]},
+        "selections": {"type": ["object", "null"]},
+        "actual_results": {"type": ["object", "null"]},
+        "scores": {"description": "ignored"},
+    }
+)
+
 
 @operation(
     summary="Save picks (and results) for a jackpot",
     description="Picks per set, fixture id to 1, X or 2; the scores are computed here "
     "(any sent are ignored).",
     path=(JID,),
-    documented_body=closed(
-        {
-            "name": {"type": ["string", "null"]},
-            "description": {"type": ["string", "null"]},
-            "selections": {"type": ["object", "null"]},
-            "actual_results": {"type": ["object", "null"]},
-            "scores": {"description": "ignored"},
-        }
-    ),
+    documented_body=_SAVE_RESULT_BODY,
     status=201,
     response=envelope(SAVED),
     errors=(UNKNOWN, BAD_INPUT, *WRITE_ERRORS, OUTAGE),
@@ -379,9 +371,8 @@ async def probabilities(request: Request) -> JSONResponse:
     },
 )
 async def save_result(request: Request) -> JSONResponse:
-    body = await _json_body(request)
+    body = await _json_body(request, _SAVE_RESULT_BODY)
     # ``scores`` from the client are ignored: the server computes them
-    _unknown_fields(body, ("name", "description", "selections", "actual_results", "scores"))
     saved = await jackpot_results.save_result(
         _services(request).engine,
         request.path_params["jid"],
@@ -461,10 +452,13 @@ async def all_results(request: Request, given: dict[str, Any]) -> JSONResponse:
     return ok({"results": [_saved(r) for r in rows]})
 
 
+_EXPORT_BODY = closed({"validation_ids": {"type": "array"}})
+
+
 @operation(
     summary="Export validation results to training (refused)",
     description="Always a 422: the engine learns from match results, not from jackpot validations.",
-    documented_body=closed({"validation_ids": {"type": "array"}}),
+    documented_body=_EXPORT_BODY,
     response=envelope(None),
     errors=(
         Error(
@@ -479,8 +473,7 @@ async def all_results(request: Request, given: dict[str, Any]) -> JSONResponse:
     example={"body": {"validation_ids": [3]}, "response": {"success": True}},
 )
 async def export(request: Request) -> JSONResponse:
-    body = await _json_body(request)
-    _unknown_fields(body, ("validation_ids",))
+    body = await _json_body(request, _EXPORT_BODY)
     jackpot_results.refuse_export(body.get("validation_ids"))
     raise AssertionError("unreachable")  # pragma: no cover - refuse_export always raises
 
@@ -505,18 +498,21 @@ async def templates(request: Request, given: dict[str, Any]) -> JSONResponse:
     return ok({"templates": [_template(r) for r in rows], "total": total})
 
 
+_CREATE_TEMPLATE_BODY = closed(
+    {
+        "name": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "fixtures": FIXTURES_IN,
+    },
+    "name",
+    "fixtures",
+)
+
+
 @operation(
     summary="Save a jackpot template",
     description="A name and 1-30 fixtures with odds, checked as for a jackpot.",
-    documented_body=closed(
-        {
-            "name": {"type": "string"},
-            "description": {"type": ["string", "null"]},
-            "fixtures": FIXTURES_IN,
-        },
-        "name",
-        "fixtures",
-    ),
+    documented_body=_CREATE_TEMPLATE_BODY,
     status=201,
     response=envelope(TEMPLATE),
     errors=(BAD_FIXTURES, *WRITE_ERRORS, OUTAGE),
@@ -527,8 +523,7 @@ async def templates(request: Request, given: dict[str, Any]) -> JSONResponse:
     },
 )
 async def create_template(request: Request) -> JSONResponse:
-    body = await _json_body(request)
-    _unknown_fields(body, ("name", "description", "fixtures"))
+    body = await _json_body(request, _CREATE_TEMPLATE_BODY)
     fixtures = jackpots.parse_fixtures(body.get("fixtures"))
     made = await jackpot_templates.create_template(
         _services(request).engine, body.get("name"), body.get("description"), fixtures

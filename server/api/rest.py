@@ -21,6 +21,7 @@ from core.errors import FPEError
 from core.serving import Outcomes
 from server.api.csrf import cross_site_refusal
 from server.api.declare import (
+    JSON,
     Decimal,
     Error,
     Field,
@@ -114,12 +115,17 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request, schema: JSON | None = None) -> dict[str, Any]:
     """The JSON object body, for handlers that check their fields themselves (declared
-    routes get theirs checked: :mod:`server.api.declare`)."""
+    routes get theirs checked: :mod:`server.api.declare`); with ``schema`` (a
+    :func:`~server.api.declare.closed` one, as documented) a member it does not name is
+    refused."""
     body = await read_json(request)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object", "body")
+    unknown = sorted(set(body) - set(schema["properties"])) if schema is not None else []
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(unknown)}", unknown[0])
     return body
 
 
