@@ -148,7 +148,7 @@ _BATCH_DOWNLOAD_BODY = closed(
     write=True,
     example={
         "body": {"leagues": [{"code": "E0", "season": "2425"}]},
-        "response": {"success": True, "data": BATCH_EXAMPLE},
+        "data": BATCH_EXAMPLE,
     },
 )
 async def batch_download(request: Request) -> JSONResponse:
@@ -176,7 +176,7 @@ _REFRESH_BODY = closed(
     write=True,
     example={
         "body": {"league_code": "E0", "season": "2425"},
-        "response": {"success": True, "data": BATCH_EXAMPLE},
+        "data": BATCH_EXAMPLE,
     },
 )
 async def refresh(request: Request) -> JSONResponse:
@@ -199,19 +199,16 @@ async def refresh(request: Request) -> JSONResponse:
     ),
     errors=(BAD_INPUT, OUTAGE),
     example={
-        "response": {
-            "success": True,
-            "data": {
-                "batches": [
-                    BATCH_EXAMPLE
-                    | {
-                        "source": "football-data.co.uk",
-                        "request": {"leagues": [{"code": "E0"}]},
-                        "startedAt": "2025-11-26T19:02:58.000000+00:00",
-                    }
-                ],
-                "summary": {"totalBatches": 1, "completed": 1, "partial": 0, "failed": 0},
-            },
+        "data": {
+            "batches": [
+                BATCH_EXAMPLE
+                | {
+                    "source": "football-data.co.uk",
+                    "request": {"leagues": [{"code": "E0"}]},
+                    "startedAt": "2025-11-26T19:02:58.000000+00:00",
+                }
+            ],
+            "summary": {"totalBatches": 1, "completed": 1, "partial": 0, "failed": 0},
         }
     },
 )

@@ -285,6 +285,11 @@ def envelope(data: JSON | None) -> JSON:
     return {"type": "object", "properties": props, "required": list(props)}
 
 
+def ok_example(data: Any) -> JSON:
+    """An example of an :func:`envelope` body carrying ``data``."""
+    return {"success": True, "data": data}
+
+
 def list_of(item: JSON) -> JSON:
     """The shim's list body: ``{"success": true, "data": [...], "count": n}``."""
     return {
@@ -314,8 +319,9 @@ class Error:
 @dataclass(frozen=True)
 class Operation:
     """One route's declaration.  ``response`` is the whole 2xx body's schema (use
-    :func:`envelope` / :func:`list_of`); ``example`` has ``response`` and, when the route
-    takes them, ``body``, ``query`` and ``path`` values."""
+    :func:`envelope` / :func:`list_of`); ``example`` has ``response`` (or ``data``, the
+    :func:`envelope`'s ``data`` of a success body) and, when the route takes them,
+    ``body``, ``query`` and ``path`` values."""
 
     summary: str
     description: str
@@ -331,6 +337,12 @@ class Operation:
     # the JSON body's schema where the handler (and its service) checks the body itself: the
     # legacy jackpot, data and login pages; documented and its example tested, not enforced
     documented_body: JSON | None = None
+
+    def __post_init__(self) -> None:
+        if "data" in self.example:
+            data = self.example["data"]
+            example = {k: v for k, v in self.example.items() if k != "data"}
+            object.__setattr__(self, "example", example | {"response": ok_example(data)})
 
     @property
     def takes_input(self) -> bool:

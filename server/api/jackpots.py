@@ -263,7 +263,7 @@ _CREATE_BODY = closed({"fixtures": FIXTURES_IN, "name": {"type": ["string", "nul
     write=True,
     example={
         "body": {"name": "Week 15", "fixtures": [FIXTURE_EXAMPLE]},
-        "response": {"success": True, "data": JACKPOT_EXAMPLE},
+        "data": JACKPOT_EXAMPLE,
     },
 )
 async def create(request: Request) -> JSONResponse:
@@ -297,31 +297,26 @@ async def create(request: Request) -> JSONResponse:
     errors=(UNKNOWN, OUTAGE),
     example={
         "path": {"jid": "jp-7"},
-        "response": {
-            "success": True,
-            "data": {
-                "predictionId": "jp-7",
-                "modelVersion": "full-20251126T190302Z-1a2b3c",
-                "createdAt": WHEN,
-                "fixtures": [
-                    {k: FIXTURE_EXAMPLE[k] for k in ("id", "homeTeam", "awayTeam", "odds")}
-                ],
-                "probabilitySets": {
-                    "B": [
-                        {
-                            "homeWinProbability": 46.12,
-                            "drawProbability": 27.55,
-                            "awayWinProbability": 26.33,
-                            "entropy": 1.5373,
-                            "calibrated": True,
-                            "heuristic": False,
-                            "allowedForDecisionSupport": True,
-                        }
-                    ]
-                },
-                "confidenceFlags": {},
-                "warnings": [],
+        "data": {
+            "predictionId": "jp-7",
+            "modelVersion": "full-20251126T190302Z-1a2b3c",
+            "createdAt": WHEN,
+            "fixtures": [{k: FIXTURE_EXAMPLE[k] for k in ("id", "homeTeam", "awayTeam", "odds")}],
+            "probabilitySets": {
+                "B": [
+                    {
+                        "homeWinProbability": 46.12,
+                        "drawProbability": 27.55,
+                        "awayWinProbability": 26.33,
+                        "entropy": 1.5373,
+                        "calibrated": True,
+                        "heuristic": False,
+                        "allowedForDecisionSupport": True,
+                    }
+                ]
             },
+            "confidenceFlags": {},
+            "warnings": [],
         },
     },
 )
@@ -367,7 +362,7 @@ _SAVE_RESULT_BODY = closed(
     example={
         "path": {"jid": "jp-7"},
         "body": {"name": "My picks", "selections": {"B": {"1": "1"}}, "actual_results": {"1": "X"}},
-        "response": {"success": True, "data": SAVED_EXAMPLE},
+        "data": SAVED_EXAMPLE,
     },
 )
 async def save_result(request: Request) -> JSONResponse:
@@ -393,7 +388,7 @@ async def save_result(request: Request) -> JSONResponse:
     errors=(UNKNOWN, BAD_INPUT, OUTAGE),
     example={
         "path": {"jid": "jp-7"},
-        "response": {"success": True, "data": {"results": [SAVED_EXAMPLE]}},
+        "data": {"results": [SAVED_EXAMPLE]},
     },
 )
 async def saved_results(request: Request, given: dict[str, Any]) -> JSONResponse:
@@ -414,7 +409,7 @@ async def saved_results(request: Request, given: dict[str, Any]) -> JSONResponse
     example={
         "path": {"result_id": "3"},
         "body": {"1": "X"},
-        "response": {"success": True, "data": SAVED_EXAMPLE},
+        "data": SAVED_EXAMPLE,
     },
 )
 async def actual_results(request: Request) -> JSONResponse:
@@ -430,7 +425,7 @@ async def actual_results(request: Request) -> JSONResponse:
     description="Of any jackpot; `result` is null when none is saved.",
     response=envelope(obj({"result": null(SAVED)})),
     errors=(OUTAGE,),
-    example={"response": {"success": True, "data": {"result": SAVED_EXAMPLE}}},
+    example={"data": {"result": SAVED_EXAMPLE}},
 )
 async def latest(request: Request) -> JSONResponse:
     row = await jackpot_results.latest_saved_result(_services(request).engine)
@@ -443,7 +438,7 @@ async def latest(request: Request) -> JSONResponse:
     query=(LIMIT,),
     response=envelope(obj({"results": {"type": "array", "items": SAVED}})),
     errors=(BAD_INPUT, OUTAGE),
-    example={"response": {"success": True, "data": {"results": [SAVED_EXAMPLE]}}},
+    example={"data": {"results": [SAVED_EXAMPLE]}},
 )
 async def all_results(request: Request, given: dict[str, Any]) -> JSONResponse:
     rows = await jackpot_results.list_saved_results(
@@ -489,7 +484,7 @@ async def export(request: Request) -> JSONResponse:
         obj({"templates": {"type": "array", "items": TEMPLATE}, "total": {"type": "integer"}})
     ),
     errors=(BAD_INPUT, OUTAGE),
-    example={"response": {"success": True, "data": {"templates": [TEMPLATE_EXAMPLE], "total": 1}}},
+    example={"data": {"templates": [TEMPLATE_EXAMPLE], "total": 1}},
 )
 async def templates(request: Request, given: dict[str, Any]) -> JSONResponse:
     rows, total = await jackpot_templates.list_templates(
@@ -519,7 +514,7 @@ _CREATE_TEMPLATE_BODY = closed(
     write=True,
     example={
         "body": {"name": "Midweek", "fixtures": [FIXTURE_EXAMPLE]},
-        "response": {"success": True, "data": TEMPLATE_EXAMPLE},
+        "data": TEMPLATE_EXAMPLE,
     },
 )
 async def create_template(request: Request) -> JSONResponse:
@@ -537,7 +532,7 @@ async def create_template(request: Request) -> JSONResponse:
     path=(TID,),
     response=envelope(TEMPLATE),
     errors=(UNKNOWN, OUTAGE),
-    example={"path": {"tid": "2"}, "response": {"success": True, "data": TEMPLATE_EXAMPLE}},
+    example={"path": {"tid": "2"}, "data": TEMPLATE_EXAMPLE},
 )
 async def template(request: Request) -> JSONResponse:
     found = await jackpot_templates.get_template(_services(request).engine, _int_id(request, "tid"))
@@ -551,7 +546,7 @@ async def template(request: Request) -> JSONResponse:
     response=envelope(obj({"id": "integer"})),
     errors=(UNKNOWN, *WRITE_ERRORS, OUTAGE),
     write=True,
-    example={"path": {"tid": "2"}, "response": {"success": True, "data": {"id": 2}}},
+    example={"path": {"tid": "2"}, "data": {"id": 2}},
 )
 async def delete_template(request: Request) -> JSONResponse:
     template_id = _int_id(request, "tid")
@@ -567,7 +562,7 @@ async def delete_template(request: Request) -> JSONResponse:
     response=envelope(JACKPOT),
     errors=(UNKNOWN, BAD_FIXTURES, NO_MODEL, *WRITE_ERRORS, OUTAGE),
     write=True,
-    example={"path": {"tid": "2"}, "response": {"success": True, "data": JACKPOT_EXAMPLE}},
+    example={"path": {"tid": "2"}, "data": JACKPOT_EXAMPLE},
 )
 async def calculate_template(request: Request) -> JSONResponse:
     engine = _services(request).engine

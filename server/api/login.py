@@ -99,7 +99,7 @@ async def login(request: Request) -> JSONResponse:
             "a valid bearer token is required",
         ),
     ),
-    example={"response": {"success": True, "data": {"user": {**USER_EXAMPLE, "email": None}}}},
+    example={"data": {"user": {**USER_EXAMPLE, "email": None}}},
 )
 async def me(request: Request) -> JSONResponse:
     required = request.app.state.settings_api_token

@@ -228,18 +228,15 @@ def _model_status(model: dict[str, Any]) -> dict[str, Any]:
     response=envelope({"anyOf": [MODEL_STATUS, NO_MODEL]}),
     errors=(OUTAGE,),
     example={
-        "response": {
-            "success": True,
-            "data": {
-                "version": "full-20251126T190302Z-1a2b3c",
-                "status": "active",
-                "trainedAt": "2025-11-26T19:03:02.123456+00:00",
-                "brierScore": 0.5871,
-                "logLoss": 0.9862,
-                "accuracy": 51.9355,
-                "drawAccuracy": 14.73,
-                "trainingMatches": 3040,
-            },
+        "data": {
+            "version": "full-20251126T190302Z-1a2b3c",
+            "status": "active",
+            "trainedAt": "2025-11-26T19:03:02.123456+00:00",
+            "brierScore": 0.5871,
+            "logLoss": 0.9862,
+            "accuracy": 51.9355,
+            "drawAccuracy": 14.73,
+            "trainingMatches": 3040,
         }
     },
 )
@@ -346,14 +343,11 @@ async def versions(request: Request) -> JSONResponse:
     write=True,
     example={
         "path": {"model_id": "full-20251126T190302Z-1a2b3c"},
-        "response": {
-            "success": True,
-            "data": {
-                "id": "7",
-                "version": "full-20251126T190302Z-1a2b3c",
-                "isActive": True,
-                "activatedAt": "2025-11-27T08:00:00.000000+00:00",
-            },
+        "data": {
+            "id": "7",
+            "version": "full-20251126T190302Z-1a2b3c",
+            "isActive": True,
+            "activatedAt": "2025-11-27T08:00:00.000000+00:00",
         },
     },
 )
@@ -438,16 +432,13 @@ async def export_version(request: Request) -> JSONResponse:
     write=True,
     example={
         "body": {"format": "fpe-model", "format_version": 1},
-        "response": {
-            "success": True,
-            "data": {
-                "version": "full-20251126T190302Z-1a2b3c",
-                "modelType": "full",
-                "status": "archived",
-                "isActive": False,
-                "createdTeams": [],
-                "createdLeagues": [],
-            },
+        "data": {
+            "version": "full-20251126T190302Z-1a2b3c",
+            "modelType": "full",
+            "status": "archived",
+            "isActive": False,
+            "createdTeams": [],
+            "createdLeagues": [],
         },
     },
 )
@@ -538,13 +529,10 @@ TRAIN_BODY = Record(
     write=True,
     example={
         "body": {"modelType": "poisson", "leagues": ["E0"], "seasons": ["2324", "2425"]},
-        "response": {
-            "success": True,
-            "data": {
-                "taskId": "2b449d68b3cd41e3843d628e3b6b8a9c",
-                "status": "queued",
-                "message": "Training queued: poisson model on 760 matches",
-            },
+        "data": {
+            "taskId": "2b449d68b3cd41e3843d628e3b6b8a9c",
+            "status": "queued",
+            "message": "Training queued: poisson model on 760 matches",
         },
     },
 )
@@ -650,19 +638,16 @@ UNKNOWN_TASK = Error(
     errors=(UNKNOWN_TASK, OUTAGE),
     example={
         "path": {"task_id": "2b449d68b3cd41e3843d628e3b6b8a9c"},
-        "response": {
-            "success": True,
-            "data": {
-                "taskId": "2b449d68b3cd41e3843d628e3b6b8a9c",
-                "status": "running",
-                "progress": 42.5,
-                "phase": "Fitting Dixon-Coles",
-                "message": "refit 12 of 30",
-                "result": None,
-                "error": None,
-                "startedAt": "2025-11-26T19:02:40.087245+00:00",
-                "completedAt": None,
-            },
+        "data": {
+            "taskId": "2b449d68b3cd41e3843d628e3b6b8a9c",
+            "status": "running",
+            "progress": 42.5,
+            "phase": "Fitting Dixon-Coles",
+            "message": "refit 12 of 30",
+            "result": None,
+            "error": None,
+            "startedAt": "2025-11-26T19:02:40.087245+00:00",
+            "completedAt": None,
         },
     },
 )
