@@ -5,8 +5,10 @@ twenty aliases of it made 10,000 predictions in one request (8.6 s of work). Bef
 execution, :func:`predictions_requested` adds up what the operation will compute: each
 response key of ``predictions`` (aliases, fragments and inline fragments included; fields
 that merge into one key count once, as they run once) counts its fixtures, from the list
-literal or the variable's value, and each ``predict`` counts one. Over the bound the request
-is refused with ``TOO_MANY_PREDICTIONS``.
+literal or the variable's value, and each ``predict`` counts one. An ``evaluation`` (a
+model's forecasts of hundreds of matches and thousands of bootstrap resamples: seconds of
+work) counts the whole budget, so a request carries one and nothing else that predicts. Over
+the bound the request is refused with ``TOO_MANY_PREDICTIONS``.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ def predictions_requested(
             total += 1
         elif field.name.value == "predictions":
             total += _fixtures(field, operation, variables or {})
+        elif field.name.value == "evaluation":
+            total += MAX_PREDICTIONS
     return total
 
 
@@ -127,8 +131,8 @@ class PredictionLimit(SchemaExtension):
             if count > MAX_PREDICTIONS:
                 error = GraphQLError(
                     f"this request asks for {count:,} predictions; at most "
-                    f"{MAX_PREDICTIONS:,} in one request (every alias and fixture counts): "
-                    "split them across requests",
+                    f"{MAX_PREDICTIONS:,} in one request (every alias and fixture counts, "
+                    f"an evaluation {MAX_PREDICTIONS:,}): split them across requests",
                     extensions={
                         "code": "TOO_MANY_PREDICTIONS",
                         "predictions": count,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator
+from datetime import date
 from typing import Any
 
 import strawberry
@@ -11,6 +12,7 @@ from strawberry.permission import BasePermission
 
 from schema.context import UNAUTHENTICATED, read_engine
 from schema.errors import UserError, graphql_errors
+from schema.evaluation import Evaluation
 from schema.jackpots import JackpotMutations, JackpotQueries
 from schema.types import (
     FixtureInput,
@@ -27,6 +29,7 @@ from schema.upkeep import UpkeepMutation, UpkeepQuery
 from server.runs import compare, predictions, registry, training
 from server.runs.events import TERMINAL
 from server.runs.modelerrors import ModelNotFoundError
+from server.runs.serialize import json_ready
 from server.runs.services import cancel_training, follow_run, start_training
 from server.store import catalog
 
@@ -131,6 +134,34 @@ class Query(JackpotQueries, UpkeepQuery):
         row_a = await registry.get_model(engine, a, with_weights=False)
         row_b = await registry.get_model(engine, b, with_weights=False)
         return ModelComparison.from_dict(result, row_a, row_b)
+
+    @strawberry.field(
+        description="A stored model (version; null: the active full model covering the "
+        "leagues) scored against the pre-match or closing market (market: pre or close) on "
+        "chosen matches, and the bets its edges select at the best and the average "
+        "pre-match prices, with bootstrap intervals. Without leagues, a version is "
+        "evaluated on its own leagues and validation period (seasons or dates narrow it). "
+        "Takes seconds: one evaluation per request."
+    )
+    @graphql_errors
+    async def evaluation(
+        self,
+        info: strawberry.Info,
+        version: str | None = None,
+        leagues: list[str] | None = None,
+        seasons: list[str] | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        market: str = "pre",
+    ) -> Evaluation:
+        selection = {
+            "leagues": leagues or [],
+            "seasons": seasons or [],
+            "date_from": date_from,
+            "date_to": date_to,
+        }
+        result = await predictions.evaluate(read_engine(info), version, selection, market=market)
+        return Evaluation.from_dict(json_ready(result))
 
     @strawberry.field
     @graphql_errors

@@ -126,6 +126,126 @@ async def test_predict_and_model_lookup(trained):
     assert missing["data"]["model"] is None
 
 
+STATS = (
+    "bets roi roiCi { low high } kellyGrowthPerBet kellyGrowthCi { low high } "
+    "clv clvCi { low high }"
+)
+EVALUATION = """query($v: String, $m: String! = "pre") { evaluation(version: $v, market: $m) {
+  modelVersion marketKind marketSource n rpsDiff rpsDiffSe matchesWithoutMarket
+  skippedUnknownTeams inSampleMatches periodFrom periodTo
+  model { rps logLoss n } market { rps logLoss }
+  ceiling { marketSource n rpsDiff market { rps } }
+  selection { leagues seasons dateFrom dateTo default }
+  betting { minEdge kellyFraction closingSource sources { source matchesPriced
+    overall { STATS } leagues { league stats { STATS } } } } } }""".replace("STATS", STATS)
+
+
+async def test_evaluation_of_a_version_on_its_validation_period(trained):
+    """A version's betting evaluation over GraphQL: by default its leagues and validation
+    period (flagged in-sample: the served model was refitted on them); the figures are
+    core.betting's on the model's forecasts, and a flat-stake ROI recomputed by hand."""
+    import numpy as np
+
+    from core.betting import betting_report
+    from core.pipeline import pre_match_market
+    from server.runs import predictions, selection
+
+    app, client, _ = trained
+    engine = app.state.services.engine
+    version = (await gql(client, "{ activeModel { version validationFrom validationTo } }"))[
+        "data"
+    ]["activeModel"]
+    out = await gql(client, EVALUATION, {"v": version["version"]})
+    assert "errors" not in out, out
+    e = out["data"]["evaluation"]
+    assert e["selection"] == {
+        "leagues": ["E0"],
+        "seasons": [],
+        "dateFrom": version["validationFrom"],
+        "dateTo": version["validationTo"],
+        "default": "the version's leagues and validation period",
+    }
+    assert version["validationFrom"] <= e["periodFrom"] <= e["periodTo"] <= version["validationTo"]
+    total = e["n"] + e["matchesWithoutMarket"]
+    assert e["skippedUnknownTeams"] == 0 and e["inSampleMatches"] == total > 100
+    assert e["marketSource"] == "pinnacle_pre" and e["ceiling"]["marketSource"] == "pinnacle_close"
+    assert e["rpsDiff"] == pytest.approx(e["model"]["rps"] - e["market"]["rps"], abs=1e-12)
+    betting = e["betting"]
+    assert betting["closingSource"] == "pinnacle_close" and betting["kellyFraction"] == 0.25
+    assert betting["sources"][0]["source"] == "max_pre"
+
+    # the same forecasts through core.betting: the same figures, intervals included
+    stored = await predictions.load_model(engine, e["modelVersion"])
+    frame = await selection.load_matches(
+        engine,
+        selection.parse_selection(
+            {"leagues": ["E0"], "date_from": e["periodFrom"], "date_to": e["periodTo"]}
+        ),
+    )
+    market = pre_match_market(frame, "power")
+    probs, _ = stored.predict(
+        frame["home_team"].tolist(), frame["away_team"].tolist(), market[0], market[1]
+    )
+    y = frame["result"].to_numpy()
+    report = betting_report(frame, probs, y)
+    assert [s["source"] for s in betting["sources"]] == list(report["sources"])
+    for source in betting["sources"]:
+        expected = report["sources"][source["source"]]
+        s = source["overall"]
+        assert source["matchesPriced"] == expected["matches_priced"]
+        assert s["bets"] == expected["overall"]["bets"] > 0
+        assert s["roi"] == pytest.approx(expected["overall"]["roi"], rel=1e-12)
+        assert [s["roiCi"]["low"], s["roiCi"]["high"]] == pytest.approx(
+            expected["overall"]["roi_ci"], rel=1e-12
+        )
+        for key in ("roi", "kellyGrowthPerBet", "clv"):
+            ci = s[f"{key.replace('PerBet', '')}Ci"]
+            assert ci["low"] <= s[key] <= ci["high"], (source["source"], key)
+        assert sum(x["stats"]["bets"] for x in source["leagues"]) == s["bets"]
+        assert [x["league"] for x in source["leagues"]] == ["E0"]
+    # flat-stake ROI by hand at the best prices: the largest edge over 2 % is bet
+    odds = frame[["max_pre_h", "max_pre_d", "max_pre_a"]].to_numpy(dtype=float)
+    edge = probs * odds - 1
+    pick = np.nanargmax(np.nan_to_num(edge, nan=-np.inf), axis=1)
+    best = edge[np.arange(len(frame)), pick]
+    bet = np.isfinite(odds).all(axis=1) & (best > 0.02)
+    won = pick[bet] == np.array(["HDA".index(r) for r in y[bet]])
+    price = odds[np.arange(len(frame)), pick][bet]
+    roi = np.where(won, price - 1, -1.0).mean()
+    max_pre = betting["sources"][0]["overall"]
+    assert max_pre["bets"] == int(bet.sum()) and max_pre["roi"] == pytest.approx(roi, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("variables", "code", "fragment"),
+    [
+        ({"v": "nope"}, "NOT_FOUND", "no model has version 'nope'"),
+        ({"v": None}, "BAD_USER_INPUT", "leagues must be a non-empty list"),
+        ({"m": "live"}, "BAD_USER_INPUT", "unknown market 'live'; use 'pre' or 'close'"),
+    ],
+)
+async def test_evaluation_refuses_bad_input_with_a_code(trained, variables, code, fragment):
+    _, client, _ = trained
+    if "m" in variables:
+        active = await gql(client, "{ activeModel { version } }")
+        variables = variables | {"v": active["data"]["activeModel"]["version"]}
+    out = await gql(client, EVALUATION, variables)
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == code and fragment in error["message"]
+
+
+async def test_one_evaluation_per_request(trained):
+    """An evaluation is seconds of work: two in one request are refused before running."""
+    _, client, _ = trained
+    out = await gql(
+        client,
+        '{ a: evaluation(version: "x") { n } b: evaluation(version: "y") { n } }',
+    )
+    (error,) = out["errors"]
+    assert error["extensions"]["code"] == "TOO_MANY_PREDICTIONS"
+    assert "an evaluation 500" in error["message"]
+
+
 PREDICTIONS = """query($f: [FixtureInput!]!, $v: String) {
   predictions(fixtures: $f, modelVersion: $v) {
     homeTeam awayTeam homeWin draw awayWin expectedGoals { home away }

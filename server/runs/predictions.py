@@ -48,6 +48,7 @@ __all__ = [
     "predict_fixtures",
     "price",
     "resolve_teams",
+    "version_selection",
 ]
 
 MAX_FIXTURES = 500
@@ -453,6 +454,21 @@ async def predict_fixture_rows(
     return out
 
 
+def version_selection(
+    row: Mapping[str, Any], selection: Mapping[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The matches to evaluate the version ``row`` on when ``selection`` names no leagues:
+    its training leagues, within its validation period unless ``selection`` gives seasons
+    or dates; and those words, to say which default was used."""
+    out = dict(selection, leagues=list(row.get("training_leagues") or []))
+    if selection.get("seasons") or selection.get("date_from") or selection.get("date_to"):
+        return out, "the version's leagues"
+    if row.get("validation_from") is None or row.get("validation_to") is None:
+        return out, "the version's leagues (it stored no validation period)"
+    out.update(date_from=row["validation_from"], date_to=row["validation_to"])
+    return out, "the version's leagues and validation period"
+
+
 async def evaluate(
     engine: AsyncEngine,
     model_version: str | None,
@@ -465,7 +481,8 @@ async def evaluate(
     the ceiling.  The model's blend gets the matches' pre-match prices, the odds a forecast
     issued before kick-off can have.  Matches of teams the model does not know are skipped
     and counted; matches on or before the model's training data end are flagged as
-    in-sample."""
+    in-sample.  A ``selection`` without leagues, for a named version, is the version's
+    (:func:`version_selection`); the result's ``selection`` says which matches were used."""
     import numpy as np
 
     from core.betting import betting_report
@@ -476,6 +493,9 @@ async def evaluate(
 
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
+    default = None
+    if not selection.get("leagues") and model_version is not None:
+        selection, default = version_selection(await _model_row(engine, model_version), selection)
     chosen = parse_selection(selection)
     if model_version is None:  # the active model covering the selected leagues
         model_version = await choose_model(engine, "full", chosen.leagues)
@@ -519,6 +539,13 @@ async def evaluate(
         matches_without_market=bench.missing,
         skipped_unknown_teams=int((~usable).sum()),
         in_sample_matches=in_sample,
+        selection={
+            "leagues": list(chosen.leagues),
+            "seasons": list(chosen.seasons),
+            "date_from": chosen.date_from,
+            "date_to": chosen.date_to,
+            "default": default,
+        },
         period={
             "from": frame["date"].min().date().isoformat(),
             "to": frame["date"].max().date().isoformat(),

@@ -329,6 +329,7 @@ async function showDetail(version) {
       <td class="num">${pct(x.scores.accuracy)}</td></tr>`).join("");
     $("#detail-calibration tbody").innerHTML = binRows(d.calibration);
     $("#detail-logs").textContent = d.logs.join("\n");
+    resetBets(m.version);
     $("#model-detail").hidden = false;
     $("#model-detail").scrollIntoView();
   } catch (error) {
@@ -336,6 +337,132 @@ async function showDetail(version) {
   }
 }
 $("#close-detail").onclick = () => { $("#model-detail").hidden = true; };
+
+// A version's betting evaluation: the server scores the served model on its leagues and
+// validation period and bets its edges at each pre-match price source.  The reading below
+// the figures is derived from their intervals, never written in advance.
+const BET_STATS = "bets roi roiCi { low high } kellyGrowthPerBet kellyGrowthCi { low high } "
+  + "kellyLogGrowthTotal clv clvCi { low high } clvBets";
+const EVALUATION = `query($v: String!, $from: Date, $to: Date) {
+  evaluation(version: $v, dateFrom: $from, dateTo: $to) { modelVersion n
+  marketSource rpsDiff rpsDiffSe inSampleMatches matchesWithoutMarket skippedUnknownTeams
+  periodFrom periodTo selection { leagues dateFrom dateTo default }
+  betting { minEdge kellyFraction maxStake closingSource sources { source matchesPriced
+    overall { ${BET_STATS} } leagues { league stats { ${BET_STATS} } } } } } }`;
+const SOURCE_NAMES = {
+  max_pre: "best pre-match price across books",
+  avg_pre: "market average pre-match price (football-data)",
+  bbav_pre: "market average pre-match price (BetBrain)",
+};
+const signed = (value, digits = 1) => (value === null || value === undefined ? "–"
+  : `${value >= 0 ? "+" : "−"}${Math.abs(100 * value).toFixed(digits)}%`);
+const withCi = (value, ci, digits = 1) => `${signed(value, digits)}${ci
+  ? ` [${signed(ci.low, digits)}, ${signed(ci.high, digits)}]` : ""}`;
+const kellyName = (k) => ({ 0.25: "Quarter", 0.5: "Half", 1: "Full" })[k] ?? `${k}×`;
+let betsTimer = null;
+
+function resetBets(version) {
+  clearInterval(betsTimer);
+  $("#bets-from").value = "";
+  $("#bets-to").value = "";
+  $("#evaluate-bets").dataset.version = version;
+  $("#evaluate-bets").disabled = false;
+  $("#bets-status").textContent = "";
+  $("#bets-error").textContent = "";
+  $("#bets").hidden = true;
+}
+
+// Where the interval lies: "below", "above" or "spans" zero (null: no interval).
+const side = (ci) => (!ci ? null : ci.high < 0 ? "below" : ci.low > 0 ? "above" : "spans");
+
+function betsReading(e) {
+  const lines = [];
+  const total = e.n + e.matchesWithoutMarket;
+  if (e.inSampleMatches > 0) {
+    lines.push(`${e.inSampleMatches} of the ${total} matches are in-sample (on or before the `
+      + "last match the served model was fitted on): figures on them flatter the model.");
+  }
+  // a profit or a beaten close on matches the model was fitted on proves nothing
+  const but = e.inSampleMatches > 0 ? ", but on in-sample matches: not evidence of an edge" : "";
+  for (const s of e.betting.sources) {
+    const o = s.overall;
+    const name = SOURCE_NAMES[s.source] ?? s.source;
+    if (!o.bets) {
+      lines.push(`At the ${name}: no edge above ${pct(e.betting.minEdge)}, no bets.`);
+      continue;
+    }
+    const roi = {
+      below: `the selected bets lost money (ROI ${withCi(o.roi, o.roiCi)}, interval below 0)`,
+      above: `the selected bets made money (ROI ${withCi(o.roi, o.roiCi)}, interval above 0${
+        but})`,
+      spans: `ROI interval includes 0 (${withCi(o.roi, o.roiCi)}): no evidence of an edge`,
+    }[side(o.roiCi)] ?? `${o.bets} bet: too few for an interval`;
+    const clv = {
+      below: "the bets got worse prices than the close (CLV interval below 0)",
+      above: `the bets beat the closing line (CLV interval above 0${but})`,
+      spans: "CLV interval includes 0",
+    }[side(o.clvCi)];
+    lines.push(`At the ${name}, ${o.bets} bets: ${roi}${clv ? `; ${clv}` : ""}.`);
+  }
+  return lines;
+}
+
+function betsTable(s, kelly) {
+  const rows = [["all leagues", s.overall], ...s.leagues.map((x) => [x.league, x.stats])];
+  return `<h4>${escape(SOURCE_NAMES[s.source] ?? s.source)} <small>(${escape(s.source)},
+    ${s.matchesPriced} matches priced)</small></h4>
+    <div class="scroll"><table class="bets" data-source="${escape(s.source)}">
+    <thead><tr><th>League</th><th class="num">Bets</th><th class="num">ROI [95% CI]</th>
+      <th class="num">${kelly}-Kelly log growth per bet [95% CI]</th>
+      <th class="num" title="the bankroll after the bets, placed in date order">Bankroll</th>
+      <th class="num" title="mean log(bet price / closing price)">CLV [95% CI]</th></tr></thead>
+    <tbody>${rows.map(([league, x]) => `<tr data-league="${escape(league)}">
+      <td>${escape(league)}</td><td class="num">${x.bets}</td>
+      <td class="num">${withCi(x.roi, x.roiCi)}</td>
+      <td class="num">${withCi(x.kellyGrowthPerBet, x.kellyGrowthCi, 2)}</td>
+      <td class="num">${x.kellyLogGrowthTotal === null || x.kellyLogGrowthTotal === undefined
+        ? "–" : `×${Math.exp(x.kellyLogGrowthTotal).toFixed(3)}`}</td>
+      <td class="num">${withCi(x.clv, x.clvCi)}</td></tr>`).join("")}</tbody></table></div>`;
+}
+
+$("#evaluate-bets").onclick = async () => {
+  const button = $("#evaluate-bets");
+  const version = button.dataset.version;
+  const started = Date.now();
+  button.disabled = true;
+  $("#bets-error").textContent = "";
+  $("#bets").hidden = true;
+  const wait = () => {
+    $("#bets-status").textContent = `Evaluating ${version}: scoring its matches and `
+      + `bootstrapping the bets (${Math.round((Date.now() - started) / 1000)} s)…`;
+  };
+  wait();
+  betsTimer = setInterval(wait, 1000);
+  try {
+    const { evaluation: e } = await gql(EVALUATION, { v: version,
+      from: $("#bets-from").value || null, to: $("#bets-to").value || null });
+    if (button.dataset.version !== version) return;  // another version opened meanwhile
+    const b = e.betting;
+    const sel = e.selection;
+    $("#bets-scope").textContent = `${e.n} matches of ${sel.leagues.join(", ")}, `
+      + `${e.periodFrom} to ${e.periodTo}${sel.default ? ` (${sel.default})` : ""}; `
+      + `a bet on the outcome with the largest edge over ${pct(b.minEdge)}, Kelly stakes `
+      + `${b.kellyFraction} × edge / (price − 1), at most ${pct(b.maxStake)}; CLV against `
+      + `${b.closingSource}. RPS model − market (${e.marketSource}) ${fmt(e.rpsDiff, 5)} `
+      + `(SE ${fmt(e.rpsDiffSe, 5)}).`;
+    $("#bets-reading").innerHTML = betsReading(e).map((x) => `<li>${escape(x)}</li>`).join("");
+    $("#bets-tables").innerHTML = b.sources.map((s) => betsTable(s, kellyName(b.kellyFraction)))
+      .join("");
+    $("#bets").hidden = false;
+    $("#bets-status").textContent = `Evaluated in ${((Date.now() - started) / 1000).toFixed(1)} s.`;
+  } catch (error) {
+    $("#bets-status").textContent = "";
+    $("#bets-error").textContent = error.message;
+  } finally {
+    clearInterval(betsTimer);
+    button.disabled = false;
+  }
+};
 
 $("#compare-models").onclick = async () => {
   const [a, b] = $$("#models input[data-compare]:checked").map((box) => box.closest("tr")
@@ -453,8 +580,6 @@ const PREDICTIONS = `query($f: [FixtureInput!]!, $v: String) {
     modelVersion expectedGoals { home away } scoreGrid btts { yes }
     totals { line over under } asianHandicap { line win push lose }
     market { home draw away } edge { home draw away } } }`;
-
-const signed = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}%`;
 
 $("#predict-form").onsubmit = async (event) => {
   event.preventDefault();
