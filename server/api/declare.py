@@ -51,6 +51,7 @@ __all__ = [
     "list_of",
     "null",
     "obj",
+    "ok_example",
     "operation",
     "read_json",
 ]

@@ -28,8 +28,9 @@ from server.runs.pricing import check_line as _check_line
 from server.runs.pricing import price
 from server.runs.scope import NoModelForLeagueError, choose_model, choose_models, require_active
 from server.runs.teams import did_you_mean, resolve_fixtures
-from server.store import cache
+from server.store import cache, reads
 from server.store.lite import LiteReader
+from server.store.reads import Database
 
 if TYPE_CHECKING:  # SQLAlchemy, pandas and the evaluation are imported where they are
     # used: one fixture from a LiteReader needs none of them (a fast ``fpe predict``)
@@ -85,7 +86,7 @@ _CACHE_SIZE = 8
 
 
 async def _get_model(
-    engine: AsyncEngine | LiteReader, version: str | None, with_weights: bool = True
+    engine: Database, version: str | None, with_weights: bool = True
 ) -> dict[str, Any]:
     """:func:`server.runs.registry.get_model` of the newest active ``full`` model or of
     ``version``: the row (with its weights), or from a LiteReader the version, type and
@@ -102,7 +103,7 @@ async def _get_model(
     return row
 
 
-async def _model_row(engine: AsyncEngine | LiteReader, version: str | None) -> dict[str, Any]:
+async def _model_row(engine: Database, version: str | None) -> dict[str, Any]:
     key = ("model", version)
     row = cache.get(engine, key, cache.ACTIVE_TTL)
     if row is None:
@@ -111,7 +112,7 @@ async def _model_row(engine: AsyncEngine | LiteReader, version: str | None) -> d
     return row
 
 
-async def load_model(engine: AsyncEngine | LiteReader, version: str | None) -> StoredModel:
+async def load_model(engine: Database, version: str | None) -> StoredModel:
     """The model rebuilt from its weights.  Versions never change, so models are cached by
     version (the LightGBM model is parsed once, not per request)."""
     row = await _model_row(engine, version)
@@ -133,7 +134,7 @@ Resolved = tuple[int, str, int, str]  # home id, home name, away id, away name
 
 
 async def resolve_teams(
-    engine: AsyncEngine | LiteReader, fixtures: Sequence[tuple[str, str, str | None]]
+    engine: Database, fixtures: Sequence[tuple[str, str, str | None]]
 ) -> list[Resolved | str]:
     """The one team resolver: per ``(home, away, league)`` the stored teams, or why they
     cannot be found; two queries for the whole batch.  Names are folded as the ingest folds
@@ -154,11 +155,7 @@ async def resolve_teams(
     wanted = {k for k in keys.values() if isinstance(k, str)}
     wanted |= {k.lower() for k in wanted}
     codes = {league for _, _, league in fixtures if league}
-    if isinstance(engine, LiteReader):
-        teams = await engine.teams_named(wanted)
-        countries = await engine.league_countries(codes)
-    else:
-        teams, countries = await _teams_and_countries(engine, wanted, codes)
+    teams, countries = await reads.teams_and_countries(engine, wanted, codes)
     by_key: dict[str, list[Any]] = {}
     for row in teams:
         by_key.setdefault(team_key(row.name), []).append(row)
@@ -199,29 +196,7 @@ async def resolve_teams(
     return out
 
 
-async def _teams_and_countries(
-    engine: AsyncEngine, lowered: set[str], codes: set[str]
-) -> tuple[list[Any], dict[str, str]]:
-    """The teams whose name in lower case is in ``lowered`` and the countries of the
-    leagues ``codes``."""
-    import sqlalchemy as sa
-
-    from server.store.tables import League, Team
-
-    t, lg = Team.__table__, League.__table__
-    async with engine.connect() as conn:
-        teams = (
-            await conn.execute(
-                sa.select(t.c.id, t.c.name, t.c.country).where(sa.func.lower(t.c.name).in_(lowered))
-            )
-        ).all()
-        leagues = await conn.execute(sa.select(lg.c.code, lg.c.country).where(lg.c.code.in_(codes)))
-        return list(teams), {code: country for code, country in leagues}
-
-
-async def _resolve_one(
-    engine: AsyncEngine | LiteReader, home: str, away: str, league: str | None
-) -> Resolved:
+async def _resolve_one(engine: Database, home: str, away: str, league: str | None) -> Resolved:
     key = ("teams", home, away, league)
     found = cache.get(engine, key, cache.TEAM_TTL)
     if found is None:
@@ -271,7 +246,7 @@ def _checked(
 
 
 async def predict(
-    engine: AsyncEngine | LiteReader,
+    engine: Database,
     home: str,
     away: str,
     league: str | None = None,

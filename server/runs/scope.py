@@ -10,14 +10,11 @@ leagues is preferred over covering one), and when several do, the one with the l
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.runs.modelerrors import ModelNotFoundError
-from server.store import cache
-from server.store.lite import LiteReader
-
-if TYPE_CHECKING:  # SQLAlchemy is imported where it is used: a LiteReader needs none
-    from sqlalchemy.ext.asyncio import AsyncEngine
+from server.store import cache, reads
+from server.store.reads import Database
 
 __all__ = [
     "NoModelForLeagueError",
@@ -34,16 +31,13 @@ class NoModelForLeagueError(ModelNotFoundError):
     """No active model of the requested type covers the fixture's league."""
 
 
-async def active_models(engine: AsyncEngine | LiteReader, model_type: str) -> list[dict[str, Any]]:
+async def active_models(engine: Database, model_type: str) -> list[dict[str, Any]]:
     """The active models of ``model_type``: version, leagues and data_to, best first (latest
     data, then newest); cached for a few seconds like the rest of the prediction path."""
     key = ("active-models", model_type)
     found = cache.get(engine, key, cache.ACTIVE_TTL)
     if found is None:
-        if isinstance(engine, LiteReader):
-            rows = await engine.active_models(model_type)
-        else:
-            rows = await _active_rows(engine, model_type)
+        rows = await reads.active_models(engine, model_type)
         found = [
             {
                 "version": version,
@@ -56,26 +50,7 @@ async def active_models(engine: AsyncEngine | LiteReader, model_type: str) -> li
     return found
 
 
-async def _active_rows(engine: AsyncEngine, model_type: str) -> list[Any]:
-    import sqlalchemy as sa
-
-    from server.store.tables import Model, ModelStatus
-
-    models = Model.__table__
-    query = (
-        sa.select(models.c.version, models.c.scope, models.c.data_to)
-        .where(models.c.model_type == model_type, models.c.status == ModelStatus.ACTIVE)
-        .order_by(
-            models.c.data_to.desc().nulls_last(),
-            models.c.created_at.desc(),
-            models.c.id.desc(),
-        )
-    )
-    async with engine.connect() as conn:
-        return list(await conn.execute(query))
-
-
-async def require_active(engine: AsyncEngine | LiteReader, model_type: str) -> list[dict[str, Any]]:
+async def require_active(engine: Database, model_type: str) -> list[dict[str, Any]]:
     """The active models of ``model_type`` (see :func:`active_models`); a
     :class:`ModelNotFoundError` when there is none."""
     models = await active_models(engine, model_type)
@@ -84,9 +59,7 @@ async def require_active(engine: AsyncEngine | LiteReader, model_type: str) -> l
     return models
 
 
-async def latest_leagues(
-    engine: AsyncEngine | LiteReader, team_ids: Iterable[int]
-) -> dict[int, str]:
+async def latest_leagues(engine: Database, team_ids: Iterable[int]) -> dict[int, str]:
     """The league of each team's latest match (teams without a match are left out)."""
     ids = sorted({int(i) for i in team_ids})
     if not ids:
@@ -95,43 +68,9 @@ async def latest_leagues(
     found = cache.get(engine, key, cache.TEAM_TTL)
     if found is not None:
         return found
-    if isinstance(engine, LiteReader):
-        rows = await engine.latest_leagues(ids)
-    else:
-        rows = await _latest_rows(engine, ids)
-    found = {int(team): code for team, code in rows}
+    found = dict(await reads.latest_leagues(engine, ids))
     cache.put(engine, key, found)
     return found
-
-
-async def _latest_rows(engine: AsyncEngine, ids: list[int]) -> list[Any]:
-    import sqlalchemy as sa
-
-    from server.store.tables import League, Match
-
-    m, lg = Match.__table__, League.__table__
-    played = sa.union_all(
-        sa.select(m.c.home_team_id.label("team"), m.c.match_date, m.c.league_id),
-        sa.select(m.c.away_team_id.label("team"), m.c.match_date, m.c.league_id),
-    ).subquery()
-    latest = (
-        sa.select(played.c.team, sa.func.max(played.c.match_date).label("last"))
-        .where(played.c.team.in_(ids))
-        .group_by(played.c.team)
-        .subquery()
-    )
-    query = (
-        sa.select(played.c.team, lg.c.code)
-        .select_from(
-            played.join(
-                latest,
-                sa.and_(latest.c.team == played.c.team, latest.c.last == played.c.match_date),
-            ).join(lg, lg.c.id == played.c.league_id)
-        )
-        .order_by(played.c.team, lg.c.code)
-    )
-    async with engine.connect() as conn:
-        return list(await conn.execute(query))
 
 
 def pick(models: Sequence[dict[str, Any]], leagues: Sequence[str], model_type: str = "full") -> str:
@@ -154,7 +93,7 @@ def pick(models: Sequence[dict[str, Any]], leagues: Sequence[str], model_type: s
 
 
 async def choose_model(
-    engine: AsyncEngine | LiteReader,
+    engine: Database,
     model_type: str = "full",
     leagues: Sequence[str] = (),
     team_ids: Sequence[int] = (),
@@ -172,7 +111,7 @@ async def choose_model(
 
 
 async def choose_models(
-    engine: AsyncEngine,
+    engine: Database,
     model_type: str,
     fixtures: Sequence[tuple[str | None, Sequence[int]]],
     models: list[dict[str, Any]] | None = None,

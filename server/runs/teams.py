@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidInputError, NotFoundError
 from server.formats.teamnames import canonical_team_name, team_key
-from server.store import cache
-from server.store.lite import LiteReader
+from server.store import cache, reads
+from server.store.reads import Database
 
 if TYPE_CHECKING:  # SQLAlchemy is imported where it is used: a LiteReader needs none
     import sqlalchemy as sa
@@ -61,9 +61,9 @@ def _key(name: str) -> str:
         return " ".join(name.split()).casefold()
 
 
-async def _load(engine: AsyncEngine | LiteReader) -> _Names:
+async def _load(engine: Database) -> _Names:
     """Teams, aliases and league countries in one statement."""
-    rows = await (engine.team_names() if isinstance(engine, LiteReader) else _rows(engine))
+    rows = await reads.team_names(engine)
     names = _Names()
     for kind, first, country, team in rows:
         if kind == "team":
@@ -75,35 +75,13 @@ async def _load(engine: AsyncEngine | LiteReader) -> _Names:
     return names
 
 
-async def _rows(engine: AsyncEngine) -> list[Any]:
-    import sqlalchemy as sa
-
-    from server.store.tables import League, Team, TeamAlias
-
-    teams, aliases, leagues = Team.__table__, TeamAlias.__table__, League.__table__
-
-    def part(kind: str, *columns: Any) -> sa.Select:
-        return sa.select(
-            sa.literal(kind).label("kind"), *(c.label(f"c{i}") for i, c in enumerate(columns))
-        )
-
-    empty = sa.literal("")
-    query = sa.union_all(
-        part("team", teams.c.name, teams.c.country, empty),
-        part("alias", aliases.c.alias_key, aliases.c.country, aliases.c.team_name),
-        part("league", leagues.c.code, leagues.c.country, empty),
-    )
-    async with engine.connect() as conn:
-        return list((await conn.execute(query)).all())
-
-
 def _aliases_table() -> sa.Table:
     from server.store.tables import TeamAlias
 
     return TeamAlias.__table__
 
 
-async def _names(engine: AsyncEngine | LiteReader, fresh: bool = False) -> _Names:
+async def _names(engine: Database, fresh: bool = False) -> _Names:
     found = None if fresh else cache.get(engine, ("team-names",), cache.TEAM_TTL)
     if found is None:
         found = await _load(engine)
@@ -132,7 +110,7 @@ async def resolve_names(
 
 
 async def resolve_fixtures(
-    engine: AsyncEngine | LiteReader, fixtures: list[dict[str, Any]]
+    engine: Database, fixtures: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Copies of ``fixtures`` with ``home`` and ``away`` through :func:`resolve_names`; a name
     that cannot be used is left as it is (its fixture then fails with "no team called")."""
@@ -168,9 +146,7 @@ def _suggest(names: _Names, name: str, country: str | None) -> list[str]:
     return list(dict.fromkeys(options[k] for k in close))[:_SUGGESTIONS]
 
 
-async def did_you_mean(
-    engine: AsyncEngine | LiteReader, name: str, league: str | None = None
-) -> str:
+async def did_you_mean(engine: Database, name: str, league: str | None = None) -> str:
     """``"; did you mean 'Tottenham'?"`` for a name that matches no team (the closest team
     names and aliases, within ``league``'s country when given), else ``""``."""
     found = await _names(engine)
