@@ -17,8 +17,8 @@ __all__ = [
     "add_listing_options",
     "add_margin",
     "add_market",
+    "add_prices",
     "add_selection",
-    "add_totals_options",
 ]
 
 _DOC = re.compile(r"^``fpe [a-z]+``: ")
@@ -101,7 +101,17 @@ def add_market(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_totals_options(parser: argparse.ArgumentParser) -> None:
+def add_prices(parser: argparse.ArgumentParser, *, required: bool, use: str = "") -> None:
+    """A fixture's prices: ``--odds`` (1X2, ``required`` or not, ``use`` says what for),
+    ``--over-under`` and its ``--line``."""
+    parser.add_argument(
+        "--odds",
+        type=float,
+        nargs=3,
+        required=required,
+        metavar=("HOME", "DRAW", "AWAY"),
+        help=f"decimal 1X2 odds{use}",
+    )
     parser.add_argument(
         "--over-under",
         type=float,

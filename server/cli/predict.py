@@ -23,7 +23,7 @@ from server.cli.common import (
     run,
     run_with_engine,
 )
-from server.cli.options import add_command, add_totals_options
+from server.cli.options import add_command, add_prices
 
 if TYPE_CHECKING:
     from server.runs.predictions import FixtureResult
@@ -50,14 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the match's date (refused when more than two years from today)",
     )
     pr.add_argument("--model", default=None, help="a version (default: the active full model)")
-    pr.add_argument(
-        "--odds",
-        type=float,
-        nargs=3,
-        metavar=("HOME", "DRAW", "AWAY"),
-        help="decimal 1X2 odds for the market blend",
-    )
-    add_totals_options(pr)
+    add_prices(pr, required=False, use=" for the market blend")
     pr_format = pr.add_mutually_exclusive_group()
     pr_format.add_argument("--json", action="store_true", help="print JSON")
     pr_format.add_argument("--csv", action="store_true", help="with --fixtures: CSV rows")

@@ -13,22 +13,14 @@ import argparse
 import json
 
 from server.cli.common import markets_json, print_markets
-from server.cli.options import add_command, add_margin, add_totals_options
+from server.cli.options import add_command, add_margin, add_prices
 
 __all__ = ["add_parser", "price"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = add_command(commands, __name__, __doc__, handler=price)
-    parser.add_argument(
-        "--odds",
-        type=float,
-        nargs=3,
-        required=True,
-        metavar=("HOME", "DRAW", "AWAY"),
-        help="decimal 1X2 odds",
-    )
-    add_totals_options(parser)
+    add_prices(parser, required=True)
     add_margin(parser)
     parser.add_argument(
         "--rho",
