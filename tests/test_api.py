@@ -278,6 +278,44 @@ async def test_evaluation_of_the_stored_model_on_a_version_s_validation_period(t
     assert max_pre["bets"] == int(bet.sum()) and max_pre["roi"] == pytest.approx(roi, rel=1e-12)
 
 
+async def test_evaluation_of_a_version_without_held_out_forecasts(trained):
+    """A version trained before held-out forecasts were kept: by default the stored model,
+    saying so; asked for held-out forecasts explicitly, refused."""
+    import sqlalchemy as sa
+
+    from server.store.tables import Model
+
+    app, client, _ = trained
+    engine = app.state.services.engine
+    version = (await gql(client, "{ activeModel { version } }"))["data"]["activeModel"]["version"]
+    models = Model.__table__
+    async with engine.begin() as conn:
+        kept = (
+            await conn.execute(
+                sa.select(models.c.validation_forecasts).where(models.c.version == version)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.update(models)
+            .where(models.c.version == version)
+            .values(validation_forecasts=sa.null())
+        )
+    try:
+        e = (await gql(client, EVALUATION, {"v": version}))["data"]["evaluation"]
+        assert e["forecasts"] == "the stored model (the version kept no held-out forecasts)"
+        assert not e["heldOut"] and e["inSampleMatches"] == e["n"] + e["matchesWithoutMarket"]
+        (error,) = (await gql(client, EVALUATION, {"v": version, "h": True}))["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert f"model {version} kept no held-out forecasts" in error["message"]
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.update(models)
+                .where(models.c.version == version)
+                .values(validation_forecasts=kept)
+            )
+
+
 @pytest.mark.parametrize(
     ("variables", "code", "fragment"),
     [
