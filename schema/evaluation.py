@@ -140,13 +140,22 @@ class EvaluationSelection:
 
 
 @strawberry.type(
-    description="A stored model scored against the market on chosen matches (rpsDiff: "
-    "model - market, negative is better) and the bets its edges select. inSampleMatches "
-    "were on or before the end of the data the served model was fitted on: figures on "
-    "them flatter it."
+    description="A version's forecasts scored against the market on chosen matches "
+    "(rpsDiff: model - market, negative is better) and the bets their edges select. "
+    "forecasts says which were scored: the version's held-out forecasts of its validation "
+    "matches (made by the fit on the data before them: out of sample) or the stored "
+    "model's. inSampleMatches were on or before the end of the data the stored model was "
+    "fitted on: figures on them flatter it (0 for held-out forecasts)."
 )
 class Evaluation:
     model_version: str
+    forecasts: str = strawberry.field(
+        description="Which forecasts were scored: 'held-out forecasts of the validation "
+        "fit' or 'the stored model' (with why, when held-out ones were wanted but not kept)."
+    )
+    held_out: bool = strawberry.field(
+        description="Whether the forecasts scored are the version's held-out ones."
+    )
     market_kind: str
     market_source: str
     n: int = strawberry.field(description="Matches scored (those the market source prices).")
@@ -157,6 +166,10 @@ class Evaluation:
     ceiling: Ceiling | None
     matches_without_market: int
     skipped_unknown_teams: int
+    skipped_without_forecast: int = strawberry.field(
+        description="Selected matches the version held out no forecast of (outside its "
+        "validation period): not scored. 0 for the stored model."
+    )
     in_sample_matches: int
     period_from: date
     period_to: date
@@ -180,6 +193,8 @@ class Evaluation:
         s = r["selection"]
         return Evaluation(
             model_version=r["model_version"],
+            forecasts=r["forecasts"],
+            held_out=r["held_out"],
             market_kind=r["market_kind"],
             market_source=r["market_source"],
             n=r["n"],
@@ -190,6 +205,7 @@ class Evaluation:
             ceiling=ceiling,
             matches_without_market=r["matches_without_market"],
             skipped_unknown_teams=r["skipped_unknown_teams"],
+            skipped_without_forecast=r["skipped_without_forecast"],
             in_sample_matches=r["in_sample_matches"],
             period_from=date.fromisoformat(r["period"]["from"]),
             period_to=date.fromisoformat(r["period"]["to"]),

@@ -140,8 +140,10 @@ class Query(JackpotQueries, UpkeepQuery):
         "leagues) scored against the pre-match or closing market (market: pre or close) on "
         "chosen matches, and the bets its edges select at the best and the average "
         "pre-match prices, with bootstrap intervals. Without leagues, a version is "
-        "evaluated on its own leagues and validation period (seasons or dates narrow it). "
-        "Takes seconds: one evaluation per request."
+        "evaluated on its own leagues and validation period (seasons or dates narrow it), "
+        "and by default on its held-out forecasts of those matches (heldOut; null: held "
+        "out when a version and no leagues are given and the version stored them, else "
+        "the stored model's forecasts). Takes seconds: one evaluation per request."
     )
     @graphql_errors
     async def evaluation(
@@ -153,6 +155,7 @@ class Query(JackpotQueries, UpkeepQuery):
         date_from: date | None = None,
         date_to: date | None = None,
         market: str = "pre",
+        held_out: bool | None = None,
     ) -> Evaluation:
         selection = {
             "leagues": leagues or [],
@@ -160,7 +163,9 @@ class Query(JackpotQueries, UpkeepQuery):
             "date_from": date_from,
             "date_to": date_to,
         }
-        result = await predictions.evaluate(read_engine(info), version, selection, market=market)
+        result = await predictions.evaluate(
+            read_engine(info), version, selection, market=market, held_out=held_out
+        )
         return Evaluation.from_dict(json_ready(result))
 
     @strawberry.field

@@ -130,9 +130,11 @@ STATS = (
     "bets roi roiCi { low high } kellyGrowthPerBet kellyGrowthCi { low high } "
     "clv clvCi { low high }"
 )
-EVALUATION = """query($v: String, $m: String! = "pre") { evaluation(version: $v, market: $m) {
-  modelVersion marketKind marketSource n rpsDiff rpsDiffSe matchesWithoutMarket
-  skippedUnknownTeams inSampleMatches periodFrom periodTo
+EVALUATION = """query($v: String, $m: String! = "pre", $h: Boolean) {
+  evaluation(version: $v, market: $m, heldOut: $h) {
+  modelVersion forecasts heldOut marketKind marketSource n rpsDiff rpsDiffSe
+  matchesWithoutMarket skippedUnknownTeams skippedWithoutForecast inSampleMatches
+  periodFrom periodTo
   model { rps logLoss n } market { rps logLoss }
   ceiling { marketSource n rpsDiff market { rps } }
   selection { leagues seasons dateFrom dateTo default }
@@ -140,10 +142,69 @@ EVALUATION = """query($v: String, $m: String! = "pre") { evaluation(version: $v,
     overall { STATS } leagues { league stats { STATS } } } } } }""".replace("STATS", STATS)
 
 
-async def test_evaluation_of_a_version_on_its_validation_period(trained):
-    """A version's betting evaluation over GraphQL: by default its leagues and validation
-    period (flagged in-sample: the served model was refitted on them); the figures are
-    core.betting's on the model's forecasts, and a flat-stake ROI recomputed by hand."""
+async def test_evaluation_of_a_version_s_held_out_forecasts(trained):
+    """By default a version is evaluated on its held-out forecasts of its validation
+    matches (made before them: none in-sample); the figures are core.betting's and
+    core.evaluation's on those forecasts, joined here to the matches' odds independently."""
+    import numpy as np
+    import pandas as pd
+
+    from core.betting import betting_report
+    from core.evaluation import benchmark_market, compare
+    from server.runs import registry, selection
+
+    app, client, _ = trained
+    engine = app.state.services.engine
+    version = (await gql(client, "{ activeModel { version validationFrom validationTo } }"))[
+        "data"
+    ]["activeModel"]
+    out = await gql(client, EVALUATION, {"v": version["version"]})
+    assert "errors" not in out, out
+    e = out["data"]["evaluation"]
+    assert e["forecasts"] == "held-out forecasts of the validation fit" and e["heldOut"]
+    assert e["inSampleMatches"] == 0 == e["skippedUnknownTeams"] == e["skippedWithoutForecast"]
+    assert e["selection"]["default"] == "the version's leagues and validation period"
+
+    row = await registry.get_model(
+        engine, version["version"], with_weights=False, with_forecasts=True
+    )
+    f = row["validation_forecasts"]
+    held = pd.DataFrame(
+        {"date": pd.to_datetime(f["date"]), "league": f["league"], "home_team": f["home"]}
+        | {"away_team": f["away"], "p": f["p"], "y": f["y"]}
+    )
+    first, last = min(f["date"]), max(f["date"])
+    matches = await selection.load_matches(
+        engine, selection.parse_selection({"leagues": ["E0"], "date_from": first, "date_to": last})
+    )
+    frame = matches.merge(held, on=["date", "league", "home_team", "away_team"])
+    assert len(frame) == len(f["date"]) > 100  # every held-out forecast has its match
+    assert (frame["y"] == frame["result"].map("HDA".index)).all()
+    probs = np.array(frame["p"].tolist())
+    y = frame["result"].to_numpy()
+    bench = benchmark_market(frame, "pre", "power")
+    assert e["n"] == int(bench.priced.sum()) and e["matchesWithoutMarket"] == bench.missing
+    scores = compare(probs[bench.priced], bench.probs[bench.priced], y[bench.priced])
+    assert e["rpsDiff"] == pytest.approx(scores["rps_diff"], rel=1e-12)
+    assert (e["periodFrom"], e["periodTo"]) == (first, last)
+    report = betting_report(frame, probs, y)
+    assert [s["source"] for s in e["betting"]["sources"]] == list(report["sources"])
+    for source in e["betting"]["sources"]:
+        expected = report["sources"][source["source"]]
+        s = source["overall"]
+        assert source["matchesPriced"] == expected["matches_priced"]
+        assert s["bets"] == expected["overall"]["bets"] > 0
+        for key, name in (("roi", "roi"), ("kellyGrowthPerBet", "kelly_growth_per_bet")):
+            assert s[key] == pytest.approx(expected["overall"][name], rel=1e-12)
+        assert [s["roiCi"]["low"], s["roiCi"]["high"]] == pytest.approx(
+            expected["overall"]["roi_ci"], rel=1e-12
+        )
+
+
+async def test_evaluation_of_the_stored_model_on_a_version_s_validation_period(trained):
+    """heldOut: false scores the stored model on the version's leagues and validation
+    period (flagged in-sample: it was refitted on them); the figures are core.betting's on
+    the model's forecasts, and a flat-stake ROI recomputed by hand."""
     import numpy as np
 
     from core.betting import betting_report
@@ -155,9 +216,10 @@ async def test_evaluation_of_a_version_on_its_validation_period(trained):
     version = (await gql(client, "{ activeModel { version validationFrom validationTo } }"))[
         "data"
     ]["activeModel"]
-    out = await gql(client, EVALUATION, {"v": version["version"]})
+    out = await gql(client, EVALUATION, {"v": version["version"], "h": False})
     assert "errors" not in out, out
     e = out["data"]["evaluation"]
+    assert e["forecasts"] == "the stored model" and not e["heldOut"]
     assert e["selection"] == {
         "leagues": ["E0"],
         "seasons": [],
@@ -216,12 +278,51 @@ async def test_evaluation_of_a_version_on_its_validation_period(trained):
     assert max_pre["bets"] == int(bet.sum()) and max_pre["roi"] == pytest.approx(roi, rel=1e-12)
 
 
+async def test_evaluation_of_a_version_without_held_out_forecasts(trained):
+    """A version trained before held-out forecasts were kept: by default the stored model,
+    saying so; asked for held-out forecasts explicitly, refused."""
+    import sqlalchemy as sa
+
+    from server.store.tables import Model
+
+    app, client, _ = trained
+    engine = app.state.services.engine
+    version = (await gql(client, "{ activeModel { version } }"))["data"]["activeModel"]["version"]
+    models = Model.__table__
+    async with engine.begin() as conn:
+        kept = (
+            await conn.execute(
+                sa.select(models.c.validation_forecasts).where(models.c.version == version)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.update(models)
+            .where(models.c.version == version)
+            .values(validation_forecasts=sa.null())
+        )
+    try:
+        e = (await gql(client, EVALUATION, {"v": version}))["data"]["evaluation"]
+        assert e["forecasts"] == "the stored model (the version kept no held-out forecasts)"
+        assert not e["heldOut"] and e["inSampleMatches"] == e["n"] + e["matchesWithoutMarket"]
+        (error,) = (await gql(client, EVALUATION, {"v": version, "h": True}))["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert f"model {version} kept no held-out forecasts" in error["message"]
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.update(models)
+                .where(models.c.version == version)
+                .values(validation_forecasts=kept)
+            )
+
+
 @pytest.mark.parametrize(
     ("variables", "code", "fragment"),
     [
         ({"v": "nope"}, "NOT_FOUND", "no model has version 'nope'"),
         ({"v": None}, "BAD_USER_INPUT", "leagues must be a non-empty list"),
         ({"m": "live"}, "BAD_USER_INPUT", "unknown market 'live'; use 'pre' or 'close'"),
+        ({"v": None, "h": True}, "BAD_USER_INPUT", "held-out forecasts are a version's"),
     ],
 )
 async def test_evaluation_refuses_bad_input_with_a_code(trained, variables, code, fragment):

@@ -54,6 +54,19 @@ def test_train_then_read_the_registry_and_predict(embedded, capsys):
     assert main(["evaluate", "--league", "E0", "--season", "2425"]) == 0
     out = capsys.readouterr().out
     assert "RPS model - market" in out and "in-sample" in out
+    assert "forecasts: the stored model" in out
+    # the version's held-out forecasts: out of sample, the same service
+    version = run["model_version"]
+    argv = ["evaluate", "--league", "E0", "--model", version, "--held-out", "--json"]
+    assert main(argv) == 0
+    held = json.loads(capsys.readouterr().out)
+    assert held["held_out"] and held["forecasts"] == "held-out forecasts of the validation fit"
+    assert held["in_sample_matches"] == 0 < held["n"] < validated + 1
+    assert held["skipped_without_forecast"] > 0  # the seasons before the validation period
+    assert main(argv[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "forecasts: held-out forecasts of the validation fit" in out
+    assert "in-sample" not in out and "without a held-out forecast" in out
 
 
 LOOKUPS = [  # (home, away, league, model): found, aliased, folded, and every error

@@ -13,7 +13,7 @@ from tests.conftest import stop_process
 from tests.test_page import _no_overflow, _serve, _shot, _train_via_api, browser  # noqa: F401
 
 EVALUATION = """query($v: String!) { evaluation(version: $v) { n inSampleMatches
-  matchesWithoutMarket betting { sources { source
+  forecasts heldOut skippedWithoutForecast matchesWithoutMarket betting { sources { source
     overall { bets roi roiCi { low high } clv clvCi { low high } }
     leagues { league stats { bets roi roiCi { low high } kellyGrowthPerBet
       kellyGrowthCi { low high } clv clvCi { low high } } } } } } }"""
@@ -100,8 +100,10 @@ async def test_a_version_s_bets_evaluated_on_the_page(browser, trained_server): 
     reading = await page.eval_on_selector_all(
         "#bets-reading li", "ls => ls.map(l => l.textContent)"
     )
-    total = e["n"] + e["matchesWithoutMarket"]
-    assert reading[0].startswith(f"{e['inSampleMatches']} of the {total} matches are in-sample")
+    # by default the version's held-out forecasts: out of sample, no in-sample caveat
+    assert e["heldOut"] and e["inSampleMatches"] == 0 == e["skippedWithoutForecast"]
+    assert reading[0].startswith("Held-out forecasts: each made by the fit on the data before")
+    assert not any("in-sample matches" in line for line in reading[1:])
     for s, line in zip(e["betting"]["sources"], reading[1:], strict=True):
         ci = s["overall"]["roiCi"]
         expected = (
@@ -112,10 +114,9 @@ async def test_a_version_s_bets_evaluated_on_the_page(browser, trained_server): 
             else "ROI interval includes 0"
         )
         assert f"{s['overall']['bets']} bets: " in line and expected in line, line
-        if ci["low"] > 0:  # a profit on matches the model was fitted on is flagged
-            assert "but on in-sample matches: not evidence of an edge" in line
     scope = await page.text_content("#bets-scope")
     assert "E0, E1" in scope and "validation period" in scope
+    assert "forecasts: held-out forecasts of the validation fit;" in scope
     await _shot(page, "models-betting-desktop")
 
     # dates narrow the selection: the version's leagues from 2025-01-01

@@ -4,6 +4,7 @@ Examples::
 
     fpe evaluate --league E0 --season 2425
     fpe evaluate --league E0 --date-from 2025-01-01 --model VERSION --market close
+    fpe evaluate --league E0 --model VERSION --held-out
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_dates(ev, "to evaluate on")
     add_margin(ev)
     add_market(ev)
+    ev.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score the --model version's held-out forecasts of its validation matches (made "
+        "by the fit on the data before them: out of sample) instead of the stored model, "
+        "which was refitted on them; selected matches without one are not scored",
+    )
     ev.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -42,7 +50,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
     async def work(services: Any) -> int:
         result = await predictions.evaluate(
-            services.engine, args.model, selection, args.margin, args.market
+            services.engine,
+            args.model,
+            selection,
+            args.margin,
+            args.market,
+            held_out=True if args.held_out else None,
         )
         if args.json:
             print(json.dumps(json_ready(result), indent=2))
@@ -51,6 +64,7 @@ def evaluate(args: argparse.Namespace) -> int:
             f"model {result['model_version']} on {result['n']} matches "
             f"({result['period']['from']} to {result['period']['to']})"
         )
+        print(f"forecasts: {result['forecasts']}")
         kind = "pre-match" if result["market_kind"] == "pre" else "closing"
         print(f"market: {kind} prices from {result['market_source']}")
         for name in ("model", "market"):
@@ -79,6 +93,11 @@ def evaluate(args: argparse.Namespace) -> int:
             print(
                 f"warning: {result['in_sample_matches']} of these matches are from the "
                 "model's training period (in-sample)"
+            )
+        if result["skipped_without_forecast"]:
+            print(
+                f"skipped {result['skipped_without_forecast']} matches without a held-out "
+                "forecast (outside the version's validation period)"
             )
         if result["skipped_unknown_teams"]:
             print(

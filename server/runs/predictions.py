@@ -444,51 +444,170 @@ def version_selection(
     return out, "the version's leagues and validation period"
 
 
+FORECASTS_HELD_OUT = "held-out forecasts of the validation fit"
+FORECASTS_STORED = "the stored model"
+
+
 async def evaluate(
     engine: AsyncEngine,
     model_version: str | None,
     selection: dict[str, Any],
     margin: str = "power",
     market: str = "pre",
+    held_out: bool | None = None,
 ) -> dict[str, Any]:
-    """Score a stored model against one market source on chosen matches: the pre-match
-    market (default) or the closing one (``market``), with the closing market reported as
-    the ceiling.  The model's blend gets the matches' pre-match prices, the odds a forecast
-    issued before kick-off can have.  Matches of teams the model does not know are skipped
-    and counted; matches on or before the model's training data end are flagged as
-    in-sample.  A ``selection`` without leagues, for a named version, is the version's
-    (:func:`version_selection`); the result's ``selection`` says which matches were used."""
+    """Score a version's forecasts against one market source on chosen matches: the
+    pre-match market (default) or the closing one (``market``), with the closing market
+    reported as the ceiling, and the bets their edges select (:func:`_score`).
+
+    Which forecasts: with ``held_out`` (the default for a named version without leagues,
+    when it stored them) the version's held-out forecasts of its validation matches, made
+    by the fit on the data before its validation period: out of sample, so the figures
+    say whether the edges are real; selected matches without one are counted, not scored.
+    Otherwise the stored model's forecasts, its blend given the matches' pre-match prices
+    (the odds a forecast issued before kick-off can have): matches of teams it does not
+    know are skipped and counted, and matches on or before its training data end are
+    counted as in-sample (the stored model was refitted on them: figures on them flatter
+    it).  A ``selection`` without leagues, for a named version, is the version's
+    (:func:`version_selection`); the result's ``selection`` says which matches were used
+    and ``forecasts`` which forecasts were scored."""
     import numpy as np
 
-    from core.betting import betting_report
-    from core.evaluation import benchmark_market, compare, versus_ceiling
-    from core.pipeline import pre_match_market
     from core.sources import BENCHMARK_SOURCES
     from server.runs.selection import load_matches, parse_selection
 
     if market not in BENCHMARK_SOURCES:
         raise InvalidInputError(f"unknown market {market!r}; use 'pre' or 'close'")
+    if held_out and model_version is None:
+        raise InvalidInputError("held-out forecasts are a version's: name the version")
+    asked = held_out
+    if held_out is None:  # the default: held out when the version's own matches are asked
+        held_out = model_version is not None and not selection.get("leagues")
+    row: dict[str, Any] | None = None
+    forecasts: dict[str, Any] | None = None
+    scored = FORECASTS_STORED
+    if model_version is not None:
+        row = await _forecast_row(engine, model_version, held_out)
+        forecasts = row.get("validation_forecasts") if held_out else None
+        if held_out and not forecasts:
+            if asked:  # asked for explicitly: no silent switch
+                raise InvalidInputError(
+                    f"model {row['version']} kept no held-out forecasts (trained before "
+                    "they were stored): evaluate the stored model instead"
+                )
+            scored = f"{FORECASTS_STORED} (the version kept no held-out forecasts)"
     default = None
-    if not selection.get("leagues") and model_version is not None:
-        selection, default = version_selection(await _model_row(engine, model_version), selection)
+    if not selection.get("leagues") and row is not None:
+        selection, default = version_selection(row, selection)
     chosen = parse_selection(selection)
     if model_version is None:  # the active model covering the selected leagues
         model_version = await choose_model(engine, "full", chosen.leagues)
-    stored = await load_model(engine, model_version)
     frame = await load_matches(engine, chosen)
-    known = stored.teams
-    usable = frame["home_team"].isin(known) & frame["away_team"].isin(known)
-    frame = frame[usable].reset_index(drop=True)
-    if frame.empty:
-        raise InvalidInputError("none of the selected matches is between teams the model knows")
-    features = await asyncio.to_thread(pre_match_market, frame, margin)
-    probs, _ = await asyncio.to_thread(
-        stored.predict,
-        frame["home_team"].tolist(),
-        frame["away_team"].tolist(),
-        features[0],
-        features[1],
+    skipped_unknown = skipped_unforecast = in_sample = 0
+    if forecasts:
+        assert row is not None
+        version = row["version"]
+        has, probs = _held_out_probs(frame, forecasts)
+        skipped_unforecast = int((~has).sum())
+        frame, probs = frame[has].reset_index(drop=True), probs[has]
+        if frame.empty:
+            raise InvalidInputError(
+                f"none of the selected matches has a held-out forecast of {version} (its "
+                f"validation period: {row.get('validation_from')} to {row.get('validation_to')})"
+            )
+        scored = FORECASTS_HELD_OUT
+    else:
+        stored = await load_model(engine, model_version)
+        version = stored.version
+        usable = frame["home_team"].isin(stored.teams) & frame["away_team"].isin(stored.teams)
+        skipped_unknown = int((~usable).sum())
+        frame = frame[usable].reset_index(drop=True)
+        if frame.empty:
+            raise InvalidInputError("none of the selected matches is between teams the model knows")
+        probs = await asyncio.to_thread(_stored_probs, stored, frame, margin)
+        reference = stored.card.reference_date
+        if reference:
+            in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
+    result = await asyncio.to_thread(_score, frame, probs, market, margin)
+    result.update(
+        model_version=version,
+        forecasts=scored,
+        held_out=scored == FORECASTS_HELD_OUT,
+        skipped_unknown_teams=skipped_unknown,
+        skipped_without_forecast=skipped_unforecast,
+        in_sample_matches=in_sample,
+        selection={
+            "leagues": list(chosen.leagues),
+            "seasons": list(chosen.seasons),
+            "date_from": chosen.date_from,
+            "date_to": chosen.date_to,
+            "default": default,
+        },
+        period={
+            "from": frame["date"].min().date().isoformat(),
+            "to": frame["date"].max().date().isoformat(),
+        },
     )
+    return result
+
+
+async def _forecast_row(engine: AsyncEngine, version: str, held_out: bool) -> dict[str, Any]:
+    """The version's row, with its held-out forecasts when ``held_out``."""
+    if not held_out:
+        return await _model_row(engine, version)
+    from server.runs.registry import get_model
+
+    return await get_model(engine, version, with_weights=False, with_forecasts=True)
+
+
+def _held_out_probs(frame: Any, forecasts: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Per match of ``frame`` (a :func:`~server.runs.selection.load_matches` frame) whether
+    the version held out a forecast of it, and that forecast (NaN rows: none): matched by
+    date, league and teams (ids, as the training frame had them)."""
+    import numpy as np
+
+    stored = {
+        (d, lg, h, a): p
+        for d, lg, h, a, p in zip(
+            forecasts["date"],
+            forecasts["league"],
+            forecasts["home"],
+            forecasts["away"],
+            forecasts["p"],
+            strict=True,
+        )
+    }
+    nan = (np.nan, np.nan, np.nan)
+    keys = zip(
+        (d.isoformat() for d in frame["date"].dt.date),
+        frame["league"].astype(str),
+        frame["home_team"],
+        frame["away_team"],
+        strict=True,
+    )
+    probs = np.array([stored.get(key, nan) for key in keys], dtype=float).reshape(-1, 3)
+    return np.isfinite(probs).all(axis=1), probs
+
+
+def _stored_probs(stored: StoredModel, frame: Any, margin: str) -> Any:
+    """The stored model's forecasts of ``frame``'s matches, its blend given their pre-match
+    prices."""
+    from core.pipeline import pre_match_market
+
+    features = pre_match_market(frame, margin)
+    probs, _ = stored.predict(
+        frame["home_team"].tolist(), frame["away_team"].tolist(), features[0], features[1]
+    )
+    return probs
+
+
+def _score(frame: Any, probs: Any, market: str, margin: str) -> dict[str, Any]:
+    """The one scoring of forecasts ``probs`` of ``frame``'s matches: against the ``market``
+    source (and the closing market as the ceiling, for the pre-match one) on the matches it
+    prices, and :func:`core.betting.betting_report` of the bets their edges select."""
+    from core.betting import betting_report
+    from core.evaluation import benchmark_market, compare, versus_ceiling
+
     bench = benchmark_market(frame, market, margin)
     priced = bench.priced
     if priced.sum() < 2:
@@ -502,28 +621,10 @@ async def evaluate(
         top = versus_ceiling(probs, y, priced, benchmark_market(frame, "close", margin))
         if top is not None:
             result["ceiling"] = top
-    reference = stored.card.reference_date
-    in_sample = 0
-    if reference:
-        in_sample = int((frame["date"] < np.datetime64(reference[:10])).sum())
-    result["betting"] = await asyncio.to_thread(betting_report, frame, probs, y)
+    result["betting"] = betting_report(frame, probs, y)
     result.update(
-        model_version=stored.version,
         market_kind=market,
         market_source=bench.source,
         matches_without_market=bench.missing,
-        skipped_unknown_teams=int((~usable).sum()),
-        in_sample_matches=in_sample,
-        selection={
-            "leagues": list(chosen.leagues),
-            "seasons": list(chosen.seasons),
-            "date_from": chosen.date_from,
-            "date_to": chosen.date_to,
-            "default": default,
-        },
-        period={
-            "from": frame["date"].min().date().isoformat(),
-            "to": frame["date"].max().date().isoformat(),
-        },
     )
     return result

@@ -338,14 +338,16 @@ async function showDetail(version) {
 }
 $("#close-detail").onclick = () => { $("#model-detail").hidden = true; };
 
-// A version's betting evaluation: the server scores the served model on its leagues and
-// validation period and bets its edges at each pre-match price source.  The reading below
-// the figures is derived from their intervals, never written in advance.
+// A version's betting evaluation: the server scores the version's held-out forecasts of its
+// validation matches (the stored model's forecasts when it kept none) and bets their edges
+// at each pre-match price source.  The reading below the figures is derived from their
+// intervals, never written in advance.
 const BET_STATS = "bets roi roiCi { low high } kellyGrowthPerBet kellyGrowthCi { low high } "
   + "kellyLogGrowthTotal clv clvCi { low high } clvBets";
 const EVALUATION = `query($v: String!, $from: Date, $to: Date) {
-  evaluation(version: $v, dateFrom: $from, dateTo: $to) { modelVersion n
+  evaluation(version: $v, dateFrom: $from, dateTo: $to) { modelVersion forecasts heldOut n
   marketSource rpsDiff rpsDiffSe inSampleMatches matchesWithoutMarket skippedUnknownTeams
+  skippedWithoutForecast
   periodFrom periodTo selection { leagues dateFrom dateTo default }
   betting { minEdge kellyFraction maxStake closingSource sources { source matchesPriced
     overall { ${BET_STATS} } leagues { league stats { ${BET_STATS} } } } } } }`;
@@ -378,6 +380,14 @@ const side = (ci) => (!ci ? null : ci.high < 0 ? "below" : ci.low > 0 ? "above" 
 function betsReading(e) {
   const lines = [];
   const total = e.n + e.matchesWithoutMarket;
+  if (e.heldOut) {
+    lines.push(`Held-out forecasts: each made by the fit on the data before the version's `
+      + "validation period, so none of these matches is in-sample.");
+  }
+  if (e.skippedWithoutForecast > 0) {
+    lines.push(`${e.skippedWithoutForecast} selected matches have no held-out forecast `
+      + "(outside the validation period): not scored.");
+  }
   if (e.inSampleMatches > 0) {
     lines.push(`${e.inSampleMatches} of the ${total} matches are in-sample (on or before the `
       + "last match the served model was fitted on): figures on them flatter the model.");
@@ -445,8 +455,8 @@ $("#evaluate-bets").onclick = async () => {
     const b = e.betting;
     const sel = e.selection;
     $("#bets-scope").textContent = `${e.n} matches of ${sel.leagues.join(", ")}, `
-      + `${e.periodFrom} to ${e.periodTo}${sel.default ? ` (${sel.default})` : ""}; `
-      + `a bet on the outcome with the largest edge over ${pct(b.minEdge)}, Kelly stakes `
+      + `${e.periodFrom} to ${e.periodTo}${sel.default ? ` (${sel.default})` : ""}, `
+      + `forecasts: ${e.forecasts}; a bet on the outcome with the largest edge over ${pct(b.minEdge)}, Kelly stakes `
       + `${b.kellyFraction} × edge / (price − 1), at most ${pct(b.maxStake)}; CLV against `
       + `${b.closingSource}. RPS model − market (${e.marketSource}) ${fmt(e.rpsDiff, 5)} `
       + `(SE ${fmt(e.rpsDiffSe, 5)}).`;
