@@ -473,7 +473,7 @@ def _edge_hessian(
     the edge's slope, ``h`` rho's column and ``g_r`` rho's gradient.  Both edges are
     ``+-exp`` of a linear function of two or three parameters, so their curvature is
     ``s s' / e``.  Without the terms in ``s`` Newton converges only linearly along the
-    edge (12 iterations instead of 5 on ``multi19k_dc``)."""
+    edge (12 iterations instead of 4 on ``multi19k_dc``)."""
     n = layout.n_reduced - 1
     reduced = np.array(hess[:n, :n])  # a copy: the kernel reuses ``hess``
     touched = np.flatnonzero(slope[:n])  # the parameters of the pair setting the edge

@@ -36,6 +36,7 @@ The whole tree (classes outside ``core`` live beside the code that raises them):
     ├── modelfiles.VersionExistsError      CONFLICT               409   an import never overwrites
     ├── registry.UnusableModelError        INTERNAL_SERVER_ERROR  500   a fit not fit to store
     ├── runner.ResultNotStoredError        SERVICE_UNAVAILABLE    503   result not stored
+    ├── predictions.EvaluationBusyError    SERVICE_UNAVAILABLE    503   an evaluation is running
     ├── queue.QueueUnavailableError        SERVICE_UNAVAILABLE    503   Redis is unreachable
     ├── db.DatabaseError                   SERVICE_UNAVAILABLE    503   database unusable
     ├── migrations.MigrationError          SERVICE_UNAVAILABLE    503   schema not up to date

@@ -19,6 +19,7 @@ from core.pool import pool_walk_forward
 from core.sources import BENCHMARK_SOURCES
 
 __all__ = [
+    "WALK_FORWARD_SETTINGS",
     "BacktestReport",
     "Benchmark",
     "backtest_report",

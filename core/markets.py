@@ -60,6 +60,8 @@ def grid_size(home_rate: np.ndarray, away_rate: np.ndarray, tail: float = TAIL) 
     touches scores up to 1-1, so their mass is at most ``P(X > n) + P(Y > n)``, and each term
     is kept below ``tail / 2`` (with a margin of one part in a million for rounding).
     """
+    if not 0.0 < tail < 1.0:
+        raise InvalidInputError(f"tail must be in (0, 1), not {tail!r}")
     rate = float(max(np.max(home_rate, initial=0.0), np.max(away_rate, initial=0.0)))
     if not math.isfinite(rate):
         raise InvalidInputError("goal rates must be finite")
@@ -73,7 +75,10 @@ def grid_size(home_rate: np.ndarray, away_rate: np.ndarray, tail: float = TAIL) 
     k = np.arange(int(rate + 12.0 * math.sqrt(rate) + 42.0))
     pmf = np.exp(k * math.log(rate) - rate - log_factorials(k.size))
     beyond = np.cumsum(pmf[::-1])[::-1][1:]  # beyond[n] = P(X > n)
-    n = int(np.argmax(beyond <= tail / 2.0 * (1.0 - 1e-6)))
+    small = beyond <= tail / 2.0 * (1.0 - 1e-6)
+    if not small.any():
+        raise InvalidInputError(f"no score grid leaves out less than {tail:g} of the goals")
+    n = int(np.argmax(small))
     if n > _MAX_GRID:
         raise InvalidInputError(f"a goal rate of {rate:g} is beyond any football score grid")
     return max(n, 1)

@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 def from_row(cls: type[T], row: Mapping[str, Any], **given: Any) -> T:
-    """``cls`` (a Strawberry type) with each field that ``row`` has, by name, and ``given``
-    for the rest or instead; a field in neither keeps its default."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    """``cls`` (a Strawberry type) with each of its data fields that ``row`` has, by name
+    (resolvers and other keys are not copied), and ``given`` for the rest or instead; a
+    field in neither keeps its default."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in row.items() if k in names and k not in given}, **given)

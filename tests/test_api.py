@@ -347,6 +347,24 @@ async def test_one_evaluation_per_request(trained):
     assert "an evaluation 500" in error["message"]
 
 
+async def test_one_evaluation_at_a_time_per_server(trained):
+    """A second evaluation while one runs is refused with a code, not queued behind it."""
+    import asyncio
+
+    _, client, _ = trained
+    active = await gql(client, "{ activeModel { version } }")
+    query = "query($v: String) { evaluation(version: $v) { n } }"
+    v = {"v": active["data"]["activeModel"]["version"]}
+    first, second = await asyncio.gather(gql(client, query, v), gql(client, query, v))
+    answers = sorted([first, second], key=lambda out: "errors" in out)
+    assert answers[0]["data"]["evaluation"]["n"] > 0
+    (error,) = answers[1]["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "another evaluation is running" in error["message"]
+    again = await gql(client, query, v)  # and the next one runs
+    assert again["data"]["evaluation"]["n"] == answers[0]["data"]["evaluation"]["n"]
+
+
 PREDICTIONS = """query($f: [FixtureInput!]!, $v: String) {
   predictions(fixtures: $f, modelVersion: $v) {
     homeTeam awayTeam homeWin draw awayWin expectedGoals { home away }

@@ -171,3 +171,9 @@ def test_outcome_probabilities_equal_the_grid_sums(prediction, max_goals):
         grid = MatchProbabilities(None, None, lam, mu, score_grid(lam, mu, rho, max_goals))
         fast = outcome_probabilities(lam, mu, rho, max_goals)
         np.testing.assert_allclose(fast, grid.outcomes, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("tail", [0.0, -1e-3, 1.0, 1e-300])
+def test_a_grid_size_that_cannot_be_met_is_refused(tail):
+    with pytest.raises(InvalidInputError):
+        grid_size(np.array([1.5]), np.array([1.1]), tail=tail)

@@ -11,3 +11,11 @@ def test_model_types_are_the_pipelines_in_its_order():
 
 def test_model_status_is_the_stored_one():
     assert ModelStatus is StoredStatus
+
+
+def test_a_progress_event_copies_only_its_data_fields():
+    from schema.types import ProgressEvent
+
+    event = ProgressEvent.from_event("1-0", {"type": "progress", "phase_text": "x", "extra": 1})
+    assert (event.event_id, event.type, event.task_id) == ("1-0", "progress", "")
+    assert event.status is None

@@ -51,7 +51,6 @@ __all__ = [
     "list_of",
     "null",
     "obj",
-    "ok_example",
     "operation",
     "read_json",
 ]
@@ -286,7 +285,7 @@ def envelope(data: JSON | None) -> JSON:
     return {"type": "object", "properties": props, "required": list(props)}
 
 
-def ok_example(data: Any) -> JSON:
+def _ok_example(data: Any) -> JSON:
     """An example of an :func:`envelope` body carrying ``data``."""
     return {"success": True, "data": data}
 
@@ -343,7 +342,7 @@ class Operation:
         if "data" in self.example:
             data = self.example["data"]
             example = {k: v for k, v in self.example.items() if k != "data"}
-            object.__setattr__(self, "example", example | {"response": ok_example(data)})
+            object.__setattr__(self, "example", example | {"response": _ok_example(data)})
 
     @property
     def takes_input(self) -> bool:

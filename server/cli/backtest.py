@@ -25,7 +25,7 @@ from server.cli.values import (
     share,
 )
 
-__all__ = ["add_parser", "backtest"]
+__all__ = ["SETTINGS", "add_parser", "backtest"]
 
 SETTINGS = [
     "xi",

@@ -40,8 +40,9 @@ def add_command(
     name = module.rpartition(".")[2]
     first, _, rest = (doc or "").partition("\n\n")
     summary = _DOC.sub("", " ".join(first.split())).rstrip(".")
-    examples = [line.strip() for line in rest.partition("Examples::")[2].splitlines()]
-    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples if example)
+    lines = rest.partition("Examples::")[2].splitlines()
+    examples = [line.strip() for line in lines if line.strip()]
+    epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
     parser = commands.add_parser(
         name,
         help=summary,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InvalidInputError, UnknownTeamError
+from core.errors import FPEError, InvalidInputError, UnknownTeamError
 from core.odds import OddsRule
 from core.serving import Fixture, Prediction, StoredModel
 from server.base.config import odds_rule
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # SQLAlchemy, pandas and the evaluation are imported where th
 
 __all__ = [
     "MAX_FIXTURES",
+    "EvaluationBusyError",
     "FixtureResult",
     "TeamLookupError",
     "evaluate",
@@ -49,7 +50,6 @@ __all__ = [
     "predict_fixtures",
     "price",
     "resolve_teams",
-    "version_selection",
 ]
 
 MAX_FIXTURES = 500
@@ -429,7 +429,7 @@ async def predict_fixture_rows(
     return out
 
 
-def version_selection(
+def _version_selection(
     row: Mapping[str, Any], selection: Mapping[str, Any]
 ) -> tuple[dict[str, Any], str]:
     """The matches to evaluate the version ``row`` on when ``selection`` names no leagues:
@@ -446,6 +446,16 @@ def version_selection(
 
 FORECASTS_HELD_OUT = "held-out forecasts of the validation fit"
 FORECASTS_STORED = "the stored model"
+
+
+class EvaluationBusyError(FPEError):
+    """Another evaluation is running in this server process; the message says to retry."""
+
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+
+
+_EVALUATING = asyncio.Lock()  # scoring and bootstrapping hold the GIL for seconds
 
 
 async def evaluate(
@@ -469,8 +479,25 @@ async def evaluate(
     know are skipped and counted, and matches on or before its training data end are
     counted as in-sample (the stored model was refitted on them: figures on them flatter
     it).  A ``selection`` without leagues, for a named version, is the version's
-    (:func:`version_selection`); the result's ``selection`` says which matches were used
+    (:func:`_version_selection`); the result's ``selection`` says which matches were used
     and ``forecasts`` which forecasts were scored."""
+    if _EVALUATING.locked():  # refused, not queued: a queue of them would hold the server
+        raise EvaluationBusyError(
+            "another evaluation is running on this server: try again in a few seconds"
+        )
+    async with _EVALUATING:
+        return await _evaluate(engine, model_version, selection, margin, market, held_out)
+
+
+async def _evaluate(
+    engine: AsyncEngine,
+    model_version: str | None,
+    selection: dict[str, Any],
+    margin: str = "power",
+    market: str = "pre",
+    held_out: bool | None = None,
+) -> dict[str, Any]:
+    """:func:`evaluate`, one at a time."""
     import numpy as np
 
     from core.sources import BENCHMARK_SOURCES
@@ -498,7 +525,7 @@ async def evaluate(
             scored = f"{FORECASTS_STORED} (the version kept no held-out forecasts)"
     default = None
     if not selection.get("leagues") and row is not None:
-        selection, default = version_selection(row, selection)
+        selection, default = _version_selection(row, selection)
     chosen = parse_selection(selection)
     if model_version is None:  # the active model covering the selected leagues
         model_version = await choose_model(engine, "full", chosen.leagues)

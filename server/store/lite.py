@@ -6,8 +6,8 @@ A :class:`LiteReader` only reads, and only a database that is already there and 
 date: :meth:`LiteReader.open` gives ``None`` otherwise (a PostgreSQL URL, no file yet, a
 migration to apply), and the caller takes the usual path, which creates and upgrades.
 The look-ups themselves (which team a name means, which model serves a fixture) stay in
-:mod:`server.runs`; each reading function there takes either database and asks this
-module only for rows.  Each query mirrors the SQLAlchemy one beside it.
+:mod:`server.runs`; they read through :mod:`server.store.reads`, where each query of this
+reader stands beside the SQLAlchemy one it mirrors.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class LiteReader:
         prefix = "sqlite+aiosqlite:///"
         if not database_url.startswith(prefix) or database_url == prefix + ":memory:":
             return None
-        path = Path(database_url.removeprefix(prefix)).expanduser()
+        path = Path(database_url.removeprefix(prefix))  # as SQLAlchemy reads it: no ~
         if not path.is_file():
             return None
         reader = cls(path)

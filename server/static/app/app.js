@@ -447,11 +447,13 @@ $("#evaluate-bets").onclick = async () => {
       + `bootstrapping the bets (${Math.round((Date.now() - started) / 1000)} s)…`;
   };
   wait();
-  betsTimer = setInterval(wait, 1000);
+  const timer = setInterval(wait, 1000);
+  betsTimer = timer;
+  const current = () => button.dataset.version === version;  // not another version's since
   try {
     const { evaluation: e } = await gql(EVALUATION, { v: version,
       from: $("#bets-from").value || null, to: $("#bets-to").value || null });
-    if (button.dataset.version !== version) return;  // another version opened meanwhile
+    if (!current()) return;
     const b = e.betting;
     const sel = e.selection;
     $("#bets-scope").textContent = `${e.n} matches of ${sel.leagues.join(", ")}, `
@@ -466,11 +468,12 @@ $("#evaluate-bets").onclick = async () => {
     $("#bets").hidden = false;
     $("#bets-status").textContent = `Evaluated in ${((Date.now() - started) / 1000).toFixed(1)} s.`;
   } catch (error) {
+    if (!current()) return;
     $("#bets-status").textContent = "";
     $("#bets-error").textContent = error.message;
   } finally {
-    clearInterval(betsTimer);
-    button.disabled = false;
+    clearInterval(timer);
+    if (current()) button.disabled = false;
   }
 };
 
