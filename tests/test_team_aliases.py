@@ -201,3 +201,29 @@ async def test_predictions_batch_and_single_agree_on_aliases(e0):
     )
     assert resolved[0][1] == "Tottenham" and resolved[0][3] == "Man United"
     assert resolved[1] == "'Tottenham' cannot play itself"
+
+
+async def test_names_beyond_ascii_are_found_as_stored(engine, tmp_path):
+    """SQLite's own lower() folds ASCII only, and casefold() folds 'ß' to 'ss': a team
+    stored as 'ÇAYKUR' or 'Straße FC' is found by its own spelling on both dialects and
+    through the sqlite3 reader of ``fpe predict``."""
+    from server.store.lite import LiteReader
+
+    source = (FOOTBALL_DATA / "2425" / "E0.csv").read_text(encoding="utf-8-sig")
+    renamed = source.replace("Arsenal", "ÇAYKUR").replace("Chelsea", "Straße FC")
+    path = tmp_path / "E0.csv"
+    path.write_text(renamed, encoding="utf-8")
+    assert all(r.ok for r in await ingest_paths(engine, [path]))
+    found = []
+    for wanted in [("ÇAYKUR", "Straße FC", None)], [("çaykur", "STRAẞE fc", "E0")]:
+        found += await predictions.resolve_teams(engine, wanted)
+    assert [f[1::2] for f in found] == [("ÇAYKUR", "Straße FC")] * 2
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        reader = LiteReader.open(url.render_as_string(hide_password=False))
+        assert reader is not None
+        try:
+            both = [("ÇAYKUR", "Straße FC", None), ("çaykur", "STRAẞE fc", "E0")]
+            assert await predictions.resolve_teams(reader, both) == found
+        finally:
+            reader.close()

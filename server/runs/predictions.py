@@ -153,7 +153,8 @@ async def resolve_teams(
             except TeamNameError as exc:
                 keys[name] = exc
     wanted = {k for k in keys.values() if isinstance(k, str)}
-    wanted |= {k.lower() for k in wanted}
+    # stored names are compared in lower case: casefold() folds further ("ß" is "ss")
+    wanted |= {canonical_team_name(n).lower() for n, k in keys.items() if isinstance(k, str)}
     codes = {league for _, _, league in fixtures if league}
     teams, countries = await reads.teams_and_countries(engine, wanted, codes)
     by_key: dict[str, list[Any]] = {}

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from core.errors import FPEError
 from server.store import migrations
+from server.store.unicode import unicode_lower
 
 __all__ = ["LiteReader", "TeamRow"]
 
@@ -43,6 +44,7 @@ class LiteReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S)
+        unicode_lower(self._conn)
 
     @classmethod
     def open(cls, database_url: str) -> LiteReader | None:
