@@ -9,11 +9,12 @@ teams (:func:`resolve_teams`, the one resolver); the forecast itself is
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from core.errors import FPEError, InvalidInputError, UnknownTeamError
 from core.odds import OddsRule
@@ -456,9 +457,29 @@ class EvaluationBusyError(FPEError):
     http_status = 503
 
 
+P = ParamSpec("P")
 _EVALUATING = asyncio.Lock()  # scoring and bootstrapping hold the GIL for seconds
 
 
+def _one_at_a_time(
+    evaluation: Callable[P, Awaitable[dict[str, Any]]],
+) -> Callable[P, Awaitable[dict[str, Any]]]:
+    """Refuse, not queue, an evaluation while another runs: a queue of them would hold the
+    server."""
+
+    @functools.wraps(evaluation)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+        if _EVALUATING.locked():
+            raise EvaluationBusyError(
+                "another evaluation is running on this server: try again in a few seconds"
+            )
+        async with _EVALUATING:
+            return await evaluation(*args, **kwargs)
+
+    return run
+
+
+@_one_at_a_time
 async def evaluate(
     engine: AsyncEngine,
     model_version: str | None,
@@ -482,23 +503,6 @@ async def evaluate(
     it).  A ``selection`` without leagues, for a named version, is the version's
     (:func:`_version_selection`); the result's ``selection`` says which matches were used
     and ``forecasts`` which forecasts were scored."""
-    if _EVALUATING.locked():  # refused, not queued: a queue of them would hold the server
-        raise EvaluationBusyError(
-            "another evaluation is running on this server: try again in a few seconds"
-        )
-    async with _EVALUATING:
-        return await _evaluate(engine, model_version, selection, margin, market, held_out)
-
-
-async def _evaluate(
-    engine: AsyncEngine,
-    model_version: str | None,
-    selection: dict[str, Any],
-    margin: str = "power",
-    market: str = "pre",
-    held_out: bool | None = None,
-) -> dict[str, Any]:
-    """:func:`evaluate`, one at a time."""
     import numpy as np
 
     from core.sources import BENCHMARK_SOURCES
