@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from schema.rows import from_row
 from schema.versions import Scores
 
 __all__ = [
@@ -180,41 +181,24 @@ class Evaluation:
     def from_dict(r: dict[str, Any]) -> Evaluation:
         """From :func:`~server.runs.predictions.evaluate`'s answer made JSON-ready (NaN
         standard errors are null)."""
-        c = r.get("ceiling")
+        c, s = r.get("ceiling"), r["selection"]
         ceiling = None
         if c is not None:
-            ceiling = Ceiling(
-                market_source=c["market_source"],
-                n=c["n"],
-                market=Scores.from_dict(c["market"] | {"n": c["n"]}),
-                rps_diff=c["rps_diff"],
-                rps_diff_se=c["rps_diff_se"],
-            )
-        s = r["selection"]
-        return Evaluation(
-            model_version=r["model_version"],
-            forecasts=r["forecasts"],
-            held_out=r["held_out"],
-            market_kind=r["market_kind"],
-            market_source=r["market_source"],
-            n=r["n"],
+            ceiling = from_row(Ceiling, c, market=Scores.from_dict(c["market"] | {"n": c["n"]}))
+        return from_row(
+            Evaluation,
+            r,
             model=Scores.from_dict(r["model"] | {"n": r["n"]}),
             market=Scores.from_dict(r["market"] | {"n": r["n"]}),
-            rps_diff=r["rps_diff"],
-            rps_diff_se=r["rps_diff_se"],
             ceiling=ceiling,
-            matches_without_market=r["matches_without_market"],
-            skipped_unknown_teams=r["skipped_unknown_teams"],
-            skipped_without_forecast=r["skipped_without_forecast"],
-            in_sample_matches=r["in_sample_matches"],
             period_from=date.fromisoformat(r["period"]["from"]),
             period_to=date.fromisoformat(r["period"]["to"]),
-            selection=EvaluationSelection(
-                leagues=s["leagues"],
-                seasons=s["seasons"],
-                date_from=None if s["date_from"] is None else date.fromisoformat(s["date_from"]),
-                date_to=None if s["date_to"] is None else date.fromisoformat(s["date_to"]),
-                default=s["default"],
+            selection=from_row(
+                EvaluationSelection, s, date_from=_day(s["date_from"]), date_to=_day(s["date_to"])
             ),
             betting=Betting.from_dict(r["betting"]),
         )
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
