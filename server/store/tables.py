@@ -92,6 +92,13 @@ def _status(default: ModelStatus) -> Any:
 
 class Base(DeclarativeBase):
     __table__: ClassVar[sa.Table]  # every model here is mapped to a plain table
+    # the migrations' names: a column's unique=True / index=True gets uq_/ix_<table>_<column>
+    metadata = sa.MetaData(
+        naming_convention={
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        }
+    )
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,
         date: sa.Date,
@@ -110,10 +117,9 @@ class SchemaMigration(Base):
 
 class League(Base):
     __tablename__ = "leagues"
-    __table_args__ = (sa.UniqueConstraint("code", name="uq_leagues_code"),)
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(sa.String(16))
+    code: Mapped[str] = mapped_column(sa.String(16), unique=True)
     name: Mapped[str] = mapped_column(sa.String(100))
     country: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
@@ -157,8 +163,6 @@ class Match(Base):
         sa.CheckConstraint("result IN ('H', 'D', 'A')", name="ck_matches_result"),
         sa.Index("ix_matches_match_date", "match_date"),
         sa.Index("ix_matches_league_season", "league_id", "season"),
-        sa.Index("ix_matches_home_team_id", "home_team_id"),
-        sa.Index("ix_matches_away_team_id", "away_team_id"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -168,8 +172,8 @@ class Match(Base):
     season: Mapped[str] = mapped_column(sa.String(4))
     match_date: Mapped[date]
     kickoff_time: Mapped[time | None]
-    home_team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
-    away_team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    home_team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    away_team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), index=True)
     home_goals: Mapped[int] = mapped_column(sa.SmallInteger)
     away_goals: Mapped[int] = mapped_column(sa.SmallInteger)
     result: Mapped[str] = mapped_column(sa.String(1))
@@ -207,7 +211,6 @@ class Model(Base):
 
     __tablename__ = "models"
     __table_args__ = (
-        sa.UniqueConstraint("version", name="uq_models_version"),
         sa.Index(
             "uq_models_one_active_per_scope",
             "model_type",
@@ -220,7 +223,7 @@ class Model(Base):
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    version: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[str] = mapped_column(sa.String(64), unique=True)
     model_type: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[ModelStatus] = _status(ModelStatus.TRAINING)
     training_started_at: Mapped[datetime | None]
@@ -252,16 +255,15 @@ class TrainingRun(Base):
 
     __tablename__ = "training_runs"
     __table_args__ = (
-        sa.UniqueConstraint("task_id", name="uq_training_runs_task_id"),
         sa.CheckConstraint("progress >= 0 AND progress <= 100", name="ck_training_runs_progress"),
         sa.Index("ix_training_runs_status", "status"),
-        sa.Index("ix_training_runs_created_at", "created_at"),
-        sa.Index("ix_training_runs_model_id", "model_id"),
         sa.Index("uq_training_runs_idempotency_key", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    model_id: Mapped[int | None] = mapped_column(sa.ForeignKey("models.id", ondelete="SET NULL"))
+    model_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("models.id", ondelete="SET NULL"), index=True
+    )
     run_type: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[ModelStatus] = _status(ModelStatus.QUEUED)
     started_at: Mapped[datetime | None]
@@ -274,7 +276,7 @@ class TrainingRun(Base):
     validation_accuracy: Mapped[float | None] = mapped_column(Double)
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     logs: Mapped[Any | None] = mapped_column(JSONType)
-    task_id: Mapped[str] = mapped_column(sa.String(64))
+    task_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     rps: Mapped[float | None] = mapped_column(Double)
     metrics: Mapped[Any | None] = mapped_column(JSONType)
     config: Mapped[Any] = mapped_column(
@@ -287,7 +289,7 @@ class TrainingRun(Base):
     worker: Mapped[str | None] = mapped_column(sa.String(255))
     heartbeat_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
-    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW, index=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
     scheduled: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
 
@@ -298,19 +300,15 @@ class Jackpot(Base):
     """A jackpot of the legacy app: fixtures whose probabilities were frozen at creation."""
 
     __tablename__ = "jackpots"
-    __table_args__ = (
-        sa.UniqueConstraint("public_id", name="uq_jackpots_public_id"),
-        sa.Index("ix_jackpots_created_at", "created_at"),
-    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(64))
+    public_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(255))
     model_version: Mapped[str] = mapped_column(sa.String(64))
     draw_model_version: Mapped[str | None] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(32), server_default=sa.text("'calculated'"))
     warnings: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'[]'"))
-    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW, index=True)
 
 
 class JackpotFixture(Base):
@@ -347,13 +345,11 @@ class JackpotSavedResult(Base):
     scores the server computed from them."""
 
     __tablename__ = "jackpot_saved_results"
-    __table_args__ = (
-        sa.Index("ix_jackpot_saved_results_jackpot_id", "jackpot_id"),
-        sa.Index("ix_jackpot_saved_results_created_at", "created_at"),
-    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    jackpot_id: Mapped[int] = mapped_column(sa.ForeignKey("jackpots.id", ondelete="CASCADE"))
+    jackpot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("jackpots.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str | None] = mapped_column(sa.Text)
     selections: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
@@ -361,7 +357,7 @@ class JackpotSavedResult(Base):
     scores: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
     model_version: Mapped[str] = mapped_column(sa.String(64))
     total_fixtures: Mapped[int] = mapped_column(sa.Integer)
-    created_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    created_at: Mapped[datetime] = mapped_column(server_default=NOW, index=True)
     updated_at: Mapped[datetime] = mapped_column(server_default=NOW)
 
 
@@ -382,17 +378,13 @@ class DataBatch(Base):
     """One data download of the Data Ingestion page, with its per-league results."""
 
     __tablename__ = "data_batches"
-    __table_args__ = (
-        sa.UniqueConstraint("batch_id", name="uq_data_batches_batch_id"),
-        sa.Index("ix_data_batches_started_at", "started_at"),
-    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    batch_id: Mapped[str] = mapped_column(sa.String(64))
+    batch_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     source: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(32))
     request: Mapped[Any] = mapped_column(JSONType)
     results: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'[]'"))
     total_stats: Mapped[Any] = mapped_column(JSONType, server_default=sa.text("'{}'"))
-    started_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    started_at: Mapped[datetime] = mapped_column(server_default=NOW, index=True)
     completed_at: Mapped[datetime | None]
