@@ -56,9 +56,9 @@ async def create_template(
         new_id = await insert_row(
             conn,
             _T,
+            fixtures=[f.to_json() for f in fixtures],
             name=name,
             description=description,
-            fixtures=[f.to_json() for f in fixtures],
             created_at=now,
             updated_at=now,
         )
