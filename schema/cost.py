@@ -77,7 +77,7 @@ LIST_BOUNDS: dict[tuple[str, str], tuple[int, ...]] = {
     ("ModelComparison", "leagues"): (30,),
     ("ModelComparison", "hyperparameters"): (20,),
     ("ModelComparison", "windows"): (20,),
-    ("Betting", "sources"): (3,),  # core.sources.BET_SOURCES
+    ("Betting", "sources"): (4,),  # core.sources.BET_SOURCES
     ("BetSource", "leagues"): (30,),
     ("EvaluationSelection", "leagues"): (30,),
     ("EvaluationSelection", "seasons"): (40,),

@@ -73,8 +73,9 @@ class LeagueBets:
 
 
 @strawberry.type(
-    description="Betting at one pre-match price source (max_pre: the best price across "
-    "books; avg_pre, bbav_pre: market averages), on the matches it prices."
+    description="Betting at one pre-match price source (max_pre, bbmax_pre: the best price "
+    "across books, football-data's and BetBrain's; avg_pre, bbav_pre: market averages), on "
+    "the matches it prices."
 )
 class BetSource:
     source: str

@@ -189,6 +189,22 @@ def test_real_market_average_from_both_eras() -> None:
 
 
 @needs_data
+def test_real_best_price_from_both_eras() -> None:
+    old = parse_real("1718", "E0").matches  # BbMx era: BetBrain's maximum, its own source
+    new = parse_real("2021", "E0").matches  # Max / MaxC era: football-data's own maximum
+    for outcome in ("h", "d", "a", "over25", "under25"):
+        assert old[f"bbmax_pre_{outcome}"].notna().all()
+        assert old[f"max_pre_{outcome}"].isna().all()
+        assert old[f"max_close_{outcome}"].isna().all()
+        assert new[f"max_pre_{outcome}"].notna().all()
+        assert new[f"bbmax_pre_{outcome}"].isna().all()
+    assert new["max_close_h"].notna().all()
+    # the best price across books is never below that books' average
+    assert (old["bbmax_pre_h"] >= old["bbav_pre_h"]).all()
+    assert (new["max_pre_h"] >= new["avg_pre_h"]).all()
+
+
+@needs_data
 def test_the_shared_folder_holds_seventy_files() -> None:
     assert len(find_csv_files([DATA_DIR])) == 70
 
@@ -241,7 +257,11 @@ def test_header_only_gives_empty_frame() -> None:
         ),
         (  # the Betbrain names of the older files, alone
             {"BbAvD": 3.41, "BbMx>2.5": 1.88, "AvgC<2.5": 1.97},
-            {"bbav_pre_d": 3.41, "max_pre_over25": 1.88, "avg_close_under25": 1.97},
+            {"bbav_pre_d": 3.41, "bbmax_pre_over25": 1.88, "avg_close_under25": 1.97},
+        ),
+        (  # MaxH and the older BbMxH are two maxima (over different books), each its column
+            {"MaxH": 2.2, "BbMxH": 2.25, "MaxC<2.5": 1.8},
+            {"max_pre_h": 2.2, "bbmax_pre_h": 2.25, "max_close_under25": 1.8},
         ),
     ],
 )

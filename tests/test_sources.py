@@ -24,7 +24,7 @@ def test_what_a_forecast_may_use_is_never_a_closing_price():
         assert all(s.endswith("_pre") for s in listed)
     # the draw model, the ratings' fit and the fixtures file's market are one book's price
     for listed in (sources.DRAW_SOURCES, sources.MARKET_FIT_SOURCES):
-        assert all(sources.book_name(s) != "max" for s in listed)
+        assert all(sources.book_name(s) not in sources.MAX_BOOKS for s in listed)
     assert sources.BLEND_SOURCES[: len(sources.DRAW_SOURCES)] == sources.DRAW_SOURCES
 
 
@@ -52,9 +52,32 @@ def test_the_two_market_averages_are_two_sources():
     assert sources.FILE_COLUMNS["bbav_pre_h"] == ("BbAvH",)
     assert sources.FILE_COLUMNS["bbav_pre_over25"] == ("BbAv>2.5",)
     assert "bbav_close_h" not in sources.FILE_COLUMNS
-    # migration 0006 adds its five columns last
-    assert sources.ODDS_COLUMNS[-5:] == tuple(
+    # migration 0006 adds its five columns after the forty of 0001
+    assert sources.ODDS_COLUMNS[40:45] == tuple(
         f"bbav_pre_{s}" for s in ("h", "d", "a", "over25", "under25")
     )
     for listed in (sources.BLEND_SOURCES, sources.DRAW_SOURCES, sources.BENCHMARK_SOURCES["pre"]):
         assert listed.index("bbav_pre") == listed.index("avg_pre") + 1
+
+
+def test_the_two_maxima_are_two_sources():
+    # football-data's own maximum (from 2019/20) and BetBrain's (files to 2018/19): maxima
+    # over two different sets of books
+    assert sources.FILE_COLUMNS["max_pre_h"] == ("MaxH",)
+    assert sources.FILE_COLUMNS["max_pre_under25"] == ("Max<2.5",)
+    assert sources.FILE_COLUMNS["max_close_h"] == ("MaxCH",)
+    assert sources.FILE_COLUMNS["bbmax_pre_h"] == ("BbMxH",)
+    assert sources.FILE_COLUMNS["bbmax_pre_over25"] == ("BbMx>2.5",)
+    assert "bbmax_close_h" not in sources.FILE_COLUMNS
+    # no column reads both eras' names
+    assert all(len(tried) == 1 for tried in sources.FILE_COLUMNS.values())
+    # migration 0007 adds its five columns last
+    assert len(sources.ODDS_COLUMNS) == 50
+    assert sources.ODDS_COLUMNS[-5:] == tuple(
+        f"bbmax_pre_{s}" for s in ("h", "d", "a", "over25", "under25")
+    )
+    assert set(sources.MAX_BOOKS) <= set(sources.BOOKS)
+    # each is bet at and reported on its own; a fallback names which one it used
+    assert {"max_pre", "bbmax_pre"} <= set(sources.BET_SOURCES)
+    for listed in (sources.MARKET_SOURCES, sources.BLEND_SOURCES):
+        assert listed.index("bbmax_pre") == listed.index("max_pre") + 1

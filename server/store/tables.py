@@ -202,7 +202,7 @@ class MatchOdds(Base):
     )
 
 
-for _column in ODDS_COLUMNS:  # forty-five nullable DOUBLE PRECISION columns
+for _column in ODDS_COLUMNS:  # fifty nullable DOUBLE PRECISION columns
     setattr(MatchOdds, _column, mapped_column(_column, Double, nullable=True))
 
 

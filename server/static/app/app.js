@@ -352,7 +352,8 @@ const EVALUATION = `query($v: String!, $from: Date, $to: Date) {
   betting { minEdge kellyFraction maxStake closingSource sources { source matchesPriced
     overall { ${BET_STATS} } leagues { league stats { ${BET_STATS} } } } } } }`;
 const SOURCE_NAMES = {
-  max_pre: "best pre-match price across books",
+  max_pre: "best pre-match price across books (football-data)",
+  bbmax_pre: "best pre-match price across books (BetBrain)",
   avg_pre: "market average pre-match price (football-data)",
   bbav_pre: "market average pre-match price (BetBrain)",
 };
