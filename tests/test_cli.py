@@ -43,6 +43,14 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     assert set(lacking) == {"pinnacle_pre", "avg_pre", "bbav_pre"}
     assert lacking[out["market_source"]] == out["matches_without_market"] == min(lacking.values())
     assert lacking["avg_pre"] > 0 and lacking["bbav_pre"] > 0  # one era each
+    # the two best prices across books are two sources, bet at each on its own: football-
+    # data's maximum from 2019/20, BetBrain's before; every match has exactly one of them
+    bets = out["betting"]["sources"]
+    new, old = bets["max_pre"], bets["bbmax_pre"]
+    assert new["matches_priced"] > 0 and old["matches_priced"] > 0
+    assert new["matches_priced"] + old["matches_priced"] == (
+        new["matches_priced"] + new["matches_without_prices"]
+    )
     assert out["ceiling"]["market_source"] == "pinnacle_close"
     assert set(out["ceiling"]["matches_without_source"]) == {"pinnacle_close", "avg_close"}
     assert out["ceiling"]["market"]["rps"] < out["market"]["rps"]
