@@ -12,12 +12,24 @@ match is forecast from the state before its day (matches of the same day never s
 other's prices), on a grid with the exponentially weighted mean (0.04/day) of past matches'
 implied rho.
 
+Fourth pass: the filter can enter a season from a longer-memory estimate.  With ``qs > 0``
+a second, slower filter (random walks of variance ``qs`` a day for the teams, ``qhs`` for
+the home advantage) runs on the same observations; at a season start the filter's mean
+becomes ``reset`` times the slower one's plus ``1 - reset`` times its own, and with
+``recov=1`` its covariance likewise.  ``gap`` caps the days of random walk counted over
+a break (the summer).  Besides the equal-weight geometric mean with the market-implied
+ratings, two combinations whose weights are not read off the scored matches: one
+geometric weight per season phase (weeks 0-2, 3-5, 6-11, 12+) fitted on the earlier
+seasons' matches of that phase only ("walk-forward"; "walk-forward 1": one weight for
+all phases), and the ratings alone in a season's first 14 days (the engine's slow start
+decay), the equal-weight mean after ("start rule").
+
 Scored against a saved ``fpe backtest --predictions`` file (matched on date and teams):
-the filter alone, the market-implied ratings alone and their geometric mean, minus the
+the filter alone, the market-implied ratings alone and the combinations, minus the
 pre-match market (RPS), by season phase.  Not part of the engine; see docs/quality.md.
 
     FPE_SHARED_DATA=../shared/data .venv/bin/python -m benchmarks.kalman_ratings \
-        out.csv r=0.0003 q=3e-5
+        out.csv r=0.0003 q=3e-5 [qs=1e-7 qhs=3.3e-9 reset=1 recov=0 s=0]
 """
 
 from __future__ import annotations
@@ -32,7 +44,19 @@ from core import metrics
 from core.market_model import market_rates_rho
 from core.markets import feasible_rho, outcome_probabilities
 
-DEFAULTS = {"q": 3e-5, "r": 3e-4, "s": 0.01, "v0": 0.05, "qh": 1e-6, "rho_xi": 0.04}
+DEFAULTS = {
+    "q": 3e-5,
+    "r": 3e-4,
+    "s": 0.01,
+    "v0": 0.05,
+    "qh": 1e-6,
+    "rho_xi": 0.04,
+    "qs": 0.0,
+    "reset": 0.0,
+    "gap": 1e9,
+    "qhs": -1.0,
+    "recov": 1.0,
+}
 ABSENT_DAYS = 200
 
 
@@ -41,10 +65,17 @@ def _country(g: pd.DataFrame, p: dict[str, float]) -> pd.DataFrame:
     teams = pd.unique(np.concatenate([g["home_team"].to_numpy(), g["away_team"].to_numpy()]))
     code = {t: i for i, t in enumerate(teams)}
     n = len(teams)
-    m = np.zeros(2 * n + 1)
-    cov = np.eye(2 * n + 1) * p["v0"]
-    m[n : 2 * n] = -np.log(1.3)
-    m[2 * n], cov[2 * n, 2 * n] = 0.2, 0.1
+    # state 0 is the filter; state 1 (only with qs > 0) a slower one (random walks of
+    # variance qs and qhs a day) run on the same observations, whose mean the filter
+    # takes over at a season start (the share ``reset``; its covariance too if recov)
+    states = []
+    for _ in range(2 if p["qs"] > 0 else 1):
+        m = np.zeros(2 * n + 1)
+        cov = np.eye(2 * n + 1) * p["v0"]
+        m[n : 2 * n] = -np.log(1.3)
+        m[2 * n], cov[2 * n, 2 * n] = 0.2, 0.1
+        states.append((m, cov))
+    walks = [(p["q"], p["qh"]), (p["qs"], p["qhs"] if p["qhs"] >= 0 else p["qh"])]
     day = g["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     hi = g["home_team"].map(code).to_numpy()
     ai = g["away_team"].map(code).to_numpy()
@@ -62,8 +93,16 @@ def _country(g: pd.DataFrame, p: dict[str, float]) -> pd.DataFrame:
     diag = np.arange(2 * n)
     for k, d in enumerate(days):
         if d > prev:
-            cov[diag, diag] += p["q"] * (d - prev) + (p["s"] if d - prev > 30 else 0.0)
-            cov[2 * n, 2 * n] += p["qh"] * (d - prev)
+            for (_m, cov), (q, qh) in zip(states, walks, strict=False):
+                step = min(d - prev, p["gap"])
+                cov[diag, diag] += q * step + (p["s"] if d - prev > 30 else 0.0)
+                cov[2 * n, 2 * n] += qh * (d - prev)
+            if d - prev > 30 and len(states) > 1 and p["reset"] > 0:
+                (m, cov), (m1, cov1) = states
+                a = p["reset"]
+                m[:] = (1 - a) * m + a * m1
+                if p["recov"] > 0:
+                    cov[:] = (1 - a) * cov + a * cov1
             prev = d
         rows = np.arange(bounds[k], bounds[k + 1])
         for t in np.unique(np.concatenate([hi[rows], ai[rows]])):
@@ -71,13 +110,15 @@ def _country(g: pd.DataFrame, p: dict[str, float]) -> pd.DataFrame:
                 lg = league[rows][(hi[rows] == t) | (ai[rows] == t)][0]
                 pool = np.flatnonzero(seen & (team_league == lg) & (d - last <= ABSENT_DAYS))
                 pool = pool[pool != t]
-                if pool.size:
-                    weakest = pool[np.argsort(m[pool] + m[n + pool])[:3]]
-                    m[t], m[n + t] = m[weakest].mean(), m[n + weakest].mean()
-                for j in (t, n + t):
-                    cov[j, :] = cov[:, j] = 0.0
-                    cov[j, j] = p["v0"]
+                for m, cov in states:
+                    if pool.size:
+                        weakest = pool[np.argsort(m[pool] + m[n + pool])[:3]]
+                        m[t], m[n + t] = m[weakest].mean(), m[n + weakest].mean()
+                    for j in (t, n + t):
+                        cov[j, :] = cov[:, j] = 0.0
+                        cov[j, j] = p["v0"]
         rho = rho_num / rho_den if rho_den > 0 else 0.0
+        m = states[0][0]
         out[rows, 0] = m[2 * n] + m[hi[rows]] - m[n + ai[rows]]
         out[rows, 1] = m[ai[rows]] - m[n + hi[rows]]
         out[rows, 2] = rho
@@ -91,10 +132,11 @@ def _country(g: pd.DataFrame, p: dict[str, float]) -> pd.DataFrame:
                 (np.array([2 * n, hi[i], n + ai[i]]), np.array([1.0, 1.0, -1.0]), y_home[i]),
                 (np.array([ai[i], n + hi[i]]), np.array([1.0, -1.0]), y_away[i]),
             ):
-                ph = cov[:, idx] @ sign
-                gain = ph / (sign @ ph[idx] + p["r"])
-                m += gain * (y - sign @ m[idx])
-                cov -= np.outer(gain, ph)
+                for m, cov in states:
+                    ph = cov[:, idx] @ sign
+                    gain = ph / (sign @ ph[idx] + p["r"])
+                    m += gain * (y - sign @ m[idx])
+                    cov -= np.outer(gain, ph)
             if np.isfinite(row_rho[i]):
                 fade = np.exp(-p["rho_xi"] * (d - rho_day))
                 rho_num, rho_den, rho_day = rho_num * fade + row_rho[i], rho_den * fade + 1, d
@@ -105,6 +147,38 @@ def _rps(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     c = np.cumsum(p, axis=1)[:, :2]
     o = np.cumsum(np.eye(3)[y], axis=1)[:, :2]
     return ((c - o) ** 2).sum(axis=1) / 2
+
+
+PHASES = np.array([0, 3, 6, 12])
+GRID = np.linspace(-0.5, 1.5, 41)
+
+
+def _pool(pk: np.ndarray, mi: np.ndarray, w: float) -> np.ndarray:
+    q = np.exp(w * np.log(pk) + (1 - w) * np.log(mi))
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def _walk_forward(
+    pk: np.ndarray, mi: np.ndarray, y: np.ndarray, season: np.ndarray, phase: np.ndarray
+) -> np.ndarray:
+    """The geometric pool ``pk^w * mi^(1 - w)`` with one ``w`` per season phase (weeks
+    0-2, 3-5, 6-11, 12+), each season's fitted (least RPS on a grid) on the earlier
+    seasons' matches of that phase only; 0.5 in the first season."""
+    out = np.empty_like(pk)
+    for s in np.unique(season):
+        ws = []
+        for b in np.unique(phase):
+            rows = (season == s) & (phase == b)
+            past = (season < s) & (phase == b)
+            w = 0.5
+            if past.any():
+                w = GRID[
+                    np.argmin([_rps(_pool(pk[past], mi[past], v), y[past]).mean() for v in GRID])
+                ]
+            ws.append(round(float(w), 2))
+            out[rows] = _pool(pk[rows], mi[rows], w)
+        print(f"season {s}/{(s + 1) % 100:02d} weights by phase {ws}")
+    return out
 
 
 def main() -> None:
@@ -132,8 +206,22 @@ def main() -> None:
     geo /= geo.sum(axis=1, keepdims=True)
     start = j.groupby(["league", (j["date"] - pd.Timedelta(days=200)).dt.year])["date"]
     week = ((j["date"] - start.transform("min")).dt.days // 7).to_numpy()
+    # the ratings alone in a season's first 14 days (the engine's slow start decay), the
+    # equal-weight geometric mean after
+    early = ((j["date"] - start.transform("min")).dt.days < 14).to_numpy()
+    ruled = np.where(early[:, None], mi, geo)
+    season = (j["date"] - pd.Timedelta(days=200)).dt.year.to_numpy()
+    wf = _walk_forward(pk, mi, y, season, np.searchsorted(PHASES, week, side="right") - 1)
+    wf1 = _walk_forward(pk, mi, y, season, np.zeros(len(j), dtype=int))
     print(p, f"n={len(j)}")
-    for name, q in (("kalman", pk), ("market-implied", mi), ("geometric mean", geo)):
+    for name, q in (
+        ("kalman", pk),
+        ("market-implied", mi),
+        ("geometric mean", geo),
+        ("walk-forward", wf),
+        ("walk-forward 1", wf1),
+        ("start rule", ruled),
+    ):
         d = _rps(q, y) - market
         late = (j["date"] >= "2019-07-01").to_numpy()
         phases = "  ".join(
@@ -142,8 +230,14 @@ def main() -> None:
         )
         print(f"{name:15} {d.mean():+.5f} ({d.std() / np.sqrt(d.size):.5f})  from 2019/20 "
               f"{d[late].mean():+.5f}  to 2018/19 {d[~late].mean():+.5f}  {phases}")  # fmt: skip
-    d = _rps(geo, y) - _rps(mi, y)
-    print(f"geometric mean - market-implied {d.mean():+.5f} ({d.std() / np.sqrt(d.size):.5f})")
+    for name, q in (
+        ("geometric mean", geo),
+        ("walk-forward", wf),
+        ("walk-forward 1", wf1),
+        ("start rule", ruled),
+    ):
+        d = _rps(q, y) - _rps(mi, y)
+        print(f"{name} - market-implied {d.mean():+.5f} ({d.std() / np.sqrt(d.size):.5f})")
 
 
 if __name__ == "__main__":
