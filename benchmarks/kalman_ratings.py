@@ -26,7 +26,8 @@ decay), the equal-weight mean after ("start rule").
 
 Scored against a saved ``fpe backtest --predictions`` file (matched on date and teams):
 the filter alone, the market-implied ratings alone and the combinations, minus the
-pre-match market (RPS), by season phase.  Not part of the engine; see docs/quality.md.
+pre-match market (RPS), by season phase.  The fourth pass's best setting is in the engine
+(core.kalman); the other settings are not.  See docs/quality.md.
 
     FPE_SHARED_DATA=../shared/data .venv/bin/python -m benchmarks.kalman_ratings \
         out.csv r=0.0003 q=3e-5 [qs=1e-7 qhs=3.3e-9 reset=1 recov=0 s=0]
@@ -201,7 +202,10 @@ def main() -> None:
     ])  # fmt: skip
     y = metrics.encode_outcomes(j["result"].to_numpy())
     market = _rps(j[["market_home", "market_draw", "market_away"]].to_numpy(), y)
-    mi = j[["market_implied_home", "market_implied_draw", "market_implied_away"]].to_numpy()
+    # the market-implied ratings alone: ``ratings_*`` since the engine's market-implied
+    # component includes the filter (core.kalman), ``market_implied_*`` in earlier files
+    cols = "ratings" if "ratings_home" in j else "market_implied"
+    mi = j[[f"{cols}_home", f"{cols}_draw", f"{cols}_away"]].to_numpy()
     geo = np.sqrt(pk * mi)
     geo /= geo.sum(axis=1, keepdims=True)
     start = j.groupby(["league", (j["date"] - pd.Timedelta(days=200)).dt.year])["date"]

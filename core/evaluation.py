@@ -181,7 +181,7 @@ def backtest_report(
     summary["components"] = {
         name: versus(fc[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[
             priced], bench.probs[priced], y[priced])
-        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi"))
+        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mc"))
     }  # fmt: skip
     top = versus_ceiling(model, y, priced, ceiling) if ceiling is not bench else None
     if top is not None:
@@ -238,9 +238,15 @@ def backtest_report(
             "dixon_coles_home": fc["dc_home"],
             "dixon_coles_draw": fc["dc_draw"],
             "dixon_coles_away": fc["dc_away"],
-            "market_implied_home": fc["mi_home"],
-            "market_implied_draw": fc["mi_draw"],
-            "market_implied_away": fc["mi_away"],
+            "market_implied_home": fc["mc_home"],
+            "market_implied_draw": fc["mc_draw"],
+            "market_implied_away": fc["mc_away"],
+            "ratings_home": fc["mi_home"],
+            "ratings_draw": fc["mi_draw"],
+            "ratings_away": fc["mi_away"],
+            "kalman_home": fc["kf_home"],
+            "kalman_draw": fc["kf_draw"],
+            "kalman_away": fc["kf_away"],
             "market_home": bench.probs[:, 0],
             "market_draw": bench.probs[:, 1],
             "market_away": bench.probs[:, 2],
@@ -267,12 +273,12 @@ def with_odds_forecast(
     fc: pd.DataFrame, bench: Benchmark, y: np.ndarray, dates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The log-linear pool of each match's own margin-free price (``bench``, the scored
-    source), the market-implied ratings and Dixon-Coles (``fc``, rows like ``bench``), with
+    source), the market-implied component and Dixon-Coles (``fc``, rows like ``bench``), with
     weights fitted on the matches played before each refit (:func:`core.pool.pool_walk_forward`,
     a prior toward the price alone).  Rows without a price: NaN; rows without a model
     forecast: the price."""
     price = bench.probs
-    mi = fc[["mi_home", "mi_draw", "mi_away"]].to_numpy()
+    mi = fc[["mc_home", "mc_draw", "mc_away"]].to_numpy()
     dc = fc[["dc_home", "dc_draw", "dc_away"]].to_numpy()
     mi = np.where(np.isnan(mi), dc, mi)
     probs, weights = pool_walk_forward(

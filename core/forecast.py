@@ -1,5 +1,5 @@
 """The engine's own forecast, walk-forward: Dixon-Coles on results, the market-implied
-ratings, and their log-linear pool.
+ratings with a Kalman filter of the same prices, and their log-linear pool.
 
 For each refit block (see :func:`core.backtest.walk_forward`) both goal models are refitted
 on the matches strictly before the block: Dixon-Coles on their goals (optionally mixed with
@@ -7,7 +7,10 @@ shots on target, :func:`shots_targets`), :class:`~core.market_model.MarketImplie
 rates implied by their prices (closing where the file has them, else pre-match), the latter
 every day (:data:`MARKET_REFIT_DAYS`) whatever the block length.  The pool
 weights for the block are fitted on the earlier blocks' out-of-sample forecasts
-(:func:`core.pool.pool_walk_forward`).  No forecast uses the prices of its own match.
+(:func:`core.pool.pool_walk_forward`).  The pool's market-implied component is the
+equal-weight geometric mean (renormalised 1X2; goal rates likewise) of the ratings' forecast
+and a Kalman filter's of the same implied rates (:func:`core.kalman.kalman_forecast`, run on
+every match before each forecast's day).  No forecast uses the prices of its own match.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
+from core.kalman import kalman_forecast
 from core.lazy import pandas as pd
 from core.market_model import market_rates_rho
 from core.pool import pool_walk_forward
@@ -137,6 +141,7 @@ def engine_forecast(
     min_pool_matches: int = 300,
     pool_default: tuple[float, float] | None = None,
     pool_prior_matches: float = POOL_PRIOR_MATCHES,
+    kalman: bool = True,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Walk-forward forecasts of both goal models and their pool for every match after the
@@ -150,9 +155,13 @@ def engine_forecast(
     Dixon-Coles to goals mixed with shots on target, with this share on the goals (0.7 in
     the issue that introduced it; ``None``: goals only).  ``group_by``: a column
     (``country``) whose groups are walked forward separately; the pool is fitted across all
-    of them in date order.  ``progress(fraction, message)`` runs after every
-    refit; an exception it raises stops the run.  Columns: ``{dc,mi}_{home,draw,away,home_rate,
-    away_rate}``, ``p_home``, ``p_draw``, ``p_away``, ``home_rate``, ``away_rate``,
+    of them in date order.  ``kalman``: the market-implied component is the geometric mean
+    of the ratings' and the filter's forecasts (False: the ratings alone, as a stored model
+    predicts).  ``progress(fraction, message)`` runs after every
+    refit; an exception it raises stops the run.  Columns: ``{dc,mi,kf,mc}_{home,draw,away,
+    home_rate,away_rate}`` (Dixon-Coles, the market-implied ratings, the Kalman filter, the
+    market-implied component the pool uses: their geometric mean, or ``mi`` without the
+    filter), ``p_home``, ``p_draw``, ``p_away``, ``home_rate``, ``away_rate``,
     ``w_dixon_coles``, ``w_market_implied``, ``refit_date``.
     """
     if len(frame) == 0:
@@ -215,6 +224,7 @@ def engine_forecast(
             out[f"{prefix}_{col}"] = part[f"p_{col}"]
         out[f"{prefix}_home_rate"] = part["home_rate"]
         out[f"{prefix}_away_rate"] = part["away_rate"]
+    _market_component(frame, groups, (lam, mu, rho), out, kalman)
     out["refit_date"] = dc["refit_date"]
     has = out["refit_date"].notna().to_numpy()
     probs = np.full((len(frame), 3), np.nan)
@@ -224,7 +234,7 @@ def engine_forecast(
         y = metrics.encode_outcomes(frame.loc[has, "result"].to_numpy())
         probs[has], weights[has] = pool_walk_forward(
             [sub[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
-             sub[["mi_home", "mi_draw", "mi_away"]].to_numpy()],
+             sub[["mc_home", "mc_draw", "mc_away"]].to_numpy()],
             y,
             pd.to_datetime(frame.loc[has, "date"]).to_numpy(),
             sub["refit_date"].to_numpy(),
@@ -240,7 +250,7 @@ def engine_forecast(
     out["w_dixon_coles"], out["w_market_implied"] = weights.T
     rates = np.full((len(frame), 2), np.nan)
     if has.any():
-        mi_rates = out.loc[has, ["mi_home_rate", "mi_away_rate"]].to_numpy()
+        mi_rates = out.loc[has, ["mc_home_rate", "mc_away_rate"]].to_numpy()
         dc_rates = out.loc[has, ["dc_home_rate", "dc_away_rate"]].to_numpy()
         mi_rates = np.where(np.isnan(mi_rates), dc_rates, mi_rates)
         rates[has] = np.column_stack(
@@ -248,3 +258,52 @@ def engine_forecast(
         )
     out["home_rate"], out["away_rate"] = rates.T
     return out
+
+
+_KF = ("kf_home", "kf_draw", "kf_away", "kf_home_rate", "kf_away_rate")
+_MI = ("mi_home", "mi_draw", "mi_away", "mi_home_rate", "mi_away_rate")
+_MC = ("mc_home", "mc_draw", "mc_away", "mc_home_rate", "mc_away_rate")
+
+
+def _market_component(
+    frame: pd.DataFrame,
+    groups: list[tuple[Any, pd.DataFrame]],
+    implied: tuple[pd.Series, pd.Series, pd.Series],
+    out: pd.DataFrame,
+    kalman: bool,
+) -> None:
+    """Adds the Kalman filter's forecast (``kf_*``, one run per group on all its matches,
+    each forecast from the days before its own) and the market-implied component (``mc_*``):
+    the equal-weight geometric mean of the ratings' 1X2 and the filter's, renormalised, and
+    of their goal rates; the ratings alone where the filter is off or has no forecast."""
+    kf = np.full((len(frame), 5), np.nan)
+    if kalman:
+        lam, mu, rho = implied
+        pos = pd.Series(np.arange(len(frame)), index=frame.index)
+        for _, g in groups:
+            order = np.argsort(pd.to_datetime(g["date"]).to_numpy(), kind="stable")
+            g = g.iloc[order]
+            day = pd.to_datetime(g["date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+            codes, _teams = pd.factorize(
+                np.concatenate([g["home_team"].to_numpy(), g["away_team"].to_numpy()])
+            )
+            league = g["league"].to_numpy() if "league" in g else np.zeros(len(g))
+            kf[pos[g.index].to_numpy()] = kalman_forecast(
+                day,
+                codes[: len(g)],
+                codes[len(g) :],
+                league,
+                lam[g.index].to_numpy(),
+                mu[g.index].to_numpy(),
+                rho[g.index].to_numpy(),
+            )
+    mi = out[list(_MI)].to_numpy()
+    both = np.isfinite(mi[:, 0]) & np.isfinite(kf[:, 0])
+    mc = mi.copy()
+    geo = np.sqrt(mi[both] * kf[both])
+    geo[:, :3] /= geo[:, :3].sum(axis=1, keepdims=True)
+    mc[both] = geo
+    for i, col in enumerate(_KF):
+        out[col] = kf[:, i]
+    for i, col in enumerate(_MC):
+        out[col] = mc[:, i]

@@ -190,6 +190,9 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
         burn_in_days=config.burn_in_days,
         margin=config.margin,
         group_by="country" if "country" in frame else None,
+        # a stored model predicts with the ratings alone: so does the walk-forward that
+        # fits its pool and scores it (the Kalman filter is the backtest's only)
+        kalman=False,
         progress=tick,
     )
 

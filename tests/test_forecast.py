@@ -26,11 +26,28 @@ def forecast(e0) -> pd.DataFrame:
 def test_every_match_after_the_burn_in_has_all_three_forecasts(e0, forecast):
     done = forecast["p_home"].notna()
     assert done.sum() == 760  # two seasons after a one-season burn-in
-    for prefix in ("dc_", "mi_", "p_"):
+    for prefix in ("dc_", "mi_", "kf_", "mc_", "p_"):
         cols = [f"{prefix}home", f"{prefix}draw", f"{prefix}away"]
         np.testing.assert_allclose(forecast.loc[done, cols].sum(axis=1), 1.0)
     assert (forecast.loc[done, "w_market_implied"] > 0).all()
     assert forecast.loc[~done, "p_home"].isna().all()
+
+
+def test_the_market_implied_component_is_the_geometric_mean_of_ratings_and_filter(e0, forecast):
+    done = forecast["p_home"].notna()
+    f = forecast[done]
+    geo = np.sqrt(f[["mi_home", "mi_draw", "mi_away"]].to_numpy()
+                  * f[["kf_home", "kf_draw", "kf_away"]].to_numpy())  # fmt: skip
+    np.testing.assert_allclose(
+        f[["mc_home", "mc_draw", "mc_away"]].to_numpy(), geo / geo.sum(axis=1, keepdims=True)
+    )
+    np.testing.assert_allclose(
+        f["mc_home_rate"], np.sqrt(f["mi_home_rate"] * f["kf_home_rate"]), rtol=1e-12
+    )
+    plain = engine_forecast(e0, kalman=False)
+    np.testing.assert_array_equal(plain["mc_home"], plain["mi_home"])
+    np.testing.assert_array_equal(plain["mi_home"], forecast["mi_home"])
+    assert plain["kf_home"].isna().all()
 
 
 def test_scrambling_later_results_leaves_earlier_forecasts_and_weights_alone(e0, forecast):
