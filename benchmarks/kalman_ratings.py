@@ -26,8 +26,9 @@ decay), the equal-weight mean after ("start rule").
 
 Scored against a saved ``fpe backtest --predictions`` file (matched on date and teams):
 the filter alone, the market-implied ratings alone and the combinations, minus the
-pre-match market (RPS), by season phase.  The fourth pass's best setting is in the engine
-(core.kalman); the other settings are not.  See docs/quality.md.
+pre-match market (RPS), by season phase.  The filter is the engine's (core.kalman), run
+with the settings given here; the fourth pass's best is its ``ENGINE``.  See
+docs/quality.md.
 
     FPE_SHARED_DATA=../shared/data .venv/bin/python -m benchmarks.kalman_ratings \
         out.csv r=0.0003 q=3e-5 [qs=1e-7 qhs=3.3e-9 reset=1 recov=0 s=0]
@@ -42,6 +43,7 @@ import pandas as pd
 
 from benchmarks._common import load_football_data
 from core import metrics
+from core.kalman import KalmanSettings, kalman_rates
 from core.market_model import market_rates_rho
 from core.markets import feasible_rho, outcome_probabilities
 
@@ -58,90 +60,37 @@ DEFAULTS = {
     "qhs": -1.0,
     "recov": 1.0,
 }
-ABSENT_DAYS = 200
 
 
 def _country(g: pd.DataFrame, p: dict[str, float]) -> pd.DataFrame:
+    """The filter (core.kalman) on one country's matches with the settings ``p``."""
     g = g.sort_values("date", kind="stable")
-    teams = pd.unique(np.concatenate([g["home_team"].to_numpy(), g["away_team"].to_numpy()]))
-    code = {t: i for i, t in enumerate(teams)}
-    n = len(teams)
-    # state 0 is the filter; state 1 (only with qs > 0) a slower one (random walks of
-    # variance qs and qhs a day) run on the same observations, whose mean the filter
-    # takes over at a season start (the share ``reset``; its covariance too if recov)
-    states = []
-    for _ in range(2 if p["qs"] > 0 else 1):
-        m = np.zeros(2 * n + 1)
-        cov = np.eye(2 * n + 1) * p["v0"]
-        m[n : 2 * n] = -np.log(1.3)
-        m[2 * n], cov[2 * n, 2 * n] = 0.2, 0.1
-        states.append((m, cov))
-    walks = [(p["q"], p["qh"]), (p["qs"], p["qhs"] if p["qhs"] >= 0 else p["qh"])]
-    day = g["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    hi = g["home_team"].map(code).to_numpy()
-    ai = g["away_team"].map(code).to_numpy()
-    league = g["league"].to_numpy()
-    y_home, y_away, row_rho = np.log(g["lam"].to_numpy()), np.log(g["mu"].to_numpy()), g["rr"]
-    row_rho = row_rho.to_numpy()
-    last = np.full(n, -(10**9))
-    seen = np.zeros(n, dtype=bool)
-    team_league = np.array([""] * n, dtype=object)
-    out = np.full((len(g), 3), np.nan)
-    rho_num = rho_den = 0.0
-    rho_day = prev = day[0]
-    days, first = np.unique(day, return_index=True)
-    bounds = np.append(first, len(day))
-    diag = np.arange(2 * n)
-    for k, d in enumerate(days):
-        if d > prev:
-            for (_m, cov), (q, qh) in zip(states, walks, strict=False):
-                step = min(d - prev, p["gap"])
-                cov[diag, diag] += q * step + (p["s"] if d - prev > 30 else 0.0)
-                cov[2 * n, 2 * n] += qh * (d - prev)
-            if d - prev > 30 and len(states) > 1 and p["reset"] > 0:
-                (m, cov), (m1, cov1) = states
-                a = p["reset"]
-                m[:] = (1 - a) * m + a * m1
-                if p["recov"] > 0:
-                    cov[:] = (1 - a) * cov + a * cov1
-            prev = d
-        rows = np.arange(bounds[k], bounds[k + 1])
-        for t in np.unique(np.concatenate([hi[rows], ai[rows]])):
-            if (not seen[t] and d > day[0] + 90) or (seen[t] and d - last[t] > ABSENT_DAYS):
-                lg = league[rows][(hi[rows] == t) | (ai[rows] == t)][0]
-                pool = np.flatnonzero(seen & (team_league == lg) & (d - last <= ABSENT_DAYS))
-                pool = pool[pool != t]
-                for m, cov in states:
-                    if pool.size:
-                        weakest = pool[np.argsort(m[pool] + m[n + pool])[:3]]
-                        m[t], m[n + t] = m[weakest].mean(), m[n + weakest].mean()
-                    for j in (t, n + t):
-                        cov[j, :] = cov[:, j] = 0.0
-                        cov[j, j] = p["v0"]
-        rho = rho_num / rho_den if rho_den > 0 else 0.0
-        m = states[0][0]
-        out[rows, 0] = m[2 * n] + m[hi[rows]] - m[n + ai[rows]]
-        out[rows, 1] = m[ai[rows]] - m[n + hi[rows]]
-        out[rows, 2] = rho
-        for i in rows:
-            seen[[hi[i], ai[i]]] = True
-            last[[hi[i], ai[i]]] = d
-            team_league[[hi[i], ai[i]]] = league[i]
-            if not (np.isfinite(y_home[i]) and np.isfinite(y_away[i])):
-                continue
-            for idx, sign, y in (
-                (np.array([2 * n, hi[i], n + ai[i]]), np.array([1.0, 1.0, -1.0]), y_home[i]),
-                (np.array([ai[i], n + hi[i]]), np.array([1.0, -1.0]), y_away[i]),
-            ):
-                for m, cov in states:
-                    ph = cov[:, idx] @ sign
-                    gain = ph / (sign @ ph[idx] + p["r"])
-                    m += gain * (y - sign @ m[idx])
-                    cov -= np.outer(gain, ph)
-            if np.isfinite(row_rho[i]):
-                fade = np.exp(-p["rho_xi"] * (d - rho_day))
-                rho_num, rho_den, rho_day = rho_num * fade + row_rho[i], rho_den * fade + 1, d
-    return pd.DataFrame(out, index=g.index, columns=["k_log_home", "k_log_away", "k_rho"])
+    codes, _ = pd.factorize(np.concatenate([g["home_team"].to_numpy(), g["away_team"].to_numpy()]))
+    slow = p["qs"] > 0  # without a slower filter, nothing is taken at a season start
+    settings = KalmanSettings(
+        r=p["r"],
+        q=p["q"],
+        qh=p["qh"],
+        q_slow=p["qs"],
+        qh_slow=p["qhs"] if p["qhs"] >= 0 else p["qh"],
+        v0=p["v0"],
+        rho_xi=p["rho_xi"],
+        reset=p["reset"] if slow else 0.0,
+        reset_cov=p["reset"] if slow and p["recov"] > 0 else 0.0,
+        season_variance=p["s"],
+        gap_days=p["gap"],
+    )
+    rates = kalman_rates(
+        g["date"].to_numpy().astype("datetime64[D]").astype(np.int64),
+        codes[: len(g)],
+        codes[len(g) :],
+        g["league"].to_numpy(),
+        g["lam"].to_numpy(),
+        g["mu"].to_numpy(),
+        g["rr"].to_numpy(),
+        settings,
+    )
+    return pd.DataFrame(rates, index=g.index, columns=["k_log_home", "k_log_away", "k_rho"])
 
 
 def _rps(p: np.ndarray, y: np.ndarray) -> np.ndarray:
