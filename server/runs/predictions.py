@@ -539,7 +539,7 @@ async def evaluate(
     if forecasts:
         assert row is not None
         version = row["version"]
-        has, probs = _held_out_probs(frame, forecasts)
+        has, probs = await asyncio.to_thread(_held_out_probs, frame, forecasts)
         skipped_unforecast = int((~has).sum())
         frame, probs = frame[has].reset_index(drop=True), probs[has]
         if frame.empty:
