@@ -52,53 +52,42 @@ def ours_arrays(arrays):
     return DixonColes(xi=XI).fit(**arrays)
 
 
-def penaltyblog_fit(frame, repeats: int):
+def penaltyblog_model(frame):
+    """penaltyblog's Dixon-Coles fitted to ``frame`` with its own decay weights."""
     import penaltyblog as pb
 
-    def fit():
-        weights = pb.models.dixon_coles_weights(frame["date"], XI)
-        model = pb.models.DixonColesGoalModel(
-            frame["home_goals"],
-            frame["away_goals"],
-            frame["home_team"],
-            frame["away_team"],
-            weights,
-        )
-        model.fit()
-        return model
+    weights = pb.models.dixon_coles_weights(frame["date"], XI)
+    model = pb.models.DixonColesGoalModel(
+        frame["home_goals"],
+        frame["away_goals"],
+        frame["home_team"],
+        frame["away_team"],
+        weights,
+    )
+    model.fit()
+    return model
 
+
+def penaltyblog_fit(frame, repeats: int):
     times, model = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        model = fit()
+        model = penaltyblog_model(frame)
         times.append(time.perf_counter() - start)
     return float(np.median(times)), float(model.loglikelihood)
 
 
 def alternating(frame, rounds: int) -> tuple[float, float, float, float]:
     """(ours, penaltyblog) median seconds and log-likelihoods, the two fits taking turns."""
-    import penaltyblog as pb
-
-    def peer():
-        weights = pb.models.dixon_coles_weights(frame["date"], XI)
-        model = pb.models.DixonColesGoalModel(
-            frame["home_goals"],
-            frame["away_goals"],
-            frame["home_team"],
-            frame["away_team"],
-            weights,
-        )
-        model.fit()
-        return model
 
     mine, theirs = [], []
-    ours(frame), peer()  # warm-up: imports, caches, compiled code
+    ours(frame), penaltyblog_model(frame)  # warm-up: imports, caches, compiled code
     for _ in range(rounds):
         start = time.perf_counter()
         model = ours(frame)
         mine.append(time.perf_counter() - start)
         start = time.perf_counter()
-        other = peer()
+        other = penaltyblog_model(frame)
         theirs.append(time.perf_counter() - start)
     return (
         float(np.median(mine)),
