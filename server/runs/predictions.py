@@ -457,18 +457,18 @@ class EvaluationBusyError(FPEError):
     http_status = 503
 
 
-P = ParamSpec("P")
+_P = ParamSpec("_P")
 _EVALUATING = asyncio.Lock()  # scoring and bootstrapping hold the GIL for seconds
 
 
 def _one_at_a_time(
-    evaluation: Callable[P, Awaitable[dict[str, Any]]],
-) -> Callable[P, Awaitable[dict[str, Any]]]:
+    evaluation: Callable[_P, Awaitable[dict[str, Any]]],
+) -> Callable[_P, Awaitable[dict[str, Any]]]:
     """Refuse, not queue, an evaluation while another runs: a queue of them would hold the
     server."""
 
     @functools.wraps(evaluation)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+    async def run(*args: _P.args, **kwargs: _P.kwargs) -> dict[str, Any]:
         if _EVALUATING.locked():
             raise EvaluationBusyError(
                 "another evaluation is running on this server: try again in a few seconds"
