@@ -23,7 +23,7 @@ import numpy as np
 from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
-from core.kalman import kalman_forecast
+from core.kalman import kalman_forecast, with_filter
 from core.lazy import pandas as pd
 from core.market_model import market_rates_rho
 from core.pool import pool_walk_forward
@@ -297,12 +297,7 @@ def _market_component(
                 mu[g.index].to_numpy(),
                 rho[g.index].to_numpy(),
             )
-    mi = out[list(_MI)].to_numpy()
-    both = np.isfinite(mi[:, 0]) & np.isfinite(kf[:, 0])
-    mc = mi.copy()
-    geo = np.sqrt(mi[both] * kf[both])
-    geo[:, :3] /= geo[:, :3].sum(axis=1, keepdims=True)
-    mc[both] = geo
+    mc = with_filter(out[list(_MI)].to_numpy(), kf)
     for i, col in enumerate(_KF):
         out[col] = kf[:, i]
     for i, col in enumerate(_MC):

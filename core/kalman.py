@@ -24,14 +24,26 @@ docs/quality.md, "Fourth pass"), on the same matches the engine is scored on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
 
+from core.errors import InvalidInputError, NotFittedError
+from core.lazy import pandas as pd
 from core.markets import feasible_rho, outcome_probabilities
 
-__all__ = ["ABSENT_DAYS", "ENGINE", "KalmanSettings", "kalman_forecast", "kalman_rates"]
+__all__ = [
+    "ABSENT_DAYS",
+    "ENGINE",
+    "KalmanRatings",
+    "KalmanSettings",
+    "kalman_forecast",
+    "kalman_rates",
+    "with_filter",
+]
 
 ABSENT_DAYS = 200  # a team back after longer starts again from the newcomers' prior
 _SEASON_BREAK = 30  # days without a match that make the next day a season start
@@ -103,6 +115,33 @@ def kalman_rates(
     ``home_rate``/``away_rate``/``rho``: what each match's prices imply (NaN: no prices, not
     an observation).  Each row uses only the rows of earlier days.
     """
+    return _run(day, home, away, league, home_rate, away_rate, rho, settings)[0]
+
+
+@dataclass(frozen=True)
+class _Final:
+    """The filter after its last match: both states' means, each team's last day and
+    league (code order), the mean implied rho and the last day."""
+
+    mean: np.ndarray
+    mean_slow: np.ndarray
+    last: np.ndarray
+    seen: np.ndarray
+    team_league: np.ndarray
+    rho: float
+    day: int
+
+
+def _run(
+    day: Any,
+    home: Any,
+    away: Any,
+    league: Any,
+    home_rate: Any,
+    away_rate: Any,
+    rho: Any,
+    settings: KalmanSettings,
+) -> tuple[np.ndarray, _Final | None]:
     st = settings
     day = np.asarray(day, dtype=np.int64)
     hi = np.asarray(home, dtype=np.intp)
@@ -114,7 +153,7 @@ def kalman_rates(
     row_rho = np.asarray(rho, dtype=float)
     out = np.full((day.size, 3), np.nan)
     if day.size == 0:
-        return out
+        return out, None
     if (np.diff(day) < 0).any():
         raise ValueError("day must be non-decreasing")
     n = int(max(hi.max(), ai.max())) + 1
@@ -189,4 +228,233 @@ def kalman_rates(
             if np.isfinite(row_rho[i]):
                 fade = np.exp(-st.rho_xi * (d - rho_day))
                 rho_num, rho_den, rho_day = rho_num * fade + row_rho[i], rho_den * fade + 1, d
+    rho_now = rho_num / rho_den if rho_den > 0 else 0.0
+    final = _Final(states[0][0], states[1][0], last, seen, team_league, rho_now, prev)
+    return out, final
+
+
+def with_filter(ratings: np.ndarray, filtered: np.ndarray) -> np.ndarray:
+    """The market-implied component from the ratings' and the filter's ``(n, 5)`` forecasts
+    (home win, draw, away win, home and away goal rate): their equal-weight geometric mean,
+    the 1X2 renormalised; the ratings alone where either has no forecast."""
+    out = np.array(ratings, dtype=float)
+    both = np.isfinite(out[:, 0]) & np.isfinite(filtered[:, 0])
+    geo = np.sqrt(out[both] * filtered[both])
+    geo[:, :3] /= geo[:, :3].sum(axis=1, keepdims=True)
+    out[both] = geo
     return out
+
+
+def _days(dates: Any) -> np.ndarray:
+    return np.asarray(pd.to_datetime(dates).to_numpy().astype("datetime64[D]"), dtype=np.int64)
+
+
+def _iso(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One group's filter after its last match (teams in code order)."""
+
+    day: int
+    home: float
+    home_slow: float
+    rho: float
+    teams: list[str]
+    attack: np.ndarray
+    defence: np.ndarray
+    attack_slow: np.ndarray
+    defence_slow: np.ndarray
+    last: np.ndarray
+    league: list[str]
+
+    def rates(self, hi: np.ndarray, ai: np.ndarray, day: int, reset: float) -> np.ndarray:
+        """Log home and away rates of codes ``hi`` v ``ai`` on ``day``, as the filter
+        would forecast them then: the slower filter's mean after a season break, a club
+        absent for longer than :data:`ABSENT_DAYS` from its league's weakest three."""
+        att, dfc, home = self.attack, self.defence, self.home
+        if day - self.day > _SEASON_BREAK and reset > 0:
+            att = (1 - reset) * att + reset * self.attack_slow
+            dfc = (1 - reset) * dfc + reset * self.defence_slow
+            home = (1 - reset) * home + reset * self.home_slow
+        att, dfc = att.copy(), dfc.copy()
+        league = np.asarray(self.league, dtype=object)
+        for t in np.unique(np.concatenate([hi, ai])).tolist():
+            if day - self.last[t] <= ABSENT_DAYS:
+                continue
+            pool = np.flatnonzero((league == league[t]) & (day - self.last <= ABSENT_DAYS))
+            if pool.size:
+                weakest = pool[np.argsort(att[pool] + dfc[pool])[:_WEAKEST]]
+                att[t], dfc[t] = att[weakest].mean(), dfc[weakest].mean()
+        return np.column_stack([home + att[hi] - dfc[ai], att[ai] - dfc[hi]])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "last_match": _iso(self.day),
+            "home_advantage": self.home,
+            "home_advantage_slow": self.home_slow,
+            "rho": self.rho,
+            "teams": {
+                t: {
+                    "attack": float(self.attack[i]),
+                    "defence": float(self.defence[i]),
+                    "attack_slow": float(self.attack_slow[i]),
+                    "defence_slow": float(self.defence_slow[i]),
+                    "last_match": _iso(int(self.last[i])),
+                    "league": self.league[i],
+                }
+                for i, t in enumerate(self.teams)
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Group:
+        teams = data["teams"]
+        names = list(teams)
+
+        def column(key: str) -> np.ndarray:
+            return np.array([float(teams[t][key]) for t in names])
+
+        return cls(
+            day=int(_days([data["last_match"]])[0]),
+            home=float(data["home_advantage"]),
+            home_slow=float(data["home_advantage_slow"]),
+            rho=float(data["rho"]),
+            teams=names,
+            attack=column("attack"),
+            defence=column("defence"),
+            attack_slow=column("attack_slow"),
+            defence_slow=column("defence_slow"),
+            last=_days([teams[t]["last_match"] for t in names]),
+            league=[str(teams[t]["league"]) for t in names],
+        )
+
+
+class KalmanRatings:
+    """The filter (:func:`kalman_rates`) run over a model's matches and kept, to forecast
+    later fixtures exactly as the walk-forward would on their day: a stored model's
+    market-implied component is :func:`with_filter` of its ratings and this.
+
+    ``fit(frame, home_rate, away_rate, rho)``: ``frame`` has ``date``, ``home_team``,
+    ``away_team`` and optional ``country`` (one filter per country, as the walk-forward)
+    and ``league``; the rates are what each match's prices imply
+    (:func:`core.market_model.market_rates_rho`).  Fitted: ``groups_`` (country -> the
+    filter's state after its last match), ``last_match_`` (a date).
+    """
+
+    def __init__(self, settings: KalmanSettings = ENGINE) -> None:
+        self.settings = settings
+
+    def fit(self, frame: pd.DataFrame, home_rate: Any, away_rate: Any, rho: Any) -> KalmanRatings:
+        if len(frame) == 0:
+            raise InvalidInputError("no matches to run the Kalman filter on")
+        rates = {
+            "lam": np.asarray(home_rate, dtype=float),
+            "mu": np.asarray(away_rate, dtype=float),
+            "rho": np.asarray(rho, dtype=float),
+        }
+        country = frame["country"].to_numpy() if "country" in frame else np.full(len(frame), "")
+        groups: dict[str, _Group] = {}
+        for name in pd.unique(country):
+            rows = np.flatnonzero(country == name)
+            rows = rows[np.argsort(_days(frame["date"].to_numpy()[rows]), kind="stable")]
+            g = frame.iloc[rows]
+            codes, teams = pd.factorize(
+                np.concatenate([g["home_team"].to_numpy(), g["away_team"].to_numpy()])
+            )
+            league = g["league"].to_numpy() if "league" in g else np.zeros(len(g))
+            _, final = _run(
+                _days(g["date"]),
+                codes[: len(g)],
+                codes[len(g) :],
+                league,
+                rates["lam"][rows],
+                rates["mu"][rows],
+                rates["rho"][rows],
+                self.settings,
+            )
+            assert final is not None
+            n = len(teams)
+            keep = np.flatnonzero(final.seen)
+            m, ms = final.mean, final.mean_slow
+            groups[str(name)] = _Group(
+                day=final.day,
+                home=float(m[2 * n]),
+                home_slow=float(ms[2 * n]),
+                rho=float(final.rho),
+                teams=[str(teams[i]) for i in keep],
+                attack=m[keep],
+                defence=m[n + keep],
+                attack_slow=ms[keep],
+                defence_slow=ms[n + keep],
+                last=final.last[keep],
+                league=[str(final.team_league[i]) for i in keep],
+            )
+        self._set(groups)
+        return self
+
+    def _set(self, groups: dict[str, _Group]) -> None:
+        self.groups_ = groups
+        self.last_match_ = date.fromisoformat(_iso(max(g.day for g in groups.values())))
+        self._index = {
+            team: (name, i)
+            for name, g in sorted(groups.items(), key=lambda kv: kv[1].day)
+            for i, team in enumerate(g.teams)
+        }  # a club in two countries' filters (never, in league data): the later one
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "groups_"):
+            raise NotFittedError("this KalmanRatings is not fitted yet; call fit() first")
+
+    def knows(self, teams: Iterable[Any]) -> np.ndarray:
+        """Per team, whether the filter has followed it."""
+        self._check_fitted()
+        names = np.atleast_1d(np.asarray(list(teams), dtype=object))
+        return np.fromiter((str(t) in self._index for t in names), bool, names.size)
+
+    def predict(
+        self, home: Iterable[Any], away: Iterable[Any], on: date | None = None
+    ) -> np.ndarray:
+        """``(n, 5)``: home win, draw, away win, home and away goal rate of each fixture on
+        the day ``on`` (default: the day after the last match), NaN where a team is
+        unknown or the two are in different groups."""
+        self._check_fitted()
+        home, away = [str(t) for t in home], [str(t) for t in away]
+        if len(home) != len(away):
+            raise InvalidInputError("home and away need one team each per fixture")
+        day = int(_days([on])[0]) if on is not None else int(_days([self.last_match_])[0]) + 1
+        out = np.full((len(home), 5), np.nan)
+        where = [(self._index.get(h), self._index.get(a)) for h, a in zip(home, away, strict=True)]
+        for name, g in self.groups_.items():
+            rows = np.array(
+                [i for i, (h, a) in enumerate(where) if h and a and h[0] == a[0] == name],
+                dtype=np.intp,
+            )
+            if rows.size == 0:
+                continue
+            hi = np.array([where[i][0][1] for i in rows], dtype=np.intp)
+            ai = np.array([where[i][1][1] for i in rows], dtype=np.intp)
+            logs = g.rates(hi, ai, day, self.settings.reset)
+            lam, mu = np.exp(logs[:, 0]), np.exp(logs[:, 1])
+            out[rows, :3] = outcome_probabilities(lam, mu, feasible_rho(g.rho, lam, mu))
+            out[rows, 3], out[rows, 4] = lam, mu
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the settings (finite ones) and each group's state by team name."""
+        self._check_fitted()
+        settings = {k: v for k, v in asdict(self.settings).items() if math.isfinite(v)}
+        return {
+            "settings": settings,
+            "groups": {name: g.to_dict() for name, g in self.groups_.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KalmanRatings:
+        model = cls(KalmanSettings(**data.get("settings", {})))
+        model._set({str(k): _Group.from_dict(v) for k, v in data["groups"].items()})
+        return model
+
+    def __repr__(self) -> str:
+        return f"KalmanRatings({self.settings!r})"

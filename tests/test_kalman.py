@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from core.kalman import kalman_forecast
+from core.errors import NotFittedError
+from core.kalman import ABSENT_DAYS, KalmanRatings, kalman_forecast, with_filter
 
 
 def _round_robin(n_teams: int, n_days: int, every: int = 3) -> tuple[np.ndarray, ...]:
@@ -80,3 +85,111 @@ def test_each_forecast_uses_only_earlier_days():
 def test_days_must_not_go_backwards():
     with pytest.raises(ValueError):
         kalman_forecast([2, 1], [0, 1], [1, 0], [0, 0], [1.0, 1.0], [1.0, 1.0], [0.0, 0.0])
+
+
+def _league_frame(seed: int = 3) -> pd.DataFrame:
+    """Two countries, two seasons each with a summer break, and a club of each that misses
+    a whole season and comes back: implied rates drawn around fixed strengths."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for country, league, clubs in (("England", "E0", 8), ("Spain", "SP1", 6)):
+        names = [f"{league}-{i}" for i in range(clubs)]
+        strength = rng.normal(0.0, 0.3, size=clubs)
+        for season, start in enumerate((0, 365, 730)):
+            playing = names[:-1] if season == 1 else names  # the last club sits out 2nd season
+            for d in range(start, start + 240, 7):
+                perm = rng.permutation(len(playing))
+                for h, a in zip(perm[0::2], perm[1::2], strict=False):
+                    i, j = names.index(playing[h]), names.index(playing[a])
+                    gap = strength[i] - strength[j]
+                    rows.append(
+                        {
+                            "date": pd.Timestamp("2020-08-01") + pd.Timedelta(days=d),
+                            "home_team": playing[h],
+                            "away_team": playing[a],
+                            "country": country,
+                            "league": league,
+                            "lam": float(np.exp(0.3 + gap + rng.normal(0, 0.05))),
+                            "mu": float(np.exp(-gap + rng.normal(0, 0.05))),
+                            "rho": float(rng.normal(-0.1, 0.02)),
+                        }
+                    )
+    return pd.DataFrame(rows).sort_values("date", kind="stable").reset_index(drop=True)
+
+
+def _walk_forward(frame: pd.DataFrame) -> np.ndarray:
+    """The walk-forward's forecast of every row (one filter per country, as core.forecast)."""
+    out = np.full((len(frame), 5), np.nan)
+    for _, g in frame.groupby("country"):
+        codes, _ = pd.factorize(np.concatenate([g["home_team"], g["away_team"]]))
+        day = g["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        out[g.index] = kalman_forecast(
+            day, codes[: len(g)], codes[len(g) :], g["league"].to_numpy(),
+            g["lam"].to_numpy(), g["mu"].to_numpy(), g["rho"].to_numpy(),
+        )  # fmt: skip
+    return out
+
+
+def _fitted(frame: pd.DataFrame) -> KalmanRatings:
+    return KalmanRatings().fit(frame, frame["lam"], frame["mu"], frame["rho"])
+
+
+# days in a season, and season starts (at 730 a club comes back after a season away)
+@pytest.mark.parametrize("day", [49, 365, 407, 730, 800])
+def test_a_fitted_filter_forecasts_a_later_day_as_the_walk_forward_does(day):
+    frame = _league_frame()
+    expected = _walk_forward(frame)
+    on = pd.Timestamp("2020-08-01") + pd.Timedelta(days=day)
+    before = frame[frame["date"] < on]
+    rows = np.flatnonzero(frame["date"] == on)
+    assert rows.size
+    got = _fitted(before).predict(frame["home_team"][rows], frame["away_team"][rows], on.date())
+    np.testing.assert_allclose(got, expected[rows], rtol=1e-12, atol=1e-15)
+
+
+def test_the_returning_club_starts_from_its_leagues_weakest():
+    frame = _league_frame()
+    on = pd.Timestamp("2020-08-01") + pd.Timedelta(days=730)
+    model = _fitted(frame[frame["date"] < on])
+    # E0-7 sat out the second season: back after more than ABSENT_DAYS, it is a newcomer
+    back = model.predict(["E0-7"], ["E0-0"], on.date())
+    kept = KalmanRatings.from_dict(model.to_dict())
+    group = kept.groups_["England"]
+    assert (
+        on.date().toordinal()
+        - date.fromisoformat(group.to_dict()["teams"]["E0-7"]["last_match"]).toordinal()
+        > ABSENT_DAYS
+    )
+    np.testing.assert_array_equal(kept.predict(["E0-7"], ["E0-0"], on.date()), back)
+
+
+def test_it_round_trips_through_json():
+    frame = _league_frame()
+    model = _fitted(frame)
+    again = KalmanRatings.from_dict(json.loads(json.dumps(model.to_dict())))
+    home, away = ["E0-1", "SP1-2", "E0-3"], ["E0-2", "SP1-0", "SP1-1"]
+    np.testing.assert_array_equal(again.predict(home, away), model.predict(home, away))
+    assert again.last_match_ == model.last_match_ == frame["date"].iloc[-1].date()
+
+
+def test_unknown_teams_and_other_countries_get_no_forecast():
+    model = _fitted(_league_frame())
+    out = model.predict(["E0-1", "E0-1", "Nobody"], ["E0-2", "SP1-0", "E0-2"])
+    assert np.isfinite(out[0]).all()
+    assert np.isnan(out[1:]).all()
+    assert model.knows(["E0-1", "Nobody"]).tolist() == [True, False]
+
+
+def test_it_must_be_fitted_first():
+    with pytest.raises(NotFittedError):
+        KalmanRatings().predict(["a"], ["b"])
+
+
+def test_with_filter_is_the_renormalised_geometric_mean_where_both_exist():
+    ratings = np.array([[0.5, 0.3, 0.2, 1.5, 1.0], [0.4, 0.3, 0.3, 1.2, 1.1]])
+    filtered = np.array([[0.4, 0.3, 0.3, 1.2, 1.1], [np.nan] * 5])
+    out = with_filter(ratings, filtered)
+    geo = np.sqrt(ratings[0] * filtered[0])
+    np.testing.assert_allclose(out[0, :3], geo[:3] / geo[:3].sum())
+    np.testing.assert_allclose(out[0, 3:], geo[3:])
+    np.testing.assert_array_equal(out[1], ratings[1])
