@@ -46,6 +46,7 @@ from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
 from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, POOL_PRIOR_MATCHES, engine_forecast
+from core.kalman import KalmanRatings
 from core.lazy import pandas as pd
 from core.market_model import MarketImplied, market_rates_rho
 from core.odds import market_probabilities
@@ -190,9 +191,6 @@ def _walk_forward(frame: pd.DataFrame, config: TrainingConfig, report: _Reporter
         burn_in_days=config.burn_in_days,
         margin=config.margin,
         group_by="country" if "country" in frame else None,
-        # a stored model predicts with the ratings alone: so does the walk-forward that
-        # fits its pool and scores it (the Kalman filter is the backtest's only)
-        kalman=False,
         progress=tick,
     )
 
@@ -504,9 +502,11 @@ def _fit_market_implied(
     mi = MarketImplied(xi=MARKET_XI, l2=MARKET_L2, margin=config.margin, dependence=dependence)
     mi = mi.fit(frame, home_rate=lam, away_rate=mu, reference_date=validation_start)
     weights["market_implied"] = mi.to_dict()
+    # the filter's state after these matches: the stored component is the walk-forward's
+    weights["kalman"] = KalmanRatings().fit(frame, lam, mu, rho).to_dict()
     components = [
         wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
-        wf[["mi_home", "mi_draw", "mi_away"]].to_numpy(),
+        wf[["mc_home", "mc_draw", "mc_away"]].to_numpy(),
     ]
     rows = np.flatnonzero(train_rows)
     pool = LogLinearPool(default=POOL_DEFAULT, prior_matches=POOL_PRIOR_MATCHES).fit(
@@ -630,7 +630,7 @@ def _validation_metrics(frame, wf, features, probs, y, is_valid, config) -> dict
         out["market_source"] = bench.source
         out["matches_without_market"] = bench.missing
         components = {}
-        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mi")):
+        for name, prefix in (("dixon_coles", "dc"), ("market_implied", "mc")):
             q = wf[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]].to_numpy()[is_valid]
             components[name] = versus(q[priced], bench.probs[priced], yv[priced])
         out["components"] = components

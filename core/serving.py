@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from core.dixon_coles import DixonColes
 from core.draw import DrawModel
 from core.errors import InvalidInputError, UnknownTeamError
 from core.forecast import pooled_rates
+from core.kalman import KalmanRatings, with_filter
 from core.market_model import MarketImplied
 from core.markets import MatchProbabilities, feasible_rho
 from core.odds import implied_probabilities
@@ -343,6 +345,8 @@ class StoredModel:
             if "market_implied" in weights
             else None
         )
+        # models trained before the stored Kalman filter: the ratings alone
+        self.kalman = KalmanRatings.from_dict(weights["kalman"]) if "kalman" in weights else None
         self.pool = LogLinearPool.from_dict(weights["pool"]) if "pool" in weights else None
         self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
         self.draw = DrawModel.from_dict(weights["draw"]) if "draw" in weights else None
@@ -373,11 +377,14 @@ class StoredModel:
         away: list[str],
         market: np.ndarray | None = None,
         overround: np.ndarray | None = None,
+        on: date | None = None,
     ) -> tuple[np.ndarray, MatchProbabilities]:
         """1X2 probabilities for new fixtures, and the goal model's
         :class:`~core.markets.MatchProbabilities` (score grid and markets).  The engine's own
-        forecast is the pool of Dixon-Coles and the market-implied ratings (it needs no odds);
-        its grid uses the pool's goal rates, refitted to reproduce the pool's 1X2.
+        forecast is the pool of Dixon-Coles and the market-implied component (it needs no
+        odds): the ratings, with the Kalman filter's forecast for the day ``on`` where the
+        model keeps one (:class:`~core.kalman.KalmanRatings`; ``None``: the day after its
+        last match); its grid uses the pool's goal rates, refitted to reproduce the pool's 1X2.
         ``market`` is an optional (n, 3) array of margin-free market probabilities (NaN rows:
         no odds; the blend then falls back to the engine's forecast, the draw model to its
         weights without odds), ``overround`` the books' margins.  Market prices should be
@@ -386,7 +393,7 @@ class StoredModel:
         probs = grid.outcomes
         dc_draw = grid.draw
         if self.market_implied is not None and self.pool is not None:
-            probs, grid = self._pooled(grid)
+            probs, grid = self._pooled(grid, on)
         n = len(probs)
         if self.blend is not None:
             market = np.full((n, 3), np.nan) if market is None else np.asarray(market, float)
@@ -404,7 +411,9 @@ class StoredModel:
             probs = self.calibrator.predict(probs)
         return probs, grid
 
-    def _pooled(self, grid: MatchProbabilities) -> tuple[np.ndarray, MatchProbabilities]:
+    def _pooled(
+        self, grid: MatchProbabilities, on: date | None
+    ) -> tuple[np.ndarray, MatchProbabilities]:
         """The pool where the market-implied ratings know both teams (a team without a
         priced match in the training data has none); Dixon-Coles alone elsewhere."""
         mi_model = self.market_implied
@@ -413,11 +422,15 @@ class StoredModel:
         probs = grid.outcomes.copy()
         if not known.any():
             return probs, grid
-        mi = mi_model.predict(grid.home_team[known], grid.away_team[known])
-        probs[known] = self.pool.predict([probs[known], mi.outcomes])
+        home, away = grid.home_team[known], grid.away_team[known]
+        mi = mi_model.predict(home, away)
+        component = np.column_stack([mi.outcomes, mi.home_rate, mi.away_rate])
+        if self.kalman is not None:
+            component = with_filter(component, self.kalman.predict(home, away, on))
+        probs[known] = self.pool.predict([probs[known], component[:, :3]])
         lam, mu = grid.home_rate.copy(), grid.away_rate.copy()
         lam[known], mu[known] = pooled_rates(
-            [(lam[known], mu[known]), (mi.home_rate, mi.away_rate)], self.pool.weights_
+            [(lam[known], mu[known]), (component[:, 3], component[:, 4])], self.pool.weights_
         )
         rho = feasible_rho(self.dixon_coles.rho_, lam, mu)  # the pooled rates' own region
         pooled = MatchProbabilities(grid.home_team, grid.away_team, lam, mu, grid.grid, rho)
@@ -426,10 +439,11 @@ class StoredModel:
         return probs, _merged(pooled, groups)
 
     def forecast(
-        self, fixtures: Sequence[Fixture], max_goals: int | None = None
+        self, fixtures: Sequence[Fixture], max_goals: int | None = None, on: date | None = None
     ) -> list[Prediction]:
-        """One :class:`Prediction` per fixture, in one vectorised pass.  Raises
-        :class:`~core.errors.UnknownTeamError` for teams the model does not know."""
+        """One :class:`Prediction` per fixture, in one vectorised pass, as of the day ``on``
+        (see :meth:`predict`).  Raises :class:`~core.errors.UnknownTeamError` for teams the
+        model does not know."""
         if not fixtures:
             return []
         n = len(fixtures)
@@ -448,7 +462,7 @@ class StoredModel:
             overround = np.full(n, np.nan)
             overround[priced] = overround_of(prices[priced])
         probs, goal = self.predict(
-            [f.home for f in fixtures], [f.away for f in fixtures], market, overround
+            [f.home for f in fixtures], [f.away for f in fixtures], market, overround, on
         )
         over = np.full(n, np.nan)
         for i, f in enumerate(fixtures):

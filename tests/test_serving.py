@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.errors import InvalidInputError, UnknownTeamError
+from core.kalman import KalmanRatings, with_filter
 from core.odds import implied_probabilities
 from core.pipeline import TrainingConfig, train
 from core.serving import Fixture, ModelCard, Prediction, StoredModel, cut_grid, reproducing_grid
@@ -137,3 +139,39 @@ def test_the_grid_rule_keeps_a_grid_that_already_agrees(model):
     ((_, refitted),) = reproducing_grid(shifted, goal)[0]
     np.testing.assert_allclose(refitted.outcomes, shifted, atol=1e-9)
     assert cut_grid(refitted, 3).grid.shape == (1, 4, 4)
+
+
+def test_the_market_implied_component_includes_the_stored_kalman_filter(weights, model):
+    """A model keeps the filter's state after its matches; its market-implied component is
+    the ratings' geometric mean with the filter's forecast, as in the walk-forward."""
+    home, away = _teams(model)[:3], _teams(model)[3:6]
+    kalman = KalmanRatings.from_dict(weights["kalman"])
+    # fitted on the same matches as the ratings (referred to the day after the last)
+    reference = date.fromisoformat(weights["market_implied"]["fit"]["reference_date"][:10])
+    assert kalman.last_match_ + timedelta(days=1) == reference
+    mi = model.market_implied.predict(home, away)
+    ratings = np.column_stack([mi.outcomes, mi.home_rate, mi.away_rate])
+    component = with_filter(ratings, kalman.predict(home, away))
+    dc = model.dixon_coles.predict(home, away).outcomes
+    expected = model.pool.predict([dc, component[:, :3]])
+    plain = StoredModel({k: v for k, v in weights.items() if k not in ("blend", "calibrator")})
+    probs, _ = plain.predict(home, away)
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-15)
+    # weights stored before the filter (no "kalman"): the ratings alone, as they always did
+    old = {k: v for k, v in weights.items() if k not in ("blend", "calibrator", "kalman")}
+    before, _ = StoredModel(old).predict(home, away)
+    np.testing.assert_allclose(before, model.pool.predict([dc, mi.outcomes]), rtol=0, atol=1e-15)
+    assert not np.allclose(before, probs)
+
+
+def test_the_day_of_a_forecast_matters_only_across_a_season_break(weights):
+    plain = StoredModel({k: v for k, v in weights.items() if k not in ("blend", "calibrator")})
+    home, away = sorted(plain.teams)[:2]
+    last = KalmanRatings.from_dict(weights["kalman"]).last_match_
+    soon = [plain.predict([home], [away], on=last + timedelta(days=d))[0] for d in (1, 20)]
+    np.testing.assert_array_equal(soon[0], soon[1])
+    summer = plain.predict([home], [away], on=last + timedelta(days=60))[0]
+    assert not np.array_equal(summer, soon[0])
+    fixture = Fixture(home, away)
+    (now,) = plain.forecast([fixture], on=last + timedelta(days=60))
+    np.testing.assert_allclose(now.outcomes.as_tuple(), summer[0], rtol=0, atol=1e-15)

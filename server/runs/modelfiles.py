@@ -97,7 +97,15 @@ def _team_ids(weights: dict[str, Any]) -> set[str]:
     ids = {str(t) for t in weights.get("teams", {})}
     for part in _GOAL_MODELS:
         ids |= {str(t) for t in weights.get(part, {}).get("parameters", {}).get("teams", [])}
+    for group in _kalman_groups(weights):
+        ids |= {str(t) for t in group.get("teams", {})}
     return ids
+
+
+def _kalman_groups(weights: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored Kalman filter's groups (each names its teams by id)."""
+    groups = weights.get("kalman", {}).get("groups", {})
+    return [g for g in groups.values() if isinstance(g, dict)] if isinstance(groups, dict) else []
 
 
 async def export_model(engine: AsyncEngine, version: str) -> dict[str, Any]:
@@ -227,6 +235,9 @@ def _remap(weights: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
         strengths = out.get(part, {}).get("team_strengths")
         if isinstance(strengths, dict):
             out[part]["team_strengths"] = {ids[str(k)]: v for k, v in strengths.items()}
+    for group in _kalman_groups(out):
+        if isinstance(group.get("teams"), dict):
+            group["teams"] = {ids[str(k)]: v for k, v in group["teams"].items()}
     for key in ("teams", "team_strengths"):
         if isinstance(out.get(key), dict):
             out[key] = {ids.get(str(k), str(k)): v for k, v in out[key].items()}

@@ -289,7 +289,7 @@ async def predict(
         line,
     )
     try:  # the pool, blend and grid refits are CPU work: off the event loop
-        (prediction,) = await asyncio.to_thread(stored.forecast, [fixture], max_goals)
+        (prediction,) = await asyncio.to_thread(stored.forecast, [fixture], max_goals, _today())
     except UnknownTeamError as exc:
         names = {str(home_id): home_name, str(away_id): away_name}
         missing = ", ".join(repr(names.get(t, t)) for t in exc.teams)
@@ -390,7 +390,9 @@ async def predict_fixtures(
             rows.append(i)
         if not rows:
             continue
-        computed = await asyncio.to_thread(stored.forecast, [queries[i] for i in rows], max_goals)
+        computed = await asyncio.to_thread(
+            stored.forecast, [queries[i] for i in rows], max_goals, _today()
+        )
         for i, prediction in zip(rows, computed, strict=True):
             done = results[i]
             results[i] = replace(done, prediction=prediction, notes=done.notes + prediction.notes)
@@ -619,6 +621,12 @@ def _held_out_probs(frame: Any, forecasts: Mapping[str, Any]) -> tuple[Any, Any]
     )
     probs = np.array([stored.get(key, nan) for key in keys], dtype=float).reshape(-1, 3)
     return np.isfinite(probs).all(axis=1), probs
+
+
+def _today() -> date:
+    """The day a fixture is forecast on (a stored Kalman filter re-centres after a season
+    break): today, in UTC."""
+    return datetime.now(UTC).date()
 
 
 def _stored_probs(stored: StoredModel, frame: Any, margin: str) -> Any:
