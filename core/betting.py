@@ -61,10 +61,13 @@ def _stats(
             i = rng.integers(0, n, n)
             k = has_clv[i].sum()
             boot[b] = profit[i].mean(), growth[i].mean(), clv0[i].sum() / k if k else np.nan
-        lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+        lo, hi = np.percentile(boot[:, :2], [2.5, 97.5], axis=0)
         out["roi_ci"] = [float(lo[0]), float(hi[0])]
         out["kelly_growth_ci"] = [float(lo[1]), float(hi[1])]
-        out["clv_ci"] = [float(lo[2]), float(hi[2])] if has_clv.any() else None
+        out["clv_ci"] = None
+        if has_clv.any():  # no bet with a closing price: every resample's CLV is NaN
+            c_lo, c_hi = np.nanpercentile(boot[:, 2], [2.5, 97.5])
+            out["clv_ci"] = [float(c_lo), float(c_hi)]
     return out
 
 

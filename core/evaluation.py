@@ -211,6 +211,13 @@ def backtest_report(
         "to": rows["date"].max().date().isoformat(),
     }
     summary["leagues"] = sorted(rows["league"].unique().tolist()) if "league" in rows else []
+    # leagues none of whose matches is forecast (one season: all of it burn-in), said
+    # rather than left out silently
+    summary["leagues_without_forecast"] = (
+        sorted(set(frame["league"].unique().tolist()) - set(summary["leagues"]))
+        if "league" in frame
+        else []
+    )
     summary["settings"] = {
         "xi_per_day": cfg["xi"],
         "l2": cfg["l2"],
@@ -354,6 +361,11 @@ def format_report(s: dict[str, Any]) -> str:
             + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in w["weights_last"].items())
         )
         lines += format_betting(w["betting"], "with odds")
+    if s.get("leagues_without_forecast"):
+        lines.append(
+            "leagues with no match after the burn-in (not forecast): "
+            + ", ".join(s["leagues_without_forecast"])
+        )
     if s["matches_without_market"]:
         lines.append(
             f"matches without {s['market_source']} prices (not scored): "

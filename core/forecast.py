@@ -155,7 +155,8 @@ def engine_forecast(
     Dixon-Coles to goals mixed with shots on target, with this share on the goals (0.7 in
     the issue that introduced it; ``None``: goals only).  ``group_by``: a column
     (``country``) whose groups are walked forward separately; the pool is fitted across all
-    of them in date order.  ``kalman``: the market-implied component is the geometric mean
+    of them in date order; a group with no match after its burn-in (one season of a league)
+    is not forecast, the others are.  ``kalman``: the market-implied component is the geometric mean
     of the ratings' and the filter's forecasts (False: the ratings alone, as a stored model
     predicts).  ``progress(fraction, message)`` runs after every
     refit; an exception it raises stops the run.  Columns: ``{dc,mi,kf,mc}_{home,draw,away,
@@ -175,7 +176,14 @@ def engine_forecast(
         sx = pd.Series(sx, index=frame.index)
         sy = pd.Series(sy, index=frame.index)
     groups = list(frame.groupby(group_by, sort=True)) if group_by else [("", frame)]
-    sizes = np.array([len(g) for _, g in groups], dtype=float)
+    # a group whose every match falls in its burn-in (a league with one season) is left
+    # unforecast rather than stopping the others; with no group left, the walk-forward's
+    # own error says why
+    forecast_groups = [
+        (name, g) for name, g in groups if _after_burn_in(g["date"], start, burn_in_days)
+    ]
+    walked = forecast_groups or groups
+    sizes = np.array([len(g) for _, g in walked], dtype=float)
     shares = sizes / sizes.sum() / 2.0  # two walk-forwards per group
     kw: dict[str, Any] = dict(
         refit_days=refit_days,
@@ -188,7 +196,7 @@ def engine_forecast(
     parts_dc: list[pd.DataFrame] = []
     parts_mi: list[pd.DataFrame] = []
     done = 0.0
-    for (name, g), share in zip(groups, shares, strict=True):
+    for (name, g), share in zip(walked, shares, strict=True):
         for kind in COMPONENTS:
             if kind == "market_implied":
                 targets = (lam[g.index].to_numpy(), mu[g.index].to_numpy())
@@ -224,7 +232,7 @@ def engine_forecast(
             out[f"{prefix}_{col}"] = part[f"p_{col}"]
         out[f"{prefix}_home_rate"] = part["home_rate"]
         out[f"{prefix}_away_rate"] = part["away_rate"]
-    _market_component(frame, groups, (lam, mu, rho), out, kalman)
+    _market_component(frame, walked, (lam, mu, rho), out, kalman)
     out["refit_date"] = dc["refit_date"]
     has = out["refit_date"].notna().to_numpy()
     probs = np.full((len(frame), 3), np.nan)
@@ -258,6 +266,20 @@ def engine_forecast(
         )
     out["home_rate"], out["away_rate"] = rates.T
     return out
+
+
+def _after_burn_in(dates: pd.Series, start: Any, burn_in_days: int) -> bool:
+    """Whether any of ``dates`` falls on or after the walk-forward's start
+    (:func:`core.backtest.walk_forward`: ``start``, else the first date plus the burn-in)."""
+    day = pd.to_datetime(dates, errors="coerce")
+    if day.isna().any() or day.empty:
+        return True  # the walk-forward reports what is wrong
+    first = day.min().normalize()
+    try:
+        begin = first + pd.Timedelta(days=burn_in_days) if start is None else pd.Timestamp(start)
+    except (TypeError, ValueError):
+        return True
+    return bool((day.dt.normalize() >= begin.normalize()).any())
 
 
 _KF = ("kf_home", "kf_draw", "kf_away", "kf_home_rate", "kf_away_rate")

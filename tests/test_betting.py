@@ -45,3 +45,16 @@ def test_sources_are_reported_apart_and_missing_prices_counted():
     assert set(out["sources"]) == {"max_pre"}  # no average price at all: not reported
     block = out["sources"]["max_pre"]
     assert (block["matches_priced"], block["matches_without_prices"]) == (2, 1)
+
+
+def test_without_closing_prices_clv_is_none_and_nothing_warns():
+    # a file with no closing columns (older or smaller leagues): every resample's CLV is
+    # NaN; the intervals of ROI and growth stand, the CLV's is None (no All-NaN warning,
+    # which filterwarnings=error turns into a failure)
+    odds = [(2.0, 3.5, 4.0), (1.5, 4.0, 7.0), (3.0, 3.2, 2.5)]
+    nan3 = (np.nan, np.nan, np.nan)
+    frame = _frame(odds, [nan3, nan3, nan3])
+    probs = np.array([[0.55, 0.25, 0.20], [0.60, 0.25, 0.15], [0.30, 0.30, 0.40]])
+    s = betting_report(frame, probs, ["H", "A", "A"], n_boot=50)["sources"]["max_pre"]["overall"]
+    assert (s["bets"], s["clv"], s["clv_bets"], s["clv_ci"]) == (2, None, 0, None)
+    assert s["roi_ci"][0] <= s["roi"] <= s["roi_ci"][1]

@@ -20,6 +20,17 @@ def e0_files(request):
     return [str(p) for p in sorted(folder.glob("*/E0.csv"))]
 
 
+def test_backtest_with_a_one_season_league_forecasts_the_others_and_names_it(
+    e0_files, football_data_dir, capsys
+):
+    # D1 2024/25 alone is all burn-in: the run goes on with E0 and says D1 was not forecast
+    d1 = str(football_data_dir / "2425" / "D1.csv")
+    assert main(["backtest", *e0_files, d1, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 3420  # E0's alone
+    assert (out["leagues"], out["leagues_without_forecast"]) == (["E0"], ["D1"])
+
+
 def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     assert main(["backtest", *e0_files, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -150,3 +150,19 @@ def test_forecasts_up_to_a_week_are_bit_identical_when_that_week_changes(e0, for
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), col
     after = (forecast["refit_date"] > week).to_numpy()
     assert not np.array_equal(forecast.loc[after, "p_home"], again.loc[after, "p_home"])
+
+
+def test_a_group_with_only_its_burn_in_is_left_out_not_fatal(request, e0, forecast):
+    # a league with one season (nothing after its own burn-in) next to one with three
+    folder = request.getfixturevalue("football_data_dir")
+    d1 = read_file(folder / "2425" / "D1.csv").matches
+    frame = pd.concat([e0.assign(country="England"), d1.assign(country="Germany")],
+                      ignore_index=True)  # fmt: skip
+    out = engine_forecast(frame, group_by="country")
+    germany = (frame["country"] == "Germany").to_numpy()
+    assert out.loc[germany, "p_home"].isna().all()
+    assert out.loc[germany, "kf_home"].isna().all()
+    # the other country's forecasts are those it gets alone
+    np.testing.assert_array_equal(out.loc[~germany, "p_home"], forecast["p_home"])
+    with pytest.raises(InvalidInputError, match="no match falls on or after"):
+        engine_forecast(d1.assign(country="Germany"), group_by="country")
