@@ -14,6 +14,15 @@ is the mean of the ``promoted_k`` weakest established teams of its league in the
 fit ("promoted teams start as strong as the weakest teams they join"); so does a team back
 after longer than the training window (no match of it left to fit).  A team with no past
 match at all is therefore predicted from the prior alone.
+
+That prior learns from the league's history: the first fit at least ``newcomer_days`` after
+a newcomer's arrival records its attack and defence minus those of its league's weakest
+``promoted_k`` in that fit, and later newcomers of the league start from the weakest plus
+the sum of the recorded offsets over (their number + ``newcomer_shrink``): a shrunk mean,
+exactly the weakest with none recorded.  In a top division the newcomers are promoted clubs
+and the offset stays near 0; in a second division without its top flight in the data half
+of them are clubs relegated from above, far stronger than its weakest.  A fit only uses
+matches before its block, so a forecast only learns from newcomers measured before it.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ __all__ = ["DEFAULT_L2", "DEFAULT_XI", "walk_forward"]
 DEFAULT_XI = 0.0025  # per day: a half-life of 277 days
 DEFAULT_L2 = 4.0
 _FOUNDING_DAYS = 90  # teams seen this early in the data are never "new"
+NEWCOMER_DAYS = 91  # a newcomer's rating this long after its arrival teaches the prior
+NEWCOMER_SHRINK = 4.0  # the learned offset's prior weight, in newcomers (toward 0)
 _REQUIRED = ("date", "home_team", "away_team", "home_goals", "away_goals")
 
 
@@ -63,6 +74,8 @@ def walk_forward(
     l2: float = DEFAULT_L2,
     new_team_days: int = 365,
     promoted_k: int = 3,
+    newcomer_days: int = NEWCOMER_DAYS,
+    newcomer_shrink: float = NEWCOMER_SHRINK,
     max_goals: int | None = None,
     progress: Callable[[int, int], object] | None = None,
     targets: tuple[Any, Any] | None = None,
@@ -88,6 +101,9 @@ def walk_forward(
     each fixture's bounds).  A row whose target is NaN is predicted but never trained on; a block
     with no earlier target is not predicted.  A forecast never uses its own row's target:
     only rows before the block train.
+
+    ``newcomer_days``, ``newcomer_shrink``: the newcomers' prior learns from the league's own
+    earlier newcomers (see the module's docstring).
 
     ``season_carry``: once a league's new season has begun (its first match after a break
     of more than 30 days falls in the block or earlier), the matches of its earlier seasons
@@ -178,7 +194,9 @@ def walk_forward(
     growth = np.exp(xi * (day - day[0]).astype(float)) if xi * span < 600.0 else None
 
     start_day = day[0] + burn_in_days if start is None else _to_day(start)
-    state = _State(n_all)
+    state = _State(n_all, n_leagues)
+    reg_day = np.full(n_all, -1, dtype=np.int64)  # each newcomer's latest arrival (refit day)
+    pending = np.zeros(n_all, dtype=bool)  # arrived, not measured yet
     last_row = np.full(n_all, -1, dtype=np.int64)  # each team's last row before `lo`
     # per fitted block: (first row, end row, refit day, training rows, rho); and its rates
     fitted: list[tuple[int, int, int, int, float]] = []
@@ -218,6 +236,11 @@ def walk_forward(
         # a team back after longer than the training window (relegated, now promoted) has
         # no match to fit: it starts as a newcomer, not as an average team
         is_new |= last_row[local_teams] < train_lo
+        # newcomers arriving now: measured once newcomer_days have passed
+        arriving = local_teams[is_new]
+        arriving = arriving[(reg_day[arriving] < 0) | (last_row[arriving] < train_lo)]
+        reg_day[arriving] = t
+        pending[arriving] = True
         local = np.full(n_all, -1, dtype=np.int32)
         local[local_teams] = np.arange(local_teams.size, dtype=np.int32)
 
@@ -252,10 +275,13 @@ def walk_forward(
             l2=l2,
         )
         problem.prior_attack, problem.prior_defence = state.prior(
-            local_teams, is_new, established, promoted_k
+            local_teams, is_new, established, promoted_k, newcomer_shrink
         )
         solution = solve(problem, state.warm_start(problem, local_teams))
         state.update(local_teams, solution.params)
+        due = np.flatnonzero(pending & (reg_day <= t - newcomer_days))
+        pending[due] = False
+        state.learn(due, established, promoted_k)
 
         p = solution.params
         bh, ba = local[home[lo:hi]], local[away[lo:hi]]
@@ -337,7 +363,7 @@ def _blocks(day: np.ndarray, start_day: int, refit_days: int) -> list[tuple[int,
 class _State:
     """What one refit hands to the next: last parameters and each team's league."""
 
-    def __init__(self, n_all: int) -> None:
+    def __init__(self, n_all: int, n_leagues: int) -> None:
         self.attack = np.full(n_all, np.nan)
         self.defence = np.full(n_all, np.nan)
         self.home: float | None = None
@@ -345,24 +371,48 @@ class _State:
         self.level = 0.0  # mean defence of the last fit
         self.last_league = np.zeros(n_all, dtype=np.intp)
         self.seen = 0
+        # per league: the sum of its measured newcomers' (attack, defence) offsets, and their number
+        self.offset = np.zeros((n_leagues, 2))
+        self.measured = np.zeros(n_leagues)
+
+    def weakest(self, lg: int, established: np.ndarray, k: int) -> tuple[float, float]:
+        """Mean attack and defence of league ``lg``'s ``k`` weakest established teams."""
+        known = ~np.isnan(self.attack)
+        pool = np.flatnonzero(known & established & (self.last_league == lg))
+        if pool.size == 0:
+            pool = np.flatnonzero(known)
+        net = self.attack[pool] + self.defence[pool]
+        weakest = pool[np.argsort(net)[:k]]
+        return float(self.attack[weakest].mean()), float(self.defence[weakest].mean())
 
     def prior(
-        self, teams: np.ndarray, is_new: np.ndarray, established: np.ndarray, k: int
+        self,
+        teams: np.ndarray,
+        is_new: np.ndarray,
+        established: np.ndarray,
+        k: int,
+        shrink: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         pa, pd_ = np.zeros(teams.size), np.zeros(teams.size)
         if not is_new.any() or self.home is None:
             return pa, pd_
-        known = ~np.isnan(self.attack)
         for lg in np.unique(self.last_league[teams[is_new]]):
-            pool = np.flatnonzero(known & established & (self.last_league == lg))
-            if pool.size == 0:
-                pool = np.flatnonzero(known)
-            net = self.attack[pool] + self.defence[pool]
-            weakest = pool[np.argsort(net)[:k]]
+            att, dfc = self.weakest(lg, established, k)
+            learned = self.offset[lg] / (self.measured[lg] + shrink)
             sel = is_new & (self.last_league[teams] == lg)
-            pa[sel] = self.attack[weakest].mean()
-            pd_[sel] = self.defence[weakest].mean() - self.level
+            pa[sel] = att + learned[0]
+            pd_[sel] = dfc - self.level + learned[1]
         return pa, pd_
+
+    def learn(self, teams: np.ndarray, established: np.ndarray, k: int) -> None:
+        """Record newcomers ``teams``' offsets from their league's weakest in the last fit."""
+        for t in teams.tolist():
+            if np.isnan(self.attack[t]):
+                continue
+            lg = int(self.last_league[t])
+            att, dfc = self.weakest(lg, established, k)
+            self.offset[lg] += (self.attack[t] - att, self.defence[t] - dfc)
+            self.measured[lg] += 1
 
     def warm_start(self, problem: Problem, teams: np.ndarray) -> Parameters:
         params = initial_parameters(problem)

@@ -143,3 +143,33 @@ def test_missing_columns_and_empty_input(league):
         walk_forward(league.iloc[:0])
     with pytest.raises(InvalidInputError, match="start date"):
         walk_forward(league, start="2099-01-01")
+
+
+def test_the_newcomers_prior_learns_from_the_leagues_earlier_newcomers(make_matches):
+    """Each season the strongest club comes back under a new name, as clubs relegated into
+    a second division whose top flight is not in the data: the first newcomer starts from
+    the weakest three exactly, later ones from above them, having learnt from the first."""
+    league = make_matches(n_teams=10, seasons=4, seed=5)
+    strength = np.add(league.attrs["attack"], league.attrs["defence"])
+    best = league.attrs["teams"][int(np.argmax(strength))]
+    season = np.arange(len(league)) // 90
+    frame = league.copy()
+    for side in ("home_team", "away_team"):
+        renamed = [
+            f"New{s}" if t == best and s else t for t, s in zip(frame[side], season, strict=True)
+        ]
+        frame[side] = renamed
+    kw = dict(burn_in_days=30, newcomer_days=60)
+    learned = walk_forward(frame, **kw)
+    old = walk_forward(frame, newcomer_shrink=np.inf, **kw)  # nothing learnt: the old rule
+
+    def first(name: str) -> tuple[int, str]:
+        row = frame.index[(frame.home_team == name) | (frame.away_team == name)][0]
+        return row, "p_home" if frame.loc[row, "home_team"] == name else "p_away"
+
+    row, _ = first("New1")  # no newcomer measured before it: bit-identical
+    before = learned.index[frame.loc[learned.index, "date"] <= frame.loc[row, "date"]]
+    pd.testing.assert_frame_equal(learned.loc[before], old.loc[before])
+    for name in ("New2", "New3"):
+        row, win = first(name)
+        assert learned.loc[row, win] > old.loc[row, win] + 0.02
