@@ -246,7 +246,9 @@ def with_filter(ratings: np.ndarray, filtered: np.ndarray) -> np.ndarray:
 
 
 def _days(dates: Any) -> np.ndarray:
-    return np.asarray(pd.to_datetime(dates).to_numpy().astype("datetime64[D]"), dtype=np.int64)
+    """Integer days of dates (datetime64, date objects or ISO strings), without pandas: a
+    stored model predicts on the CLI's fast path."""
+    return np.asarray(dates).astype("datetime64[D]").astype(np.int64)
 
 
 def _iso(day: int) -> str:
