@@ -119,6 +119,41 @@ async def test_a_version_s_bets_evaluated_on_the_page(browser, trained_server): 
     assert "forecasts: held-out forecasts of the validation fit;" in scope
     await _shot(page, "models-betting-desktop")
 
+    # the stored model's forecasts instead: in-sample on the validation matches, and said so
+    await page.select_option("#bets-forecasts", "stored")
+    release.clear()
+    await page.click("#evaluate-bets")
+    await page.wait_for_selector("#bets[hidden]", state="attached")
+    release.set()
+    await page.wait_for_selector("#bets:not([hidden]) table.bets")
+    async with httpx.AsyncClient(base_url=trained_server, timeout=60) as client:
+        answer = await client.post(
+            "/graphql",
+            json={
+                "query": EVALUATION.replace("$v: String!", "$v: String!, $h: Boolean").replace(
+                    "evaluation(version: $v)", "evaluation(version: $v, heldOut: $h)"
+                ),
+                "variables": {"v": version, "h": False},
+            },
+        )
+    stored = answer.json()["data"]["evaluation"]
+    assert (
+        not stored["heldOut"]
+        and stored["inSampleMatches"] == stored["n"] + stored["matchesWithoutMarket"]
+    )
+    reading = await page.eval_on_selector_all(
+        "#bets-reading li", "ls => ls.map(l => l.textContent)"
+    )
+    assert not reading[0].startswith("Held-out")
+    assert any("are in-sample" in line for line in reading)
+    first = stored["betting"]["sources"][0]["overall"]
+    rows = await page.eval_on_selector_all(
+        "table.bets[data-source='max_pre'] tbody tr",
+        "rs => rs.map(r => [...r.cells].map(c => c.textContent.trim()))",
+    )
+    assert int(rows[0][1]) == first["bets"] and rows[0][2] == _with_ci(first["roi"], first["roiCi"])
+    await page.select_option("#bets-forecasts", "held-out")
+
     # dates narrow the selection: the version's leagues from 2025-01-01
     await page.fill("#bets-from", "2025-01-01")
     release.clear()

@@ -344,8 +344,9 @@ $("#close-detail").onclick = () => { $("#model-detail").hidden = true; };
 // intervals, never written in advance.
 const BET_STATS = "bets roi roiCi { low high } kellyGrowthPerBet kellyGrowthCi { low high } "
   + "kellyLogGrowthTotal clv clvCi { low high } clvBets";
-const EVALUATION = `query($v: String!, $from: Date, $to: Date) {
-  evaluation(version: $v, dateFrom: $from, dateTo: $to) { modelVersion forecasts heldOut n
+const EVALUATION = `query($v: String!, $from: Date, $to: Date, $heldOut: Boolean) {
+  evaluation(version: $v, dateFrom: $from, dateTo: $to, heldOut: $heldOut) {
+  modelVersion forecasts heldOut n
   marketSource rpsDiff rpsDiffSe inSampleMatches matchesWithoutMarket skippedUnknownTeams
   skippedWithoutForecast
   periodFrom periodTo selection { leagues dateFrom dateTo default }
@@ -368,6 +369,7 @@ function resetBets(version) {
   clearInterval(betsTimer);
   $("#bets-from").value = "";
   $("#bets-to").value = "";
+  $("#bets-forecasts").value = "held-out";
   $("#evaluate-bets").dataset.version = version;
   $("#evaluate-bets").disabled = false;
   $("#bets-status").textContent = "";
@@ -453,7 +455,9 @@ $("#evaluate-bets").onclick = async () => {
   const current = () => button.dataset.version === version;  // not another version's since
   try {
     const { evaluation: e } = await gql(EVALUATION, { v: version,
-      from: $("#bets-from").value || null, to: $("#bets-to").value || null });
+      from: $("#bets-from").value || null, to: $("#bets-to").value || null,
+      // null: held out where the version kept them (the server says which it scored)
+      heldOut: $("#bets-forecasts").value === "stored" ? false : null });
     if (!current()) return;
     const b = e.betting;
     const sel = e.selection;
