@@ -197,7 +197,7 @@ def backtest_report(
             "market_source": bench.source,
             "model": c["model"],
             "weights_last": dict(zip(WITH_ODDS_COMPONENTS, weights[priced][-1].tolist(),
-                                     strict=True)),
+                                     strict=False)),
             "betting": betting_report(rows, combined, y),
         }  # fmt: skip
     summary["betting"] = betting_report(rows, model, y)
@@ -206,6 +206,8 @@ def backtest_report(
         "dixon_coles": float(last["w_dixon_coles"]),
         "market_implied": float(last["w_market_implied"]),
     }
+    if np.isfinite(last["w_last_shots"]):
+        summary["pool_weights"]["last_shots"] = float(last["w_last_shots"])
     summary["period"] = {
         "from": rows["date"].min().date().isoformat(),
         "to": rows["date"].max().date().isoformat(),
@@ -271,8 +273,8 @@ def backtest_report(
 
 # The forecast with a fixture's own prices: the price and the two goal models, fed to the
 # pool separately (their contrast carries what the price lacks), weights walk-forward.
-WITH_ODDS_COMPONENTS = ("price", "market_implied", "dixon_coles")
-WITH_ODDS_DEFAULT = (1.0, 0.0, 0.0)
+WITH_ODDS_COMPONENTS = ("price", "market_implied", "dixon_coles", "last_shots")
+WITH_ODDS_DEFAULT = (1.0, 0.0, 0.0, 0.0)
 WITH_ODDS_PRIOR_MATCHES = 2_000.0
 
 
@@ -288,12 +290,16 @@ def with_odds_forecast(
     mi = fc[["mc_home", "mc_draw", "mc_away"]].to_numpy()
     dc = fc[["dc_home", "dc_draw", "dc_away"]].to_numpy()
     mi = np.where(np.isnan(mi), dc, mi)
+    components = [price, mi, dc]
+    shots = fc[["ls_home", "ls_draw", "ls_away"]].to_numpy()
+    if np.isfinite(shots).all():  # the matches have shots on target
+        components.append(shots)
     probs, weights = pool_walk_forward(
-        [price, mi, dc],
+        components,
         y,
         pd.to_datetime(dates).to_numpy(),
         fc["refit_date"].to_numpy(),
-        default=WITH_ODDS_DEFAULT,
+        default=WITH_ODDS_DEFAULT[: len(components)],
         prior_matches=WITH_ODDS_PRIOR_MATCHES,
     )
     missing = np.isnan(probs[:, 0]) & ~np.isnan(price[:, 0])
@@ -347,8 +353,8 @@ def format_report(s: dict[str, Any]) -> str:
     if "ceiling" in s:
         lines.append(format_ceiling(s["ceiling"], "engine"))
     lines.append(
-        f"pool weights at the last refit: dixon-coles {weights['dixon_coles']:.3f}, "
-        f"market-implied {weights['market_implied']:.3f}"
+        "pool weights at the last refit: "
+        + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in weights.items())
     )
     if s.get("betting"):
         lines += format_betting(s["betting"], "engine")

@@ -24,6 +24,7 @@ from core import metrics
 from core.backtest import DEFAULT_L2, DEFAULT_XI, walk_forward
 from core.errors import InvalidInputError
 from core.kalman import kalman_forecast, with_filter
+from core.last_match import SHOTS_COLUMNS, component, last_match_shots
 from core.lazy import pandas as pd
 from core.market_model import market_rates_rho
 from core.pool import pool_walk_forward
@@ -71,7 +72,6 @@ MARKET_SEASON_DECAY: tuple[tuple[int, float | None], ...] = ((0, 0.005), (14, No
 # Pinnacle's pre-match price, daily +0.00110; with the day before kick-off left out too,
 # still +0.00110).
 MARKET_REFIT_DAYS = 1
-SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
 Progress = Callable[[float, str], object]
 
 
@@ -234,35 +234,42 @@ def engine_forecast(
         out[f"{prefix}_away_rate"] = part["away_rate"]
     _market_component(frame, walked, (lam, mu, rho), out, kalman)
     out["refit_date"] = dc["refit_date"]
+    # the last match's shots on target: a third component where the matches have them
+    shots_x = last_match_shots(frame)
+    out[list(_LS)] = np.nan if shots_x is None else component(shots_x)
+    parts = ["dc", "mc"] if shots_x is None else ["dc", "mc", "ls"]
+    given = POOL_DEFAULT if pool_default is None else pool_default
+    default = tuple(given) + (0.0,) * (len(parts) - len(given))
     has = out["refit_date"].notna().to_numpy()
     probs = np.full((len(frame), 3), np.nan)
-    weights = np.full((len(frame), 2), np.nan)
+    weights = np.full((len(frame), len(parts)), np.nan)
     if has.any():
         sub = out[has]
         y = metrics.encode_outcomes(frame.loc[has, "result"].to_numpy())
         probs[has], weights[has] = pool_walk_forward(
-            [sub[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
-             sub[["mc_home", "mc_draw", "mc_away"]].to_numpy()],
+            [sub[[f"{p}_home", f"{p}_draw", f"{p}_away"]].to_numpy() for p in parts],
             y,
             pd.to_datetime(frame.loc[has, "date"]).to_numpy(),
             sub["refit_date"].to_numpy(),
             min_matches=min_pool_matches,
-            default=POOL_DEFAULT if pool_default is None else pool_default,
+            default=default,
             prior_matches=pool_prior_matches,
         )  # fmt: skip
     # no market-implied forecast yet (no earlier match had prices): Dixon-Coles alone
     alone = has & np.isnan(probs[:, 0])
     probs[alone] = out.loc[alone, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    weights[alone] = (1.0, 0.0)
+    weights[alone] = (1.0,) + (0.0,) * (len(parts) - 1)
     out["p_home"], out["p_draw"], out["p_away"] = probs.T
-    out["w_dixon_coles"], out["w_market_implied"] = weights.T
+    out["w_dixon_coles"], out["w_market_implied"] = weights[:, 0], weights[:, 1]
+    out["w_last_shots"] = weights[:, 2] if shots_x is not None else np.nan
     rates = np.full((len(frame), 2), np.nan)
     if has.any():
         mi_rates = out.loc[has, ["mc_home_rate", "mc_away_rate"]].to_numpy()
         dc_rates = out.loc[has, ["dc_home_rate", "dc_away_rate"]].to_numpy()
         mi_rates = np.where(np.isnan(mi_rates), dc_rates, mi_rates)
+        # the goal models' rates (the shots component tilts the 1X2 only)
         rates[has] = np.column_stack(
-            pooled_rates([tuple(dc_rates.T), tuple(mi_rates.T)], weights[has])
+            pooled_rates([tuple(dc_rates.T), tuple(mi_rates.T)], weights[has][:, :2])
         )
     out["home_rate"], out["away_rate"] = rates.T
     return out
@@ -283,6 +290,7 @@ def _after_burn_in(dates: pd.Series, start: Any, burn_in_days: int) -> bool:
 
 
 _KF = ("kf_home", "kf_draw", "kf_away", "kf_home_rate", "kf_away_rate")
+_LS = ("ls_home", "ls_draw", "ls_away")
 _MI = ("mi_home", "mi_draw", "mi_away", "mi_home_rate", "mi_away_rate")
 _MC = ("mc_home", "mc_draw", "mc_away", "mc_home_rate", "mc_away_rate")
 

@@ -68,7 +68,8 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     for name in ("dixon_coles", "market_implied"):
         c = out["components"][name]
         assert c["rps_diff"] == pytest.approx(c["rps"] - out["market"]["rps"])
-    assert set(out["pool_weights"]) == {"dixon_coles", "market_implied"}
+    # the files carry shots on target: the last match's are the pool's third component
+    assert set(out["pool_weights"]) == {"dixon_coles", "market_implied", "last_shots"}
 
 
 def test_backtest_against_the_closing_market(e0_files, capsys):
@@ -122,7 +123,7 @@ def test_backtest_with_odds_scores_the_combination_against_its_own_price_source(
     assert w["n"] == out["n"]
     assert w["rps_diff"] == pytest.approx(w["model"]["rps"] - out["market"]["rps"])
     assert 0 < w["rps_diff_se"] < 0.001
-    assert set(w["weights_last"]) == {"price", "market_implied", "dixon_coles"}
+    assert set(w["weights_last"]) == {"price", "market_implied", "dixon_coles", "last_shots"}
     for bets in (out["betting"], w["betting"]):  # ROI, Kelly growth and CLV, per source
         overall = bets["sources"]["max_pre"]["overall"]
         assert overall["bets"] > 0 and len(overall["roi_ci"]) == 2
