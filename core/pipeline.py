@@ -47,6 +47,7 @@ from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
 from core.forecast import MARKET_L2, MARKET_XI, POOL_DEFAULT, POOL_PRIOR_MATCHES, engine_forecast
 from core.kalman import KalmanRatings
+from core.last_match import LastMatchShots
 from core.lazy import pandas as pd
 from core.market_model import MarketImplied, market_rates_rho
 from core.odds import market_probabilities
@@ -504,20 +505,29 @@ def _fit_market_implied(
     weights["market_implied"] = mi.to_dict()
     # the filter's state after these matches: the stored component is the walk-forward's
     weights["kalman"] = KalmanRatings().fit(frame, lam, mu, rho).to_dict()
+    names = ["dixon_coles", "market_implied"]
     components = [
         wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
         wf[["mc_home", "mc_draw", "mc_away"]].to_numpy(),
     ]
+    if wf["ls_home"].notna().all():  # the matches have shots on target: the walk-forward's
+        weights["last_shots"] = LastMatchShots().fit(frame).to_dict()
+        names.append("last_shots")
+        components.append(wf[["ls_home", "ls_draw", "ls_away"]].to_numpy())
     rows = np.flatnonzero(train_rows)
-    pool = LogLinearPool(default=POOL_DEFAULT, prior_matches=POOL_PRIOR_MATCHES).fit(
+    default = POOL_DEFAULT + (0.0,) * (len(names) - len(POOL_DEFAULT))
+    pool = LogLinearPool(default=default, prior_matches=POOL_PRIOR_MATCHES).fit(
         [c[rows] for c in components], y[rows]
     )
-    weights["pool"] = pool.to_dict() | {"components": ["dixon_coles", "market_implied"]}
+    weights["pool"] = pool.to_dict() | {"components": names}
     report.log(
         "fit",
         f"market-implied ratings: {mi.n_priced_} priced matches, {len(mi.teams_)} teams; "
-        f"pool weights dixon-coles {pool.weights_[0]:.3f}, market-implied "
-        f"{pool.weights_[1]:.3f} ({pool.n_train_} out-of-sample forecasts)",
+        "pool weights "
+        + ", ".join(
+            f"{n.replace('_', '-')} {w:.3f}" for n, w in zip(names, pool.weights_, strict=True)
+        )
+        + f" ({pool.n_train_} out-of-sample forecasts)",
     )
 
 

@@ -26,6 +26,8 @@ from core.draw import DrawModel
 from core.errors import InvalidInputError, UnknownTeamError
 from core.forecast import pooled_rates
 from core.kalman import KalmanRatings, with_filter
+from core.last_match import LastMatchShots
+from core.last_match import component as shots_component
 from core.market_model import MarketImplied
 from core.markets import MatchProbabilities, feasible_rho
 from core.odds import implied_probabilities
@@ -348,6 +350,10 @@ class StoredModel:
         # models trained before the stored Kalman filter: the ratings alone
         self.kalman = KalmanRatings.from_dict(weights["kalman"]) if "kalman" in weights else None
         self.pool = LogLinearPool.from_dict(weights["pool"]) if "pool" in weights else None
+        # models trained from matches with shots on target: the pool's third component
+        self.last_shots = (
+            LastMatchShots.from_dict(weights["last_shots"]) if "last_shots" in weights else None
+        )
         self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
         self.draw = DrawModel.from_dict(weights["draw"]) if "draw" in weights else None
         self.independent_poisson = (
@@ -427,10 +433,14 @@ class StoredModel:
         component = np.column_stack([mi.outcomes, mi.home_rate, mi.away_rate])
         if self.kalman is not None:
             component = with_filter(component, self.kalman.predict(home, away, on))
-        probs[known] = self.pool.predict([probs[known], component[:, :3]])
+        components = [probs[known], component[:, :3]]
+        if self.last_shots is not None and len(self.pool.weights_) == 3:
+            components.append(shots_component(self.last_shots.predict(home, away)))
+        probs[known] = self.pool.predict(components)
         lam, mu = grid.home_rate.copy(), grid.away_rate.copy()
         lam[known], mu[known] = pooled_rates(
-            [(lam[known], mu[known]), (component[:, 3], component[:, 4])], self.pool.weights_
+            [(lam[known], mu[known]), (component[:, 3], component[:, 4])],
+            self.pool.weights_[:2],  # the shots component tilts the 1X2 only
         )
         rho = feasible_rho(self.dixon_coles.rho_, lam, mu)  # the pooled rates' own region
         pooled = MatchProbabilities(grid.home_team, grid.away_team, lam, mu, grid.grid, rho)

@@ -292,3 +292,20 @@ async def test_graphql_and_rest_export_and_import(source, make_api, tmp_path):
         )
     ).json()
     assert out["data"]["predict"] == {"modelVersion": "copy-1", "homeTeam": "Tottenham"}
+
+
+def test_every_part_keyed_by_team_is_remapped():
+    """The Kalman filter's groups and the last match's shots name teams by id too."""
+    weights = {
+        "dixon_coles": {"parameters": {"teams": ["1", "2"]}, "team_strengths": {"1": {}, "2": {}}},
+        "kalman": {"groups": {"England": {"teams": {"1": {"attack": 0.1}, "2": {"attack": 0}}}}},
+        "last_shots": {"scale": 0.05, "teams": {"2": {"shot_difference": 3.0}}},
+    }
+    assert modelfiles._team_ids(weights) == {"1", "2"}
+    out = modelfiles._remap(weights, {"1": "71", "2": "72"})
+    assert out["kalman"]["groups"]["England"]["teams"] == {
+        "71": {"attack": 0.1},
+        "72": {"attack": 0},
+    }
+    assert out["last_shots"]["teams"] == {"72": {"shot_difference": 3.0}}
+    assert out["dixon_coles"]["parameters"]["teams"] == ["71", "72"]

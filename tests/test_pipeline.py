@@ -65,7 +65,11 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
     # the engine's forecast: both goal models and the pool, for every type
     assert w["market_implied"]["model_type"] == "market_implied"
-    assert len(w["pool"]["weights"]) == 2
+    # ... and, the files having shots on target, the last match's as its third component
+    assert w["pool"]["components"] == ["dixon_coles", "market_implied", "last_shots"]
+    assert len(w["pool"]["weights"]) == 3 and set(w["last_shots"]["teams"]) == set(
+        w["dixon_coles"]["parameters"]["teams"]
+    )
     # against the pre-match market (one source), with the closing market as the ceiling
     assert m["market_kind"] == "pre" and m["market_source"] == "pinnacle_pre"
     assert m["comparison"]["n"] + m["matches_without_market"] == 457

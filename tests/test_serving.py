@@ -12,8 +12,11 @@ import pytest
 
 from core.errors import InvalidInputError, UnknownTeamError
 from core.kalman import KalmanRatings, with_filter
+from core.last_match import LastMatchShots
+from core.last_match import component as shots_component
 from core.odds import implied_probabilities
 from core.pipeline import TrainingConfig, train
+from core.pool import LogLinearPool
 from core.serving import Fixture, ModelCard, Prediction, StoredModel, cut_grid, reproducing_grid
 from server.formats.footballdata import read_file
 
@@ -153,14 +156,22 @@ def test_the_market_implied_component_includes_the_stored_kalman_filter(weights,
     ratings = np.column_stack([mi.outcomes, mi.home_rate, mi.away_rate])
     component = with_filter(ratings, kalman.predict(home, away))
     dc = model.dixon_coles.predict(home, away).outcomes
-    expected = model.pool.predict([dc, component[:, :3]])
+    # the third component: the last match's shots on target of each team
+    shots = LastMatchShots.from_dict(weights["last_shots"]).predict(home, away)
+    assert weights["pool"]["components"][2] == "last_shots" and np.any(shots != 0)
+    expected = model.pool.predict([dc, component[:, :3], shots_component(shots)])
     plain = StoredModel({k: v for k, v in weights.items() if k not in ("blend", "calibrator")})
     probs, _ = plain.predict(home, away)
     np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-15)
-    # weights stored before the filter (no "kalman"): the ratings alone, as they always did
-    old = {k: v for k, v in weights.items() if k not in ("blend", "calibrator", "kalman")}
+    # weights stored before the filter and the shots (no "kalman", no "last_shots", a pool
+    # of two): the ratings alone, as they always did
+    old = {
+        k: v for k, v in weights.items() if k not in ("blend", "calibrator", "kalman", "last_shots")
+    }
+    old["pool"] = {"weights": weights["pool"]["weights"][:2], "n_train": 1}
     before, _ = StoredModel(old).predict(home, away)
-    np.testing.assert_allclose(before, model.pool.predict([dc, mi.outcomes]), rtol=0, atol=1e-15)
+    two = LogLinearPool.from_dict(old["pool"])
+    np.testing.assert_allclose(before, two.predict([dc, mi.outcomes]), rtol=0, atol=1e-15)
     assert not np.allclose(before, probs)
 
 

@@ -97,15 +97,18 @@ def _team_ids(weights: dict[str, Any]) -> set[str]:
     ids = {str(t) for t in weights.get("teams", {})}
     for part in _GOAL_MODELS:
         ids |= {str(t) for t in weights.get(part, {}).get("parameters", {}).get("teams", [])}
-    for group in _kalman_groups(weights):
-        ids |= {str(t) for t in group.get("teams", {})}
+    for values in _by_team(weights):
+        ids |= {str(t) for t in values.get("teams", {})}
     return ids
 
 
-def _kalman_groups(weights: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stored Kalman filter's groups (each names its teams by id)."""
+def _by_team(weights: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parts of the weights whose ``teams`` map team ids to values: each group of the
+    Kalman filter, the last match's shots."""
     groups = weights.get("kalman", {}).get("groups", {})
-    return [g for g in groups.values() if isinstance(g, dict)] if isinstance(groups, dict) else []
+    parts = [g for g in groups.values() if isinstance(g, dict)] if isinstance(groups, dict) else []
+    shots = weights.get("last_shots")
+    return [*parts, shots] if isinstance(shots, dict) else parts
 
 
 async def export_model(engine: AsyncEngine, version: str) -> dict[str, Any]:
@@ -235,9 +238,9 @@ def _remap(weights: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
         strengths = out.get(part, {}).get("team_strengths")
         if isinstance(strengths, dict):
             out[part]["team_strengths"] = {ids[str(k)]: v for k, v in strengths.items()}
-    for group in _kalman_groups(out):
-        if isinstance(group.get("teams"), dict):
-            group["teams"] = {ids[str(k)]: v for k, v in group["teams"].items()}
+    for values in _by_team(out):
+        if isinstance(values.get("teams"), dict):
+            values["teams"] = {ids[str(k)]: v for k, v in values["teams"].items()}
     for key in ("teams", "team_strengths"):
         if isinstance(out.get(key), dict):
             out[key] = {ids.get(str(k), str(k)): v for k, v in out[key].items()}
