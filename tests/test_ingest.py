@@ -339,7 +339,7 @@ async def test_a_look_alike_stored_before_the_rule_is_the_same_team(engine, tmp_
     assert await count(engine, Team.__table__) == 8
 
 
-def _csv_shots(path) -> dict[tuple[date, str, str], tuple[int | None, int | None]]:
+def csv_shots(path) -> dict[tuple[date, str, str], tuple[int | None, int | None]]:
     """(date, home, away) -> (HST, AST) read from the CSV itself, not through the parser."""
     import csv
 
@@ -376,7 +376,7 @@ async def stored_shots(engine) -> dict[tuple[date, str, str], tuple[int | None, 
 
 async def test_a_shared_file_stores_its_shots_on_target(engine, football_data_dir):
     path = football_data_dir / "2324" / "E0.csv"
-    expected = _csv_shots(path)
+    expected = csv_shots(path)
     report = await ingest_file(engine, path)
     assert report.ok and report.inserted == len(expected) == 380
     stored = await stored_shots(engine)
@@ -398,7 +398,7 @@ async def test_ingesting_again_fills_in_shots_stored_before_0008(engine, footbal
         )
     again = await ingest_file(engine, path)
     assert (again.inserted, again.updated, again.unchanged) == (0, 380, 0)
-    assert await stored_shots(engine) == _csv_shots(path)
+    assert await stored_shots(engine) == csv_shots(path)
     async with engine.connect() as conn:
         after = dict((await conn.execute(sa.select(Match.id, Match.updated_at))).all())
     assert after.keys() == stamps.keys() and all(after[i] >= stamps[i] for i in stamps)
