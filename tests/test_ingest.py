@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from server.formats.footballdata import FootballDataError
 from server.store import ingest
@@ -334,3 +337,91 @@ async def test_a_look_alike_stored_before_the_rule_is_the_same_team(engine, tmp_
         "team 'Arsenal' is taken as 'Ars\\u200benal' (invisible or look-alike characters differ)"
     ]
     assert await count(engine, Team.__table__) == 8
+
+
+def csv_shots(path) -> dict[tuple[date, str, str], tuple[int | None, int | None]]:
+    """(date, home, away) -> (HST, AST) read from the CSV itself, not through the parser."""
+    import csv
+
+    def count(value: str) -> int | None:
+        return int(value) if value.strip() else None
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return {
+            (datetime.strptime(r["Date"], "%d/%m/%Y").date(), r["HomeTeam"], r["AwayTeam"]): (
+                count(r["HST"]),
+                count(r["AST"]),
+            )
+            for r in csv.DictReader(f)
+            if r.get("Div")
+        }
+
+
+async def stored_shots(engine) -> dict[tuple[date, str, str], tuple[int | None, int | None]]:
+    home, away = sa.orm.aliased(Team), sa.orm.aliased(Team)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(
+                Match.match_date,
+                home.name,
+                away.name,
+                Match.home_shots_on_target,
+                Match.away_shots_on_target,
+            )
+            .join(home, home.id == Match.home_team_id)
+            .join(away, away.id == Match.away_team_id)
+        )
+        return {(d, h, a): (hs, as_) for d, h, a, hs, as_ in rows}
+
+
+async def test_a_shared_file_stores_its_shots_on_target(engine, football_data_dir):
+    path = football_data_dir / "2324" / "E0.csv"
+    expected = csv_shots(path)
+    report = await ingest_file(engine, path)
+    assert report.ok and report.inserted == len(expected) == 380
+    stored = await stored_shots(engine)
+    assert stored == expected
+    # a few by hand: the season's first match and a later one
+    assert stored[(date(2023, 8, 11), "Burnley", "Man City")] == (1, 8)
+    assert all(h is not None and a is not None for h, a in stored.values())
+
+
+async def test_ingesting_again_fills_in_shots_stored_before_0008(engine, football_data_dir):
+    """A database whose matches were ingested before migration 0008 has NULL shots; ingesting
+    the file again updates them (as for a corrected file), and once more changes nothing."""
+    path = football_data_dir / "2324" / "E0.csv"
+    await ingest_file(engine, path)
+    async with engine.begin() as conn:
+        stamps = dict((await conn.execute(sa.select(Match.id, Match.updated_at))).all())
+        await conn.execute(
+            sa.update(Match).values(home_shots_on_target=None, away_shots_on_target=None)
+        )
+    again = await ingest_file(engine, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 380, 0)
+    assert await stored_shots(engine) == csv_shots(path)
+    async with engine.connect() as conn:
+        after = dict((await conn.execute(sa.select(Match.id, Match.updated_at))).all())
+    assert after.keys() == stamps.keys() and all(after[i] >= stamps[i] for i in stamps)
+    third = await ingest_file(engine, path)
+    assert (third.inserted, third.updated, third.unchanged) == (0, 0, 380)
+
+
+async def test_corrected_shots_update_and_a_file_without_them_stores_null(engine, tmp_path):
+    header = HEADER.replace(",HTR,", ",HTR,HST,AST,")
+    rows = [r.replace(",D,1.6,", ",D,5,3,1.6,", 1) for r in ROWS[:1]]  # Man United-Fulham
+    rows += [",".join([*r.split(",")[:11], "", "4", *r.split(",")[11:]]) for r in ROWS[1:]]
+    first = await ingest_file(engine, write(tmp_path, "E0.csv", rows, header))
+    assert first.inserted == 4
+    shots = await stored_shots(engine)
+    assert shots[(date(2024, 8, 9), "Man United", "Fulham")] == (5, 3)
+    assert shots[(date(2024, 8, 10), "Arsenal", "Wolves")] == (None, 4)  # a blank HST
+    corrected = [rows[0].replace(",D,5,3,", ",D,6,3,"), *rows[1:]]
+    report = await ingest_file(engine, write(tmp_path, "E0_fixed.csv", corrected, header))
+    assert (report.inserted, report.updated, report.unchanged) == (0, 1, 3)
+    assert (await stored_shots(engine))[(date(2024, 8, 9), "Man United", "Fulham")] == (6, 3)
+    # a file without HST and AST (as football-data's before 2000/01): NULL
+    await ingest_file(
+        engine, write(tmp_path, "E1.csv", ["E1,09/08/2024,20:00,Leeds,Hull,1,1,D,,,,,,,,,"])
+    )
+    shots = await stored_shots(engine)
+    assert shots[(date(2024, 8, 9), "Leeds", "Hull")] == (None, None)

@@ -96,3 +96,67 @@ def test_sql_files_exist_for_both_dialects_with_the_same_versions():
     ]
     with pytest.raises(migrations.MigrationError, match="no migrations"):
         migrations.load("mysql")
+
+
+async def test_0008_adds_shots_on_target_to_a_database_at_0007(empty, monkeypatch):
+    """A database at 0007 with a match in it: 0008 adds the two nullable columns, the match
+    keeps its row with NULL shots (until its file is ingested again) and new ones store them."""
+    every = migrations.load(empty.dialect.name)
+    assert [(m.version, m.name) for m in every if m.version in (7, 8)] == [
+        (7, "bbmax_pre_odds"),
+        (8, "shots_on_target"),
+    ]
+    monkeypatch.setattr(migrations, "load", lambda dialect: [m for m in every if m.version <= 7])
+    await migrations.upgrade(empty)
+    async with empty.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO leagues (id, code, name, country) "
+                "VALUES (1, 'E0', 'Premier League', 'England')"
+            )
+        )
+        await conn.execute(
+            sa.text(
+                "INSERT INTO teams (id, name, country) "
+                "VALUES (1, 'A', 'England'), (2, 'B', 'England')"
+            )
+        )
+        await conn.execute(
+            sa.text(
+                "INSERT INTO matches (id, league_id, season, match_date, home_team_id, "
+                "away_team_id, home_goals, away_goals, result) "
+                "VALUES (1, 1, '2324', '2023-08-12', 1, 2, 2, 1, 'H')"
+            )
+        )
+        columns = await conn.run_sync(lambda c: sa.inspect(c).get_columns("matches"))
+    assert "home_shots_on_target" not in {c["name"] for c in columns}
+    monkeypatch.setattr(migrations, "load", lambda dialect: every)
+    applied = await migrations.upgrade(empty)
+    assert [m.version for m in applied] == [m.version for m in every if m.version > 7]
+    async with empty.begin() as conn:
+        columns = await conn.run_sync(lambda c: sa.inspect(c).get_columns("matches"))
+        shots = {c["name"]: c for c in columns if c["name"].endswith("_shots_on_target")}
+        assert list(shots) == ["home_shots_on_target", "away_shots_on_target"]
+        assert all(c["nullable"] and isinstance(c["type"], sa.Integer) for c in shots.values())
+        old = (
+            await conn.execute(
+                sa.text("SELECT home_shots_on_target, away_shots_on_target FROM matches")
+            )
+        ).one()
+        assert tuple(old) == (None, None)
+        await conn.execute(
+            sa.text(
+                "INSERT INTO matches (id, league_id, season, match_date, home_team_id, "
+                "away_team_id, home_goals, away_goals, result, home_shots_on_target, "
+                "away_shots_on_target) VALUES (2, 1, '2324', '2023-08-19', 2, 1, 0, 0, 'D', 5, 3)"
+            )
+        )
+        new = (
+            await conn.execute(
+                sa.text(
+                    "SELECT home_shots_on_target, away_shots_on_target FROM matches WHERE id = 2"
+                )
+            )
+        ).one()
+    assert tuple(new) == (5, 3)
+    assert (await migrations.status(empty)).current == every[-1].version

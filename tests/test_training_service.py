@@ -19,6 +19,7 @@ from server.runs.runconfig import ValidationError
 from server.runs.runner import RunContext, execute_run, reap_stale_runs
 from server.runs.services import cancel_training, follow_run, open_services, start_training
 from server.store.tables import Model, ModelStatus, TrainingRun
+from tests.test_ingest import csv_shots
 
 E0_RECENT = {"leagues": ["E0"], "seasons": ["2122", "2223", "2324", "2425"]}
 
@@ -193,6 +194,28 @@ async def test_a_failing_run_keeps_its_error_and_writes_no_model(services, monke
     assert await count(services.engine, Model.__table__) == 0
     events = [e async for _, e in follow_run(services, run["task_id"])]
     assert events[-1]["status"] == "failed"
+
+
+async def test_a_run_trains_on_the_stored_shots_on_target(services, monkeypatch, football_data_dir):
+    """The frame a run gives core.pipeline.train has each match's shots on target from the
+    database (the seeded files have HST and AST), as ``fpe backtest`` has them from the files."""
+    given = []
+
+    def record(frame, *args, **kwargs):
+        given.append(frame)
+        raise InvalidInputError("recorded")
+
+    monkeypatch.setattr(runner, "train", record)
+    run = await start_training(services, {"model_type": "poisson", **E0_RECENT})
+    await services.queue.join()
+    assert (await training.get_run(services.engine, run["task_id"]))["error_message"] == "recorded"
+    (frame,) = given
+    assert len(frame) == 1520
+    files = [csv_shots(football_data_dir / s / "E0.csv") for s in E0_RECENT["seasons"]]
+    in_files = [shots for file in files for shots in file.values()]
+    for side, column in enumerate(("home_shots_on_target", "away_shots_on_target")):
+        assert str(frame[column].dtype) == "Int64" and frame[column].notna().all()
+        assert int(frame[column].sum()) == sum(shots[side] for shots in in_files)
 
 
 async def test_a_run_whose_worker_died_is_reaped(services):

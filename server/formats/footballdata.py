@@ -59,6 +59,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "REQUIRED_COLUMNS",
     "RESULT_COLUMNS",
+    "SHOTS_COLUMNS",
     "FileChunks",
     "FootballDataError",
     "ParsedFile",
@@ -123,6 +124,10 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 """A match's result, full time and half time (the matches table names them alike)."""
 
+SHOTS_COLUMNS: tuple[str, ...] = ("home_shots_on_target", "away_shots_on_target")
+"""Each side's shots on target (HST, AST; missing in older files), nullable integers; the
+matches table names them alike (migration 0008)."""
+
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "league",
     "season",
@@ -131,8 +136,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "home_team",
     "away_team",
     *RESULT_COLUMNS,
-    "home_shots_on_target",
-    "away_shots_on_target",
+    *SHOTS_COLUMNS,
     *ODDS_COLUMNS,
     "line",
 )

@@ -16,6 +16,7 @@ from core.errors import InvalidInputError
 from core.lazy import pandas as pd
 from core.sources import ODDS_COLUMNS
 from server.base.dates import as_date
+from server.formats.footballdata import SHOTS_COLUMNS
 from server.store.tables import League, Match, MatchOdds, Team
 
 __all__ = [
@@ -95,7 +96,9 @@ def selection_filter(selection: Selection) -> list[sa.ColumnElement[bool]]:
 
 
 async def load_matches(engine: AsyncEngine, selection: Selection) -> pd.DataFrame:
-    """The selected matches with their odds, teams as ids (strings), in date order."""
+    """The selected matches with their shots on target (nullable Int64: NULL in a match
+    ingested before migration 0008 until its file is ingested again) and odds, teams as
+    ids (strings), in date order."""
     m, lg, o = Match.__table__, League.__table__, MatchOdds.__table__
     query = (
         sa.select(
@@ -108,6 +111,7 @@ async def load_matches(engine: AsyncEngine, selection: Selection) -> pd.DataFram
             m.c.home_goals,
             m.c.away_goals,
             m.c.result,
+            *(m.c[c] for c in SHOTS_COLUMNS),
             *(o.c[c] for c in ODDS_COLUMNS),
         )
         .select_from(m.join(lg, lg.c.id == m.c.league_id).outerjoin(o, o.c.match_id == m.c.id))
@@ -132,12 +136,15 @@ def _match_frame(rows: list[Any]) -> pd.DataFrame:
         "home_goals",
         "away_goals",
         "result",
+        *SHOTS_COLUMNS,
         *ODDS_COLUMNS,
     ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["date"] = pd.to_datetime(frame["date"])
     frame["home_team"] = frame["home_team"].astype(str)
     frame["away_team"] = frame["away_team"].astype(str)
+    for c in SHOTS_COLUMNS:  # nullable integers, as the parser gives them from the files
+        frame[c] = pd.to_numeric(frame[c]).astype("Int64")
     for c in ODDS_COLUMNS:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     return frame

@@ -40,6 +40,7 @@ from server.formats.footballdata import (
     CHUNK_ROWS,
     ODDS_COLUMNS,
     RESULT_COLUMNS,
+    SHOTS_COLUMNS,
     FileChunks,
     FootballDataError,
     ParsedFile,
@@ -69,7 +70,9 @@ MAX_LISTED_PROBLEMS = 1_000
 
 _MATCHES = Match.__table__
 _ODDS = MatchOdds.__table__
-_VALUE_COLUMNS = ("season", "kickoff_time", *RESULT_COLUMNS)
+_VALUE_COLUMNS = ("season", "kickoff_time", *RESULT_COLUMNS, *SHOTS_COLUMNS)
+"""The matches' columns written from the file: a known match whose values differ is
+updated (so a file ingested again after migration 0008 fills in its shots on target)."""
 
 OnWait = Callable[[str], object]
 
@@ -285,6 +288,8 @@ def _rows(frame: pd.DataFrame, source: str) -> list[_Row]:
         "ht_away_goals": [None if pd.isna(v) else int(v) for v in frame["ht_away_goals"]],
         "ht_result": _none_if_missing(frame["ht_result"].tolist()),
     }
+    for c in SHOTS_COLUMNS:  # nullable integers (Int64)
+        columns[c] = [None if pd.isna(v) else int(v) for v in frame[c]]
     values = list(zip(*(columns[c] for c in _VALUE_COLUMNS), strict=True))
     odds = list(zip(*(_none_if_missing(frame[c].tolist()) for c in ODDS_COLUMNS), strict=True))
     dates = [d.date() for d in frame["date"]]

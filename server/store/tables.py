@@ -183,6 +183,10 @@ class Match(Base):
     source: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(server_default=NOW)
     updated_at: Mapped[datetime] = mapped_column(server_default=NOW)
+    # 0008: NULL where the file has none, and in matches ingested before 0008 until their
+    # file is ingested again
+    home_shots_on_target: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    away_shots_on_target: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
     league: Mapped[League] = relationship(lazy="raise")
     home_team: Mapped[Team] = relationship(foreign_keys=[home_team_id], lazy="raise")
