@@ -113,10 +113,13 @@ async def test_a_poisson_run_from_queued_to_an_active_model(services):
     assert "Arsenal" in names.values() and set(strengths) <= set(names)
     assert model["training_leagues"] == ["E0"]
     assert model["metrics"]["market"]["rps"] > 0
-    # the engine's own forecast: both goal models and the pool's weights are stored
+    # the engine's own forecast: both goal models, the Kalman filter's state, each team's
+    # last-match shots (stored since migration 0008) and the pool's three weights
     weights = model["model_weights"]
-    assert set(weights) >= {"dixon_coles", "market_implied", "pool", "home_advantage"}
-    assert len(weights["pool"]["weights"]) == 2 and weights["pool"]["n_train"] > 300
+    assert set(weights) >= {"dixon_coles", "market_implied", "kalman", "last_shots", "pool"}
+    assert set(weights["last_shots"]["teams"]) == set(strengths)  # team ids, as the rest
+    assert weights["pool"]["components"] == ["dixon_coles", "market_implied", "last_shots"]
+    assert len(weights["pool"]["weights"]) == 3 and weights["pool"]["n_train"] > 300
     metrics = model["metrics"]
     assert metrics["market_kind"] == "pre" and metrics["market_source"] == "pinnacle_pre"
     assert metrics["ceiling"]["market_source"] == "pinnacle_close"
