@@ -38,6 +38,8 @@ def _has_shots(frame: pd.DataFrame) -> bool:
 
 def _shot_diffs(frame: pd.DataFrame) -> np.ndarray:
     """Each match's home shots on target minus away's (NaN where missing)."""
+    if not all(c in frame.columns for c in SHOTS_COLUMNS):
+        return np.full(len(frame), np.nan)
     hs = frame[SHOTS_COLUMNS[0]].to_numpy(dtype=float, na_value=np.nan)
     as_ = frame[SHOTS_COLUMNS[1]].to_numpy(dtype=float, na_value=np.nan)
     return hs - as_
@@ -90,8 +92,8 @@ class LastMatchShots:
     ``last_match_`` (team -> that match's date)."""
 
     def fit(self, frame: pd.DataFrame) -> LastMatchShots:
-        if not _has_shots(frame):
-            raise ValueError("the matches have no shots on target")
+        # matches without shots count 0, as in the walk-forward (a database's older seasons
+        # may have none while the newer ones have them)
         _, state, teams = _last_before(frame)
         self.last_ = {str(t): float(v) for t, v in zip(teams, state[:, 0], strict=True)}
         self.last_match_ = {

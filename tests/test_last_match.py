@@ -84,3 +84,13 @@ def test_a_fitted_model_forecasts_the_next_day_as_the_walk_forward_does():
     assert kept.predict(["Z"], ["A"])[0] == pytest.approx(-SCALE * (2 - 6))
     with pytest.raises(NotFittedError):
         LastMatchShots().predict(["A"], ["B"])
+
+
+def test_a_model_fitted_on_matches_without_shots_counts_0():
+    """A database's older seasons may have no shots while its newer ones do: the stored
+    model of the older part alone is all zeros, as the walk-forward counts them."""
+    empty = _frame([(d, h, a, None, None) for d, h, a, _, _ in GAMES])
+    model = LastMatchShots().fit(empty)
+    assert set(model.last_.values()) == {0.0}
+    np.testing.assert_array_equal(model.predict(["A", "B"], ["C", "D"]), [0.0, 0.0])
+    assert LastMatchShots().fit(empty.drop(columns=["home_shots_on_target"])).last_["A"] == 0

@@ -355,3 +355,15 @@ def test_a_selection_without_prices_trains_dixon_coles_alone(e0):
     assert "market_implied" not in result.weights and "pool" not in result.weights
     assert "Dixon-Coles alone" in " ".join(result.logs)
     assert "market" not in result.metrics and 0.17 < result.metrics["rps"] < 0.23
+
+
+def test_shots_only_in_the_later_seasons_still_train(e0):
+    """A database ingested partly before migration 0008: the pre-validation fit has no
+    shots, the walk-forward has some; the run trains and stores the component."""
+    frame = e0.copy()
+    old = frame.index < int(len(frame) * 0.85)  # validation starts at 80 %
+    for column in ("home_shots_on_target", "away_shots_on_target"):
+        frame[column] = frame[column].astype("Float64").mask(old)
+    result = train(frame, TrainingConfig(model_type="poisson"))
+    assert result.weights["pool"]["components"][2] == "last_shots"
+    assert "last_shots" in result.weights and np.isfinite(result.metrics["rps"])
