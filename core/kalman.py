@@ -274,7 +274,12 @@ class _Group:
     def rates(self, hi: np.ndarray, ai: np.ndarray, day: int, reset: float) -> np.ndarray:
         """Log home and away rates of codes ``hi`` v ``ai`` on ``day``, as the filter
         would forecast them then: the slower filter's mean after a season break, a club
-        absent for longer than :data:`ABSENT_DAYS` from its league's weakest three."""
+        absent for longer than :data:`ABSENT_DAYS` from its league's weakest three.
+
+        A club that played in the group's last :data:`_SEASON_BREAK` days is never absent:
+        far beyond the model's data every club's last match is long ago, yet none of them
+        left a league that played on (the walk-forward, which sees those matches, never
+        gets there)."""
         att, dfc, home = self.attack, self.defence, self.home
         if day - self.day > _SEASON_BREAK and reset > 0:
             att = (1 - reset) * att + reset * self.attack_slow
@@ -282,10 +287,11 @@ class _Group:
             home = (1 - reset) * home + reset * self.home_slow
         att, dfc = att.copy(), dfc.copy()
         league = np.asarray(self.league, dtype=object)
+        present = (day - self.last <= ABSENT_DAYS) | (self.day - self.last <= _SEASON_BREAK)
         for t in np.unique(np.concatenate([hi, ai])).tolist():
-            if day - self.last[t] <= ABSENT_DAYS:
+            if present[t]:
                 continue
-            pool = np.flatnonzero((league == league[t]) & (day - self.last <= ABSENT_DAYS))
+            pool = np.flatnonzero((league == league[t]) & present)
             if pool.size:
                 weakest = pool[np.argsort(att[pool] + dfc[pool])[:_WEAKEST]]
                 att[t], dfc[t] = att[weakest].mean(), dfc[weakest].mean()

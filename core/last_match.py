@@ -50,6 +50,8 @@ def _last_before(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     0 without one), and every team's last difference and day after all rows (in order of
     first appearance, with their names)."""
     days = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    if days.size == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.array([], dtype=object)
     order = np.argsort(days, kind="stable")
     diff = np.nan_to_num(_shot_diffs(frame), nan=0.0)
     codes, teams = pd.factorize(

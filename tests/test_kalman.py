@@ -193,3 +193,20 @@ def test_with_filter_is_the_renormalised_geometric_mean_where_both_exist():
     np.testing.assert_allclose(out[0, :3], geo[:3] / geo[:3].sum())
     np.testing.assert_allclose(out[0, 3:], geo[3:])
     np.testing.assert_array_equal(out[1], ratings[1])
+
+
+def test_long_after_its_data_a_model_keeps_every_club_that_played_to_the_end():
+    """A stored model asked a year later: every club's last match is over ABSENT_DAYS ago,
+    but only a club that was already gone when the data ended starts from the weakest."""
+    frame = _league_frame()
+    england = frame[frame["country"] == "England"]
+    last = england["date"].iloc[-1].date()  # the English clubs' last day
+    extra = england.iloc[[-1]].assign(
+        date=pd.Timestamp(last) + pd.Timedelta(days=10), home_team="E0-0", away_team="E0-1"
+    )  # a postponed match, ten days after everyone else's last
+    model = _fitted(pd.concat([frame, extra], ignore_index=True))
+    home, away = ["E0-2", "E0-4", "E0-6"], ["E0-3", "E0-5", "E0-7"]
+    soon = model.predict(home, away, last + pd.Timedelta(days=100))
+    late = model.predict(home, away, last + pd.Timedelta(days=205))  # only E0-0, E0-1 recent
+    assert len({tuple(row) for row in late.round(12)}) == 3  # three different fixtures
+    np.testing.assert_array_equal(late, soon)  # both after the break: the same state

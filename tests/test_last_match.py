@@ -94,3 +94,4 @@ def test_a_model_fitted_on_matches_without_shots_counts_0():
     assert set(model.last_.values()) == {0.0}
     np.testing.assert_array_equal(model.predict(["A", "B"], ["C", "D"]), [0.0, 0.0])
     assert LastMatchShots().fit(empty.drop(columns=["home_shots_on_target"])).last_["A"] == 0
+    assert LastMatchShots().fit(empty.iloc[:0]).last_ == {}

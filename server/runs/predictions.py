@@ -632,12 +632,26 @@ def _today() -> date:
 def _stored_probs(stored: StoredModel, frame: Any, margin: str) -> Any:
     """The stored model's forecasts of ``frame``'s matches, its blend given their pre-match
     prices."""
+    import numpy as np
+
     from core.pipeline import pre_match_market
 
-    features = pre_match_market(frame, margin)
-    probs, _ = stored.predict(
-        frame["home_team"].tolist(), frame["away_team"].tolist(), features[0], features[1]
-    )
+    market, overround = pre_match_market(frame, margin)
+    home = frame["home_team"].to_numpy(dtype=object)
+    away = frame["away_team"].to_numpy(dtype=object)
+    days = frame["date"].to_numpy(dtype="datetime64[D]")
+    probs = np.full((len(frame), 3), np.nan)
+    # each match as of its own day, as a fixture is served on its day (the Kalman filter
+    # re-centres after a season break)
+    for day in np.unique(days):
+        rows = np.flatnonzero(days == day)
+        probs[rows], _ = stored.predict(
+            home[rows].tolist(),
+            away[rows].tolist(),
+            market[rows],
+            overround[rows],
+            on=day.astype(object),
+        )
     return probs
 
 
