@@ -27,7 +27,8 @@ from core.lazy import pandas as pd
 __all__ = ["SCALE", "SHOTS_COLUMNS", "LastMatchShots", "component", "last_match_shots"]
 
 SCALE = 0.05  # shots on target to the pool's log-odds scale (one shot: 0.05 before weighting)
-SHOTS_COLUMNS = ("home_shots_on_target", "away_shots_on_target")
+SHOTS_COLUMNS: tuple[str, ...] = ("home_shots_on_target", "away_shots_on_target")
+"""The columns of each side's shots on target, in match frames and the matches table."""
 
 
 def _has_shots(frame: pd.DataFrame) -> bool:

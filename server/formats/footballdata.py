@@ -43,6 +43,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.last_match import SHOTS_COLUMNS
 from core.lazy import pandas as pd
 from core.sources import FILE_COLUMNS, ODDS_COLUMNS
 from server.formats.source import (
@@ -124,9 +125,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 """A match's result, full time and half time (the matches table names them alike)."""
 
-SHOTS_COLUMNS: tuple[str, ...] = ("home_shots_on_target", "away_shots_on_target")
-"""Each side's shots on target (HST, AST; missing in older files), nullable integers; the
-matches table names them alike (migration 0008)."""
+# SHOTS_COLUMNS (core.last_match): each side's shots on target (HST, AST; missing in older
+# files), nullable integers; the matches table names them alike (migration 0008).
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "league",
