@@ -56,6 +56,15 @@ async def test_a_version_s_bets_evaluated_on_the_page(browser, trained_server): 
         await route.continue_()
 
     await page.route("**/graphql", hold)
+
+    async def evaluate_again() -> None:
+        """Click "Evaluate bets" once more: the old figures hide while it waits."""
+        release.clear()
+        await page.click("#evaluate-bets")
+        await page.wait_for_selector("#bets[hidden]", state="attached")
+        release.set()
+        await page.wait_for_selector("#bets:not([hidden]) table.bets")
+
     await page.goto(trained_server + "/")
     await page.click('nav button[data-tab="models"]')
     await page.wait_for_selector("#models tbody tr .badge.active")
@@ -121,11 +130,7 @@ async def test_a_version_s_bets_evaluated_on_the_page(browser, trained_server): 
 
     # the stored model's forecasts instead: in-sample on the validation matches, and said so
     await page.select_option("#bets-forecasts", "stored")
-    release.clear()
-    await page.click("#evaluate-bets")
-    await page.wait_for_selector("#bets[hidden]", state="attached")
-    release.set()
-    await page.wait_for_selector("#bets:not([hidden]) table.bets")
+    await evaluate_again()
     async with httpx.AsyncClient(base_url=trained_server, timeout=60) as client:
         answer = await client.post(
             "/graphql",
@@ -156,11 +161,7 @@ async def test_a_version_s_bets_evaluated_on_the_page(browser, trained_server): 
 
     # dates narrow the selection: the version's leagues from 2025-01-01
     await page.fill("#bets-from", "2025-01-01")
-    release.clear()
-    await page.click("#evaluate-bets")
-    await page.wait_for_selector("#bets[hidden]", state="attached")
-    release.set()
-    await page.wait_for_selector("#bets:not([hidden]) table.bets")
+    await evaluate_again()
     scope = await page.text_content("#bets-scope")
     assert "of E0, E1, 2025-01-" in scope and "to 2025-05-25 (the version's leagues)" in scope
     narrowed = int(scope.split()[0])
