@@ -11,6 +11,7 @@ strictly before it, so no forecast uses weights that saw its own result or any l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,12 +19,24 @@ import numpy as np
 from core import metrics
 from core.errors import InvalidInputError
 
-__all__ = ["DEFAULT_WEIGHTS", "LogLinearPool", "pool", "pool_walk_forward"]
+__all__ = ["DEFAULT_WEIGHTS", "LogLinearPool", "draw_component", "pool", "pool_walk_forward"]
 
 # Used until ``min_matches`` earlier forecasts exist.
 DEFAULT_WEIGHTS = (0.5, 0.5)
 WEIGHT_BOUNDS = (-3.0, 5.0)
 _EPS = 1e-12
+
+
+def draw_component(n: int) -> np.ndarray:
+    """(n, 3) a forecast that is the same for every match, (1, e, 1) / (2 + e): pooled with
+    weight ``w`` it adds ``w`` to every pooled forecast's log-odds of the draw, an intercept
+    that lets the pool learn a draw level its other components miss."""
+    e = np.exp(1.0)
+    return np.tile(np.array([1.0, e, 1.0]) / (2.0 + e), (n, 1))
+
+
+Prior = float | Sequence[float]
+"""A prior's strength in matches: one for all weights, or one per weight."""
 
 
 def _logs(forecasts: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
@@ -76,27 +89,43 @@ def _hessian(logs: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, hess
 
 
+def _strength(matches: Prior, k: int) -> np.ndarray:
+    """(k,) a prior's strength per weight."""
+    m = np.asarray(matches, dtype=float)
+    m = np.full(k, float(m)) if m.ndim == 0 else m
+    if m.shape != (k,) or not np.isfinite(m).all() or (m < 0).any():
+        raise InvalidInputError(f"need one prior strength >= 0 or {k}, got {matches!r}")
+    return m
+
+
 def _fit(
     logs: np.ndarray,
     y: np.ndarray,
     w: np.ndarray,
     max_iter: int = 50,
     tol: float = 1e-7,
-    prior: tuple[np.ndarray, float] | None = None,
+    prior: tuple[np.ndarray, Prior] | None = None,
 ) -> np.ndarray:
     """Damped Newton on the mean log loss (convex in ``w``) from the start ``w``; weights
     stay within :data:`WEIGHT_BOUNDS` (uninformative forecasts cannot run away).
 
     ``prior = (mean, matches)``: a Gaussian prior on the weights centred on ``mean`` and
     worth ``matches`` matches: the log loss's own curvature at ``mean`` times ``matches``,
-    so the weights leave it only as far as the evidence of ``n`` matches outweighs that."""
+    so the weights leave it only as far as the evidence of ``n`` matches outweighs that.
+    ``matches`` may hold one strength per weight (the curvature scaled by
+    ``sqrt(m_i * m_j)``)."""
     k, _, n = logs.shape
     cols = np.arange(n)
     ly = np.array([(logs[j, y, cols]).sum() for j in range(k)]) / n
     w = np.clip(np.asarray(w, dtype=float), *WEIGHT_BOUNDS)
-    if prior is not None and prior[1] > 0:
-        w0 = np.asarray(prior[0], dtype=float)
-        penalty = _hessian(logs, _pool_logs(logs, w0))[1] * (prior[1] / n)
+    w0, strength = (
+        (np.zeros(k), np.zeros(k))
+        if prior is None
+        else (np.asarray(prior[0], dtype=float), _strength(prior[1], k))
+    )
+    if strength.any():
+        scale = np.sqrt(np.outer(strength, strength)) / n
+        penalty = _hessian(logs, _pool_logs(logs, w0))[1] * scale
     else:
         w0, penalty = np.zeros(k), np.zeros((k, k))
 
@@ -130,11 +159,12 @@ class LogLinearPool:
         self,
         min_matches: int = 300,
         default: tuple[float, ...] = DEFAULT_WEIGHTS,
-        prior_matches: float = 0.0,
+        prior_matches: Prior = 0.0,
     ):
         self.min_matches = min_matches
         self.default = default
-        self.prior_matches = prior_matches  # a Gaussian prior toward ``default`` (see _fit)
+        # a Gaussian prior toward ``default`` (see _fit): one strength, or one per weight
+        self.prior_matches = prior_matches
 
     def fit(self, forecasts: list[np.ndarray], outcomes: Any) -> LogLinearPool:
         logs = _logs(forecasts)
@@ -145,7 +175,7 @@ class LogLinearPool:
         if start.size != k:
             start = np.full(k, 1.0 / k)
         fit = ok.sum() >= self.min_matches
-        prior = (start, self.prior_matches) if self.prior_matches > 0 else None
+        prior = (start, self.prior_matches)
         self.weights_ = _fit(logs[:, :, ok], y[ok], start, prior=prior) if fit else start
         self.n_train_ = int(ok.sum())
         return self
@@ -177,7 +207,7 @@ def pool_walk_forward(
     min_matches: int = 300,
     default: tuple[float, ...] = DEFAULT_WEIGHTS,
     regrow: float = 1.05,
-    prior_matches: float = 0.0,
+    prior_matches: Prior = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled forecasts and the weights used for each match.
 
@@ -185,7 +215,8 @@ def pool_walk_forward(
     ``match_day`` strictly before it (those results are known then) and used for the
     matches of that refit; to save time they are refitted only once the history has grown
     by the factor ``regrow`` since the last fit (1: every refit).  ``prior_matches``: a
-    Gaussian prior toward ``default`` worth that many matches (0: none).  Days are anything
+    Gaussian prior toward ``default`` worth that many matches (0: none), one for all weights
+    or one per weight.  Days are anything
     orderable (datetime64 or numbers).  Returns ``(probs (n, 3), weights (n, K))``; rows
     with a missing forecast give NaN.
     """
@@ -218,8 +249,7 @@ def pool_walk_forward(
             w = start
         elif past.size >= fitted_on * regrow:
             past = np.sort(past)
-            prior = (start, prior_matches) if prior_matches > 0 else None
-            w = _fit(logs[:, :, past], y[past], w, prior=prior)
+            w = _fit(logs[:, :, past], y[past], w, prior=(start, prior_matches))
             fitted_on = past.size
         weights[t_rows] = w
     out = np.full((n, 3), np.nan)

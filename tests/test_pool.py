@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInputError
-from core.pool import LogLinearPool, pool, pool_walk_forward
+from core.pool import LogLinearPool, draw_component, pool, pool_walk_forward
 
 
 def _forecasts(n: int = 3000, seed: int = 0):
@@ -60,6 +60,41 @@ def test_the_prior_holds_the_weights_near_its_centre_until_the_evidence_outweigh
         default=(0.0, 1.0), prior_matches=20_000,
     )  # fmt: skip
     assert np.abs(w[-1] - centre).max() < 0.2 * gap
+
+
+def test_a_prior_per_weight_holds_each_weight_as_hard_as_it_is_told():
+    a, b, y = _forecasts(2000)
+    free = LogLinearPool(default=(0.0, 1.0)).fit([a, b], y).weights_
+    both = LogLinearPool(default=(0.0, 1.0), prior_matches=(20_000, 20_000)).fit([a, b], y)
+    one = LogLinearPool(default=(0.0, 1.0), prior_matches=20_000).fit([a, b], y)
+    np.testing.assert_allclose(both.weights_, one.weights_, rtol=0, atol=1e-9)
+    first = LogLinearPool(default=(0.0, 1.0), prior_matches=(20_000, 0)).fit([a, b], y)
+    # the first held near 0, the second free to make up for it
+    assert abs(first.weights_[0]) < 0.2 * abs(free[0])
+    assert abs(first.weights_[1] - 1.0) > 0.5 * abs(free[1] - 1.0)
+    for bad in ((1.0,), (1.0, -1.0), (1.0, np.nan)):
+        with pytest.raises(InvalidInputError, match="prior strength"):
+            LogLinearPool(default=(0.0, 1.0), prior_matches=bad).fit([a, b], y)
+
+
+def test_the_draw_intercept_learns_a_draw_level_the_forecast_misses():
+    """Forecasts whose draws are shaded (the truth's draw log-odds lowered by 0.2): pooled
+    with the draw component, its weight comes out near 0.2 and the mean draw near the
+    results'; with a draw level already right, near 0."""
+    _, b, y = _forecasts(20_000, seed=3)
+    shaded = b * np.exp([0.0, -0.2, 0.0])
+    shaded /= shaded.sum(1, keepdims=True)
+    d = draw_component(y.size)
+    assert d.shape == (y.size, 3)
+    tilted = b * np.exp([0.0, 0.7, 0.0])
+    np.testing.assert_allclose(pool([b, d], [1.0, 0.7]), tilted / tilted.sum(1, keepdims=True))
+    fitted = LogLinearPool(default=(1.0, 0.0)).fit([shaded, d], y)
+    assert fitted.weights_[1] == pytest.approx(0.2, abs=0.05)
+    observed = (y == 1).mean()
+    assert abs(fitted.predict([shaded, d])[:, 1].mean() - observed) < 0.005
+    assert abs(shaded[:, 1].mean() - observed) > 0.02
+    right = LogLinearPool(default=(1.0, 0.0)).fit([b, d], y)
+    assert abs(right.weights_[1]) < 0.05
 
 
 def test_too_little_history_keeps_the_default_weights():
