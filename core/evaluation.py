@@ -15,7 +15,7 @@ from core.errors import InvalidInputError
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
 from core.lazy import pandas as pd
 from core.odds import market_probabilities
-from core.pool import pool_walk_forward
+from core.pool import draw_component, pool_walk_forward
 from core.sources import BENCHMARK_SOURCES
 
 __all__ = [
@@ -188,7 +188,7 @@ def backtest_report(
         summary["ceiling"] = top
     combined = None
     if with_odds:
-        combined, weights = with_odds_forecast(fc, bench, y, rows["date"].to_numpy())
+        combined, weights, names = with_odds_forecast(fc, bench, y, rows["date"].to_numpy())
         c = compare(combined[priced], bench.probs[priced], y[priced])
         summary["with_odds"] = {
             "n": c["n"],
@@ -196,8 +196,7 @@ def backtest_report(
             "rps_diff_se": c["rps_diff_se"],
             "market_source": bench.source,
             "model": c["model"],
-            "weights_last": dict(zip(WITH_ODDS_COMPONENTS, weights[priced][-1].tolist(),
-                                     strict=False)),
+            "weights_last": dict(zip(names, weights[priced][-1].tolist(), strict=True)),
             "betting": betting_report(rows, combined, y),
         }  # fmt: skip
     summary["betting"] = betting_report(rows, model, y)
@@ -206,8 +205,9 @@ def backtest_report(
         "dixon_coles": float(last["w_dixon_coles"]),
         "market_implied": float(last["w_market_implied"]),
     }
-    if np.isfinite(last["w_last_shots"]):
-        summary["pool_weights"]["last_shots"] = float(last["w_last_shots"])
+    for name in ("last_shots", "draw_intercept"):
+        if np.isfinite(last[f"w_{name}"]):
+            summary["pool_weights"][name] = float(last[f"w_{name}"])
     summary["period"] = {
         "from": rows["date"].min().date().isoformat(),
         "to": rows["date"].max().date().isoformat(),
@@ -271,40 +271,45 @@ def backtest_report(
     return BacktestReport(summary, predictions)
 
 
-# The forecast with a fixture's own prices: the price and the two goal models, fed to the
-# pool separately (their contrast carries what the price lacks), weights walk-forward.
-WITH_ODDS_COMPONENTS = ("price", "market_implied", "dixon_coles", "last_shots")
-WITH_ODDS_DEFAULT = (1.0, 0.0, 0.0, 0.0)
+# The forecast with a fixture's own prices: the price and the engine's components, fed to
+# the pool separately (their contrast carries what the price lacks), weights walk-forward
+# with a prior toward the price alone worth this many matches.
 WITH_ODDS_PRIOR_MATCHES = 2_000.0
 
 
 def with_odds_forecast(
     fc: pd.DataFrame, bench: Benchmark, y: np.ndarray, dates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The log-linear pool of each match's own margin-free price (``bench``, the scored
-    source), the market-implied component and Dixon-Coles (``fc``, rows like ``bench``), with
-    weights fitted on the matches played before each refit (:func:`core.pool.pool_walk_forward`,
-    a prior toward the price alone).  Rows without a price: NaN; rows without a model
-    forecast: the price."""
+    source), the market-implied component, Dixon-Coles, the last match's shots (where the
+    matches have them) and a draw intercept (:func:`core.pool.draw_component`: what the price
+    misses of the draw), with weights fitted on the matches played before each refit
+    (:func:`core.pool.pool_walk_forward`, a prior toward the price alone).  Returns the
+    forecasts, the weights used for each match and the components' names.  Rows without a
+    price: NaN; rows without a model forecast: the price."""
     price = bench.probs
     mi = fc[["mc_home", "mc_draw", "mc_away"]].to_numpy()
     dc = fc[["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    mi = np.where(np.isnan(mi), dc, mi)
-    components = [price, mi, dc]
-    shots = fc[["ls_home", "ls_draw", "ls_away"]].to_numpy()
-    if np.isfinite(shots).all():  # the matches have shots on target
-        components.append(shots)
+    given = {
+        "price": price,
+        "market_implied": np.where(np.isnan(mi), dc, mi),
+        "dixon_coles": dc,
+        "last_shots": fc[["ls_home", "ls_draw", "ls_away"]].to_numpy(),
+        "draw_intercept": draw_component(len(fc)),
+    }
+    if not np.isfinite(given["last_shots"]).all():  # the matches have no shots on target
+        del given["last_shots"]
     probs, weights = pool_walk_forward(
-        components,
+        list(given.values()),
         y,
         pd.to_datetime(dates).to_numpy(),
         fc["refit_date"].to_numpy(),
-        default=WITH_ODDS_DEFAULT[: len(components)],
+        default=(1.0,) + (0.0,) * (len(given) - 1),
         prior_matches=WITH_ODDS_PRIOR_MATCHES,
     )
     missing = np.isnan(probs[:, 0]) & ~np.isnan(price[:, 0])
     probs[missing] = price[missing]
-    return probs, weights
+    return probs, weights, list(given)
 
 
 def format_ceiling(c: dict[str, Any], name: str) -> str:

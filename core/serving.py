@@ -32,7 +32,7 @@ from core.market_model import MarketImplied
 from core.markets import MatchProbabilities, feasible_rho
 from core.odds import implied_probabilities
 from core.odds import overround as overround_of
-from core.pool import LogLinearPool
+from core.pool import LogLinearPool, draw_component
 from core.pricing import fit_grid
 
 __all__ = [
@@ -298,6 +298,28 @@ def cut_grid(grid: MatchProbabilities, max_goals: int) -> MatchProbabilities:
 # --- the stored model ------------------------------------------------------------------------
 
 
+# What the pool of a stored model may hold, besides the last-shots weight of a model that keeps
+# each team's last match
+_POOL_COMPONENTS = frozenset({"dixon_coles", "market_implied", "draw_intercept"})
+
+
+def _pool_components(
+    weights: Mapping[str, Any], pool: LogLinearPool | None, has_shots: bool
+) -> tuple[str, ...]:
+    """The stored pool's components in order.  Weights stored before the names were kept
+    had Dixon-Coles, the market-implied component and, with a third weight, the shots."""
+    if pool is None:
+        return ()
+    names = tuple(
+        weights["pool"].get("components")
+        or ("dixon_coles", "market_implied", "last_shots")[: len(pool.weights_)]
+    )
+    known = _POOL_COMPONENTS | ({"last_shots"} if has_shots else set())
+    if set(names) - known or len(names) != len(pool.weights_):
+        raise InvalidInputError(f"the pool's components {list(names)} do not match its weights")
+    return names
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """What a stored model's weights say about it, read without rebuilding it: its teams,
@@ -354,6 +376,7 @@ class StoredModel:
         self.last_shots = (
             LastMatchShots.from_dict(weights["last_shots"]) if "last_shots" in weights else None
         )
+        self.pool_components = _pool_components(weights, self.pool, self.last_shots is not None)
         self.blend = Blend.from_dict(weights["blend"]) if "blend" in weights else None
         self.draw = DrawModel.from_dict(weights["draw"]) if "draw" in weights else None
         self.independent_poisson = (
@@ -433,10 +456,11 @@ class StoredModel:
         component = np.column_stack([mi.outcomes, mi.home_rate, mi.away_rate])
         if self.kalman is not None:
             component = with_filter(component, self.kalman.predict(home, away, on))
-        components = [probs[known], component[:, :3]]
-        if self.last_shots is not None and len(self.pool.weights_) == 3:
-            components.append(shots_component(self.last_shots.predict(home, away)))
-        probs[known] = self.pool.predict(components)
+        given = {"dixon_coles": probs[known], "market_implied": component[:, :3]}
+        if self.last_shots is not None:
+            given["last_shots"] = shots_component(self.last_shots.predict(home, away))
+        given["draw_intercept"] = draw_component(len(home))
+        probs[known] = self.pool.predict([given[name] for name in self.pool_components])
         lam, mu = grid.home_rate.copy(), grid.away_rate.copy()
         lam[known], mu[known] = pooled_rates(
             [(lam[known], mu[known]), (component[:, 3], component[:, 4])],

@@ -68,8 +68,10 @@ def test_backtest_json_has_model_market_and_paired_difference(e0_files, capsys):
     for name in ("dixon_coles", "market_implied"):
         c = out["components"][name]
         assert c["rps_diff"] == pytest.approx(c["rps"] - out["market"]["rps"])
-    # the files carry shots on target: the last match's are the pool's third component
-    assert set(out["pool_weights"]) == {"dixon_coles", "market_implied", "last_shots"}
+    # the files carry shots on target: the last match's are the pool's third component; the
+    # fourth is the draw intercept
+    names = ["dixon_coles", "market_implied", "last_shots", "draw_intercept"]
+    assert list(out["pool_weights"]) == names
 
 
 def test_backtest_against_the_closing_market(e0_files, capsys):
@@ -123,7 +125,8 @@ def test_backtest_with_odds_scores_the_combination_against_its_own_price_source(
     assert w["n"] == out["n"]
     assert w["rps_diff"] == pytest.approx(w["model"]["rps"] - out["market"]["rps"])
     assert 0 < w["rps_diff_se"] < 0.001
-    assert set(w["weights_last"]) == {"price", "market_implied", "dixon_coles", "last_shots"}
+    names = ["price", "market_implied", "dixon_coles", "last_shots", "draw_intercept"]
+    assert list(w["weights_last"]) == names
     for bets in (out["betting"], w["betting"]):  # ROI, Kelly growth and CLV, per source
         overall = bets["sources"]["max_pre"]["overall"]
         assert overall["bets"] > 0 and len(overall["roi_ci"]) == 2
@@ -137,6 +140,21 @@ def test_backtest_with_odds_scores_the_combination_against_its_own_price_source(
     # until 300 earlier matches exist the combination is the price itself
     np.testing.assert_allclose(frame.loc[priced, "with_odds_home"].iloc[:200],
                                frame.loc[priced, "market_home"].iloc[:200])  # fmt: skip
+
+
+def test_backtest_with_odds_on_files_without_shots_names_the_weights_it_has(
+    e0_files, tmp_path, capsys
+):
+    paths = []
+    for i, path in enumerate(e0_files[-3:]):
+        frame = pd.read_csv(path, encoding="utf-8-sig")
+        paths.append(tmp_path / f"{i}.csv")
+        frame.drop(columns=["HST", "AST"]).to_csv(paths[-1], index=False)
+    assert main(["backtest", *map(str, paths), "--with-odds", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["pool_weights"]) == ["dixon_coles", "market_implied", "draw_intercept"]
+    names = ["price", "market_implied", "dixon_coles", "draw_intercept"]
+    assert list(out["with_odds"]["weights_last"]) == names
 
 
 def test_fit_json_is_the_registry_shape(e0_files, capsys):

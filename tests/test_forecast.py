@@ -166,3 +166,33 @@ def test_a_group_with_only_its_burn_in_is_left_out_not_fatal(request, e0, foreca
     np.testing.assert_array_equal(out.loc[~germany, "p_home"], forecast["p_home"])
     with pytest.raises(InvalidInputError, match="no match falls on or after"):
         engine_forecast(d1.assign(country="Germany"), group_by="country")
+
+
+def _shade_draws(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """Every book's draw probability times ``factor``, home and away raised to keep its margin."""
+    out = frame.copy()
+    stems = {c[:-2] for c in frame.columns if c.endswith(("_pre_d", "_close_d"))}
+    for stem in stems:
+        q = 1.0 / frame[[f"{stem}_h", f"{stem}_d", f"{stem}_a"]].to_numpy(dtype=float)
+        draw = q[:, 1] * factor
+        scale = (q.sum(axis=1) - draw) / (q[:, 0] + q[:, 2])
+        out[f"{stem}_h"], out[f"{stem}_d"] = 1.0 / (q[:, 0] * scale), 1.0 / draw
+        out[f"{stem}_a"] = 1.0 / (q[:, 2] * scale)
+    return out
+
+
+def test_the_pool_draw_intercept_learns_what_the_market_misses_of_the_draw(e0, forecast):
+    """Prices that shade every draw: the engine follows them, and its draw intercept
+    (weights fitted on earlier matches only) gives back part of it."""
+    done = forecast["p_home"].notna()
+    shaded = _shade_draws(e0, 0.8)
+    without = engine_forecast(shaded, draw_prior_matches=None)
+    learned = engine_forecast(shaded)
+    assert without["w_draw_intercept"].isna().all()
+    w = learned.loc[done, "w_draw_intercept"]
+    assert w.iloc[0] == 0.0 and w.iloc[-1] > 0.05  # the prior's centre until 300 forecasts
+    draws = {name: f.loc[done, "p_draw"].mean() for name, f in (("without", without),
+             ("learned", learned), ("as priced", forecast))}  # fmt: skip
+    assert draws["without"] < draws["learned"] < draws["as priced"]
+    # on the prices as they are there is little to learn
+    assert abs(forecast.loc[done, "w_draw_intercept"]).max() < 0.05

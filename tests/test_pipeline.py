@@ -65,9 +65,11 @@ def test_every_type_reports_validation_metrics_against_the_market(trained, model
     assert ("calibrator" in w) == (model_type in ("calibration", "full"))
     # the engine's forecast: both goal models and the pool, for every type
     assert w["market_implied"]["model_type"] == "market_implied"
-    # ... and, the files having shots on target, the last match's as its third component
-    assert w["pool"]["components"] == ["dixon_coles", "market_implied", "last_shots"]
-    assert len(w["pool"]["weights"]) == 3 and set(w["last_shots"]["teams"]) == set(
+    # ... and, the files having shots on target, the last match's as its third component;
+    # the last is the draw intercept
+    names = ["dixon_coles", "market_implied", "last_shots", "draw_intercept"]
+    assert w["pool"]["components"] == names
+    assert len(w["pool"]["weights"]) == 4 and set(w["last_shots"]["teams"]) == set(
         w["dixon_coles"]["parameters"]["teams"]
     )
     # against the pre-match market (one source), with the closing market as the ceiling

@@ -16,7 +16,7 @@ from core.last_match import LastMatchShots
 from core.last_match import component as shots_component
 from core.odds import implied_probabilities
 from core.pipeline import TrainingConfig, train
-from core.pool import LogLinearPool
+from core.pool import LogLinearPool, draw_component
 from core.serving import Fixture, ModelCard, Prediction, StoredModel, cut_grid, reproducing_grid
 from server.formats.footballdata import read_file
 
@@ -159,7 +159,10 @@ def test_the_market_implied_component_includes_the_stored_kalman_filter(weights,
     # the third component: the last match's shots on target of each team
     shots = LastMatchShots.from_dict(weights["last_shots"]).predict(home, away)
     assert weights["pool"]["components"][2] == "last_shots" and np.any(shots != 0)
-    expected = model.pool.predict([dc, component[:, :3], shots_component(shots)])
+    # ... and the fourth the draw intercept
+    assert weights["pool"]["components"][3] == "draw_intercept"
+    draw = draw_component(len(home))
+    expected = model.pool.predict([dc, component[:, :3], shots_component(shots), draw])
     plain = StoredModel({k: v for k, v in weights.items() if k not in ("blend", "calibrator")})
     probs, _ = plain.predict(home, away)
     np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-15)
@@ -173,6 +176,24 @@ def test_the_market_implied_component_includes_the_stored_kalman_filter(weights,
     two = LogLinearPool.from_dict(old["pool"])
     np.testing.assert_allclose(before, two.predict([dc, mi.outcomes]), rtol=0, atol=1e-15)
     assert not np.allclose(before, probs)
+    # weights stored before the draw intercept (three weights, named or not): as they did
+    three = {k: v for k, v in weights.items() if k not in ("blend", "calibrator")}
+    for names in ({"components": weights["pool"]["components"][:3]}, {}):
+        three["pool"] = {"weights": weights["pool"]["weights"][:3], "n_train": 1} | names
+        before, _ = StoredModel(three).predict(home, away)
+        pool = LogLinearPool.from_dict(three["pool"])
+        exp = pool.predict([dc, component[:, :3], shots_component(shots)])
+        np.testing.assert_allclose(before, exp, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "components",
+    [["dixon_coles", "market_implied", "draw_intercept"], ["dixon_coles", "goals", "x", "y"]],
+)
+def test_a_pool_whose_components_do_not_match_its_weights_is_refused(weights, components):
+    bad = dict(weights, pool=dict(weights["pool"], components=components))
+    with pytest.raises(InvalidInputError, match="do not match its weights"):
+        StoredModel(bad)
 
 
 def test_the_day_of_a_forecast_matters_only_across_a_season_break(weights):

@@ -114,12 +114,14 @@ async def test_a_poisson_run_from_queued_to_an_active_model(services):
     assert model["training_leagues"] == ["E0"]
     assert model["metrics"]["market"]["rps"] > 0
     # the engine's own forecast: both goal models, the Kalman filter's state, each team's
-    # last-match shots (stored since migration 0008) and the pool's three weights
+    # last-match shots (stored since migration 0008) and the pool's four weights (the last
+    # a draw intercept)
     weights = model["model_weights"]
     assert set(weights) >= {"dixon_coles", "market_implied", "kalman", "last_shots", "pool"}
     assert set(weights["last_shots"]["teams"]) == set(strengths)  # team ids, as the rest
-    assert weights["pool"]["components"] == ["dixon_coles", "market_implied", "last_shots"]
-    assert len(weights["pool"]["weights"]) == 3 and weights["pool"]["n_train"] > 300
+    components = ["dixon_coles", "market_implied", "last_shots", "draw_intercept"]
+    assert weights["pool"]["components"] == components
+    assert len(weights["pool"]["weights"]) == 4 and weights["pool"]["n_train"] > 300
     metrics = model["metrics"]
     assert metrics["market_kind"] == "pre" and metrics["market_source"] == "pinnacle_pre"
     assert metrics["ceiling"]["market_source"] == "pinnacle_close"
