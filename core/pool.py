@@ -174,6 +174,7 @@ class LogLinearPool:
         start = np.asarray(self.default, dtype=float)
         if start.size != k:
             start = np.full(k, 1.0 / k)
+        _strength(self.prior_matches, k)  # checked whether or not there is enough to fit
         fit = ok.sum() >= self.min_matches
         prior = (start, self.prior_matches)
         self.weights_ = _fit(logs[:, :, ok], y[ok], start, prior=prior) if fit else start
@@ -230,6 +231,7 @@ def pool_walk_forward(
     ok = np.isfinite(logs).all(axis=(0, 1))
     if refit_day.dtype.kind == "M":
         ok &= ~np.isnat(refit_day)
+    _strength(prior_matches, k)  # checked before any fit
     by_day = np.argsort(match_day, kind="stable")
     sorted_days = match_day[by_day]
     weights = np.full((n, k), np.nan)

@@ -306,17 +306,24 @@ _POOL_COMPONENTS = frozenset({"dixon_coles", "market_implied", "draw_intercept"}
 def _pool_components(
     weights: Mapping[str, Any], pool: LogLinearPool | None, has_shots: bool
 ) -> tuple[str, ...]:
-    """The stored pool's components in order.  Weights stored before the names were kept
-    had Dixon-Coles, the market-implied component and, with a third weight, the shots."""
+    """The stored pool's components in order: Dixon-Coles and the market-implied component
+    first (their weights pool the goal rates), then any of the others once.  Weights stored
+    before the names were kept had those two and, with a third weight, the shots."""
     if pool is None:
         return ()
-    names = tuple(
+    given = (
         weights["pool"].get("components")
         or ("dixon_coles", "market_implied", "last_shots")[: len(pool.weights_)]
     )
+    names = tuple(str(name) for name in given) if isinstance(given, list | tuple) else ()
     known = _POOL_COMPONENTS | ({"last_shots"} if has_shots else set())
-    if set(names) - known or len(names) != len(pool.weights_):
-        raise InvalidInputError(f"the pool's components {list(names)} do not match its weights")
+    if (
+        names[:2] != ("dixon_coles", "market_implied")
+        or len(set(names)) != len(names)
+        or set(names) - known
+        or len(names) != len(pool.weights_)
+    ):
+        raise InvalidInputError(f"the pool's components {given!r} do not match its weights")
     return names
 
 

@@ -75,6 +75,11 @@ def test_a_prior_per_weight_holds_each_weight_as_hard_as_it_is_told():
     for bad in ((1.0,), (1.0, -1.0), (1.0, np.nan)):
         with pytest.raises(InvalidInputError, match="prior strength"):
             LogLinearPool(default=(0.0, 1.0), prior_matches=bad).fit([a, b], y)
+        # ... also where there are too few matches to fit
+        with pytest.raises(InvalidInputError, match="prior strength"):
+            LogLinearPool(default=(0.0, 1.0), prior_matches=bad).fit([a[:10], b[:10]], y[:10])
+        with pytest.raises(InvalidInputError, match="prior strength"):
+            pool_walk_forward([a, b], y, np.arange(y.size), np.arange(y.size), prior_matches=bad)
 
 
 def test_the_draw_intercept_learns_a_draw_level_the_forecast_misses():

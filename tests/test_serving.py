@@ -188,7 +188,14 @@ def test_the_market_implied_component_includes_the_stored_kalman_filter(weights,
 
 @pytest.mark.parametrize(
     "components",
-    [["dixon_coles", "market_implied", "draw_intercept"], ["dixon_coles", "goals", "x", "y"]],
+    [
+        ["dixon_coles", "market_implied", "draw_intercept"],  # one short
+        ["dixon_coles", "goals", "last_shots", "draw_intercept"],  # unknown
+        ["market_implied", "dixon_coles", "last_shots", "draw_intercept"],  # out of order
+        ["dixon_coles", "market_implied", "draw_intercept", "draw_intercept"],  # twice
+        ["dixon_coles", "market_implied", ["last_shots"], "draw_intercept"],  # not a name
+        "dixon_coles, market_implied, last_shots, draw_intercept",  # not a list
+    ],
 )
 def test_a_pool_whose_components_do_not_match_its_weights_is_refused(weights, components):
     bad = dict(weights, pool=dict(weights["pool"], components=components))
