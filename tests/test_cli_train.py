@@ -266,3 +266,39 @@ def test_a_new_user_trains_e0_then_e1_and_predicts_both(embedded, capsys):
     assert "paired on the" in capsys.readouterr().out
     assert main(["models", "show", "nope"]) == 1
     assert "no model has version 'nope'" in capsys.readouterr().err
+
+
+def test_without_a_full_model_predict_names_the_active_models_of_other_types(embedded, capsys):
+    """A user who trained a poisson model and asks for a prediction is told which version
+    to ask for; the engine and the fast reader of the embedded file agree."""
+    import asyncio
+
+    from server.base.config import Settings
+    from server.store import reads
+    from server.store.connect import open_database
+    from server.store.lite import LiteReader
+
+    assert main(["train", "--type", "poisson", "--league", "E0", *SEASONS, "--json"]) == 0
+    version = json.loads(capsys.readouterr().out)["model_version"]
+    assert main(["predict", "--home", "Arsenal", "--away", "Chelsea"]) == 1
+    err = capsys.readouterr().err
+    assert "there is no active 'full' model: train one first; or ask for an active model" in err
+    assert f"{version} (poisson, E0)" in err
+    assert main(["predict", "--home", "Arsenal", "--away", "Chelsea", "--model", version]) == 0
+
+    async def both() -> tuple[object, object]:
+        engine = await open_database(settings)
+        try:
+            through_engine = await reads.active_versions(engine)
+        finally:
+            await engine.dispose()
+        reader = LiteReader.open(settings.database_url)
+        assert reader is not None
+        try:
+            return through_engine, await reads.active_versions(reader)
+        finally:
+            reader.close()
+
+    settings = Settings.from_env()
+    through_engine, through_reader = asyncio.run(both())
+    assert through_engine == through_reader == [(version, "poisson", "E0")]

@@ -55,8 +55,21 @@ async def require_active(engine: Database, model_type: str) -> list[dict[str, An
     :class:`ModelNotFoundError` when there is none."""
     models = await active_models(engine, model_type)
     if not models:
-        raise ModelNotFoundError(f"there is no active {model_type!r} model: train one first")
+        raise ModelNotFoundError(await _none_active(engine, model_type))
     return models
+
+
+async def _none_active(engine: Database, model_type: str) -> str:
+    """There is no active model of ``model_type``; the active ones of other types can be
+    asked for by version, so they are named."""
+    others = [row for row in await reads.active_versions(engine) if row[1] != model_type]
+    named = ", ".join(
+        f"{version} ({kind}, {scope.replace(',', ' ') or 'no league'})"
+        for version, kind, scope in others[:5]
+    )
+    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+    hint = f"; or ask for an active model of another type by version: {named}{more}"
+    return f"there is no active {model_type!r} model: train one first" + (hint if others else "")
 
 
 async def latest_leagues(engine: Database, team_ids: Iterable[int]) -> dict[int, str]:

@@ -86,6 +86,15 @@ class LiteReader:
         )
         return [(v, s, None if d is None else date.fromisoformat(d)) for v, s, d in rows]
 
+    async def active_versions(self) -> list[tuple[str, str, str]]:
+        """(version, model type, scope) of every active model, by type and version."""
+        rows = self._rows(
+            "SELECT version, model_type, scope FROM models WHERE status = ? "
+            "ORDER BY model_type, version",
+            ("active",),
+        )
+        return [(str(v), str(t), str(s)) for v, t, s in rows]
+
     async def team_names(self) -> list[tuple[str, str, str, str]]:
         """(kind, first, country, team) of every team, alias and league."""
         return self._rows(

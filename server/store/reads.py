@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Database",
     "active_models",
+    "active_versions",
     "latest_leagues",
     "team_names",
     "teams_and_countries",
@@ -48,6 +49,24 @@ async def active_models(db: Database, model_type: str) -> list[tuple[str, str, d
     )
     async with db.connect() as conn:
         return [tuple(row) for row in await conn.execute(query)]
+
+
+async def active_versions(db: Database) -> list[tuple[str, str, str]]:
+    """(version, model type, scope) of every active model, by type and version."""
+    if isinstance(db, LiteReader):
+        return await db.active_versions()
+    import sqlalchemy as sa
+
+    from server.store.tables import Model, ModelStatus
+
+    models = Model.__table__
+    query = (
+        sa.select(models.c.version, models.c.model_type, models.c.scope)
+        .where(models.c.status == ModelStatus.ACTIVE)
+        .order_by(models.c.model_type, models.c.version)
+    )
+    async with db.connect() as conn:
+        return [(str(v), str(t), str(s)) for v, t, s in await conn.execute(query)]
 
 
 async def latest_leagues(db: Database, team_ids: Sequence[int]) -> list[tuple[int, str]]:
