@@ -12,7 +12,7 @@ import numpy as np
 from core import metrics
 from core.betting import betting_report, format_betting
 from core.errors import InvalidInputError
-from core.forecast import MARKET_L2, MARKET_XI, engine_forecast
+from core.forecast import MARKET_L2, MARKET_XI, POOL_COMPONENTS, engine_forecast
 from core.lazy import pandas as pd
 from core.odds import market_probabilities
 from core.pool import draw_component, pool_walk_forward
@@ -202,12 +202,10 @@ def backtest_report(
     summary["betting"] = betting_report(rows, model, y)
     last = fc.iloc[-1]
     summary["pool_weights"] = {
-        "dixon_coles": float(last["w_dixon_coles"]),
-        "market_implied": float(last["w_market_implied"]),
+        name: float(last[f"w_{name}"])
+        for name in POOL_COMPONENTS
+        if np.isfinite(last[f"w_{name}"])  # NaN: not in this pool
     }
-    for name in ("last_shots", "draw_intercept"):
-        if np.isfinite(last[f"w_{name}"]):
-            summary["pool_weights"][name] = float(last[f"w_{name}"])
     summary["period"] = {
         "from": rows["date"].min().date().isoformat(),
         "to": rows["date"].max().date().isoformat(),

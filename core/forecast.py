@@ -37,9 +37,12 @@ __all__ = [
     "MARKET_SEASON_CARRY",
     "MARKET_SEASON_DECAY",
     "MARKET_XI",
+    "POOL_COMPONENTS",
     "POOL_DEFAULT",
     "POOL_PRIOR_MATCHES",
     "engine_forecast",
+    "pool_inputs",
+    "pool_setup",
     "pooled_rates",
     "shots_targets",
 ]
@@ -64,6 +67,14 @@ POOL_PRIOR_MATCHES = 10_000.0
 # mean draw went from 1.0 point below the results to 0.5 with it; on the shared files as
 # they are (no market bias to learn) it moved from 24.9 % to 24.7 % (observed 25.0 %).
 DRAW_PRIOR_MATCHES = 2_000.0
+# Every component the pool may have, in its order (the first two pool the goal rates too);
+# the forecast's columns of each (the draw intercept is the same for every match)
+POOL_COMPONENTS = (*COMPONENTS, "last_shots", "draw_intercept")
+_POOL_COLUMNS = {
+    "dixon_coles": ["dc_home", "dc_draw", "dc_away"],
+    "market_implied": ["mc_home", "mc_draw", "mc_away"],
+    "last_shots": ["ls_home", "ls_draw", "ls_away"],
+}
 # Once a league's new season has begun, the market-implied ratings weigh its earlier
 # seasons' prices this much more (summer transfers and promotions make last season's prices
 # say less); chosen on the shared data (issue 21: 0.5 and 0.15 were worse).
@@ -248,23 +259,17 @@ def engine_forecast(
     # the last match's shots on target: a third component where the matches have them
     shots_x = last_match_shots(frame)
     out[list(_LS)] = np.nan if shots_x is None else component(shots_x)
-    parts = ["dc", "mc"] if shots_x is None else ["dc", "mc", "ls"]
-    given = POOL_DEFAULT if pool_default is None else pool_default
-    default = tuple(given) + (0.0,) * (len(parts) - len(given))
-    prior: list[float] = [pool_prior_matches] * len(parts)
-    if draw_prior_matches is not None:
-        default, prior = (*default, 0.0), [*prior, draw_prior_matches]
+    names, default, prior = pool_setup(
+        out, default=pool_default, prior_matches=pool_prior_matches, draw=draw_prior_matches
+    )
     has = out["refit_date"].notna().to_numpy()
     probs = np.full((len(frame), 3), np.nan)
-    weights = np.full((len(frame), len(default)), np.nan)
+    weights = np.full((len(frame), len(names)), np.nan)
     if has.any():
         sub = out[has]
         y = metrics.encode_outcomes(frame.loc[has, "result"].to_numpy())
-        components = [sub[[f"{p}_home", f"{p}_draw", f"{p}_away"]].to_numpy() for p in parts]
-        if draw_prior_matches is not None:
-            components.append(draw_component(len(sub)))
         probs[has], weights[has] = pool_walk_forward(
-            components,
+            pool_inputs(sub, names),
             y,
             pd.to_datetime(frame.loc[has, "date"]).to_numpy(),
             sub["refit_date"].to_numpy(),
@@ -275,11 +280,10 @@ def engine_forecast(
     # no market-implied forecast yet (no earlier match had prices): Dixon-Coles alone
     alone = has & np.isnan(probs[:, 0])
     probs[alone] = out.loc[alone, ["dc_home", "dc_draw", "dc_away"]].to_numpy()
-    weights[alone] = (1.0,) + (0.0,) * (len(default) - 1)
+    weights[alone] = (1.0,) + (0.0,) * (len(names) - 1)
     out["p_home"], out["p_draw"], out["p_away"] = probs.T
-    out["w_dixon_coles"], out["w_market_implied"] = weights[:, 0], weights[:, 1]
-    out["w_last_shots"] = weights[:, 2] if shots_x is not None else np.nan
-    out["w_draw_intercept"] = weights[:, -1] if draw_prior_matches is not None else np.nan
+    for name in POOL_COMPONENTS:  # NaN: not in this pool
+        out[f"w_{name}"] = weights[:, names.index(name)] if name in names else np.nan
     rates = np.full((len(frame), 2), np.nan)
     if has.any():
         mi_rates = out.loc[has, ["mc_home_rate", "mc_away_rate"]].to_numpy()
@@ -291,6 +295,39 @@ def engine_forecast(
         )
     out["home_rate"], out["away_rate"] = rates.T
     return out
+
+
+def pool_setup(
+    forecasts: pd.DataFrame,
+    *,
+    default: tuple[float, ...] | None = None,
+    prior_matches: float = POOL_PRIOR_MATCHES,
+    draw: float | None = DRAW_PRIOR_MATCHES,
+) -> tuple[list[str], tuple[float, ...], list[float]]:
+    """The pool's components (of :data:`POOL_COMPONENTS`: the last match's shots where
+    ``forecasts`` has them, the draw intercept unless ``draw`` is None), its starting
+    weights (``default``, :data:`POOL_DEFAULT` unless given, then 0) and each weight's prior
+    strength (``prior_matches``; the draw intercept's ``draw``): the walk-forward's pool
+    and the stored model's are set up alike."""
+    names = ["dixon_coles", "market_implied"]
+    if np.isfinite(forecasts[_POOL_COLUMNS["last_shots"]].to_numpy()).all():
+        names.append("last_shots")
+    prior = [prior_matches] * len(names)
+    if draw is not None:
+        names.append("draw_intercept")
+        prior.append(draw)
+    given = POOL_DEFAULT if default is None else default
+    return names, tuple(given) + (0.0,) * (len(names) - len(given)), prior
+
+
+def pool_inputs(forecasts: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
+    """The forecasts of the pool's components ``names`` (:func:`pool_setup`), each (n, 3)."""
+    return [
+        draw_component(len(forecasts))
+        if name == "draw_intercept"
+        else forecasts[_POOL_COLUMNS[name]].to_numpy()
+        for name in names
+    ]
 
 
 def _after_burn_in(dates: pd.Series, start: Any, burn_in_days: int) -> bool:

@@ -45,21 +45,14 @@ from core.dixon_coles import DixonColes, Poisson
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
 from core.evaluation import benchmark_market, compare, versus, versus_ceiling
-from core.forecast import (
-    DRAW_PRIOR_MATCHES,
-    MARKET_L2,
-    MARKET_XI,
-    POOL_DEFAULT,
-    POOL_PRIOR_MATCHES,
-    engine_forecast,
-)
+from core.forecast import MARKET_L2, MARKET_XI, engine_forecast, pool_inputs, pool_setup
 from core.kalman import KalmanRatings
 from core.last_match import LastMatchShots
 from core.lazy import pandas as pd
 from core.market_model import MarketImplied, market_rates_rho
 from core.odds import market_probabilities
 from core.odds import overround as overround_of
-from core.pool import LogLinearPool, draw_component
+from core.pool import LogLinearPool
 from core.sources import BLEND_SOURCES, DRAW_SOURCES, columns_1x2
 
 __all__ = [
@@ -512,22 +505,12 @@ def _fit_market_implied(
     weights["market_implied"] = mi.to_dict()
     # the filter's state after these matches: the stored component is the walk-forward's
     weights["kalman"] = KalmanRatings().fit(frame, lam, mu, rho).to_dict()
-    names = ["dixon_coles", "market_implied"]
-    components = [
-        wf[["dc_home", "dc_draw", "dc_away"]].to_numpy(),
-        wf[["mc_home", "mc_draw", "mc_away"]].to_numpy(),
-    ]
-    if wf["ls_home"].notna().all():  # the matches have shots on target: the walk-forward's
+    names, default, prior = pool_setup(wf)  # the walk-forward's pool
+    if "last_shots" in names:  # the matches have shots on target
         weights["last_shots"] = LastMatchShots().fit(frame).to_dict()
-        names.append("last_shots")
-        components.append(wf[["ls_home", "ls_draw", "ls_away"]].to_numpy())
     rows = np.flatnonzero(train_rows)
-    prior = [POOL_PRIOR_MATCHES] * len(names) + [DRAW_PRIOR_MATCHES]  # the walk-forward's
-    names.append("draw_intercept")
-    components.append(draw_component(len(wf)))
-    default = POOL_DEFAULT + (0.0,) * (len(names) - len(POOL_DEFAULT))
     pool = LogLinearPool(default=default, prior_matches=prior).fit(
-        [c[rows] for c in components], y[rows]
+        pool_inputs(wf.iloc[rows], names), y[rows]
     )
     weights["pool"] = pool.to_dict() | {"components": names}
     report.log(

@@ -24,7 +24,7 @@ from core.calibration import Calibrator, calibrator_from_dict
 from core.dixon_coles import DixonColes
 from core.draw import DrawModel
 from core.errors import InvalidInputError, UnknownTeamError
-from core.forecast import pooled_rates
+from core.forecast import POOL_COMPONENTS, pooled_rates
 from core.kalman import KalmanRatings, with_filter
 from core.last_match import LastMatchShots
 from core.last_match import component as shots_component
@@ -298,16 +298,13 @@ def cut_grid(grid: MatchProbabilities, max_goals: int) -> MatchProbabilities:
 # --- the stored model ------------------------------------------------------------------------
 
 
-# What the pool of a stored model may hold, besides the last-shots weight of a model that keeps
-# each team's last match
-_POOL_COMPONENTS = frozenset({"dixon_coles", "market_implied", "draw_intercept"})
-
-
 def _pool_components(
     weights: Mapping[str, Any], pool: LogLinearPool | None, has_shots: bool
 ) -> tuple[str, ...]:
-    """The stored pool's components in order: Dixon-Coles and the market-implied component
-    first (their weights pool the goal rates), then any of the others once.  Weights stored
+    """The stored pool's components in order (of :data:`core.forecast.POOL_COMPONENTS`, the
+    shots only where the model keeps each team's last match): Dixon-Coles and the
+    market-implied component first (their weights pool the goal rates), then any of the
+    others once.  Weights stored
     before the names were kept had those two and, with a third weight, the shots."""
     if pool is None:
         return ()
@@ -316,7 +313,7 @@ def _pool_components(
         or ("dixon_coles", "market_implied", "last_shots")[: len(pool.weights_)]
     )
     names = tuple(str(name) for name in given) if isinstance(given, list | tuple) else ()
-    known = _POOL_COMPONENTS | ({"last_shots"} if has_shots else set())
+    known = set(POOL_COMPONENTS) - (set() if has_shots else {"last_shots"})
     if (
         names[:2] != ("dixon_coles", "market_implied")
         or len(set(names)) != len(names)
