@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "compare",
     "format_ceiling",
     "format_report",
+    "format_weights",
     "versus",
     "versus_ceiling",
     "with_odds_forecast",
@@ -310,6 +311,11 @@ def with_odds_forecast(
     return probs, weights, list(given)
 
 
+def format_weights(weights: Mapping[str, float]) -> str:
+    """Pool weights by component, as a report line reads them: ``dixon-coles -0.035, ...``."""
+    return ", ".join(f"{name.replace('_', '-')} {w:.3f}" for name, w in weights.items())
+
+
 def format_ceiling(c: dict[str, Any], name: str) -> str:
     """A line of :func:`versus_ceiling`'s result: the closing market against ``name``."""
     return (
@@ -355,10 +361,7 @@ def format_report(s: dict[str, Any]) -> str:
     ]
     if "ceiling" in s:
         lines.append(format_ceiling(s["ceiling"], "engine"))
-    lines.append(
-        "pool weights at the last refit: "
-        + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in weights.items())
-    )
+    lines.append("pool weights at the last refit: " + format_weights(weights))
     if s.get("betting"):
         lines += format_betting(s["betting"], "engine")
     if s.get("with_odds"):
@@ -367,7 +370,7 @@ def format_report(s: dict[str, Any]) -> str:
             f"with each match's own prices ({w['market_source']}, {w['n']} matches): RPS "
             f"{w['model']['rps']:.5f}; minus that price {w['rps_diff']:+.5f} (standard error "
             f"{w['rps_diff_se']:.5f}); weights at the last refit: "
-            + ", ".join(f"{k.replace('_', '-')} {v:.3f}" for k, v in w["weights_last"].items())
+            + format_weights(w["weights_last"])
         )
         lines += format_betting(w["betting"], "with odds")
     if s.get("leagues_without_forecast"):

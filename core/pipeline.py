@@ -44,7 +44,7 @@ from core.calibration import (
 from core.dixon_coles import DixonColes, Poisson
 from core.draw import DrawModel, draw_report
 from core.errors import InvalidInputError
-from core.evaluation import benchmark_market, compare, versus, versus_ceiling
+from core.evaluation import benchmark_market, compare, format_weights, versus, versus_ceiling
 from core.forecast import MARKET_L2, MARKET_XI, engine_forecast, pool_inputs, pool_setup
 from core.kalman import KalmanRatings
 from core.last_match import LastMatchShots
@@ -516,11 +516,8 @@ def _fit_market_implied(
     report.log(
         "fit",
         f"market-implied ratings: {mi.n_priced_} priced matches, {len(mi.teams_)} teams; "
-        "pool weights "
-        + ", ".join(
-            f"{n.replace('_', '-')} {w:.3f}" for n, w in zip(names, pool.weights_, strict=True)
-        )
-        + f" ({pool.n_train_} out-of-sample forecasts)",
+        f"pool weights {format_weights(dict(zip(names, pool.weights_, strict=True)))} "
+        f"({pool.n_train_} out-of-sample forecasts)",
     )
 
 
