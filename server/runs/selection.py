@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import InvalidInputError
+from core.last_match import SHOTS_COLUMNS
 from core.lazy import pandas as pd
 from core.sources import ODDS_COLUMNS
 from server.base.dates import as_date
-from server.formats.footballdata import SHOTS_COLUMNS
 from server.store.tables import League, Match, MatchOdds, Team
 
 __all__ = [
